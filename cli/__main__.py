@@ -1,0 +1,3 @@
+from coopetition.main import main
+
+raise SystemExit(main())

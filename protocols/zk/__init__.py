@@ -1,0 +1,1 @@
+"""Zero-knowledge proofs (Σ-protocols made non-interactive by Fiat–Shamir)."""
