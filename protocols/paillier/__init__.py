@@ -1,0 +1,1 @@
+"""Paillier encryption with g = N + 1, threshold decryption and vectorised operations."""
