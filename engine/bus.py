@@ -1,0 +1,180 @@
+"""The message bus: keyed delivery, duplicate suppression and equivocation detection.
+
+Every protocol message is stored under ``(phase, round, tag, sender)``. A state machine asks for
+what it needs by key, so it never depends on arrival order (which trio's scheduler and any
+network reorder freely): that is what makes runs reproducible. Messages that arrive early wait
+in the store, bounded per sender; a message whose bytes equal a stored one is a duplicate and is
+dropped; a *different* validly signed message under the same key is equivocation, and the two
+signed frames are the evidence that names the sender.
+
+The bus is sans-IO apart from the ``trio.Event`` a waiting receiver parks on; verification and
+bookkeeping happen synchronously in ``deliver``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+from nacl.signing import VerifyKey
+
+from coopetition.engine.errors import (
+    DeadlineExceeded,
+    Equivocation,
+    PartyId,
+    ProtocolViolation,
+)
+from coopetition.engine.wire import Envelope, WireError, frame_digest, open_frame
+
+Key = tuple[str, int, str, PartyId]
+CONTROL_PHASE = "_control"
+
+#: Bytes of not-yet-consumed messages one sender may park at a receiver.
+DEFAULT_SENDER_BUDGET = 256 * 1024 * 1024
+
+
+@dataclass
+class _Slot:
+    frame: bytes | None = None
+    digest: bytes | None = None
+    envelope: Envelope | None = None
+    arrived: trio.Event = field(default_factory=trio.Event)
+    consumed: bool = False
+
+
+class Bus:
+    def __init__(
+        self,
+        *,
+        local_id: PartyId,
+        session: bytes,
+        protocol: str,
+        verify_keys: dict[PartyId, VerifyKey],
+        sender_budget: int = DEFAULT_SENDER_BUDGET,
+    ) -> None:
+        self.local_id = local_id
+        self.session = session
+        self.protocol = protocol
+        self.verify_keys = dict(verify_keys)
+        self.sender_budget = sender_budget
+        self._slots: dict[Key, _Slot] = {}
+        self._released: set[tuple[str, int]] = set()
+        self._parked_bytes: dict[PartyId, int] = dict.fromkeys(self.verify_keys, 0)
+        self.duplicates_dropped = 0
+        self.stale_dropped = 0
+
+    # -- inbound ---------------------------------------------------------------------------
+
+    def deliver(self, frame: bytes, peer: PartyId) -> Envelope | None:
+        """Accept one frame that ``peer`` handed us.
+
+        Returns the envelope of a control message (the party handles those), ``None`` for a
+        stored, duplicate or stale protocol message. Raises ``ProtocolViolation`` naming ``peer``
+        for a frame that does not verify or is misaddressed, and ``Equivocation`` naming the
+        sender for a second, different, signed message under one key.
+        """
+        try:
+            envelope = open_frame(frame, self.verify_keys)
+        except WireError as exc:
+            raise ProtocolViolation(f"undecodable or badly signed frame: {exc}", culprit=peer) from None
+        header = envelope.header
+        if header.sender != peer:
+            raise ProtocolViolation(
+                f"party {peer} relayed a frame signed by party {header.sender}", culprit=peer
+            )
+        if header.session != self.session or header.protocol != self.protocol:
+            raise ProtocolViolation("frame for another session or protocol", culprit=peer)
+        if not (header.is_broadcast or header.receiver == self.local_id):
+            raise ProtocolViolation(
+                f"frame addressed to party {header.receiver} delivered here", culprit=peer
+            )
+        if header.phase == CONTROL_PHASE:
+            return envelope
+        if (header.phase, header.round) in self._released:
+            self.stale_dropped += 1
+            return None
+        self._store(header.key, frame, envelope)
+        return None
+
+    def record_own(self, frame: bytes, envelope: Envelope) -> None:
+        """Store a message this party broadcast, so round digests cover what it said too."""
+        self._store(envelope.header.key, frame, envelope, own=True)
+
+    def _store(self, key: Key, frame: bytes, envelope: Envelope, *, own: bool = False) -> None:
+        slot = self._slots.setdefault(key, _Slot())
+        digest = frame_digest(frame)
+        if slot.digest is not None:
+            if slot.digest == digest:
+                self.duplicates_dropped += 1
+                return
+            evidence = [slot.frame] if slot.frame is not None else []
+            raise Equivocation(
+                f"party {key[3]} signed two different messages for phase={key[0]} "
+                f"round={key[1]} tag={key[2]}",
+                culprit=key[3],
+                evidence=[*evidence, frame],
+                phase=key[0],
+                round=key[1],
+            )
+        sender = key[3]
+        if not own:
+            parked = self._parked_bytes.get(sender, 0) + len(frame)
+            if parked > self.sender_budget:
+                raise ProtocolViolation(
+                    f"party {sender} parked more than {self.sender_budget} bytes of unread messages",
+                    culprit=sender,
+                )
+            self._parked_bytes[sender] = parked
+        slot.frame, slot.digest, slot.envelope = frame, digest, envelope
+        slot.arrived.set()
+
+    # -- outbound to machines --------------------------------------------------------------
+
+    async def gather(
+        self, phase: str, round: int, tag: str, senders: list[PartyId], *, deadline: float
+    ) -> dict[PartyId, Any]:
+        """Wait until every sender's message for ``(phase, round, tag)`` is here, or the deadline.
+
+        Missing messages at the deadline raise ``DeadlineExceeded`` naming the missing sender
+        when there is exactly one (with several, no single party can be blamed).
+        """
+        slots = {s: self._slots.setdefault((phase, round, tag, s), _Slot()) for s in senders}
+        with trio.move_on_at(deadline):
+            for slot in slots.values():
+                await slot.arrived.wait()
+        missing = sorted(s for s, slot in slots.items() if slot.envelope is None)
+        if missing:
+            raise DeadlineExceeded(
+                f"no message tagged {tag!r} from parties {missing} before the deadline",
+                culprit=missing[0] if len(missing) == 1 else None,
+                phase=phase,
+                round=round,
+            )
+        payloads = {}
+        for sender in sorted(slots):
+            slot = slots[sender]
+            assert slot.envelope is not None and slot.frame is not None
+            if not slot.consumed and sender != self.local_id:
+                slot.consumed = True
+                self._parked_bytes[sender] -= len(slot.frame)
+            payloads[sender] = slot.envelope.payload
+        return payloads
+
+    def frame(self, key: Key) -> bytes | None:
+        slot = self._slots.get(key)
+        return None if slot is None else slot.frame
+
+    def digest(self, key: Key) -> bytes | None:
+        slot = self._slots.get(key)
+        return None if slot is None else slot.digest
+
+    def release(self, phase: str, round: int) -> None:
+        """Forget a finished ``(phase, round)``; later frames for it are dropped as stale."""
+        self._released.add((phase, round))
+        for key in [k for k in self._slots if k[0] == phase and k[1] == round]:
+            slot = self._slots.pop(key)
+            if slot.frame is not None and not slot.consumed and key[3] != self.local_id:
+                self._parked_bytes[key[3]] -= len(slot.frame)
+
+

@@ -1,0 +1,565 @@
+"""A party: one trio nursery running a protocol's phase machines over a transport.
+
+``Party.run(protocol)`` opens a nursery holding a receive task (transport → bus), a heartbeat
+task, a failure detector and the main task, which drives the protocol's phase machines one after
+another. Whatever goes wrong anywhere (a bad frame, equivocation, a missing message at a
+deadline, a broken connection, an abort received from a peer, a bug) is funnelled into one
+``ProtocolAborted``: the first error wins, every task is cancelled, a signed abort carrying the
+reason, culprit and evidence is broadcast (shielded, with its own deadline) when the error was
+found here, and that single typed error is raised to the caller: no exception groups, no hang.
+
+A protocol is an object whose ``phases()`` generator yields phase machines and receives each
+machine's result; its return value is the run's result. The generator is plain Python: it holds
+the protocol's state between phases without doing any I/O.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+import trio
+from nacl.signing import VerifyKey
+
+from coopetition.engine.bus import CONTROL_PHASE, Bus
+from coopetition.engine.compute import Compute, InlineCompute
+from coopetition.engine.errors import (
+    BroadcastInconsistent,
+    ConfigError,
+    ConnectionClosed,
+    DeadlineExceeded,
+    Equivocation,
+    LocalFailure,
+    PartyId,
+    PeerCrashed,
+    PeerUnreachable,
+    ProtocolAborted,
+    ProtocolViolation,
+    TransportError,
+)
+from coopetition.engine.identity import Identity
+from coopetition.engine.machine import (
+    Abort,
+    Broadcast,
+    Computed,
+    Done,
+    Gather,
+    PhaseMachine,
+    Received,
+    Send,
+    Started,
+)
+from coopetition.engine.machine import (
+    Compute as ComputeAction,
+)
+from coopetition.engine.stats import RunStats
+from coopetition.engine.wire import (
+    BROADCAST,
+    EnvelopeHeader,
+    WireError,
+    frame_digest,
+    open_frame,
+    seal,
+)
+from coopetition.transports.base import Transport
+
+PayloadHook = Callable[[EnvelopeHeader, Any, PartyId], Any]
+PhaseObserver = Callable[[PartyId, str, int, str], None]
+
+ECHO_SUFFIX = "#echo"
+EVIDENCE_SUFFIX = "#evidence"
+
+
+class ProtocolRun(Protocol):
+    """What ``Party.run`` drives."""
+
+    name: str
+
+    def phases(self) -> Generator[PhaseMachine, Any, Any]: ...
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """Every wait of a run is bounded by one of these (seconds on trio's clock)."""
+
+    phase: float = 600.0
+    heartbeat_interval: float = 2.0
+    heartbeat_timeout: float = 60.0
+    finish: float = 60.0
+    abort_send: float = 5.0
+
+    def __post_init__(self) -> None:
+        for name in ("phase", "heartbeat_interval", "heartbeat_timeout", "finish", "abort_send"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and value > 0):
+                raise ConfigError(f"deadline {name} must be a positive number of seconds")
+        if self.heartbeat_timeout <= self.heartbeat_interval:
+            raise ConfigError("heartbeat_timeout must exceed heartbeat_interval")
+
+
+@dataclass(frozen=True)
+class PartyConfig:
+    identity: Identity
+    verify_keys: dict[PartyId, VerifyKey]
+    session: bytes
+    deadlines: Deadlines = field(default_factory=Deadlines)
+
+    def __post_init__(self) -> None:
+        me = self.identity.party_id
+        if me not in self.verify_keys:
+            raise ConfigError(f"party {me} is not in its own roster")
+        if bytes(self.verify_keys[me]) != bytes(self.identity.verify_key):
+            raise ConfigError(f"the roster's key for party {me} is not this party's key")
+        if not 1 <= len(self.session) <= 64:
+            raise ConfigError("a session id is 1 to 64 bytes")
+
+    @property
+    def party_id(self) -> PartyId:
+        return self.identity.party_id
+
+    @property
+    def parties(self) -> tuple[PartyId, ...]:
+        return tuple(sorted(self.verify_keys))
+
+
+class Party:
+    def __init__(
+        self,
+        config: PartyConfig,
+        transport: Transport,
+        *,
+        logger: Any = None,
+        compute: Compute | None = None,
+        payload_hook: PayloadHook | None = None,
+        observer: PhaseObserver | None = None,
+    ) -> None:
+        if transport.local_id != config.party_id:
+            raise ConfigError("transport and config disagree on the local party id")
+        if set(transport.peers) | {config.party_id} != set(config.verify_keys):
+            raise ConfigError("transport peers and roster differ")
+        self.config = config
+        self.id = config.party_id
+        self.peers = tuple(p for p in config.parties if p != self.id)
+        self.transport = transport
+        self.compute = compute or InlineCompute()
+        self.payload_hook = payload_hook
+        self.observer = observer
+        self.stats = RunStats()
+        self._log = (logger or structlog.get_logger("coopetition.engine.party")).bind(
+            party=self.id, session=config.session.hex()[:12]
+        )
+        self._transcript = hashlib.sha256()
+        self._seq = 0
+        self._bus: Bus | None = None
+        self._error: ProtocolAborted | None = None
+        self._error_is_local = False
+        self._cancel: trio.CancelScope | None = None
+        self._last_seen: dict[PartyId, float] = {}
+        self._last_sent: dict[PartyId, float] = {}
+        self._done_peers: set[PartyId] = set()
+        self._all_done = trio.Event()
+        self._protocol_name = ""
+        self._phase_name = "setup"
+        self._result: Any = None
+
+    # -- public ----------------------------------------------------------------------------
+
+    @property
+    def transcript_digest(self) -> str:
+        """SHA-256 over every protocol message consumed, in the (deterministic) order consumed."""
+        return self._transcript.hexdigest()
+
+    async def run(self, protocol: ProtocolRun) -> Any:
+        """Run ``protocol`` to completion and return its result, or raise one ``ProtocolAborted``."""
+        self._protocol_name = protocol.name
+        self._bus = Bus(
+            local_id=self.id,
+            session=self.config.session,
+            protocol=protocol.name,
+            verify_keys=self.config.verify_keys,
+        )
+        now = trio.current_time()
+        self._last_seen = dict.fromkeys(self.peers, now)
+        self._log.info("run_started", protocol=protocol.name, parties=len(self.config.parties))
+        async with trio.open_nursery() as nursery:
+            self._cancel = nursery.cancel_scope
+            nursery.start_soon(self._guard, self._receive_loop)
+            nursery.start_soon(self._guard, self._heartbeat_loop)
+            nursery.start_soon(self._guard, self._failure_detector)
+            nursery.start_soon(self._guard, self._main, protocol)
+        if self._error is not None:
+            if self._error_is_local:
+                await self._broadcast_abort(self._error)
+            self._log.warning(
+                "run_aborted", code=self._error.code, culprit=self._error.culprit,
+                reported_by=self._error.reported_by,
+            )
+            raise self._error
+        self._log.info("run_completed", transcript=self.transcript_digest[:16])
+        return self._result
+
+    # -- failure funnel --------------------------------------------------------------------
+
+    async def _guard(self, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            await fn(*args)
+        except ProtocolAborted as exc:
+            self._fail(exc, local=exc.reported_by is None)
+        except ConnectionClosed as exc:
+            self._fail(self._connection_lost(exc), local=True)
+        except TransportError as exc:
+            self._fail(PeerUnreachable(str(exc), culprit=exc.peer, phase=self._phase_name), local=True)
+        except Exception as exc:  # a bug must still end the run everywhere, loudly
+            failure = LocalFailure(f"{type(exc).__name__}: {exc}", phase=self._phase_name)
+            failure.__cause__ = exc
+            self._fail(failure, local=True)
+
+    def _fail(self, error: ProtocolAborted, *, local: bool) -> None:
+        if self._error is None:
+            self._error = error
+            self._error_is_local = local
+        if self._cancel is not None:
+            self._cancel.cancel()
+
+    def _connection_lost(self, exc: ConnectionClosed) -> ProtocolAborted:
+        return PeerCrashed(
+            f"connection lost: {exc}", culprit=exc.peer, phase=self._phase_name
+        )
+
+    # -- main task: drive the phases -------------------------------------------------------
+
+    async def _main(self, protocol: ProtocolRun) -> None:
+        phases = protocol.phases()
+        try:
+            machine = next(phases)
+            while True:
+                result = await self._drive(machine)
+                machine = phases.send(result)
+        except StopIteration as stop:
+            self._result = stop.value
+        await self._finish()
+        assert self._cancel is not None
+        self._cancel.cancel()
+
+    async def _drive(self, machine: PhaseMachine) -> Any:
+        phase, rnd = machine.phase, machine.round
+        self._phase_name = phase
+        stats = self.stats.phase(phase)
+        stats.rounds += 1
+        self._observe(phase, rnd, "start")
+        deadline = trio.current_time() + self.config.deadlines.phase
+        try:
+            with trio.fail_after(self.config.deadlines.phase):
+                events: list[Any] = [Started()]
+                while True:
+                    actions = []
+                    for event in events:
+                        actions.extend(machine.handle(event))
+                    events = []
+                    for action in actions:
+                        if isinstance(action, Done):
+                            self._observe(phase, rnd, "end")
+                            assert self._bus is not None
+                            self._bus.release(phase, rnd)
+                            return action.result
+                        if isinstance(action, Abort):
+                            raise action.error
+                        event = await self._perform(machine, action, deadline)
+                        if event is not None:
+                            events.append(event)
+                    if not events:
+                        raise LocalFailure(
+                            f"{type(machine).__name__} stopped without finishing", phase=phase,
+                            round=rnd,
+                        )
+        except trio.TooSlowError:
+            raise DeadlineExceeded(
+                f"phase {phase} did not finish within {self.config.deadlines.phase}s",
+                phase=phase, round=rnd,
+            ) from None
+
+    async def _perform(self, machine: PhaseMachine, action: Any, deadline: float) -> Any:
+        phase, rnd = machine.phase, machine.round
+        if isinstance(action, Send):
+            await self._send_protocol(phase, rnd, action.tag, action.payload, action.to)
+            return None
+        if isinstance(action, Broadcast):
+            await self._send_protocol(phase, rnd, action.tag, action.payload, BROADCAST)
+            return None
+        if isinstance(action, Gather):
+            return await self._gather(phase, rnd, action, deadline)
+        if isinstance(action, ComputeAction):
+            result, cost = await self.compute.run(action.label, action.fn, *action.args)
+            self.stats.phase(phase).compute_seconds += cost
+            return Computed(label=action.label, result=result)
+        raise LocalFailure(f"unknown action {type(action).__name__}", phase=phase, round=rnd)
+
+    async def _gather(self, phase: str, rnd: int, action: Gather, deadline: float) -> Received:
+        assert self._bus is not None
+        started = trio.current_time()
+        senders = sorted(set(action.senders))
+        messages = await self._bus.gather(phase, rnd, action.tag, senders, deadline=deadline)
+        if action.consistent:
+            await self._check_consistency(phase, rnd, action.tag, senders, deadline)
+        stats = self.stats.phase(phase)
+        stats.network_wait_seconds += trio.current_time() - started
+        for sender in senders:
+            digest = self._bus.digest((phase, rnd, action.tag, sender))
+            assert digest is not None
+            self._transcript.update(repr((phase, rnd, action.tag, sender)).encode() + digest)
+            if sender != self.id:
+                stats.messages_received += 1
+        return Received(tag=action.tag, messages=messages)
+
+    async def _check_consistency(
+        self, phase: str, rnd: int, tag: str, senders: list[PartyId], deadline: float
+    ) -> None:
+        """Echo round: every party broadcasts the digests it got; a difference is resolved by evidence.
+
+        When party j reports a digest for sender s that differs from ours, both sides show the
+        signed frame they hold. A validly signed second frame proves that s equivocated; a party
+        that cannot back its echo with a frame signed by s lied about what it received.
+        """
+        assert self._bus is not None
+        mine = [[s, self._bus.digest((phase, rnd, tag, s))] for s in senders]
+        echo_tag = tag + ECHO_SUFFIX
+        await self._send_protocol(phase, rnd, echo_tag, mine, BROADCAST)
+        echoes = await self._bus.gather(phase, rnd, echo_tag, list(self.peers), deadline=deadline)
+        disputes: dict[PartyId, dict[PartyId, bytes]] = {}
+        for peer, theirs in echoes.items():
+            if not _is_digest_list(theirs) or [s for s, _ in theirs] != senders:
+                raise ProtocolViolation(
+                    f"malformed broadcast echo for tag {tag!r}", culprit=peer, phase=phase, round=rnd
+                )
+            for (sender, my_digest), (_, their_digest) in zip(mine, theirs, strict=True):
+                if my_digest != their_digest:
+                    disputes.setdefault(peer, {})[sender] = their_digest
+        if disputes:
+            await self._resolve_disputes(phase, rnd, tag, disputes, deadline)
+
+    async def _resolve_disputes(
+        self, phase: str, rnd: int, tag: str, disputes: dict[PartyId, dict[PartyId, bytes]],
+        deadline: float,
+    ) -> None:
+        assert self._bus is not None
+        disputed = sorted({s for claims in disputes.values() for s in claims})
+        mine = {s: self._bus.frame((phase, rnd, tag, s)) for s in disputed}
+        evidence_tag = tag + EVIDENCE_SUFFIX
+        await self._send_protocol(
+            phase, rnd, evidence_tag, [[s, mine[s]] for s in disputed], BROADCAST
+        )
+        wait_until = min(deadline, trio.current_time() + self.config.deadlines.abort_send)
+        accusers = sorted(disputes)
+        try:
+            shown = await self._bus.gather(phase, rnd, evidence_tag, accusers, deadline=wait_until)
+        except DeadlineExceeded as exc:
+            raise BroadcastInconsistent(
+                f"parties disagree on broadcast {tag!r} and party {exc.culprit} showed no evidence",
+                culprit=exc.culprit, phase=phase, round=rnd,
+            ) from None
+        for accuser in accusers:
+            frames = dict(_evidence_items(shown[accuser]))
+            for sender, claimed in sorted(disputes[accuser].items()):
+                frame = frames.get(sender)
+                if frame is None or not self._proves(frame, (phase, rnd, tag, sender), claimed):
+                    raise BroadcastInconsistent(
+                        f"party {accuser} claimed a broadcast {tag!r} from party {sender} "
+                        "that it cannot show signed",
+                        culprit=accuser, phase=phase, round=rnd,
+                    )
+                raise Equivocation(
+                    f"party {sender} sent different signed broadcasts {tag!r} to different parties",
+                    culprit=sender, evidence=[f for f in (mine[sender], frame) if f],
+                    phase=phase, round=rnd,
+                )
+
+    def _proves(self, frame: bytes, key: tuple[str, int, str, PartyId], digest: bytes) -> bool:
+        try:
+            envelope = open_frame(frame, self.config.verify_keys)
+        except WireError:
+            return False
+        return envelope.header.key == key and frame_digest(frame) == digest
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def _header(self, phase: str, rnd: int, tag: str, receiver: PartyId) -> EnvelopeHeader:
+        self._seq += 1
+        return EnvelopeHeader(
+            session=self.config.session,
+            protocol=self._protocol_name,
+            phase=phase,
+            round=rnd,
+            tag=tag,
+            sender=self.id,
+            receiver=receiver,
+            seq=self._seq,
+        )
+
+    async def _send_protocol(
+        self, phase: str, rnd: int, tag: str, payload: Any, receiver: PartyId
+    ) -> None:
+        header = self._header(phase, rnd, tag, receiver)
+        signing_key = self.config.identity.signing_key
+        frame = seal(header, payload, signing_key)
+        stats = self.stats.phase(phase)
+        if receiver == BROADCAST:
+            assert self._bus is not None
+            self._bus.record_own(frame, open_frame(frame, self.config.verify_keys))
+            targets = self.peers
+        else:
+            targets = (receiver,)
+        for peer in targets:
+            outgoing = frame
+            if self.payload_hook is not None:
+                altered = self.payload_hook(header, payload, peer)
+                if altered is not payload:
+                    outgoing = seal(header, altered, signing_key)
+            await self._send_frame(peer, outgoing)
+            stats.bytes_sent += len(outgoing)
+            stats.messages_sent += 1
+
+    async def _send_control(self, tag: str, payload: Any, *, rnd: int = 0) -> None:
+        frame = seal(self._header(CONTROL_PHASE, rnd, tag, BROADCAST), payload,
+                     self.config.identity.signing_key)
+        for peer in self.peers:
+            if peer in self._done_peers and tag == "heartbeat":
+                continue
+            try:
+                await self._send_frame(peer, frame)
+            except ConnectionClosed:
+                if peer not in self._done_peers and tag != "abort":
+                    raise
+
+    async def _send_frame(self, peer: PartyId, frame: bytes) -> None:
+        self._last_sent[peer] = trio.current_time()
+        await self.transport.send(peer, frame)
+
+    # -- background tasks ------------------------------------------------------------------
+
+    async def _receive_loop(self) -> None:
+        assert self._bus is not None
+        while True:
+            try:
+                frame = await self.transport.receive()
+            except ConnectionClosed as exc:
+                if exc.peer is not None and exc.peer in self._done_peers:
+                    continue
+                if exc.peer is None:
+                    raise LocalFailure("this party's transport was closed during the run") from None
+                raise
+            envelope = self._bus.deliver(frame.data, frame.peer)
+            self._last_seen[frame.peer] = trio.current_time()
+            if envelope is not None:
+                self._on_control(envelope.header, envelope.payload)
+
+    def _on_control(self, header: EnvelopeHeader, payload: Any) -> None:
+        if header.tag == "heartbeat":
+            return
+        if header.tag == "done":
+            self._done_peers.add(header.sender)
+            if self._done_peers >= set(self.peers):
+                self._all_done.set()
+            return
+        if header.tag == "abort":
+            if not isinstance(payload, dict):
+                raise ProtocolViolation("malformed abort message", culprit=header.sender)
+            raise self._abort_from_peer(payload, header.sender)
+        raise ProtocolViolation(f"unknown control message {header.tag!r}", culprit=header.sender)
+
+    def _abort_from_peer(self, payload: dict[str, Any], sender: PartyId) -> ProtocolAborted:
+        """A peer's abort, upgraded to proven equivocation when its evidence shows one."""
+        assert self._bus is not None
+        received = ProtocolAborted.from_wire(payload, reported_by=sender)
+        for evidence in received.evidence:
+            try:
+                envelope = open_frame(evidence, self.config.verify_keys)
+            except WireError:
+                continue
+            key = envelope.header.key
+            mine = self._bus.frame(key)
+            if mine is not None and frame_digest(mine) != frame_digest(evidence):
+                return Equivocation(
+                    f"party {key[3]} sent different broadcasts for phase={key[0]} round={key[1]} "
+                    f"tag={key[2]} (evidence from party {sender})",
+                    culprit=key[3],
+                    evidence=[mine, evidence],
+                    phase=key[0],
+                    round=key[1],
+                )
+        return received
+
+    async def _heartbeat_loop(self) -> None:
+        interval = self.config.deadlines.heartbeat_interval
+        beat = 0
+        while True:
+            await trio.sleep(interval)
+            now = trio.current_time()
+            idle = [p for p in self.peers if now - self._last_sent.get(p, -math.inf) >= interval]
+            if idle:
+                beat += 1
+                await self._send_control("heartbeat", None, rnd=beat)
+
+    async def _failure_detector(self) -> None:
+        timeout = self.config.deadlines.heartbeat_timeout
+        while True:
+            await trio.sleep(self.config.deadlines.heartbeat_interval)
+            now = trio.current_time()
+            for peer in self.peers:
+                if peer not in self._done_peers and now - self._last_seen[peer] > timeout:
+                    raise PeerUnreachable(
+                        f"nothing heard from party {peer} for {timeout}s",
+                        culprit=peer,
+                        phase=self._phase_name,
+                    )
+
+    async def _finish(self) -> None:
+        """Barrier: say we are done and wait until every peer said so, then connections may close."""
+        self._phase_name = "finish"
+        await self._send_control("done", None)
+        if not self.peers:
+            return
+        with trio.move_on_after(self.config.deadlines.finish):
+            await self._all_done.wait()
+        if not self._all_done.is_set():
+            missing = sorted(set(self.peers) - self._done_peers)
+            raise DeadlineExceeded(
+                f"parties {missing} did not finish within {self.config.deadlines.finish}s",
+                culprit=missing[0] if len(missing) == 1 else None,
+                phase="finish",
+            )
+
+    async def _broadcast_abort(self, error: ProtocolAborted) -> None:
+        with trio.move_on_after(self.config.deadlines.abort_send) as scope:
+            scope.shield = True
+            with contextlib.suppress(TransportError, ConnectionClosed):
+                await self._send_control("abort", error.to_wire())
+        if scope.cancelled_caught:
+            self._log.warning("abort_broadcast_timed_out")
+
+    def _observe(self, phase: str, rnd: int, event: str) -> None:
+        if self.observer is not None:
+            self.observer(self.id, phase, rnd, event)
+        self._log.debug("phase_" + event, phase=phase, round=rnd)
+
+
+def _evidence_items(value: Any) -> list[tuple[PartyId, bytes]]:
+    if not isinstance(value, list):
+        return []
+    return [
+        (item[0], item[1]) for item in value
+        if isinstance(item, list) and len(item) == 2 and isinstance(item[0], int)
+        and isinstance(item[1], bytes)
+    ]
+
+
+def _is_digest_list(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(item, list) and len(item) == 2 and isinstance(item[0], int)
+        and isinstance(item[1], bytes)
+        for item in value
+    )

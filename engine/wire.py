@@ -1,0 +1,331 @@
+"""Signed envelopes in canonical CBOR: the only bytes parties exchange.
+
+A frame is ``signature (64 bytes) || body``, where the body is the canonical CBOR encoding of the
+array ``[version, session, protocol, phase, round, tag, sender, receiver, seq, payload]`` and the
+signature is the sender's Ed25519 signature over exactly those body bytes. Receivers verify the
+bytes that travelled, never a re-encoding (cbor2's ``canonical=True`` is RFC 7049's length-first
+order, so a re-encoding by another implementation could differ).
+
+Payloads may hold: ints of any size (CBOR bignums), text, bytes, lists, maps with text keys,
+``None``/``True``/``False``, numpy arrays (RFC 8746 typed arrays inside tag 40, little-endian, dtype
+and shape kept) and ``BigIntVector`` (many non-negative big integers as one fixed-width byte
+string: smaller and faster than one bignum tag each, and constant-size). CBOR floats are refused
+in both directions: reals travel as fixed-point integers or as float arrays, whose bytes are exact.
+
+Decoding is strict: no indefinite lengths, no duplicate keys, a small nesting depth, only the tags
+listed here. See docs/wire-format.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import cbor2
+import numpy as np
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
+
+from coopetition.engine.errors import PartyId
+
+WIRE_VERSION = 1
+SIGNATURE_BYTES = 64
+BROADCAST: PartyId = -1
+MAX_DEPTH = 24
+
+#: RFC 8746 typed-array tags we emit and accept (always little-endian, or single bytes).
+_TYPED_ARRAY_TAGS: dict[str, int] = {
+    "|u1": 64,
+    "<u2": 69,
+    "<u4": 70,
+    "<u8": 71,
+    "|i1": 72,
+    "<i2": 77,
+    "<i4": 78,
+    "<i8": 79,
+    "<f4": 85,
+    "<f8": 86,
+}
+_DTYPE_BY_TAG = {tag: np.dtype(code) for code, tag in _TYPED_ARRAY_TAGS.items()}
+TAG_NDARRAY = 40  # RFC 8746 multi-dimensional array, row-major: [dims, typed array]
+TAG_BIGINT_VECTOR = 1668247400  # first-come-first-served range: [width, packed big-endian bytes]
+
+#: Tags cbor2 would otherwise turn into Python objects (dates, decimals, sets, regexps...).
+_FORBIDDEN_SEMANTIC_TAGS = (0, 1, 4, 5, 21, 22, 23, 24, 25, 28, 29, 30, 32, 33, 34, 35, 36, 37,
+                            52, 54, 100, 256, 258, 260, 261, 1004, 55799)
+
+
+class WireError(ValueError):
+    """A frame could not be decoded or verified. ``sender`` is set once it is known."""
+
+    def __init__(self, message: str, *, sender: PartyId | None = None) -> None:
+        super().__init__(message)
+        self.sender = sender
+
+
+@dataclass(frozen=True, slots=True)
+class BigIntVector:
+    """Non-negative integers sent as one fixed-width big-endian byte string.
+
+    ``width`` is in bytes; when ``None`` the encoder uses the width of the largest value. Pass the
+    width of the modulus (e.g. N**2 for Paillier ciphertexts) so that sizes do not leak values.
+    """
+
+    values: tuple[int, ...]
+    width: int | None = None
+
+    @classmethod
+    def of(cls, values: Any, width: int | None = None) -> BigIntVector:
+        return cls(tuple(int(v) for v in values), width)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def to_cbor(self) -> cbor2.CBORTag:
+        largest = max(self.values, default=0)
+        if any(v < 0 for v in self.values):
+            raise TypeError("BigIntVector holds non-negative integers only")
+        width = self.width or max(1, (largest.bit_length() + 7) // 8)
+        if largest.bit_length() > 8 * width:
+            raise TypeError(f"a value of {largest.bit_length()} bits does not fit width {width}")
+        packed = b"".join(v.to_bytes(width, "big") for v in self.values)
+        return cbor2.CBORTag(TAG_BIGINT_VECTOR, [width, packed])
+
+
+@dataclass(frozen=True, slots=True)
+class EnvelopeHeader:
+    """Everything of an envelope but its payload: the delivery key and the routing."""
+
+    session: bytes
+    protocol: str
+    phase: str
+    round: int
+    tag: str
+    sender: PartyId
+    receiver: PartyId
+    seq: int
+
+    @property
+    def key(self) -> tuple[str, int, str, PartyId]:
+        """The bus delivery key ``(phase, round, tag, sender)``."""
+        return (self.phase, self.round, self.tag, self.sender)
+
+    @property
+    def is_broadcast(self) -> bool:
+        return self.receiver == BROADCAST
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    header: EnvelopeHeader
+    payload: Any
+
+
+def _encode_default(encoder: Any, value: Any) -> None:
+    if isinstance(value, np.ndarray):
+        encoder.encode(_ndarray_to_cbor(value))
+    elif isinstance(value, BigIntVector):
+        encoder.encode(value.to_cbor())
+    elif isinstance(value, np.integer):
+        encoder.encode(int(value))
+    elif isinstance(value, tuple):
+        encoder.encode(list(value))
+    else:
+        raise TypeError(f"cannot put a {type(value).__name__} on the wire")
+
+
+def _ndarray_to_cbor(array: np.ndarray) -> cbor2.CBORTag:
+    little = array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype
+    tag = _TYPED_ARRAY_TAGS.get(little.str)
+    if tag is None:
+        raise TypeError(f"numpy dtype {array.dtype} is not supported on the wire")
+    data = np.ascontiguousarray(array, dtype=little).tobytes()
+    return cbor2.CBORTag(TAG_NDARRAY, [list(array.shape), cbor2.CBORTag(tag, data)])
+
+
+def _reject_floats(value: Any) -> None:
+    if isinstance(value, float):
+        raise TypeError("CBOR floats are not allowed in signed payloads; use fixed point or arrays")
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _reject_floats(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"map keys must be text, got {type(key).__name__}")
+            _reject_floats(item)
+
+
+def encode_payload(payload: Any) -> bytes:
+    """Canonical CBOR of a payload (used for bodies and for digests of payloads)."""
+    _reject_floats(payload)
+    return cbor2.dumps(payload, canonical=True, default=_encode_default)
+
+
+def _forbidden_tag(*_args: Any) -> Any:
+    raise WireError("a CBOR tag that the wire format does not allow")
+
+
+_SEMANTIC_OVERRIDES = dict.fromkeys(_FORBIDDEN_SEMANTIC_TAGS, _forbidden_tag)
+
+
+class _TypedArray:
+    __slots__ = ("data", "dtype")
+
+    def __init__(self, dtype: np.dtype, data: bytes) -> None:
+        self.dtype, self.data = dtype, data
+
+
+def _tag_hook(tag: cbor2.CBORTag, _immutable: bool) -> Any:
+    if tag.tag in _DTYPE_BY_TAG:
+        if not isinstance(tag.value, bytes):
+            raise WireError("a typed array must hold a byte string")
+        dtype = _DTYPE_BY_TAG[tag.tag]
+        if len(tag.value) % dtype.itemsize:
+            raise WireError("typed array length is not a multiple of its element size")
+        return _TypedArray(dtype, tag.value)
+    if tag.tag == TAG_NDARRAY:
+        return _decode_ndarray(tag.value)
+    if tag.tag == TAG_BIGINT_VECTOR:
+        return _decode_bigint_vector(tag.value)
+    raise WireError(f"CBOR tag {tag.tag} is not part of the wire format")
+
+
+def _decode_ndarray(value: Any) -> np.ndarray:
+    if not (isinstance(value, (list, tuple)) and len(value) == 2):
+        raise WireError("tag 40 must hold [dimensions, typed array]")
+    dims, typed = value
+    if not isinstance(typed, _TypedArray):
+        raise WireError("tag 40 must hold a typed array")
+    if not isinstance(dims, (list, tuple)) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in dims
+    ):
+        raise WireError("array dimensions must be non-negative integers")
+    count = int(np.prod(dims, dtype=object)) if dims else 1
+    if count * typed.dtype.itemsize != len(typed.data):
+        raise WireError("array shape does not match its data length")
+    return np.frombuffer(typed.data, dtype=typed.dtype).reshape(tuple(dims)).copy()
+
+
+def _decode_bigint_vector(value: Any) -> BigIntVector:
+    if not (isinstance(value, (list, tuple)) and len(value) == 2):
+        raise WireError("a big-integer vector must hold [width, bytes]")
+    width, packed = value
+    if not isinstance(width, int) or isinstance(width, bool) or not 1 <= width <= 65536:
+        raise WireError("big-integer vector width out of range")
+    if not isinstance(packed, bytes) or len(packed) % width:
+        raise WireError("big-integer vector length is not a multiple of its width")
+    values = tuple(
+        int.from_bytes(packed[i : i + width], "big") for i in range(0, len(packed), width)
+    )
+    return BigIntVector(values, width)
+
+
+def _freeze_check(value: Any) -> Any:
+    """Turn decoded tuples back into lists and refuse floats (cbor2 decodes tag contents immutably)."""
+    if isinstance(value, float):
+        raise WireError("CBOR floats are not allowed in signed payloads")
+    if isinstance(value, _TypedArray):
+        return np.frombuffer(value.data, dtype=value.dtype).copy()
+    if isinstance(value, (list, tuple)):
+        return [_freeze_check(v) for v in value]
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise WireError("map keys must be text")
+        return {k: _freeze_check(v) for k, v in value.items()}
+    return value
+
+
+def decode_payload(data: bytes) -> Any:
+    """Strictly decode canonical CBOR produced by ``encode_payload``."""
+    try:
+        raw = cbor2.loads(
+            data,
+            tag_hook=_tag_hook,
+            semantic_decoders=_SEMANTIC_OVERRIDES,
+            allow_indefinite=False,
+            allow_duplicate_keys=False,
+            max_depth=MAX_DEPTH,
+        )
+    except WireError:
+        raise
+    except (cbor2.CBORError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        cause = exc.__cause__
+        if isinstance(cause, WireError):
+            raise cause from None
+        raise WireError(f"malformed CBOR: {exc}") from None
+    return _freeze_check(raw)
+
+
+def _header_from_list(items: Any) -> tuple[EnvelopeHeader, Any]:
+    if not isinstance(items, list) or len(items) != 10:
+        raise WireError("an envelope is a 10-element array")
+    version, session, protocol, phase, rnd, tag, sender, receiver, seq, payload = items
+    if version != WIRE_VERSION:
+        raise WireError(f"unsupported wire version {version!r}")
+    checks = (
+        (isinstance(session, bytes) and 1 <= len(session) <= 64, "session"),
+        (isinstance(protocol, str), "protocol"),
+        (isinstance(phase, str), "phase"),
+        (_is_int(rnd) and rnd >= 0, "round"),
+        (isinstance(tag, str), "tag"),
+        (_is_int(sender) and sender >= 0, "sender"),
+        (_is_int(receiver) and receiver >= BROADCAST, "receiver"),
+        (_is_int(seq) and seq >= 0, "seq"),
+    )
+    for ok, field in checks:
+        if not ok:
+            raise WireError(f"envelope field {field!r} is malformed")
+    header = EnvelopeHeader(session, protocol, phase, rnd, tag, sender, receiver, seq)
+    return header, payload
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def encode_body(header: EnvelopeHeader, payload: Any) -> bytes:
+    h = header
+    return encode_payload(
+        [WIRE_VERSION, h.session, h.protocol, h.phase, h.round, h.tag, h.sender, h.receiver,
+         h.seq, payload]
+    )
+
+
+def seal(header: EnvelopeHeader, payload: Any, signing_key: SigningKey) -> bytes:
+    """Encode and sign one envelope; the result is the frame to hand to a transport."""
+    body = encode_body(header, payload)
+    return bytes(signing_key.sign(body))
+
+
+def split_frame(frame: bytes) -> tuple[bytes, bytes]:
+    if len(frame) <= SIGNATURE_BYTES:
+        raise WireError("frame too short to hold a signature and a body")
+    return frame[:SIGNATURE_BYTES], frame[SIGNATURE_BYTES:]
+
+
+def peek_header(frame: bytes) -> EnvelopeHeader:
+    """The header of a frame *without* verifying its signature (for fault injection and stats)."""
+    _, body = split_frame(frame)
+    header, _ = _header_from_list(decode_payload(body))
+    return header
+
+
+def open_frame(frame: bytes, verify_keys: dict[PartyId, VerifyKey]) -> Envelope:
+    """Decode a frame and verify its signature against the claimed sender's roster key."""
+    signature, body = split_frame(frame)
+    header, payload = _header_from_list(decode_payload(body))
+    key = verify_keys.get(header.sender)
+    if key is None:
+        raise WireError(f"frame claims unknown sender {header.sender}", sender=header.sender)
+    try:
+        key.verify(body, signature)
+    except BadSignatureError:
+        raise WireError("bad signature", sender=header.sender) from None
+    return Envelope(header, payload)
+
+
+def frame_digest(frame: bytes) -> bytes:
+    """SHA-256 of a frame's body (the signature is excluded: Ed25519 is deterministic anyway)."""
+    return hashlib.sha256(split_frame(frame)[1]).digest()
