@@ -1,0 +1,117 @@
+"""Reliable delivery: loss, duplication, reordering and corruption never lose or duplicate a frame."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from coopetition.engine.errors import ConnectionClosed
+from coopetition.transports import reliable
+from coopetition.transports.memory import MemoryNetwork
+from coopetition.transports.reliable import ReliableTransport
+from coopetition.transports.wan import LinkSpec, Topology, open_wan
+
+
+@given(st.sampled_from([reliable.DATA, reliable.ACK]), st.integers(0, 2**64 - 1), st.binary())
+@settings(max_examples=200, deadline=None)
+def test_frame_round_trip(kind, seq, body):
+    assert reliable.decode(reliable.encode(kind, seq, body)) == (kind, seq, body)
+
+
+@given(st.integers(0, 2**32), st.binary(min_size=1, max_size=64), st.data())
+@settings(max_examples=200, deadline=None)
+def test_any_single_bit_flip_is_rejected(seq, body, data):
+    frame = bytearray(reliable.encode(reliable.DATA, seq, body))
+    bit = data.draw(st.integers(0, len(frame) * 8 - 1))
+    frame[bit // 8] ^= 1 << (bit % 8)
+    assert reliable.decode(bytes(frame)) is None
+
+
+async def _exchange(seed: int, spec: LinkSpec, n: int = 60, parties: int = 3):
+    """Every party sends ``n`` frames to every other; returns what each received, in order."""
+    topo = Topology.uniform(range(parties), spec)
+    received: dict[int, list] = {p: [] for p in range(parties)}
+    async with open_wan(MemoryNetwork(range(parties)).transports(), topo, seed=seed) as (sim, ts):
+        rts = [ReliableTransport(t, rto_initial=0.3) for t in ts]
+        expected = n * (parties - 1)
+
+        async def receiver(rt):
+            while len(received[rt.local_id]) < expected:
+                frame = await rt.receive()
+                received[rt.local_id].append((frame.peer, frame.data))
+            # keep acknowledging others' retransmissions until everyone is done
+            with trio.move_on_after(60):
+                while True:
+                    await rt.receive()
+
+        async def sender(rt):
+            for i in range(n):
+                for peer in sorted(rt.peers):
+                    await rt.send(peer, b"%d->%d #%d" % (rt.local_id, peer, i))
+
+        with trio.fail_after(600):
+            async with trio.open_nursery() as nursery:
+                for rt in rts:
+                    nursery.start_soon(receiver, rt)
+                    nursery.start_soon(sender, rt)
+                while any(len(v) < expected for v in received.values()):
+                    await trio.sleep(0.5)
+                nursery.cancel_scope.cancel()
+    return sim, rts, received
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_lossy_reordering_link_delivers_exactly_once_in_order(autojump_clock, seed):
+    spec = LinkSpec(latency=0.02, jitter=0.01, loss=0.25, reorder=0.2, reorder_delay=0.05)
+    sim, rts, received = await _exchange(seed, spec)
+    for pid, frames in received.items():
+        for peer in range(3):
+            if peer == pid:
+                continue
+            got = [d for p, d in frames if p == peer]
+            assert got == [b"%d->%d #%d" % (peer, pid, i) for i in range(60)]
+    assert sum(s.frames_lost for s in sim.stats.values()) > 0
+    assert sum(rt.stats.retransmissions for rt in rts) > 0
+
+
+async def test_duplicates_and_corruption_are_absorbed(autojump_clock):
+    from coopetition.transports.faults import Corrupt, Duplicate
+
+    topo = Topology.uniform(range(2), LinkSpec(latency=0.01))
+    faults = [Duplicate(probability=0.3), Corrupt(probability=0.2)]
+    async with open_wan(MemoryNetwork(range(2)).transports(), topo, seed=4, faults=faults) as (
+        _,
+        (a, b),
+    ):
+        ra, rb = ReliableTransport(a, rto_initial=0.2), ReliableTransport(b, rto_initial=0.2)
+        got = []
+
+        async def pump_a():
+            while True:
+                await ra.receive()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(pump_a)
+            for i in range(100):
+                await ra.send(1, b"m%d" % i)
+            with trio.fail_after(300):
+                while len(got) < 100:
+                    got.append((await rb.receive()).data)
+            nursery.cancel_scope.cancel()
+    assert got == [b"m%d" % i for i in range(100)]
+    assert rb.stats.duplicates_dropped > 0
+    assert rb.stats.corrupt_dropped + ra.stats.corrupt_dropped > 0
+
+
+async def test_gives_up_on_a_silent_peer_naming_it(autojump_clock):
+    net = MemoryNetwork([0, 1])
+    ra = ReliableTransport(net.transport(0), rto_initial=0.5, give_up_after=10.0)
+    await ra.send(1, b"hello?")  # party 1 never reads, so never acknowledges
+    start = trio.current_time()
+    with pytest.raises(ConnectionClosed) as info:
+        await ra.receive()
+    assert info.value.peer == 1
+    assert 10.0 <= trio.current_time() - start < 20.0
+    assert ra.stats.retransmissions >= 3

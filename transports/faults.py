@@ -1,0 +1,314 @@
+"""Seeded, composable fault injection: link faults for the WAN simulator and party faults for runs.
+
+*Link faults* (:class:`Drop`, :class:`Delay`, :class:`Duplicate`, :class:`Reorder`,
+:class:`Corrupt`, :class:`Partition`, :class:`Slow`) are pure decisions consulted by the
+:class:`~coopetition.transports.wan.WanSimulator` task for every frame, in the order given, each
+drawing from its own generator keyed by ``(seed, fault index, link)``: so a fault's decisions for
+a link depend only on the seed and the frame's position on that link, never on trio's scheduling.
+Wrap any transport in them alone with ``open_wan(inners, ideal_topology(ids), faults=[...])``.
+
+*Party faults* act on a party rather than a link: :class:`Crash` (at a phase/round seen on the
+party's outgoing envelopes, at a virtual time, or at a seeded random time; silently or with a
+connection reset) is applied with :class:`CrashTrigger`, a transport wrapper the runner places on
+top of the party's stack; :class:`Slow` also multiplies the party's compute cost; the Byzantine
+hook is a ``payload_hook`` given to the party runtime (see ``coopetition.sims.runner``).
+
+Every fault that fires appends to one :class:`FaultSchedule`, printed and saved with the run, so a
+seed and a scenario identify the schedule and the transcript exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from coopetition.engine.errors import ConfigError, PartyId
+from coopetition.transports.base import Frame, Transport
+from coopetition.transports.schedule import FaultSchedule
+from coopetition.transports.wan import Fate, LinkSpec, Topology, WanSimulator, derive_rng
+
+Link = tuple[PartyId, PartyId]
+
+
+@dataclass
+class LinkFault:
+    """Base of link faults: which links (``src``/``dst`` party sets, ``None`` = all) and when
+    (``start``/``stop`` in seconds of the simulator's clock) the fault is active."""
+
+    probability: float = 1.0
+    src: Iterable[PartyId] | None = None
+    dst: Iterable[PartyId] | None = None
+    start: float = 0.0
+    stop: float = float("inf")
+
+    name = "fault"
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.probability <= 1.0:
+            raise ConfigError(f"{self.name}: probability must be in [0, 1]")
+        if self.start < 0 or self.stop < self.start:
+            raise ConfigError(f"{self.name}: need 0 <= start <= stop")
+        self._src = None if self.src is None else frozenset(self.src)
+        self._dst = None if self.dst is None else frozenset(self.dst)
+        self._rngs: dict[Link, Any] = {}
+        self._sim: WanSimulator | None = None
+        self._index = 0
+        self._t0 = 0.0
+
+    def bind(self, sim: WanSimulator, index: int) -> None:
+        """Called by the simulator when it starts: times are relative to ``sim.t0``."""
+        self._sim, self._index, self.schedule = sim, index, sim.schedule
+        self._t0 = sim.t0
+        sim.schedule.plan.append(self.describe())
+
+    def describe(self) -> str:
+        where = ""
+        if self._src is not None:
+            where += f" from {sorted(self._src)}"
+        if self._dst is not None:
+            where += f" to {sorted(self._dst)}"
+        return (f"{self.name} p={self.probability}{where} during "
+                f"[{self.start}, {self.stop})s{self._extra()}")
+
+    def _extra(self) -> str:
+        return ""
+
+    def _applies(self, src: PartyId, dst: PartyId, now: float) -> bool:
+        t = now - self._t0
+        return (
+            (self._src is None or src in self._src)
+            and (self._dst is None or dst in self._dst)
+            and self.start <= t < self.stop
+        )
+
+    def apply(self, src: PartyId, dst: PartyId, seq: int, now: float, fate: Fate) -> Fate:
+        link = (src, dst)
+        rng = self._rngs.get(link)
+        if rng is None:
+            assert self._sim is not None, "fault used before bind()"
+            rng = self._rngs[link] = derive_rng(self._sim.seed, "fault", self._index, self.name,
+                                                 src, dst)
+        u, v = rng.random(), rng.random()  # fixed number of draws per frame on this link
+        if not self._applies(src, dst, now) or u >= self.probability:
+            return fate
+        new = self.transform(fate, v)
+        self.schedule.add(now - self._t0, self.name, src=src, dst=dst, seq=seq)
+        return new
+
+    def transform(self, fate: Fate, v: float) -> Fate:
+        raise NotImplementedError
+
+
+@dataclass
+class Drop(LinkFault):
+    name = "drop"
+
+    def transform(self, fate: Fate, v: float) -> Fate:
+        return Fate((), "drop")
+
+
+@dataclass
+class Delay(LinkFault):
+    """Adds ``delay`` plus up to ``jitter`` (uniform) seconds to the frame."""
+
+    delay: float = 0.1
+    jitter: float = 0.0
+    name = "delay"
+
+    def _extra(self) -> str:
+        return f" delay={self.delay}s jitter={self.jitter}s"
+
+    def transform(self, fate: Fate, v: float) -> Fate:
+        extra = self.delay + v * self.jitter
+        return Fate(tuple((d + extra, b) for d, b in fate.copies), fate.reason)
+
+
+@dataclass
+class Reorder(Delay):
+    """Holds a frame back so that frames sent after it overtake it."""
+
+    delay: float = 0.05
+    name = "reorder"
+
+
+@dataclass
+class Duplicate(LinkFault):
+    """Delivers a second copy of the frame ``gap`` seconds (times a uniform draw) later."""
+
+    gap: float = 0.01
+    name = "duplicate"
+
+    def transform(self, fate: Fate, v: float) -> Fate:
+        if not fate.copies:
+            return fate
+        d, data = fate.copies[-1]
+        return Fate((*fate.copies, (d + v * self.gap, data)), fate.reason)
+
+
+@dataclass
+class Corrupt(LinkFault):
+    """Flips one bit at a seeded position of every copy of the frame."""
+
+    name = "corrupt"
+
+    def transform(self, fate: Fate, v: float) -> Fate:
+        out = []
+        for d, data in fate.copies:
+            if not data:
+                out.append((d, data))
+                continue
+            bit = int(v * len(data) * 8) % (len(data) * 8)
+            buf = bytearray(data)
+            buf[bit // 8] ^= 1 << (bit % 8)
+            out.append((d, bytes(buf)))
+        return Fate(tuple(out), fate.reason)
+
+
+@dataclass
+class Partition(LinkFault):
+    """Cuts every link between ``side_a`` and ``side_b`` (both directions unless ``one_way``)
+    from ``start`` until ``stop`` (the heal); frames on a cut link are lost."""
+
+    side_a: Iterable[PartyId] = ()
+    side_b: Iterable[PartyId] = ()
+    one_way: bool = False
+    name = "partition"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._a, self._b = frozenset(self.side_a), frozenset(self.side_b)
+        if not self._a or not self._b or self._a & self._b:
+            raise ConfigError("partition: sides must be non-empty and disjoint")
+
+    def _extra(self) -> str:
+        return f" between {sorted(self._a)} and {sorted(self._b)}" + (" one-way" if self.one_way
+                                                                       else "")
+
+    def _applies(self, src: PartyId, dst: PartyId, now: float) -> bool:
+        cut = (src in self._a and dst in self._b) or (
+            not self.one_way and src in self._b and dst in self._a
+        )
+        t = now - self._t0
+        return cut and self.start <= t < self.stop
+
+    def transform(self, fate: Fate, v: float) -> Fate:
+        return Fate((), "partition")
+
+
+@dataclass
+class Slow(Delay):
+    """A slow party: every frame it sends is held ``delay`` seconds; the runner also multiplies
+    its compute cost by ``compute_factor``."""
+
+    party: PartyId = 0
+    compute_factor: float = 1.0
+    name = "slow"
+
+    def __post_init__(self) -> None:
+        if self.src is None:
+            self.src = [self.party]
+        super().__post_init__()
+
+
+@dataclass
+class Crash:
+    """Crash ``party``: when it first sends an envelope of ``phase`` (and ``round``, if given),
+    at virtual second ``at``, or at a seeded random time in ``[0, random_within)``.
+
+    ``mode="silent"`` stops the party without closing anything (peers learn by timeouts);
+    ``mode="reset"`` also closes its transport (peers' sends fail at once, like a TCP reset).
+    """
+
+    party: PartyId
+    phase: str | None = None
+    round: int | None = None
+    at: float | None = None
+    random_within: float | None = None
+    mode: str = "silent"
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("silent", "reset"):
+            raise ConfigError("crash: mode must be 'silent' or 'reset'")
+        if sum(x is not None for x in (self.phase, self.at, self.random_within)) != 1:
+            raise ConfigError("crash: give exactly one of phase, at, random_within")
+
+    def time(self, seed: int) -> float | None:
+        if self.at is not None:
+            return self.at
+        if self.random_within is not None:
+            return derive_rng(seed, "crash", self.party).random() * self.random_within
+        return None
+
+    def describe(self, seed: int) -> str:
+        when = (f"on sending phase {self.phase!r}" + ("" if self.round is None else
+                                                       f" round {self.round}")
+                if self.phase is not None else f"at t={self.time(seed):.6f}s")
+        return f"crash party {self.party} ({self.mode}) {when}"
+
+
+class CrashTrigger(Transport):
+    """Top of a party's stack: calls ``on_crash`` (which cancels the party) when its crash fires.
+
+    A phase/round crash fires on the first outgoing envelope whose header matches, before that
+    envelope leaves; a timed crash is armed by the runner with :meth:`arm_timer`.
+    """
+
+    def __init__(self, inner: Transport, crash: Crash, on_crash: Callable[[], None],
+                 schedule: FaultSchedule, peek: Callable[[bytes], Any] | None = None) -> None:
+        self.inner, self.crash, self.on_crash, self.schedule = inner, crash, on_crash, schedule
+        self.local_id, self.peers, self.max_frame = inner.local_id, inner.peers, inner.max_frame
+        self.crashed = False
+        if peek is None:
+            from coopetition.engine.wire import peek_header as peek
+        self._peek = peek
+        self._t0 = trio.current_time()
+
+    async def connect(self) -> None:
+        await self.inner.connect()
+
+    async def send(self, peer: PartyId, data: bytes) -> None:
+        if not self.crashed and self.crash.phase is not None:
+            header = self._peek(data)
+            if header.phase == self.crash.phase and (
+                self.crash.round is None or header.round == self.crash.round
+            ):
+                await self.fire(f"phase {header.phase} round {header.round}")
+        if self.crashed:
+            await trio.sleep_forever()  # a crashed party never sends (cancelled by on_crash)
+        await self.inner.send(peer, data)
+
+    async def receive(self) -> Frame:
+        if self.crashed:
+            await trio.sleep_forever()
+        return await self.inner.receive()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    async def fire(self, why: str) -> None:
+        if self.crashed:
+            return
+        self.crashed = True
+        self.schedule.add(trio.current_time() - self._t0, "crash", party=self.local_id,
+                          mode=self.crash.mode, trigger=why)
+        if self.crash.mode == "reset":
+            with trio.CancelScope(shield=True):
+                await self.inner.aclose()
+        self.on_crash()
+
+    async def arm_timer(self) -> None:
+        """Run in the party's nursery: fires a timed crash."""
+        when = self.crash.time(self.schedule.seed)
+        if when is None:
+            return
+        await trio.sleep_until(self._t0 + when)
+        await self.fire(f"t={when:.6f}s")
+
+
+def ideal_topology(party_ids: Sequence[PartyId]) -> Topology:
+    """A lossless, instantaneous network: wraps a transport in faults only (``open_wan(...,
+    ideal_topology(ids), faults=[...])``)."""
+    return Topology.uniform(party_ids, LinkSpec(latency=1e-6), name="ideal")

@@ -1,0 +1,240 @@
+"""Reliable, in-order, exactly-once delivery over a transport that may lose, duplicate, reorder or
+corrupt frames (the simulated WAN, or any transport wrapped in link faults).
+
+Each data frame carries a per-link sequence number and a CRC-32; the receiver acknowledges with
+the next sequence number it expects plus the out-of-order ones it holds (a selective ack), drops
+duplicates and frames whose checksum fails (as TCP's checksum would), and releases frames to the
+caller in order. The sender keeps every unacknowledged frame and retransmits it when its timer
+expires, with an adaptive timeout (RFC 6298: smoothed RTT + 4 x variance, Karn's rule) doubled on
+every retry up to ``rto_max``. So loss, duplication and reordering alone can never change what the
+protocol above sees: only when and, if a peer stays silent past ``give_up_after``, an error.
+
+No background task: the caller's receive loop drives retransmission (``receive`` waits for the
+next frame *or* the next retransmission deadline). A party always has a receive loop; a crashed
+party has none, which is exactly a crashed party's behaviour. ``receive`` must be called from one
+task at a time; ``send`` may be called from any task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import struct
+import zlib
+from collections import deque
+from dataclasses import dataclass, field
+
+import trio
+
+from coopetition.engine.errors import ConfigError, ConnectionClosed, PartyId, UnknownPeer
+from coopetition.transports.base import Frame, Transport
+
+DATA = 1
+ACK = 2
+_HEADER = struct.Struct(">BQI")  # kind, sequence (cumulative ack for ACK), crc32
+HEADER_BYTES = _HEADER.size
+MAX_SACK = 128
+
+
+def _crc(kind: int, seq: int, body: bytes) -> int:
+    return zlib.crc32(body, zlib.crc32(struct.pack(">BQ", kind, seq)))
+
+
+def encode(kind: int, seq: int, body: bytes) -> bytes:
+    return _HEADER.pack(kind, seq, _crc(kind, seq, body)) + body
+
+
+def decode(frame: bytes) -> tuple[int, int, bytes] | None:
+    """``(kind, seq, body)``, or ``None`` if the frame is malformed or its checksum fails."""
+    if len(frame) < HEADER_BYTES:
+        return None
+    kind, seq, crc = _HEADER.unpack_from(frame)
+    body = frame[HEADER_BYTES:]
+    if kind not in (DATA, ACK) or crc != _crc(kind, seq, body):
+        return None
+    return kind, seq, body
+
+
+@dataclass(slots=True)
+class _Pending:
+    data: bytes
+    sent_at: float
+    deadline: float
+    rto: float
+    retries: int = 0
+
+
+@dataclass(slots=True)
+class _PeerState:
+    next_seq: int = 0
+    unacked: dict[int, _Pending] = field(default_factory=dict)
+    expected: int = 0
+    held: dict[int, bytes] = field(default_factory=dict)
+    srtt: float | None = None
+    rttvar: float = 0.0
+    rto: float = 1.0
+
+
+@dataclass(slots=True)
+class ReliableStats:
+    data_frames: int = 0
+    retransmissions: int = 0
+    acks_sent: int = 0
+    duplicates_dropped: int = 0
+    corrupt_dropped: int = 0
+    delivered: int = 0
+
+
+class ReliableTransport(Transport):
+    """Wraps ``inner``; peers must wrap theirs in ``ReliableTransport`` too (same framing)."""
+
+    def __init__(
+        self,
+        inner: Transport,
+        *,
+        rto_initial: float = 1.0,
+        rto_min: float = 0.2,
+        rto_max: float = 8.0,
+        backoff: float = 2.0,
+        window: int = 4096,
+        give_up_after: float | None = None,
+    ) -> None:
+        if not 0 < rto_min <= rto_initial <= rto_max or backoff < 1 or window < 1:
+            raise ConfigError("need 0 < rto_min <= rto_initial <= rto_max, backoff >= 1, window >= 1")
+        self.inner = inner
+        self.local_id = inner.local_id
+        self.peers = inner.peers
+        self.max_frame = inner.max_frame - HEADER_BYTES
+        self.rto_min, self.rto_max, self.backoff = rto_min, rto_max, backoff
+        self.window = window
+        self.give_up_after = give_up_after
+        self._state = {p: _PeerState(rto=rto_initial) for p in sorted(self.peers)}
+        self._ready: deque[Frame] = deque()
+        self._acked = trio.Condition()
+        self._closed = False
+        self.stats = ReliableStats()
+
+    async def connect(self) -> None:
+        await self.inner.connect()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await self.inner.aclose()
+
+    # -- sending ---------------------------------------------------------------------------
+
+    async def send(self, peer: PartyId, data: bytes) -> None:
+        if self._closed:
+            raise ConnectionClosed("transport is closed", peer=peer)
+        if peer not in self.peers:
+            raise UnknownPeer(f"party {peer} is not a peer of party {self.local_id}", peer=peer)
+        self.check_frame_size(len(data), peer=peer)
+        state = self._state[peer]
+        async with self._acked:
+            while len(state.unacked) >= self.window:
+                await self._acked.wait()  # back-pressure until the receive loop sees acks
+        seq = state.next_seq
+        state.next_seq += 1
+        now = trio.current_time()
+        state.unacked[seq] = _Pending(bytes(data), now, now + state.rto, state.rto)
+        self.stats.data_frames += 1
+        await self.inner.send(peer, encode(DATA, seq, bytes(data)))
+
+    # -- receiving -------------------------------------------------------------------------
+
+    async def receive(self) -> Frame:
+        while not self._ready:
+            if self._closed:
+                raise ConnectionClosed("transport is closed")
+            frame = None
+            with trio.move_on_at(self._next_deadline()):
+                frame = await self.inner.receive()
+            if frame is not None:
+                await self._handle(frame)
+            await self._retransmit_due()
+        self.stats.delivered += 1
+        return self._ready.popleft()
+
+    def _next_deadline(self) -> float:
+        deadlines = [p.deadline for s in self._state.values() for p in s.unacked.values()]
+        return min(deadlines, default=math.inf)
+
+    async def _handle(self, frame: Frame) -> None:
+        state = self._state.get(frame.peer)
+        decoded = decode(frame.data)
+        if state is None:
+            raise UnknownPeer(f"frame from party {frame.peer}, not a peer", peer=frame.peer)
+        if decoded is None:
+            self.stats.corrupt_dropped += 1
+            return
+        kind, seq, body = decoded
+        if kind == ACK:
+            await self._on_ack(frame.peer, state, seq, body)
+            return
+        if seq < state.expected or seq in state.held:
+            self.stats.duplicates_dropped += 1
+        elif seq - state.expected < self.window:
+            state.held[seq] = body
+            while state.expected in state.held:
+                self._ready.append(Frame(frame.peer, state.held.pop(state.expected)))
+                state.expected += 1
+        # else: beyond our window; the sender retransmits it later.
+        sack = sorted(state.held)[:MAX_SACK]
+        self.stats.acks_sent += 1
+        # A gone peer is noticed by the failure detector, not here.
+        with contextlib.suppress(ConnectionClosed):
+            await self.inner.send(frame.peer, encode(ACK, state.expected, _pack_sack(sack)))
+
+    async def _on_ack(self, peer: PartyId, state: _PeerState, cumulative: int, body: bytes) -> None:
+        sack = _unpack_sack(body)
+        if sack is None:
+            self.stats.corrupt_dropped += 1
+            return
+        now = trio.current_time()
+        acked = [s for s in state.unacked if s < cumulative or s in sack]
+        for seq in acked:
+            pending = state.unacked.pop(seq)
+            if pending.retries == 0:  # Karn: only unambiguous samples
+                self._sample_rtt(state, now - pending.sent_at)
+        if acked:
+            async with self._acked:
+                self._acked.notify_all()
+
+    def _sample_rtt(self, state: _PeerState, rtt: float) -> None:
+        if state.srtt is None:
+            state.srtt, state.rttvar = rtt, rtt / 2
+        else:
+            state.rttvar = 0.75 * state.rttvar + 0.25 * abs(state.srtt - rtt)
+            state.srtt = 0.875 * state.srtt + 0.125 * rtt
+        state.rto = min(self.rto_max, max(self.rto_min, state.srtt + 4 * state.rttvar))
+
+    async def _retransmit_due(self) -> None:
+        now = trio.current_time()
+        for peer, state in self._state.items():
+            for seq in sorted(state.unacked):
+                pending = state.unacked.get(seq)
+                if pending is None or pending.deadline > now:
+                    continue
+                if self.give_up_after is not None and now - pending.sent_at >= self.give_up_after:
+                    raise ConnectionClosed(
+                        f"party {peer} acknowledged nothing for {now - pending.sent_at:.3f}s "
+                        f"after {pending.retries} retransmissions",
+                        peer=peer,
+                    )
+                pending.retries += 1
+                pending.rto = min(self.rto_max, pending.rto * self.backoff)
+                pending.deadline = now + pending.rto
+                self.stats.retransmissions += 1
+                # Keep retrying until give_up_after; the failure detector decides about the peer.
+                with contextlib.suppress(ConnectionClosed):
+                    await self.inner.send(peer, encode(DATA, seq, pending.data))
+
+
+def _pack_sack(seqs: list[int]) -> bytes:
+    return struct.pack(f">{len(seqs)}Q", *seqs)
+
+
+def _unpack_sack(body: bytes) -> set[int] | None:
+    if len(body) % 8 or len(body) > 8 * MAX_SACK:
+        return None
+    return set(struct.unpack(f">{len(body) // 8}Q", body))

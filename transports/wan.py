@@ -1,0 +1,496 @@
+"""Simulated wide-area network: latency, jitter, bandwidth, loss and reordering on trio's clock.
+
+A :class:`WanSimulator` wraps the transports of one or more local parties. ``send`` never touches
+the wire directly: it decides the frame's fate with a per-link random generator derived from the
+master seed (so the draws for a link depend only on the order of sends on that link, not on how
+trio happens to schedule the parties), computes the delivery time with the textbook formula::
+
+    deliver_at = max(now, link_free) + size * 8 / rate + latency + jitter
+
+and pushes the frame onto one time-ordered event queue. A single simulator task pops that queue
+in ``(time, src, dst, link_seq, copy)`` order and hands each frame to the wrapped transport at its
+delivery time. Run under ``trio.testing.MockClock(autojump_threshold=0)`` this is a
+discrete-event simulation: a 50-party experiment over a 40 Mbit/s WAN costs only the wall time of
+its arithmetic. Run on the real clock (for example around TCP), it adds real delays.
+
+It is a message-level model: it reproduces propagation, serialisation and queueing, not TCP slow
+start or congestion control. Link faults from :mod:`coopetition.transports.faults` are consulted
+by the same task, so one seed fixes every decision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import math
+import random
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from coopetition.engine.errors import ConfigError, ConnectionClosed, PartyId, UnknownPeer
+from coopetition.transports.base import Frame, Transport
+from coopetition.transports.schedule import FaultSchedule
+
+if TYPE_CHECKING:
+    from coopetition.transports.faults import LinkFault
+
+Link = tuple[PartyId, PartyId]
+
+
+def derive_rng(seed: int, *parts: object) -> random.Random:
+    """An independent generator for one component, keyed by hashing (seed, parts).
+
+    Hashing rather than ``Random(seed + i)`` keeps streams of different links unrelated, and a
+    string key never depends on Python's per-process hash randomisation.
+    """
+    key = ":".join(str(p) for p in (seed, *parts)).encode()
+    return random.Random(int.from_bytes(hashlib.sha256(key).digest()[:16], "big"))
+
+
+@dataclass(frozen=True, slots=True)
+class LinkSpec:
+    """Parameters of one directed link.
+
+    ``latency`` is one-way propagation in seconds; ``jitter`` the standard deviation of a normal
+    perturbation of it (truncated so the delay never goes below ``latency / 2``); ``bandwidth`` in
+    bit/s (``None`` = infinite), shared by every frame on the link (FIFO serialisation);
+    ``loss`` the probability a frame vanishes; ``reorder`` the probability a frame is held back
+    by an extra ``reorder_delay`` so that later frames overtake it.
+    """
+
+    latency: float = 0.0
+    jitter: float = 0.0
+    bandwidth: float | None = None
+    loss: float = 0.0
+    reorder: float = 0.0
+    reorder_delay: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.latency < 0 or self.jitter < 0 or self.reorder_delay < 0:
+            raise ConfigError("latency, jitter and reorder_delay must be non-negative")
+        if self.bandwidth is not None and not self.bandwidth > 0:
+            raise ConfigError("bandwidth must be positive (or None for unlimited)")
+        for name in ("loss", "reorder"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ConfigError(f"{name} must be a probability in [0, 1), got {value}")
+
+    def serialisation(self, size: int) -> float:
+        return 0.0 if self.bandwidth is None else size * 8 / self.bandwidth
+
+
+IDEAL = LinkSpec()
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Link parameters for every ordered pair of parties, plus optional per-host uplinks.
+
+    ``uplink`` (bit/s per sending host) models a host whose broadcasts to m-1 peers share one
+    network card: a frame's serialisation then starts only when both its link and its host's
+    uplink are free, at the lower of the two rates.
+    """
+
+    party_ids: tuple[PartyId, ...]
+    links: Mapping[Link, LinkSpec]
+    uplink: Mapping[PartyId, float] = field(default_factory=dict)
+    name: str = "custom"
+
+    def link(self, src: PartyId, dst: PartyId) -> LinkSpec:
+        try:
+            return self.links[(src, dst)]
+        except KeyError:
+            raise UnknownPeer(f"no link from party {src} to party {dst}", peer=dst) from None
+
+    @classmethod
+    def uniform(
+        cls, party_ids: Iterable[PartyId], spec: LinkSpec, *, uplink: float | None = None,
+        name: str = "uniform",
+    ) -> Topology:
+        ids = _check_ids(party_ids)
+        links = {(a, b): spec for a in ids for b in ids if a != b}
+        return cls(ids, links, {p: uplink for p in ids} if uplink else {}, name)
+
+    @classmethod
+    def from_matrix(
+        cls,
+        party_ids: Iterable[PartyId],
+        latency_ms: Sequence[Sequence[float]],
+        *,
+        bandwidth_mbps: float | Sequence[Sequence[float]] | None = None,
+        jitter_ms: float = 0.0,
+        loss: float = 0.0,
+        uplink_mbps: float | None = None,
+    ) -> Topology:
+        """A topology from an m x m matrix of one-way latencies (row = sender) in milliseconds."""
+        ids = _check_ids(party_ids)
+        m = len(ids)
+        if len(latency_ms) != m or any(len(row) != m for row in latency_ms):
+            raise ConfigError(f"latency matrix must be {m}x{m} for parties {list(ids)}")
+        if isinstance(bandwidth_mbps, Sequence) and (
+            len(bandwidth_mbps) != m or any(len(row) != m for row in bandwidth_mbps)
+        ):
+            raise ConfigError(f"bandwidth matrix must be {m}x{m}")
+        links = {}
+        for i, a in enumerate(ids):
+            for j, b in enumerate(ids):
+                if a == b:
+                    continue
+                bw = bandwidth_mbps[i][j] if isinstance(bandwidth_mbps, Sequence) else bandwidth_mbps
+                links[(a, b)] = LinkSpec(
+                    latency=float(latency_ms[i][j]) / 1e3,
+                    jitter=jitter_ms / 1e3,
+                    bandwidth=None if bw is None else float(bw) * 1e6,
+                    loss=loss,
+                )
+        uplink = {p: uplink_mbps * 1e6 for p in ids} if uplink_mbps else {}
+        return cls(ids, links, uplink, "matrix")
+
+    @classmethod
+    def regions(
+        cls,
+        assignment: Mapping[PartyId, str],
+        *,
+        intra: LinkSpec,
+        inter: LinkSpec | Mapping[tuple[str, str], LinkSpec],
+        uplink: float | None = None,
+        name: str = "regions",
+    ) -> Topology:
+        """Parties placed in named regions; ``inter`` is one spec or one per (region, region)."""
+        ids = _check_ids(assignment)
+        links: dict[Link, LinkSpec] = {}
+        for a in ids:
+            for b in ids:
+                if a == b:
+                    continue
+                ra, rb = assignment[a], assignment[b]
+                if ra == rb:
+                    links[(a, b)] = intra
+                elif isinstance(inter, LinkSpec):
+                    links[(a, b)] = inter
+                else:
+                    spec = inter.get((ra, rb)) or inter.get((rb, ra))
+                    if spec is None:
+                        raise ConfigError(f"no inter-region link given for {ra} -> {rb}")
+                    links[(a, b)] = spec
+        return cls(ids, links, {p: uplink for p in ids} if uplink else {}, name)
+
+    def with_loss(self, loss: float) -> Topology:
+        return replace(self, links={k: replace(v, loss=loss) for k, v in self.links.items()})
+
+
+def _check_ids(party_ids: Iterable[PartyId]) -> tuple[PartyId, ...]:
+    ids = tuple(party_ids)
+    if len(ids) < 1 or len(set(ids)) != len(ids):
+        raise ConfigError(f"party ids must be distinct and non-empty, got {list(ids)}")
+    return ids
+
+
+def _two_regions(party_ids: Iterable[PartyId]) -> dict[PartyId, str]:
+    ids = list(party_ids)
+    half = (len(ids) + 1) // 2
+    return {p: ("us-west" if i < half else "us-east") for i, p in enumerate(ids)}
+
+
+def preset(name: str, party_ids: Iterable[PartyId]) -> Topology:
+    """Named topologies (parameters, not claims about any paper; see docs/simulation.md).
+
+    * ``lan``: 0.1 ms one-way, 10 Gbit/s, no loss.
+    * ``us-west-east``: parties split in two halves (Oregon / N. Virginia, as in Helen's
+      experiments); 0.5 ms one-way and 10 Gbit/s inside a region, 35 ms +- 1 ms and 1 Gbit/s
+      between regions.
+    * ``wan-40mbps``: every host behind a 40 Mbit/s uplink (COPML's WAN), 20 ms +- 1 ms one-way.
+    """
+    ids = list(party_ids)
+    if name == "lan":
+        return Topology.uniform(ids, LinkSpec(latency=1e-4, bandwidth=10e9), name=name)
+    if name == "us-west-east":
+        return Topology.regions(
+            _two_regions(ids),
+            intra=LinkSpec(latency=0.5e-3, bandwidth=10e9),
+            inter=LinkSpec(latency=35e-3, jitter=1e-3, bandwidth=1e9),
+            name=name,
+        )
+    if name == "wan-40mbps":
+        return Topology.uniform(
+            ids, LinkSpec(latency=20e-3, jitter=1e-3, bandwidth=40e6), uplink=40e6, name=name
+        )
+    raise ConfigError(f"unknown network preset {name!r}; known: {', '.join(PRESETS)}")
+
+
+PRESETS = ("lan", "us-west-east", "wan-40mbps")
+
+
+@dataclass(order=True, slots=True)
+class _Event:
+    at: float
+    src: PartyId
+    dst: PartyId
+    link_seq: int
+    copy: int
+    data: bytes = field(compare=False)
+
+
+@dataclass(slots=True)
+class LinkStats:
+    frames_sent: int = 0
+    bytes_sent: int = 0
+    frames_delivered: int = 0
+    frames_lost: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Fate:
+    """What happens to one frame on a link: its copies, each ``(extra delay, bytes)``.
+
+    An empty ``copies`` means the frame is lost; ``reason`` names the fault for the schedule.
+    """
+
+    copies: tuple[tuple[float, bytes], ...]
+    reason: str = ""
+
+
+class WanSimulator:
+    """The single task that owns every delivery decision for the parties it wraps.
+
+    Use as ``async with WanSimulator(topology, seed=s) as sim:`` then ``sim.wrap(inner)`` per
+    party (or :func:`open_wan`). ``events`` is the wire-level log (deliveries and losses, with
+    virtual times); ``wire_digest()`` hashes it so two runs of one seed can be compared.
+    """
+
+    def __init__(
+        self,
+        topology: Topology,
+        *,
+        seed: int = 0,
+        faults: Sequence[LinkFault] = (),
+        max_backlog: float | None = None,
+        schedule: FaultSchedule | None = None,
+    ) -> None:
+        self.topology = topology
+        self.seed = seed
+        self.faults = list(faults)
+        self.max_backlog = max_backlog
+        self._inner: dict[PartyId, Transport] = {}
+        self._heap: list[_Event] = []
+        self._link_seq: dict[Link, int] = {}
+        self._link_free: dict[Link, float] = {}
+        self._uplink_free: dict[PartyId, float] = {}
+        self._rngs: dict[Link, random.Random] = {}
+        self._changed = trio.Event()
+        self._outboxes: dict[PartyId, trio.MemorySendChannel[_Event]] = {}
+        self._nursery: trio.Nursery | None = None
+        self.stats: dict[Link, LinkStats] = {}
+        self.events: list[tuple[Any, ...]] = []
+        self._closed_dst: set[PartyId] = set()
+        self.schedule = schedule if schedule is not None else FaultSchedule(seed)
+        self.t0 = 0.0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> WanSimulator:
+        self._nursery_cm = trio.open_nursery()
+        self._nursery = await self._nursery_cm.__aenter__()
+        self.t0 = trio.current_time()
+        for index, fault in enumerate(self.faults):
+            fault.bind(self, index)
+        self._nursery.start_soon(self._dispatch_loop)
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        assert self._nursery is not None
+        self._nursery.cancel_scope.cancel()
+        for outbox in self._outboxes.values():
+            outbox.close()
+        # Join the (cancelled) tasks without handing them the body's exception, so that an
+        # error raised inside ``async with`` propagates as itself, not wrapped in a group.
+        await self._nursery_cm.__aexit__(None, None, None)
+        return None
+
+    def wrap(self, inner: Transport) -> WanTransport:
+        """A transport for ``inner.local_id`` whose sends go through this simulator."""
+        if inner.local_id in self._inner:
+            raise ConfigError(f"party {inner.local_id} is already wrapped by this simulator")
+        if self._nursery is None:
+            raise ConfigError("enter the simulator (async with) before wrapping transports")
+        self._inner[inner.local_id] = inner
+        return WanTransport(self, inner)
+
+    def now(self) -> float:
+        return trio.current_time()
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def _rng(self, link: Link) -> random.Random:
+        rng = self._rngs.get(link)
+        if rng is None:
+            rng = self._rngs[link] = derive_rng(self.seed, "wan", *link)
+        return rng
+
+    async def submit(self, src: PartyId, dst: PartyId, data: bytes) -> None:
+        link = (src, dst)
+        spec = self.topology.link(src, dst)
+        if dst in self._closed_dst:
+            raise ConnectionClosed(f"party {dst} has closed its transport", peer=dst)
+        now = trio.current_time()
+        if self.max_backlog is not None:
+            backlog = self._link_free.get(link, now) - now
+            if backlog > self.max_backlog:
+                await trio.sleep(backlog - self.max_backlog)
+                now = trio.current_time()
+        seq = self._link_seq.get(link, 0)
+        self._link_seq[link] = seq + 1
+        stats = self.stats.setdefault(link, LinkStats())
+        stats.frames_sent += 1
+        stats.bytes_sent += len(data)
+
+        # Every frame consumes the same number of draws, so a link's stream stays aligned
+        # whatever the outcome of earlier frames.
+        rng = self._rng(link)
+        u_loss, u_reorder, gauss = rng.random(), rng.random(), rng.gauss(0.0, 1.0)
+
+        # Serialisation: FIFO behind earlier frames on this link and (if modelled) the uplink.
+        rate = spec.bandwidth
+        start = max(now, self._link_free.get(link, now))
+        up = self.topology.uplink.get(src)
+        if up is not None:
+            start = max(start, self._uplink_free.get(src, now))
+            rate = up if rate is None else min(rate, up)
+        done = start + (0.0 if rate is None else len(data) * 8 / rate)
+        self._link_free[link] = done
+        if up is not None:
+            self._uplink_free[src] = done
+
+        if u_loss < spec.loss:
+            stats.frames_lost += 1
+            self._log("lost", done, src, dst, seq, data, "link loss")
+            return
+        delay = spec.latency
+        if spec.jitter:
+            delay = max(spec.latency / 2, delay + gauss * spec.jitter)
+        if u_reorder < spec.reorder:
+            delay += spec.reorder_delay
+        fate = Fate(((0.0, data),))
+        for fault in self.faults:
+            fate = fault.apply(src, dst, seq, now, fate)
+            if not fate.copies:
+                stats.frames_lost += 1
+                self._log("dropped", now, src, dst, seq, data, fate.reason)
+                return
+        for copy, (extra, payload) in enumerate(fate.copies):
+            heapq.heappush(self._heap, _Event(done + delay + extra, src, dst, seq, copy, payload))
+        self._changed.set()
+
+    # -- delivering ------------------------------------------------------------------------
+
+    async def _dispatch_loop(self) -> None:
+        while True:
+            if not self._heap:
+                await self._changed.wait()
+                self._changed = trio.Event()
+                continue
+            head = self._heap[0].at
+            if trio.current_time() < head:
+                with trio.move_on_at(head):
+                    await self._changed.wait()
+                    self._changed = trio.Event()
+                continue
+            now = trio.current_time()
+            while self._heap and self._heap[0].at <= now:
+                event = heapq.heappop(self._heap)
+                await self._outbox(event.dst).send(event)
+
+    def _outbox(self, dst: PartyId) -> trio.MemorySendChannel[_Event]:
+        outbox = self._outboxes.get(dst)
+        if outbox is None:
+            # Unbounded on purpose: back-pressure belongs to the link model (max_backlog) and to
+            # the destination's own inbox, which the per-destination task blocks on, so one slow
+            # receiver never stalls deliveries to everyone else.
+            send, recv = trio.open_memory_channel[_Event](math.inf)
+            self._outboxes[dst] = outbox = send
+            assert self._nursery is not None
+            self._nursery.start_soon(self._deliver_loop, dst, recv)
+        return outbox
+
+    async def _deliver_loop(self, dst: PartyId, recv: trio.MemoryReceiveChannel[_Event]) -> None:
+        async for event in recv:
+            inner = self._inner[event.src]
+            stats = self.stats.setdefault((event.src, event.dst), LinkStats())
+            try:
+                await inner.send(dst, event.data)
+            except ConnectionClosed:
+                self._closed_dst.add(dst)
+                self._log("refused", trio.current_time(), event.src, dst, event.link_seq,
+                          event.data, "destination closed")
+                continue
+            stats.frames_delivered += 1
+            self._log("delivered", trio.current_time(), event.src, dst, event.link_seq,
+                      event.data, f"copy {event.copy}")
+
+    def _log(self, kind: str, at: float, src: PartyId, dst: PartyId, seq: int, data: bytes,
+             note: str) -> None:
+        digest = hashlib.sha256(data).hexdigest()[:16]
+        self.events.append((round((at - self.t0) * 1e9), src, dst, seq, kind, len(data), digest,
+                            note))
+
+    def wire_digest(self) -> str:
+        """SHA-256 over the sorted wire-level log: every loss and delivery with its time in
+        nanoseconds since the simulator started. Sorted, because deliveries to different
+        parties at one instant are handed over by concurrent tasks in trio's random order."""
+        h = hashlib.sha256()
+        for entry in sorted(self.events):
+            h.update(repr(entry).encode())
+        return h.hexdigest()
+
+
+class WanTransport(Transport):
+    """One party's view of the simulated WAN: sends go through the simulator, receives are the
+    wrapped transport's (frames arrive there at their simulated delivery time)."""
+
+    def __init__(self, sim: WanSimulator, inner: Transport) -> None:
+        self.sim = sim
+        self.inner = inner
+        self.local_id = inner.local_id
+        self.peers = inner.peers
+        self.max_frame = inner.max_frame
+        self._closed = False
+
+    async def connect(self) -> None:
+        await self.inner.connect()
+
+    async def send(self, peer: PartyId, data: bytes) -> None:
+        if self._closed:
+            raise ConnectionClosed("transport is closed", peer=peer)
+        if peer not in self.peers:
+            raise UnknownPeer(f"party {peer} is not a peer of party {self.local_id}", peer=peer)
+        self.check_frame_size(len(data), peer=peer)
+        await self.sim.submit(self.local_id, peer, bytes(data))
+
+    async def receive(self) -> Frame:
+        return await self.inner.receive()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await self.inner.aclose()
+
+
+@asynccontextmanager
+async def open_wan(
+    inners: Iterable[Transport],
+    topology: Topology | str,
+    *,
+    seed: int = 0,
+    faults: Sequence[LinkFault] = (),
+    max_backlog: float | None = None,
+) -> AsyncIterator[tuple[WanSimulator, list[WanTransport]]]:
+    """Wrap every transport in ``inners`` in one simulator; topology may be a preset name."""
+    inners = list(inners)
+    if isinstance(topology, str):
+        topology = preset(topology, [t.local_id for t in inners])
+    async with WanSimulator(topology, seed=seed, faults=faults, max_backlog=max_backlog) as sim:
+        yield sim, [sim.wrap(t) for t in inners]
+
