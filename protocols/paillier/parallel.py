@@ -1,0 +1,75 @@
+"""Exponentiations spread over the machine's cores with threads.
+
+gmpy2's ``powmod_base_list`` and ``powmod_exp_list`` run a whole list of exponentiations in C
+and release the GIL while they do, so plain threads use every core without the start-up cost,
+pickling and memory duplication of a process pool. Lists too short to amortise the hand-off
+run on the calling thread.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+
+import gmpy2
+
+_MIN_PARALLEL = 4
+
+
+def cores() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+@lru_cache(maxsize=1)
+def _executor() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=cores(), thread_name_prefix="paillier-powmod")
+
+
+def _chunks(values: list, parts: int) -> list[list]:
+    size = -(-len(values) // parts)
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+def powmod_base_list(bases: list, exponent: int, modulus: int) -> list[gmpy2.mpz]:
+    """``[b**exponent mod modulus for b in bases]`` on all cores."""
+    workers = cores()
+    if workers == 1 or len(bases) < _MIN_PARALLEL:
+        return gmpy2.powmod_base_list(bases, exponent, modulus)
+    futures = [
+        _executor().submit(gmpy2.powmod_base_list, chunk, exponent, modulus)
+        for chunk in _chunks(list(bases), workers)
+    ]
+    return [x for f in futures for x in f.result()]
+
+
+def powmod_exp_list(base: int, exponents: list, modulus: int) -> list[gmpy2.mpz]:
+    """``[base**e mod modulus for e in exponents]`` on all cores."""
+    workers = cores()
+    if workers == 1 or len(exponents) < _MIN_PARALLEL:
+        return gmpy2.powmod_exp_list(base, exponents, modulus)
+    futures = [
+        _executor().submit(gmpy2.powmod_exp_list, base, chunk, modulus)
+        for chunk in _chunks(list(exponents), workers)
+    ]
+    return [x for f in futures for x in f.result()]
+
+
+def powmod_pairs(bases: list, exponents: list, modulus: int) -> list[gmpy2.mpz]:
+    """``[b**e mod modulus for b, e in zip(bases, exponents)]`` on all cores."""
+    if len(bases) != len(exponents):
+        raise ValueError("bases and exponents differ in length")
+    workers = cores()
+    if workers == 1 or len(bases) < _MIN_PARALLEL:
+        return _pairs(list(bases), list(exponents), modulus)
+    size = -(-len(bases) // workers)
+    futures = [
+        _executor().submit(_pairs, bases[i : i + size], exponents[i : i + size], modulus)
+        for i in range(0, len(bases), size)
+    ]
+    return [x for f in futures for x in f.result()]
+
+
+def _pairs(bases: list, exponents: list, modulus: int) -> list[gmpy2.mpz]:
+    # gmpy2.powmod holds the GIL; a list function per pair releases it for the long part.
+    return [gmpy2.powmod_exp_list(b, [e], modulus)[0] for b, e in zip(bases, exponents, strict=True)]

@@ -1,0 +1,285 @@
+"""m-out-of-m threshold Paillier: key shares, proved decryption shares and their combination.
+
+Key (Damgård–Jurik 2001 / Shoup 2000 with all parties needed, so additive instead of Shamir
+shares and no Lagrange factor Delta): with safe primes p = 2p'+1, q = 2q'+1 and
+lambda = lcm(p-1, q-1), the decryption exponent d satisfies d = 0 mod lambda and d = 1 mod N,
+so c**d = 1 + m*N mod N**2 for every ciphertext c of m. Party i holds d_i with
+sum(d_i) = d over the integers: d_0..d_{m-2} uniform in [0, 2**128 * N**2) and
+d_{m-1} = d - sum(others). Any m-1 shares are within statistical distance 2**-128 of
+independent uniform values, whatever d is (the range is 2**128 times larger than d < N**2).
+
+Decryption share: s_{i,j} = c_j**(2*d_i) mod N**2, with a proof (``coopetition.protocols.zk.
+decryption``) against the public verification key v_i = v**d_i. Combination:
+(prod_i s_{i,j})**2 = c_j**(4d) = 1 + 4*m_j*N, so m_j = L(.) * 4**-1 mod N. Squaring the product
+removes any factor of order 2 a cheater could add without failing the proof.
+
+Key generation sits behind ``ThresholdKeyGeneration``: ``TrustedDealerKeyGeneration`` is for
+tests and simulations only — the dealer knows the factorisation and the whole secret key. A
+distributed key generation will implement the same interface.
+"""
+
+from __future__ import annotations
+
+import secrets
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import gmpy2
+
+from coopetition.engine.errors import CheatingDetected
+from coopetition.protocols.zk.decryption import (
+    DecryptionProof,
+    prove_decryption_shares,
+    verify_decryption_shares,
+)
+from coopetition.protocols.zk.transcript import ProofContext
+
+from . import opcount, parallel
+from .keys import InvalidCiphertext, PrivateKey, PublicKey, generate_keypair
+
+#: Statistical hiding of the additive key shares (bits).
+SHARE_STATISTICAL_BITS = 128
+
+
+class UnknownParty(ValueError):
+    """A decryption share claims to come from a party that holds no key share."""
+
+    def __init__(self, party: object, parties: int) -> None:
+        super().__init__(f"decryption share from unknown party {party!r} (parties are 0..{parties - 1})")
+        self.party = party
+
+
+class MissingShares(ValueError):
+    """Not every party's decryption share is there (all m are needed)."""
+
+    def __init__(self, missing: Sequence[int]) -> None:
+        super().__init__(f"missing decryption shares from parties {sorted(missing)}")
+        self.missing = tuple(sorted(missing))
+
+
+@dataclass(frozen=True, slots=True)
+class ThresholdPublicKey:
+    """The Paillier key plus what anyone needs to check decryption shares."""
+
+    public: PublicKey
+    verification_base: int
+    verification_keys: tuple[int, ...]
+    share_bits: int
+
+    @property
+    def parties(self) -> int:
+        return len(self.verification_keys)
+
+    def __post_init__(self) -> None:
+        if len(self.verification_keys) < 1:
+            raise ValueError("a threshold key needs at least one party")
+        self.public.check_ciphertext(self.verification_base, what="verification base")
+        for i, v in enumerate(self.verification_keys):
+            self.public.check_ciphertext(v, what=f"verification key of party {i}")
+
+
+@dataclass(frozen=True, slots=True)
+class KeyShare:
+    """Party ``party``'s additive share of the decryption exponent. Secret."""
+
+    threshold_public: ThresholdPublicKey
+    party: int
+    secret: int = field(repr=False)
+
+    def __repr__(self) -> str:  # never print the share
+        return f"KeyShare(party={self.party}, key={self.threshold_public.public.fingerprint.hex()})"
+
+
+@dataclass(frozen=True, slots=True)
+class DecryptionShare:
+    """Party ``party``'s shares s_j = c_j**(2 d_i) of a vector of ciphertexts, and their proof."""
+
+    party: int
+    values: tuple[int, ...]
+    proof: DecryptionProof
+
+
+class ThresholdKeyGeneration(ABC):
+    """Produces a threshold key: the public part for everyone, one ``KeyShare`` per party."""
+
+    @property
+    @abstractmethod
+    def threshold_public(self) -> ThresholdPublicKey: ...
+
+    @abstractmethod
+    def key_share(self, party: int) -> KeyShare:
+        """This party's share (a distributed generation yields only the local party's)."""
+
+
+class TrustedDealerKeyGeneration(ThresholdKeyGeneration):
+    """A dealer that generates the key and deals the shares. THE DEALER LEARNS THE SECRET KEY.
+
+    For tests and simulations only: whoever runs this object knows the factorisation of N
+    (``dealer_private_key``) and can decrypt everything. A deployment uses a distributed key
+    generation implementing ``ThresholdKeyGeneration``.
+    """
+
+    def __init__(
+        self,
+        parties: int,
+        bits: int = 2048,
+        *,
+        insecure_allow_small: bool = False,
+        keypair: tuple[PublicKey, PrivateKey] | None = None,
+    ) -> None:
+        if parties < 1:
+            raise ValueError("need at least one party")
+        public, private = keypair or generate_keypair(bits, insecure_allow_small=insecure_allow_small)
+        if keypair is not None and public.bits < 2048 and not insecure_allow_small:
+            raise ValueError("a key below 2048 bits needs insecure_allow_small=True")
+        self.dealer_private_key = private
+        n, n2 = public.n, public.n_square
+        lam = private.lam
+        d = lam * int(gmpy2.invert(lam, n))
+        bound = n2 << SHARE_STATISTICAL_BITS
+        shares = [secrets.randbelow(bound) for _ in range(parties - 1)]
+        shares.append(d - sum(shares))
+        share_bits = bound.bit_length() + parties.bit_length() + 1
+        x = public.random_unit()
+        v = int(gmpy2.powmod(x, 2, n2))
+        verification_keys = tuple(int(gmpy2.powmod(v, s, n2)) for s in shares)
+        self._public = ThresholdPublicKey(public, v, verification_keys, share_bits)
+        self._shares = [KeyShare(self._public, i, s) for i, s in enumerate(shares)]
+
+    @property
+    def threshold_public(self) -> ThresholdPublicKey:
+        return self._public
+
+    def key_share(self, party: int) -> KeyShare:
+        if not 0 <= party < len(self._shares):
+            raise UnknownParty(party, len(self._shares))
+        return self._shares[party]
+
+    def key_shares(self) -> list[KeyShare]:
+        return list(self._shares)
+
+
+def _context_for(context: ProofContext, party: int) -> ProofContext:
+    return context if context.prover == party else replace(context, prover=party)
+
+
+def partial_decrypt(
+    share: KeyShare, ciphertexts: int | Sequence[int], context: ProofContext
+) -> DecryptionShare:
+    """This party's decryption shares of ``ciphertexts`` with one batched proof.
+
+    ``context.prover`` must be the share's party. Each ciphertext is checked first; a bad one
+    raises ``InvalidCiphertext`` naming its index and nothing is computed.
+    """
+    if context.prover != share.party:
+        raise ValueError(f"proof context names prover {context.prover}, share is party {share.party}")
+    tpk = share.threshold_public
+    public = tpk.public
+    cts = [ciphertexts] if isinstance(ciphertexts, int) else public.check_ciphertexts(ciphertexts)
+    if isinstance(ciphertexts, int):
+        public.check_ciphertext(ciphertexts)
+    if not cts:
+        raise ValueError("nothing to decrypt")
+    opcount.tally("powmod", len(cts))
+    values = [int(x) for x in parallel.powmod_base_list(cts, 2 * share.secret, public.n2_mpz)]
+    proof = prove_decryption_shares(
+        public,
+        tpk.verification_base,
+        tpk.verification_keys[share.party],
+        share.secret,
+        tpk.share_bits,
+        cts,
+        values,
+        context,
+    )
+    return DecryptionShare(share.party, tuple(values), proof)
+
+
+def verify_share(
+    tpk: ThresholdPublicKey,
+    share: DecryptionShare,
+    ciphertexts: Sequence[int],
+    context: ProofContext,
+) -> None:
+    """Raise ``CheatingDetected`` naming the party unless ``share`` is well formed and proved."""
+    party = share.party
+    public = tpk.public
+    if len(share.values) != len(ciphertexts):
+        raise CheatingDetected(
+            f"party {party} sent {len(share.values)} decryption shares for {len(ciphertexts)} ciphertexts",
+            culprit=party,
+        )
+    for j, value in enumerate(share.values):
+        try:
+            public.check_ciphertext(value, what=f"decryption share [{j}] of party {party}")
+        except InvalidCiphertext as exc:
+            raise CheatingDetected(str(exc), culprit=party) from exc
+    ok = verify_decryption_shares(
+        public,
+        tpk.verification_base,
+        tpk.verification_keys[party],
+        tpk.share_bits,
+        ciphertexts,
+        share.values,
+        share.proof,
+        _context_for(context, party),
+    )
+    if not ok:
+        raise CheatingDetected(f"proof of correct decryption from party {party} rejected", culprit=party)
+
+
+def combine(
+    tpk: ThresholdPublicKey,
+    shares_by_party: Mapping[int, DecryptionShare],
+    ciphertexts: int | Sequence[int],
+    context: ProofContext,
+    *,
+    signed: bool = True,
+) -> list[int]:
+    """The plaintexts of ``ciphertexts`` from all m parties' decryption shares.
+
+    Every share and proof is checked before anything is decrypted: a share from a party
+    outside 0..m-1 raises ``UnknownParty``; a missing one ``MissingShares``; a malformed share
+    or a rejected proof ``CheatingDetected(culprit=party)``. ``context`` is the proof context
+    with any prover: each party's proof is checked under its own id. Plaintexts are signed
+    (in (-N/2, N/2)) unless ``signed=False``.
+    """
+    public = tpk.public
+    cts = [ciphertexts] if isinstance(ciphertexts, int) else public.check_ciphertexts(ciphertexts)
+    if isinstance(ciphertexts, int):
+        public.check_ciphertext(ciphertexts)
+    for key, share in shares_by_party.items():
+        if not isinstance(key, int) or isinstance(key, bool) or not 0 <= key < tpk.parties:
+            raise UnknownParty(key, tpk.parties)
+        if share.party != key:
+            raise CheatingDetected(
+                f"decryption share filed under party {key} claims party {share.party}", culprit=key
+            )
+    missing = set(range(tpk.parties)) - set(shares_by_party)
+    if missing:
+        raise MissingShares(sorted(missing))
+    for party in range(tpk.parties):
+        verify_share(tpk, shares_by_party[party], cts, context)
+    n, n2 = public.n_mpz, public.n2_mpz
+    quarter = gmpy2.invert(4, n)
+    out: list[int] = []
+    for j in range(len(cts)):
+        acc = gmpy2.mpz(1)
+        for party in range(tpk.parties):
+            acc = acc * shares_by_party[party].values[j] % n2
+        acc = acc * acc % n2
+        plain = int((acc - 1) // n * quarter % n)
+        out.append(public.decode(plain) if signed else plain)
+    return out
+
+
+def threshold_decrypt(
+    key_shares: Sequence[KeyShare], ciphertexts: Sequence[int], context: ProofContext
+) -> list[int]:
+    """All parties' steps in one process (tests, simulations, benchmark)."""
+    tpk = key_shares[0].threshold_public
+    shares = {
+        s.party: partial_decrypt(s, ciphertexts, _context_for(context, s.party)) for s in key_shares
+    }
+    return combine(tpk, shares, ciphertexts, context)

@@ -1,0 +1,159 @@
+"""Threshold decryption with all m parties: shares, proofs, combination and named culprits."""
+
+from dataclasses import replace
+
+import gmpy2
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from coopetition.engine.errors import CheatingDetected
+from coopetition.protocols.paillier.keys import InvalidCiphertext, insecure_test_keypair
+from coopetition.protocols.paillier.threshold import (
+    DecryptionShare,
+    MissingShares,
+    TrustedDealerKeyGeneration,
+    UnknownParty,
+    combine,
+    partial_decrypt,
+    threshold_decrypt,
+)
+from coopetition.protocols.zk.decryption import DecryptionProof, prove_decryption_shares
+from coopetition.protocols.zk.transcript import ProofContext
+
+PK, SK = insecure_test_keypair(512)
+M = 4
+DEALER = TrustedDealerKeyGeneration(M, keypair=(PK, SK), insecure_allow_small=True)
+TPK = DEALER.threshold_public
+SHARES = DEALER.key_shares()
+CTX = ProofContext(b"session-1", "decrypt", 3, 0)
+HALF = PK.n // 2
+
+
+def _shares(cts, context=CTX):
+    return {s.party: partial_decrypt(s, cts, replace(context, prover=s.party)) for s in SHARES}
+
+
+def test_shares_sum_to_a_decryption_exponent():
+    d = sum(s.secret for s in SHARES)
+    lam = SK.lam
+    assert d % lam == 0 and d % PK.n == 1
+    assert SHARES[-1].secret != 0 and all(0 <= s.secret < PK.n_square << 128 for s in SHARES[:-1])
+
+
+def test_small_key_needs_insecure_flag():
+    with pytest.raises(ValueError):
+        TrustedDealerKeyGeneration(2, keypair=(PK, SK))
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.one_of(st.integers(-HALF, HALF), st.sampled_from([0, HALF, -HALF])), min_size=1, max_size=4))
+def test_threshold_decryption_inverts_encryption(values):
+    cts = [PK.encrypt(v) for v in values]
+    assert threshold_decrypt(SHARES, cts, CTX) == values
+
+
+def test_combination_of_a_single_ciphertext():
+    c = PK.encrypt(-42)
+    shares = {s.party: partial_decrypt(s, c, replace(CTX, prover=s.party)) for s in SHARES}
+    assert combine(TPK, shares, c, CTX) == [-42]
+
+
+def test_wrong_share_value_names_the_culprit():
+    cts = [PK.encrypt(v) for v in (7, 8, 9)]
+    shares = _shares(cts)
+    bad = shares[2]
+    values = list(bad.values)
+    values[1] = values[1] * (1 + PK.n) % PK.n_square  # shifts that party's share of the plaintext
+    shares[2] = replace(bad, values=tuple(values))
+    with pytest.raises(CheatingDetected) as info:
+        combine(TPK, shares, cts, CTX)
+    assert info.value.culprit == 2
+
+
+def test_order_two_factor_is_rejected():
+    # -s has the same square as s, but the proof is bound to the value sent.
+    cts = [PK.encrypt(11)]
+    shares = _shares(cts)
+    shares[1] = replace(shares[1], values=(PK.n_square - shares[1].values[0],))
+    with pytest.raises(CheatingDetected) as info:
+        combine(TPK, shares, cts, CTX)
+    assert info.value.culprit == 1
+
+
+def test_lying_prover_with_a_consistent_proof_is_rejected():
+    """Party 3 computes shares with a wrong exponent and proves that false statement honestly."""
+    cts = [PK.encrypt(v) for v in (1, 2)]
+    shares = _shares(cts)
+    liar = SHARES[3]
+    wrong = liar.secret + 1
+    values = [int(gmpy2.powmod(c, 2 * wrong, PK.n_square)) for c in cts]
+    proof = prove_decryption_shares(
+        PK, TPK.verification_base, TPK.verification_keys[3], wrong, TPK.share_bits, cts, values,
+        replace(CTX, prover=3),
+    )
+    shares[3] = DecryptionShare(3, tuple(values), proof)
+    with pytest.raises(CheatingDetected) as info:
+        combine(TPK, shares, cts, CTX)
+    assert info.value.culprit == 3
+
+
+@pytest.mark.parametrize("field", ["challenge", "response"])
+def test_altered_proof_names_the_culprit(field):
+    cts = [PK.encrypt(5)]
+    shares = _shares(cts)
+    proof = shares[0].proof
+    shares[0] = replace(shares[0], proof=replace(proof, **{field: getattr(proof, field) + 1}))
+    with pytest.raises(CheatingDetected) as info:
+        combine(TPK, shares, cts, CTX)
+    assert info.value.culprit == 0
+
+
+def test_share_from_an_unknown_party():
+    cts = [PK.encrypt(5)]
+    shares = _shares(cts)
+    shares[M] = replace(shares[0], party=M)
+    with pytest.raises(UnknownParty, match=f"party {M}"):
+        combine(TPK, shares, cts, CTX)
+
+
+def test_missing_share():
+    cts = [PK.encrypt(5)]
+    shares = _shares(cts)
+    del shares[1]
+    with pytest.raises(MissingShares, match=r"\[1\]"):
+        combine(TPK, shares, cts, CTX)
+
+
+def test_bad_ciphertext_is_named_and_nothing_decrypted():
+    cts = [PK.encrypt(5), SK.p]
+    with pytest.raises(InvalidCiphertext, match=r"ciphertext\[1\]"):
+        partial_decrypt(SHARES[0], cts, CTX)
+    with pytest.raises(InvalidCiphertext, match=r"ciphertext\[0\]"):
+        partial_decrypt(SHARES[0], [PK.n_square], CTX)
+
+
+def test_share_value_not_a_unit_names_party_and_index():
+    cts = [PK.encrypt(5), PK.encrypt(6)]
+    shares = _shares(cts)
+    shares[2] = replace(shares[2], values=(shares[2].values[0], SK.q))
+    with pytest.raises(CheatingDetected, match=r"\[1\] of party 2") as info:
+        combine(TPK, shares, cts, CTX)
+    assert info.value.culprit == 2
+
+
+def test_wrong_number_of_shares():
+    cts = [PK.encrypt(5), PK.encrypt(6)]
+    shares = _shares(cts)
+    shares[1] = replace(shares[1], values=shares[1].values[:1])
+    with pytest.raises(CheatingDetected) as info:
+        combine(TPK, shares, cts, CTX)
+    assert info.value.culprit == 1
+
+
+def test_malformed_proof_fields():
+    cts = [PK.encrypt(5)]
+    shares = _shares(cts)
+    shares[0] = replace(shares[0], proof=DecryptionProof(challenge=-1, response=3))
+    with pytest.raises(CheatingDetected):
+        combine(TPK, shares, cts, CTX)
