@@ -1,0 +1,330 @@
+"""The SPDZ online phase as sans-IO per-party programs.
+
+A *program* is a generator that yields :class:`Exchange` requests ("broadcast this payload
+under this tag and give me everybody's payload for the same tag") and finally returns its
+result. It never touches a socket or a clock: the local harness (:mod:`.harness`) drives m of
+them in lock step, and an engine state machine can drive the same generator from bus events
+(send the payload, collect the m-1 payloads keyed by tag, ``send()`` them back in). Payloads
+are CBOR-encodable dicts of bytes and ints.
+
+Security notes (details and sources in ``docs/crypto-spdz.md``):
+
+* Opened values are accumulated and checked in :meth:`SpdzParty.mac_check` with a
+  commit-then-open of a random linear combination (coefficients from a committed coin toss),
+  as in Damgård et al. (ESORICS 2013, "Practical covertly secure MPC for dishonest majority",
+  the MAC check protocol). Results are only returned by :meth:`output`, which checks first.
+* :meth:`trunc_pr` is Catrina-Saxena probabilistic truncation (FC 2010, Protocol 3.1 TruncPr)
+  and :meth:`ltz` is Catrina-de Hoogh's LTZ via Mod2m with a bitwise less-than on public bits
+  (SCN 2010), both statistically hiding with ``kappa`` bits (default 40).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+
+from coopetition.engine.errors import ProtocolViolation
+
+from . import commit as C
+from . import field as F
+from .errors import CommitmentMismatch, MacCheckFailed, PreprocessingMismatch
+from .preprocessing import Drawn, PreprocessingStore
+from .shares import Share
+
+T = TypeVar("T")
+
+#: Statistical security parameter (bits) of the masks used by truncation and comparison.
+DEFAULT_KAPPA = 40
+#: Bits of headroom kept below P for masks built from m contributions with proof slack.
+MASK_HEADROOM_BITS = 48
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """Broadcast ``payload`` under ``tag``; the reply maps every party id to its payload."""
+
+    tag: str
+    payload: dict[str, Any]
+
+
+Program = Generator[Exchange, dict[int, dict[str, Any]], T]
+
+
+def _ids_wire(ids: tuple[tuple[bytes, int, int], ...]) -> list[list[object]]:
+    return [[b, s, k] for b, s, k in ids]
+
+
+@dataclass
+class SpdzParty:
+    """One party's online-phase state: its preprocessing, key share and unchecked openings."""
+
+    store: PreprocessingStore
+    session: bytes = b""
+    kappa: int = DEFAULT_KAPPA
+    _pending_values: list[np.ndarray] = field(default_factory=list)
+    _pending_macs: list[np.ndarray] = field(default_factory=list)
+    _counter: int = 0
+
+    @property
+    def party(self) -> int:
+        return self.store.party
+
+    @property
+    def parties(self) -> int:
+        return self.store.parties
+
+    @property
+    def alpha_share(self) -> int:
+        return self.store.alpha_share
+
+    def _tag(self, op: str) -> str:
+        self._counter += 1
+        return f"{op}/{self._counter}"
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _field_vec(self, payload: dict[str, Any], key: str, sender: int, n: int) -> np.ndarray:
+        try:
+            raw = payload[key]
+            vec = F.from_bytes(bytes(raw))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ProtocolViolation(f"malformed '{key}' in SPDZ message", culprit=sender) from exc
+        if len(vec) != n:
+            raise ProtocolViolation(f"'{key}' has {len(vec)} elements, expected {n}", culprit=sender)
+        return vec
+
+    def _check_ids(self, replies: dict[int, dict[str, Any]], mine: list[list[object]]) -> None:
+        for j, payload in replies.items():
+            if j == self.party:
+                continue
+            theirs = payload.get("ids")
+            norm = [[bytes(b), int(s), int(k)] for b, s, k in theirs] if isinstance(theirs, list) else None
+            if norm != mine:
+                raise PreprocessingMismatch(
+                    "party used other preprocessing items than this party (reused or skipped)",
+                    culprit=j,
+                )
+
+    def public(self, values: np.ndarray) -> Share:
+        return Share.public(values, self.party, self.alpha_share)
+
+    # -- opening and MAC check ---------------------------------------------------------------
+
+    def open(self, x: Share, ids: tuple[tuple[bytes, int, int], ...] = ()) -> Program[np.ndarray]:
+        """Open x to everyone; the MACs are checked later, by :meth:`mac_check`."""
+        mine = _ids_wire(ids)
+        replies = yield Exchange(self._tag("open"), {"v": F.to_bytes(x.value), "ids": mine})
+        self._check_ids(replies, [[bytes(b), s, k] for b, s, k in mine])
+        total = F.zeros(len(x))
+        for j in range(self.parties):
+            total = F.add(total, x.value if j == self.party else self._field_vec(replies[j], "v", j, len(x)))
+        self._pending_values.append(total)
+        self._pending_macs.append(x.mac.copy())
+        return total
+
+    def _commit_open(self, label: str, value: bytes) -> Program[dict[int, bytes]]:
+        """Commit to ``value``, then open; returns every party's verified value."""
+        tag = self._tag(label)
+        ctx = self.session + label.encode() + self.party.to_bytes(4, "big")
+        com, rand = C.commit(ctx, value)
+        coms = yield Exchange(tag + "/commit", {"c": com})
+        opens = yield Exchange(tag + "/open", {"v": value, "r": rand})
+        out: dict[int, bytes] = {}
+        for j in range(self.parties):
+            if j == self.party:
+                out[j] = value
+                continue
+            try:
+                cj = bytes(coms[j]["c"])
+                vj = bytes(opens[j]["v"])
+                rj = bytes(opens[j]["r"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ProtocolViolation("malformed commitment message", culprit=j) from exc
+            ctx_j = self.session + label.encode() + j.to_bytes(4, "big")
+            if not C.verify(ctx_j, cj, vj, rj):
+                raise CommitmentMismatch("opened value does not match its commitment", culprit=j)
+            out[j] = vj
+        return out
+
+    def mac_check(self) -> Program[None]:
+        """Check every value opened since the last check (commit-then-open, random combination)."""
+        if not self._pending_values:
+            return None
+        values = np.concatenate(self._pending_values).astype(object)
+        macs = np.concatenate(self._pending_macs).astype(object)
+        self._pending_values, self._pending_macs = [], []
+        seeds = yield from self._commit_open("mac-seed", secrets.token_bytes(32))
+        h = hashlib.sha3_256(b"coopetition/spdz/mac-check/v1" + self.session)
+        for j in range(self.parties):
+            if len(seeds[j]) != 32:
+                raise ProtocolViolation("MAC-check seed must be 32 bytes", culprit=j)
+            h.update(seeds[j])
+        stream = hashlib.shake_256(h.digest()).digest(40 * len(values))
+        coeffs = np.array(
+            [int.from_bytes(stream[40 * i : 40 * i + 40], "big") % F.P for i in range(len(values))], dtype=object
+        )
+        a = int(np.sum(F.mul(values, coeffs)) % F.P)
+        gamma = int(np.sum(F.mul(macs, coeffs)) % F.P)
+        sigma = (gamma - self.alpha_share * a) % F.P
+        sigmas = yield from self._commit_open("mac-sigma", sigma.to_bytes(32, "big"))
+        total = 0
+        for j in range(self.parties):
+            if len(sigmas[j]) != 32:
+                raise ProtocolViolation("MAC-check share must be 32 bytes", culprit=j)
+            total += int.from_bytes(sigmas[j], "big")
+        if total % F.P != 0:
+            # Which party cheated is unknowable here: any opened share or MAC share could be off.
+            raise MacCheckFailed("MAC check over opened values failed")
+        return None
+
+    def output(self, x: Share) -> Program[np.ndarray]:
+        """Open and MAC-check: the only way results leave the protocol."""
+        vals = yield from self.open(x)
+        yield from self.mac_check()
+        return vals
+
+    # -- input, linear operations and multiplication --------------------------------------------
+
+    def input(self, owner: int, n: int, values: np.ndarray | None = None) -> Program[Share]:
+        """Party ``owner`` shares n field elements (``values`` given only at the owner)."""
+        mask: Drawn = self.store.take("input_mask", n, owner=owner)
+        payload: dict[str, Any] = {"ids": _ids_wire(mask.ids)}
+        if self.party == owner:
+            if values is None or mask.clear is None:
+                raise ValueError("the input owner must supply its values and hold the mask values")
+            payload["e"] = F.to_bytes(F.sub(F.vec(values), mask.clear))
+        replies = yield Exchange(self._tag("input"), payload)
+        self._check_ids(replies, _ids_wire(mask.ids))
+        eps = payload["e"] if self.party == owner else None
+        e = F.from_bytes(eps) if eps is not None else self._field_vec(replies[owner], "e", owner, n)
+        return mask.parts[0].add_public(e, self.party, self.alpha_share)
+
+    def mul(self, x: Share, y: Share) -> Program[Share]:
+        """Beaver multiplication with one triple per element, one round of opening."""
+        n = len(x)
+        t = self.store.take("triple", n)
+        a, b, c = t.parts
+        opened = yield from self.open(Share.concat([x - a, y - b]), t.ids)
+        eps, rho = opened[:n], opened[n:]
+        z = c + b.scale(eps) + a.scale(rho)
+        return z.add_public(F.mul(eps, rho), self.party, self.alpha_share)
+
+    # -- truncation and comparison ---------------------------------------------------------------
+
+    def _check_budget(self, k: int) -> None:
+        if k + self.kappa + MASK_HEADROOM_BITS >= F.P_BITS:
+            raise ValueError(f"k={k} leaves no room for {self.kappa}-bit masks below the {F.P_BITS}-bit prime")
+
+    def _mask(self, n: int, k: int, m: int) -> tuple[Share, Share, list[Share], Drawn, Drawn]:
+        """Shares of r = 2^m r'' + r' with r' from m random bits; returns (r, r', bits, draws)."""
+        bits = self.store.take("bit", n * m)
+        low = self.store.take("bounded", n, bits=k + self.kappa - m)
+        bit_vectors = [bits.parts[0][i * n : (i + 1) * n] for i in range(m)]
+        r_low = Share(F.zeros(n), F.zeros(n))
+        for i, bi in enumerate(bit_vectors):
+            r_low = r_low + bi.scale(1 << i)
+        r = low.parts[0].scale(1 << m) + r_low
+        return r, r_low, bit_vectors, bits, low
+
+    def trunc_pr(self, x: Share, k: int, m: int) -> Program[Share]:
+        """x / 2^m rounded up or down at random (up with probability = fraction), |x| < 2^(k-1)."""
+        if not 0 < m < k:
+            raise ValueError("need 0 < m < k")
+        self._check_budget(k)
+        n = len(x)
+        r, r_low, _, bits, low = self._mask(n, k, m)
+        shifted = x.add_public(1 << (k - 1), self.party, self.alpha_share)
+        c = yield from self.open(shifted + r, bits.ids + low.ids)
+        c_low = np.array([int(v) % (1 << m) for v in c], dtype=object)
+        d = (x + r_low).add_public(F.neg(c_low), self.party, self.alpha_share)
+        return d.scale(F.inv(1 << m))
+
+    def _bit_lt(self, c: np.ndarray, r_bits: list[Share]) -> Program[Share]:
+        """[c < r] for public c and r given by shared bits (least significant first)."""
+        m = len(r_bits)
+        n = len(c)
+        cb = [np.array([(int(v) >> i) & 1 for v in c], dtype=object) for i in range(m)]
+        # e_i = c_i XOR r_i, linear because c_i is public.
+        e = []
+        for i in range(m):
+            flip = r_bits[i].scale(F.vec(1 - 2 * cb[i]))
+            e.append(flip.add_public(cb[i], self.party, self.alpha_share))
+        # Suffix OR from the top bit: f_i = OR(e_i..e_{m-1}).
+        f: list[Share] = [Share(F.zeros(n), F.zeros(n))] * m
+        f[m - 1] = e[m - 1]
+        for i in range(m - 2, -1, -1):
+            prod = yield from self.mul(f[i + 1], e[i])
+            f[i] = f[i + 1] + e[i] - prod
+        # g_i marks the most significant differing bit; there c < r iff c_i = 0.
+        u = Share(F.zeros(n), F.zeros(n))
+        for i in range(m):
+            g = f[i] - f[i + 1] if i < m - 1 else f[i]
+            u = u + g.scale(F.vec(1 - cb[i]))
+        return u
+
+    def ltz(self, x: Share, k: int) -> Program[Share]:
+        """Shares of [x < 0] for x in [-2^(k-1), 2^(k-1)) (exact, statistically hiding)."""
+        self._check_budget(k)
+        n = len(x)
+        m = k - 1
+        r, r_low, bit_vectors, bits, low = self._mask(n, k, m)
+        shifted = x.add_public(1 << (k - 1), self.party, self.alpha_share)
+        c = yield from self.open(shifted + r, bits.ids + low.ids)
+        c_low = np.array([int(v) % (1 << m) for v in c], dtype=object)
+        u = yield from self._bit_lt(c_low, bit_vectors)
+        # shifted mod 2^m = c' - r' + 2^m u
+        mod = (u.scale(1 << m) - r_low).add_public(c_low, self.party, self.alpha_share)
+        ge = (shifted - mod).scale(F.inv(1 << m))  # floor(shifted / 2^m) = [x >= 0]
+        return (-ge).add_public(1, self.party, self.alpha_share)
+
+    def soft_threshold(self, x: Share, kappa: int, k: int) -> Program[Share]:
+        """S_kappa(x) = x - kappa if x > kappa, x + kappa if x < -kappa, else 0 (kappa public)."""
+        n = len(x)
+        above_arg = (-x).add_public(kappa, self.party, self.alpha_share)  # kappa - x < 0 iff x > kappa
+        below_arg = x.add_public(kappa, self.party, self.alpha_share)  # x + kappa < 0 iff x < -kappa
+        flags = yield from self.ltz(Share.concat([above_arg, below_arg]), k)
+        moved = Share.concat([
+            x.add_public(F.P - kappa, self.party, self.alpha_share),
+            x.add_public(kappa, self.party, self.alpha_share),
+        ])
+        prod = yield from self.mul(flags, moved)
+        return prod[:n] + prod[n:]
+
+
+# -- preprocessing requirements (for planning offline batches) ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """Preprocessed items an online operation consumes: triples, bits, bounded masks by size."""
+
+    triples: int = 0
+    bits: int = 0
+    bounded: tuple[tuple[int, int], ...] = ()  # (bit length, count)
+
+    def __add__(self, other: Needs) -> Needs:
+        merged: dict[int, int] = {}
+        for b, c in (*self.bounded, *other.bounded):
+            merged[b] = merged.get(b, 0) + c
+        return Needs(self.triples + other.triples, self.bits + other.bits, tuple(sorted(merged.items())))
+
+
+def needs_mul(n: int) -> Needs:
+    return Needs(triples=n)
+
+
+def needs_trunc(n: int, k: int, m: int, kappa: int = DEFAULT_KAPPA) -> Needs:
+    return Needs(bits=n * m, bounded=((k + kappa - m, n),))
+
+
+def needs_ltz(n: int, k: int, kappa: int = DEFAULT_KAPPA) -> Needs:
+    return Needs(triples=n * (k - 2), bits=n * (k - 1), bounded=((kappa + 1, n),))
+
+
+def needs_soft_threshold(n: int, k: int, kappa: int = DEFAULT_KAPPA) -> Needs:
+    return needs_ltz(2 * n, k, kappa) + needs_mul(2 * n)
