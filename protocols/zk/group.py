@@ -1,0 +1,251 @@
+"""Arithmetic shared by the proofs: counted exponentiation, validation, verification equations.
+
+Every proof here reduces to equations in Z*_{N^2} of one shape,
+
+    (1+N)^g * root^N * prod(left_i ^ x_i)  ==  prod(right_j ^ y_j)   (mod N^2),
+
+so one checker serves all of them, and one batch checker can multiply many such equations
+together after raising each to a random 64-bit exponent. (1+N)^g costs nothing (it is 1 + gN)
+and the N-th power of ``root`` depends only on ``root mod N``, which is why every "root"
+response lives in Z*_N.
+
+Why batching is sound here. Z*_{N^2} = <1+N> x {N-th powers}, the first factor of order N.
+Write the ratio of the two sides of equation i as (1+N)^{d_i} * u_i^N. The batch accepts only if
+sum(beta_i * d_i) = 0 (mod N). If some d_i != 0 then, for any fixed other coefficients, this
+pins beta_i to one residue modulo p or q (both > 2^64), so the batch fails except with
+probability 2^-64. A small-order error (like -1) lies in the N-th powers and may slip through,
+but that changes only a response's N-th root, never a plaintext relation: every statement here
+is about plaintexts (decryptions), which the batch checks exactly. All bases and roots must be
+units, which `element` and `root` enforce before anything is multiplied.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import gmpy2
+from gmpy2 import mpz
+
+from coopetition.protocols.paillier.keys import PublicKey
+from coopetition.protocols.zk.errors import ProofRejected
+from coopetition.protocols.zk.transcript import ProofContext, Transcript
+
+#: Bits of a Σ-protocol challenge: soundness error 2^-128 per proof, and below the smallest
+#: prime factor of N for every modulus we accept, so differences of challenges are invertible.
+CHALLENGE_BITS = 128
+#: Bits of the random exponents of a batch verification (soundness error 2^-64 per batch).
+BATCH_EXPONENT_BITS = 64
+#: Smallest modulus the proofs accept: both primes must exceed 2^CHALLENGE_BITS.
+MIN_MODULUS_BITS = 512
+#: Exponents longer than this count as "full" exponentiations in the cost tally.
+SHORT_EXPONENT_BITS = 256
+
+COUNTS: Counter[str] = Counter()
+
+
+@contextmanager
+def counting() -> Iterator[Counter[str]]:
+    """Tally exponentiations in the block: keys ``full`` and ``short`` (<= 256-bit exponent)."""
+    before = Counter(COUNTS)
+    result: Counter[str] = Counter()
+    try:
+        yield result
+    finally:
+        after = Counter(COUNTS)
+        after.subtract(before)
+        result.update({k: v for k, v in after.items() if v > 0})
+
+
+def powmod(base: mpz | int, exponent: mpz | int, modulus: mpz | int) -> mpz:
+    """gmpy2.powmod that records whether the exponent was full-length or short."""
+    bits = exponent.bit_length()
+    if bits > 1:
+        COUNTS["full" if bits > SHORT_EXPONENT_BITS else "short"] += 1
+    return gmpy2.powmod(base, exponent, modulus)
+
+
+def check_key(pk: PublicKey) -> None:
+    if pk.bits < MIN_MODULUS_BITS:
+        raise ValueError(f"proofs need a modulus of at least {MIN_MODULUS_BITS} bits")
+
+
+def g_power(pk: PublicKey, exponent: int) -> mpz:
+    """(1+N)^x mod N^2 = 1 + xN: free, since 1+N has order N."""
+    return (1 + mpz(exponent % pk.n) * pk.n) % pk.n_square
+
+
+def random_residue(pk: PublicKey) -> int:
+    return secrets.randbelow(pk.n)
+
+
+def random_unit(pk: PublicKey) -> int:
+    """Uniform in Z*_N (a non-unit would factor N; the loop practically never repeats)."""
+    while True:
+        r = secrets.randbelow(pk.n)
+        if r > 0 and gmpy2.gcd(r, pk.n) == 1:
+            return r
+
+
+def encrypt(pk: PublicKey, m: int, r: int) -> mpz:
+    """Enc(m; r) with a counted N-th power, for provers' first messages."""
+    return g_power(pk, m) * powmod(r, pk.n, pk.n_square) % pk.n_square
+
+
+def multiply(pk: PublicKey, eb: int, a: int, gamma: int = 1) -> int:
+    """Eb^a * gamma^N mod N^2, the (re-randomised) product the multiplication proof speaks of.
+
+    ``a`` is taken modulo N, the convention every prover here relies on.
+    """
+    n2 = pk.n_square
+    out = powmod(eb, a % pk.n, n2)
+    if gamma != 1:
+        out = out * powmod(gamma, pk.n, n2) % n2
+    return int(out)
+
+
+# -- validation of received values -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Blame:
+    """Who to blame for a malformed value: the proof kind and the prover."""
+
+    kind: str
+    prover: int
+
+    def reject(self, check: str, index: object = None) -> ProofRejected:
+        return ProofRejected(self.kind, self.prover, check, index=index)
+
+
+def _as_int(value: object, what: str, blame: Blame) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise blame.reject(f"{what} is a {type(value).__name__}, not an integer")
+    return value
+
+
+def element(pk: PublicKey, value: object, what: str, blame: Blame) -> mpz:
+    """A unit of Z_{N^2} (ciphertexts and first messages), or a rejection naming ``what``."""
+    v = _as_int(value, what, blame)
+    if not 0 < v < pk.n_square:
+        raise blame.reject(f"{what} is outside [1, N^2)")
+    if gmpy2.gcd(v, pk.n) != 1:
+        raise blame.reject(f"{what} is not a unit modulo N^2")
+    return mpz(v)
+
+
+def root(pk: PublicKey, value: object, what: str, blame: Blame) -> mpz:
+    """A unit of Z_N (responses whose N-th power is taken)."""
+    v = _as_int(value, what, blame)
+    if not 0 < v < pk.n or gmpy2.gcd(v, pk.n) != 1:
+        raise blame.reject(f"{what} is not a unit of Z_N")
+    return mpz(v)
+
+
+def residue(value: object, bound: int, what: str, blame: Blame) -> mpz:
+    """An integer in [0, bound) (responses that are exponents)."""
+    v = _as_int(value, what, blame)
+    if not 0 <= v < bound:
+        raise blame.reject(f"{what} is outside its range")
+    return mpz(v)
+
+
+def sequence(value: object, length: int, what: str, blame: Blame) -> Sequence[object]:
+    if not isinstance(value, (tuple, list)) or len(value) != length:
+        raise blame.reject(f"{what} must be a sequence of {length} values")
+    return value
+
+
+# -- verification equations --------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Equation:
+    """(1+N)^g * root^N * prod(left) == prod(right) mod N^2, with a label naming the check."""
+
+    label: str
+    g: mpz | int = 0
+    root: mpz | int = 1
+    left: list[tuple[mpz, mpz | int]] = field(default_factory=list)
+    right: list[tuple[mpz, mpz | int]] = field(default_factory=list)
+    blame: Blame | None = None
+    index: object = None
+
+    def holds(self, pk: PublicKey) -> bool:
+        n2 = pk.n_square
+        lhs = g_power(pk, int(self.g))
+        if self.root != 1:
+            lhs = lhs * powmod(self.root, pk.n, n2) % n2
+        for base, exp in self.left:
+            lhs = lhs * _power(base, exp, n2) % n2
+        rhs = mpz(1)
+        for base, exp in self.right:
+            rhs = rhs * _power(base, exp, n2) % n2
+        return lhs == rhs
+
+
+def _power(base: mpz, exp: mpz | int, modulus: mpz | int) -> mpz:
+    if exp == 1:
+        return base
+    if exp == 0:
+        return mpz(1)
+    return powmod(base, exp, modulus)
+
+
+def batch_holds(pk: PublicKey, equations: Sequence[Equation]) -> bool:
+    """All equations at once, each raised to a fresh random 64-bit exponent (see module doc)."""
+    if not equations:
+        return True
+    n, n2 = pk.n, pk.n_square
+    g_total = mpz(0)
+    roots = mpz(1)
+    left: dict[mpz, mpz] = {}
+    right: dict[mpz, mpz] = {}
+    for eq in equations:
+        beta = mpz(secrets.randbelow((1 << BATCH_EXPONENT_BITS) - 1) + 1)
+        g_total += beta * eq.g
+        if eq.root != 1:
+            roots = roots * powmod(eq.root, beta, n) % n
+        for base, exp in eq.left:
+            left[base] = left.get(base, mpz(0)) + beta * exp
+        for base, exp in eq.right:
+            right[base] = right.get(base, mpz(0)) + beta * exp
+    lhs = g_power(pk, int(g_total)) * powmod(roots, n, n2) % n2
+    for base, exp in left.items():
+        lhs = lhs * _power(base, exp, n2) % n2
+    rhs = mpz(1)
+    for base, exp in right.items():
+        rhs = rhs * _power(base, exp, n2) % n2
+    return lhs == rhs
+
+
+def require(pk: PublicKey, equations: Sequence[Equation], *, batch: bool = True) -> None:
+    """Raise ProofRejected for the first failing equation; try the whole batch first.
+
+    Only when the batch fails are the equations checked one by one, to name the culprit.
+    """
+    if batch and len(equations) > 1 and batch_holds(pk, equations):
+        return
+    for eq in equations:
+        if not eq.holds(pk):
+            assert eq.blame is not None
+            raise eq.blame.reject(eq.label, eq.index)
+    if batch and len(equations) > 1:
+        # Every equation holds but the batch did not: impossible for units; treat as a bug.
+        raise RuntimeError("batch verification failed although every equation holds")
+
+
+def start_transcript(kind: str, pk: PublicKey, ctx: ProofContext) -> Transcript:
+    """A transcript bound to the proof kind, the context (session, phase, round, prover), the key."""
+    transcript = Transcript(f"coopetition/zk/{kind}/v1")
+    ctx.absorb_into(transcript)
+    return transcript.absorb(pk.n)
+
+
+def blame_for(kind: str, ctx: object) -> Blame:
+    if not isinstance(ctx, ProofContext):
+        raise TypeError("a proof context must be a ProofContext")
+    return Blame(kind, ctx.prover)
