@@ -22,7 +22,6 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import structlog
 import trio
 from nacl.signing import VerifyKey
 
@@ -43,6 +42,7 @@ from coopetition.engine.errors import (
     TransportError,
 )
 from coopetition.engine.identity import Identity
+from coopetition.engine.logging import resolve
 from coopetition.engine.machine import (
     Abort,
     Broadcast,
@@ -150,7 +150,7 @@ class Party:
         self.payload_hook = payload_hook
         self.observer = observer
         self.stats = RunStats()
-        self._log = (logger or structlog.get_logger("coopetition.engine.party")).bind(
+        self._log = resolve(logger).bind(
             party=self.id, session=config.session.hex()[:12]
         )
         self._transcript = hashlib.sha256()

@@ -1,0 +1,228 @@
+"""ADMM's phases as sans-IO machines: setup, local optimize, coordinate, release.
+
+Every party broadcasts and gathers the same things and computes the consensus from all parties'
+contributions summed in party-id order, so every honest party gets bit-identical z. Broadcast
+rounds are checked for consistency (digest echo) by the driver before a machine sees them.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from coopetition.engine.errors import ProtocolViolation
+from coopetition.engine.machine import (
+    Abort,
+    Action,
+    Broadcast,
+    Compute,
+    Computed,
+    Done,
+    Gather,
+    PhaseMachine,
+    Received,
+    Started,
+)
+from coopetition.protocols.admm.local import LocalSummary, local_step, summarise
+from coopetition.protocols.admm.objective import Objective
+
+
+class SetupState(enum.Enum):
+    START = "start"
+    AGREEING = "agreeing"
+    SUMMARISING = "summarising"
+    DONE = "done"
+    ABORTED = "aborted"
+
+
+@dataclass
+class Setup(PhaseMachine):
+    """Agree on the public training parameters, then summarise local data into (A_i, b_i)."""
+
+    phase: ClassVar[str] = "setup"
+    State: ClassVar[type[enum.Enum]] = SetupState
+    TRANSITIONS: ClassVar[dict[tuple[Any, type], str]] = {
+        (SetupState.START, Started): "_announce",
+        (SetupState.AGREEING, Received): "_agree",
+        (SetupState.SUMMARISING, Computed): "_summarised",
+    }
+
+    public_parameters: dict[str, Any] = field(default_factory=dict)
+    X: np.ndarray | None = None
+    y: np.ndarray | None = None
+    rho: float = 1.0
+
+    def _announce(self, _: Started) -> list[Action]:
+        self.move(SetupState.AGREEING)
+        return [
+            Broadcast(tag="parameters", payload=self.public_parameters),
+            Gather(tag="parameters", senders=tuple(self.parties), consistent=True),
+        ]
+
+    def _agree(self, event: Received) -> list[Action]:
+        differing = sorted(p for p, v in event.messages.items() if v != self.public_parameters)
+        if differing:
+            return [
+                Abort(
+                    error=ProtocolViolation(
+                        f"parties {differing} announced training parameters different from "
+                        f"party {self.party}'s",
+                        culprit=differing[0] if len(differing) == 1 else None,
+                        phase=self.phase,
+                    )
+                )
+            ]
+        self.move(SetupState.SUMMARISING)
+        return [Compute(label="summarise", fn=summarise, args=(self.X, self.y, self.rho))]
+
+    def _summarised(self, event: Computed) -> list[Action]:
+        return [Done(result=event.result)]
+
+
+class LocalState(enum.Enum):
+    START = "start"
+    OPTIMIZING = "optimizing"
+    DONE = "done"
+    ABORTED = "aborted"
+
+
+@dataclass
+class LocalOptimize(PhaseMachine):
+    """w_i^{k+1} = A_i (b_i + rho (z^k - u_i^k)): local, no messages."""
+
+    phase: ClassVar[str] = "local_optimize"
+    State: ClassVar[type[enum.Enum]] = LocalState
+    TRANSITIONS: ClassVar[dict[tuple[Any, type], str]] = {
+        (LocalState.START, Started): "_optimize",
+        (LocalState.OPTIMIZING, Computed): "_optimized",
+    }
+
+    summary: LocalSummary | None = None
+    z: np.ndarray | None = None
+    u: np.ndarray | None = None
+    rho: float = 1.0
+
+    def _optimize(self, _: Started) -> list[Action]:
+        self.move(LocalState.OPTIMIZING)
+        return [Compute(label="local_step", fn=local_step, args=(self.summary, self.z, self.u, self.rho))]
+
+    def _optimized(self, event: Computed) -> list[Action]:
+        return [Done(result=event.result)]
+
+
+class CoordinateState(enum.Enum):
+    START = "start"
+    COLLECTING = "collecting"
+    COMBINING = "combining"
+    DONE = "done"
+    ABORTED = "aborted"
+
+
+def _consensus(contributions: list[np.ndarray], objective: Objective, rho: float) -> np.ndarray:
+    total = np.zeros_like(contributions[0])
+    for vector in contributions:  # fixed order: every party gets identical bits
+        total = total + vector
+    return objective.consensus(total / len(contributions), len(contributions), rho)
+
+
+@dataclass
+class Coordinate(PhaseMachine):
+    """z^{k+1} = prox(mean_i(w_i^{k+1} + u_i^k)) from every party's broadcast contribution."""
+
+    phase: ClassVar[str] = "coordinate"
+    State: ClassVar[type[enum.Enum]] = CoordinateState
+    TRANSITIONS: ClassVar[dict[tuple[Any, type], str]] = {
+        (CoordinateState.START, Started): "_contribute",
+        (CoordinateState.COLLECTING, Received): "_collected",
+        (CoordinateState.COMBINING, Computed): "_combined",
+    }
+
+    contribution: np.ndarray | None = None
+    objective: Objective = field(default_factory=Objective)
+    rho: float = 1.0
+
+    def _contribute(self, _: Started) -> list[Action]:
+        self.move(CoordinateState.COLLECTING)
+        return [
+            Broadcast(tag="w_plus_u", payload=self.contribution),
+            Gather(tag="w_plus_u", senders=tuple(self.parties), consistent=True),
+        ]
+
+    def _collected(self, event: Received) -> list[Action]:
+        assert self.contribution is not None
+        expected = self.contribution.shape
+        vectors = []
+        for sender in sorted(event.messages):
+            value = event.messages[sender]
+            if not (
+                isinstance(value, np.ndarray) and value.dtype == np.float64
+                and value.shape == expected and np.isfinite(value).all()
+            ):
+                return [
+                    Abort(
+                        error=ProtocolViolation(
+                            f"party {sender} sent a contribution that is not a finite float64 "
+                            f"vector of shape {expected}",
+                            culprit=sender, phase=self.phase, round=self.round,
+                        )
+                    )
+                ]
+            vectors.append(value)
+        self.move(CoordinateState.COMBINING)
+        return [Compute(label="consensus", fn=_consensus, args=(vectors, self.objective, self.rho))]
+
+    def _combined(self, event: Computed) -> list[Action]:
+        return [Done(result=event.result)]
+
+
+class ReleaseState(enum.Enum):
+    START = "start"
+    CONFIRMING = "confirming"
+    DONE = "done"
+    ABORTED = "aborted"
+
+
+def model_digest(z: np.ndarray) -> bytes:
+    return hashlib.sha256(np.ascontiguousarray(z, dtype="<f8").tobytes()).digest()
+
+
+@dataclass
+class Release(PhaseMachine):
+    """Everyone confirms it holds the same final model before anyone uses it."""
+
+    phase: ClassVar[str] = "release"
+    State: ClassVar[type[enum.Enum]] = ReleaseState
+    TRANSITIONS: ClassVar[dict[tuple[Any, type], str]] = {
+        (ReleaseState.START, Started): "_confirm",
+        (ReleaseState.CONFIRMING, Received): "_confirmed",
+    }
+
+    model: np.ndarray | None = None
+
+    def _confirm(self, _: Started) -> list[Action]:
+        self.move(ReleaseState.CONFIRMING)
+        assert self.model is not None
+        return [
+            Broadcast(tag="model_digest", payload=model_digest(self.model)),
+            Gather(tag="model_digest", senders=tuple(self.parties), consistent=True),
+        ]
+
+    def _confirmed(self, event: Received) -> list[Action]:
+        assert self.model is not None
+        mine = model_digest(self.model)
+        differing = sorted(p for p, digest in event.messages.items() if digest != mine)
+        if differing:
+            return [
+                Abort(
+                    error=ProtocolViolation(
+                        f"parties {differing} hold a different final model than party {self.party}",
+                        culprit=differing[0] if len(differing) == 1 else None,
+                        phase=self.phase,
+                    )
+                )
+            ]
+        return [Done(result=self.model)]
