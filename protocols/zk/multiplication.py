@@ -134,7 +134,9 @@ def parse(
     )
 
 
-def challenge(pk: PublicKey, statement: Statement, proof: MultiplicationProof, ctx: ProofContext) -> int:
+def challenge(
+    pk: PublicKey, statement: Statement, proof: MultiplicationProof, ctx: ProofContext
+) -> int:
     t = group.start_transcript(KIND, pk, ctx)
     t.absorb(statement.ea, statement.eb, statement.ec, proof.commit_a, proof.commit_b)
     return t.challenge_int(group.CHALLENGE_BITS)

@@ -88,8 +88,10 @@ def parse(pk: PublicKey, c: object, proof: object, blame: Blame, index: object =
 
 
 def challenge(pk: PublicKey, c: int, commitment: int, ctx: ProofContext) -> int:
-    return group.start_transcript(KIND, pk, ctx).absorb(c, commitment).challenge_int(
-        group.CHALLENGE_BITS
+    return (
+        group.start_transcript(KIND, pk, ctx)
+        .absorb(c, commitment)
+        .challenge_int(group.CHALLENGE_BITS)
     )
 
 
@@ -112,8 +114,6 @@ def verify(pk: PublicKey, c: int, proof: PlaintextProof, ctx: ProofContext) -> N
     group.require(pk, [_equation_for(pk, c, proof, ctx, None)], batch=False)
 
 
-def verify_batch(
-    pk: PublicKey, items: Sequence[tuple[int, PlaintextProof, ProofContext]]
-) -> None:
+def verify_batch(pk: PublicKey, items: Sequence[tuple[int, PlaintextProof, ProofContext]]) -> None:
     """Verify many (ciphertext, proof, context) triples with one batched equation."""
     group.require(pk, [_equation_for(pk, c, p, ctx, i) for i, (c, p, ctx) in enumerate(items)])
