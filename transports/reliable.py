@@ -112,6 +112,7 @@ class ReliableTransport(Transport):
         self._ready: deque[Frame] = deque()
         self._acked = trio.Condition()
         self._closed = False
+        self._draining = False
         self.stats = ReliableStats()
 
     async def connect(self) -> None:
@@ -120,6 +121,22 @@ class ReliableTransport(Transport):
     async def aclose(self) -> None:
         self._closed = True
         await self.inner.aclose()
+
+    async def drain(self, timeout: float) -> bool:
+        """Keep the receive loop going (discarding what arrives) until every frame we sent is
+        acknowledged, for at most ``timeout`` seconds; ``True`` if all were acknowledged.
+
+        Called after a run ends so that our last frames (a "done", an abort) survive loss:
+        without it a party that stops receiving also stops retransmitting."""
+        self._draining = True
+        with trio.move_on_after(timeout):
+            while any(s.unacked for s in self._state.values()):
+                self._ready.clear()
+                with trio.move_on_at(self._next_deadline()):
+                    frame = await self.inner.receive()
+                    await self._handle(frame)
+                await self._retransmit_due()
+        return not any(s.unacked for s in self._state.values())
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -226,8 +243,12 @@ class ReliableTransport(Transport):
                 pending.deadline = now + pending.rto
                 self.stats.retransmissions += 1
                 # Keep retrying until give_up_after; the failure detector decides about the peer.
-                with contextlib.suppress(ConnectionClosed):
+                try:
                     await self.inner.send(peer, encode(DATA, seq, pending.data))
+                except ConnectionClosed:
+                    if self._draining:  # the run is over and the peer has gone: nobody to wait for
+                        state.unacked.clear()
+                        break
 
 
 def _pack_sack(seqs: list[int]) -> bytes:
