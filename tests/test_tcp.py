@@ -1,0 +1,489 @@
+"""TCP transport over real loopback sockets (127.0.0.1, port 0), in real time with short timeouts.
+
+Real sockets cannot run under the autojump clock (it jumps while the kernel is busy), so these tests
+use small real timeouts; the handshake, framing and record logic is covered without sockets in
+``test_tcp_sansio.py``.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+import trio
+from nacl.signing import SigningKey
+
+from coopetition.engine.errors import (
+    ConfigError,
+    ConnectionClosed,
+    FrameTooLarge,
+    HandshakeFailed,
+    TransportError,
+    UnknownPeer,
+)
+from coopetition.transports.base import Frame
+from coopetition.transports.channel import RecordRejected, SecureChannel
+from coopetition.transports.framing import FrameReader, encode_frame
+from coopetition.transports.handshake import Initiator
+from coopetition.transports.tcp import ConnectTimeout, PeerAddress, TcpTransport
+
+HOST = "127.0.0.1"
+FAST = {"connect_timeout": 5.0, "handshake_timeout": 2.0, "send_timeout": 5.0}
+
+
+def build(n: int, keys: dict[int, SigningKey] | None = None, **kw) -> dict[int, TcpTransport]:
+    keys = keys or {i: SigningKey.generate() for i in range(n)}
+    options = {**FAST, **kw}
+    return {
+        i: TcpTransport(
+            i,
+            keys[i],
+            (HOST, 0),
+            {j: PeerAddress(HOST, 0, keys[j].verify_key) for j in range(n) if j != i},
+            **options,
+        )
+        for i in range(n)
+    }
+
+
+async def listen_all(ts: dict[int, TcpTransport]) -> dict[int, tuple[str, int]]:
+    addrs = {i: await t.listen() for i, t in ts.items()}
+    for t in ts.values():
+        for j in t.peers:
+            t.set_peer_address(j, *addrs[j])
+    return addrs
+
+
+@asynccontextmanager
+async def mesh(n: int, **kw) -> AsyncIterator[dict[int, TcpTransport]]:
+    ts = build(n, **kw)
+    try:
+        await listen_all(ts)
+        async with trio.open_nursery() as nursery:
+            for t in ts.values():
+                nursery.start_soon(t.connect)
+        yield ts
+    finally:
+        for t in ts.values():
+            await t.aclose()
+
+
+async def receive(t: TcpTransport, timeout: float = 5.0) -> Frame:
+    with trio.fail_after(timeout):
+        return await t.receive()
+
+
+async def raise_from_receive(t: TcpTransport, timeout: float = 5.0) -> TransportError:
+    with trio.fail_after(timeout), pytest.raises(TransportError) as info:
+        await t.receive()
+    return info.value
+
+
+async def rogue_session(
+    victim: TcpTransport, my_id: int, my_key: SigningKey, victim_key: SigningKey
+) -> tuple[trio.SocketStream, SecureChannel]:
+    """A hand-driven peer that authenticates honestly and may then misbehave on the wire."""
+    assert victim.address is not None
+    stream = await trio.open_tcp_stream(*victim.address)
+    init = Initiator(my_id, my_key, victim.local_id, victim_key.verify_key)
+    reader = FrameReader(256)
+
+    async def read() -> bytes:
+        while (frame := reader.next_frame()) is None:
+            reader.feed(await stream.receive_some(reader.wanted()))
+        return frame
+
+    await stream.send_all(encode_frame(init.hello()))
+    await stream.send_all(encode_frame(init.receive_response(await read())))
+    keys = init.receive_verdict(await read())
+    return stream, SecureChannel(keys.send_key, keys.recv_key, peer=victim.local_id)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+async def wait_for_refusal(t: TcpTransport, count: int = 1) -> TransportError:
+    with trio.fail_after(5):
+        while len(t.refused) < count:
+            await trio.sleep(0.01)
+    return t.refused[-1]
+
+
+# ----------------------------------------------------------------------------- happy paths
+
+
+async def test_three_parties_every_pair_both_directions() -> None:
+    big = bytes(range(256)) * (3 * 4096 + 7)  # ~3 MiB, not a multiple of the read chunk
+    async with mesh(3) as ts:
+        expected: dict[int, list[Frame]] = {i: [] for i in ts}
+        async with trio.open_nursery() as nursery:
+            for src in ts:
+                for dst in ts:
+                    if src == dst:
+                        continue
+                    payloads = [b"", f"{src}->{dst}".encode(), big[src:], b"\x00" * 5]
+                    expected[dst] += [Frame(src, p) for p in payloads]
+
+                    async def send_all(src=src, dst=dst, payloads=payloads) -> None:
+                        for p in payloads:
+                            await ts[src].send(dst, p)
+
+                    nursery.start_soon(send_all)
+            got: dict[int, list[Frame]] = {i: [] for i in ts}
+            for dst, t in ts.items():
+                for _ in expected[dst]:
+                    got[dst].append(await receive(t))
+        for dst in ts:
+            # frames from one sender arrive in order; senders interleave arbitrarily
+            for src in ts:
+                assert [f for f in got[dst] if f.peer == src] == [
+                    f for f in expected[dst] if f.peer == src
+                ]
+        # exactly one connection per pair: each party holds len(peers) connections
+        assert all(len(t._conns) == 2 for t in ts.values())
+
+
+async def test_async_with_connects_and_closes() -> None:
+    ts = build(2)
+    await listen_all(ts)
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ts[1].connect)
+            async with ts[0] as t0:
+                await t0.send(1, b"ping")
+                assert await receive(ts[1]) == Frame(0, b"ping")
+        assert isinstance(await raise_from_receive(ts[1]), ConnectionClosed)
+        with pytest.raises(ConnectionClosed):
+            await ts[0].send(1, b"late")
+    finally:
+        await ts[1].aclose()
+
+
+async def test_async_with_that_fails_to_connect_closes_its_sockets() -> None:
+    ts = build(2, connect_timeout=0.2)
+    address = await ts[1].listen()
+    with pytest.raises(ConnectTimeout):
+        async with ts[1]:
+            pytest.fail("must not be reached")
+    with pytest.raises(OSError):
+        await trio.open_tcp_stream(*address)
+    await ts[0].aclose()
+
+
+async def test_back_pressure_blocks_sender_and_loses_nothing() -> None:
+    frame = b"z" * (1 << 20)
+    total = 60
+    async with mesh(2, inbox_frames=1) as ts:
+        sent = 0
+
+        async def sender() -> None:
+            nonlocal sent
+            for k in range(total):
+                await ts[0].send(1, k.to_bytes(4, "big") + frame)
+                sent += 1
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sender)
+            await trio.sleep(0.3)
+            assert sent < total  # the receiver is not reading: the sender is held back
+            for k in range(total):
+                got = await receive(ts[1])
+                assert got.data[:4] == k.to_bytes(4, "big") and len(got.data) == len(frame) + 4
+        assert sent == total
+
+
+async def test_cancelled_send_never_tears_a_frame() -> None:
+    big = b"q" * (16 << 20)
+    async with mesh(2) as ts:
+        with trio.move_on_after(0.001):
+            await ts[0].send(1, big)
+        await ts[0].send(1, b"after")
+        first = await receive(ts[1])
+        if first.data != b"after":  # the big frame went out whole, or not at all
+            assert first.data == big
+            assert (await receive(ts[1])).data == b"after"
+
+
+# ----------------------------------------------------------------------------- refusals
+
+
+async def test_unknown_peer_is_refused() -> None:
+    keys = {i: SigningKey.generate() for i in (3, 5, 10)}
+    member, victim = (
+        TcpTransport(
+            pid, keys[pid], (HOST, 0), {other: PeerAddress(HOST, 0, keys[other].verify_key)}, **FAST
+        )
+        for pid, other in ((5, 10), (10, 5))
+    )
+    outsider = TcpTransport(  # id 3 is in nobody's roster, its key neither
+        3, keys[3], (HOST, 0), {10: PeerAddress(HOST, 0, keys[10].verify_key)}, **FAST
+    )
+    try:
+        await listen_all({5: member, 10: victim})
+        outsider.set_peer_address(10, *victim.address)
+        with pytest.raises(HandshakeFailed, match="unknown_id") as info:
+            await outsider.connect()
+        assert info.value.peer == 10
+        refusal = await wait_for_refusal(victim)
+        assert isinstance(refusal, UnknownPeer) and refusal.peer == 3
+        assert 3 not in victim._conns
+        # the legitimate peer still gets in afterwards
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(member.connect)
+            nursery.start_soon(victim.connect)
+        await member.send(10, b"ok")
+        assert await receive(victim) == Frame(5, b"ok")
+    finally:
+        for t in (outsider, member, victim):
+            await t.aclose()
+
+
+async def test_wrong_key_for_known_id_is_refused_by_the_acceptor() -> None:
+    keys = {i: SigningKey.generate() for i in range(2)}
+    ts = build(2, keys=keys)
+    await listen_all(ts)
+    impostor = TcpTransport(
+        0,
+        SigningKey.generate(),  # claims to be party 0 without party 0's key
+        (HOST, 0),
+        {1: PeerAddress(*ts[1].address, keys[1].verify_key)},
+        **FAST,
+    )
+    try:
+        with pytest.raises(HandshakeFailed, match="bad_signature"):
+            await impostor.connect()
+        refusal = await wait_for_refusal(ts[1])
+        assert isinstance(refusal, HandshakeFailed) and refusal.peer == 0
+        assert 0 not in ts[1]._conns
+    finally:
+        for t in (impostor, *ts.values()):
+            await t.aclose()
+
+
+async def test_dialer_refuses_a_listener_with_the_wrong_key() -> None:
+    keys = {0: SigningKey.generate(), 1: SigningKey.generate()}
+    ts = build(2, keys=keys)
+    squatter = TcpTransport(  # listens where party 0 expects party 1, with another key
+        1, SigningKey.generate(), (HOST, 0), {0: PeerAddress(HOST, 0, keys[0].verify_key)}, **FAST
+    )
+    try:
+        ts[0].set_peer_address(1, *(await squatter.listen()))
+        with pytest.raises(HandshakeFailed, match="signature") as info:
+            await ts[0].connect()
+        assert info.value.peer == 1
+    finally:
+        for t in (squatter, *ts.values()):
+            await t.aclose()
+
+
+async def test_wrong_direction_and_duplicate_connections_are_refused() -> None:
+    keys = {i: SigningKey.generate() for i in range(3)}
+    ts = build(3, keys=keys)
+    await listen_all(ts)
+    try:
+        # party 2 must be dialed by party 0, so party 0 refuses a dial from 2 even with valid keys
+        with pytest.raises(HandshakeFailed, match="not_expected"):
+            await rogue_session(ts[0], 2, keys[2], keys[0])
+        assert "must be dialed" in str(await wait_for_refusal(ts[0]))
+        stream, _ = await rogue_session(ts[2], 0, keys[0], keys[2])  # a valid first connection
+        with pytest.raises(HandshakeFailed, match="not_expected"):
+            await rogue_session(ts[2], 0, keys[0], keys[2])
+        assert "already connected" in str(await wait_for_refusal(ts[2]))
+        await stream.aclose()
+    finally:
+        for t in ts.values():
+            await t.aclose()
+
+
+async def test_silent_and_oversize_unauthenticated_connections_are_dropped() -> None:
+    ts = build(2, handshake_timeout=0.2)
+    await listen_all(ts)
+    try:
+        silent = await trio.open_tcp_stream(*ts[1].address)
+        refusal = await wait_for_refusal(ts[1])
+        assert isinstance(refusal, HandshakeFailed) and "no complete handshake" in str(refusal)
+        with trio.fail_after(5):
+            assert await silent.receive_some(10) == b""  # the acceptor hung up
+        await silent.aclose()
+
+        greedy = await trio.open_tcp_stream(*ts[1].address)
+        await greedy.send_all((1 << 30).to_bytes(4, "big"))  # announces 1 GiB before any auth
+        refusal = await wait_for_refusal(ts[1], 2)
+        assert isinstance(refusal, FrameTooLarge)
+        await greedy.aclose()
+        assert ts[1]._pending_handshakes == 0
+    finally:
+        for t in ts.values():
+            await t.aclose()
+
+
+# ----------------------------------------------------------------------------- misbehaviour after auth
+
+
+async def test_oversize_length_prefix_after_handshake_raises_frame_too_large() -> None:
+    keys = {i: SigningKey.generate() for i in range(2)}
+    ts = build(2, keys=keys, max_frame=1000)
+    await listen_all(ts)
+    try:
+        stream, channel = await rogue_session(ts[1], 0, keys[0], keys[1])
+        await stream.send_all(encode_frame(channel.seal(b"fine")))
+        await stream.send_all((2**32 - 1).to_bytes(4, "big"))  # forged header, no body follows
+        assert await receive(ts[1]) == Frame(0, b"fine")
+        error = await raise_from_receive(ts[1])
+        assert isinstance(error, FrameTooLarge) and error.peer == 0
+        with pytest.raises(ConnectionClosed):
+            await ts[1].send(0, b"x")  # the connection was dropped
+        await stream.aclose()
+    finally:
+        for t in ts.values():
+            await t.aclose()
+
+
+async def test_peer_with_larger_limit_cannot_push_an_oversize_frame() -> None:
+    keys = {i: SigningKey.generate() for i in range(2)}
+    small = build(2, keys=keys, max_frame=1000)
+    big = build(2, keys=keys, max_frame=100_000)
+    ts = {0: big[0], 1: small[1]}
+    await listen_all(ts)
+    try:
+        async with trio.open_nursery() as nursery:
+            for t in ts.values():
+                nursery.start_soon(t.connect)
+        await ts[0].send(1, b"a" * 1000)
+        await ts[0].send(1, b"a" * 1001)
+        assert await receive(ts[1]) == Frame(0, b"a" * 1000)
+        error = await raise_from_receive(ts[1])
+        assert isinstance(error, FrameTooLarge) and error.peer == 0
+    finally:
+        for t in (*big.values(), *small.values()):
+            await t.aclose()
+
+
+async def test_tampered_and_replayed_records_are_rejected() -> None:
+    keys = {i: SigningKey.generate() for i in range(3)}
+    ts = build(3, keys=keys)
+    await listen_all(ts)
+    try:
+        stream, channel = await rogue_session(ts[2], 0, keys[0], keys[2])
+        good = channel.seal(b"first")
+        bad = bytearray(channel.seal(b"second"))
+        bad[-1] ^= 0x01
+        await stream.send_all(encode_frame(good) + encode_frame(bytes(bad)))
+        assert await receive(ts[2]) == Frame(0, b"first")
+        error = await raise_from_receive(ts[2])
+        assert isinstance(error, RecordRejected) and error.peer == 0
+        assert "authentication" in str(error)
+        await stream.aclose()
+
+        stream, channel = await rogue_session(ts[2], 1, keys[1], keys[2])
+        record = channel.seal(b"once")
+        await stream.send_all(encode_frame(record) * 2)
+        assert await receive(ts[2]) == Frame(1, b"once")
+        error = await raise_from_receive(ts[2])
+        assert isinstance(error, RecordRejected) and error.peer == 1 and "replayed" in str(error)
+        await stream.aclose()
+    finally:
+        for t in ts.values():
+            await t.aclose()
+
+
+async def test_peer_closing_mid_run_surfaces_after_its_frames() -> None:
+    async with mesh(3) as ts:
+        for k in range(3):
+            await ts[0].send(2, bytes([k]))
+        await ts[0].aclose()
+        for k in range(3):
+            assert await receive(ts[2]) == Frame(0, bytes([k]))
+        error = await raise_from_receive(ts[2])
+        assert type(error) is ConnectionClosed and error.peer == 0
+        with pytest.raises(ConnectionClosed) as info:
+            await ts[2].send(0, b"anyone?")
+        assert info.value.peer == 0
+        await ts[1].send(2, b"still here")  # the other peers are unaffected
+        assert await receive(ts[2]) == Frame(1, b"still here")
+
+
+# ----------------------------------------------------------------------------- connect / close
+
+
+async def test_dialing_a_peer_that_never_comes_up_times_out() -> None:
+    keys = {i: SigningKey.generate() for i in range(2)}
+    ts = build(2, keys=keys, connect_timeout=0.4)
+    ts[0].set_peer_address(1, HOST, free_port())  # nobody listens there
+    try:
+        with pytest.raises(ConnectTimeout) as info:
+            await ts[0].connect()
+        assert info.value.peer == 1 and isinstance(info.value, ConnectionClosed)
+        # and the accepting side gives up on a peer that never dials in
+        with pytest.raises(ConnectTimeout) as info:
+            await ts[1].connect()
+        assert info.value.peer == 0
+    finally:
+        for t in ts.values():
+            await t.aclose()
+
+
+async def test_dialer_retries_until_the_peer_starts() -> None:
+    keys = {i: SigningKey.generate() for i in range(2)}
+    ts = build(2, keys=keys)
+    await ts[0].listen()
+    port = free_port()
+    ts[0].set_peer_address(1, HOST, port)
+    late = TcpTransport(
+        1, keys[1], (HOST, port), {0: PeerAddress(*ts[0].address, keys[0].verify_key)}, **FAST
+    )
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ts[0].connect)
+            await trio.sleep(0.3)  # party 0 is dialing a closed port meanwhile
+            nursery.start_soon(late.connect)
+        await late.send(0, b"made it")
+        assert await receive(ts[0]) == Frame(1, b"made it")
+    finally:
+        for t in (late, *ts.values()):
+            await t.aclose()
+
+
+async def test_aclose_is_idempotent_and_closes_everything() -> None:
+    async with mesh(2) as ts:
+        address = ts[1].address
+        async with trio.open_nursery() as nursery:
+
+            async def blocked_receive() -> None:
+                with pytest.raises(ConnectionClosed):
+                    await ts[1].receive()
+
+            nursery.start_soon(blocked_receive)
+            await trio.sleep(0.05)
+            await ts[1].aclose()
+        await ts[1].aclose()
+        assert not ts[1]._streams
+        with pytest.raises(OSError):
+            await trio.open_tcp_stream(*address)  # the listener is gone
+        with pytest.raises(ConnectionClosed):
+            await ts[1].send(0, b"x")
+        with pytest.raises(ConnectionClosed):
+            await ts[1].receive()
+        with pytest.raises(ConnectionClosed):
+            await ts[1].connect()
+        assert isinstance(await raise_from_receive(ts[0]), ConnectionClosed)
+
+
+async def test_local_misuse_is_typed() -> None:
+    key = SigningKey.generate()
+    with pytest.raises(ConfigError):
+        TcpTransport(1, key, (HOST, 0), {1: PeerAddress(HOST, 1, key.verify_key)})
+    with pytest.raises(ConfigError):
+        TcpTransport(-1, key, (HOST, 0), {})
+    with pytest.raises(ConfigError):
+        TcpTransport(1, key, (HOST, 0), {}, connect_timeout=0)
+    async with mesh(2, max_frame=100) as ts:
+        with pytest.raises(UnknownPeer):
+            await ts[0].send(5, b"x")
+        with pytest.raises(FrameTooLarge):
+            await ts[0].send(1, b"x" * 101)
