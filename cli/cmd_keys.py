@@ -1,0 +1,33 @@
+"""``coopetition keys new``: make a party identity (an Ed25519 key pair)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from nacl.signing import SigningKey
+
+from coopetition.engine.errors import ConfigError
+from coopetition.engine.identity import public_key_hex, write_key_file
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("keys", help="manage party identities")
+    keys_sub = parser.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    new = keys_sub.add_parser("new", help="create a key pair; prints the public key to share")
+    new.add_argument("--out", type=Path, required=True, help="secret key file to write (0600)")
+    new.add_argument("--force", action="store_true", help="overwrite an existing key file")
+    new.set_defaults(func=_new)
+
+
+def _new(args: argparse.Namespace) -> int:
+    key = SigningKey.generate()
+    try:
+        write_key_file(args.out, key, overwrite=args.force)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(public_key_hex(key.verify_key))
+    print(f"secret key written to {args.out}; share only the public key above", file=sys.stderr)
+    return 0

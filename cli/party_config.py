@@ -1,0 +1,173 @@
+"""The configuration file of one party in a real multi-host session (``coopetition party``).
+
+Example (every party's file lists the same session, parties and training parameters)::
+
+    [party]
+    id = 0
+    key_file = "party0.key"          # made by `coopetition keys new`
+    listen = "0.0.0.0:7000"
+    data = "bank_a.csv"              # features..., target last; or .npz with arrays X and y
+
+    [session]
+    id = "5f0c..."                   # hex, agreed out of band, fresh for every run
+    protocol = "admm"
+
+    [admm]
+    objective = "lasso"              # least_squares | lasso | ridge | elastic_net
+    lam = 32.0
+    rho = 160.0
+    iterations = 50
+
+    [deadlines]                      # optional, seconds
+    phase = 600
+
+    [[peers]]
+    id = 1
+    address = "10.0.0.2:7000"
+    public_key = "d75a98..."         # the peer's `keys new` output
+
+Relative paths are resolved against the config file's folder. Errors name the key at fault.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from nacl.signing import SigningKey, VerifyKey
+
+from coopetition.engine.errors import ConfigError, PartyId
+from coopetition.engine.identity import read_key_file, verify_key_from_hex
+from coopetition.engine.party import Deadlines
+from coopetition.protocols.admm import AdmmConfig, Objective
+
+
+@dataclass(frozen=True)
+class PeerEntry:
+    id: PartyId
+    host: str
+    port: int
+    verify_key: VerifyKey
+
+
+@dataclass(frozen=True)
+class PartyFile:
+    party_id: PartyId
+    signing_key: SigningKey
+    listen: tuple[str, int]
+    data_path: Path
+    session: bytes
+    protocol: str
+    admm: AdmmConfig
+    deadlines: Deadlines
+    peers: tuple[PeerEntry, ...]
+
+
+def parse_address(text: Any, *, what: str) -> tuple[str, int]:
+    if not isinstance(text, str) or ":" not in text:
+        raise ConfigError(f"{what} must be 'host:port', got {text!r}")
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]")
+    try:
+        number = int(port)
+    except ValueError:
+        raise ConfigError(f"{what} has a non-numeric port: {text!r}") from None
+    if not 0 <= number <= 65535:
+        raise ConfigError(f"{what} port out of range: {number}")
+    return host, number
+
+
+def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if key not in table:
+        raise ConfigError(f"[{where}] needs '{key}'")
+    value = table[key]
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise ConfigError(f"[{where}] {key} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def load_party_file(path: Path) -> PartyFile:
+    try:
+        doc = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    base = path.parent
+    party = doc.get("party", {})
+    session = doc.get("session", {})
+    admm = doc.get("admm", {})
+    pid = _get(party, "id", int, "party")
+    key_file = base / _get(party, "key_file", str, "party")
+    listen = parse_address(_get(party, "listen", str, "party"), what="[party] listen")
+    data_path = base / _get(party, "data", str, "party")
+    try:
+        session_id = bytes.fromhex(_get(session, "id", str, "session"))
+    except ValueError:
+        raise ConfigError("[session] id must be hexadecimal") from None
+    protocol = session.get("protocol", "admm")
+    if protocol != "admm":
+        raise ConfigError(f"[session] protocol {protocol!r} is not available yet (only 'admm')")
+    objective = Objective(
+        admm.get("objective", "lasso"),
+        lam=float(admm.get("lam", 0.0)),
+        l1_ratio=float(admm.get("l1_ratio", 0.5)),
+    )
+    admm_config = AdmmConfig(
+        objective, rho=float(admm.get("rho", 1.0)), iterations=int(admm.get("iterations", 10))
+    )
+    deadlines = Deadlines(**{k: float(v) for k, v in doc.get("deadlines", {}).items()})
+    peers = []
+    for index, entry in enumerate(doc.get("peers", [])):
+        where = f"peers #{index + 1}"
+        host, port = parse_address(_get(entry, "address", str, where), what=f"[{where}] address")
+        peers.append(
+            PeerEntry(
+                id=_get(entry, "id", int, where),
+                host=host,
+                port=port,
+                verify_key=verify_key_from_hex(
+                    _get(entry, "public_key", str, where), what=f"[{where}] public_key"
+                ),
+            )
+        )
+    ids = [p.id for p in peers]
+    if not peers:
+        raise ConfigError("a session needs at least one [[peers]] entry")
+    if len(set(ids)) != len(ids) or pid in ids:
+        raise ConfigError("peer ids must be distinct and differ from [party] id")
+    return PartyFile(
+        party_id=pid,
+        signing_key=read_key_file(key_file),
+        listen=listen,
+        data_path=data_path,
+        session=session_id,
+        protocol=protocol,
+        admm=admm_config,
+        deadlines=deadlines,
+        peers=tuple(peers),
+    )
+
+
+def load_party_data(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``.npz`` with arrays ``X`` and ``y``, or CSV with the target in the last column."""
+    if not path.exists():
+        raise ConfigError(f"data file {path} does not exist")
+    if path.suffix == ".npz":
+        with np.load(path) as archive:
+            if "X" not in archive or "y" not in archive:
+                raise ConfigError(f"{path} must hold arrays named X and y")
+            return np.asarray(archive["X"], dtype=float), np.asarray(archive["y"], dtype=float)
+    try:
+        table = np.loadtxt(path, delimiter=",", ndmin=2)
+    except ValueError:
+        try:
+            table = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=1)
+        except ValueError as exc:
+            raise ConfigError(f"{path} is not a numeric CSV: {exc}") from None
+    if table.shape[1] < 2:
+        raise ConfigError(f"{path} needs at least one feature column and a target column")
+    return table[:, :-1], table[:, -1]
