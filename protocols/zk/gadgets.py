@@ -345,10 +345,18 @@ def prove_gadget1(
 
 
 def verify_gadget1(
-    pk: PublicKey, ea: Matrix, eb: Matrix, ec: Matrix, proof: MatMulProof, ctx: ProofContext
+    pk: PublicKey,
+    ea: Matrix,
+    eb: Matrix,
+    ec: Matrix,
+    proof: MatMulProof,
+    ctx: ProofContext,
+    *,
+    batch: bool = True,
 ) -> None:
     """Raise ProofRejected unless Dec(ec) = Dec(ea) Dec(eb) and the prover knows Dec(ea)."""
-    group.require(pk, _product_equations("gadget1", pk, ea, eb, ec, proof, None, ctx))
+    eqs = _product_equations("gadget1", pk, ea, eb, ec, proof, None, ctx)
+    group.require(pk, eqs, batch=batch)
 
 
 # -- Gadget 2 --------------------------------------------------------------------------------------
@@ -402,12 +410,18 @@ def prove_gadget2(
 
 
 def verify_gadget2(
-    pk: PublicKey, ea: Matrix, eb: Matrix, ec: Matrix, proof: Gadget2Proof, ctx: ProofContext
+    pk: PublicKey,
+    ea: Matrix,
+    eb: Matrix,
+    ec: Matrix,
+    proof: Gadget2Proof,
+    ctx: ProofContext,
+    *,
+    batch: bool = True,
 ) -> None:
     """Raise ProofRejected unless the prover knows A, B behind ea, eb and Dec(ec) = A B."""
     blame = group.blame_for("gadget2", ctx)
     if not isinstance(proof, Gadget2Proof):
         raise blame.reject("proof is not a Gadget2Proof")
-    group.require(
-        pk, _product_equations("gadget2", pk, ea, eb, ec, proof.product, proof.knowledge, ctx)
-    )
+    eqs = _product_equations("gadget2", pk, ea, eb, ec, proof.product, proof.knowledge, ctx)
+    group.require(pk, eqs, batch=batch)

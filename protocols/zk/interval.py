@@ -154,10 +154,20 @@ def equations(
 
 
 def verify(
-    pk: PublicKey, c: int, proof: IntervalProof, ctx: ProofContext, params: IntervalParams
+    pk: PublicKey,
+    c: int,
+    proof: IntervalProof,
+    ctx: ProofContext,
+    params: IntervalParams,
+    *,
+    batch: bool = True,
 ) -> None:
-    """Raise ProofRejected unless Dec(c) = x mod N for some |x| < params.bound the prover knows."""
-    group.require(pk, equations(pk, c, proof, ctx, params))
+    """Raise ProofRejected unless Dec(c) = x mod N for some |x| < params.bound the prover knows.
+
+    ``batch=False`` checks each repetition exactly (k N-th powers instead of one); the batched
+    check is equally sound for the statement but tolerates factors like -1 (see ``group``).
+    """
+    group.require(pk, equations(pk, c, proof, ctx, params), batch=batch)
 
 
 def verify_batch(
