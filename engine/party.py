@@ -68,6 +68,10 @@ from coopetition.engine.wire import (
 )
 from coopetition.transports.base import Transport
 
+#: Byzantine test hook: ``hook(header, payload, destination) -> payload`` rewrites what this party
+#: sends after the protocol built it and before signing. It is called once per destination, and for
+#: a broadcast also with ``destination == own id`` for the copy the party records as what it said;
+#: returning the payload object unchanged keeps the honest (signed-once) path.
 PayloadHook = Callable[[EnvelopeHeader, Any, PartyId], Any]
 PhaseObserver = Callable[[PartyId, str, int, str], None]
 
@@ -409,7 +413,12 @@ class Party:
         stats = self.stats.phase(phase)
         if receiver == BROADCAST:
             assert self._bus is not None
-            self._bus.record_own(frame, open_frame(frame, self.config.verify_keys))
+            own = frame
+            if self.payload_hook is not None:  # a Byzantine sender keeps what it claims to have sent
+                altered = self.payload_hook(header, payload, self.id)
+                if altered is not payload:
+                    own = seal(header, altered, signing_key)
+            self._bus.record_own(own, open_frame(own, self.config.verify_keys))
             targets = self.peers
         else:
             targets = (receiver,)
