@@ -119,7 +119,7 @@ def test_seal_open_and_tampering():
     assert peek_header(frame) == _header()
     tampered = bytearray(frame)
     tampered[-1] ^= 1
-    with pytest.raises(WireError, match="signature|malformed"):
+    with pytest.raises(WireError, match=r"signature|malformed"):
         open_frame(bytes(tampered), {1: key.verify_key})
     with pytest.raises(WireError, match="signature"):
         open_frame(frame, {1: other.verify_key})
