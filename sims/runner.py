@@ -32,7 +32,7 @@ from coopetition.engine.identity import Identity
 from coopetition.engine.party import Deadlines, Party, PartyConfig, PayloadHook, ProtocolRun
 from coopetition.engine.stats import PhaseStats, RunStats
 from coopetition.sims.transcript import RecordingTransport, TranscriptLog
-from coopetition.transports.faults import Crash, CrashTrigger, LinkFault, Slow
+from coopetition.transports.faults import Byzantine, Crash, CrashTrigger, LinkFault, Slow
 from coopetition.transports.memory import MemoryNetwork
 from coopetition.transports.reliable import ReliableTransport
 from coopetition.transports.schedule import FaultSchedule
@@ -152,10 +152,10 @@ async def run_parties(
     seed: int = 0,
     link_faults: Sequence[LinkFault] = (),
     crashes: Sequence[Crash] = (),
-    byzantine: Mapping[PartyId, PayloadHook] | None = None,
+    byzantine: Sequence[Byzantine] = (),
     deadlines: Deadlines | None = None,
     cost_model: CostModel | None = None,
-    reliable_options: Mapping[str, Any] | None = None,
+    reliable_options: Mapping[str, Any] | None = None,  # default: rto_max=2s
     linger: float = 30.0,
     logger: Any = None,
 ) -> SimResult:
@@ -169,7 +169,8 @@ async def run_parties(
     if set(topology.party_ids) != set(ids):
         raise ConfigError("the topology's parties differ from the run's parties")
     deadlines = deadlines or Deadlines()
-    byzantine = dict(byzantine or {})
+    if len({b.party for b in byzantine}) != len(byzantine):
+        raise ConfigError("at most one Byzantine rewrite per party")
     crash_of = {c.party: c for c in crashes}
     if len(crash_of) != len(crashes) or not set(crash_of) <= set(ids):
         raise ConfigError("at most one crash per party, and only of parties in the run")
@@ -186,11 +187,14 @@ async def run_parties(
     async with WanSimulator(topology, seed=seed, faults=link_faults, schedule=schedule) as sim:
         for crash in crashes:
             schedule.plan.append(crash.describe(seed))
-        for pid in byzantine:
-            schedule.plan.append(f"byzantine payload hook on party {pid}")
+        hooks: dict[PartyId, PayloadHook] = {}
+        for byz in byzantine:
+            schedule.plan.append(byz.describe())
+            hooks[byz.party] = byz.hook(schedule, ids)
         memory = MemoryNetwork(ids)
         reliables = {
-            p: ReliableTransport(sim.wrap(memory.transport(p)), **dict(reliable_options or {}))
+            p: ReliableTransport(sim.wrap(memory.transport(p)),
+                                 **{"rto_max": 2.0, **dict(reliable_options or {})})
             for p in ids
         }
 
@@ -211,7 +215,7 @@ async def run_parties(
                         logger=logger,
                         compute=InlineCompute(charge_virtual_time=True, cost_model=cost_model,
                                               speed_factor=slow_factor.get(pid, 1.0)),
-                        payload_hook=byzantine.get(pid),
+                        payload_hook=hooks.get(pid),
                     )
                     outcome.stats = party.stats
                     try:

@@ -70,8 +70,10 @@ class LinkFault:
             where += f" from {sorted(self._src)}"
         if self._dst is not None:
             where += f" to {sorted(self._dst)}"
-        return (f"{self.name} p={self.probability}{where} during "
-                f"[{self.start}, {self.stop})s{self._extra()}")
+        return (
+            f"{self.name} p={self.probability}{where} during "
+            f"[{self.start}, {self.stop})s{self._extra()}"
+        )
 
     def _extra(self) -> str:
         return ""
@@ -89,8 +91,9 @@ class LinkFault:
         rng = self._rngs.get(link)
         if rng is None:
             assert self._sim is not None, "fault used before bind()"
-            rng = self._rngs[link] = derive_rng(self._sim.seed, "fault", self._index, self.name,
-                                                 src, dst)
+            rng = self._rngs[link] = derive_rng(
+                self._sim.seed, "fault", self._index, self.name, src, dst
+            )
         u, v = rng.random(), rng.random()  # fixed number of draws per frame on this link
         if not self._applies(src, dst, now) or u >= self.probability:
             return fate
@@ -184,8 +187,9 @@ class Partition(LinkFault):
             raise ConfigError("partition: sides must be non-empty and disjoint")
 
     def _extra(self) -> str:
-        return f" between {sorted(self._a)} and {sorted(self._b)}" + (" one-way" if self.one_way
-                                                                       else "")
+        return f" between {sorted(self._a)} and {sorted(self._b)}" + (
+            " one-way" if self.one_way else ""
+        )
 
     def _applies(self, src: PartyId, dst: PartyId, now: float) -> bool:
         cut = (src in self._a and dst in self._b) or (
@@ -243,9 +247,12 @@ class Crash:
         return None
 
     def describe(self, seed: int) -> str:
-        when = (f"on sending phase {self.phase!r}" + ("" if self.round is None else
-                                                       f" round {self.round}")
-                if self.phase is not None else f"at t={self.time(seed):.6f}s")
+        when = (
+            f"on sending phase {self.phase!r}"
+            + ("" if self.round is None else f" round {self.round}")
+            if self.phase is not None
+            else f"at t={self.time(seed):.6f}s"
+        )
         return f"crash party {self.party} ({self.mode}) {when}"
 
 
@@ -256,8 +263,14 @@ class CrashTrigger(Transport):
     envelope leaves; a timed crash is armed by the runner with :meth:`arm_timer`.
     """
 
-    def __init__(self, inner: Transport, crash: Crash, on_crash: Callable[[], None],
-                 schedule: FaultSchedule, peek: Callable[[bytes], Any] | None = None) -> None:
+    def __init__(
+        self,
+        inner: Transport,
+        crash: Crash,
+        on_crash: Callable[[], None],
+        schedule: FaultSchedule,
+        peek: Callable[[bytes], Any] | None = None,
+    ) -> None:
         self.inner, self.crash, self.on_crash, self.schedule = inner, crash, on_crash, schedule
         self.local_id, self.peers, self.max_frame = inner.local_id, inner.peers, inner.max_frame
         self.crashed = False
@@ -292,8 +305,13 @@ class CrashTrigger(Transport):
         if self.crashed:
             return
         self.crashed = True
-        self.schedule.add(trio.current_time() - self._t0, "crash", party=self.local_id,
-                          mode=self.crash.mode, trigger=why)
+        self.schedule.add(
+            trio.current_time() - self._t0,
+            "crash",
+            party=self.local_id,
+            mode=self.crash.mode,
+            trigger=why,
+        )
         if self.crash.mode == "reset":
             with trio.CancelScope(shield=True):
                 await self.inner.aclose()
@@ -312,3 +330,93 @@ def ideal_topology(party_ids: Sequence[PartyId]) -> Topology:
     """A lossless, instantaneous network: wraps a transport in faults only (``open_wan(...,
     ideal_topology(ids), faults=[...])``)."""
     return Topology.uniform(party_ids, LinkSpec(latency=1e-6), name="ideal")
+
+
+def perturb(payload: Any) -> Any:
+    """A payload of the same shape and type that differs from ``payload`` (for Byzantine tests):
+    floats arrays shifted by one, integers incremented, bytes bit-flipped, containers changed
+    in their first element (by sorted key for maps)."""
+    import numpy as np
+
+    if isinstance(payload, np.ndarray):
+        return payload + 1
+    if isinstance(payload, bool):
+        return not payload
+    if isinstance(payload, int):
+        return payload + 1
+    if isinstance(payload, (bytes, bytearray)):
+        return bytes([payload[0] ^ 1]) + bytes(payload[1:]) if payload else b"\x00"
+    if isinstance(payload, str):
+        return payload + "!"
+    if isinstance(payload, list):
+        return [perturb(payload[0]), *payload[1:]] if payload else [0]
+    if isinstance(payload, dict):
+        if not payload:
+            return {"x": 0}
+        first = sorted(payload)[0]
+        return {**payload, first: perturb(payload[first])}
+    return payload
+
+
+@dataclass
+class Byzantine:
+    """A payload rewrite on ``party``'s outgoing messages of ``phase`` (and ``round``/``tag`` if
+    given), applied after the protocol built the payload and before signing.
+
+    ``action``: ``equivocate`` sends the perturbed payload only to ``targets`` (default: the
+    lower half of the other parties) and the true one to the rest; ``tamper`` sends the perturbed
+    payload to everyone; ``nan`` replaces float arrays by NaNs (a malformed value).
+    """
+
+    party: PartyId
+    phase: str
+    round: int | None = None
+    tag: str | None = None
+    action: str = "equivocate"
+    targets: Sequence[PartyId] | None = None
+
+    def __post_init__(self) -> None:
+        if self.action not in ("equivocate", "tamper", "nan"):
+            raise ConfigError("byzantine: action must be equivocate, tamper or nan")
+
+    def describe(self) -> str:
+        where = f"phase {self.phase!r}" + ("" if self.round is None else f" round {self.round}")
+        return f"byzantine party {self.party}: {self.action} on {where}"
+
+    def hook(
+        self, schedule: FaultSchedule, peers: Sequence[PartyId]
+    ) -> Callable[[Any, Any, PartyId], Any]:
+        import numpy as np
+
+        others = sorted(p for p in peers if p != self.party)
+        targets = set(self.targets if self.targets is not None else others[: len(others) // 2])
+        if self.action == "equivocate" and not (targets and set(others) - targets):
+            raise ConfigError("byzantine equivocation needs a non-empty proper subset of peers")
+
+        def rewrite(header: Any, payload: Any, peer: PartyId) -> Any:
+            if header.phase != self.phase or (
+                self.round is not None and header.round != self.round
+            ):
+                return payload
+            if self.tag is not None and header.tag != self.tag:
+                return payload
+            if self.tag is None and "#" in header.tag:
+                return payload  # leave the runtime's echo/evidence messages alone by default
+            if self.action == "equivocate" and peer not in targets:
+                return payload
+            schedule.add(
+                trio.current_time() - schedule_t0,
+                "byzantine",
+                party=self.party,
+                peer=peer,
+                action=self.action,
+                phase=header.phase,
+                round=header.round,
+                tag=header.tag,
+            )
+            if self.action == "nan" and isinstance(payload, np.ndarray):
+                return np.full_like(payload, np.nan, dtype=np.float64)
+            return perturb(payload)
+
+        schedule_t0 = trio.current_time()
+        return rewrite

@@ -108,7 +108,11 @@ class Topology:
 
     @classmethod
     def uniform(
-        cls, party_ids: Iterable[PartyId], spec: LinkSpec, *, uplink: float | None = None,
+        cls,
+        party_ids: Iterable[PartyId],
+        spec: LinkSpec,
+        *,
+        uplink: float | None = None,
         name: str = "uniform",
     ) -> Topology:
         ids = _check_ids(party_ids)
@@ -140,7 +144,9 @@ class Topology:
             for j, b in enumerate(ids):
                 if a == b:
                     continue
-                bw = bandwidth_mbps[i][j] if isinstance(bandwidth_mbps, Sequence) else bandwidth_mbps
+                bw = (
+                    bandwidth_mbps[i][j] if isinstance(bandwidth_mbps, Sequence) else bandwidth_mbps
+                )
                 links[(a, b)] = LinkSpec(
                     latency=float(latency_ms[i][j]) / 1e3,
                     jitter=jitter_ms / 1e3,
@@ -287,6 +293,7 @@ class WanSimulator:
         self.stats: dict[Link, LinkStats] = {}
         self.events: list[tuple[Any, ...]] = []
         self._closed_dst: set[PartyId] = set()
+        self._closed_src: set[PartyId] = set()
         self.schedule = schedule if schedule is not None else FaultSchedule(seed)
         self.t0 = 0.0
 
@@ -423,19 +430,35 @@ class WanSimulator:
             try:
                 await inner.send(dst, event.data)
             except ConnectionClosed:
-                self._closed_dst.add(dst)
-                self._log("refused", trio.current_time(), event.src, dst, event.link_seq,
-                          event.data, "destination closed")
+                if event.src in self._closed_src:
+                    # The sender closed its end while this frame was in flight (a linger
+                    # retransmission, an ack): the wrapped transport no longer sends for it.
+                    note = "sender closed"
+                else:
+                    self._closed_dst.add(dst)
+                    note = "destination closed"
+                self._log(
+                    "refused", trio.current_time(), event.src, dst, event.link_seq, event.data, note
+                )
                 continue
             stats.frames_delivered += 1
-            self._log("delivered", trio.current_time(), event.src, dst, event.link_seq,
-                      event.data, f"copy {event.copy}")
+            self._log(
+                "delivered",
+                trio.current_time(),
+                event.src,
+                dst,
+                event.link_seq,
+                event.data,
+                f"copy {event.copy}",
+            )
 
-    def _log(self, kind: str, at: float, src: PartyId, dst: PartyId, seq: int, data: bytes,
-             note: str) -> None:
+    def _log(
+        self, kind: str, at: float, src: PartyId, dst: PartyId, seq: int, data: bytes, note: str
+    ) -> None:
         digest = hashlib.sha256(data).hexdigest()[:16]
-        self.events.append((round((at - self.t0) * 1e9), src, dst, seq, kind, len(data), digest,
-                            note))
+        self.events.append(
+            (round((at - self.t0) * 1e9), src, dst, seq, kind, len(data), digest, note)
+        )
 
     def wire_digest(self) -> str:
         """SHA-256 over the sorted wire-level log: every loss and delivery with its time in
@@ -475,6 +498,7 @@ class WanTransport(Transport):
 
     async def aclose(self) -> None:
         self._closed = True
+        self.sim._closed_src.add(self.local_id)
         await self.inner.aclose()
 
 
@@ -493,4 +517,3 @@ async def open_wan(
         topology = preset(topology, [t.local_id for t in inners])
     async with WanSimulator(topology, seed=seed, faults=faults, max_backlog=max_backlog) as sim:
         yield sim, [sim.wrap(t) for t in inners]
-
