@@ -40,8 +40,9 @@ T = TypeVar("T")
 
 #: Statistical security parameter (bits) of the masks used by truncation and comparison.
 DEFAULT_KAPPA = 40
-#: Bits of headroom kept below P for masks built from m contributions with proof slack.
-MASK_HEADROOM_BITS = 48
+#: Bits of headroom kept below P for masks built from up to 8 contributions, each proved with
+#: an interval proof of 80 bits of slack and shifted to be non-negative (80 + 3 + 2, rounded up).
+MASK_HEADROOM_BITS = 88
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,340 @@
+"""Paillier ciphertexts -> authenticated SPDZ shares: the shared core of the offline phase and
+of Helen's Gadget 3.
+
+Every party holds a key share of an m-out-of-m threshold Paillier key and its share alpha_j of
+the SPDZ MAC key, published once as Enc(alpha_j) with an interval proof (alpha = sum alpha_j is
+an integer below m * 2**(256+slack), and alpha mod P is the SPDZ key). To authenticate public
+ciphertexts Enc(x_1..x_n) of integers with |x| < 2**B:
+
+round 1, each party j broadcasts
+  * Enc(alpha_j * x_t) = Enc(x_t)**alpha_j * Enc(0; gamma) with a plaintext-ciphertext
+    multiplication proof (Cramer-Damgard-Nielsen) against its published Enc(alpha_j);
+  * masks Enc(r_jt) with r_jt uniform in [0, 2**(B+kappa)) and Enc(s_jt) with s_jt uniform in
+    [0, 2**(B_mac+kappa)), each with a proof: an interval proof (Gadget 3, as in Helen VI-D) or
+    a proof of plaintext knowledge (offline phase, see below);
+round 2, each party broadcasts its decryption shares (with proofs) of
+  Enc(x_t + sum_j r_jt) and Enc(alpha x_t + sum_j s_jt); everybody combines them to b_t, b'_t.
+Shares: party 0 takes b_t - r_0t mod P, party j > 0 takes -r_jt mod P (likewise for MACs).
+
+Why masks need only proofs of knowledge in the offline phase: an honest party's mask is 2**kappa
+times wider than the value, so the revealed b is within 2**-kappa of independent of x whatever
+the others add; the proof of knowledge stops a party from making its mask depend on another
+party's (e.g. Enc(-r_h)). A cheater whose mask makes x + sum r wrap modulo N only shifts the
+resulting sharing by a multiple of N that it cannot match in the MAC without knowing alpha,
+and whether the wrap happens is 2**-kappa-close to independent of x; the sacrifice and the MAC
+check catch it. Gadget 3 and Gadget 4 compare plaintexts across the two worlds, so there the
+masks are interval-proved as in the paper.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from coopetition.engine.errors import CheatingDetected, ProtocolViolation
+from coopetition.protocols.paillier import ops
+from coopetition.protocols.paillier.encryptor import Encryptor
+from coopetition.protocols.paillier.keys import InvalidCiphertext, PublicKey
+from coopetition.protocols.paillier.threshold import (
+    DecryptionShare,
+    KeyShare,
+    ThresholdPublicKey,
+    combine,
+    partial_decrypt,
+)
+from coopetition.protocols.zk import interval, multiplication, plaintext
+from coopetition.protocols.zk.decryption import DecryptionProof
+from coopetition.protocols.zk.errors import ProofRejected
+from coopetition.protocols.zk.group import multiply
+from coopetition.protocols.zk.transcript import ProofContext
+
+from . import field as F
+from .online import DEFAULT_KAPPA, Exchange, Program
+from .shares import Share
+
+#: Interval-proof slack (bits): a verified value is below 2**(bits + slack) in absolute value.
+SLACK_BITS = interval.DEFAULT_SLACK_BITS
+#: Bits of an alpha_j bound: honest alpha_j < P < 2**256, so |alpha_j| < 2**(256 + slack).
+ALPHA_BITS = F.P_BITS
+
+
+# -- wire helpers ------------------------------------------------------------------------------
+
+
+def proof_to_wire(proof: object) -> list[Any]:
+    """A proof dataclass as a CBOR-encodable list of ints and lists of ints."""
+    out: list[Any] = []
+    for f in fields(proof):  # type: ignore[arg-type]
+        v = getattr(proof, f.name)
+        out.append([int(x) for x in v] if isinstance(v, tuple) else int(v))
+    return out
+
+
+def proof_from_wire(cls: type, data: object, sender: int, what: str) -> Any:
+    """Rebuild a proof dataclass; malformed input is a protocol violation by ``sender``."""
+    names = [f.name for f in fields(cls)]
+    if not isinstance(data, list) or len(data) != len(names):
+        raise ProtocolViolation(f"malformed {what} proof", culprit=sender)
+    values: list[Any] = []
+    for v in data:
+        if isinstance(v, list):
+            if not all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+                raise ProtocolViolation(f"malformed {what} proof", culprit=sender)
+            values.append(tuple(v))
+        elif isinstance(v, int) and not isinstance(v, bool):
+            values.append(v)
+        else:
+            raise ProtocolViolation(f"malformed {what} proof", culprit=sender)
+    try:
+        return cls(*values)
+    except (TypeError, ValueError) as exc:
+        raise ProtocolViolation(f"malformed {what} proof", culprit=sender) from exc
+
+
+def ciphertexts_from_wire(pk: PublicKey, data: object, n: int, sender: int, what: str) -> list[int]:
+    if not isinstance(data, list) or len(data) != n:
+        raise ProtocolViolation(f"{what}: expected {n} ciphertexts", culprit=sender)
+    try:
+        return [pk.check_ciphertext(c, what=f"{what}[{i}] from party {sender}") for i, c in enumerate(data)]
+    except InvalidCiphertext as exc:
+        raise ProtocolViolation(str(exc), culprit=sender) from exc
+
+
+def rejected(exc: ProofRejected) -> CheatingDetected:
+    """A proof rejection as the abort type of this package, naming the prover."""
+    return CheatingDetected(f"{exc.kind} proof rejected: {exc.check}", culprit=exc.prover)
+
+
+def share_to_wire(share: DecryptionShare) -> dict[str, Any]:
+    return {"v": list(share.values), "p": proof_to_wire(share.proof)}
+
+
+def share_from_wire(pk: PublicKey, data: object, n: int, sender: int) -> DecryptionShare:
+    if not isinstance(data, dict):
+        raise ProtocolViolation("malformed decryption share", culprit=sender)
+    values = ciphertexts_from_wire(pk, data.get("v"), n, sender, "decryption share")
+    return DecryptionShare(sender, tuple(values), proof_from_wire(DecryptionProof, data.get("p"), sender, "decryption"))
+
+
+# -- the per-party conversion engine -----------------------------------------------------------
+
+
+@dataclass
+class PaillierParty:
+    """A party's Paillier side: threshold key share, MAC key share and its public encryptions."""
+
+    key_share: KeyShare
+    session: bytes
+    kappa: int = DEFAULT_KAPPA
+    interval_repetitions: int = interval.DEFAULT_REPETITIONS
+    encryptor: Encryptor | None = None
+    alpha_share: int = 0
+    alpha_randomness: int = 0
+    enc_alpha_shares: list[int] = field(default_factory=list)
+    enc_alpha: int = 0
+    _round: int = 0
+
+    def __post_init__(self) -> None:
+        if self.encryptor is None:
+            self.encryptor = Encryptor(self.pk)
+
+    @property
+    def tpk(self) -> ThresholdPublicKey:
+        return self.key_share.threshold_public
+
+    @property
+    def pk(self) -> PublicKey:
+        return self.key_share.threshold_public.public
+
+    @property
+    def party(self) -> int:
+        return self.key_share.party
+
+    @property
+    def parties(self) -> int:
+        return self.key_share.threshold_public.parties
+
+    def next_round(self) -> int:
+        self._round += 1
+        return self._round
+
+    def ctx(self, phase: str, rnd: int, prover: int | None = None) -> ProofContext:
+        return ProofContext(self.session, f"spdz/{phase}", rnd, self.party if prover is None else prover)
+
+    def interval_params(self, bits: int) -> interval.IntervalParams:
+        return interval.IntervalParams(bits=bits, repetitions=self.interval_repetitions)
+
+    def encrypt(self, m: int) -> tuple[int, int]:
+        assert self.encryptor is not None
+        return self.encryptor.encrypt_with_randomness(m)
+
+    # -- proofs of what a party contributes ----------------------------------------------------
+
+    def prove_values(
+        self, values: Sequence[int], mode: str, bits: int, phase: str, rnd: int
+    ) -> tuple[list[int], list[list[Any]], list[int]]:
+        """Encrypt own values and prove each (interval proof for [0, 2**bits) or knowledge).
+
+        Returns the ciphertexts, the proofs (wire form) and the encryption randomness.
+        """
+        cts, proofs, rands = [], [], []
+        ctx = self.ctx(phase, rnd)
+        for v in values:
+            c, r = self.encrypt(int(v))
+            if mode == "interval":
+                proofs.append(proof_to_wire(interval.prove(self.pk, c, int(v), r, ctx, self.interval_params(bits))))
+            else:
+                proofs.append(proof_to_wire(plaintext.prove(self.pk, c, int(v), r, ctx)))
+            cts.append(c)
+            rands.append(r)
+        return cts, proofs, rands
+
+    def verify_values(
+        self, replies: dict[int, dict[str, Any]], key: str, n: int, mode: str, bits: int, phase: str, rnd: int,
+        *, senders: Sequence[int] | None = None,
+    ) -> dict[int, list[int]]:
+        """Check every other party's encrypted contributions and their proofs (batched)."""
+        out: dict[int, list[int]] = {}
+        items: list[tuple[int, Any, ProofContext]] = []
+        for j in senders if senders is not None else range(self.parties):
+            payload = replies[j]
+            cts = ciphertexts_from_wire(self.pk, payload.get(key), n, j, key)
+            out[j] = cts
+            if j == self.party:
+                continue
+            raw = payload.get(key + "_proof")
+            if not isinstance(raw, list) or len(raw) != n:
+                raise ProtocolViolation(f"{key}: expected {n} proofs", culprit=j)
+            cls = interval.IntervalProof if mode == "interval" else plaintext.PlaintextProof
+            ctx = self.ctx(phase, rnd, j)
+            items += [(c, proof_from_wire(cls, p, j, mode), ctx) for c, p in zip(cts, raw, strict=True)]
+        try:
+            if items and mode == "interval":
+                interval.verify_batch(self.pk, items, self.interval_params(bits))
+            elif items:
+                plaintext.verify_batch(self.pk, items)
+        except ProofRejected as exc:
+            raise rejected(exc) from exc
+        return out
+
+    # -- setup: the MAC key ---------------------------------------------------------------------
+
+    def setup(self) -> Program[None]:
+        """Choose alpha_j, publish Enc(alpha_j) with an interval proof; Enc(alpha) = product."""
+        rnd = self.next_round()
+        self.alpha_share = secrets.randbelow(F.P)
+        c, r = self.encrypt(self.alpha_share)
+        self.alpha_randomness = r
+        proof = interval.prove(self.pk, c, self.alpha_share, r, self.ctx("mac-key", rnd), self.interval_params(ALPHA_BITS))
+        replies = yield Exchange(f"spdz-mac-key/{rnd}", {"a": [c], "a_proof": [proof_to_wire(proof)]})
+        got = self.verify_values(replies, "a", 1, "interval", ALPHA_BITS, "mac-key", rnd)
+        self.enc_alpha_shares = [got[j][0] for j in range(self.parties)]
+        self.enc_alpha = ops.sum_ct(self.pk, self.enc_alpha_shares)
+        return None
+
+    @property
+    def alpha_bits(self) -> int:
+        """Bound on |alpha| as an integer: m contributions, each below 2**(256 + slack)."""
+        return ALPHA_BITS + SLACK_BITS + self.parties.bit_length()
+
+    # -- decryption -----------------------------------------------------------------------------
+
+    def joint_decrypt(self, cts: list[int], phase: str) -> Program[list[int]]:
+        """Threshold-decrypt public ciphertexts; every share's proof is checked (culprit named)."""
+        rnd = self.next_round()
+        ctx = self.ctx(phase, rnd)
+        mine = partial_decrypt(self.key_share, cts, ctx)
+        replies = yield Exchange(f"spdz-decrypt/{phase}/{rnd}", {"d": share_to_wire(mine)})
+        shares = {j: mine if j == self.party else share_from_wire(self.pk, replies[j].get("d"), len(cts), j)
+                  for j in range(self.parties)}
+        return combine(self.tpk, shares, cts, ctx)
+
+    # -- authentication: ciphertexts -> shares with MACs ---------------------------------------
+
+    def authenticate(
+        self, cts: Sequence[int], value_bits: int, *, mode: str = "knowledge", phase: str = "auth"
+    ) -> Program[Conversion]:
+        """Authenticated shares of the plaintexts of public ``cts`` (|x| < 2**value_bits)."""
+        if not self.enc_alpha_shares:
+            raise RuntimeError("run setup() first")
+        pk, n = self.pk, len(cts)
+        mac_bits = value_bits + self.alpha_bits
+        mask_bits = value_bits + self.kappa
+        mac_mask_bits = mac_bits + self.kappa
+        if mac_mask_bits + self.parties.bit_length() + SLACK_BITS + 2 >= pk.bits:
+            raise ValueError(f"{pk.bits}-bit Paillier key too small for {value_bits}-bit values with MACs")
+        rnd = self.next_round()
+        ctx = self.ctx(phase, rnd)
+        # MAC ciphertexts Enc(alpha_j x_t) with multiplication proofs.
+        macs, mac_proofs = [], []
+        for c in cts:
+            rerand, gamma = self.encrypt(0)
+            ec = int(multiply(pk, c, self.alpha_share) * rerand % pk.n_square)
+            st = multiplication.Statement(self.enc_alpha_shares[self.party], c, ec)
+            macs.append(ec)
+            mac_proofs.append(proof_to_wire(multiplication.prove(pk, st, self.alpha_share, self.alpha_randomness, gamma, ctx)))
+        r_mine = [secrets.randbits(mask_bits) for _ in range(n)]
+        s_mine = [secrets.randbits(mac_mask_bits) for _ in range(n)]
+        r_cts, r_proofs, _ = self.prove_values(r_mine, mode, mask_bits, phase, rnd)
+        s_cts, s_proofs, _ = self.prove_values(s_mine, mode, mac_mask_bits, phase, rnd)
+        payload = {"mac": macs, "mac_proof": mac_proofs, "r": r_cts, "r_proof": r_proofs, "s": s_cts, "s_proof": s_proofs}
+        replies = yield Exchange(f"spdz-{phase}/{rnd}", payload)
+        replies[self.party] = payload
+        # Check everyone's multiplication proofs, then their mask proofs.
+        all_macs: dict[int, list[int]] = {}
+        items = []
+        for j in range(self.parties):
+            all_macs[j] = ciphertexts_from_wire(pk, replies[j].get("mac"), n, j, "mac")
+            if j == self.party:
+                continue
+            raw = replies[j].get("mac_proof")
+            if not isinstance(raw, list) or len(raw) != n:
+                raise ProtocolViolation("mac: wrong number of proofs", culprit=j)
+            ctx_j = self.ctx(phase, rnd, j)
+            for t in range(n):
+                st = multiplication.Statement(self.enc_alpha_shares[j], int(cts[t]), all_macs[j][t])
+                items.append((st, proof_from_wire(multiplication.MultiplicationProof, raw[t], j, "multiplication"), ctx_j))
+        try:
+            if items:
+                multiplication.verify_batch(pk, items)
+        except ProofRejected as exc:
+            raise rejected(exc) from exc
+        r_all = self.verify_values(replies, "r", n, mode, mask_bits, phase, rnd)
+        s_all = self.verify_values(replies, "s", n, mode, mac_mask_bits, phase, rnd)
+        enc_mac = [ops.sum_ct(pk, [all_macs[j][t] for j in range(self.parties)]) for t in range(n)]
+        masked_x = [ops.sum_ct(pk, [int(cts[t])] + [r_all[j][t] for j in range(self.parties)]) for t in range(n)]
+        masked_m = [ops.sum_ct(pk, [enc_mac[t]] + [s_all[j][t] for j in range(self.parties)]) for t in range(n)]
+        opened = yield from self.joint_decrypt(masked_x + masked_m, phase + "-open")
+        b, bm = opened[:n], opened[n:]
+        if self.party == 0:
+            value = F.vec([b[t] - r_mine[t] for t in range(n)])
+            mac = F.vec([bm[t] - s_mine[t] for t in range(n)])
+        else:
+            value = F.vec([-r for r in r_mine])
+            mac = F.vec([-s for s in s_mine])
+        return Conversion(
+            share=Share(value, mac),
+            ciphertexts=[int(c) for c in cts],
+            enc_mac=enc_mac,
+            mask_cts=r_all,
+            mask_bits=mask_bits,
+        )
+
+
+@dataclass
+class Conversion:
+    """The result of converting ciphertexts: this party's shares and the public transcript."""
+
+    share: Share
+    ciphertexts: list[int]
+    enc_mac: list[int]
+    mask_cts: dict[int, list[int]]
+    mask_bits: int
+    # Filled by Gadget 3: every party's encrypted value shares and MAC shares.
+    enc_shares: dict[int, list[int]] = field(default_factory=dict)
+    enc_mac_shares: dict[int, list[int]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.ciphertexts)

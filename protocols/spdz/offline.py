@@ -1,0 +1,266 @@
+"""The maliciously secure SPDZ offline phase, generated with threshold Paillier and proofs.
+
+Helen only estimated this cost; here it is produced for real. Every item comes out of
+:meth:`PaillierParty.authenticate` (see :mod:`.conversion`): public ciphertexts become
+authenticated additive shares. What differs per kind is where the ciphertexts come from:
+
+* **random**: each party encrypts v_j uniform in [0, 2**(256+kappa)) with a proof of plaintext
+  knowledge; Enc(v) = prod Enc(v_j). One honest v_j is 2**kappa times wider than P, so v mod P
+  is within 2**-kappa of uniform whatever the others contribute (wrap-arounds modulo N
+  included, since any interval of 2**kappa * P integers is near-uniform modulo P).
+* **triple**: a and b as for random values; each party publishes Enc(a * b_j) =
+  Enc(a)**b_j * Enc(0) with a multiplication proof against its own Enc(b_j); Enc(c) = prod.
+  Contributions are not range-proved, so a cheater could make a*b wrap modulo N; instead 2n
+  triples are generated and half are *sacrificed* (Damgard et al., CRYPTO 2012, SPDZ
+  "triple check"): with a jointly random t, open rho = t*a - f, sigma = b - g and require
+  t*c - h - sigma*f - rho*g - sigma*rho = 0, then MAC-check. A bad triple passes with
+  probability 2/P. This trades one extra triple for the 2 interval proofs per party that range
+  proofs on a_j, b_j would cost (an interval proof costs 128 encryptions).
+* **bounded** (statistical masks of truncation and comparison, and the dual-form randoms of
+  the SPDZ -> Paillier conversion): each party contributes v_j in [0, 2**bits) with an
+  interval proof (verified: |v_j| < 2**(bits+80)); the value is sum (v_j + 2**(bits+80)),
+  which is positive and below m * 2**(bits+81) whatever a cheater does, so masked openings
+  cannot wrap modulo P. Its public ciphertext is kept.
+* **input_mask**: only the owner contributes (with a proof of knowledge) and keeps the value.
+* **bit**: from a random a and a triple: open a**2, b = (a / sqrt(a**2) + 1) / 2 (P = 3 mod 4),
+  then MAC-check (Damgard et al. 2012).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+
+from coopetition.engine.errors import CheatingDetected, LocalFailure, ProtocolViolation
+from coopetition.protocols.paillier import ops
+from coopetition.protocols.zk import multiplication
+from coopetition.protocols.zk.errors import ProofRejected
+from coopetition.protocols.zk.group import multiply
+
+from . import field as F
+from .conversion import (
+    SLACK_BITS,
+    PaillierParty,
+    ciphertexts_from_wire,
+    proof_from_wire,
+    proof_to_wire,
+    rejected,
+)
+from .online import Exchange, Program, SpdzParty
+from .preprocessing import Batch, PreprocessingStore
+from .shares import Share
+
+
+class SacrificeFailed(CheatingDetected):
+    """A generated triple failed its check against a sacrificed one (no culprit can be named)."""
+
+    code = "spdz_sacrifice_failed"
+
+
+@dataclass
+class OfflineParty:
+    """One party's offline phase: owns its Paillier side and the store it fills."""
+
+    paillier: PaillierParty
+    store: PreprocessingStore | None = None
+    _batches: int = 0
+    _scratch: list[PreprocessingStore] = field(default_factory=list)
+
+    @property
+    def party(self) -> int:
+        return self.paillier.party
+
+    @property
+    def parties(self) -> int:
+        return self.paillier.parties
+
+    @property
+    def kappa(self) -> int:
+        return self.paillier.kappa
+
+    @property
+    def random_bits(self) -> int:
+        """Width of an honest random contribution: P times 2**kappa."""
+        return F.P_BITS + self.kappa
+
+    def setup(self) -> Program[PreprocessingStore]:
+        """Generate the MAC key (each alpha_j interval-proved) and an empty store."""
+        yield from self.paillier.setup()
+        self.store = PreprocessingStore(self.party, self.parties, self.paillier.alpha_share % F.P)
+        return self.store
+
+    def _batch_id(self, kind: str) -> bytes:
+        self._batches += 1
+        h = hashlib.sha256(b"coopetition/spdz/batch/v1" + self.paillier.session + kind.encode())
+        h.update(self._batches.to_bytes(8, "big"))
+        return h.digest()[:16]
+
+    def _spdz(self, tag: str) -> SpdzParty:
+        assert self.store is not None
+        scratch = PreprocessingStore(self.party, self.parties, self.store.alpha_share)
+        self._scratch.append(scratch)
+        return SpdzParty(scratch, session=self.paillier.session + b"/" + tag.encode())
+
+    def _sample(self, bits: int) -> int:
+        """An honest contribution: uniform in [0, 2**bits). (Tests override it to cheat.)"""
+        return secrets.randbits(bits)
+
+    def _contribute(
+        self, n: int, bits: int, mode: str, phase: str, *, owner: int | None = None
+    ) -> Program[tuple[list[int], list[int], dict[int, list[int]]]]:
+        """Every party (or only ``owner``) encrypts n values in [0, 2**bits) with proofs."""
+        p = self.paillier
+        rnd = p.next_round()
+        mine: list[int] = []
+        rands: list[int] = []
+        payload: dict[str, object] = {}
+        if owner is None or owner == self.party:
+            mine = [self._sample(bits) for _ in range(n)]
+            cts, proofs, rands = p.prove_values(mine, mode, bits, phase, rnd)
+            payload = {"v": cts, "v_proof": proofs}
+        replies = yield Exchange(f"spdz-{phase}/{rnd}", payload)
+        replies[self.party] = payload
+        senders = None if owner is None else [owner]
+        got = p.verify_values(replies, "v", n, mode, bits, phase, rnd, senders=senders)
+        return mine, rands, got
+
+    # -- kinds -----------------------------------------------------------------------------------
+
+    def randoms(self, n: int) -> Program[Batch]:
+        p = self.paillier
+        _, _, got = yield from self._contribute(n, self.random_bits, "knowledge", "random")
+        enc = [ops.sum_ct(p.pk, [got[j][t] for j in range(self.parties)]) for t in range(n)]
+        conv = yield from p.authenticate(enc, self.random_bits + self.parties.bit_length(), phase="random-auth")
+        return Batch("random", self._batch_id("random"), (conv.share,))
+
+    def input_masks(self, owner: int, n: int) -> Program[Batch]:
+        p = self.paillier
+        mine, _, got = yield from self._contribute(n, self.random_bits, "knowledge", "input-mask", owner=owner)
+        conv = yield from p.authenticate(got[owner], self.random_bits, phase="input-mask-auth")
+        clear = F.vec(mine) if self.party == owner else None
+        return Batch("input_mask", self._batch_id(f"input_mask/{owner}"), (conv.share,), owner=owner, clear=clear)
+
+    def bounded(self, n: int, bits: int) -> Program[Batch]:
+        p = self.paillier
+        _, _, got = yield from self._contribute(n, bits, "interval", f"bounded-{bits}")
+        shift = self.parties << (bits + SLACK_BITS)
+        enc = [ops.add_plain(p.pk, ops.sum_ct(p.pk, [got[j][t] for j in range(self.parties)]), shift) for t in range(n)]
+        value_bits = bits + SLACK_BITS + self.parties.bit_length() + 1
+        conv = yield from p.authenticate(enc, value_bits, phase=f"bounded-{bits}-auth")
+        return Batch("bounded", self._batch_id(f"bounded/{bits}"), (conv.share,), bits=bits, ciphertexts=enc)
+
+    def raw_triples(self, n: int) -> Program[tuple[Share, Share, Share]]:
+        """Triples from contributions with proofs of knowledge and multiplication proofs."""
+        p = self.paillier
+        pk = p.pk
+        mine, rands, got = yield from self._contribute(2 * n, self.random_bits, "knowledge", "triple-ab")
+        m = self.parties
+        enc_a = [ops.sum_ct(pk, [got[j][t] for j in range(m)]) for t in range(n)]
+        enc_b_own = {j: got[j][n:] for j in range(m)}
+        enc_b = [ops.sum_ct(pk, [got[j][n + t] for j in range(m)]) for t in range(n)]
+        # Enc(a * b_j) with a proof that the multiplier is the plaintext of our Enc(b_j).
+        rnd = p.next_round()
+        ctx = p.ctx("triple-c", rnd)
+        prods, proofs = [], []
+        for t in range(n):
+            b_j, r_b = mine[n + t], rands[n + t]
+            rerand, gamma = p.encrypt(0)
+            ec = int(multiply(pk, enc_a[t], b_j) * rerand % pk.n_square)
+            st = multiplication.Statement(enc_b_own[self.party][t], enc_a[t], ec)
+            prods.append(ec)
+            proofs.append(proof_to_wire(multiplication.prove(pk, st, b_j, r_b, gamma, ctx)))
+        payload = {"c": prods, "c_proof": proofs}
+        replies = yield Exchange(f"spdz-triple-c/{rnd}", payload)
+        replies[self.party] = payload
+        all_c: dict[int, list[int]] = {}
+        items = []
+        for j in range(m):
+            all_c[j] = ciphertexts_from_wire(pk, replies[j].get("c"), n, j, "triple product")
+            if j == self.party:
+                continue
+            raw = replies[j].get("c_proof")
+            if not isinstance(raw, list) or len(raw) != n:
+                raise ProtocolViolation("triple product: wrong number of proofs", culprit=j)
+            ctx_j = p.ctx("triple-c", rnd, j)
+            for t in range(n):
+                st = multiplication.Statement(enc_b_own[j][t], enc_a[t], all_c[j][t])
+                items.append((st, proof_from_wire(multiplication.MultiplicationProof, raw[t], j, "multiplication"), ctx_j))
+        try:
+            if items:
+                multiplication.verify_batch(pk, items)
+        except ProofRejected as exc:
+            raise rejected(exc) from exc
+        enc_c = [ops.sum_ct(pk, [all_c[j][t] for j in range(m)]) for t in range(n)]
+        factor_bits = self.random_bits + m.bit_length()
+        conv = yield from p.authenticate(enc_a + enc_b + enc_c, 2 * factor_bits, phase="triple-auth")
+        s = conv.share
+        return s[:n], s[n : 2 * n], s[2 * n :]
+
+    def triples(self, n: int) -> Program[Batch]:
+        """n checked triples: 2n are generated and every kept one is checked against another."""
+        a, b, c = yield from self.raw_triples(2 * n)
+        spdz = self._spdz("sacrifice")
+        seeds = yield from spdz._commit_open("sacrifice-coin", secrets.token_bytes(32))
+        h = hashlib.sha3_256(b"coopetition/spdz/sacrifice/v1")
+        for j in range(self.parties):
+            h.update(seeds[j])
+        t = int.from_bytes(hashlib.shake_256(h.digest()).digest(40), "big") % F.P
+        a1, b1, c1 = a[:n], b[:n], c[:n]
+        f, g, hh = a[n:], b[n:], c[n:]
+        opened = yield from spdz.open(Share.concat([a1.scale(t) - f, b1 - g]))
+        rho, sigma = opened[:n], opened[n:]
+        z = c1.scale(t) - hh - f.scale(sigma) - g.scale(rho)
+        z = z.add_public(F.neg(F.mul(sigma, rho)), self.party, spdz.alpha_share)
+        zero = yield from spdz.open(z)
+        yield from spdz.mac_check()
+        if any(int(v) != 0 for v in zero):
+            raise SacrificeFailed("a generated triple failed the sacrifice check")
+        return Batch("triple", self._batch_id("triple"), (a1, b1, c1))
+
+    def bits(self, n: int) -> Program[Batch]:
+        """n random shared bits from n random values and n triples (square-root trick)."""
+        spdz = self._spdz("bits")
+        rand = yield from self.randoms(n)
+        trip = yield from self.triples(n)
+        spdz.store.add(rand)
+        spdz.store.add(trip)
+        a = spdz.store.take("random", n).parts[0]
+        sq = yield from spdz.mul(a, a)
+        opened = yield from spdz.open(sq)
+        yield from spdz.mac_check()
+        if any(int(v) == 0 for v in opened):
+            raise LocalFailure("a random value was zero (probability 2^-256); rerun the batch")
+        roots_inv = F.inv_vec(F.sqrt_vec(opened))
+        signs = a.scale(roots_inv)  # +-1
+        bits = signs.add_public(1, self.party, spdz.alpha_share).scale(F.inv(2))
+        return Batch("bit", self._batch_id("bit"), (bits,))
+
+    # -- planning ------------------------------------------------------------------------------
+
+    def fill(
+        self,
+        *,
+        triples: int = 0,
+        bits: int = 0,
+        randoms: int = 0,
+        bounded: tuple[tuple[int, int], ...] = (),
+        input_masks: dict[int, int] | None = None,
+    ) -> Program[PreprocessingStore]:
+        """Generate the requested material into this party's store (all parties call alike)."""
+        if self.store is None:
+            yield from self.setup()
+        assert self.store is not None
+        if triples:
+            self.store.add((yield from self.triples(triples)))
+        if bits:
+            self.store.add((yield from self.bits(bits)))
+        if randoms:
+            self.store.add((yield from self.randoms(randoms)))
+        for width, count in bounded:
+            if count:
+                self.store.add((yield from self.bounded(count, width)))
+        for owner, count in sorted((input_masks or {}).items()):
+            if count:
+                self.store.add((yield from self.input_masks(owner, count)))
+        return self.store
