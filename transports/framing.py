@@ -39,7 +39,7 @@ class FrameReader:
     read past the frame boundary) and collect frames with ``next_frame()``.
     """
 
-    __slots__ = ("_body", "_expected", "_header", "max_size", "peer")
+    __slots__ = ("_body", "_body_len", "_expected", "_header", "max_size", "peer")
 
     def __init__(self, max_size: int, *, peer: PartyId | None = None) -> None:
         if not 0 <= max_size <= MAX_ENCODABLE:
@@ -48,23 +48,25 @@ class FrameReader:
         self.peer = peer
         self._header = bytearray()
         self._expected: int | None = None
-        self._body = bytearray()
+        # Body chunks joined once at the end: one copy per frame instead of one per append.
+        self._body: list[bytes] = []
+        self._body_len = 0
 
     def wanted(self) -> int:
         """How many bytes the current frame (header or body) still needs; never 0."""
         if self._expected is None:
             return HEADER_SIZE - len(self._header)
-        remaining = self._expected - len(self._body)
+        remaining = self._expected - self._body_len
         # A complete frame is waiting for next_frame(); asking for the next header is then safe.
         return remaining if remaining > 0 else HEADER_SIZE
 
     def buffered(self) -> int:
         """Bytes held in memory right now (for tests of the allocation bound)."""
-        return len(self._header) + len(self._body)
+        return len(self._header) + self._body_len
 
     def feed(self, data: bytes) -> None:
         """Add bytes read from the stream; raises ``FrameTooLarge`` on an oversize header."""
-        if self._expected is not None and len(self._body) == self._expected:
+        if self._expected is not None and self._body_len == self._expected:
             raise RuntimeError("collect the complete frame with next_frame() before feeding more")
         if len(data) > self.wanted():
             raise RuntimeError(f"fed {len(data)} bytes but only {self.wanted()} were wanted")
@@ -79,15 +81,17 @@ class FrameReader:
                     )
                 self._expected = size
                 self._header.clear()
-        else:
-            self._body += data
+        elif data:
+            self._body.append(bytes(data))
+            self._body_len += len(data)
 
     def next_frame(self) -> bytes | None:
         """The next complete frame, or ``None`` if more bytes are needed."""
-        if self._expected is None or len(self._body) < self._expected:
+        if self._expected is None or self._body_len < self._expected:
             return None
-        frame = bytes(self._body)
+        frame = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         self._body.clear()
+        self._body_len = 0
         self._expected = None
         return frame
 

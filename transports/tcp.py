@@ -53,7 +53,7 @@ from coopetition.engine.errors import (
 )
 from coopetition.transports.base import DEFAULT_MAX_FRAME, Frame, Transport
 from coopetition.transports.channel import OVERHEAD, SecureChannel
-from coopetition.transports.framing import MAX_ENCODABLE, FrameReader, encode_frame
+from coopetition.transports.framing import HEADER, MAX_ENCODABLE, FrameReader, encode_frame
 from coopetition.transports.handshake import (
     MAX_HANDSHAKE_MESSAGE,
     MAX_PARTY_ID,
@@ -195,6 +195,7 @@ class TcpTransport(Transport):
         self._streams: set[trio.abc.HalfCloseableStream] = set()
         self._listeners: list[trio.SocketListener] = []
         self._pending_handshakes = 0
+        self._connect_lock = trio.Lock()
         self._nursery: trio.Nursery | None = None
         self._bg_ready: trio.Event | None = None
         self._bg_done = trio.Event()
@@ -236,6 +237,10 @@ class TcpTransport(Transport):
         ``connect_timeout``. An authentication failure ends the wait at once (it will not fix
         itself); refused or reset connections are retried with backoff.
         """
+        async with self._connect_lock:
+            await self._connect_locked()
+
+    async def _connect_locked(self) -> None:
         await self.listen()
         failures: list[TransportError] = []
         last_attempt: dict[PartyId, BaseException] = {}
@@ -316,7 +321,8 @@ class TcpTransport(Transport):
         try:
             if conn.dead:
                 raise ConnectionClosed(f"connection to party {peer} is closed", peer=peer)
-            record = encode_frame(conn.channel.seal(bytes(data)))
+            counter, boxed = conn.channel.seal_parts(bytes(data))
+            record = b"".join((HEADER.pack(len(counter) + len(boxed)), counter, boxed))
             failure: BaseException | None = None
             with trio.CancelScope(shield=True) as scope:
                 scope.deadline = trio.current_time() + self.send_timeout
