@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "coopetition.cmd_party",
     "coopetition.cmd_keys",
     "coopetition.cmd_bench",
+    "coopetition.cmd_sim",
 )
 
 
