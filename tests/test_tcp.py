@@ -487,3 +487,22 @@ async def test_local_misuse_is_typed() -> None:
             await ts[0].send(5, b"x")
         with pytest.raises(FrameTooLarge):
             await ts[0].send(1, b"x" * 101)
+
+
+async def test_connect_obeys_outer_cancellation_and_unwraps_groups(monkeypatch) -> None:
+    ts = build(3)
+    await listen_all(ts)
+    try:
+        with trio.move_on_after(0.2) as scope:
+            await ts[1].connect()  # party 0 never dials in; connect_timeout is much longer
+        assert scope.cancelled_caught
+
+        async def broken(*_args) -> None:
+            raise ValueError("bug inside a dial task")
+
+        monkeypatch.setattr(ts[0], "_dial_once", broken)
+        with pytest.raises(ValueError, match="bug inside"):  # one error, not an ExceptionGroup
+            await ts[0].connect()
+    finally:
+        for t in ts.values():
+            await t.aclose()

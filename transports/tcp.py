@@ -255,7 +255,10 @@ class TcpTransport(Transport):
                         else:
                             nursery.start_soon(self._arrived[peer].wait)
         except BaseExceptionGroup as group:
-            raise _first_error(group) from group
+            _, others = group.split(trio.Cancelled)
+            if others is None:
+                raise  # only cancellation from outside: let it reach its cancel scope
+            raise _first_error(others) from group
         if failures:
             raise failures[0]
         self._check_open()
