@@ -121,7 +121,12 @@ class Blame:
         return ProofRejected(self.kind, self.prover, check, index=index)
 
 
+_MPZ = type(mpz(0))
+
+
 def _as_int(value: object, what: str, blame: Blame) -> int:
+    if isinstance(value, _MPZ):
+        return int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise blame.reject(f"{what} is a {type(value).__name__}, not an integer")
     return value
