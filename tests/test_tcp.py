@@ -506,3 +506,46 @@ async def test_connect_obeys_outer_cancellation_and_unwraps_groups(monkeypatch) 
     finally:
         for t in ts.values():
             await t.aclose()
+
+
+class RecordingLogger:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict]] = []
+
+    def info(self, event: str, **fields) -> None:
+        self.events.append((event, fields))
+
+
+async def test_logs_name_parties_but_never_keys_or_payloads() -> None:
+    keys = {i: SigningKey.generate() for i in range(2)}
+    logs = {i: RecordingLogger() for i in range(2)}
+    ts = {
+        i: TcpTransport(
+            i,
+            keys[i],
+            (HOST, 0),
+            {1 - i: PeerAddress(HOST, 0, keys[1 - i].verify_key)},
+            logger=logs[i],
+            **FAST,
+        )
+        for i in range(2)
+    }
+    await listen_all(ts)
+    secret = b"SECRET-PAYLOAD-1234"
+    try:
+        async with trio.open_nursery() as nursery:
+            for t in ts.values():
+                nursery.start_soon(t.connect)
+        await ts[0].send(1, secret)
+        assert (await receive(ts[1])).data == secret
+        with pytest.raises(HandshakeFailed):  # a refusal gets logged too
+            await rogue_session(ts[1], 0, SigningKey.generate(), keys[1])
+        await wait_for_refusal(ts[1])
+        channel_keys = [c.channel._send_key for t in ts.values() for c in t._conns.values()]
+    finally:
+        for t in ts.values():
+            await t.aclose()
+    text = repr([e for log in logs.values() for e in log.events])
+    assert "tcp.connected" in text and "tcp.refused" in text
+    for needle in [secret, *(bytes(k) for k in keys.values()), *channel_keys]:
+        assert needle.hex() not in text and repr(needle)[2:-1] not in text
