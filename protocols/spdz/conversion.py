@@ -307,20 +307,15 @@ class PaillierParty:
         masked_x = [ops.sum_ct(pk, [int(cts[t])] + [r_all[j][t] for j in range(self.parties)]) for t in range(n)]
         masked_m = [ops.sum_ct(pk, [enc_mac[t]] + [s_all[j][t] for j in range(self.parties)]) for t in range(n)]
         opened = yield from self.joint_decrypt(masked_x + masked_m, phase + "-open")
-        b, bm = opened[:n], opened[n:]
+        share = self.local_shares(opened[:n], opened[n:], r_mine, s_mine)
+        return Conversion(share=share, ciphertexts=[int(c) for c in cts], value_bits=value_bits)
+
+    def local_shares(self, b: list[int], bm: list[int], r: list[int], s: list[int]) -> Share:
+        """Party 0: opened minus own mask; everyone else: minus own mask (values and MACs)."""
+        n = len(b)
         if self.party == 0:
-            value = F.vec([b[t] - r_mine[t] for t in range(n)])
-            mac = F.vec([bm[t] - s_mine[t] for t in range(n)])
-        else:
-            value = F.vec([-r for r in r_mine])
-            mac = F.vec([-s for s in s_mine])
-        return Conversion(
-            share=Share(value, mac),
-            ciphertexts=[int(c) for c in cts],
-            enc_mac=enc_mac,
-            mask_cts=r_all,
-            mask_bits=mask_bits,
-        )
+            return Share(F.vec([b[t] - r[t] for t in range(n)]), F.vec([bm[t] - s[t] for t in range(n)]))
+        return Share(F.vec([-x for x in r]), F.vec([-x for x in s]))
 
 
 @dataclass
@@ -329,9 +324,7 @@ class Conversion:
 
     share: Share
     ciphertexts: list[int]
-    enc_mac: list[int]
-    mask_cts: dict[int, list[int]]
-    mask_bits: int
+    value_bits: int
     # Filled by Gadget 3: every party's encrypted value shares and MAC shares.
     enc_shares: dict[int, list[int]] = field(default_factory=dict)
     enc_mac_shares: dict[int, list[int]] = field(default_factory=dict)

@@ -196,15 +196,32 @@ class InsecureDealerPreprocessing:
     :mod:`coopetition.protocols.spdz.offline`, in which no single party learns anything.
     """
 
-    def __init__(self, parties: int, *, alpha: int | None = None) -> None:
+    def __init__(self, parties: int, *, alpha: int | None = None, alpha_shares: list[int] | None = None) -> None:
         if parties < 2:
             raise ValueError("SPDZ needs at least two parties")
         self.parties = parties
-        self.alpha = F.random_vec(1)[0] if alpha is None else alpha % F.P
-        self.alpha_shares = additive_split(F.vec([self.alpha]), parties)
+        if alpha_shares is not None:
+            # Reuse a key generated elsewhere (e.g. by the offline phase) so dealt items mix
+            # with real ones in a test; the dealer then knows that key too.
+            if len(alpha_shares) != parties:
+                raise ValueError("one MAC key share per party")
+            self.alpha_shares = [F.vec([a]) for a in alpha_shares]
+            self.alpha = sum(int(a) for a in alpha_shares) % F.P
+        else:
+            self.alpha = F.random_vec(1)[0] if alpha is None else alpha % F.P
+            self.alpha_shares = additive_split(F.vec([self.alpha]), parties)
         self.stores = [
             PreprocessingStore(i, parties, int(self.alpha_shares[i][0])) for i in range(parties)
         ]
+
+    def transfer_to(self, stores: list[PreprocessingStore]) -> None:
+        """Move everything dealt so far into other stores holding the same MAC key shares."""
+        for mine, theirs in zip(self.stores, stores, strict=True):
+            if mine.alpha_share != theirs.alpha_share:
+                raise ValueError("stores hold different MAC key shares")
+            for slot in mine._slots:
+                theirs.add(slot.batch)
+        self.stores = [PreprocessingStore(i, self.parties, s.alpha_share) for i, s in enumerate(self.stores)]
 
     def _authenticate(self, x: np.ndarray) -> list[Share]:
         vals = additive_split(x, self.parties)
