@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import gmpy2
 
-_MIN_PARALLEL = 4
+_MIN_PARALLEL = 2
 
 
 def cores() -> int:

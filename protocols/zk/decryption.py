@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import gmpy2
 
-from coopetition.protocols.paillier import opcount
+from coopetition.protocols.paillier import opcount, parallel
 from coopetition.protocols.paillier.keys import PublicKey
 from coopetition.protocols.zk.transcript import ProofContext, Transcript
 
@@ -72,13 +72,15 @@ def _combined_bases(
 ) -> tuple[gmpy2.mpz, gmpy2.mpz]:
     """(C**4, S**2) for the batching coefficients drawn from the transcript."""
     n2 = public.n2_mpz
-    rho = transcript.challenge_ints(len(ciphertexts), BATCH_BITS, "batch")
-    opcount.tally("powmod_short", 2 * len(rho))
+    count = len(ciphertexts)
+    rho = transcript.challenge_ints(count, BATCH_BITS, "batch")
+    opcount.tally("powmod_short", 2 * count)
+    powers = parallel.powmod_pairs([*ciphertexts, *shares], rho + rho, n2)
     c_acc = gmpy2.mpz(1)
     s_acc = gmpy2.mpz(1)
-    for c, s, r in zip(ciphertexts, shares, rho, strict=True):
-        c_acc = c_acc * gmpy2.powmod(c, r, n2) % n2
-        s_acc = s_acc * gmpy2.powmod(s, r, n2) % n2
+    for j in range(count):
+        c_acc = c_acc * powers[j] % n2
+        s_acc = s_acc * powers[count + j] % n2
     return gmpy2.powmod(c_acc, 4, n2), s_acc * s_acc % n2
 
 
@@ -103,8 +105,7 @@ def prove_decryption_shares(
     base, _ = _combined_bases(public, transcript, ciphertexts, shares)
     r = gmpy2.mpz(secrets.randbits(nonce_bits(share_bits)))
     opcount.tally("powmod", 2)
-    a = gmpy2.powmod(base, r, n2)
-    b = gmpy2.powmod(verification_base, r, n2)
+    a, b = parallel.powmod_pairs([base, verification_base], [r, r], n2)
     transcript.absorb(a, b)
     e = transcript.challenge_int(CHALLENGE_BITS, "challenge")
     return DecryptionProof(challenge=e, response=int(r + e * key_share))
@@ -134,8 +135,11 @@ def verify_decryption_shares(
     try:
         opcount.tally("powmod", 2)
         opcount.tally("powmod_short", 2)
-        a = gmpy2.powmod(base, z, n2) * gmpy2.powmod(target, -e, n2) % n2
-        b = gmpy2.powmod(verification_base, z, n2) * gmpy2.powmod(verification_key, -e, n2) % n2
+        bz, te, vz, ke = parallel.powmod_pairs(
+            [base, target, verification_base, verification_key], [z, -e, z, -e], n2
+        )
+        a = bz * te % n2
+        b = vz * ke % n2
     except (ZeroDivisionError, ValueError):  # a non-invertible value: not a valid statement
         return False
     transcript.absorb(a, b)

@@ -1,0 +1,37 @@
+"""Smoke test of ``coopetition bench paillier`` with a small insecure key (no numbers asserted
+beyond sanity: speed is the benchmark's business, not CI's)."""
+
+import argparse
+import json
+
+from coopetition.sims import bench_paillier
+
+
+def test_bench_smoke(tmp_path):
+    parser = argparse.ArgumentParser()
+    bench_paillier.add_arguments(parser)
+    out = tmp_path / "bench.json"
+    args = parser.parse_args(
+        ["--insecure-bits", "256", "--seconds", "0.02", "--parties", "3", "--decrypt-batch", "2", "--out", str(out)]
+    )
+    result = bench_paillier.run(args)
+    assert result["insecure_small_key"] is True and result["bits"] == 256
+    for op in ("encrypt", "decrypt", "add", "scalar_multiply"):
+        assert result[f"rate_per_s.{op}.phe"] > 0
+    assert result["modexp_per_op.encrypt.ours_djn_1core"] == {"fixed_base": 1.0}
+    assert result["modexp_per_op.encrypt.ours_pool_online"] == {}
+    assert result["modexp_per_op.decrypt.ours_private_key"] == {"powmod_crt": 2.0}
+    assert result["modexp_per_op.add.ours"] == {}
+    assert result["modexp_per_op.scalar_multiply.ours"] == {"powmod_short": 1.0}
+    written = json.loads(out.read_text())
+    assert written["ratio_vs_phe.encrypt_1core"] == result["ratio_vs_phe.encrypt_1core"]
+
+
+def test_bench_without_out_writes_nothing_for_insecure_keys(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    parser = argparse.ArgumentParser()
+    bench_paillier.add_arguments(parser)
+    args = parser.parse_args(["--insecure-bits", "256", "--seconds", "0.01", "--parties", "2", "--decrypt-batch", "1"])
+    result = bench_paillier.run(args)
+    assert "written_to" not in result
+    assert not (tmp_path / "results").exists()
