@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 
+import cbor2
+
 from coopetition.engine.bus import CONTROL_PHASE
 from coopetition.engine.errors import PartyId
 from coopetition.engine.party import ECHO_SUFFIX, EVIDENCE_SUFFIX
-from coopetition.engine.wire import WireError, decode_payload, encode_payload, split_frame
+from coopetition.engine.wire import split_frame
 from coopetition.transports.base import Frame, Transport
 
 #: Broadcast-consistency echoes carry digests of whole envelopes, sequence numbers included, and
@@ -28,15 +30,16 @@ class TranscriptLog:
         self.entries: list[tuple[PartyId, str, int, str, PartyId, str]] = []
 
     def record(self, receiver: PartyId, frame: bytes) -> None:
+        # A plain decode (no strict hooks: the bus checks frames) and a re-encode of the payload
+        # alone: the envelope's sequence number must not reach the digest.
         try:
-            items = decode_payload(split_frame(frame)[1])
+            items = cbor2.loads(split_frame(frame)[1])
             _, _, _, phase, rnd, tag, sender, _, _, payload = items
-            digest = hashlib.sha256(encode_payload(payload)).hexdigest()
-        except (WireError, ValueError, TypeError):
-            # Undecodable frames are the bus's business (it blames the sender); log the bytes.
+            digest = hashlib.sha256(cbor2.dumps(payload, canonical=True)).hexdigest()
+        except Exception:  # anything undecodable is the bus's business; log the raw bytes
             self.entries.append((receiver, "?", -1, "?", -1, hashlib.sha256(frame).hexdigest()))
             return
-        if phase != CONTROL_PHASE and not tag.endswith(_DERIVED):
+        if phase != CONTROL_PHASE and not str(tag).endswith(_DERIVED):
             self.entries.append((receiver, phase, rnd, tag, sender, digest))
 
     def digest(self) -> str:

@@ -154,15 +154,15 @@ async def test_fault_matrix(autojump_clock, case: Case, seed: int, expected_mode
 async def test_fault_free_model_matches_scikit_learn_at_convergence(autojump_clock):
     from coopetition.protocols.admm.reference import reference_fit
 
-    workload = synthetic_admm(3, rows_per_party=40, features=5, lam=2.0, iterations=300,
-                              seed=3)
+    workload = synthetic_admm(3, rows_per_party=40, features=5, lam=2.0, iterations=40,
+                              rho=20.0, seed=3)
     result = await run_parties(workload.factory(), (0, 1, 2), network="wan-40mbps", seed=5,
                                link_faults=(Drop(probability=0.05),), deadlines=DEADLINES,
                                cost_model=size_cost_model())
     assert result.outcome == "completed"
     X, y = workload.pooled()
     np.testing.assert_allclose(result.results[0].model,
-                               reference_fit(X, y, workload.config.objective), atol=1e-4)
+                               reference_fit(X, y, workload.config.objective), atol=1e-6)
 
 
 async def test_phase_deadline_aborts_a_stuck_phase(autojump_clock):

@@ -113,6 +113,7 @@ class ReliableTransport(Transport):
         self._acked = trio.Condition()
         self._closed = False
         self._draining = False
+        self._earliest = math.inf  # no unacknowledged frame is due before this time
         self.stats = ReliableStats()
 
     async def connect(self) -> None:
@@ -154,6 +155,7 @@ class ReliableTransport(Transport):
         state.next_seq += 1
         now = trio.current_time()
         state.unacked[seq] = _Pending(bytes(data), now, now + state.rto, state.rto)
+        self._earliest = min(self._earliest, now + state.rto)
         self.stats.data_frames += 1
         await self.inner.send(peer, encode(DATA, seq, bytes(data)))
 
@@ -173,8 +175,8 @@ class ReliableTransport(Transport):
         return self._ready.popleft()
 
     def _next_deadline(self) -> float:
-        deadlines = [p.deadline for s in self._state.values() for p in s.unacked.values()]
-        return min(deadlines, default=math.inf)
+        # May be early (an ack removed the frame since): then one scan recomputes it.
+        return self._earliest
 
     async def _handle(self, frame: Frame) -> None:
         state = self._state.get(frame.peer)
@@ -227,10 +229,16 @@ class ReliableTransport(Transport):
 
     async def _retransmit_due(self) -> None:
         now = trio.current_time()
+        if now < self._earliest:
+            return
+        self._earliest = math.inf
         for peer, state in self._state.items():
             for seq in sorted(state.unacked):
                 pending = state.unacked.get(seq)
-                if pending is None or pending.deadline > now:
+                if pending is None:
+                    continue
+                if pending.deadline > now:
+                    self._earliest = min(self._earliest, pending.deadline)
                     continue
                 if self.give_up_after is not None and now - pending.sent_at >= self.give_up_after:
                     raise ConnectionClosed(
@@ -241,6 +249,7 @@ class ReliableTransport(Transport):
                 pending.retries += 1
                 pending.rto = min(self.rto_max, pending.rto * self.backoff)
                 pending.deadline = now + pending.rto
+                self._earliest = min(self._earliest, pending.deadline)
                 self.stats.retransmissions += 1
                 # Keep retrying until give_up_after; the failure detector decides about the peer.
                 try:

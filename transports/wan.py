@@ -388,9 +388,11 @@ class WanSimulator:
                 stats.frames_lost += 1
                 self._log("dropped", now, src, dst, seq, data, fate.reason)
                 return
+        head = self._heap[0].at if self._heap else math.inf
         for copy, (extra, payload) in enumerate(fate.copies):
             heapq.heappush(self._heap, _Event(done + delay + extra, src, dst, seq, copy, payload))
-        self._changed.set()
+        if self._heap[0].at < head:  # only an earlier head changes when the dispatcher wakes
+            self._changed.set()
 
     # -- delivering ------------------------------------------------------------------------
 
