@@ -197,6 +197,23 @@ async def test_back_pressure_blocks_sender_and_loses_nothing() -> None:
         assert sent == total
 
 
+async def test_concurrent_senders_to_one_peer_are_serialised() -> None:
+    async with mesh(2) as ts:
+        senders, count = 5, 20
+
+        async def sender(tag: int) -> None:
+            for k in range(count):
+                await ts[0].send(1, bytes([tag, k]) + bytes(1000 * tag))
+
+        async with trio.open_nursery() as nursery:
+            for tag in range(senders):
+                nursery.start_soon(sender, tag)
+            got = [await receive(ts[1]) for _ in range(senders * count)]
+        for tag in range(senders):
+            mine = [f.data for f in got if f.data[0] == tag]
+            assert mine == [bytes([tag, k]) + bytes(1000 * tag) for k in range(count)]
+
+
 async def test_cancelled_send_never_tears_a_frame() -> None:
     big = b"q" * (16 << 20)
     async with mesh(2) as ts:

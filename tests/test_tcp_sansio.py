@@ -35,6 +35,7 @@ def drive(reader: FrameReader, stream: bytes, cuts: list[int]) -> list[bytes]:
         take = min(reader.wanted(), limit, len(stream) - pos)
         reader.feed(stream[pos : pos + take])
         pos += take
+        assert reader.buffered() <= reader.max_size + 4  # memory bounded by one frame
         frame = reader.next_frame()
         if frame is not None:
             frames.append(frame)
