@@ -1,0 +1,154 @@
+"""Scenario files, the ``coopetition sim`` command, seeded replay and the 50-party WAN run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_faults_matrix import textbook_admm
+
+from coopetition.engine.errors import ConfigError
+from coopetition.main import main
+from coopetition.sims import scenario as sc
+from coopetition.sims.execute import simulate_scenario, unmet_expectations, workload_of
+from coopetition.transports.faults import Crash, Drop, Partition
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "sims" / "scenarios"
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.toml")), ids=lambda p: p.stem)
+def test_example_scenarios_load(path):
+    scenario = sc.load(path)
+    assert scenario.parties >= 2 and scenario.expect
+
+
+def test_scenario_fields_are_parsed():
+    doc = {
+        "run": {"name": "x", "seed": 4, "parties": 4},
+        "protocol": {"objective": "ridge", "lam": 0.5, "iterations": 3},
+        "network": {"regions": {"a": [0, 1], "b": [2, 3]},
+                    "intra": {"latency_ms": 1}, "inter": {"latency_ms": 40, "jitter_ms": 2,
+                                                          "bandwidth_mbps": 100}},
+        "deadlines": {"phase": 9, "heartbeat_interval": 1, "heartbeat_timeout": 4},
+        "faults": [{"kind": "drop", "probability": 0.1, "src": [0]},
+                   {"kind": "partition", "side_a": [0], "side_b": [3], "start": 1, "stop": 2},
+                   {"kind": "crash", "party": 2, "at": 3.5}],
+        "expect": {"outcome": "aborted", "culprit": 2},
+    }
+    s = sc.parse(doc)
+    assert (s.name, s.seed, s.parties) == ("x", 4, 4)
+    assert s.topology.link(0, 1).latency == pytest.approx(1e-3)
+    assert s.topology.link(1, 2).latency == pytest.approx(0.040)
+    assert s.topology.link(3, 0).bandwidth == pytest.approx(100e6)
+    assert s.deadlines.heartbeat_timeout == 4
+    assert isinstance(s.link_faults[0], Drop) and isinstance(s.link_faults[1], Partition)
+    assert s.crashes == [Crash(2, at=3.5)]
+    assert workload_of(s).config.objective.kind == "ridge"
+    assert sc.parse(doc, seed=8, parties=4).seed == 8
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"runn": {}}, "unknown section [runn]"),
+        ({"run": {"parites": 3}}, "unknown key(s) ['parites'] in [run]"),
+        ({"run": {"parties": "three"}}, "parties must be int"),
+        ({"run": {"parties": 1}}, "between 2 and 1000"),
+        ({"network": {"preset": "mars"}}, "unknown preset 'mars'"),
+        ({"network": {"preset": "lan", "latency_ms": [[0]]}}, "exactly one of"),
+        ({"network": {"regions": {"a": [0, 1]}}}, "every party"),
+        ({"faults": [{"kind": "meteor"}]}, "unknown fault kind 'meteor'"),
+        ({"faults": [{"kind": "drop", "probablity": 0.1}]}, "faults[0] (drop)"),
+        ({"faults": [{"kind": "crash", "party": 7, "at": 1.0}]}, "outside 0..2"),
+        ({"faults": [{"kind": "crash", "party": 1}]}, "exactly one of phase"),
+        ({"protocol": {"name": "helen"}}, "not supported by the simulator yet"),
+        ({"compute": {"mode": "guess"}}, "mode must be"),
+        ({"deadlines": {"phase": -1}}, "deadline phase"),
+        ({"expect": {"outcome": "won"}}, "[expect] outcome"),
+    ],
+)
+def test_scenario_errors_are_clear(doc, message):
+    with pytest.raises(ConfigError) as info:
+        sc.parse(doc, source="bad.toml")
+    assert message in str(info.value)
+
+
+def test_load_reports_toml_syntax_and_missing_file(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[run\nseed = 1")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        sc.load(bad)
+    with pytest.raises(ConfigError, match="cannot read scenario"):
+        sc.load(tmp_path / "missing.toml")
+
+
+def test_sim_command_json(tmp_path, capsys):
+    out = tmp_path / "schedule.json"
+    code = main(["sim", str(SCENARIOS / "crash-at-round.toml"), "--json", "--seed", "12",
+                 "--schedule-out", str(out)])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["expectation_met"]
+    assert report["outcome"] == "aborted" and report["culprit"] == 2
+    assert report["abort_code"] in ("peer_unreachable", "peer_crashed") and report["abort_reason"]
+    assert report["seed"] == 12 and report["virtual_seconds"] > 0 and report["wall_seconds"] > 0
+    assert {"compute_seconds", "network_seconds", "bytes_sent"} <= set(report["phases"]["setup"])
+    assert report["bytes_sent"] > 0 and len(report["transcript_sha256"]) == 64
+    assert report["parties"]["2"]["status"] == "crashed"
+    saved = json.loads(out.read_text())
+    assert saved["seed"] == 12 and any(e["fault"] == "crash" for e in saved["fired"])
+
+
+def test_sim_command_table_and_unmet_expectation(tmp_path, capsys):
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('[run]\nparties = 3\n[network]\npreset = "lan"\n'
+                        '[expect]\noutcome = "aborted"\n')
+    code = main(["sim", str(scenario), "--schedule-out", str(tmp_path / "x.json")])
+    text = capsys.readouterr().out
+    assert code == 3
+    assert "outcome            completed" in text and "EXPECTATION NOT MET" in text
+    assert "coordinate" in text and "fault schedule (seed 0)" in text
+    assert main(["sim", str(tmp_path / "nope.toml")]) == 2
+
+
+def test_replay_reproduces_schedule_and_digests():
+    scenario = sc.load(SCENARIOS / "lossy-wan.toml", parties=3)
+    first = simulate_scenario(scenario)
+    again = simulate_scenario(sc.load(SCENARIOS / "lossy-wan.toml", parties=3))
+    assert first.outcome == again.outcome == "completed"
+    assert first.schedule.fired and first.schedule.fired == again.schedule.fired
+    assert first.wire_sha256 == again.wire_sha256
+    assert first.transcript_sha256 == again.transcript_sha256
+    assert first.virtual_seconds == again.virtual_seconds
+    other = simulate_scenario(sc.load(SCENARIOS / "lossy-wan.toml", parties=3, seed=99))
+    assert other.schedule.fired != first.schedule.fired
+    assert other.wire_sha256 != first.wire_sha256
+    # Loss, duplication, reordering and corruption change timing, never what was said -
+    # but the data itself is drawn from the seed, so compare against a clean run of seed 99.
+    clean = sc.load(SCENARIOS / "lossy-wan.toml", parties=3, seed=99)
+    clean.link_faults.clear()
+    clean.topology = clean.topology.with_loss(0.0)
+    assert simulate_scenario(clean).transcript_sha256 == other.transcript_sha256
+    assert unmet_expectations(scenario, first) == []
+
+
+def test_fifty_parties_over_wan_in_virtual_time():
+    doc = {
+        "run": {"name": "fifty", "seed": 2, "parties": 50},
+        "protocol": {"objective": "lasso", "lam": 1.0, "iterations": 2},
+        "data": {"rows_per_party": 20, "features": 6},
+        "network": {"preset": "wan-40mbps"},
+        "deadlines": {"phase": 300, "heartbeat_interval": 5, "heartbeat_timeout": 120,
+                      "finish": 120},
+    }
+    scenario = sc.parse(doc)
+    result = simulate_scenario(scenario)
+    assert result.outcome == "completed", result.as_dict()
+    expected = textbook_admm(workload_of(scenario))
+    models = [result.results[p].model for p in range(50)]
+    assert len({m.tobytes() for m in models}) == 1
+    np.testing.assert_allclose(models[0], expected, rtol=1e-9, atol=1e-12)
+    # Each coordinate round is at least one one-way latency plus the echo round's.
+    assert result.virtual_seconds > 2 * 2 * 0.020
+    assert result.as_dict()["phases"]["coordinate"]["messages_sent"] >= 2 * 50 * 49
