@@ -29,8 +29,9 @@ class Frame:
 class Transport(abc.ABC):
     """Connections from ``local_id`` to every id in ``peers``.
 
-    Lifecycle: ``await connect()`` (returns when every peer is reachable or raises
-    ``PeerUnreachable``/``HandshakeFailed``), then any number of ``send``/``receive``, then
+    Lifecycle: ``await connect()`` (returns when every peer is reachable, or raises a
+    ``TransportError`` naming the peer: ``HandshakeFailed``, or a ``ConnectionClosed`` subclass
+    such as TCP's ``ConnectTimeout``), then any number of ``send``/``receive``, then
     ``aclose()``. ``receive`` raises ``ConnectionClosed`` once the transport is closed; a peer's
     connection breaking is reported by raising ``ConnectionClosed(peer=...)`` from ``receive``
     or ``send``. Implementations must be usable as ``async with``.
