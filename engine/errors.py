@@ -48,6 +48,11 @@ class ConnectionClosed(TransportError):
     """The connection to ``peer`` (or the whole transport) is closed."""
 
 
+#: Every abort type by its wire code, filled in as classes are defined (see ``__init_subclass__``),
+#: so an abort received from a peer is re-raised locally as the same type.
+ABORT_TYPES: dict[str, type[ProtocolAborted]] = {}
+
+
 class ProtocolAborted(CoopetitionError):
     """A run ended without a result.
 
@@ -58,6 +63,14 @@ class ProtocolAborted(CoopetitionError):
     """
 
     code: ClassVar[str] = "aborted"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" in cls.__dict__:  # only classes that name their own wire code
+            existing = ABORT_TYPES.get(cls.code)
+            if existing is not None and existing is not cls:
+                raise TypeError(f"abort code {cls.code!r} is already used by {existing.__name__}")
+            ABORT_TYPES[cls.code] = cls
 
     def __init__(
         self,
@@ -117,6 +130,9 @@ class ProtocolAborted(CoopetitionError):
         )
 
 
+ABORT_TYPES[ProtocolAborted.code] = ProtocolAborted
+
+
 class CheatingDetected(ProtocolAborted):
     """A party provably deviated from the protocol (bad proof, bad MAC, bad signature...)."""
 
@@ -163,19 +179,3 @@ class LocalFailure(ProtocolAborted):
     """This party failed on its own (a bug or resource error) and aborted the run."""
 
     code = "local_failure"
-
-
-ABORT_TYPES: dict[str, type[ProtocolAborted]] = {
-    cls.code: cls
-    for cls in (
-        ProtocolAborted,
-        CheatingDetected,
-        Equivocation,
-        BroadcastInconsistent,
-        ProtocolViolation,
-        PeerUnreachable,
-        PeerCrashed,
-        DeadlineExceeded,
-        LocalFailure,
-    )
-}

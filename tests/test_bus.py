@@ -96,3 +96,14 @@ def test_released_rounds_are_forgotten_and_late_frames_dropped():
     assert bus.frame(("coordinate", 0, "t", 1)) is None
     bus.deliver(_frame(1, "different", seq=5), 1)  # late: stale, not an equivocation
     assert bus.stale_dropped == 1
+
+
+def test_abort_types_round_trip_over_the_wire():
+    from coopetition.engine.errors import ABORT_TYPES, ProtocolAborted
+
+    for code, cls in ABORT_TYPES.items():
+        sent = cls("why", culprit=3, evidence=[b"frame"], phase="coordinate", round=2)
+        received = ProtocolAborted.from_wire(sent.to_wire(), reported_by=1)
+        assert type(received) is cls and received.code == code
+        assert (received.culprit, received.phase, received.round) == (3, "coordinate", 2)
+        assert received.evidence == [b"frame"] and received.reported_by == 1
