@@ -94,3 +94,13 @@ def test_encode_range():
         PK.encode(HALF + 1)
     assert PK.decode(PK.encode(-HALF)) == -HALF
     assert PK.decode(PK.encode(HALF)) == HALF
+
+
+@pytest.mark.parametrize("bits", [64, 129, 256])
+def test_prime_generators(bits):
+    from coopetition.protocols.paillier.primes import random_prime, random_safe_prime
+
+    p = random_prime(bits)
+    assert p.bit_length() == bits and gmpy2.is_prime(p)
+    s = random_safe_prime(bits)
+    assert s.bit_length() == bits and gmpy2.is_prime(s) and gmpy2.is_prime((s - 1) // 2)

@@ -46,6 +46,19 @@ def test_small_key_needs_insecure_flag():
         TrustedDealerKeyGeneration(2, keypair=(PK, SK))
 
 
+def test_dealer_refuses_primes_that_are_not_safe():
+    from coopetition.protocols.paillier.keys import PrivateKey, PublicKey
+    from coopetition.protocols.paillier.primes import random_prime
+
+    while True:
+        p, q = random_prime(256), random_prime(256)
+        if not gmpy2.is_prime((p - 1) // 2) and not gmpy2.is_prime((q - 1) // 2):
+            break
+    public = PublicKey(p * q)
+    with pytest.raises(ValueError, match="safe primes"):
+        TrustedDealerKeyGeneration(2, keypair=(public, PrivateKey(public, p, q)), insecure_allow_small=True)
+
+
 @settings(max_examples=15, deadline=None)
 @given(st.lists(st.one_of(st.integers(-HALF, HALF), st.sampled_from([0, HALF, -HALF])), min_size=1, max_size=4))
 def test_threshold_decryption_inverts_encryption(values):

@@ -131,8 +131,14 @@ class TrustedDealerKeyGeneration(ThresholdKeyGeneration):
         if parties < 1:
             raise ValueError("need at least one party")
         public, private = keypair or generate_keypair(bits, insecure_allow_small=insecure_allow_small)
-        if keypair is not None and public.bits < 2048 and not insecure_allow_small:
-            raise ValueError("a key below 2048 bits needs insecure_allow_small=True")
+        if keypair is not None:
+            if public.bits < 2048 and not insecure_allow_small:
+                raise ValueError("a key below 2048 bits needs insecure_allow_small=True")
+            if private.public != public:
+                raise ValueError("private key does not belong to the public key")
+            if not all(gmpy2.is_prime((f - 1) // 2, 40) for f in (private.p, private.q)):
+                # the decryption proofs are sound only when the squares have no small subgroups
+                raise ValueError("threshold decryption needs a modulus made of safe primes")
         self.dealer_private_key = private
         n, n2 = public.n, public.n_square
         lam = private.lam
