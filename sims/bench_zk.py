@@ -1,11 +1,14 @@
 """Zero-knowledge proof rates (prove, verify, batch verify) and their exponentiation counts.
 
 Every figure is measured in one run on one key. The peers measured alongside are: one Paillier
-encryption with full-length randomness (prove and verify costs are quoted as multiples of it),
+encryption with full-length randomness (prove and verify costs are quoted as multiples of it;
+a DJN short-exponent encryption is measured too), provers with uniform nonces against provers
+with DJN nonces (``encryptor=``),
 individual verification (against batch verification of the same proofs), and the naive O(l^3)
 matrix-product proof (one multiplication proof per scalar product, priced at the measured rate
 of multiplication proofs) against Gadgets 1 and 2 with the random-vector reduction.
 
+Rates are operations per CPU-second of this (single-threaded) process.
 Counts: ``full`` is an exponentiation with an exponent longer than 256 bits (|N|-bit N-th powers
 and plaintext exponents), ``short`` one with a 128-bit challenge or 64-bit batch exponent.
 """
@@ -24,6 +27,7 @@ from typing import Any
 
 import gmpy2
 
+from coopetition.protocols.paillier.encryptor import Encryptor
 from coopetition.protocols.paillier.keys import PublicKey, check_modulus_bits
 from coopetition.protocols.zk import equality, gadgets, group, interval, multiplication, plaintext
 from coopetition.protocols.zk.transcript import ProofContext
@@ -60,11 +64,15 @@ def _modulus(bits: int) -> PublicKey:
 
 
 def _rate(op: Callable[[], int], seconds: float) -> float:
-    """Operations per second: run ``op`` (returning how many it did) until ``seconds`` pass."""
-    done, start = 0, time.perf_counter()
+    """Operations per CPU-second of this process (single-threaded work, so one core's time).
+
+    CPU time rather than wall-clock keeps the figures stable on a machine shared with other
+    jobs; run ``op`` (returning how many operations it did) until ``seconds`` of it are spent.
+    """
+    done, start = 0, time.process_time()
     while True:
         done += op()
-        elapsed = time.perf_counter() - start
+        elapsed = time.process_time() - start
         if elapsed >= seconds:
             return done / elapsed
 
@@ -113,15 +121,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         m, r = secrets.randbelow(pk.n), group.random_unit(pk)
         return pk.raw_encrypt(m, r), m, r
 
-    # -- peer: one encryption with full-length randomness -----------------------------------
+    # -- peers: one encryption with full-length randomness, and with DJN randomness ---------
     m0, r0 = secrets.randbelow(pk.n), group.random_unit(pk)
     measure("encrypt", lambda: (group.encrypt(pk, m0, r0), 1)[1])
+    djn = Encryptor(pk).warm_up()
+    # what a prover's DJN nonce costs: Enc(m; r) together with r (two table walks)
+    measure("encrypt_djn", lambda: (group.encrypt_fresh(pk, m0, djn), 1)[1])
 
     # -- proof of plaintext knowledge ----------------------------------------------------------
     pt = [enc() for _ in range(batch)]
     pt_proofs = [(c, plaintext.prove(pk, c, m, r, ctx), ctx) for c, m, r in pt]
     c, m, r = pt[0]
     measure("plaintext.prove", lambda: (plaintext.prove(pk, c, m, r, ctx), 1)[1])
+    measure(
+        "plaintext.prove_djn",
+        lambda: (plaintext.prove(pk, c, m, r, ctx, encryptor=djn), 1)[1],
+    )
     measure("plaintext.verify", lambda: (plaintext.verify(pk, *pt_proofs[0]), 1)[1])
     measure("plaintext.verify_batch", lambda: (plaintext.verify_batch(pk, pt_proofs), batch)[1])
 
@@ -138,6 +153,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ]
     st, a, ra, g = mult_items[0]
     measure("multiplication.prove", lambda: (multiplication.prove(pk, st, a, ra, g, ctx), 1)[1])
+    measure(
+        "multiplication.prove_djn",
+        lambda: (multiplication.prove(pk, st, a, ra, g, ctx, encryptor=djn), 1)[1],
+    )
     measure("multiplication.verify", lambda: (multiplication.verify(pk, *mult_proofs[0]), 1)[1])
     measure(
         "multiplication.verify_batch",
@@ -168,6 +187,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     cc, mm, rr = iv[0]
     measure("interval.prove", lambda: (interval.prove(pk, cc, mm, rr, ctx, params), 1)[1])
     measure(
+        "interval.prove_djn",
+        lambda: (interval.prove(pk, cc, mm, rr, ctx, params, encryptor=djn), 1)[1],
+    )
+    measure(
         "interval.verify_unbatched",
         lambda: (interval.verify(pk, *iv_proofs[0], params, batch=False), 1)[1],
     )
@@ -182,6 +205,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ec1 = gadgets.matmul_encrypted(pk, am, eb)
     g1 = gadgets.prove_gadget1(pk, ea, eb, ec1, am, ra_m, ctx)
     measure("gadget1.prove", lambda: (gadgets.prove_gadget1(pk, ea, eb, ec1, am, ra_m, ctx), 1)[1])
+    measure(
+        "gadget1.prove_djn",
+        lambda: (gadgets.prove_gadget1(pk, ea, eb, ec1, am, ra_m, ctx, encryptor=djn), 1)[1],
+    )
     measure("gadget1.verify", lambda: (gadgets.verify_gadget1(pk, ea, eb, ec1, g1, ctx), 1)[1])
     cm = [[sum(am[i][h] * bm[h][j] for h in range(dim)) for j in range(dim)] for i in range(dim)]
     ec2, rc_m = gadgets.encrypt_matrix(pk, cm)
@@ -189,6 +216,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     measure(
         "gadget2.prove",
         lambda: (gadgets.prove_gadget2(pk, ea, eb, ec2, am, ra_m, bm, rb_m, rc_m, ctx), 1)[1],
+    )
+    measure(
+        "gadget2.prove_djn",
+        lambda: (
+            gadgets.prove_gadget2(pk, ea, eb, ec2, am, ra_m, bm, rb_m, rc_m, ctx, encryptor=djn),
+            1,
+        )[1],
     )
     measure("gadget2.verify", lambda: (gadgets.verify_gadget2(pk, ea, eb, ec2, g2, ctx), 1)[1])
 
@@ -199,6 +233,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result[f"cost.{name}.modexp"] = costs[name]
         if name != "encrypt":
             result[f"ratio.{name}_in_encryptions"] = round(enc_rate / rate, 3)
+    for kind in ("plaintext", "multiplication", "interval", "gadget1", "gadget2"):
+        result[f"ratio.{kind}.djn_prove_speedup"] = round(
+            rates[f"{kind}.prove_djn"] / rates[f"{kind}.prove"], 3
+        )
     for kind in ("plaintext", "multiplication", "equality", "interval"):
         result[f"ratio.{kind}.batch_speedup"] = round(
             rates[f"{kind}.verify_batch"] / rates[f"{kind}.verify"], 3

@@ -39,6 +39,8 @@ def test_2048_bit_proofs_with_djn_randomness(key2048):
     params = interval.IntervalParams(bits=296)
     proof = interval.prove(pk, c, m, r, CTX, params)
     interval.verify(pk, c, proof, CTX, params)
+    fast = interval.prove(pk, c, m, r, CTX, params, encryptor=encryptor)
+    interval.verify(pk, c, fast, CTX, params)
     with pytest.raises(ProofRejected):
         interval.verify(pk, c, proof, dataclasses.replace(CTX, prover=1), params)
     plaintext.verify(pk, c, plaintext.prove(pk, c, m, r, CTX), CTX)

@@ -199,3 +199,24 @@ def test_gadget_proof_does_not_transfer_between_gadgets():
     proof = gadgets.prove_gadget2(PK, ea, eb, ec, a, ra, b, rb, rc, CTX)
     with pytest.raises(ProofRejected):
         gadgets.verify_gadget1(PK, ea, eb, ec, proof.product, CTX)
+
+
+def test_gadgets_with_djn_nonces():
+    from coopetition.protocols.paillier.encryptor import Encryptor
+
+    encryptor = Encryptor(PK)
+    a, b, ea, ra, eb, ec, gammas = gadget1_instance(2, 3, 2, seed=21)
+    proof = gadgets.prove_gadget1(PK, ea, eb, ec, a, ra, CTX, gammas, encryptor=encryptor)
+    gadgets.verify_gadget1(PK, ea, eb, ec, proof, CTX, batch=False)
+    a, b, ea, ra, eb, rb, ec, rc = gadget2_instance(2, 2, 3, seed=22, wrong=(1, 2))
+    lie = gadgets.prove_gadget2(
+        PK, ea, eb, ec, a, ra, b, rb, rc, CTX, encryptor=encryptor, _check=False
+    )
+    with pytest.raises(ProofRejected, match="row 1 equality"):
+        gadgets.verify_gadget2(PK, ea, eb, ec, lie, CTX)
+    enc_a, rand_a = gadgets.encrypt_matrix(PK, a, encryptor)
+    assert all(
+        PK.raw_encrypt(x, r) == e
+        for row_x, row_r, row_e in zip(a, rand_a, enc_a, strict=True)
+        for x, r, e in zip(row_x, row_r, row_e, strict=True)
+    )

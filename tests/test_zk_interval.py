@@ -211,3 +211,18 @@ def test_parameters_must_fit_the_modulus():
     c, r = enc(1)
     with pytest.raises(ValueError):
         interval.prove(small, c, 1, r, CTX, IntervalParams(bits=0))
+
+
+def test_djn_nonces_give_the_same_kind_of_proof():
+    from coopetition.protocols.paillier.encryptor import Encryptor
+
+    encryptor = Encryptor(PK)
+    m = 2**64 - 5
+    c, r = enc(m)
+    proof = interval.prove(PK, c, m, r, CTX, PARAMS, encryptor=encryptor)
+    interval.verify(PK, c, proof, CTX, PARAMS, batch=False)
+    with pytest.raises(ProofRejected):
+        interval.verify(PK, c, tamper(proof, "w", 3), CTX, PARAMS)
+    other = Encryptor(PublicKey(PK.n + 2))
+    with pytest.raises(ValueError, match="another key"):
+        interval.prove(PK, c, m, r, CTX, PARAMS, encryptor=other)

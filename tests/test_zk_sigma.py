@@ -329,3 +329,26 @@ def test_error_messages_carry_no_secret():
     text = str(info.value)
     for secret in (m, r, SK.p, SK.q):
         assert str(secret) not in text
+
+
+def test_djn_nonces_verify_and_still_catch_lies():
+    from coopetition.protocols.paillier.encryptor import Encryptor
+
+    encryptor = Encryptor(PK)
+    c, r = enc(77)
+    plaintext.verify(PK, c, plaintext.prove(PK, c, 77, r, CTX, encryptor=encryptor), CTX)
+    with pytest.raises(ProofRejected):
+        plaintext.verify(PK, c, plaintext.prove(PK, c, 78, r, CTX, encryptor=encryptor), CTX)
+    st_, ra, gamma = mult_instance(5, 9)
+    multiplication.verify(
+        PK, st_, multiplication.prove(PK, st_, 5, ra, gamma, CTX, encryptor=encryptor), CTX
+    )
+    lie = dataclasses.replace(st_, ec=st_.ec * (1 + PK.n) % PK.n_square)
+    with pytest.raises(ProofRejected):
+        multiplication.verify(
+            PK, lie, multiplication.prove(PK, lie, 5, ra, gamma, CTX, encryptor=encryptor), CTX
+        )
+    e1, e2, rho = eq_instance(3)
+    equality.verify(PK, e1, e2, equality.prove(PK, e1, e2, rho, CTX, encryptor=encryptor), CTX)
+    with pytest.raises(ValueError, match="another key"):
+        plaintext.prove(PK, c, 77, r, CTX, encryptor=Encryptor(PublicKey(PK.n + 2)))

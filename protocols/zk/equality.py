@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from gmpy2 import mpz
 
+from coopetition.protocols.paillier.encryptor import Encryptor
 from coopetition.protocols.paillier.keys import PublicKey
 from coopetition.protocols.zk import group
 from coopetition.protocols.zk.group import Blame, Equation
@@ -37,9 +38,9 @@ class Nonce:
     commitment: int
 
 
-def commit(pk: PublicKey) -> Nonce:
-    s = group.random_unit(pk)
-    return Nonce(s, int(group.powmod(s, pk.n, pk.n_square)))
+def commit(pk: PublicKey, encryptor: Encryptor | None = None) -> Nonce:
+    a, s = group.encrypt_fresh(pk, 0, encryptor)  # Enc(0; s) = s^N
+    return Nonce(s, a)
 
 
 def respond(pk: PublicKey, nonce: Nonce, rho: int, e: int) -> EqualityProof:
@@ -87,10 +88,18 @@ def challenge(pk: PublicKey, e1: int, e2: int, commitment: int, ctx: ProofContex
     return t.challenge_int(group.CHALLENGE_BITS)
 
 
-def prove(pk: PublicKey, e1: int, e2: int, rho: int, ctx: ProofContext) -> EqualityProof:
+def prove(
+    pk: PublicKey,
+    e1: int,
+    e2: int,
+    rho: int,
+    ctx: ProofContext,
+    *,
+    encryptor: Encryptor | None = None,
+) -> EqualityProof:
     """Prove Dec(e1) = Dec(e2) given rho with e1 = e2 * rho^N mod N^2."""
     group.check_key(pk)
-    nonce = commit(pk)
+    nonce = commit(pk, encryptor)
     return respond(pk, nonce, rho, challenge(pk, e1, e2, nonce.commitment, ctx))
 
 

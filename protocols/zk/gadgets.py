@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import gmpy2
 from gmpy2 import mpz
 
+from coopetition.protocols.paillier.encryptor import Encryptor
 from coopetition.protocols.paillier.keys import PublicKey
 from coopetition.protocols.zk import equality, group, multiplication, plaintext
 from coopetition.protocols.zk.equality import EqualityProof
@@ -62,14 +63,12 @@ class Gadget2Proof:
 # -- helpers for provers -------------------------------------------------------------------------
 
 
-def encrypt_matrix(pk: PublicKey, m: Matrix) -> tuple[list[list[int]], list[list[int]]]:
+def encrypt_matrix(
+    pk: PublicKey, m: Matrix, encryptor: Encryptor | None = None
+) -> tuple[list[list[int]], list[list[int]]]:
     """Encrypt entry by entry; returns (ciphertexts, randomness). Plaintexts are taken mod N."""
-    rand = [[group.random_unit(pk) for _ in row] for row in m]
-    enc = [
-        [int(group.encrypt(pk, x, r)) for x, r in zip(row, rrow, strict=True)]
-        for row, rrow in zip(m, rand, strict=True)
-    ]
-    return enc, rand
+    pairs = [[group.encrypt_fresh(pk, x, encryptor) for x in row] for row in m]
+    return [[c for c, _ in row] for row in pairs], [[r for _, r in row] for row in pairs]
 
 
 def matmul_encrypted(
@@ -162,6 +161,7 @@ def _prove_product(
     row_roots: RowRoots,
     knowledge: tuple[Matrix, Matrix] | None,
     check: bool,
+    encryptor: Encryptor | None,
 ) -> tuple[MatMulProof, tuple[tuple[PlaintextProof, ...], ...]]:
     """The prover of the reduced claim; ``knowledge`` = (B, rB) adds Gadget 2's PoPKs."""
     group.check_key(pk)
@@ -169,9 +169,14 @@ def _prove_product(
     r, k, c = _shapes(ea, eb, ec, group.blame_for(kind, ctx))
     t, v = _statement_transcript(kind, pk, ctx, ea, eb, ec)
     ebv = _reduce(pk, eb, v)
-    pis = [[group.random_unit(pk) for _ in range(k)] for _ in range(r)]
+    fresh = [[group.encrypt_fresh(pk, 0, encryptor) for _ in range(k)] for _ in range(r)]
+    pis = [[pi for _, pi in row] for row in fresh]
     products = [
-        [group.multiply(pk, int(ebv[h]), a[i][h], pis[i][h]) for h in range(k)] for i in range(r)
+        [
+            int(group.powmod(ebv[h], a[i][h] % n, pk.n_square) * fresh[i][h][0] % pk.n_square)
+            for h in range(k)
+        ]
+        for i in range(r)
     ]
     roots = row_roots(v, pis)
     ecv = _reduce(pk, ec, v)
@@ -180,9 +185,13 @@ def _prove_product(
         for i in range(r):
             if rowprod[i] * group.powmod(roots[i], n, pk.n_square) % pk.n_square != ecv[i]:
                 raise ValueError("the witness does not match the claimed product")
-    mult_nonces = [[multiplication.commit(pk, int(ebv[h])) for h in range(k)] for i in range(r)]
-    eq_nonces = [equality.commit(pk) for _ in range(r)]
-    popk_nonces = [[plaintext.commit(pk) for _ in range(c)] for _ in range(k)] if knowledge else []
+    mult_nonces = [
+        [multiplication.commit(pk, int(ebv[h]), encryptor) for h in range(k)] for i in range(r)
+    ]
+    eq_nonces = [equality.commit(pk, encryptor) for _ in range(r)]
+    popk_nonces = (
+        [[plaintext.commit(pk, encryptor) for _ in range(c)] for _ in range(k)] if knowledge else []
+    )
     t.absorb(
         products,
         [[(x.commit_a, x.commit_b) for x in row] for row in mult_nonces],
@@ -318,6 +327,7 @@ def prove_gadget1(
     ctx: ProofContext,
     gammas: Matrix | None = None,
     *,
+    encryptor: Encryptor | None = None,
     _check: bool = True,
 ) -> MatMulProof:
     """Prove Dec(ec) = A Dec(eb) and knowledge of A = Dec(ea).
@@ -340,7 +350,9 @@ def prove_gadget1(
             roots.append(int(num * gmpy2.invert(den, n) % n))
         return roots
 
-    proof, _ = _prove_product("gadget1", pk, ea, eb, ec, a, ra, ctx, row_roots, None, _check)
+    proof, _ = _prove_product(
+        "gadget1", pk, ea, eb, ec, a, ra, ctx, row_roots, None, _check, encryptor
+    )
     return proof
 
 
@@ -374,6 +386,7 @@ def prove_gadget2(
     rc: Matrix,
     ctx: ProofContext,
     *,
+    encryptor: Encryptor | None = None,
     _check: bool = True,
 ) -> Gadget2Proof:
     """Prove knowledge of A, B with ea, eb their encryptions and Dec(ec) = A B.
@@ -404,7 +417,7 @@ def prove_gadget2(
         return roots
 
     product, knowledge = _prove_product(
-        "gadget2", pk, ea, eb, ec, a, ra, ctx, row_roots, (b, rb), _check
+        "gadget2", pk, ea, eb, ec, a, ra, ctx, row_roots, (b, rb), _check, encryptor
     )
     return Gadget2Proof(product, knowledge)
 

@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import gmpy2
 from gmpy2 import mpz
@@ -33,6 +34,9 @@ from gmpy2 import mpz
 from coopetition.protocols.paillier.keys import PublicKey
 from coopetition.protocols.zk.errors import ProofRejected
 from coopetition.protocols.zk.transcript import ProofContext, Transcript
+
+if TYPE_CHECKING:
+    from coopetition.protocols.paillier.encryptor import Encryptor
 
 #: Bits of a Σ-protocol challenge: soundness error 2^-128 per proof, and below the smallest
 #: prime factor of N for every modulus we accept, so differences of challenges are invertible.
@@ -93,6 +97,25 @@ def random_unit(pk: PublicKey) -> int:
 def encrypt(pk: PublicKey, m: int, r: int) -> mpz:
     """Enc(m; r) with a counted N-th power, for provers' first messages."""
     return g_power(pk, m) * powmod(r, pk.n, pk.n_square) % pk.n_square
+
+
+def encrypt_fresh(pk: PublicKey, m: int, encryptor: Encryptor | None = None) -> tuple[int, int]:
+    """(Enc(m; r), r) for fresh randomness r: the cost of every first message.
+
+    Without ``encryptor``, r is uniform in Z*_N and costs a full N-th power: proofs are then
+    perfectly (or statistically) zero knowledge. With a DJN ``Encryptor`` for the same key,
+    r = h^beta mod N for a short beta from its fixed-base tables (two table walks instead of
+    an |N|-bit exponentiation); responses then reveal r * (witness randomness)^e with such an
+    r, so zero knowledge becomes computational, resting on the DJN assumption the encryption
+    itself relies on (docs/crypto-zk.md). Verification is the same either way.
+    """
+    if encryptor is None:
+        r = random_unit(pk)
+        return int(encrypt(pk, m, r)), r
+    if encryptor.pk != pk:
+        raise ValueError("the encryptor is for another key")
+    COUNTS["fixed_base"] += 2
+    return encryptor.encrypt_with_randomness(m)
 
 
 def multiply(pk: PublicKey, eb: int, a: int, gamma: int = 1) -> int:

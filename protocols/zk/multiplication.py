@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from gmpy2 import mpz
 
+from coopetition.protocols.paillier.encryptor import Encryptor
 from coopetition.protocols.paillier.keys import PublicKey
 from coopetition.protocols.zk import group
 from coopetition.protocols.zk.group import Blame, Equation
@@ -60,11 +61,12 @@ class Statement:
     ec: int
 
 
-def commit(pk: PublicKey, eb: int) -> Nonce:
-    d, rd, gd = group.random_residue(pk), group.random_unit(pk), group.random_unit(pk)
-    commit_a = group.encrypt(pk, d, rd)
-    commit_b = group.multiply(pk, eb, d, gd)
-    return Nonce(d, rd, gd, int(commit_a), commit_b)
+def commit(pk: PublicKey, eb: int, encryptor: Encryptor | None = None) -> Nonce:
+    d = group.random_residue(pk)
+    commit_a, rd = group.encrypt_fresh(pk, d, encryptor)
+    gd_n, gd = group.encrypt_fresh(pk, 0, encryptor)  # gd^N
+    commit_b = int(group.powmod(eb, d, pk.n_square) * gd_n % pk.n_square)
+    return Nonce(d, rd, gd, commit_a, commit_b)
 
 
 def respond(
@@ -143,11 +145,18 @@ def challenge(
 
 
 def prove(
-    pk: PublicKey, statement: Statement, a: int, ra: int, gamma: int, ctx: ProofContext
+    pk: PublicKey,
+    statement: Statement,
+    a: int,
+    ra: int,
+    gamma: int,
+    ctx: ProofContext,
+    *,
+    encryptor: Encryptor | None = None,
 ) -> MultiplicationProof:
     """Prove Ea = Enc(a; ra) and Ec = Eb^a gamma^N (a taken mod N)."""
     group.check_key(pk)
-    nonce = commit(pk, statement.eb)
+    nonce = commit(pk, statement.eb, encryptor)
     first = MultiplicationProof(nonce.commit_a, nonce.commit_b, 0, 1, 1)
     e = challenge(pk, statement, first, ctx)
     return respond(pk, nonce, statement.eb, a, ra, gamma, e)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from gmpy2 import mpz
 
+from coopetition.protocols.paillier.encryptor import Encryptor
 from coopetition.protocols.paillier.keys import PublicKey
 from coopetition.protocols.zk import group
 from coopetition.protocols.zk.group import Blame, Equation
@@ -39,9 +40,10 @@ class Nonce:
     commitment: int
 
 
-def commit(pk: PublicKey) -> Nonce:
-    x, s = group.random_residue(pk), group.random_unit(pk)
-    return Nonce(x, s, int(group.encrypt(pk, x, s)))
+def commit(pk: PublicKey, encryptor: Encryptor | None = None) -> Nonce:
+    x = group.random_residue(pk)
+    a, s = group.encrypt_fresh(pk, x, encryptor)
+    return Nonce(x, s, a)
 
 
 def respond(pk: PublicKey, nonce: Nonce, m: int, r: int, e: int) -> PlaintextProof:
@@ -95,10 +97,18 @@ def challenge(pk: PublicKey, c: int, commitment: int, ctx: ProofContext) -> int:
     )
 
 
-def prove(pk: PublicKey, c: int, m: int, r: int, ctx: ProofContext) -> PlaintextProof:
-    """Prove knowledge of (m, r) with c = Enc(m; r)."""
+def prove(
+    pk: PublicKey,
+    c: int,
+    m: int,
+    r: int,
+    ctx: ProofContext,
+    *,
+    encryptor: Encryptor | None = None,
+) -> PlaintextProof:
+    """Prove knowledge of (m, r) with c = Enc(m; r) (``encryptor``: see group.encrypt_fresh)."""
     group.check_key(pk)
-    nonce = commit(pk)
+    nonce = commit(pk, encryptor)
     return respond(pk, nonce, m, r, challenge(pk, c, nonce.commitment, ctx))
 
 
