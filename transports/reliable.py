@@ -134,7 +134,15 @@ class ReliableTransport(Transport):
             while any(s.unacked for s in self._state.values()):
                 self._ready.clear()
                 with trio.move_on_at(self._next_deadline()):
-                    frame = await self.inner.receive()
+                    try:
+                        frame = await self.inner.receive()
+                    except ConnectionClosed as exc:
+                        if exc.peer is None:
+                            break  # our own transport is closed: nothing more can be sent
+                        gone = self._state.get(exc.peer)
+                        if gone is not None:
+                            gone.unacked.clear()  # that peer is gone
+                        continue
                     await self._handle(frame)
                 await self._retransmit_due()
         return not any(s.unacked for s in self._state.values())
