@@ -352,3 +352,16 @@ def test_djn_nonces_verify_and_still_catch_lies():
     equality.verify(PK, e1, e2, equality.prove(PK, e1, e2, rho, CTX, encryptor=encryptor), CTX)
     with pytest.raises(ValueError, match="another key"):
         plaintext.prove(PK, c, 77, r, CTX, encryptor=Encryptor(PublicKey(PK.n + 2)))
+
+
+def test_djn_nonces_take_both_jacobi_symbols():
+    """Uniform units have Jacobi symbol +1 or -1 equally often; DJN nonces alone only +1."""
+    from coopetition.protocols.paillier.encryptor import Encryptor
+
+    encryptor = Encryptor(PK)
+    symbols = set()
+    for _ in range(40):
+        c, r = group.encrypt_fresh(PK, 5, encryptor)
+        assert PK.raw_encrypt(5, r) == c
+        symbols.add(gmpy2.jacobi(r, PK.n))
+    assert symbols == {1, -1}

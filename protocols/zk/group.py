@@ -21,11 +21,13 @@ units, which `element` and `root` enforce before anything is multiplied.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import gmpy2
@@ -104,10 +106,10 @@ def encrypt_fresh(pk: PublicKey, m: int, encryptor: Encryptor | None = None) -> 
 
     Without ``encryptor``, r is uniform in Z*_N and costs a full N-th power: proofs are then
     perfectly (or statistically) zero knowledge. With a DJN ``Encryptor`` for the same key,
-    r = h^beta mod N for a short beta from its fixed-base tables (two table walks instead of
-    an |N|-bit exponentiation); responses then reveal r * (witness randomness)^e with such an
-    r, so zero knowledge becomes computational, resting on the DJN assumption the encryption
-    itself relies on (docs/crypto-zk.md). Verification is the same either way.
+    r = h^beta * t^b mod N with a short beta from its fixed-base tables, a random bit b and a
+    fixed t of Jacobi symbol -1 (so r can take either Jacobi symbol, like a uniform unit): two
+    table walks instead of an |N|-bit exponentiation. Zero knowledge then rests on the DJN
+    assumption the encryption itself relies on (docs/crypto-zk.md). Verification is unchanged.
     """
     if encryptor is None:
         r = random_unit(pk)
@@ -115,7 +117,28 @@ def encrypt_fresh(pk: PublicKey, m: int, encryptor: Encryptor | None = None) -> 
     if encryptor.pk != pk:
         raise ValueError("the encryptor is for another key")
     COUNTS["fixed_base"] += 2
-    return encryptor.encrypt_with_randomness(m)
+    c, r = encryptor.encrypt_with_randomness(m)
+    if secrets.randbits(1):
+        t, t_n = _jacobi_minus_one(pk.n)
+        c, r = c * t_n % pk.n_square, r * t % pk.n
+    return int(c), int(r)
+
+
+@lru_cache(maxsize=8)
+def _jacobi_minus_one(n: int) -> tuple[int, int]:
+    """A unit t of Jacobi symbol -1 derived from N by hashing, and t^N mod N^2 (once per key)."""
+    counter = 0
+    while True:
+        seed = (
+            b"coopetition/zk/jacobi-minus-one/v1"
+            + counter.to_bytes(4, "big")
+            + n.to_bytes((n.bit_length() + 7) // 8, "big")
+        )
+        t = int.from_bytes(hashlib.shake_256(seed).digest((n.bit_length() + 7) // 8 + 16), "big")
+        t %= n
+        if t > 1 and gmpy2.jacobi(t, n) == -1:
+            return t, int(gmpy2.powmod(t, n, n * n))
+        counter += 1
 
 
 def multiply(pk: PublicKey, eb: int, a: int, gamma: int = 1) -> int:
