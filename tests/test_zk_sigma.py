@@ -296,6 +296,11 @@ def test_equality_rejections():
             equality.verify(PK, e1, e2, proof, ctx)
     with pytest.raises(ProofRejected):
         equality.verify(PK, e2, e1, proof, CTX)
+    same_plaintext = PK.raw_encrypt(0, 7)  # multiplying by it keeps both plaintexts
+    with pytest.raises(ProofRejected):
+        equality.verify(PK, e1 * same_plaintext % PK.n_square, e2, proof, CTX)
+    with pytest.raises(ProofRejected):
+        equality.verify(PK, e1, e2 * same_plaintext % PK.n_square, proof, CTX)
     nonce = equality.commit(PK)
     e = equality.challenge(PK, e1, e2, nonce.commitment, CTX)
     with pytest.raises(ProofRejected):
