@@ -33,6 +33,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import gmpy2
+
 from coopetition.engine.errors import CheatingDetected, ProtocolViolation
 from coopetition.protocols.paillier import ops
 from coopetition.protocols.paillier.encryptor import Encryptor
@@ -275,6 +277,8 @@ class PaillierParty:
             st = multiplication.Statement(self.enc_alpha_shares[self.party], c, ec)
             macs.append(ec)
             mac_proofs.append(proof_to_wire(multiplication.prove(pk, st, self.alpha_share, self.alpha_randomness, gamma, ctx)))
+        if mode == "knowledge":
+            return (yield from self._open_packed(cts, macs, mac_proofs, value_bits, mac_bits, phase, rnd))
         r_mine = [secrets.randbits(mask_bits) for _ in range(n)]
         s_mine = [secrets.randbits(mac_mask_bits) for _ in range(n)]
         r_cts, r_proofs, _ = self.prove_values(r_mine, mode, mask_bits, phase, rnd)
@@ -282,7 +286,18 @@ class PaillierParty:
         payload = {"mac": macs, "mac_proof": mac_proofs, "r": r_cts, "r_proof": r_proofs, "s": s_cts, "s_proof": s_proofs}
         replies = yield Exchange(f"spdz-{phase}/{rnd}", payload)
         replies[self.party] = payload
-        # Check everyone's multiplication proofs, then their mask proofs.
+        enc_mac = self._check_macs(cts, replies, phase, rnd)
+        r_all = self.verify_values(replies, "r", n, mode, mask_bits, phase, rnd)
+        s_all = self.verify_values(replies, "s", n, mode, mac_mask_bits, phase, rnd)
+        masked_x = [ops.sum_ct(pk, [int(cts[t])] + [r_all[j][t] for j in range(self.parties)]) for t in range(n)]
+        masked_m = [ops.sum_ct(pk, [enc_mac[t]] + [s_all[j][t] for j in range(self.parties)]) for t in range(n)]
+        opened = yield from self.joint_decrypt(masked_x + masked_m, phase + "-open")
+        share = self.local_shares(opened[:n], opened[n:], r_mine, s_mine)
+        return Conversion(share=share, ciphertexts=[int(c) for c in cts], value_bits=value_bits)
+
+    def _check_macs(self, cts: Sequence[int], replies: dict[int, dict[str, Any]], phase: str, rnd: int) -> list[int]:
+        """Verify every party's MAC ciphertexts (batched multiplication proofs); Enc(alpha x)."""
+        pk, n = self.pk, len(cts)
         all_macs: dict[int, list[int]] = {}
         items = []
         for j in range(self.parties):
@@ -301,13 +316,57 @@ class PaillierParty:
                 multiplication.verify_batch(pk, items)
         except ProofRejected as exc:
             raise rejected(exc) from exc
-        r_all = self.verify_values(replies, "r", n, mode, mask_bits, phase, rnd)
-        s_all = self.verify_values(replies, "s", n, mode, mac_mask_bits, phase, rnd)
-        enc_mac = [ops.sum_ct(pk, [all_macs[j][t] for j in range(self.parties)]) for t in range(n)]
-        masked_x = [ops.sum_ct(pk, [int(cts[t])] + [r_all[j][t] for j in range(self.parties)]) for t in range(n)]
-        masked_m = [ops.sum_ct(pk, [enc_mac[t]] + [s_all[j][t] for j in range(self.parties)]) for t in range(n)]
-        opened = yield from self.joint_decrypt(masked_x + masked_m, phase + "-open")
-        share = self.local_shares(opened[:n], opened[n:], r_mine, s_mine)
+        return [ops.sum_ct(pk, [all_macs[j][t] for j in range(self.parties)]) for t in range(n)]
+
+    def _open_packed(
+        self, cts: Sequence[int], macs: list[int], mac_proofs: list[Any], value_bits: int, mac_bits: int,
+        phase: str, rnd: int,
+    ) -> Program[Conversion]:
+        """Mask and open values and MACs packed into as few plaintexts as fit.
+
+        Slot t holds x_t + 2**B + sum_j r_jt (non-negative, below 2**W) at a bit offset of its
+        plaintext; one masked ciphertext per plaintext is decrypted instead of one per value
+        and one per MAC, and each party encrypts and proves one packed mask per plaintext.
+        Packing costs public exponentiations by powers of two, far cheaper than the threshold
+        decryptions it saves. A cheater's packed mask may overflow a slot into the next; that
+        is an additive error the MAC check catches, as any other wrong mask.
+        """
+        pk, n, m = self.pk, len(cts), self.parties
+        pad = self.kappa + 2 + m.bit_length()
+        slots = []  # (index t, is_mac, bound bits, width)
+        for t in range(n):
+            slots.append((t, False, value_bits, value_bits + pad))
+            slots.append((t, True, mac_bits, mac_bits + pad))
+        groups = pack_slots([w for *_, w in slots], pk.bits - 2)
+        mine: list[int] = [secrets.randbits(slots[i][2] + self.kappa) for i in range(len(slots))]
+        own_packed = [sum(mine[i] << off for i, off in group) for group in groups]
+        r_cts, r_proofs, _ = self.prove_values(own_packed, "knowledge", 0, phase, rnd)
+        payload = {"mac": macs, "mac_proof": mac_proofs, "r": r_cts, "r_proof": r_proofs}
+        replies = yield Exchange(f"spdz-{phase}/{rnd}", payload)
+        replies[self.party] = payload
+        enc_mac = self._check_macs(cts, replies, phase, rnd)
+        r_all = self.verify_values(replies, "r", len(groups), "knowledge", 0, phase, rnd)
+        n2 = pk.n_square
+        masked = []
+        for g, group in enumerate(groups):
+            acc, const = 1, 0
+            for i, off in group:
+                t, is_mac, bound, _ = slots[i]
+                c = enc_mac[t] if is_mac else int(cts[t])
+                acc = acc * (int(gmpy2.powmod(c, 1 << off, n2)) if off else c) % n2
+                const += (1 << bound) << off
+            acc = ops.add_plain(pk, acc, const)
+            masked.append(ops.sum_ct(pk, [acc] + [r_all[j][g] for j in range(m)]))
+        opened = yield from self.joint_decrypt(masked, phase + "-open")
+        b, bm = [0] * n, [0] * n
+        for g, group in enumerate(groups):
+            for i, off in group:
+                t, is_mac, bound, width = slots[i]
+                content = ((opened[g] % pk.n) >> off) & ((1 << width) - 1)
+                (bm if is_mac else b)[t] = content - (1 << bound)
+        r = [mine[2 * t] for t in range(n)]
+        s = [mine[2 * t + 1] for t in range(n)]
+        share = self.local_shares(b, bm, r, s)
         return Conversion(share=share, ciphertexts=[int(c) for c in cts], value_bits=value_bits)
 
     def local_shares(self, b: list[int], bm: list[int], r: list[int], s: list[int]) -> Share:
@@ -316,6 +375,21 @@ class PaillierParty:
         if self.party == 0:
             return Share(F.vec([b[t] - r[t] for t in range(n)]), F.vec([bm[t] - s[t] for t in range(n)]))
         return Share(F.vec([-x for x in r]), F.vec([-x for x in s]))
+
+
+def pack_slots(widths: Sequence[int], capacity: int) -> list[list[tuple[int, int]]]:
+    """Greedy first-fit in order: groups of (slot index, bit offset) with total width <= capacity."""
+    groups: list[list[tuple[int, int]]] = []
+    used = capacity + 1
+    for i, w in enumerate(widths):
+        if w > capacity:
+            raise ValueError(f"a {w}-bit slot does not fit a {capacity}-bit plaintext")
+        if used + w > capacity:
+            groups.append([])
+            used = 0
+        groups[-1].append((i, used))
+        used += w
+    return groups
 
 
 @dataclass
