@@ -119,16 +119,24 @@ def expected_model():
     return textbook_admm(WORKLOAD)
 
 
-_BASELINE: dict[str, str] = {}
+_BASELINE: dict[str, object] = {}
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 async def test_fault_matrix(autojump_clock, case: Case, seed: int, expected_model):
     if "transcript" not in _BASELINE:
-        _BASELINE["transcript"] = (await _run(CASES[0], 99)).transcript_sha256
+        baseline = await _run(CASES[0], 99)
+        _BASELINE["transcript"] = baseline.transcript_sha256
+        _BASELINE["duration"] = baseline.virtual_seconds
     result = await _run(case, seed)
     assert result.virtual_seconds <= RUN_BOUND
+    if case.expect is not None:
+        # Detected within one heartbeat timeout (+ the detector's period and the abort
+        # broadcast) of a fault that starts, at the latest, where a clean run would have ended.
+        detect = (_BASELINE["duration"] + DEADLINES.heartbeat_timeout
+                  + 2 * DEADLINES.heartbeat_interval + DEADLINES.abort_send)
+        assert result.virtual_seconds <= detect, result.virtual_seconds
     crashed = {p for p, o in result.parties.items() if o.crashed}
     assert crashed == {c.party for c in case.crashes}
     if case.expect is None:

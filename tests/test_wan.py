@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import pytest
 import trio
+import trio.testing
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from coopetition.engine.errors import ConfigError
 from coopetition.transports.memory import MemoryNetwork
@@ -134,3 +137,39 @@ async def test_wrap_requires_running_simulator():
     sim = WanSimulator(Topology.uniform([0, 1], LinkSpec()))
     with pytest.raises(ConfigError):
         sim.wrap(MemoryNetwork([0, 1]).transport(0))
+
+
+@given(
+    sends=st.lists(
+        st.tuples(st.floats(0.0, 0.05), st.integers(1, 5000)), min_size=1, max_size=25
+    ),
+    latency=st.floats(0.0001, 0.1),
+    mbps=st.floats(0.5, 1000.0),
+)
+@settings(max_examples=40, deadline=None)
+def test_property_delivery_times_follow_the_queueing_formula(sends, latency, mbps):
+    """Frames sent after random gaps: delivery = max(send, previous done) + size*8/rate + latency."""
+
+    async def main():
+        topo = Topology.uniform([0, 1], LinkSpec(latency=latency, bandwidth=mbps * 1e6))
+        arrivals, sent_at = [], []
+        async with open_wan(MemoryNetwork([0, 1]).transports(), topo) as (sim, (a, b)):
+
+            async def receiver():
+                for _ in sends:
+                    await b.receive()
+                    arrivals.append(trio.current_time() - sim.t0)
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(receiver)
+                for gap, size in sends:
+                    await trio.sleep(gap)
+                    sent_at.append(trio.current_time() - sim.t0)
+                    await a.send(1, bytes(size))
+        return sent_at, arrivals
+
+    sent_at, arrivals = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    free = 0.0
+    for (_, size), t_send, t_arrive in zip(sends, sent_at, arrivals, strict=True):
+        free = max(t_send, free) + size * 8 / (mbps * 1e6)
+        assert t_arrive == pytest.approx(free + latency, abs=1e-9)
