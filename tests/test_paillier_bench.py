@@ -12,7 +12,7 @@ def test_bench_smoke(tmp_path):
     bench_paillier.add_arguments(parser)
     out = tmp_path / "bench.json"
     args = parser.parse_args(
-        ["--insecure-bits", "256", "--seconds", "0.02", "--parties", "3", "--decrypt-batch", "2", "--out", str(out)]
+        ["--insecure-bits", "256", "--seconds", "0.02", "--wide-window", "10", "--parties", "3", "--decrypt-batch", "2", "--out", str(out)]
     )
     result = bench_paillier.run(args)
     assert result["insecure_small_key"] is True and result["bits"] == 256
