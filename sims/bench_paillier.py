@@ -66,7 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=12,
         help="window of the second, larger DJN table measured on one core (default 12: ~230 MB)",
     )
-    parser.add_argument("--out", type=Path, default=None, help=f"result file (default {DEFAULT_OUT})")
+    parser.add_argument(
+        "--out", type=Path, default=None, help=f"result file (default {DEFAULT_OUT})"
+    )
 
 
 CPU_RATES: dict[str, float] = {}
@@ -191,11 +193,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # -- decrypt -------------------------------------------------------------------------
     cts = enc.encrypt_vector(values)
     phe_cts = [phe_paillier.EncryptedNumber(phe_pk, c) for c in cts]
-    assert [phe_sk.decrypt(c) for c in phe_cts[:4]] == [sk.decrypt(c) for c in cts[:4]] == values[:4]
+    assert (
+        [phe_sk.decrypt(c) for c in phe_cts[:4]] == [sk.decrypt(c) for c in cts[:4]] == values[:4]
+    )
     costs["decrypt.ours_private_key"] = _counted(lambda: _each(cts[:16], sk.decrypt))
 
     t0 = time.perf_counter()
-    dealer = TrustedDealerKeyGeneration(args.parties, keypair=(pk, sk), insecure_allow_small=insecure)
+    dealer = TrustedDealerKeyGeneration(
+        args.parties, keypair=(pk, sk), insecure_allow_small=insecure
+    )
     result["setup.dealer_s"] = round(time.perf_counter() - t0, 3)
     tpk = dealer.threshold_public
     ctx = ProofContext(b"bench", "decrypt", 0, 0)
@@ -218,7 +224,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     costs["decrypt.ours_threshold"] = _counted(threshold_batch)
     share0 = dealer.key_share(0)
     shares = {
-        s.party: partial_decrypt(s, batch_cts, replace(ctx, prover=s.party)) for s in dealer.key_shares()
+        s.party: partial_decrypt(s, batch_cts, replace(ctx, prover=s.party))
+        for s in dealer.key_shares()
     }
     rates.update(
         _race(
@@ -229,7 +236,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "decrypt.ours_partial_one_party": lambda: len(
                     partial_decrypt(share0, batch_cts, ctx).values
                 ),
-                "decrypt.ours_verify_and_combine": lambda: len(combine(tpk, shares, batch_cts, ctx)),
+                "decrypt.ours_verify_and_combine": lambda: len(
+                    combine(tpk, shares, batch_cts, ctx)
+                ),
             },
             seconds,
         )
@@ -257,8 +266,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         _race(
             {
                 "scalar_multiply.phe": lambda: _pairs(pa, scalars, lambda x, k: x * k),
-                "scalar_multiply.ours": lambda: _pairs(a, scalars, lambda x, k: ops.mul_plain(pk, x, k)),
-                "scalar_multiply.ours_vector_all_cores": lambda: len(ops.mul_plain_vec(pk, a, scalars)),
+                "scalar_multiply.ours": lambda: _pairs(
+                    a, scalars, lambda x, k: ops.mul_plain(pk, x, k)
+                ),
+                "scalar_multiply.ours_vector_all_cores": lambda: len(
+                    ops.mul_plain_vec(pk, a, scalars)
+                ),
             },
             seconds,
         )
@@ -274,7 +287,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result[f"modexp_per_op.{key}"] = value
     ratio = {
         "encrypt_1core": rates["encrypt.ours_djn_1core"] / rates["encrypt.phe"],
-        "encrypt_1core_wide_window": rates["encrypt.ours_djn_1core_wide_window"] / rates["encrypt.phe"],
+        "encrypt_1core_wide_window": rates["encrypt.ours_djn_1core_wide_window"]
+        / rates["encrypt.phe"],
         "encrypt_all_cores": rates["encrypt.ours_djn_all_cores"] / rates["encrypt.phe"],
         "encrypt_pool_online": rates["encrypt.ours_pool_online"] / rates["encrypt.phe"],
         "encrypt_full_exponent": rates["encrypt.ours_full_exponent"] / rates["encrypt.phe"],

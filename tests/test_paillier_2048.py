@@ -30,7 +30,8 @@ def test_2048_bit_threshold_round_trip():
     summed = ops.add_vec(pk, cts, cts[::-1])
     ctx = ProofContext(b"full-size", "output", 0, 0)
     shares = {
-        s.party: partial_decrypt(s, summed, replace(ctx, prover=s.party)) for s in dealer.key_shares()
+        s.party: partial_decrypt(s, summed, replace(ctx, prover=s.party))
+        for s in dealer.key_shares()
     }
     expected = [pk.decode(a + b) for a, b in zip(values, values[::-1], strict=True)]
     assert combine(tpk, shares, summed, ctx) == expected

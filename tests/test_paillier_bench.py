@@ -12,7 +12,20 @@ def test_bench_smoke(tmp_path):
     bench_paillier.add_arguments(parser)
     out = tmp_path / "bench.json"
     args = parser.parse_args(
-        ["--insecure-bits", "256", "--seconds", "0.02", "--wide-window", "10", "--parties", "3", "--decrypt-batch", "2", "--out", str(out)]
+        [
+            "--insecure-bits",
+            "256",
+            "--seconds",
+            "0.02",
+            "--wide-window",
+            "10",
+            "--parties",
+            "3",
+            "--decrypt-batch",
+            "2",
+            "--out",
+            str(out),
+        ]
     )
     result = bench_paillier.run(args)
     assert result["insecure_small_key"] is True and result["bits"] == 256
@@ -31,7 +44,9 @@ def test_bench_without_out_writes_nothing_for_insecure_keys(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     parser = argparse.ArgumentParser()
     bench_paillier.add_arguments(parser)
-    args = parser.parse_args(["--insecure-bits", "256", "--seconds", "0.01", "--parties", "2", "--decrypt-batch", "1"])
+    args = parser.parse_args(
+        ["--insecure-bits", "256", "--seconds", "0.01", "--parties", "2", "--decrypt-batch", "1"]
+    )
     result = bench_paillier.run(args)
     assert "written_to" not in result
     assert not (tmp_path / "results").exists()

@@ -73,7 +73,10 @@ def test_raw_encrypt_matches_textbook_formula():
     m = 123456789
     expected = pow(PK.n + 1, m, PK.n_square) * pow(r, PK.n, PK.n_square) % PK.n_square
     assert PK.raw_encrypt(m, r) == expected
-    assert PK.raw_encrypt(-m, r) == pow(PK.n + 1, -m % PK.n, PK.n_square) * pow(r, PK.n, PK.n_square) % PK.n_square
+    assert (
+        PK.raw_encrypt(-m, r)
+        == pow(PK.n + 1, -m % PK.n, PK.n_square) * pow(r, PK.n, PK.n_square) % PK.n_square
+    )
 
 
 def test_bad_ciphertexts_are_rejected_with_their_name():

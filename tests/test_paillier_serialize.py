@@ -72,7 +72,10 @@ def test_keys_round_trip_and_small_keys_need_the_flag():
 def test_threshold_material_round_trip():
     dealer = TrustedDealerKeyGeneration(3, keypair=(PK, SK), insecure_allow_small=True)
     tpk = dealer.threshold_public
-    assert decode_threshold_public_key(encode_threshold_public_key(tpk), insecure_allow_small=True) == tpk
+    assert (
+        decode_threshold_public_key(encode_threshold_public_key(tpk), insecure_allow_small=True)
+        == tpk
+    )
     for share in dealer.key_shares():
         back = decode_key_share(encode_key_share(share), insecure_allow_small=True)
         assert back == share

@@ -42,7 +42,10 @@ def test_elementwise_ops(rows):
     assert dec(ops.mul_plain_vec(PK, ca, k)) == reference(x * y for x, y in zip(a, k, strict=True))
     assert dec(ops.scale_vec(PK, ca, k[0])) == reference(x * k[0] for x in a)
     assert SK.decrypt(ops.sum_ct(PK, ca)) == reference([sum(a)])[0]
-    assert SK.decrypt(ops.dot_plain(PK, ca, k)) == reference([sum(x * y for x, y in zip(a, k, strict=True))])[0]
+    assert (
+        SK.decrypt(ops.dot_plain(PK, ca, k))
+        == reference([sum(x * y for x, y in zip(a, k, strict=True))])[0]
+    )
 
 
 @settings(max_examples=10, deadline=None)
@@ -53,9 +56,24 @@ def test_elementwise_ops(rows):
     st.data(),
 )
 def test_matrix_products_match_numpy(rows, inner, cols, data):
-    a = np.array(data.draw(st.lists(st.lists(entry, min_size=inner, max_size=inner), min_size=rows, max_size=rows)), dtype=object)
-    x = np.array(data.draw(st.lists(st.lists(entry, min_size=cols, max_size=cols), min_size=inner, max_size=inner)), dtype=object)
-    b = np.array(data.draw(st.lists(st.lists(entry, min_size=cols, max_size=cols), min_size=inner, max_size=inner)), dtype=object)
+    a = np.array(
+        data.draw(
+            st.lists(st.lists(entry, min_size=inner, max_size=inner), min_size=rows, max_size=rows)
+        ),
+        dtype=object,
+    )
+    x = np.array(
+        data.draw(
+            st.lists(st.lists(entry, min_size=cols, max_size=cols), min_size=inner, max_size=inner)
+        ),
+        dtype=object,
+    )
+    b = np.array(
+        data.draw(
+            st.lists(st.lists(entry, min_size=cols, max_size=cols), min_size=inner, max_size=inner)
+        ),
+        dtype=object,
+    )
     vec = x[:, 0]
     cvec = enc(vec.tolist())
     assert dec(ops.matvec(PK, a, cvec)) == (a @ vec).tolist()

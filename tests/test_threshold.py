@@ -56,11 +56,19 @@ def test_dealer_refuses_primes_that_are_not_safe():
             break
     public = PublicKey(p * q)
     with pytest.raises(ValueError, match="safe primes"):
-        TrustedDealerKeyGeneration(2, keypair=(public, PrivateKey(public, p, q)), insecure_allow_small=True)
+        TrustedDealerKeyGeneration(
+            2, keypair=(public, PrivateKey(public, p, q)), insecure_allow_small=True
+        )
 
 
 @settings(max_examples=15, deadline=None)
-@given(st.lists(st.one_of(st.integers(-HALF, HALF), st.sampled_from([0, HALF, -HALF])), min_size=1, max_size=4))
+@given(
+    st.lists(
+        st.one_of(st.integers(-HALF, HALF), st.sampled_from([0, HALF, -HALF])),
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_threshold_decryption_inverts_encryption(values):
     cts = [PK.encrypt(v) for v in values]
     assert threshold_decrypt(SHARES, cts, CTX) == values
@@ -102,7 +110,13 @@ def test_lying_prover_with_a_consistent_proof_is_rejected():
     wrong = liar.secret + 1
     values = [int(gmpy2.powmod(c, 2 * wrong, PK.n_square)) for c in cts]
     proof = prove_decryption_shares(
-        PK, TPK.verification_base, TPK.verification_keys[3], wrong, TPK.share_bits, cts, values,
+        PK,
+        TPK.verification_base,
+        TPK.verification_keys[3],
+        wrong,
+        TPK.share_bits,
+        cts,
+        values,
         replace(CTX, prover=3),
     )
     shares[3] = DecryptionShare(3, tuple(values), proof)

@@ -42,16 +42,28 @@ def statement(**changes):
 def prove(**changes):
     s = statement(**changes)
     return prove_decryption_shares(
-        s["public"], s["verification_base"], s["verification_key"], SECRET, s["share_bits"],
-        s["ciphertexts"], s["shares"], s["context"],
+        s["public"],
+        s["verification_base"],
+        s["verification_key"],
+        SECRET,
+        s["share_bits"],
+        s["ciphertexts"],
+        s["shares"],
+        s["context"],
     )
 
 
 def verify(proof, **changes):
     s = statement(**changes)
     return verify_decryption_shares(
-        s["public"], s["verification_base"], s["verification_key"], s["share_bits"],
-        s["ciphertexts"], s["shares"], proof, s["context"],
+        s["public"],
+        s["verification_base"],
+        s["verification_key"],
+        s["share_bits"],
+        s["ciphertexts"],
+        s["shares"],
+        proof,
+        s["context"],
     )
 
 
@@ -84,7 +96,19 @@ def _bump(values, index):
         {"context": replace(CTX, round=8)},
         {"context": replace(CTX, prover=2)},
     ],
-    ids=["base", "vkey", "ct0", "ct2", "share1", "fewer", "order", "session", "phase", "round", "prover"],
+    ids=[
+        "base",
+        "vkey",
+        "ct0",
+        "ct2",
+        "share1",
+        "fewer",
+        "order",
+        "session",
+        "phase",
+        "round",
+        "prover",
+    ],
 )
 def test_any_altered_public_value_or_context_is_rejected(changes):
     assert not verify(PROOF, **changes)
@@ -113,8 +137,14 @@ def test_false_statement_is_rejected():
     for wrong in (SECRET + 1, SECRET + SK.lam, -SECRET):
         values = [int(gmpy2.powmod(c, 2 * wrong, PK.n_square)) for c in CTS]
         proof = prove_decryption_shares(
-            PK, TPK.verification_base, TPK.verification_keys[PARTY], wrong, TPK.share_bits,
-            CTS, values, CTX,
+            PK,
+            TPK.verification_base,
+            TPK.verification_keys[PARTY],
+            wrong,
+            TPK.share_bits,
+            CTS,
+            values,
+            CTX,
         )
         assert not verify(proof, shares=values)
     # one wrong share in a batch of otherwise honest ones

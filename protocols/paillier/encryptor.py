@@ -55,7 +55,11 @@ def djn_generator(pk: PublicKey) -> int:
     n = pk.n
     counter = 0
     while True:
-        seed = b"coopetition/paillier/djn-h/v1" + counter.to_bytes(4, "big") + n.to_bytes(pk.byte_length, "big")
+        seed = (
+            b"coopetition/paillier/djn-h/v1"
+            + counter.to_bytes(4, "big")
+            + n.to_bytes(pk.byte_length, "big")
+        )
         x = int.from_bytes(hashlib.shake_256(seed).digest(pk.byte_length + 16), "big") % n
         if x > 1 and gmpy2.gcd(x, n) == 1:
             return (-x * x) % n
@@ -65,7 +69,9 @@ def djn_generator(pk: PublicKey) -> int:
 class FixedBaseTable:
     """Windowed fixed-base exponentiation: base**e for e < 2**exponent_bits in e_bits/w products."""
 
-    def __init__(self, base: int, modulus: int, exponent_bits: int, window_bits: int = DEFAULT_WINDOW_BITS) -> None:
+    def __init__(
+        self, base: int, modulus: int, exponent_bits: int, window_bits: int = DEFAULT_WINDOW_BITS
+    ) -> None:
         if not 1 <= window_bits <= 16:
             raise ValueError("window_bits must be in 1..16")
         self.modulus = gmpy2.mpz(modulus)
@@ -172,7 +178,9 @@ _WORKER: dict[str, Encryptor] = {}
 
 
 def _worker_init(n: int, exponent_bits: int, window_bits: int) -> None:
-    _WORKER["enc"] = Encryptor(PublicKey(n), exponent_bits=exponent_bits, window_bits=window_bits).warm_up()
+    _WORKER["enc"] = Encryptor(
+        PublicKey(n), exponent_bits=exponent_bits, window_bits=window_bits
+    ).warm_up()
 
 
 def _worker_batch(count: int) -> list[int]:
@@ -187,7 +195,13 @@ class RandomnessPool:
     own table once; ``close()`` stops them). With ``processes=1`` it runs in the caller.
     """
 
-    def __init__(self, pk: PublicKey, *, window_bits: int = DEFAULT_WINDOW_BITS, exponent_bits: int | None = None) -> None:
+    def __init__(
+        self,
+        pk: PublicKey,
+        *,
+        window_bits: int = DEFAULT_WINDOW_BITS,
+        exponent_bits: int | None = None,
+    ) -> None:
         self.encryptor = Encryptor(pk, window_bits=window_bits, exponent_bits=exponent_bits)
         self._values: deque[gmpy2.mpz] = deque()
         self._executor: ProcessPoolExecutor | None = None

@@ -55,7 +55,9 @@ class PublicKey:
         object.__setattr__(self, "n_mpz", gmpy2.mpz(self.n))
         object.__setattr__(self, "n2_mpz", gmpy2.mpz(self.n_square))
         object.__setattr__(self, "half_n", self.n // 2)
-        digest = hashlib.sha256(b"coopetition/paillier/pk/v1" + self.n.to_bytes(self.byte_length, "big"))
+        digest = hashlib.sha256(
+            b"coopetition/paillier/pk/v1" + self.n.to_bytes(self.byte_length, "big")
+        )
         object.__setattr__(self, "fingerprint", digest.digest()[:16])
 
     @property
@@ -117,7 +119,9 @@ class PublicKey:
         if not 0 < c < self.n_square:
             raise InvalidCiphertext(f"{what} is outside [1, N^2) for key {self.fingerprint.hex()}")
         if gmpy2.gcd(c, self.n) != 1:
-            raise InvalidCiphertext(f"{what} is not a unit modulo N^2 for key {self.fingerprint.hex()}")
+            raise InvalidCiphertext(
+                f"{what} is not a unit modulo N^2 for key {self.fingerprint.hex()}"
+            )
         return c
 
     def check_ciphertexts(self, cs: object, *, what: str = "ciphertext") -> list[int]:

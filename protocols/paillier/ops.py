@@ -163,7 +163,9 @@ def matvec(pk: PublicKey, matrix: Any, cs: Sequence[int]) -> Any:
         partials = [_columns_times(pk, rows, lc, chunks[0])]
     else:
         ex = parallel._executor()
-        partials = [f.result() for f in [ex.submit(_columns_times, pk, rows, lc, c) for c in chunks]]
+        partials = [
+            f.result() for f in [ex.submit(_columns_times, pk, rows, lc, c) for c in chunks]
+        ]
     n2 = pk.n2_mpz
     out = partials[0]
     for part in partials[1:]:

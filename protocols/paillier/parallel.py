@@ -18,7 +18,9 @@ _MIN_PARALLEL = 2
 
 
 def cores() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    return max(
+        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
 
 
 @lru_cache(maxsize=1)
@@ -72,4 +74,6 @@ def powmod_pairs(bases: list, exponents: list, modulus: int) -> list[gmpy2.mpz]:
 
 def _pairs(bases: list, exponents: list, modulus: int) -> list[gmpy2.mpz]:
     # gmpy2.powmod holds the GIL; a list function per pair releases it for the long part.
-    return [gmpy2.powmod_exp_list(b, [e], modulus)[0] for b, e in zip(bases, exponents, strict=True)]
+    return [
+        gmpy2.powmod_exp_list(b, [e], modulus)[0] for b, e in zip(bases, exponents, strict=True)
+    ]

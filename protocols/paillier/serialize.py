@@ -121,10 +121,14 @@ def encode_threshold_public_key(tpk: ThresholdPublicKey) -> bytes:
     )
 
 
-def decode_threshold_public_key(data: bytes, *, insecure_allow_small: bool = False) -> ThresholdPublicKey:
+def decode_threshold_public_key(
+    data: bytes, *, insecure_allow_small: bool = False
+) -> ThresholdPublicKey:
     ints = _unpack(b"PTK1", data)
     if len(ints) < 4:
-        raise MalformedEncoding("threshold public key needs N, v, share bits and a verification key")
+        raise MalformedEncoding(
+            "threshold public key needs N, v, share bits and a verification key"
+        )
     n, v, share_bits, *keys = ints
     check_modulus_bits(n.bit_length(), insecure_allow_small=insecure_allow_small)
     pk = PublicKey(n)
@@ -135,7 +139,9 @@ def decode_threshold_public_key(data: bytes, *, insecure_allow_small: bool = Fal
 
 def encode_key_share(share: KeyShare) -> bytes:
     """The party's secret share with its threshold public key. Keep these bytes secret."""
-    return _pack(b"PKS1", [share.party, share.secret]) + encode_threshold_public_key(share.threshold_public)
+    return _pack(b"PKS1", [share.party, share.secret]) + encode_threshold_public_key(
+        share.threshold_public
+    )
 
 
 def decode_key_share(data: bytes, *, insecure_allow_small: bool = False) -> KeyShare:
@@ -162,7 +168,9 @@ def encode_decryption_share(pk: PublicKey, share: DecryptionShare) -> bytes:
     return len(head).to_bytes(4, "big") + head + encode_ciphertexts(pk, share.values)
 
 
-def decode_decryption_share(pk: PublicKey, data: bytes, *, sender: int | None = None) -> DecryptionShare:
+def decode_decryption_share(
+    pk: PublicKey, data: bytes, *, sender: int | None = None
+) -> DecryptionShare:
     """Decode a share; ``sender`` (the authenticated origin) must match the party it names.
 
     With ``sender`` given, any defect is that party's fault and raises
@@ -182,9 +190,13 @@ def _decode_decryption_share(pk: PublicKey, data: bytes, sender: int | None) -> 
     if len(data) < 4:
         raise MalformedEncoding(f"decryption share from {who} is truncated")
     head_len = int.from_bytes(data[:4], "big")
-    party, challenge, response = _expect(_unpack(b"PDS1", data[4 : 4 + head_len]), 3, "decryption share")
+    party, challenge, response = _expect(
+        _unpack(b"PDS1", data[4 : 4 + head_len]), 3, "decryption share"
+    )
     if sender is not None and party != sender:
-        raise MalformedEncoding(f"decryption share from party {sender} claims to be from party {party}")
+        raise MalformedEncoding(
+            f"decryption share from party {sender} claims to be from party {party}"
+        )
     values = decode_ciphertexts(pk, data[4 + head_len :], what=f"decryption share of party {party}")
     return DecryptionShare(party, tuple(values), DecryptionProof(challenge, response))
 

@@ -46,7 +46,9 @@ class UnknownParty(ValueError):
     """A decryption share claims to come from a party that holds no key share."""
 
     def __init__(self, party: object, parties: int) -> None:
-        super().__init__(f"decryption share from unknown party {party!r} (parties are 0..{parties - 1})")
+        super().__init__(
+            f"decryption share from unknown party {party!r} (parties are 0..{parties - 1})"
+        )
         self.party = party
 
 
@@ -130,7 +132,9 @@ class TrustedDealerKeyGeneration(ThresholdKeyGeneration):
     ) -> None:
         if parties < 1:
             raise ValueError("need at least one party")
-        public, private = keypair or generate_keypair(bits, insecure_allow_small=insecure_allow_small)
+        public, private = keypair or generate_keypair(
+            bits, insecure_allow_small=insecure_allow_small
+        )
         if keypair is not None:
             if public.bits < 2048 and not insecure_allow_small:
                 raise ValueError("a key below 2048 bits needs insecure_allow_small=True")
@@ -179,7 +183,9 @@ def partial_decrypt(
     raises ``InvalidCiphertext`` naming its index and nothing is computed.
     """
     if context.prover != share.party:
-        raise ValueError(f"proof context names prover {context.prover}, share is party {share.party}")
+        raise ValueError(
+            f"proof context names prover {context.prover}, share is party {share.party}"
+        )
     tpk = share.threshold_public
     public = tpk.public
     cts = [ciphertexts] if isinstance(ciphertexts, int) else public.check_ciphertexts(ciphertexts)
@@ -232,7 +238,9 @@ def verify_share(
         _context_for(context, party),
     )
     if not ok:
-        raise CheatingDetected(f"proof of correct decryption from party {party} rejected", culprit=party)
+        raise CheatingDetected(
+            f"proof of correct decryption from party {party} rejected", culprit=party
+        )
 
 
 def combine(

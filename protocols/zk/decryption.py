@@ -101,7 +101,9 @@ def prove_decryption_shares(
     if len(ciphertexts) != len(shares) or not ciphertexts:
         raise ValueError("need the same positive number of ciphertexts and shares")
     n2 = public.n2_mpz
-    transcript = _transcript(public, verification_base, verification_key, ciphertexts, shares, context)
+    transcript = _transcript(
+        public, verification_base, verification_key, ciphertexts, shares, context
+    )
     base, _ = _combined_bases(public, transcript, ciphertexts, shares)
     r = gmpy2.mpz(secrets.randbits(nonce_bits(share_bits)))
     opcount.tally("powmod", 2)
@@ -125,12 +127,19 @@ def verify_decryption_shares(
     if len(ciphertexts) != len(shares) or not ciphertexts:
         return False
     e, z = proof.challenge, proof.response
-    if not isinstance(e, int) or not isinstance(z, int) or isinstance(e, bool) or isinstance(z, bool):
+    if (
+        not isinstance(e, int)
+        or not isinstance(z, int)
+        or isinstance(e, bool)
+        or isinstance(z, bool)
+    ):
         return False
     if not 0 <= e < (1 << CHALLENGE_BITS) or abs(z) >= (1 << (nonce_bits(share_bits) + 1)):
         return False
     n2 = public.n2_mpz
-    transcript = _transcript(public, verification_base, verification_key, ciphertexts, shares, context)
+    transcript = _transcript(
+        public, verification_base, verification_key, ciphertexts, shares, context
+    )
     base, target = _combined_bases(public, transcript, ciphertexts, shares)
     try:
         opcount.tally("powmod", 2)
@@ -144,4 +153,3 @@ def verify_decryption_shares(
         return False
     transcript.absorb(a, b)
     return transcript.challenge_int(CHALLENGE_BITS, "challenge") == e
-
