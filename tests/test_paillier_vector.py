@@ -102,3 +102,21 @@ def test_shape_errors():
         ops.add_vec(PK, enc([1, 2]), enc([1]))
     with pytest.raises(ValueError):
         ops.matvec(PK, [[1, 2, 3]], enc([1, 2]))
+
+
+def test_matrices_elementwise():
+    x = np.array([[1, -2, 3], [4, 5, -6]], dtype=object)
+    y = np.array([[7, 8, 9], [-1, 0, 2]], dtype=object)
+    cx, cy = ENC.encrypt_array(x), ENC.encrypt_array(y)
+    assert cx.shape == (2, 3)
+
+    def d(a):
+        return np.vectorize(lambda c: SK.decrypt(int(c)), otypes=[object])(a)
+
+    assert (d(ops.add_vec(PK, cx, cy)) == x + y).all()
+    assert (d(ops.sub_vec(PK, cx, cy)) == x - y).all()
+    assert (d(ops.add_plain_vec(PK, cx, y)) == x + y).all()
+    assert (d(ops.mul_plain_vec(PK, cx, y)) == x * y).all()
+    assert (d(ops.scale_vec(PK, cx, -3)) == x * -3).all()
+    with pytest.raises(ValueError):
+        ops.add_vec(PK, cx, cy[:1])

@@ -36,6 +36,7 @@ from functools import lru_cache
 from typing import Any
 
 import gmpy2
+import numpy as np
 
 from . import opcount, parallel
 from .keys import PublicKey
@@ -163,6 +164,13 @@ class Encryptor:
     def encrypt_vector(self, ms: Sequence[int] | Any) -> list[int]:
         values = ms.tolist() if hasattr(ms, "tolist") else list(ms)
         return [self.pk.encrypt_with_rn(int(m), self._rn()) for m in values]
+
+    def encrypt_array(self, ms: Any) -> np.ndarray:
+        """Encrypt an array of any shape; returns a numpy object array of the same shape."""
+        arr = np.asarray(ms, dtype=object)
+        out = np.empty(arr.size, dtype=object)
+        out[:] = self.encrypt_vector(arr.ravel().tolist())
+        return out.reshape(arr.shape)
 
     def encrypt_with_randomness(self, m: int) -> tuple[int, int]:
         """(c, r) with c = Enc(m; r) and r = h**alpha mod N (never drawn from the pool)."""

@@ -71,6 +71,31 @@ def _wrap_matrix(rows: list[list[int]], *inputs: object) -> Any:
     return rows
 
 
+def _elementwise(fn: Any) -> Any:
+    """Let a vector operation take numpy arrays of any shape (same shape in, same shape out)."""
+
+    def wrapper(pk: PublicKey, *args: Any) -> Any:
+        shapes = [a.shape for a in args if isinstance(a, np.ndarray) and a.ndim > 1]
+        if not shapes:
+            return fn(pk, *args)
+        shape = shapes[0]
+        flat = []
+        for a in args:
+            if isinstance(a, np.ndarray) and a.ndim > 0:
+                if a.shape != shape:
+                    raise ValueError(f"shape mismatch: {a.shape} and {shape}")
+                flat.append(a.ravel())
+            else:
+                flat.append(a)
+        out = np.empty(int(np.prod(shape)), dtype=object)
+        out[:] = list(fn(pk, *flat))
+        return out.reshape(shape)
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
 def _as_list(values: Any) -> list[Any]:
     if isinstance(values, np.ndarray):
         return values.tolist()
@@ -82,6 +107,7 @@ def _same_length(a: Sequence[Any], b: Sequence[Any]) -> None:
         raise ValueError(f"length mismatch: {len(a)} and {len(b)}")
 
 
+@_elementwise
 def add_vec(pk: PublicKey, a: Sequence[int], b: Sequence[int]) -> Any:
     """Elementwise Enc(a_i + b_i)."""
     la, lb = _as_list(a), _as_list(b)
@@ -90,6 +116,7 @@ def add_vec(pk: PublicKey, a: Sequence[int], b: Sequence[int]) -> Any:
     return _wrap([int(gmpy2.mpz(x) * y % n2) for x, y in zip(la, lb, strict=True)], a, b)
 
 
+@_elementwise
 def sub_vec(pk: PublicKey, a: Sequence[int], b: Sequence[int]) -> Any:
     la, lb = _as_list(a), _as_list(b)
     _same_length(la, lb)
@@ -97,6 +124,7 @@ def sub_vec(pk: PublicKey, a: Sequence[int], b: Sequence[int]) -> Any:
     return _wrap([int(gmpy2.invert(y, n2) * x % n2) for x, y in zip(la, lb, strict=True)], a, b)
 
 
+@_elementwise
 def add_plain_vec(pk: PublicKey, cs: Sequence[int], ms: Sequence[int]) -> Any:
     """Elementwise Enc(a_i + m_i) for plaintexts m_i."""
     lc, lm = _as_list(cs), _as_list(ms)
@@ -104,6 +132,7 @@ def add_plain_vec(pk: PublicKey, cs: Sequence[int], ms: Sequence[int]) -> Any:
     return _wrap([add_plain(pk, c, int(m)) for c, m in zip(lc, lm, strict=True)], cs, ms)
 
 
+@_elementwise
 def mul_plain_vec(pk: PublicKey, cs: Sequence[int], ks: Sequence[int]) -> Any:
     """Elementwise Enc(k_i * a_i)."""
     lc, lk = _as_list(cs), _as_list(ks)
@@ -113,6 +142,7 @@ def mul_plain_vec(pk: PublicKey, cs: Sequence[int], ks: Sequence[int]) -> Any:
     return _wrap([int(x) for x in parallel.powmod_pairs(lc, exps, pk.n2_mpz)], cs, ks)
 
 
+@_elementwise
 def scale_vec(pk: PublicKey, cs: Sequence[int], k: int) -> Any:
     """Enc(k * a_i) for one scalar k."""
     lc = _as_list(cs)
