@@ -220,3 +220,18 @@ def test_gadgets_with_djn_nonces():
         for row_x, row_r, row_e in zip(a, rand_a, enc_a, strict=True)
         for x, r, e in zip(row_x, row_r, row_e, strict=True)
     )
+
+
+def test_gadgets_accept_numpy_matrices():
+    a = np.array([[3, -4], [5, 6]], dtype=np.int64)
+    b = np.array([[2**62, 1], [-7, 0]], dtype=object)
+    ea, ra = gadgets.encrypt_matrix(PK, a)
+    eb, rb = gadgets.encrypt_matrix(PK, b)
+    ec, rc = gadgets.encrypt_matrix(PK, a.astype(object) @ b)
+    proof = gadgets.prove_gadget2(
+        PK, np.array(ea, dtype=object), eb, ec, a, np.array(ra, dtype=object), b, rb, rc, CTX
+    )
+    gadgets.verify_gadget2(
+        PK, np.array(ea, dtype=object), eb, np.array(ec, dtype=object), proof, CTX
+    )
+    assert (decrypt_matrix(ec) == (a.astype(object) @ b) % N).all()

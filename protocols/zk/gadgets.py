@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import gmpy2
 from gmpy2 import mpz
@@ -67,6 +68,7 @@ def encrypt_matrix(
     pk: PublicKey, m: Matrix, encryptor: Encryptor | None = None
 ) -> tuple[list[list[int]], list[list[int]]]:
     """Encrypt entry by entry; returns (ciphertexts, randomness). Plaintexts are taken mod N."""
+    m = _rows(m)
     pairs = [[group.encrypt_fresh(pk, x, encryptor) for x in row] for row in m]
     return [[c for c, _ in row] for row in pairs], [[r for _, r in row] for row in pairs]
 
@@ -79,6 +81,7 @@ def matmul_encrypted(
     Exponents are a_il mod N: the convention Gadget 1's prover relies on.
     """
     n, n2 = pk.n, pk.n_square
+    a, eb, gammas = _rows(a), _rows(eb), _rows(gammas)
     rows, inner, cols = len(a), len(eb), len(eb[0]) if eb else 0
     out = []
     for i in range(rows):
@@ -95,6 +98,11 @@ def matmul_encrypted(
 
 
 # -- shared machinery ----------------------------------------------------------------------------
+
+
+def _rows(m: Any) -> Any:
+    """numpy arrays (int64 or object) as nested lists of Python ints; anything else unchanged."""
+    return m.tolist() if hasattr(m, "tolist") else m
 
 
 def _shape(m: object, what: str, blame: Blame) -> tuple[int, int]:
@@ -234,6 +242,7 @@ def _product_equations(
     ctx: ProofContext,
 ) -> list[Equation]:
     blame = group.blame_for(kind, ctx)
+    ea, eb, ec = _rows(ea), _rows(eb), _rows(ec)
     if not isinstance(proof, MatMulProof):
         raise blame.reject("product proof is not a MatMulProof")
     r, k, c = _shapes(ea, eb, ec, blame)
@@ -332,9 +341,11 @@ def prove_gadget1(
 ) -> MatMulProof:
     """Prove Dec(ec) = A Dec(eb) and knowledge of A = Dec(ea).
 
-    ``ea[i][h] = Enc(a[i][h]; ra[i][h])`` and ``ec = matmul_encrypted(pk, a, eb, gammas)``.
+    ``ea[i][l] = Enc(a[i][l]; ra[i][l])`` and ``ec = matmul_encrypted(pk, a, eb, gammas)``.
+    Matrices are nested lists of ints or numpy arrays.
     """
     n = pk.n
+    ea, eb, ec, a, ra, gammas = (_rows(x) for x in (ea, eb, ec, a, ra, gammas))
 
     def row_roots(v: list[int], pis: list[list[int]]) -> list[int]:
         # Enc(Cv)_i / prod_l P_il = (prod_j gamma_ij^(v_j) / prod_l pi_il)^N exactly.
@@ -395,6 +406,7 @@ def prove_gadget2(
     randomness ``ra, rb, rc``.
     """
     n = pk.n
+    ea, eb, ec, a, ra, b, rb, rc = (_rows(x) for x in (ea, eb, ec, a, ra, b, rb, rc))
 
     def row_roots(v: list[int], pis: list[list[int]]) -> list[int]:
         # randomness of Enc(Bv)_l and Enc(Cv)_i, then
