@@ -93,11 +93,12 @@ def _encryption_peers(public: Any, seconds: float = 1.0) -> dict[str, float]:
         "phe": lambda i: phe_pk.encrypt(i),
         "ours_djn": (lambda enc: lambda i: enc.encrypt(i))(Encryptor(public).warm_up()),
     }.items():
-        count, start = 0, time.perf_counter()
+        count, start, cpu = 0, time.perf_counter(), time.process_time()
         while time.perf_counter() - start < seconds:
             fn(count)
             count += 1
         rates[name] = count / (time.perf_counter() - start)
+        rates[name + "_cpu"] = count / max(time.process_time() - cpu, 1e-9)
     return rates
 
 
@@ -209,12 +210,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     peers = _encryption_peers(keypair[0])
     result["peer.phe_encryptions_per_s"] = round(peers["phe"], 1)
     result["peer.ours_djn_encryptions_per_s"] = round(peers["ours_djn"], 1)
+    result["peer.phe_encryptions_per_cpu_s"] = round(peers["phe_cpu"], 1)
     for m in party_counts:
         kg = TrustedDealerKeyGeneration(m, bits, insecure_allow_small=insecure, keypair=keypair)
         _offline(kg, m, args, result)
         rate = result[f"offline.m{m}.triples.per_s"]
         result[f"offline.m{m}.triples.cost_in_phe_encryptions"] = round(peers["phe"] / rate, 1)
         result[f"offline.m{m}.triples.cost_in_djn_encryptions"] = round(peers["ours_djn"] / rate, 1)
+        # CPU time on both sides: insensitive to other load on a shared machine.
+        cpu = result[f"offline.m{m}.triples.cpu_s_per_triple"]
+        result[f"offline.m{m}.triples.cpu_cost_in_phe_encryptions"] = round(cpu * peers["phe_cpu"], 1)
     for m in party_counts:
         _online(m, args, result)
     out = args.out if args.out is not None else (None if insecure else DEFAULT_OUT)
