@@ -18,14 +18,21 @@ class FaultSchedule:
 
     seed: int = 0
     plan: list[str] = field(default_factory=list)
-    fired: list[dict[str, Any]] = field(default_factory=list)
+    _events: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def add(self, at: float, fault: str, **detail: Any) -> None:
-        self.fired.append({"t": round(at, 9), "fault": fault, **detail})
+        self._events.append({"t": round(at, 9), "fault": fault, **detail})
+
+    @property
+    def fired(self) -> list[dict[str, Any]]:
+        """Events in a canonical order: parties acting at one virtual instant are run by trio
+        in a random order, so the order of ``add`` calls is not itself reproducible."""
+        return sorted(self._events, key=lambda e: (e["t"], e["fault"], sorted(
+            (k, str(v)) for k, v in e.items())))
 
     def summary(self) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for event in self.fired:
+        for event in self._events:
             counts[event["fault"]] = counts.get(event["fault"], 0) + 1
         return dict(sorted(counts.items()))
 
@@ -39,9 +46,10 @@ class FaultSchedule:
     def format(self, limit: int = 20) -> str:
         lines = [f"fault schedule (seed {self.seed}):"]
         lines += [f"  plan: {p}" for p in self.plan] or ["  plan: none"]
-        for event in self.fired[:limit]:
+        fired = self.fired
+        for event in fired[:limit]:
             rest = ", ".join(f"{k}={v}" for k, v in event.items() if k not in ("t", "fault"))
             lines.append(f"  t={event['t']:.6f}s {event['fault']}: {rest}")
-        if len(self.fired) > limit:
-            lines.append(f"  ... {len(self.fired) - limit} more ({self.summary()})")
+        if len(fired) > limit:
+            lines.append(f"  ... {len(fired) - limit} more ({self.summary()})")
         return "\n".join(lines)
