@@ -152,3 +152,13 @@ def test_fifty_parties_over_wan_in_virtual_time():
     # Each coordinate round is at least one one-way latency plus the echo round's.
     assert result.virtual_seconds > 2 * 2 * 0.020
     assert result.as_dict()["phases"]["coordinate"]["messages_sent"] >= 2 * 50 * 49
+
+
+def test_replay_of_an_abort_repeats_outcome_schedule_and_transcript():
+    runs = [simulate_scenario(sc.load(SCENARIOS / "crash-at-round.toml", seed=3))
+            for _ in range(2)]
+    a, b = runs
+    assert a.outcome == b.outcome == "aborted" and a.culprit == b.culprit == 2
+    assert a.schedule.fired == b.schedule.fired and a.schedule.fired
+    assert a.transcript_sha256 == b.transcript_sha256
+    assert a.virtual_seconds == b.virtual_seconds
