@@ -19,6 +19,7 @@ from typing import Any
 from coopetition.engine.errors import ConfigError
 from coopetition.engine.party import Deadlines
 from coopetition.transports.faults import (
+    BurstDrop,
     Byzantine,
     Corrupt,
     Crash,
@@ -33,7 +34,7 @@ from coopetition.transports.faults import (
 from coopetition.transports.wan import PRESETS, LinkSpec, Topology, preset
 
 LINK_FAULTS: dict[str, type[LinkFault]] = {
-    "drop": Drop, "delay": Delay, "duplicate": Duplicate, "reorder": Reorder,
+    "drop": Drop, "burst_drop": BurstDrop, "delay": Delay, "duplicate": Duplicate, "reorder": Reorder,
     "corrupt": Corrupt, "partition": Partition, "slow": Slow,
 }
 PARTY_FAULTS = ("crash", "byzantine")

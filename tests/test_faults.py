@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -10,6 +11,7 @@ import trio
 
 from coopetition.engine.errors import ConfigError, ConnectionClosed
 from coopetition.transports.faults import (
+    BurstDrop,
     Byzantine,
     Corrupt,
     Crash,
@@ -59,6 +61,16 @@ async def test_drop_rate_and_repeatable_schedule(autojump_clock):
     assert sim2.schedule.fired == fired and got2 == got
     sim3, _ = await _blast([Drop(probability=0.25)], seed=4)
     assert sim3.schedule.fired != fired
+
+
+async def test_burst_drop_loses_frames_in_runs(autojump_clock):
+    sim, got = await _blast([BurstDrop(p_bad=0.05, p_good=0.25)], seed=5, n=400, parties=2)
+    lost = sorted(e["seq"] for e in sim.schedule.fired)
+    assert len(got[1]) == 400 - len(lost)
+    # Stationary loss rate p_bad / (p_bad + p_good) = 1/6; bursts average 1/p_good = 4 frames.
+    assert 0.08 < len(lost) / 400 < 0.28
+    runs = 1 + sum(1 for a, b in itertools.pairwise(lost) if b != a + 1)
+    assert len(lost) / runs > 2.0  # Bernoulli loss at this rate would average about 1.2
 
 
 async def test_drop_restricted_to_links_and_window(autojump_clock):

@@ -25,6 +25,7 @@ from coopetition.engine.party import Deadlines
 from coopetition.sims.runner import run_parties, size_cost_model
 from coopetition.sims.workloads import synthetic_admm
 from coopetition.transports.faults import (
+    BurstDrop,
     Byzantine,
     Corrupt,
     Crash,
@@ -77,6 +78,7 @@ class Case:
 CASES = [
     Case("none"),
     Case("drop", link=(Drop(probability=0.15),)),
+    Case("burst-drop", link=(BurstDrop(p_bad=0.05, p_good=0.3),)),
     Case("delay", link=(Delay(probability=0.5, delay=0.2, jitter=0.3),)),
     Case("duplicate", link=(Duplicate(probability=0.3, gap=0.05),)),
     Case("reorder", link=(Reorder(probability=0.3, delay=0.08),)),

@@ -1,6 +1,6 @@
 """Seeded, composable fault injection: link faults for the WAN simulator and party faults for runs.
 
-*Link faults* (:class:`Drop`, :class:`Delay`, :class:`Duplicate`, :class:`Reorder`,
+*Link faults* (:class:`Drop`, :class:`BurstDrop`, :class:`Delay`, :class:`Duplicate`, :class:`Reorder`,
 :class:`Corrupt`, :class:`Partition`, :class:`Slow`) are pure decisions consulted by the
 :class:`~coopetition.transports.wan.WanSimulator` task for every frame, in the order given, each
 drawing from its own generator keyed by ``(seed, fault index, link)``: so a fault's decisions for
@@ -86,14 +86,16 @@ class LinkFault:
             and self.start <= t < self.stop
         )
 
-    def apply(self, src: PartyId, dst: PartyId, seq: int, now: float, fate: Fate) -> Fate:
-        link = (src, dst)
+    def _rng(self, link: Link) -> Any:
         rng = self._rngs.get(link)
         if rng is None:
             assert self._sim is not None, "fault used before bind()"
-            rng = self._rngs[link] = derive_rng(
-                self._sim.seed, "fault", self._index, self.name, src, dst
-            )
+            rng = self._rngs[link] = derive_rng(self._sim.seed, "fault", self._index, self.name,
+                                                 *link)
+        return rng
+
+    def apply(self, src: PartyId, dst: PartyId, seq: int, now: float, fate: Fate) -> Fate:
+        rng = self._rng((src, dst))
         u, v = rng.random(), rng.random()  # fixed number of draws per frame on this link
         if not self._applies(src, dst, now) or u >= self.probability:
             return fate
@@ -111,6 +113,37 @@ class Drop(LinkFault):
 
     def transform(self, fate: Fate, v: float) -> Fate:
         return Fate((), "drop")
+
+
+@dataclass
+class BurstDrop(LinkFault):
+    """Bursty loss (Gilbert-Elliott): each link is *good* or *bad*; before each frame a good
+    link turns bad with probability ``p_bad`` and a bad one recovers with ``p_good``; frames on
+    a bad link are lost with ``probability``. Mean burst length is ``1 / p_good`` frames."""
+
+    p_bad: float = 0.02
+    p_good: float = 0.3
+    name = "burst_drop"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not (0 < self.p_bad <= 1 and 0 < self.p_good <= 1):
+            raise ConfigError("burst_drop: p_bad and p_good must be in (0, 1]")
+        self._bad: dict[Link, bool] = {}
+
+    def _extra(self) -> str:
+        return f" p_bad={self.p_bad} p_good={self.p_good}"
+
+    def apply(self, src: PartyId, dst: PartyId, seq: int, now: float, fate: Fate) -> Fate:
+        link = (src, dst)
+        rng = self._rng(link)
+        u, v = rng.random(), rng.random()
+        bad = (v >= self.p_good) if self._bad.get(link, False) else (v < self.p_bad)
+        self._bad[link] = bad
+        if not bad or not self._applies(src, dst, now) or u >= self.probability:
+            return fate
+        self.schedule.add(now - self._t0, self.name, src=src, dst=dst, seq=seq)
+        return Fate((), self.name)
 
 
 @dataclass
