@@ -133,14 +133,10 @@ def _statement_transcript(
 
 def _reduce(pk: PublicKey, m: Sequence[Sequence[mpz | int]], v: list[int]) -> list[mpz]:
     """Enc(M v) = (prod_j M_ij^(v_j))_i: r*c short exponentiations."""
-    n2 = pk.n_square
-    out = []
-    for row in m:
-        acc = mpz(1)
-        for x, vj in zip(row, v, strict=True):
-            acc = acc * group.powmod(x, vj, n2) % n2
-        out.append(acc)
-    return out
+    return [
+        group.multi_pow([(mpz(x), mpz(vj)) for x, vj in zip(row, v, strict=True)], pk.n_square)
+        for row in m
+    ]
 
 
 def _row_products(pk: PublicKey, products: Sequence[Sequence[mpz | int]]) -> list[mpz]:
