@@ -297,11 +297,19 @@ def simulate(make_protocol: ProtocolFactory, party_ids: Sequence[PartyId], **kwa
     return trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
 
 
-def size_cost_model(seconds_per_element: float = 2e-9, base: float = 1e-5) -> CostModel:
-    """A deterministic compute cost: ``base`` plus a charge per array element in the arguments
-    (replayable timings; use measured CPU time when the numbers themselves matter)."""
+def size_cost_model(seconds_per_element: float = 2e-9, base: float = 1e-5,
+                    per_operation: Mapping[str, float] | None = None) -> CostModel:
+    """A deterministic compute cost: a fixed figure per operation label when ``per_operation``
+    gives one (e.g. ``{"local_step": 0.004}``), otherwise ``base`` plus a charge per array
+    element in the arguments. Replayable timings; use measured CPU time when the numbers
+    themselves matter."""
+    fixed = dict(per_operation or {})
+    if any(not (isinstance(v, int | float) and v >= 0) for v in fixed.values()):
+        raise ConfigError("per-operation costs must be non-negative numbers of seconds")
 
     def cost(label: str, args: tuple[Any, ...]) -> float:
+        if label in fixed:
+            return float(fixed[label])
         elements = 0
         for arg in args:
             size = getattr(arg, "size", None)

@@ -46,7 +46,7 @@ _SECTIONS = {
     "network": {"preset", "latency_ms", "bandwidth_mbps", "jitter_ms", "loss", "uplink_mbps",
                 "regions", "intra", "inter"},
     "deadlines": {"phase", "heartbeat_interval", "heartbeat_timeout", "finish", "abort_send"},
-    "compute": {"mode", "seconds_per_element", "base_seconds"},
+    "compute": {"mode", "seconds_per_element", "base_seconds", "per_operation"},
     "reliable": {"rto_initial", "rto_min", "rto_max", "backoff", "window"},
     "expect": {"outcome", "abort_code", "culprit"},
     "faults": set(),
@@ -127,6 +127,12 @@ def parse(doc: Mapping[str, Any], *, seed: int | None = None, parties: int | Non
     compute = dict(doc.get("compute", {}))
     if compute.setdefault("mode", "model") not in ("model", "measured"):
         raise ConfigError(f"{where}: [compute] mode must be 'model' or 'measured'")
+    per_op = compute.setdefault("per_operation", {})
+    if not isinstance(per_op, dict) or any(
+        isinstance(v, bool) or not isinstance(v, int | float) or v < 0 for v in per_op.values()
+    ):
+        raise ConfigError(f"{where}: [compute] per_operation must map operation labels to "
+                          "non-negative seconds")
 
     scenario = Scenario(name, seed, m, protocol, data, topology, deadlines, compute,
                         dict(doc.get("reliable", {})), expect=dict(doc.get("expect", {})),

@@ -65,6 +65,7 @@ def test_scenario_fields_are_parsed():
         ({"faults": [{"kind": "crash", "party": 1}]}, "exactly one of phase"),
         ({"protocol": {"name": "helen"}}, "not supported by the simulator yet"),
         ({"compute": {"mode": "guess"}}, "mode must be"),
+        ({"compute": {"per_operation": {"local_step": -1}}}, "per_operation"),
         ({"deadlines": {"phase": -1}}, "deadline phase"),
         ({"expect": {"outcome": "won"}}, "[expect] outcome"),
     ],
@@ -162,3 +163,22 @@ def test_replay_of_an_abort_repeats_outcome_schedule_and_transcript():
     assert a.schedule.fired == b.schedule.fired and a.schedule.fired
     assert a.transcript_sha256 == b.transcript_sha256
     assert a.virtual_seconds == b.virtual_seconds
+
+
+def test_per_operation_cost_model_is_charged_to_virtual_time():
+    """Three iterations of 2 s local steps and 0.5 s consensus on a 1 ms LAN: the compute
+    seconds the run reports are exactly the charged costs, and virtual time includes them."""
+    doc = {
+        "run": {"parties": 3, "seed": 1},
+        "protocol": {"iterations": 3},
+        "network": {"preset": "lan"},
+        "compute": {"per_operation": {"summarise": 1.0, "local_step": 2.0, "consensus": 0.5}},
+        "deadlines": {"phase": 60, "heartbeat_interval": 1, "heartbeat_timeout": 30},
+    }
+    result = simulate_scenario(sc.parse(doc))
+    assert result.outcome == "completed"
+    phases = result.per_phase()
+    assert phases["setup"]["compute_seconds"] == pytest.approx(1.0)
+    assert phases["local_optimize"]["compute_seconds"] == pytest.approx(3 * 2.0)
+    assert phases["coordinate"]["compute_seconds"] == pytest.approx(3 * 0.5)
+    assert 1.0 + 3 * 2.5 < result.virtual_seconds < 1.0 + 3 * 2.5 + 1.0
