@@ -2,14 +2,27 @@
 
 Layout (one job per module):
 
-* :mod:`.field` - arithmetic modulo the public prime ``P`` on numpy object vectors.
+* :mod:`.field` - arithmetic modulo the public prime ``P = 2**256 - 189`` on numpy object vectors.
 * :mod:`.shares` - :class:`Share` (a party's value shares and MAC shares) and local operations.
-* :mod:`.preprocessing` - batches of triples, bits, random values and input masks; the
-  consume-once :class:`PreprocessingStore`; :class:`InsecureDealerPreprocessing` (tests only).
+* :mod:`.preprocessing` - batches of triples, bits, random values, bounded masks and input masks;
+  the consume-once :class:`PreprocessingStore` (CBOR-serialisable);
+  :class:`InsecureDealerPreprocessing` (a trusted dealer; tests only).
 * :mod:`.online` - the online phase as sans-IO per-party programs (generators that yield
-  :class:`Exchange` requests): input, open with commit-then-open MAC check, Beaver
-  multiplication, probabilistic truncation, less-than-zero and soft thresholding.
-* :mod:`.harness` - runs m parties' programs in one process, passing their messages explicitly.
-* :mod:`.offline` - the maliciously secure offline phase from threshold Paillier and proofs.
-* :mod:`.gadgets` - Helen's Gadget 3 (Paillier <-> SPDZ) and Gadget 4 (verification).
+  :class:`Exchange` requests): ``SpdzParty.input / open / mac_check / output / mul / trunc_pr /
+  ltz / soft_threshold``, and ``needs_*`` helpers that size the preprocessing.
+* :mod:`.harness` - ``run_local(programs, tamper=..., stats=...)`` runs m parties' programs in one
+  process, CBOR-encoding every message.
+* :mod:`.machine` - ``ProgramMachine`` / ``SpdzRun``: the same programs as engine phase machines.
+* :mod:`.conversion` - ``PaillierParty``: threshold-Paillier side of a party, MAC-key setup and
+  ``authenticate`` (ciphertexts -> authenticated shares), shared by the offline phase and Gadget 3.
+* :mod:`.offline` - ``OfflineParty.setup / fill / triples / bits / randoms / bounded /
+  input_masks``: the maliciously secure offline phase.
+* :mod:`.gadgets` - Helen's Gadget 3 (``ciphertext_to_shares``, ``shares_to_ciphertext``) and
+  Gadget 4 (``verify_conversions``).
+* :mod:`.errors` - ``MacCheckFailed`` (no culprit), ``CommitmentMismatch``,
+  ``PreprocessingMismatch``, ``ConversionRejected``, ``PreprocessingReused``,
+  ``PreprocessingExhausted``; all inside the project's ``ProtocolAborted`` hierarchy.
+* :mod:`.testing` - small INSECURE threshold keys for tests and smoke benchmarks.
+
+Construction, parameters and sources: ``docs/crypto-spdz.md``.
 """
