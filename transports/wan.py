@@ -375,6 +375,7 @@ class WanSimulator:
         if u_loss < spec.loss:
             stats.frames_lost += 1
             self._log("lost", done, src, dst, seq, data, "link loss")
+            self.schedule.add(now - self.t0, "loss", src=src, dst=dst, seq=seq)
             return
         delay = spec.latency
         if spec.jitter:
