@@ -68,3 +68,21 @@ async def test_bad_mac_share_aborts_every_party(autojump_clock):
     assert not run.completed
     assert set(run.errors) == set(ids)
     assert any(isinstance(e, MacCheckFailed) for e in run.errors.values())
+
+
+async def test_offline_phase_over_the_engine(autojump_clock):
+    """Ciphertexts, proofs and decryption shares travel through the signed wire format."""
+    from coopetition.protocols.spdz.testing import offline_parties
+
+    m = 2
+    offs = offline_parties(m, b"engine-offline")
+    ids = list(range(m))
+    runs = [SpdzRun(i, tuple(ids), (lambda o: lambda: o.fill(triples=1, input_masks={0: 1}))(offs[i])) for i in ids]
+    run = await run_parties(local_configs(ids, deadlines=FAST), MemoryNetwork(ids).transports(), runs)
+    assert run.completed, run.errors
+    stores = [run.results[i] for i in ids]
+    alpha = sum(s.alpha_share for s in stores) % F.P
+    t = [s.take("triple", 1).parts for s in stores]
+    a, b, c = (sum(x[k].value for x in t) % F.P for k in range(3))
+    assert (a * b - c) % F.P == 0
+    assert all((alpha * sum(x[k].value for x in t) - sum(x[k].mac for x in t)) % F.P == 0 for k in range(3))
