@@ -248,3 +248,45 @@ def test_store_refuses_batch_twice_and_never_hands_out_an_item_twice():
     assert restored.available("triple") == 0
     with pytest.raises(PreprocessingReused):
         restored.add(batch)
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    st.lists(st.integers(-(2**60), 2**60), min_size=1, max_size=6),
+    st.integers(1, 40),
+    st.integers(2, 4),
+)
+def test_trunc_pr_is_floor_or_floor_plus_one(values, m_bits, m):
+    n, k = len(values), 62
+    need = needs_trunc(n, k, m_bits)
+    d = dealer_for(m, bits=need.bits, bounded=need.bounded, masks={m - 1: n})
+    ps = parties(d)
+
+    def prog(p: SpdzParty):
+        x = yield from p.input(m - 1, n, F.vec(values) if p.party == m - 1 else None)
+        t = yield from p.trunc_pr(x, k, m_bits)
+        return (yield from p.output(t))
+
+    for r in run_local([prog(p) for p in ps]):
+        for got, v in zip(F.signed(r), values, strict=True):
+            assert int(got) - (v >> m_bits) in (0, 1)
+
+
+@settings(max_examples=5, deadline=None)
+@given(st.lists(st.floats(-100, 100, allow_nan=False), min_size=1, max_size=5), st.floats(0, 10))
+def test_soft_threshold_property(xs, kappa):
+    n = len(xs)
+    enc = fx.encode(xs, FRAC)
+    kap = fx.encode_int(kappa, FRAC)
+    need = needs_soft_threshold(n, K)
+    d = dealer_for(2, triples=need.triples, bits=need.bits, bounded=need.bounded, masks={0: n})
+
+    def prog(p: SpdzParty):
+        x = yield from p.input(0, n, F.vec(enc) if p.party == 0 else None)
+        z = yield from p.soft_threshold(x, kap, K)
+        return (yield from p.output(z))
+
+    ints = [int(v) for v in enc]
+    ref = [v - kap if v > kap else v + kap if v < -kap else 0 for v in ints]
+    for r in run_local([prog(p) for p in parties(d)]):
+        assert [int(v) for v in F.signed(r)] == ref
