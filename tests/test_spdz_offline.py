@@ -7,9 +7,9 @@ import pytest
 
 from coopetition.engine.errors import CheatingDetected
 from coopetition.protocols.spdz import field as F
-from coopetition.protocols.spdz.errors import MacCheckFailed
+from coopetition.protocols.spdz.errors import MacCheckFailed, SacrificeFailed
 from coopetition.protocols.spdz.harness import HarnessStats, run_local
-from coopetition.protocols.spdz.offline import OfflineParty, SacrificeFailed
+from coopetition.protocols.spdz.offline import OfflineParty
 from coopetition.protocols.spdz.online import SpdzParty
 from coopetition.protocols.spdz.preprocessing import PreprocessingStore
 from coopetition.protocols.spdz.testing import dealer, offline_parties

@@ -28,6 +28,12 @@ class PreprocessingMismatch(ProtocolViolation):
     code = "spdz_preprocessing_mismatch"
 
 
+class SacrificeFailed(CheatingDetected):
+    """A generated triple failed its check against a sacrificed one (no culprit can be named)."""
+
+    code = "spdz_sacrifice_failed"
+
+
 class ConversionRejected(CheatingDetected):
     """Gadget 4 found a conversion whose shares or MACs do not match its ciphertext."""
 

@@ -117,6 +117,9 @@ def _check_multiples(values: list[int], what: str) -> None:
 def verify_conversions(p: PaillierParty, records: Sequence[Conversion]) -> Program[int]:
     """Gadget 4 over all records; returns the released MAC key alpha mod P.
 
+    Run it once, at the end: after alpha is public, MACs can be forged, so the SPDZ shares
+    of this session must not be used for anything else.
+
     Raises ``ConversionRejected`` if some a is not congruent to the sum of its published
     shares, or some MAC does not match under alpha.
     """

@@ -32,7 +32,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 
-from coopetition.engine.errors import CheatingDetected, LocalFailure, ProtocolViolation
+from coopetition.engine.errors import LocalFailure, ProtocolViolation
 from coopetition.protocols.paillier import ops
 from coopetition.protocols.zk import multiplication
 from coopetition.protocols.zk.errors import ProofRejected
@@ -47,15 +47,10 @@ from .conversion import (
     proof_to_wire,
     rejected,
 )
+from .errors import SacrificeFailed
 from .online import Exchange, Program, SpdzParty
 from .preprocessing import Batch, PreprocessingStore
 from .shares import Share
-
-
-class SacrificeFailed(CheatingDetected):
-    """A generated triple failed its check against a sacrificed one (no culprit can be named)."""
-
-    code = "spdz_sacrifice_failed"
 
 
 @dataclass
