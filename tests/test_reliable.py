@@ -162,3 +162,26 @@ async def test_wan_backlog_limit_is_back_pressure(autojump_clock):
             await a.send(1, bytes(100))  # 0.1 s of serialisation each
         # 1 s of frames through a 0.5 s backlog: the sender was held back about 0.5 s
         assert trio.current_time() - sim.t0 == pytest.approx(0.5, abs=0.11)
+
+
+async def test_a_silent_peer_is_probed_not_flooded(autojump_clock):
+    """50 unacknowledged frames to a peer that never answers: after rto_max without progress
+    only the oldest frame is retransmitted (a probe), so retransmissions grow with the number of
+    timer expiries, not with 50 x that."""
+    net = MemoryNetwork([0, 1, 2])
+    ra = ReliableTransport(net.transport(0), rto_initial=0.5, rto_max=2.0)
+    rb = ReliableTransport(net.transport(1), rto_initial=0.5, rto_max=2.0)
+    for i in range(50):
+        await ra.send(2, b"to the silent one %d" % i)  # party 2 never reads
+    await ra.send(1, b"to a live one")
+    with trio.move_on_after(30):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ra.receive)
+            got = await rb.receive()
+            nursery.start_soon(rb.receive)  # keep acknowledging
+    assert got.data == b"to a live one"
+    # expiries at t=0.5 and 1.5 retransmit all 50 (no evidence of silence yet); from then on
+    # one probe per expiry (every rto_max = 2 s): about 15 more in 30 s. Without probing it
+    # would be 50 per expiry, about 800.
+    assert 50 <= ra.stats.retransmissions <= 50 + 50 + 20
+    assert not ra._state[1].unacked  # the live peer was unaffected

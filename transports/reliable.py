@@ -73,6 +73,7 @@ class _PeerState:
     srtt: float | None = None
     rttvar: float = 0.0
     rto: float = 1.0
+    last_progress: float = 0.0  # last ack that acknowledged something, or start of waiting
 
 
 @dataclass(slots=True)
@@ -162,6 +163,8 @@ class ReliableTransport(Transport):
         seq = state.next_seq
         state.next_seq += 1
         now = trio.current_time()
+        if not state.unacked:
+            state.last_progress = now  # a new waiting period starts
         state.unacked[seq] = _Pending(bytes(data), now, now + state.rto, state.rto)
         self._earliest = min(self._earliest, now + state.rto)
         self.stats.data_frames += 1
@@ -224,6 +227,7 @@ class ReliableTransport(Transport):
             if pending.retries == 0:  # Karn: only unambiguous samples
                 self._sample_rtt(state, now - pending.sent_at)
         if acked:
+            state.last_progress = now
             async with self._acked:
                 self._acked.notify_all()
 
@@ -241,19 +245,30 @@ class ReliableTransport(Transport):
             return
         self._earliest = math.inf
         for peer, state in self._state.items():
+            due = []
             for seq in sorted(state.unacked):
-                pending = state.unacked.get(seq)
-                if pending is None:
-                    continue
+                pending = state.unacked[seq]
                 if pending.deadline > now:
                     self._earliest = min(self._earliest, pending.deadline)
-                    continue
-                if self.give_up_after is not None and now - pending.sent_at >= self.give_up_after:
-                    raise ConnectionClosed(
-                        f"party {peer} acknowledged nothing for {now - pending.sent_at:.3f}s "
-                        f"after {pending.retries} retransmissions",
-                        peer=peer,
-                    )
+                else:
+                    due.append((seq, pending))
+            if not due:
+                continue
+            oldest = due[0][1]
+            if self.give_up_after is not None and now - oldest.sent_at >= self.give_up_after:
+                raise ConnectionClosed(
+                    f"party {peer} acknowledged nothing for {now - oldest.sent_at:.3f}s "
+                    f"after {oldest.retries} retransmissions",
+                    peer=peer,
+                )
+            if now - state.last_progress >= self.rto_max and len(due) > 1:
+                # The peer has acknowledged nothing for a while (crashed, partitioned): probe
+                # with the oldest frame only, as TCP does, rather than flood a dead link; the
+                # rest wait for the probe's timer.
+                due, held_back = due[:1], due[1:]
+            else:
+                held_back = []
+            for seq, pending in due:
                 pending.retries += 1
                 pending.rto = min(self.rto_max, pending.rto * self.backoff)
                 pending.deadline = now + pending.rto
@@ -266,6 +281,8 @@ class ReliableTransport(Transport):
                     if self._draining:  # the run is over and the peer has gone: nobody to wait for
                         state.unacked.clear()
                         break
+            for _, pending in held_back:
+                pending.deadline = max(pending.deadline, oldest.deadline)
 
 
 def _pack_sack(seqs: list[int]) -> bytes:
