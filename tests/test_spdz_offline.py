@@ -138,3 +138,18 @@ def test_bad_decryption_share_names_the_party():
     with pytest.raises(CheatingDetected) as err:
         run_local([p.fill(randoms=2) for p in ps], tamper=tamper)
     assert err.value.culprit == 1
+
+
+def test_swapped_mac_ciphertexts_fail_the_batched_mac_proof():
+    """One proof covers all of a party's MACs; reordering two of them must break it."""
+    ps = offline_parties(2, b"offline-mac-swap")
+
+    def tamper(sender, receiver, tag, payload):
+        if sender == 1 and tag.startswith("spdz-random-auth/"):
+            macs = payload["mac"]
+            macs[0], macs[1] = macs[1], macs[0]
+        return payload
+
+    with pytest.raises(CheatingDetected) as err:
+        run_local([p.fill(randoms=2) for p in ps], tamper=tamper)
+    assert err.value.culprit == 1

@@ -36,7 +36,7 @@ from typing import Any
 import gmpy2
 
 from coopetition.engine.errors import CheatingDetected, ProtocolViolation
-from coopetition.protocols.paillier import ops
+from coopetition.protocols.paillier import ops, parallel
 from coopetition.protocols.paillier.encryptor import Encryptor
 from coopetition.protocols.paillier.keys import InvalidCiphertext, PublicKey
 from coopetition.protocols.paillier.threshold import (
@@ -50,7 +50,7 @@ from coopetition.protocols.zk import interval, multiplication, plaintext
 from coopetition.protocols.zk.decryption import DecryptionProof
 from coopetition.protocols.zk.errors import ProofRejected
 from coopetition.protocols.zk.group import multiply
-from coopetition.protocols.zk.transcript import ProofContext
+from coopetition.protocols.zk.transcript import ProofContext, Transcript
 
 from . import field as F
 from .online import DEFAULT_KAPPA, Exchange, Program
@@ -58,6 +58,8 @@ from .shares import Share
 
 #: Interval-proof slack (bits): a verified value is below 2**(bits + slack) in absolute value.
 SLACK_BITS = interval.DEFAULT_SLACK_BITS
+#: Bits of the random coefficients that batch a party's MAC multiplication proofs.
+MAC_BATCH_BITS = 128
 #: Bits of an alpha_j bound: honest alpha_j < P < 2**256, so |alpha_j| < 2**(256 + slack).
 ALPHA_BITS = F.P_BITS
 
@@ -270,13 +272,19 @@ class PaillierParty:
         rnd = self.next_round()
         ctx = self.ctx(phase, rnd)
         # MAC ciphertexts Enc(alpha_j x_t) with multiplication proofs.
-        macs, mac_proofs = [], []
+        # One multiplication proof covers all of them (the multiplier alpha_j is the same):
+        # see ``_mac_batch``.
+        macs, gammas = [], []
         for c in cts:
             rerand, gamma = self.encrypt(0)
-            ec = int(multiply(pk, c, self.alpha_share) * rerand % pk.n_square)
-            st = multiplication.Statement(self.enc_alpha_shares[self.party], c, ec)
-            macs.append(ec)
-            mac_proofs.append(proof_to_wire(multiplication.prove(pk, st, self.alpha_share, self.alpha_randomness, gamma, ctx)))
+            macs.append(int(multiply(pk, c, self.alpha_share) * rerand % pk.n_square))
+            gammas.append(gamma)
+        rhos = self._mac_batch(self.party, cts, macs, phase, rnd)
+        st = multiplication.Statement(
+            self.enc_alpha_shares[self.party], _combine(pk, cts, rhos, pk.n_square), _combine(pk, macs, rhos, pk.n_square)
+        )
+        gamma_all = _combine(pk, gammas, rhos, pk.n)
+        mac_proofs = [proof_to_wire(multiplication.prove(pk, st, self.alpha_share, self.alpha_randomness, gamma_all, ctx))]
         if mode == "knowledge":
             return (yield from self._open_packed(cts, macs, mac_proofs, value_bits, mac_bits, phase, rnd))
         r_mine = [secrets.randbits(mask_bits) for _ in range(n)]
@@ -295,6 +303,20 @@ class PaillierParty:
         share = self.local_shares(opened[:n], opened[n:], r_mine, s_mine)
         return Conversion(share=share, ciphertexts=[int(c) for c in cts], value_bits=value_bits)
 
+    def _mac_batch(self, prover: int, cts: Sequence[int], macs: Sequence[int], phase: str, rnd: int) -> list[int]:
+        """Fiat-Shamir coefficients rho_t for proving all of a party's MACs at once.
+
+        Party j shows Dec(prod Ec_t^rho_t) = alpha_j * Dec(prod Eb_t^rho_t) with one
+        multiplication proof. If some Ec_t is off by e_t != 0 (mod N), the combination is off by
+        sum rho_t e_t, which vanishes modulo N for at most one rho_t modulo each prime factor of
+        N (> 2**128) given the others; the rho_t are drawn after every Ec_t is fixed, so a
+        wrong MAC ciphertext passes with probability about 2**-MAC_BATCH_BITS per attempt.
+        """
+        t = Transcript("coopetition/spdz/mac-batch/v1")
+        self.ctx(phase, rnd, prover).absorb_into(t)
+        t.absorb(self.pk.n, self.enc_alpha_shares[prover], [int(c) for c in cts], [int(c) for c in macs])
+        return t.challenge_ints(len(cts), MAC_BATCH_BITS)
+
     def _check_macs(self, cts: Sequence[int], replies: dict[int, dict[str, Any]], phase: str, rnd: int) -> list[int]:
         """Verify every party's MAC ciphertexts (batched multiplication proofs); Enc(alpha x)."""
         pk, n = self.pk, len(cts)
@@ -305,12 +327,14 @@ class PaillierParty:
             if j == self.party:
                 continue
             raw = replies[j].get("mac_proof")
-            if not isinstance(raw, list) or len(raw) != n:
-                raise ProtocolViolation("mac: wrong number of proofs", culprit=j)
-            ctx_j = self.ctx(phase, rnd, j)
-            for t in range(n):
-                st = multiplication.Statement(self.enc_alpha_shares[j], int(cts[t]), all_macs[j][t])
-                items.append((st, proof_from_wire(multiplication.MultiplicationProof, raw[t], j, "multiplication"), ctx_j))
+            if not isinstance(raw, list) or len(raw) != 1:
+                raise ProtocolViolation("mac: expected one batched multiplication proof", culprit=j)
+            rhos = self._mac_batch(j, cts, all_macs[j], phase, rnd)
+            st = multiplication.Statement(
+                self.enc_alpha_shares[j], _combine(pk, cts, rhos, pk.n_square), _combine(pk, all_macs[j], rhos, pk.n_square)
+            )
+            proof = proof_from_wire(multiplication.MultiplicationProof, raw[0], j, "multiplication")
+            items.append((st, proof, self.ctx(phase, rnd, j)))
         try:
             if items:
                 multiplication.verify_batch(pk, items)
@@ -375,6 +399,14 @@ class PaillierParty:
         if self.party == 0:
             return Share(F.vec([b[t] - r[t] for t in range(n)]), F.vec([bm[t] - s[t] for t in range(n)]))
         return Share(F.vec([-x for x in r]), F.vec([-x for x in s]))
+
+
+def _combine(pk: PublicKey, values: Sequence[int], exponents: Sequence[int], modulus: int) -> int:
+    """prod values_t ** exponents_t mod modulus (short exponents, both cores)."""
+    acc = gmpy2.mpz(1)
+    for x in parallel.powmod_pairs([int(v) for v in values], list(exponents), modulus):
+        acc = acc * x % modulus
+    return int(acc)
 
 
 def pack_slots(widths: Sequence[int], capacity: int) -> list[list[tuple[int, int]]]:
