@@ -11,15 +11,17 @@ Keys (``keys``)
     ``fingerprint``. ``PrivateKey``: ``decrypt(c)`` (CRT), ``raw_decrypt(c)``.
 
 Fast encryption (``encryptor``)
-    ``Encryptor(pk)``: Damgård–Jurik–Nielsen short-exponent randomness h_s**alpha from a
-    fixed-base table; ``encrypt(m)``, ``encrypt_vector(ms)``, ``encrypt_with_randomness(m) ->
-    (c, r)`` (r in Z_N^* with c = pk.raw_encrypt(m, r), for proofs). ``RandomnessPool``: fill
-    ahead of time (optionally on all cores), then encryption costs one multiplication.
+    ``Encryptor(pk, window_bits=8)``: Damgård–Jurik–Nielsen short-exponent randomness
+    h_s**alpha from a fixed-base table; ``encrypt(m)``, ``encrypt_vector(ms)``,
+    ``encrypt_array(a)`` (numpy, any shape), ``encrypt_with_randomness(m) -> (c, r)`` (r in
+    Z_N^* with c = pk.raw_encrypt(m, r), for proofs). ``RandomnessPool(pk)``: ``fill(count,
+    processes=k)`` ahead of time (k worker processes), then encryption costs one multiplication.
 
 Homomorphic operations (``ops``)
     ``add``, ``sub``, ``neg``, ``add_plain``, ``mul_plain``; vectors ``add_vec``, ``sub_vec``,
-    ``add_plain_vec``, ``mul_plain_vec``, ``scale_vec``, ``sum_ct``, ``dot_plain``; plaintext
-    matrices ``matvec(pk, A, x)``, ``matmul(pk, A, X)``, ``matmul_right(pk, X, B)``.
+    ``add_plain_vec``, ``mul_plain_vec``, ``scale_vec`` (also numpy arrays of any shape),
+    ``sum_ct``, ``dot_plain``; plaintext matrices ``matvec(pk, A, x)``, ``matmul(pk, A, X)``,
+    ``matmul_right(pk, X, B)``.
 
 Threshold decryption, all m parties needed (``threshold``)
     ``TrustedDealerKeyGeneration(m, bits)`` (the dealer learns the key; tests/simulations) behind
