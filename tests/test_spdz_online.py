@@ -290,3 +290,31 @@ def test_soft_threshold_property(xs, kappa):
     ref = [v - kap if v > kap else v + kap if v < -kap else 0 for v in ints]
     for r in run_local([prog(p) for p in parties(d)]):
         assert [int(v) for v in F.signed(r)] == ref
+
+
+def test_average_then_soft_threshold_like_helens_z_update():
+    """z = S_kappa(mean of the parties' inputs), in fixed point, against numpy."""
+    m, n = 3, 5
+    rng = np.random.default_rng(3)
+    xs = [rng.uniform(-4, 4, size=n) for _ in range(m)]
+    encs = [fx.encode(x, FRAC) for x in xs]
+    kappa = 0.3
+    need = needs_trunc(n, K, FRAC) + needs_soft_threshold(n, K)
+    d = dealer_for(m, triples=need.triples, bits=need.bits, bounded=need.bounded, masks={i: n for i in range(m)})
+
+    def prog(p: SpdzParty):
+        total = None
+        for owner in range(m):
+            s = yield from p.input(owner, n, F.vec(encs[owner]) if p.party == owner else None)
+            total = s if total is None else total + s
+        mean = yield from p.mul_public_fixed(total, fx.encode_int(1 / m, FRAC), FRAC, K)
+        z = yield from p.soft_threshold(mean, fx.encode_int(kappa, FRAC), K)
+        return (yield from p.output(z))
+
+    mean = sum(fx.decode(e, FRAC) for e in encs) / m
+    ref = np.sign(mean) * np.maximum(np.abs(mean) - kappa, 0)
+    for r in run_local([prog(p) for p in parties(d)]):
+        got = fx.decode(F.signed(r), FRAC)
+        # Error sources: 1/m encoded with error <= 2^-(f+1) times |sum| <= 12, plus one ulp of
+        # truncation; the soft threshold itself is exact and 1-Lipschitz.
+        assert np.max(np.abs(got - ref)) <= 12 * 2.0 ** -(FRAC + 1) + 2.0 ** -FRAC

@@ -245,6 +245,15 @@ class SpdzParty:
         d = (x + r_low).add_public(F.neg(c_low), self.party, self.alpha_share)
         return d.scale(F.inv(1 << m))
 
+    def mul_public_fixed(self, x: Share, c: int, frac_bits: int, k: int) -> Program[Share]:
+        """x * c for a public fixed-point constant c (an integer at scale 2^frac_bits), rescaled.
+
+        The product has scale 2^(2 frac_bits) and is brought back with one probabilistic
+        truncation (error below one unit in the last place); |x * c| must stay below 2^(k-1).
+        Helen's coordination step uses it for averages (c = 1/m) and step sizes.
+        """
+        return (yield from self.trunc_pr(x.scale(c % F.P), k, frac_bits))
+
     def _bit_lt(self, c: np.ndarray, r_bits: list[Share]) -> Program[Share]:
         """[c < r] for public c and r given by shared bits (least significant first)."""
         m = len(r_bits)
