@@ -89,17 +89,35 @@ def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: 
     return value
 
 
+def _number(table: dict[str, Any], key: str, where: str, default: float) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"[{where}] {key} must be a number, got {value!r}")
+    return float(value)
+
+
+def _table(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    value = doc.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    return value
+
+
+DEADLINE_KEYS = ("phase", "heartbeat_interval", "heartbeat_timeout", "finish", "abort_send", "send")
+
+
 def load_party_file(path: Path) -> PartyFile:
     try:
-        doc = tomllib.loads(path.read_text())
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     base = path.parent
-    party = doc.get("party", {})
-    session = doc.get("session", {})
-    admm = doc.get("admm", {})
+    party, session, admm = _table(doc, "party"), _table(doc, "session"), _table(doc, "admm")
+    deadlines_table = _table(doc, "deadlines")
     pid = _get(party, "id", int, "party")
     key_file = base / _get(party, "key_file", str, "party")
     listen = parse_address(_get(party, "listen", str, "party"), what="[party] listen")
@@ -113,13 +131,21 @@ def load_party_file(path: Path) -> PartyFile:
         raise ConfigError(f"[session] protocol {protocol!r} is not available yet (only 'admm')")
     objective = Objective(
         admm.get("objective", "lasso"),
-        lam=float(admm.get("lam", 0.0)),
-        l1_ratio=float(admm.get("l1_ratio", 0.5)),
+        lam=_number(admm, "lam", "admm", 0.0),
+        l1_ratio=_number(admm, "l1_ratio", "admm", 0.5),
     )
+    iterations = admm.get("iterations", 10)
+    if isinstance(iterations, bool) or not isinstance(iterations, int):
+        raise ConfigError(f"[admm] iterations must be a whole number, got {iterations!r}")
     admm_config = AdmmConfig(
-        objective, rho=float(admm.get("rho", 1.0)), iterations=int(admm.get("iterations", 10))
+        objective, rho=_number(admm, "rho", "admm", 1.0), iterations=iterations
     )
-    deadlines = Deadlines(**{k: float(v) for k, v in doc.get("deadlines", {}).items()})
+    unknown = sorted(set(deadlines_table) - set(DEADLINE_KEYS))
+    if unknown:
+        raise ConfigError(f"[deadlines] has unknown keys {unknown}; known: {list(DEADLINE_KEYS)}")
+    deadlines = Deadlines(
+        **{k: _number(deadlines_table, k, "deadlines", 0.0) for k in deadlines_table}
+    )
     peers = []
     for index, entry in enumerate(doc.get("peers", [])):
         where = f"peers #{index + 1}"
@@ -157,12 +183,19 @@ def load_party_data(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if not path.exists():
         raise ConfigError(f"data file {path} does not exist")
     if path.suffix == ".npz":
-        with np.load(path) as archive:
-            if "X" not in archive or "y" not in archive:
-                raise ConfigError(f"{path} must hold arrays named X and y")
-            return np.asarray(archive["X"], dtype=float), np.asarray(archive["y"], dtype=float)
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                if "X" not in archive or "y" not in archive:
+                    raise ConfigError(f"{path} must hold arrays named X and y")
+                return np.asarray(archive["X"], dtype=float), np.asarray(archive["y"], dtype=float)
+        except ConfigError:
+            raise
+        except (OSError, ValueError, EOFError) as exc:
+            raise ConfigError(f"{path} is not a readable .npz archive: {exc}") from None
     try:
         table = np.loadtxt(path, delimiter=",", ndmin=2)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} cannot be read: {exc}") from None
     except ValueError:
         try:
             table = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=1)

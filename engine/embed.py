@@ -11,6 +11,7 @@ task ended, every socket closed). ``cancel()`` cancels the trio side; ``result``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -29,9 +30,13 @@ class GuestRun(Generic[T]):
     _cancel_requested: bool = field(default=False)
 
     def cancel(self) -> None:
+        """Cancel the trio side; a no-op once it has finished."""
+        if self.finished.done():
+            return
         self._cancel_requested = True
         if self._token is not None and self._scope is not None:
-            self._token.run_sync_soon(self._scope.cancel)
+            with contextlib.suppress(trio.RunFinishedError):
+                self._token.run_sync_soon(self._scope.cancel)
 
 
 def start_in_asyncio(fn: Callable[..., Awaitable[T]], *args: Any) -> GuestRun[T]:

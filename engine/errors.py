@@ -88,12 +88,16 @@ class ProtocolAborted(CoopetitionError):
         self.reported_by = reported_by
         self.phase = phase
         self.round = round
+        #: a culprit named by another party that this party could not verify
+        self.claimed_culprit: PartyId | None = None
         super().__init__(self._describe())
 
     def _describe(self) -> str:
         parts = [self.reason]
         if self.culprit is not None:
             parts.append(f"culprit=party {self.culprit}")
+        if self.claimed_culprit is not None:
+            parts.append(f"party {self.claimed_culprit} accused without proof")
         if self.phase is not None:
             parts.append(f"phase={self.phase}")
         if self.round is not None:

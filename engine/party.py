@@ -29,10 +29,12 @@ from coopetition.engine.bus import CONTROL_PHASE, Bus
 from coopetition.engine.compute import Compute, InlineCompute
 from coopetition.engine.errors import (
     BroadcastInconsistent,
+    CheatingDetected,
     ConfigError,
     ConnectionClosed,
     DeadlineExceeded,
     Equivocation,
+    FrameTooLarge,
     LocalFailure,
     PartyId,
     PeerCrashed,
@@ -96,14 +98,26 @@ class Deadlines:
     heartbeat_timeout: float = 60.0
     finish: float = 60.0
     abort_send: float = 5.0
+    #: bound on one send; by default the largest value that keeps heartbeats to the other peers
+    #: on time while a send to one peer is blocked, capped at 20 s
+    send: float = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        for name in ("phase", "heartbeat_interval", "heartbeat_timeout", "finish", "abort_send"):
+        if self.send is None:
+            spare = (self.heartbeat_timeout - self.heartbeat_interval) / 2
+            object.__setattr__(self, "send", min(20.0, spare) if spare > 0 else 1.0)
+        for name in (
+            "phase", "heartbeat_interval", "heartbeat_timeout", "finish", "abort_send", "send"
+        ):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value > 0):
                 raise ConfigError(f"deadline {name} must be a positive number of seconds")
         if self.heartbeat_timeout <= self.heartbeat_interval:
             raise ConfigError("heartbeat_timeout must exceed heartbeat_interval")
+        if self.send + self.heartbeat_interval >= self.heartbeat_timeout:
+            # a send blocked on one peer delays heartbeats to the others by up to `send`; they
+            # must not time out on us before we time out on the blocking peer
+            raise ConfigError("send + heartbeat_interval must be below heartbeat_timeout")
 
 
 @dataclass(frozen=True)
@@ -167,6 +181,7 @@ class Party:
         self._last_sent: dict[PartyId, float] = {}
         self._done_peers: set[PartyId] = set()
         self._all_done = trio.Event()
+        self._finishing = False
         self._protocol_name = ""
         self._phase_name = "setup"
         self._result: Any = None
@@ -231,9 +246,9 @@ class Party:
             self._cancel.cancel()
 
     def _connection_lost(self, exc: ConnectionClosed) -> ProtocolAborted:
-        return PeerCrashed(
-            f"connection lost: {exc}", culprit=exc.peer, phase=self._phase_name
-        )
+        if exc.peer is None:
+            return LocalFailure(f"this party's transport failed: {exc}", phase=self._phase_name)
+        return PeerCrashed(f"connection lost: {exc}", culprit=exc.peer, phase=self._phase_name)
 
     # -- main task: drive the phases -------------------------------------------------------
 
@@ -256,14 +271,17 @@ class Party:
         stats = self.stats.phase(phase)
         stats.rounds += 1
         self._observe(phase, rnd, "start")
-        deadline = trio.current_time() + self.config.deadlines.phase
+        deadlines = self.config.deadlines
+        deadline = trio.current_time() + deadlines.phase
         try:
-            with trio.fail_after(self.config.deadlines.phase):
+            # Gathers stop at `deadline` and name the missing sender; the outer scope, a little
+            # later, only catches what has no deadline of its own (a blocked send, a long compute).
+            with trio.fail_after(deadlines.phase + deadlines.abort_send):
                 events: list[Any] = [Started()]
                 while True:
                     actions = []
                     for event in events:
-                        actions.extend(machine.handle(event))
+                        actions.extend(self._handle(machine, event))
                     events = []
                     for action in actions:
                         if isinstance(action, Done):
@@ -286,6 +304,21 @@ class Party:
                 f"phase {phase} did not finish within {self.config.deadlines.phase}s",
                 phase=phase, round=rnd,
             ) from None
+
+    @staticmethod
+    def _handle(machine: PhaseMachine, event: Any) -> list[Any]:
+        """Feed one event; a machine choking on received payloads is a violation, not our bug."""
+        try:
+            return machine.handle(event)
+        except Exception as exc:
+            if not isinstance(event, Received):
+                raise
+            raise ProtocolViolation(
+                f"received {event.tag!r} messages could not be processed "
+                f"({type(exc).__name__}: {exc})",
+                phase=machine.phase,
+                round=machine.round,
+            ) from exc
 
     async def _perform(self, machine: PhaseMachine, action: Any, deadline: float) -> Any:
         phase, rnd = machine.phase, machine.round
@@ -383,11 +416,29 @@ class Party:
                 )
 
     def _proves(self, frame: bytes, key: tuple[str, int, str, PartyId], digest: bytes) -> bool:
+        envelope = self._evidence_envelope(frame)
+        return envelope is not None and envelope.header.key == key and frame_digest(frame) == digest
+
+    def _evidence_envelope(self, frame: bytes) -> Any:
+        """A frame offered as evidence, if it is a validly signed broadcast of *this* run.
+
+        Frames from another session or protocol (replayed from an earlier run with the same
+        keys), control frames and point-to-point frames (which legitimately differ per receiver
+        under one key) prove nothing about equivocation here.
+        """
         try:
             envelope = open_frame(frame, self.config.verify_keys)
         except WireError:
-            return False
-        return envelope.header.key == key and frame_digest(frame) == digest
+            return None
+        header = envelope.header
+        if (
+            header.session != self.config.session
+            or header.protocol != self._protocol_name
+            or not header.is_broadcast
+            or header.phase == CONTROL_PHASE
+        ):
+            return None
+        return envelope
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -436,17 +487,29 @@ class Party:
         frame = seal(self._header(CONTROL_PHASE, rnd, tag, BROADCAST), payload,
                      self.config.identity.signing_key)
         for peer in self.peers:
-            if peer in self._done_peers and tag == "heartbeat":
-                continue
             try:
                 await self._send_frame(peer, frame)
             except ConnectionClosed:
-                if peer not in self._done_peers and tag != "abort":
+                if peer not in self._done_peers:
                     raise
 
     async def _send_frame(self, peer: PartyId, frame: bytes) -> None:
+        """One send, bounded by ``Deadlines.send``: a peer that stops reading is named."""
         self._last_sent[peer] = trio.current_time()
-        await self.transport.send(peer, frame)
+        limit = self.config.deadlines.send
+        try:
+            with trio.fail_after(limit):
+                await self.transport.send(peer, frame)
+        except trio.TooSlowError:
+            raise PeerUnreachable(
+                f"party {peer} did not accept a frame within {limit}s", culprit=peer,
+                phase=self._phase_name,
+            ) from None
+        except FrameTooLarge as exc:
+            raise LocalFailure(
+                f"this party produced a {len(frame)}-byte frame, over the transport's limit: {exc}",
+                phase=self._phase_name,
+            ) from None
 
     # -- background tasks ------------------------------------------------------------------
 
@@ -456,7 +519,7 @@ class Party:
             try:
                 frame = await self.transport.receive()
             except ConnectionClosed as exc:
-                if exc.peer is not None and exc.peer in self._done_peers:
+                if exc.peer is not None and exc.peer in self._done_peers and self._finishing:
                     continue
                 if exc.peer is None:
                     raise LocalFailure("this party's transport was closed during the run") from None
@@ -481,25 +544,33 @@ class Party:
         raise ProtocolViolation(f"unknown control message {header.tag!r}", culprit=header.sender)
 
     def _abort_from_peer(self, payload: dict[str, Any], sender: PartyId) -> ProtocolAborted:
-        """A peer's abort, upgraded to proven equivocation when its evidence shows one."""
+        """A peer's abort: proven equivocation if its evidence shows one, else hearsay.
+
+        Evidence proves equivocation when it holds two different validly signed broadcasts of
+        this run under one key, or one that differs from the frame this party holds for that key.
+        A claim of cheating that its evidence does not prove keeps its type but loses its culprit
+        (kept as ``claimed_culprit``): an honest party never blames on another party's word.
+        """
         assert self._bus is not None
         received = ProtocolAborted.from_wire(payload, reported_by=sender)
+        by_key: dict[Any, bytes] = {}
         for evidence in received.evidence:
-            try:
-                envelope = open_frame(evidence, self.config.verify_keys)
-            except WireError:
+            envelope = self._evidence_envelope(evidence)
+            if envelope is None:
                 continue
             key = envelope.header.key
-            mine = self._bus.frame(key)
-            if mine is not None and frame_digest(mine) != frame_digest(evidence):
-                return Equivocation(
-                    f"party {key[3]} sent different broadcasts for phase={key[0]} round={key[1]} "
-                    f"tag={key[2]} (evidence from party {sender})",
-                    culprit=key[3],
-                    evidence=[mine, evidence],
-                    phase=key[0],
-                    round=key[1],
-                )
+            others = [f for f in (by_key.get(key), self._bus.frame(key)) if f is not None]
+            for other in others:
+                if frame_digest(other) != frame_digest(evidence):
+                    return Equivocation(
+                        f"party {key[3]} sent different signed broadcasts for phase={key[0]} "
+                        f"round={key[1]} tag={key[2]} (evidence from party {sender})",
+                        culprit=key[3], evidence=[other, evidence], phase=key[0], round=key[1],
+                    )
+            by_key[key] = evidence
+        if isinstance(received, CheatingDetected) and received.culprit is not None:
+            received.claimed_culprit, received.culprit = received.culprit, None
+            received.args = (received._describe(),)
         return received
 
     async def _heartbeat_loop(self) -> None:
@@ -519,7 +590,9 @@ class Party:
             await trio.sleep(self.config.deadlines.heartbeat_interval)
             now = trio.current_time()
             for peer in self.peers:
-                if peer not in self._done_peers and now - self._last_seen[peer] > timeout:
+                if self._finishing and peer in self._done_peers:
+                    continue  # both sides are done: silence (and closing) is expected now
+                if now - self._last_seen[peer] > timeout:
                     raise PeerUnreachable(
                         f"nothing heard from party {peer} for {timeout}s",
                         culprit=peer,
@@ -529,10 +602,11 @@ class Party:
     async def _finish(self) -> None:
         """Barrier: say we are done and wait until every peer said so, then connections may close."""
         self._phase_name = "finish"
-        await self._send_control("done", None)
+        self._finishing = True
         if not self.peers:
             return
         with trio.move_on_after(self.config.deadlines.finish):
+            await self._send_control("done", None)
             await self._all_done.wait()
         if not self._all_done.is_set():
             missing = sorted(set(self.peers) - self._done_peers)
@@ -543,10 +617,20 @@ class Party:
             )
 
     async def _broadcast_abort(self, error: ProtocolAborted) -> None:
+        """Tell every peer, concurrently, so one stalled peer cannot keep it from the others."""
+        message = _abort_message(error, self.transport.max_frame)
+        frame = seal(self._header(CONTROL_PHASE, 0, "abort", BROADCAST), message,
+                     self.config.identity.signing_key)
+
+        async def tell(peer: PartyId) -> None:
+            with contextlib.suppress(TransportError, ProtocolAborted):
+                await self._send_frame(peer, frame)
+
         with trio.move_on_after(self.config.deadlines.abort_send) as scope:
             scope.shield = True
-            with contextlib.suppress(TransportError, ConnectionClosed):
-                await self._send_control("abort", error.to_wire())
+            async with trio.open_nursery() as nursery:
+                for peer in self.peers:
+                    nursery.start_soon(tell, peer)
         if scope.cancelled_caught:
             self._log.warning("abort_broadcast_timed_out")
 
@@ -554,6 +638,18 @@ class Party:
         if self.observer is not None:
             self.observer(self.id, phase, rnd, event)
         self._log.debug("phase_" + event, phase=phase, round=rnd)
+
+
+def _abort_message(error: ProtocolAborted, max_frame: int) -> dict[str, Any]:
+    """The abort's wire form, dropping evidence frames until it fits in one frame."""
+    message = error.to_wire()
+    budget = max_frame - 4096  # envelope, signature and the abort's own fields
+    kept: list[bytes] = []
+    for frame in message["evidence"]:
+        if sum(map(len, kept)) + len(frame) <= budget:
+            kept.append(frame)
+    message["evidence"] = kept
+    return message
 
 
 def _evidence_items(value: Any) -> list[tuple[PartyId, bytes]]:

@@ -33,6 +33,8 @@ WIRE_VERSION = 1
 SIGNATURE_BYTES = 64
 BROADCAST: PartyId = -1
 MAX_DEPTH = 24
+#: Most CBOR data items one payload may hold (see ``count_items``).
+MAX_ITEMS = 1_000_000
 
 #: RFC 8746 typed-array tags we emit and accept (always little-endian, or single bytes).
 _TYPED_ARRAY_TAGS: dict[str, int] = {
@@ -223,9 +225,11 @@ def _decode_bigint_vector(value: Any) -> BigIntVector:
 
 
 def _freeze_check(value: Any) -> Any:
-    """Turn decoded tuples back into lists and refuse floats (cbor2 decodes tag contents immutably)."""
+    """Turn decoded tuples back into lists; refuse floats, ``undefined`` and simple values."""
     if isinstance(value, float):
         raise WireError("CBOR floats are not allowed in signed payloads")
+    if value is cbor2.undefined or isinstance(value, cbor2.CBORSimpleValue):
+        raise WireError("CBOR undefined and simple values are not part of the wire format")
     if isinstance(value, _TypedArray):
         return np.frombuffer(value.data, dtype=value.dtype).copy()
     if isinstance(value, (list, tuple)):
@@ -237,8 +241,53 @@ def _freeze_check(value: Any) -> Any:
     return value
 
 
+def count_items(data: bytes, limit: int = MAX_ITEMS) -> int:
+    """Count the CBOR data items in ``data`` without building them; refuse more than ``limit``.
+
+    Decoded Python objects can take ~70x the bytes of the CBOR that describes them (an empty map
+    is one byte on the wire), so the per-sender byte budget alone does not bound memory. This
+    walk touches only headers and skips string contents, so legitimate payloads (whose bulk is
+    byte strings: arrays, big-integer vectors) cost almost nothing to check.
+    """
+    size, pos, pending, items = len(data), 0, 1, 0
+    while pending:
+        if pos >= size:
+            raise WireError("truncated CBOR")
+        initial = data[pos]
+        pos += 1
+        major, info = initial >> 5, initial & 31
+        if info < 24:
+            argument = info
+        elif info <= 27:
+            width = 1 << (info - 24)
+            if pos + width > size:
+                raise WireError("truncated CBOR")
+            argument = int.from_bytes(data[pos : pos + width], "big")
+            pos += width
+        else:
+            raise WireError("indefinite-length or reserved CBOR item")
+        pending -= 1
+        items += 1
+        if items > limit:
+            raise WireError(f"more than {limit} CBOR items in one payload")
+        if major in (2, 3):
+            if pos + argument > size:
+                raise WireError("truncated CBOR string")
+            pos += argument
+        elif major == 4:
+            pending += argument
+        elif major == 5:
+            pending += 2 * argument
+        elif major == 6:
+            pending += 1
+    if pos != size:
+        raise WireError("trailing bytes after the CBOR item")
+    return items
+
+
 def decode_payload(data: bytes) -> Any:
     """Strictly decode canonical CBOR produced by ``encode_payload``."""
+    count_items(data)
     try:
         raw = cbor2.loads(
             data,
@@ -262,7 +311,7 @@ def _header_from_list(items: Any) -> tuple[EnvelopeHeader, Any]:
     if not isinstance(items, list) or len(items) != 10:
         raise WireError("an envelope is a 10-element array")
     version, session, protocol, phase, rnd, tag, sender, receiver, seq, payload = items
-    if version != WIRE_VERSION:
+    if not _is_int(version) or version != WIRE_VERSION:
         raise WireError(f"unsupported wire version {version!r}")
     checks = (
         (isinstance(session, bytes) and 1 <= len(session) <= 64, "session"),
@@ -323,6 +372,8 @@ def open_frame(frame: bytes, verify_keys: dict[PartyId, VerifyKey]) -> Envelope:
         key.verify(body, signature)
     except BadSignatureError:
         raise WireError("bad signature", sender=header.sender) from None
+    if encode_body(header, payload) != body:
+        raise WireError("body is not in canonical form", sender=header.sender)
     return Envelope(header, payload)
 
 

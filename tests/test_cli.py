@@ -78,7 +78,6 @@ data = "d.npz"
 id = {fields['session']}
 [admm]
 objective = {fields['objective']}
-lam = 1.0
 [[peers]]
 id = 1
 address = {fields['peer_address']}
@@ -103,9 +102,26 @@ def test_party_config_loads(tmp_path):
         ({"objective": '"svm"'}, "objective must be one of"),
         ({"peer_key": '"abcd"'}, "32 bytes"),
         ({"peer_address": '"127.0.0.1:99999"'}, "port out of range"),
+        ({"objective": '"lasso"\nlam = "abc"'}, "lam must be a number"),
+        ({"objective": '"lasso"\niterations = 10.7'}, "iterations must be a whole number"),
+        ({"objective": '"lasso"\nrho = true'}, "rho must be a number"),
+        ({"peer_key": '"' + "ab" * 32 + '"\n[deadlines]\nphse = 3'}, "unknown keys"),
     ],
 )
 def test_party_config_errors_name_the_field(tmp_path, capsys, override, message):
     path = _write_config(tmp_path, **override)
     assert main(["party", "--config", str(path)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_unreadable_config_and_data_are_clear_errors(tmp_path, capsys):
+    assert main(["party", "--config", str(tmp_path)]) == 2
+    assert "cannot be read" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(b"\xff\xfe")
+    assert main(["party", "--config", str(bad)]) == 2
+    assert "cannot be read" in capsys.readouterr().err
+    path = _write_config(tmp_path)
+    (tmp_path / "d.npz").write_bytes(b"not a zip archive")
+    assert main(["party", "--config", str(path)]) == 2
+    assert "not a readable .npz" in capsys.readouterr().err

@@ -114,3 +114,14 @@ def test_example_service_runs():
     ticks = int(out.split("asyncio ticks while training: ")[1].split(";")[0])
     diff = float(out.split("scikit-learn: ")[1])
     assert ticks > 0 and diff < 1e-3
+
+
+def test_cancel_after_the_run_finished_is_harmless():
+    async def service():
+        run = start_in_asyncio(train_locally, WINE.split(2), AdmmConfig(rho=0.1 * N, iterations=2))
+        outcome = await run.result
+        await run.finished
+        run.cancel()
+        return outcome
+
+    assert asyncio.run(service()).completed

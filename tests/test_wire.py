@@ -102,6 +102,12 @@ def test_floats_refused_both_ways():
         cbor2.dumps({1: 2}),  # non-text key
         b"\x81" * 40 + b"\x01",  # nesting too deep
         b"\x82\x01",  # truncated
+        bytes.fromhex("f7"),  # undefined
+        bytes.fromhex("e0"),  # simple value 0
+        bytes.fromhex("f8ff"),  # simple value 255
+        bytes.fromhex("0101"),  # trailing bytes
+        bytes.fromhex("9b" + "ff" * 8) + b"\x00" * 8,  # array announcing 2**64 - 1 items
+        bytes.fromhex("9a000f4241") + b"\xa0" * 1_000_001,  # more items than allowed
     ],
 )
 def test_strict_decoder_rejects(raw):
@@ -135,3 +141,18 @@ def test_header_fields_are_validated():
     body = encode_payload([2, b"s", "p", "ph", 0, "t", 1, -1, 0, None])
     with pytest.raises(WireError, match="version"):
         open_frame(bytes(key.sign(body)), {1: key.verify_key})
+
+
+def test_non_canonical_bodies_are_refused_even_when_signed():
+    key = SigningKey.generate()
+    canonical = encode_payload([1, b"s", "p", "ph", 0, "t", 1, -1, 0, 5])
+    assert open_frame(bytes(key.sign(canonical)), {1: key.verify_key}).payload == 5
+    for body in (
+        canonical[:-1] + bytes.fromhex("1805"),  # 5 in two bytes instead of one
+        canonical[:-1] + bytes.fromhex("c24105"),  # 5 as a bignum
+    ):
+        with pytest.raises(WireError, match="canonical"):
+            open_frame(bytes(key.sign(body)), {1: key.verify_key})
+    boolean_version = bytes.fromhex("f5") + canonical[2:]
+    with pytest.raises(WireError, match="version"):
+        open_frame(bytes(key.sign(canonical[:1] + boolean_version)), {1: key.verify_key})

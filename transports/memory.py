@@ -55,7 +55,7 @@ class MemoryTransport(Transport):
 
     async def send(self, peer: PartyId, data: bytes) -> None:
         if self._closed:
-            raise ConnectionClosed("transport is closed", peer=peer)
+            raise ConnectionClosed("this party's transport is closed")
         if peer not in self.peers:
             raise UnknownPeer(f"party {peer} is not a peer of party {self.local_id}", peer=peer)
         self.check_frame_size(len(data), peer=peer)

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from coopetition.engine.errors import ProtocolViolation
+from coopetition.engine.errors import LocalFailure, ProtocolViolation
 from coopetition.engine.machine import (
     Abort,
     Action,
@@ -27,6 +27,7 @@ from coopetition.engine.machine import (
     Received,
     Started,
 )
+from coopetition.engine.wire import encode_payload
 from coopetition.protocols.admm.local import LocalSummary, local_step, summarise
 from coopetition.protocols.admm.objective import Objective
 
@@ -64,7 +65,8 @@ class Setup(PhaseMachine):
         ]
 
     def _agree(self, event: Received) -> list[Action]:
-        differing = sorted(p for p, v in event.messages.items() if v != self.public_parameters)
+        mine = encode_payload(self.public_parameters)
+        differing = sorted(p for p, v in event.messages.items() if not _same_encoding(v, mine))
         if differing:
             return [
                 Abort(
@@ -81,6 +83,14 @@ class Setup(PhaseMachine):
 
     def _summarised(self, event: Computed) -> list[Action]:
         return [Done(result=event.result)]
+
+
+def _same_encoding(value: Any, encoded: bytes) -> bool:
+    """Compare by canonical bytes: ``!=`` on arbitrary received values can raise (numpy arrays)."""
+    try:
+        return encode_payload(value) == encoded
+    except TypeError:
+        return False
 
 
 class LocalState(enum.Enum):
@@ -144,8 +154,16 @@ class Coordinate(PhaseMachine):
     contribution: np.ndarray | None = None
     objective: Objective = field(default_factory=Objective)
     rho: float = 1.0
+    bound: float = 1e12
 
     def _contribute(self, _: Started) -> list[Action]:
+        assert self.contribution is not None
+        if not np.isfinite(self.contribution).all() or np.abs(self.contribution).max() > self.bound:
+            # our own value blew up: a consequence of earlier inputs, never evidence against us
+            return [Abort(error=LocalFailure(
+                f"this party's contribution left the agreed bound {self.bound:g}",
+                phase=self.phase, round=self.round,
+            ))]
         self.move(CoordinateState.COLLECTING)
         return [
             Broadcast(tag="w_plus_u", payload=self.contribution),
@@ -158,15 +176,19 @@ class Coordinate(PhaseMachine):
         vectors = []
         for sender in sorted(event.messages):
             value = event.messages[sender]
+            if sender == self.party:
+                vectors.append(value)
+                continue
             if not (
                 isinstance(value, np.ndarray) and value.dtype == np.float64
                 and value.shape == expected and np.isfinite(value).all()
+                and (value.size == 0 or np.abs(value).max() <= self.bound)
             ):
                 return [
                     Abort(
                         error=ProtocolViolation(
-                            f"party {sender} sent a contribution that is not a finite float64 "
-                            f"vector of shape {expected}",
+                            f"party {sender} sent a contribution that is not a float64 vector of "
+                            f"shape {expected} with entries within the agreed bound {self.bound:g}",
                             culprit=sender, phase=self.phase, round=self.round,
                         )
                     )
@@ -214,7 +236,10 @@ class Release(PhaseMachine):
     def _confirmed(self, event: Received) -> list[Action]:
         assert self.model is not None
         mine = model_digest(self.model)
-        differing = sorted(p for p, digest in event.messages.items() if digest != mine)
+        differing = sorted(
+            p for p, digest in event.messages.items()
+            if not (isinstance(digest, bytes) and digest == mine)
+        )
         if differing:
             return [
                 Abort(

@@ -22,12 +22,20 @@ class AdmmConfig:
     objective: Objective = field(default_factory=lambda: Objective("lasso", lam=1.0))
     rho: float = 1.0
     iterations: int = 10
+    #: largest |entry| of a party's w_i + u_i; agreed in setup, so no party can push another's
+    #: arithmetic to overflow (inputs beyond it abort naming their sender)
+    contribution_bound: float = 1e12
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.rho) and self.rho > 0):
             raise ConfigError(f"rho must be a positive number, got {self.rho}")
-        if not (isinstance(self.iterations, int) and 1 <= self.iterations <= 100_000):
+        if not (
+            isinstance(self.iterations, int) and not isinstance(self.iterations, bool)
+            and 1 <= self.iterations <= 100_000
+        ):
             raise ConfigError(f"iterations must be an integer in [1, 100000], got {self.iterations}")
+        if not (np.isfinite(self.contribution_bound) and self.contribution_bound > 0):
+            raise ConfigError("contribution_bound must be a positive number")
 
     def public_parameters(self, features: int) -> dict[str, Any]:
         """A float-free description (floats travel as their exact hex form)."""
@@ -37,6 +45,7 @@ class AdmmConfig:
             "objective": objective,
             "rho": float(self.rho).hex(),
             "iterations": self.iterations,
+            "contribution_bound": float(self.contribution_bound).hex(),
             "features": features,
         }
 
@@ -76,7 +85,8 @@ class AdmmRun:
             w = yield LocalOptimize(party=me, parties=everyone, round=k, summary=summary, z=z, u=u,
                                     rho=cfg.rho)
             z = yield Coordinate(party=me, parties=everyone, round=k, contribution=w + u,
-                                 objective=cfg.objective, rho=cfg.rho)
+                                 objective=cfg.objective, rho=cfg.rho,
+                                 bound=cfg.contribution_bound)
             u = u + w - z
         model = yield Release(party=me, parties=everyone, round=0, model=z)
         return AdmmResult(model=model, iterations=cfg.iterations, local_rows=summary.rows)
