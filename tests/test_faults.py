@@ -63,14 +63,16 @@ async def test_drop_rate_and_repeatable_schedule(autojump_clock):
     assert sim3.schedule.fired != fired
 
 
-async def test_burst_drop_loses_frames_in_runs(autojump_clock):
-    sim, got = await _blast([BurstDrop(p_bad=0.05, p_good=0.25)], seed=5, n=400, parties=2)
+async def test_burst_drop_loses_frames_in_timed_bursts(autojump_clock):
+    # one frame every 10 ms; good periods average 0.4 s, bad ones 0.1 s
+    sim, got = await _blast([BurstDrop(mean_good=0.4, mean_bad=0.1)], seed=5, n=1000, parties=2)
     lost = sorted(e["seq"] for e in sim.schedule.fired)
-    assert len(got[1]) == 400 - len(lost)
-    # Stationary loss rate p_bad / (p_bad + p_good) = 1/6; bursts average 1/p_good = 4 frames.
-    assert 0.08 < len(lost) / 400 < 0.28
+    assert len(got[1]) == 1000 - len(lost)
+    # stationary share of bad time: 0.1 / 0.5 = 20 %
+    assert 0.1 < len(lost) / 1000 < 0.3
     runs = 1 + sum(1 for a, b in itertools.pairwise(lost) if b != a + 1)
-    assert len(lost) / runs > 2.0  # Bernoulli loss at this rate would average about 1.2
+    # bursts of about 0.1 s = 10 frames; Bernoulli loss at this rate would average 1.25
+    assert len(lost) / runs > 5
 
 
 async def test_drop_restricted_to_links_and_window(autojump_clock):

@@ -78,7 +78,7 @@ class Case:
 CASES = [
     Case("none"),
     Case("drop", link=(Drop(probability=0.15),)),
-    Case("burst-drop", link=(BurstDrop(p_bad=0.05, p_good=0.3),)),
+    Case("burst-drop", link=(BurstDrop(mean_good=1.0, mean_bad=0.1),)),
     Case("delay", link=(Delay(probability=0.5, delay=0.2, jitter=0.3),)),
     Case("duplicate", link=(Duplicate(probability=0.3, gap=0.05),)),
     Case("reorder", link=(Reorder(probability=0.3, delay=0.08),)),
@@ -157,7 +157,10 @@ async def test_fault_matrix(autojump_clock, case: Case, seed: int, expected_mode
         assert not outcome.crashed and outcome.result is None
         error = outcome.error
         assert isinstance(error, case.expect), (pid, error)
-        assert error.culprit in allowed, (pid, error)
+        # A party that learnt of the abort from a peer before detecting it keeps the peer's
+        # accusation as "claimed" when it cannot check the evidence itself.
+        claimed = getattr(error, "claimed_culprit", None) if error.reported_by is not None else None
+        assert error.culprit in allowed or claimed in allowed, (pid, error)
     assert result.culprit in set().union(*case.culprits.values())
 
 

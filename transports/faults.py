@@ -86,7 +86,7 @@ class LinkFault:
             and self.start <= t < self.stop
         )
 
-    def _rng(self, link: Link) -> Any:
+    def _rng(self, link: tuple[Any, ...]) -> Any:
         rng = self._rngs.get(link)
         if rng is None:
             assert self._sim is not None, "fault used before bind()"
@@ -117,29 +117,43 @@ class Drop(LinkFault):
 
 @dataclass
 class BurstDrop(LinkFault):
-    """Bursty loss (Gilbert-Elliott): each link is *good* or *bad*; before each frame a good
-    link turns bad with probability ``p_bad`` and a bad one recovers with ``p_good``; frames on
-    a bad link are lost with ``probability``. Mean burst length is ``1 / p_good`` frames."""
+    """Bursty loss (a Gilbert-Elliott channel in time): each link alternates between *good*
+    and *bad* periods of exponentially distributed length (means ``mean_good`` and
+    ``mean_bad`` seconds); frames sent during a bad period are lost with ``probability``.
 
-    p_bad: float = 0.02
-    p_good: float = 0.3
+    Periods are timed rather than counted in frames so that a burst is an outage of the link,
+    whatever its traffic: a per-frame chain would keep a quiet link "bad" for as long as it
+    stays quiet. The period boundaries are drawn lazily from the link's generator, in time
+    order, so they depend only on the seed and the link's send times.
+    """
+
+    mean_good: float = 2.0
+    mean_bad: float = 0.1
     name = "burst_drop"
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not (0 < self.p_bad <= 1 and 0 < self.p_good <= 1):
-            raise ConfigError("burst_drop: p_bad and p_good must be in (0, 1]")
-        self._bad: dict[Link, bool] = {}
+        if not (self.mean_good > 0 and self.mean_bad > 0):
+            raise ConfigError("burst_drop: mean_good and mean_bad must be positive seconds")
+        self._period: dict[Link, tuple[bool, float]] = {}  # (bad?, period end)
 
     def _extra(self) -> str:
-        return f" p_bad={self.p_bad} p_good={self.p_good}"
+        return f" mean_good={self.mean_good}s mean_bad={self.mean_bad}s"
+
+    def _state_at(self, link: Link, t: float) -> bool:
+        periods = self._rng((*link, "periods"))
+        if link not in self._period:
+            self._period[link] = (False, periods.expovariate(1 / self.mean_good))
+        bad, end = self._period[link]
+        while end <= t:
+            bad = not bad
+            end += periods.expovariate(1 / (self.mean_bad if bad else self.mean_good))
+        self._period[link] = (bad, end)
+        return bad
 
     def apply(self, src: PartyId, dst: PartyId, seq: int, now: float, fate: Fate) -> Fate:
-        link = (src, dst)
-        rng = self._rng(link)
-        u, v = rng.random(), rng.random()
-        bad = (v >= self.p_good) if self._bad.get(link, False) else (v < self.p_bad)
-        self._bad[link] = bad
+        u = self._rng((src, dst)).random()
+        bad = self._state_at((src, dst), now - self._t0)
         if not bad or not self._applies(src, dst, now) or u >= self.probability:
             return fate
         self.schedule.add(now - self._t0, self.name, src=src, dst=dst, seq=seq)
