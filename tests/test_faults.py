@@ -172,3 +172,12 @@ def test_perturb_always_changes_the_payload():
             assert not np.array_equal(changed["a"], value["a"])
         else:
             assert changed != value
+
+
+async def test_a_fault_object_reused_across_runs_depends_only_on_each_runs_seed(autojump_clock):
+    shared = Drop(probability=0.3)
+    first, _ = await _blast([shared], seed=8, n=100)
+    _, _ = await _blast([shared], seed=9, n=100)
+    again, _ = await _blast([shared], seed=8, n=100)
+    fresh, _ = await _blast([Drop(probability=0.3)], seed=8, n=100)
+    assert first.schedule.fired == again.schedule.fired == fresh.schedule.fired

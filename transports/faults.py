@@ -53,16 +53,23 @@ class LinkFault:
             raise ConfigError(f"{self.name}: need 0 <= start <= stop")
         self._src = None if self.src is None else frozenset(self.src)
         self._dst = None if self.dst is None else frozenset(self.dst)
-        self._rngs: dict[Link, Any] = {}
+        self._rngs: dict[tuple[Any, ...], Any] = {}
         self._sim: WanSimulator | None = None
         self._index = 0
         self._t0 = 0.0
 
     def bind(self, sim: WanSimulator, index: int) -> None:
-        """Called by the simulator when it starts: times are relative to ``sim.t0``."""
+        """Called by the simulator when it starts: times are relative to ``sim.t0``, and every
+        generator and state is reset, so one fault object can serve run after run (not two
+        simulators at once) and each run depends on its own seed only."""
         self._sim, self._index, self.schedule = sim, index, sim.schedule
         self._t0 = sim.t0
+        self._rngs = {}
+        self._reset()
         sim.schedule.plan.append(self.describe())
+
+    def _reset(self) -> None:
+        """Forget per-run state (subclasses that keep some override this)."""
 
     def describe(self) -> str:
         where = ""
@@ -136,6 +143,9 @@ class BurstDrop(LinkFault):
         if not (self.mean_good > 0 and self.mean_bad > 0):
             raise ConfigError("burst_drop: mean_good and mean_bad must be positive seconds")
         self._period: dict[Link, tuple[bool, float]] = {}  # (bad?, period end)
+
+    def _reset(self) -> None:
+        self._period = {}
 
     def _extra(self) -> str:
         return f" mean_good={self.mean_good}s mean_bad={self.mean_bad}s"
