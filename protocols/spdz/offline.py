@@ -38,6 +38,7 @@ from coopetition.protocols.zk import multiplication
 from coopetition.protocols.zk.errors import ProofRejected
 from coopetition.protocols.zk.group import multiply
 
+from . import bitproof
 from . import field as F
 from .conversion import (
     SLACK_BITS,
@@ -214,7 +215,97 @@ class OfflineParty:
         return Batch("triple", self._batch_id("triple"), (a1, b1, c1))
 
     def bits(self, n: int) -> Program[Batch]:
-        """n random shared bits from n random values and n triples (square-root trick)."""
+        """n random shared bits: the XOR of one proved bit per party, then authenticated.
+
+        Each party encrypts a random bit with a proof that it is 0 or 1 (:mod:`.bitproof`).
+        In turn, party j (j = 1..m-1) replaces the running Enc(x) by
+        Enc(x)^(1-2 b_j) * Enc(0) with a multiplication proof against Enc(1 - 2 b_j), which
+        anyone derives from Enc(b_j) as (1+N) * Enc(b_j)^-2; adding Enc(b_j) gives
+        Enc(x XOR b_j) = Enc(x (1 - 2 b_j) + b_j). The result is uniform if one party is honest
+        (its bit is hidden and the others' are fixed by their proofs before it matters), and it
+        is exactly 0 or 1 by the proofs, so no sacrifice is needed. Costs m-1 sequential rounds
+        per batch and about a fifth of the square-root method's exponentiations.
+        """
+        p = self.paillier
+        pk, m = p.pk, self.parties
+        n2 = pk.n_square
+        rnd = p.next_round()
+        ctx = p.ctx("bit-contrib", rnd)
+        mine = [self._sample(1) for _ in range(n)]
+        cts, proofs, rands = [], [], []
+        for b in mine:
+            c, r = p.encrypt(b)
+            cts.append(c)
+            rands.append(r)
+            proofs.append(proof_to_wire(bitproof.prove(pk, c, b, r, ctx, p.encryptor)))
+        payload = {"v": cts, "v_proof": proofs}
+        replies = yield Exchange(f"spdz-bit-contrib/{rnd}", payload)
+        replies[self.party] = payload
+        got: dict[int, list[int]] = {}
+        items = []
+        for j in range(m):
+            got[j] = ciphertexts_from_wire(pk, replies[j].get("v"), n, j, "bit")
+            if j == self.party:
+                continue
+            raw = replies[j].get("v_proof")
+            if not isinstance(raw, list) or len(raw) != n:
+                raise ProtocolViolation("bit: wrong number of proofs", culprit=j)
+            ctx_j = p.ctx("bit-contrib", rnd, j)
+            items += [(got[j][t], proof_from_wire(bitproof.BitProof, raw[t], j, "bit"), ctx_j) for t in range(n)]
+        try:
+            if items:
+                bitproof.verify_batch(pk, items)
+        except ProofRejected as exc:
+            raise rejected(exc) from exc
+
+        def flip_ciphertext(c: int) -> int:  # Enc(1 - 2b) from Enc(b)
+            return ops.add_plain(pk, int(pow(c, -2, n2)), 1)
+
+        x = list(got[0])
+        for j in range(1, m):
+            rnd_j = p.next_round()
+            ctx_j = p.ctx("bit-xor", rnd_j, j)
+            payload = {}
+            if self.party == j:
+                ecs, prs = [], []
+                for t in range(n):
+                    rerand, gamma = p.encrypt(0)
+                    if mine[t] == 0:
+                        ec, witness_gamma = x[t] * rerand % n2, gamma
+                    else:
+                        # Eb^(N-1) gamma^N = Eb^-1 (gamma * Eb)^N: one inversion, no |N|-bit power.
+                        ec = int(pow(x[t], -1, n2) * rerand % n2)
+                        witness_gamma = gamma * int(pow(x[t] % pk.n, -1, pk.n)) % pk.n
+                    ra = int(pow(rands[t], -2, pk.n))
+                    st = multiplication.Statement(flip_ciphertext(cts[t]), x[t], int(ec))
+                    ecs.append(int(ec))
+                    prs.append(proof_to_wire(multiplication.prove(pk, st, 1 - 2 * mine[t], ra, witness_gamma, ctx_j)))
+                payload = {"c": ecs, "c_proof": prs}
+            replies = yield Exchange(f"spdz-bit-xor/{rnd_j}", payload)
+            replies[self.party] = payload
+            ecs = ciphertexts_from_wire(pk, replies[j].get("c"), n, j, "bit xor")
+            if self.party != j:
+                raw = replies[j].get("c_proof")
+                if not isinstance(raw, list) or len(raw) != n:
+                    raise ProtocolViolation("bit xor: wrong number of proofs", culprit=j)
+                checks = [
+                    (multiplication.Statement(flip_ciphertext(got[j][t]), x[t], ecs[t]),
+                     proof_from_wire(multiplication.MultiplicationProof, raw[t], j, "multiplication"), ctx_j)
+                    for t in range(n)
+                ]
+                try:
+                    multiplication.verify_batch(pk, checks)
+                except ProofRejected as exc:
+                    raise rejected(exc) from exc
+            x = [ops.add(pk, ecs[t], got[j][t]) for t in range(n)]
+        conv = yield from p.authenticate(x, 1, phase="bit-auth")
+        return Batch("bit", self._batch_id("bit"), (conv.share,))
+
+    def bits_from_squares(self, n: int) -> Program[Batch]:
+        """n random shared bits from n random values and n triples (square-root trick).
+
+        The textbook SPDZ method, kept as the benchmark's reference point for :meth:`bits`.
+        """
         spdz = self._spdz("bits")
         rand = yield from self.randoms(n)
         trip = yield from self.triples(n)
