@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--parties-list", default="2,4", help="party counts for the offline phase")
     parser.add_argument("--triples", type=int, default=4, help="triples per offline measurement")
-    parser.add_argument("--bits-count", type=int, default=2, help="random bits in the offline bit measurement")
+    parser.add_argument("--bits-count", type=int, default=8, help="random bits in the offline bit measurement")
     parser.add_argument(
         "--interval-repetitions",
         type=int,
@@ -130,6 +130,16 @@ def _offline(kg: TrustedDealerKeyGeneration, m: int, args: argparse.Namespace, r
             run_local([p.bits(args.bits_count) for p in parties], stats=stats)
         result[f"offline.m{m}.bits.per_s"] = round(args.bits_count / t.wall, 4)
         result[f"offline.m{m}.bits.bytes_per_bit"] = stats.bytes_sent // args.bits_count
+        result[f"offline.m{m}.bits.cpu_s_per_bit"] = round(t.cpu / args.bits_count, 3)
+        # Peer: the textbook square-root method, same parties, same run.
+        stats = HarnessStats()
+        with _Timer() as t:
+            run_local([p.bits_from_squares(args.bits_count) for p in parties], stats=stats)
+        result[f"offline.m{m}.bits_from_squares.per_s"] = round(args.bits_count / t.wall, 4)
+        result[f"offline.m{m}.bits_from_squares.cpu_s_per_bit"] = round(t.cpu / args.bits_count, 3)
+        result[f"offline.m{m}.bits.cpu_speedup_over_squares"] = round(
+            result[f"offline.m{m}.bits_from_squares.cpu_s_per_bit"] / max(result[f"offline.m{m}.bits.cpu_s_per_bit"], 1e-9), 2
+        )
         stats = HarnessStats()
         with _Timer() as t:
             run_local([p.bounded(args.bits_count, 41) for p in parties], stats=stats)
