@@ -27,7 +27,7 @@ import trio.testing
 from nacl.signing import SigningKey
 
 from coopetition.engine.compute import CostModel, InlineCompute
-from coopetition.engine.errors import ConfigError, PartyId, ProtocolAborted
+from coopetition.engine.errors import ConfigError, PartyId, ProtocolAborted, TransportError
 from coopetition.engine.identity import Identity
 from coopetition.engine.party import Deadlines, Party, PartyConfig, PayloadHook, ProtocolRun
 from coopetition.engine.stats import PhaseStats, RunStats
@@ -233,7 +233,7 @@ async def run_parties(
                 return  # a crashed party neither lingers nor closes (silent) - see Crash.mode
             # Linger: keep acknowledging and retransmitting until our last frames (the finish
             # barrier's "done", an abort) are acknowledged, like a socket's SO_LINGER.
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(TransportError):
                 await rt.drain(linger)
             await rt.aclose()
 
