@@ -261,13 +261,16 @@ class ReliableTransport(Transport):
                     f"after {oldest.retries} retransmissions",
                     peer=peer,
                 )
-            if now - state.last_progress >= self.rto_max and len(due) > 1:
+            held_back: list[tuple[int, _Pending]] = []
+            if now - state.last_progress >= self.rto_max:
                 # The peer has acknowledged nothing for a while (crashed, partitioned): probe
-                # with the oldest frame only, as TCP does, rather than flood a dead link; the
-                # rest wait for the probe's timer.
-                due, held_back = due[:1], due[1:]
-            else:
-                held_back = []
+                # with the oldest unacknowledged frame only, as TCP does, rather than flood a
+                # dead link; every other frame waits for the probe's timer.
+                first = min(state.unacked)
+                probe = [(seq, p) for seq, p in due if seq == first]
+                held_back = [(seq, p) for seq, p in due if seq != first]
+                due = probe
+                oldest = state.unacked[first]
             for seq, pending in due:
                 pending.retries += 1
                 pending.rto = min(self.rto_max, pending.rto * self.backoff)
@@ -283,6 +286,7 @@ class ReliableTransport(Transport):
                         break
             for _, pending in held_back:
                 pending.deadline = max(pending.deadline, oldest.deadline)
+                self._earliest = min(self._earliest, pending.deadline)
 
 
 def _pack_sack(seqs: list[int]) -> bytes:
