@@ -188,9 +188,9 @@ class PaillierParty:
         for v in values:
             c, r = self.encrypt(int(v))
             if mode == "interval":
-                proofs.append(proof_to_wire(interval.prove(self.pk, c, int(v), r, ctx, self.interval_params(bits))))
+                proofs.append(proof_to_wire(interval.prove(self.pk, c, int(v), r, ctx, self.interval_params(bits), encryptor=self.encryptor)))
             else:
-                proofs.append(proof_to_wire(plaintext.prove(self.pk, c, int(v), r, ctx)))
+                proofs.append(proof_to_wire(plaintext.prove(self.pk, c, int(v), r, ctx, encryptor=self.encryptor)))
             cts.append(c)
             rands.append(r)
         return cts, proofs, rands
@@ -231,7 +231,9 @@ class PaillierParty:
         self.alpha_share = secrets.randbelow(F.P)
         c, r = self.encrypt(self.alpha_share)
         self.alpha_randomness = r
-        proof = interval.prove(self.pk, c, self.alpha_share, r, self.ctx("mac-key", rnd), self.interval_params(ALPHA_BITS))
+        proof = interval.prove(
+            self.pk, c, self.alpha_share, r, self.ctx("mac-key", rnd), self.interval_params(ALPHA_BITS), encryptor=self.encryptor
+        )
         replies = yield Exchange(f"spdz-mac-key/{rnd}", {"a": [c], "a_proof": [proof_to_wire(proof)]})
         got = self.verify_values(replies, "a", 1, "interval", ALPHA_BITS, "mac-key", rnd)
         self.enc_alpha_shares = [got[j][0] for j in range(self.parties)]
@@ -284,7 +286,7 @@ class PaillierParty:
             self.enc_alpha_shares[self.party], _combine(pk, cts, rhos, pk.n_square), _combine(pk, macs, rhos, pk.n_square)
         )
         gamma_all = _combine(pk, gammas, rhos, pk.n)
-        mac_proofs = [proof_to_wire(multiplication.prove(pk, st, self.alpha_share, self.alpha_randomness, gamma_all, ctx))]
+        mac_proofs = [proof_to_wire(multiplication.prove(pk, st, self.alpha_share, self.alpha_randomness, gamma_all, ctx, encryptor=self.encryptor))]
         if mode == "knowledge":
             return (yield from self._open_packed(cts, macs, mac_proofs, value_bits, mac_bits, phase, rnd))
         r_mine = [secrets.randbits(mask_bits) for _ in range(n)]

@@ -165,7 +165,7 @@ class OfflineParty:
             ec = int(multiply(pk, enc_a[t], b_j) * rerand % pk.n_square)
             st = multiplication.Statement(enc_b_own[self.party][t], enc_a[t], ec)
             prods.append(ec)
-            proofs.append(proof_to_wire(multiplication.prove(pk, st, b_j, r_b, gamma, ctx)))
+            proofs.append(proof_to_wire(multiplication.prove(pk, st, b_j, r_b, gamma, ctx, encryptor=p.encryptor)))
         payload = {"c": prods, "c_proof": proofs}
         replies = yield Exchange(f"spdz-triple-c/{rnd}", payload)
         replies[self.party] = payload
@@ -279,7 +279,7 @@ class OfflineParty:
                     ra = int(pow(rands[t], -2, pk.n))
                     st = multiplication.Statement(flip_ciphertext(cts[t]), x[t], int(ec))
                     ecs.append(int(ec))
-                    prs.append(proof_to_wire(multiplication.prove(pk, st, 1 - 2 * mine[t], ra, witness_gamma, ctx_j)))
+                    prs.append(proof_to_wire(multiplication.prove(pk, st, 1 - 2 * mine[t], ra, witness_gamma, ctx_j, encryptor=p.encryptor)))
                 payload = {"c": ecs, "c_proof": prs}
             replies = yield Exchange(f"spdz-bit-xor/{rnd_j}", payload)
             replies[self.party] = payload
