@@ -172,7 +172,8 @@ class Party:
             party=self.id, session=config.session.hex()[:12]
         )
         self._transcript = hashlib.sha256()
-        self._seq = 0
+        self._seq = 0  # protocol messages: the same at every run of the same inputs
+        self._control_seq = 0  # heartbeats and the like: depend on timing, so counted apart
         self._bus: Bus | None = None
         self._error: ProtocolAborted | None = None
         self._error_is_local = False
@@ -208,8 +209,7 @@ class Party:
         async with trio.open_nursery() as nursery:
             self._cancel = nursery.cancel_scope
             nursery.start_soon(self._guard, self._receive_loop)
-            nursery.start_soon(self._guard, self._heartbeat_loop)
-            nursery.start_soon(self._guard, self._failure_detector)
+            nursery.start_soon(self._guard, self._liveness_loop)
             nursery.start_soon(self._guard, self._main, protocol)
         if self._error is not None:
             if self._error_is_local:
@@ -340,11 +340,13 @@ class Party:
         assert self._bus is not None
         started = trio.current_time()
         senders = sorted(set(action.senders))
-        messages = await self._bus.gather(phase, rnd, action.tag, senders, deadline=deadline)
-        if action.consistent:
-            await self._check_consistency(phase, rnd, action.tag, senders, deadline)
         stats = self.stats.phase(phase)
-        stats.network_wait_seconds += trio.current_time() - started
+        try:
+            messages = await self._bus.gather(phase, rnd, action.tag, senders, deadline=deadline)
+            if action.consistent:
+                await self._check_consistency(phase, rnd, action.tag, senders, deadline)
+        finally:  # a wait cut short by an abort still counts
+            stats.network_wait_seconds += trio.current_time() - started
         for sender in senders:
             digest = self._bus.digest((phase, rnd, action.tag, sender))
             assert digest is not None
@@ -443,7 +445,12 @@ class Party:
     # -- sending ---------------------------------------------------------------------------
 
     def _header(self, phase: str, rnd: int, tag: str, receiver: PartyId) -> EnvelopeHeader:
-        self._seq += 1
+        if phase == CONTROL_PHASE:
+            self._control_seq += 1
+            seq = self._control_seq
+        else:
+            self._seq += 1
+            seq = self._seq
         return EnvelopeHeader(
             session=self.config.session,
             protocol=self._protocol_name,
@@ -452,7 +459,7 @@ class Party:
             tag=tag,
             sender=self.id,
             receiver=receiver,
-            seq=self._seq,
+            seq=seq,
         )
 
     async def _send_protocol(
@@ -573,21 +580,14 @@ class Party:
             received.args = (received._describe(),)
         return received
 
-    async def _heartbeat_loop(self) -> None:
+    async def _liveness_loop(self) -> None:
+        """Failure detector and heartbeats in one task, so their order never depends on trio's
+        scheduler: each tick first checks every peer, then greets the peers it has been quiet to."""
         interval = self.config.deadlines.heartbeat_interval
+        timeout = self.config.deadlines.heartbeat_timeout
         beat = 0
         while True:
             await trio.sleep(interval)
-            now = trio.current_time()
-            idle = [p for p in self.peers if now - self._last_sent.get(p, -math.inf) >= interval]
-            if idle:
-                beat += 1
-                await self._send_control("heartbeat", None, rnd=beat)
-
-    async def _failure_detector(self) -> None:
-        timeout = self.config.deadlines.heartbeat_timeout
-        while True:
-            await trio.sleep(self.config.deadlines.heartbeat_interval)
             now = trio.current_time()
             for peer in self.peers:
                 if self._finishing and peer in self._done_peers:
@@ -598,6 +598,9 @@ class Party:
                         culprit=peer,
                         phase=self._phase_name,
                     )
+            if any(now - self._last_sent.get(p, -math.inf) >= interval for p in self.peers):
+                beat += 1
+                await self._send_control("heartbeat", None, rnd=beat)
 
     async def _finish(self) -> None:
         """Barrier: say we are done and wait until every peer said so, then connections may close."""

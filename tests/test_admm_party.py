@@ -183,3 +183,29 @@ async def test_logs_carry_no_secrets(autojump_clock):
     secrets += [repr(float(v)) for v in run.results[0].model if v != 0]
     for secret in secrets:
         assert secret not in text
+
+
+async def test_transcript_does_not_depend_on_network_timing(autojump_clock):
+    import random
+
+    class Jittery(_CrashAfter):
+        def __init__(self, inner, rng):
+            super().__init__(inner, frames=10**9)
+            self.rng = rng
+
+        async def send(self, peer, data):
+            await trio.sleep(self.rng.uniform(0, 0.5))  # heartbeats interleave differently
+            await self.inner.send(peer, data)
+
+    session = b"timing-independent"
+    digests = set()
+    for seed in (None, 1, 2):
+        transports = MemoryNetwork([0, 1, 2]).transports()
+        if seed is not None:
+            rng = random.Random(seed)
+            transports = [Jittery(t, rng) for t in transports]
+        run = await train_locally(WINE.split(3), _config(iterations=8), transports=transports,
+                                  session=session, deadlines=FAST)
+        assert run.completed, run.errors
+        digests |= {p.transcript_digest for p in run.parties.values()}
+    assert len(digests) == 1
