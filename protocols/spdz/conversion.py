@@ -260,9 +260,17 @@ class PaillierParty:
     # -- authentication: ciphertexts -> shares with MACs ---------------------------------------
 
     def authenticate(
-        self, cts: Sequence[int], value_bits: int, *, mode: str = "knowledge", phase: str = "auth"
+        self, cts: Sequence[int], value_bits: int | Sequence[int], *, mode: str = "knowledge", phase: str = "auth"
     ) -> Program[Conversion]:
-        """Authenticated shares of the plaintexts of public ``cts`` (|x| < 2**value_bits)."""
+        """Authenticated shares of the plaintexts of public ``cts`` (|x_t| < 2**value_bits[_t]).
+
+        ``value_bits`` is one bound for all values or one per value (the packed offline path
+        then gives each value a slot of its own width).
+        """
+        per_value = [int(value_bits)] * len(cts) if isinstance(value_bits, int) else [int(b) for b in value_bits]
+        if len(per_value) != len(cts):
+            raise ValueError("one bit bound per ciphertext")
+        value_bits = max(per_value, default=1)
         if not self.enc_alpha_shares:
             raise RuntimeError("run setup() first")
         pk, n = self.pk, len(cts)
@@ -288,7 +296,7 @@ class PaillierParty:
         gamma_all = _combine(pk, gammas, rhos, pk.n)
         mac_proofs = [proof_to_wire(multiplication.prove(pk, st, self.alpha_share, self.alpha_randomness, gamma_all, ctx, encryptor=self.encryptor))]
         if mode == "knowledge":
-            return (yield from self._open_packed(cts, macs, mac_proofs, value_bits, mac_bits, phase, rnd))
+            return (yield from self._open_packed(cts, macs, mac_proofs, per_value, phase, rnd))
         r_mine = [secrets.randbits(mask_bits) for _ in range(n)]
         s_mine = [secrets.randbits(mac_mask_bits) for _ in range(n)]
         r_cts, r_proofs, _ = self.prove_values(r_mine, mode, mask_bits, phase, rnd)
@@ -345,7 +353,7 @@ class PaillierParty:
         return [ops.sum_ct(pk, [all_macs[j][t] for j in range(self.parties)]) for t in range(n)]
 
     def _open_packed(
-        self, cts: Sequence[int], macs: list[int], mac_proofs: list[Any], value_bits: int, mac_bits: int,
+        self, cts: Sequence[int], macs: list[int], mac_proofs: list[Any], value_bits: list[int],
         phase: str, rnd: int,
     ) -> Program[Conversion]:
         """Mask and open values and MACs packed into as few plaintexts as fit.
@@ -361,7 +369,8 @@ class PaillierParty:
         pad = self.kappa + 2 + m.bit_length()
         slots = []  # (index t, is_mac, bound bits, width)
         for t in range(n):
-            slots.append((t, False, value_bits, value_bits + pad))
+            mac_bits = value_bits[t] + self.alpha_bits
+            slots.append((t, False, value_bits[t], value_bits[t] + pad))
             slots.append((t, True, mac_bits, mac_bits + pad))
         groups = pack_slots([w for *_, w in slots], pk.bits - 2)
         mine: list[int] = [secrets.randbits(slots[i][2] + self.kappa) for i in range(len(slots))]
@@ -393,7 +402,7 @@ class PaillierParty:
         r = [mine[2 * t] for t in range(n)]
         s = [mine[2 * t + 1] for t in range(n)]
         share = self.local_shares(b, bm, r, s)
-        return Conversion(share=share, ciphertexts=[int(c) for c in cts], value_bits=value_bits)
+        return Conversion(share=share, ciphertexts=[int(c) for c in cts], value_bits=max(value_bits, default=1))
 
     def local_shares(self, b: list[int], bm: list[int], r: list[int], s: list[int]) -> Share:
         """Party 0: opened minus own mask; everyone else: minus own mask (values and MACs)."""

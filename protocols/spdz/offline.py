@@ -189,7 +189,8 @@ class OfflineParty:
             raise rejected(exc) from exc
         enc_c = [ops.sum_ct(pk, [all_c[j][t] for j in range(m)]) for t in range(n)]
         factor_bits = self.random_bits + m.bit_length()
-        conv = yield from p.authenticate(enc_a + enc_b + enc_c, 2 * factor_bits, phase="triple-auth")
+        bounds = [factor_bits] * (2 * n) + [2 * factor_bits] * n
+        conv = yield from p.authenticate(enc_a + enc_b + enc_c, bounds, phase="triple-auth")
         s = conv.share
         return s[:n], s[n : 2 * n], s[2 * n :]
 
