@@ -1,6 +1,7 @@
 """DJN short-exponent encryption, the fixed-base table and the randomness pool."""
 
 import secrets
+from concurrent.futures import wait
 
 import gmpy2
 import pytest
@@ -91,8 +92,12 @@ def test_pool_filled_by_worker_processes():
     with RandomnessPool(PK) as pool:
         pool.fill(40, processes=2)
         assert len(pool) == 40
-        values = [pool.take() for _ in range(40)]
-    assert len(set(values)) == 40
+        futures = pool.fill_in_background(10, processes=2)
+        wait(futures)
+        assert all(f.exception() is None for f in futures)
+        assert len(pool) == 50
+        values = [pool.take() for _ in range(50)]
+    assert len(set(values)) == 50
     enc = Encryptor(PK)
     for v in values[:5]:
         c = PK.encrypt_with_rn(11, v)

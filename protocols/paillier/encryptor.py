@@ -31,7 +31,7 @@ import multiprocessing
 import secrets
 from collections import deque
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from functools import lru_cache
 from typing import Any
 
@@ -239,17 +239,46 @@ class RandomnessPool:
         return self._executor
 
     def fill(self, count: int, *, processes: int | None = 1) -> None:
-        """Add ``count`` values; ``processes=None`` uses every core."""
+        """Add ``count`` values and return when they are in; ``processes=None`` uses every core."""
         procs = parallel.cores() if processes is None else processes
         if procs <= 1 or count < 2:
             self._values.extend(self.encryptor.random_rn() for _ in range(count))
             return
+        for future in self.fill_in_background(count, processes=procs):
+            future.result()
+
+    def fill_in_background(self, count: int, *, processes: int | None = None) -> list[Future]:
+        """Start computing ``count`` values in worker processes and return at once.
+
+        Values join the pool as each chunk finishes (``take`` hands out whatever is ready), so
+        a party can refill between rounds while it waits for the network. Each returned
+        future completes (with its chunk's size) only after that chunk's values are in the
+        pool, so ``concurrent.futures.wait`` on them means the values can be taken.
+        """
+        procs = max(1, parallel.cores() if processes is None else processes)
         pool = self._pool(procs)
         chunk = max(1, min(256, -(-count // procs)))
-        sizes = [min(chunk, count - i) for i in range(0, count, chunk)]
-        for batch in pool.map(_worker_batch, sizes):
-            self._values.extend(gmpy2.mpz(v) for v in batch)
-        opcount.tally("fixed_base", count)
+        done: list[Future] = []
+        for start in range(0, count, chunk):
+            collected: Future = Future()
+            work = pool.submit(_worker_batch, min(chunk, count - start))
+            work.add_done_callback(lambda f, out=collected: self._collect(f, out))
+            done.append(collected)
+        return done
+
+    def _collect(self, work: Future, collected: Future) -> None:
+        """Move a finished chunk into the pool, then complete the future the caller holds."""
+        if work.cancelled():
+            collected.cancel()
+            return
+        error = work.exception()
+        if error is not None:
+            collected.set_exception(error)
+            return
+        batch = work.result()
+        self._values.extend(gmpy2.mpz(v) for v in batch)  # deque.extend is thread-safe
+        opcount.tally("fixed_base", len(batch))
+        collected.set_result(len(batch))
 
     def close(self) -> None:
         if self._executor is not None:
