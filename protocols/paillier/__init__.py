@@ -15,7 +15,8 @@ Fast encryption (``encryptor``)
     h_s**alpha from a fixed-base table; ``encrypt(m)``, ``encrypt_vector(ms)``,
     ``encrypt_array(a)`` (numpy, any shape), ``encrypt_with_randomness(m) -> (c, r)`` (r in
     Z_N^* with c = pk.raw_encrypt(m, r), for proofs). ``RandomnessPool(pk)``: ``fill(count,
-    processes=k)`` ahead of time (k worker processes), then encryption costs one multiplication.
+    processes=k)`` ahead of time (k worker processes) or ``fill_in_background(count)``, then
+    encryption costs one multiplication.
 
 Homomorphic operations (``ops``)
     ``add``, ``sub``, ``neg``, ``add_plain``, ``mul_plain``; vectors ``add_vec``, ``sub_vec``,
