@@ -8,7 +8,7 @@ is an ordinary Paillier ciphertext with randomness r = h**alpha mod N; decryptio
 proofs about Enc(m; r) are unchanged. Security: semantic security holds under DCR together
 with the assumption that h**alpha for short alpha is indistinguishable from a random element
 of <h> (the generic attacks on a short exponent cost 2**(|alpha|/2) = 2**1024 at |N| = 2048,
-far above factoring N). ``docs/crypto-paillier.md`` has the argument.
+far above factoring N). ``docs/crypto.md`` has the argument.
 
 h is derived from N by hashing (nothing up the sleeve): h = -x**2 mod N with x = SHAKE-256 of
 the key, so every party computes the same tables without talking.

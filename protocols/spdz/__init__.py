@@ -24,5 +24,5 @@ Layout (one job per module):
   ``PreprocessingExhausted``; all inside the project's ``ProtocolAborted`` hierarchy.
 * :mod:`.testing` - small INSECURE threshold keys for tests and smoke benchmarks.
 
-Construction, parameters and sources: ``docs/crypto-spdz.md``.
+Construction, parameters and sources: ``docs/crypto.md``.
 """

@@ -7,7 +7,7 @@ them in lock step, and an engine state machine can drive the same generator from
 (send the payload, collect the m-1 payloads keyed by tag, ``send()`` them back in). Payloads
 are CBOR-encodable dicts of bytes and ints.
 
-Security notes (details and sources in ``docs/crypto-spdz.md``):
+Security notes (details and sources in ``docs/crypto.md``):
 
 * Opened values are accumulated and checked in :meth:`SpdzParty.mac_check` with a
   commit-then-open of a random linear combination (coefficients from a committed coin toss),

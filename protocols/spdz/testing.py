@@ -9,7 +9,7 @@ from coopetition.protocols.paillier.threshold import TrustedDealerKeyGeneration
 from coopetition.protocols.spdz.conversion import PaillierParty
 from coopetition.protocols.spdz.offline import OfflineParty
 
-#: Smallest modulus that holds a triple's MAC plus masks and proof slack (see docs/crypto-spdz.md).
+#: Smallest modulus that holds a triple's MAC plus masks and proof slack (see docs/crypto.md).
 TEST_BITS = 1280
 #: INSECURE: interval-proof repetitions in tests (soundness 2^-16 instead of 2^-128), for speed.
 TEST_REPETITIONS = 16

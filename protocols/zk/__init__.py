@@ -5,5 +5,5 @@ product), ``equality`` (two ciphertexts, one plaintext), ``interval`` (plaintext
 a range, for Gadgets 3 and 4), ``gadgets`` (Helen's Gadgets 1 and 2), ``decryption``
 (decryption shares); shared machinery in ``group`` (validation, verification equations, batch
 verification, exponentiation counts), ``transcript`` and ``errors`` (``ProofRejected``).
-See docs/crypto-zk.md.
+See docs/crypto.md.
 """

@@ -153,7 +153,7 @@ def encrypt_fresh(pk: PublicKey, m: int, encryptor: Encryptor | None = None) -> 
     r = h^beta * t^b mod N with a short beta from its fixed-base tables, a random bit b and a
     fixed t of Jacobi symbol -1 (so r can take either Jacobi symbol, like a uniform unit): two
     table walks instead of an |N|-bit exponentiation. Zero knowledge then rests on the DJN
-    assumption the encryption itself relies on (docs/crypto-zk.md). Verification is unchanged.
+    assumption the encryption itself relies on (docs/crypto.md). Verification is unchanged.
     """
     if encryptor is None:
         r = random_unit(pk)

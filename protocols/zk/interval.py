@@ -93,7 +93,7 @@ def prove(
 
     With ``encryptor`` (a DJN ``Encryptor`` for ``pk``) the k commitments use short-exponent
     randomness from its fixed-base table instead of k full N-th powers: an order of magnitude
-    faster, with zero knowledge then resting on the DJN assumption (see docs/crypto-zk.md).
+    faster, with zero knowledge then resting on the DJN assumption (see docs/crypto.md).
     The proof and its verification are unchanged.
     """
     if not 0 <= m < (1 << params.bits):
