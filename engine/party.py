@@ -578,6 +578,11 @@ class Party:
         if isinstance(received, CheatingDetected) and received.culprit is not None:
             received.claimed_culprit, received.culprit = received.culprit, None
             received.args = (received._describe(),)
+        elif isinstance(received, LocalFailure):
+            # the sender says it failed on its own: by its own word it is why the run ended (and a
+            # cheater cannot hide behind "my fault, nobody to blame")
+            received.culprit = sender
+            received.args = (received._describe(),)
         return received
 
     async def _liveness_loop(self) -> None:

@@ -307,3 +307,22 @@ async def test_abort_too_large_for_a_frame_still_reaches_everyone(autojump_clock
     assert isinstance(run.errors[0], (Equivocation, ProtocolViolation))
     assert run.errors[0].culprit == 2
     assert run.errors[1].culprit in (2, None) and run.errors[1].reported_by in (0, 2, None)
+
+
+async def test_a_peer_that_fails_on_its_own_is_named_by_the_others(autojump_clock):
+    class CloseOwnSide(Wrap):
+        sent = 0
+
+        async def send(self, peer, data):
+            self.sent += 1
+            if self.sent == 20:
+                await self.inner.aclose()
+            await self.inner.send(peer, data)
+
+    ids = [0, 1, 2]
+    transports = MemoryNetwork(ids).transports()
+    transports[0] = CloseOwnSide(transports[0])
+    run = await _run(ids, transports)
+    assert isinstance(run.errors[0], LocalFailure) and run.errors[0].culprit is None
+    for other in (1, 2):
+        assert run.errors[other].culprit == 0, run.errors[other]
