@@ -391,28 +391,81 @@ def ideal_topology(party_ids: Sequence[PartyId]) -> Topology:
 
 def perturb(payload: Any) -> Any:
     """A payload of the same shape and type that differs from ``payload`` (for Byzantine tests):
-    floats arrays shifted by one, integers incremented, bytes bit-flipped, containers changed
-    in their first element (by sorted key for maps)."""
+    numbers moved by one (NaN and infinities become 0), bytes bit-flipped, strings extended,
+    containers changed in their first element (by sorted key for maps), ``None`` replaced by 0.
+
+    A Byzantine event is logged only when the payload really changed, so this raises
+    ``ConfigError`` for a type it cannot change rather than hand the payload back untouched.
+    """
+    changed = _perturbed(payload)
+    if _same(changed, payload):
+        raise ConfigError(f"perturb: cannot change a payload of type {type(payload).__name__}")
+    return changed
+
+
+def _perturbed(payload: Any) -> Any:
     import numpy as np
 
     if isinstance(payload, np.ndarray):
+        if payload.dtype == np.bool_:
+            return ~payload
+        if payload.size == 0:
+            return np.zeros(1, dtype=payload.dtype)
+        if not np.issubdtype(payload.dtype, np.number):
+            out = payload.copy()
+            out.reshape(-1)[0] = _perturbed(out.reshape(-1)[0])
+            return out
+        out = payload + 1
+        # x + 1 is x again for NaN, infinities and floats beyond 2**53: those become 0.
+        stuck = ~np.isfinite(out) | (out == payload)
+        out[stuck] = 0
+        return out
+    if isinstance(payload, (bool, np.bool_)):
+        return type(payload)(not payload)
+    if isinstance(payload, (int, np.integer)):
         return payload + 1
-    if isinstance(payload, bool):
-        return not payload
-    if isinstance(payload, int):
+    if isinstance(payload, (float, np.floating)):
+        if not np.isfinite(payload) or payload + 1 == payload:
+            return type(payload)(0.0 if payload != 0 else 1.0)
         return payload + 1
+    if isinstance(payload, complex):
+        return payload + 1
+    if payload is None:
+        return 0
     if isinstance(payload, (bytes, bytearray)):
-        return bytes([payload[0] ^ 1]) + bytes(payload[1:]) if payload else b"\x00"
+        return type(payload)(bytes([payload[0] ^ 1]) + bytes(payload[1:]) if payload else b"\x00")
     if isinstance(payload, str):
         return payload + "!"
-    if isinstance(payload, list):
-        return [perturb(payload[0]), *payload[1:]] if payload else [0]
+    if isinstance(payload, (list, tuple)):
+        items = [_perturbed(payload[0]), *payload[1:]] if payload else [0]
+        return type(payload)(items) if type(payload) in (list, tuple) else items
     if isinstance(payload, dict):
         if not payload:
             return {"x": 0}
-        first = sorted(payload)[0]
-        return {**payload, first: perturb(payload[first])}
-    return payload
+        first = sorted(payload, key=repr)[0]
+        return {**payload, first: _perturbed(payload[first])}
+    raise ConfigError(f"perturb: cannot change a payload of type {type(payload).__name__}")
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Structural equality that treats NaN as equal to NaN (so NaN -> NaN counts as unchanged)."""
+    import numpy as np
+
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, np.ndarray):
+        if a.shape != b.shape or a.dtype != b.dtype:
+            return False
+        if np.issubdtype(a.dtype, np.inexact):
+            return bool(np.array_equal(a, b, equal_nan=True))
+        return bool(np.array_equal(a, b))
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (float, np.floating)) and a != a and b != b:
+        return True
+    return bool(a == b)
 
 
 @dataclass
@@ -422,7 +475,9 @@ class Byzantine:
 
     ``action``: ``equivocate`` sends the perturbed payload only to ``targets`` (default: the
     lower half of the other parties) and the true one to the rest; ``tamper`` sends the perturbed
-    payload to everyone; ``nan`` replaces float arrays by NaNs (a malformed value).
+    payload to every peer; ``nan`` sends float arrays replaced by NaNs (a malformed value). In
+    every action the sender's own record (the hook called with ``peer == party``) keeps the true
+    payload: that is what a cheater signs as "sent", and what honest parties catch it with.
     """
 
     party: PartyId
@@ -459,6 +514,11 @@ class Byzantine:
                 return payload
             if self.tag is None and "#" in header.tag:
                 return payload  # leave the runtime's echo/evidence messages alone by default
+            if peer == self.party:
+                # The engine asks for the copy the sender records (and signs as what it sent):
+                # a Byzantine party keeps the true one, so what peers receive differs from it
+                # and the echo round can prove the equivocation.
+                return payload
             if self.action == "equivocate" and peer not in targets:
                 return payload
             schedule.add(
