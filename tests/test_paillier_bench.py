@@ -14,7 +14,7 @@ def test_bench_smoke(tmp_path):
     args = parser.parse_args(
         [
             "--insecure-bits",
-            "256",
+            "512",
             "--seconds",
             "0.02",
             "--wide-window",
@@ -28,7 +28,7 @@ def test_bench_smoke(tmp_path):
         ]
     )
     result = bench_paillier.run(args)
-    assert result["insecure_small_key"] is True and result["bits"] == 256
+    assert result["insecure_small_key"] is True and result["bits"] == 512
     for op in ("encrypt", "decrypt", "add", "scalar_multiply"):
         assert result[f"rate_per_s.{op}.phe"] > 0
     assert result["modexp_per_op.encrypt.ours_djn_1core"] == {"fixed_base": 1.0}
@@ -45,7 +45,7 @@ def test_bench_without_out_writes_nothing_for_insecure_keys(tmp_path, monkeypatc
     parser = argparse.ArgumentParser()
     bench_paillier.add_arguments(parser)
     args = parser.parse_args(
-        ["--insecure-bits", "256", "--seconds", "0.01", "--parties", "2", "--decrypt-batch", "1"]
+        ["--insecure-bits", "512", "--seconds", "0.01", "--parties", "2", "--decrypt-batch", "1"]
     )
     result = bench_paillier.run(args)
     assert "written_to" not in result

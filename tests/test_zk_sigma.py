@@ -15,7 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coopetition.protocols.paillier.keys import PublicKey, insecure_test_keypair
+from coopetition.protocols.paillier.keys import (
+    PublicKey,
+    insecure_test_keypair,
+    register_insecure_test_key,
+)
 from coopetition.protocols.zk import equality, group, multiplication, plaintext
 from coopetition.protocols.zk.errors import ProofRejected
 from coopetition.protocols.zk.transcript import ProofContext
@@ -82,6 +86,7 @@ def test_plaintext_rejects_altered_statement_and_context():
             plaintext.verify(PK, c, proof, ctx)
         assert info.value.prover == ctx.prover
     other_key = PublicKey(PK.n + 2) if gmpy2.gcd(PK.n + 2, 6) == 1 else PublicKey(PK.n + 4)
+    register_insecure_test_key(other_key)  # a small key the verifier was told to accept
     with pytest.raises(ProofRejected):
         plaintext.verify(other_key, c, proof, CTX)
 

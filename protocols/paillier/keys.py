@@ -6,7 +6,9 @@ all name the same key type. Plaintexts are signed integers in (-N/2, N/2): ``enc
 to Z_N and ``decode`` maps back, so negative fixed-point values survive homomorphic sums.
 
 Moduli below 2048 bits are refused unless the caller passes ``insecure_allow_small=True``;
-that option exists for tests and for nothing else.
+that option exists for tests and for nothing else. A small modulus made or decoded that way is
+remembered (for this process only) so that proof verifiers, which must refuse small keys, can
+tell a test key from a key some peer handed over: see ``is_insecure_test_key``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,25 @@ from .primes import random_safe_prime
 #: Modulus sizes accepted without the explicit insecure option.
 SECURE_MODULUS_BITS = (2048, 3072, 4096)
 DEFAULT_MODULUS_BITS = 2048
+
+
+#: Moduli below 2048 bits that this process created or decoded with ``insecure_allow_small``.
+_INSECURE_TEST_MODULI: set[int] = set()
+
+
+def register_insecure_test_key(public: PublicKey) -> None:
+    """Mark a small key as an explicitly requested test key (``insecure_allow_small=True``).
+
+    Only the code paths that already took the insecure option call this; nothing that arrives
+    from a peer is ever registered unless the local caller asked for the insecure option.
+    """
+    if public.bits < DEFAULT_MODULUS_BITS:
+        _INSECURE_TEST_MODULI.add(public.n)
+
+
+def is_insecure_test_key(public: PublicKey) -> bool:
+    """True iff ``public`` is below 2048 bits and was made through the insecure test option."""
+    return public.n in _INSECURE_TEST_MODULI
 
 
 class InvalidCiphertext(ValueError):
@@ -216,6 +237,8 @@ def generate_keypair(
         q = random_safe_prime(bits - bits // 2)
         if p != q and (p * q).bit_length() == bits:
             public = PublicKey(p * q)
+            if insecure_allow_small:
+                register_insecure_test_key(public)
             return public, PrivateKey(public, p, q)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from coopetition.engine.errors import CheatingDetected
 from coopetition.protocols.zk.decryption import DecryptionProof
 
-from .keys import InvalidCiphertext, PublicKey, check_modulus_bits
+from .keys import InvalidCiphertext, PublicKey, check_modulus_bits, register_insecure_test_key
 from .threshold import DecryptionShare, KeyShare, ThresholdPublicKey
 
 _FP = 16
@@ -111,7 +111,10 @@ def encode_public_key(pk: PublicKey) -> bytes:
 def decode_public_key(data: bytes, *, insecure_allow_small: bool = False) -> PublicKey:
     (n,) = _expect(_unpack(b"PPK1", data), 1, "public key")
     check_modulus_bits(n.bit_length(), insecure_allow_small=insecure_allow_small)
-    return PublicKey(n)
+    pk = PublicKey(n)
+    if insecure_allow_small:
+        register_insecure_test_key(pk)
+    return pk
 
 
 def encode_threshold_public_key(tpk: ThresholdPublicKey) -> bytes:
@@ -134,7 +137,14 @@ def decode_threshold_public_key(
     pk = PublicKey(n)
     if not 2 * n.bit_length() < share_bits < 2 * n.bit_length() + 512:
         raise MalformedEncoding("threshold public key: implausible share length")
-    return ThresholdPublicKey(pk, v, tuple(keys), share_bits)
+    try:
+        # the constructor refuses degenerate verification bases and keys (see threshold)
+        tpk = ThresholdPublicKey(pk, v, tuple(keys), share_bits)
+    except ValueError as exc:
+        raise MalformedEncoding(f"threshold public key: {exc}") from exc
+    if insecure_allow_small:
+        register_insecure_test_key(pk)
+    return tpk
 
 
 def encode_key_share(share: KeyShare) -> bytes:

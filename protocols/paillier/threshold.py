@@ -36,7 +36,13 @@ from coopetition.protocols.zk.decryption import (
 from coopetition.protocols.zk.transcript import ProofContext
 
 from . import opcount, parallel
-from .keys import InvalidCiphertext, PrivateKey, PublicKey, generate_keypair
+from .keys import (
+    InvalidCiphertext,
+    PrivateKey,
+    PublicKey,
+    generate_keypair,
+    register_insecure_test_key,
+)
 
 #: Statistical hiding of the additive key shares (bits).
 SHARE_STATISTICAL_BITS = 128
@@ -76,9 +82,32 @@ class ThresholdPublicKey:
     def __post_init__(self) -> None:
         if len(self.verification_keys) < 1:
             raise ValueError("a threshold key needs at least one party")
-        self.public.check_ciphertext(self.verification_base, what="verification base")
+        _check_verification_value(self.public, self.verification_base, "verification base")
         for i, v in enumerate(self.verification_keys):
-            self.public.check_ciphertext(v, what=f"verification key of party {i}")
+            _check_verification_value(self.public, v, f"verification key of party {i}")
+        product = 1
+        for v in self.verification_keys:
+            product = product * v % self.public.n
+        if product != 1:
+            # prod v_i = v^d and d = 0 mod lambda(N), so the product is 1 modulo N
+            raise ValueError("verification keys do not multiply to v^d (not 1 modulo N)")
+
+
+def _check_verification_value(public: PublicKey, value: int, what: str) -> None:
+    """Refuse the degenerate verification values a bad key file or a cheating dealer could use.
+
+    The decryption proof binds a share to the exponent d_i only modulo the order of v, so v
+    must not have small order. What is publicly checkable: a unit modulo N**2, not +-1, v**2 != 1
+    (rules out all four square roots of 1: the other two would factor N), and Jacobi symbol +1
+    modulo N (every square has it). Whether v really is a square of large order cannot be
+    checked without the factorisation; a distributed key generation must prove it (docs/crypto.md).
+    """
+    public.check_ciphertext(value, what=what)
+    n2 = public.n_square
+    if value * value % n2 == 1:
+        raise ValueError(f"{what} has order at most 2")
+    if gmpy2.jacobi(value % public.n, public.n) != 1:
+        raise ValueError(f"{what} is not a square (Jacobi symbol -1 modulo N)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +172,8 @@ class TrustedDealerKeyGeneration(ThresholdKeyGeneration):
             if not all(gmpy2.is_prime((f - 1) // 2, 40) for f in (private.p, private.q)):
                 # the decryption proofs are sound only when the squares have no small subgroups
                 raise ValueError("threshold decryption needs a modulus made of safe primes")
+            if insecure_allow_small:
+                register_insecure_test_key(public)
         self.dealer_private_key = private
         n, n2 = public.n, public.n_square
         lam = private.lam

@@ -31,6 +31,7 @@ import gmpy2
 
 from coopetition.protocols.paillier import opcount, parallel
 from coopetition.protocols.paillier.keys import PublicKey
+from coopetition.protocols.zk import group
 from coopetition.protocols.zk.transcript import ProofContext, Transcript
 
 DOMAIN = "coopetition/paillier/decryption-share/v1"
@@ -45,6 +46,18 @@ class DecryptionProof:
 
     challenge: int
     response: int
+
+
+_MPZ = type(gmpy2.mpz(0))
+
+
+def _is_unit(public: PublicKey, value: object) -> bool:
+    return (
+        isinstance(value, (int, _MPZ))
+        and not isinstance(value, bool)
+        and 0 < value < public.n_square
+        and gmpy2.gcd(value, public.n) == 1
+    )
 
 
 def nonce_bits(share_bits: int) -> int:
@@ -123,8 +136,19 @@ def verify_decryption_shares(
     proof: DecryptionProof,
     context: ProofContext,
 ) -> bool:
-    """True iff the proof is valid. Inputs must already be checked as units modulo N**2."""
+    """True iff the proof is valid; False for any malformed input, never a crash.
+
+    Every value is checked to be an int and a unit modulo N**2 before anything is raised to a
+    power: a negative exponent of a non-unit makes GMP abort the whole process. Raises
+    ``ValueError`` only for the verifier's own key (too small, see ``group.check_key``).
+    """
+    group.check_key(public)
     if len(ciphertexts) != len(shares) or not ciphertexts:
+        return False
+    values = [verification_base, verification_key, *ciphertexts, *shares]
+    if not all(_is_unit(public, x) for x in values):
+        return False
+    if not isinstance(share_bits, int) or not 0 < share_bits <= 4 * public.n_square.bit_length():
         return False
     e, z = proof.challenge, proof.response
     if (
@@ -141,15 +165,13 @@ def verify_decryption_shares(
         public, verification_base, verification_key, ciphertexts, shares, context
     )
     base, target = _combined_bases(public, transcript, ciphertexts, shares)
-    try:
-        opcount.tally("powmod", 2)
-        opcount.tally("powmod_short", 2)
-        bz, te, vz, ke = parallel.powmod_pairs(
-            [base, target, verification_base, verification_key], [z, -e, z, -e], n2
-        )
-        a = bz * te % n2
-        b = vz * ke % n2
-    except (ZeroDivisionError, ValueError):  # a non-invertible value: not a valid statement
-        return False
+    opcount.tally("powmod", 2)
+    opcount.tally("powmod_short", 2)
+    # every base is a unit (checked above), so the negative exponents -e are well defined
+    bz, te, vz, ke = parallel.powmod_pairs(
+        [base, target, verification_base, verification_key], [z, -e, z, -e], n2
+    )
+    a = bz * te % n2
+    b = vz * ke % n2
     transcript.absorb(a, b)
     return transcript.challenge_int(CHALLENGE_BITS, "challenge") == e

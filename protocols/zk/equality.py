@@ -44,7 +44,8 @@ def commit(pk: PublicKey, encryptor: Encryptor | None = None) -> Nonce:
 
 
 def respond(pk: PublicKey, nonce: Nonce, rho: int, e: int) -> EqualityProof:
-    return EqualityProof(nonce.commitment, int(nonce.s * group.powmod(rho % pk.n, e, pk.n) % pk.n))
+    z = nonce.s * group.powmod(rho % pk.n, e, pk.n) % pk.n
+    return EqualityProof(nonce.commitment, group.canonical(pk, z))
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,7 @@ def parse(
         group.element(pk, e1, "ciphertext E1", blame),
         group.element(pk, e2, "ciphertext E2", blame),
         group.element(pk, proof.commitment, "commitment", blame),
-        group.root(pk, proof.z, "response z", blame),
+        group.canonical_root(pk, proof.z, "response z", blame),
         blame,
         index,
     )

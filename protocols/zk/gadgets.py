@@ -21,8 +21,10 @@ of the reduced claim survives with probability 2^-128. The plaintexts are residu
 whether they represent the intended integers (no wrap-around) is the business of the interval
 proofs that Helen runs on the results.
 
-All equations of a gadget are verified together in one batch (random 64-bit exponents); only
-if the batch fails are they checked one by one, to name the entry at fault.
+All equations of a gadget are verified together in one batch (random 64-bit exponents, so a
+false equation survives the batch with probability 2^-64, which bounds the gadget's soundness
+error by 2^-64 unless ``batch=False``); only if the batch fails are they checked one by one, to
+name the entry at fault. Gadget 2's verifier always demands its k x c proofs of knowledge of B.
 """
 
 from __future__ import annotations
@@ -236,7 +238,14 @@ def _product_equations(
     proof: object,
     knowledge: object,
     ctx: ProofContext,
+    *,
+    with_knowledge: bool,
 ) -> list[Equation]:
+    """The gadget's equations; ``with_knowledge`` demands Gadget 2's k x c proofs of knowledge.
+
+    Whether they are required is the caller's (the gadget's) decision, never the proof's: a
+    Gadget 2 proof without them would be a Gadget 1 proof that never showed knowledge of B.
+    """
     blame = group.blame_for(kind, ctx)
     ea, eb, ec = _rows(ea), _rows(eb), _rows(ec)
     if not isinstance(proof, MatMulProof):
@@ -268,7 +277,7 @@ def _product_equations(
     ]
     eqs = group.sequence(proof.equalities, r, "equality proofs", blame)
     popk_rows: list[Sequence[object]] = []
-    if knowledge is not None:
+    if with_knowledge:
         rows = group.sequence(knowledge, k, "knowledge proofs", blame)
         popk_rows = [
             group.sequence(row, c, f"knowledge proofs row {h}", blame) for h, row in enumerate(rows)
@@ -374,7 +383,7 @@ def verify_gadget1(
     batch: bool = True,
 ) -> None:
     """Raise ProofRejected unless Dec(ec) = Dec(ea) Dec(eb) and the prover knows Dec(ea)."""
-    eqs = _product_equations("gadget1", pk, ea, eb, ec, proof, None, ctx)
+    eqs = _product_equations("gadget1", pk, ea, eb, ec, proof, None, ctx, with_knowledge=False)
     group.require(pk, eqs, batch=batch)
 
 
@@ -444,5 +453,7 @@ def verify_gadget2(
     blame = group.blame_for("gadget2", ctx)
     if not isinstance(proof, Gadget2Proof):
         raise blame.reject("proof is not a Gadget2Proof")
-    eqs = _product_equations("gadget2", pk, ea, eb, ec, proof.product, proof.knowledge, ctx)
+    eqs = _product_equations(
+        "gadget2", pk, ea, eb, ec, proof.product, proof.knowledge, ctx, with_knowledge=True
+    )
     group.require(pk, eqs, batch=batch)

@@ -5,18 +5,30 @@ Every proof here reduces to equations in Z*_{N^2} of one shape,
     (1+N)^g * root^N * prod(left_i ^ x_i)  ==  prod(right_j ^ y_j)   (mod N^2),
 
 so one checker serves all of them, and one batch checker can multiply many such equations
-together after raising each to a random 64-bit exponent. (1+N)^g costs nothing (it is 1 + gN)
-and the N-th power of ``root`` depends only on ``root mod N``, which is why every "root"
-response lives in Z*_N.
+together after raising each to a random exponent (64 bits by default, 128 for interval
+proofs). (1+N)^g costs nothing (it is 1 + gN) and the N-th power of ``root`` depends only on
+``root mod N``, which is why every "root" response lives in Z*_N.
 
-Why batching is sound here. Z*_{N^2} = <1+N> x {N-th powers}, the first factor of order N.
-Write the ratio of the two sides of equation i as (1+N)^{d_i} * u_i^N. The batch accepts only if
-sum(beta_i * d_i) = 0 (mod N). If some d_i != 0 then, for any fixed other coefficients, this
-pins beta_i to one residue modulo p or q (both > 2^64), so the batch fails except with
-probability 2^-64. A small-order error (like -1) lies in the N-th powers and may slip through,
-but that changes only a response's N-th root, never a plaintext relation: every statement here
-is about plaintexts (decryptions), which the batch checks exactly. All bases and roots must be
-units, which `element` and `root` enforce before anything is multiplied.
+Squares, not values. Both checkers compare lhs^2 with rhs^2, i.e. accept an equation up to a
+factor of order 2. Without that, a "sign-flipped" response (w -> N - w multiplies an equation
+by (-1)^N = -1) would pass a batch exactly when its secret random exponent is even, so honest
+verifiers of the same bytes would disagree (a split view). Tolerating order-2 factors loses
+nothing: in Z*_{N^2} = <1+N> x {N-th powers} (first factor of order N, odd), every element of
+order 2 is an N-th power, so squaring never hides a plaintext error ((1+N)^{2d} = 1 forces
+d = 0 mod N); it only changes which N-th root the extractor obtains, and every statement here
+is about plaintexts. With safe primes p = 2p'+1, q = 2q'+1 the order-2 elements (+-1 and two
+more that would factor N) are the only elements of small order: squares have orders dividing
+N p' q', all of whose prime factors exceed 2^127.
+
+Why batching is sound here. Write the ratio of the two sides of equation i as
+(1+N)^{d_i} * u_i^N. The batch accepts only if sum(2 beta_i d_i) = 0 (mod N). If some d_i != 0
+then, for any fixed other coefficients, this pins beta_i to one residue modulo p or q (both
+> 2^128 for every modulus we accept), so the batch fails except with probability
+2^-exponent_bits. Likewise, with safe primes, a batch in which some u_i^2 != 1 fails except
+with probability about 2^-exponent_bits; when the batch fails, ``require`` checks each equation
+exactly, so every verifier reaches the same verdict on the same bytes except with that
+probability. All bases and roots must be units, which `element` and `root` enforce before
+anything is multiplied.
 """
 
 from __future__ import annotations
@@ -33,7 +45,11 @@ from typing import TYPE_CHECKING
 import gmpy2
 from gmpy2 import mpz
 
-from coopetition.protocols.paillier.keys import PublicKey
+from coopetition.protocols.paillier.keys import (
+    DEFAULT_MODULUS_BITS,
+    PublicKey,
+    is_insecure_test_key,
+)
 from coopetition.protocols.zk.errors import ProofRejected
 from coopetition.protocols.zk.transcript import ProofContext, Transcript
 
@@ -45,8 +61,14 @@ if TYPE_CHECKING:
 CHALLENGE_BITS = 128
 #: Bits of the random exponents of a batch verification (soundness error 2^-64 per batch).
 BATCH_EXPONENT_BITS = 64
-#: Smallest modulus the proofs accept: both primes must exceed 2^CHALLENGE_BITS.
+#: Batch exponent bits for interval proofs, whose soundness 2^-k (k = 128 repetitions) must not
+#: be capped by the batch.
+WIDE_BATCH_EXPONENT_BITS = 128
+#: Smallest modulus the proofs accept at all (insecure test keys included): balanced primes
+#: of 256 bits exceed 2^CHALLENGE_BITS.
 MIN_MODULUS_BITS = 512
+#: Smallest modulus accepted without the insecure test option.
+SECURE_MODULUS_BITS = DEFAULT_MODULUS_BITS
 #: Exponents longer than this count as "full" exponentiations in the cost tally.
 SHORT_EXPONENT_BITS = 256
 
@@ -119,8 +141,23 @@ def multi_pow(pairs: Sequence[tuple[mpz, mpz | int]], modulus: mpz | int) -> mpz
 
 
 def check_key(pk: PublicKey) -> None:
+    """Refuse a modulus too small for the proofs; every prover and every verifier calls this.
+
+    A key below ``SECURE_MODULUS_BITS`` (2048) is accepted only if this process made or decoded
+    it through the explicit insecure test option (``is_insecure_test_key``), and never below
+    ``MIN_MODULUS_BITS``. What this checks is the size of N, nothing more: the sizes of p and q
+    (special soundness needs both above 2^CHALLENGE_BITS) cannot be checked without factoring
+    N; they are the key generator's promise (balanced safe primes, see docs/crypto.md).
+    """
+    if not isinstance(pk, PublicKey):
+        raise TypeError("proofs need a Paillier PublicKey")
     if pk.bits < MIN_MODULUS_BITS:
         raise ValueError(f"proofs need a modulus of at least {MIN_MODULUS_BITS} bits")
+    if pk.bits < SECURE_MODULUS_BITS and not is_insecure_test_key(pk):
+        raise ValueError(
+            f"a {pk.bits}-bit modulus is below {SECURE_MODULUS_BITS} bits and was not created "
+            "through the insecure test option"
+        )
 
 
 def g_power(pk: PublicKey, exponent: int) -> mpz:
@@ -240,6 +277,25 @@ def root(pk: PublicKey, value: object, what: str, blame: Blame) -> mpz:
     return mpz(v)
 
 
+def canonical_root(pk: PublicKey, value: object, what: str, blame: Blame) -> mpz:
+    """A unit of Z_N in canonical form, at most N/2 (see ``canonical``)."""
+    v = root(pk, value, what, blame)
+    if v > pk.n // 2:
+        raise blame.reject(f"{what} is not in canonical form (above N/2)")
+    return v
+
+
+def canonical(pk: PublicKey, w: mpz | int) -> int:
+    """min(w, N - w): the provers' form of an N-th-root response.
+
+    Verifiers compare squares, so w and N - w (whose N-th powers differ by the factor -1) both
+    satisfy the equations; fixing the smaller one makes every proof's bytes unique in that
+    respect, and a "sign-flipped" response is then rejected by every verifier at parsing.
+    """
+    w = int(w) % pk.n
+    return min(w, pk.n - w)
+
+
 def residue(value: object, bound: int, what: str, blame: Blame) -> mpz:
     """An integer in [0, bound) (responses that are exponents)."""
     v = _as_int(value, what, blame)
@@ -279,7 +335,9 @@ class Equation:
         rhs = mpz(1)
         for base, exp in self.right:
             rhs = rhs * _power(base, exp, n2) % n2
-        return lhs == rhs
+        # squares: an error of order 2 (like -1 = (-1)^N from a response w -> N - w) is
+        # tolerated here exactly as in ``batch_holds``, so every verifier decides alike
+        return lhs * lhs % n2 == rhs * rhs % n2
 
 
 def _power(base: mpz, exp: mpz | int, modulus: mpz | int) -> mpz:
@@ -290,10 +348,19 @@ def _power(base: mpz, exp: mpz | int, modulus: mpz | int) -> mpz:
     return powmod(base, exp, modulus)
 
 
-def batch_holds(pk: PublicKey, equations: Sequence[Equation]) -> bool:
-    """All equations at once, each raised to a fresh random 64-bit exponent (see module doc)."""
+def batch_holds(
+    pk: PublicKey, equations: Sequence[Equation], exponent_bits: int = BATCH_EXPONENT_BITS
+) -> bool:
+    """All equations at once, each raised to a fresh random exponent (see module doc).
+
+    Squares of both sides are compared, as in ``Equation.holds``: raised to a random exponent,
+    an order-2 error would survive or not depending on that exponent's parity, and honest
+    verifiers of the same bytes would disagree.
+    """
     if not equations:
         return True
+    if not 1 <= exponent_bits <= CHALLENGE_BITS:
+        raise ValueError(f"batch exponents must have 1..{CHALLENGE_BITS} bits")
     n, n2 = pk.n, pk.n_square
     g_total = mpz(0)
     roots = mpz(1)
@@ -301,7 +368,7 @@ def batch_holds(pk: PublicKey, equations: Sequence[Equation]) -> bool:
     right: dict[mpz, mpz] = {}
     root_terms: list[tuple[mpz, mpz]] = []
     for eq in equations:
-        beta = mpz(secrets.randbelow((1 << BATCH_EXPONENT_BITS) - 1) + 1)
+        beta = mpz(secrets.randbelow((1 << exponent_bits) - 1) + 1)
         g_total += beta * eq.g
         if eq.root != 1:
             root_terms.append((mpz(eq.root), beta))
@@ -310,8 +377,9 @@ def batch_holds(pk: PublicKey, equations: Sequence[Equation]) -> bool:
         for base, exp in eq.right:
             right[base] = right.get(base, mpz(0)) + beta * exp
     roots = multi_pow(root_terms, n)
-    lhs = g_power(pk, int(g_total)) * powmod(roots, n, n2) % n2
-    return lhs * _product(left, n2) % n2 == _product(right, n2)
+    lhs = g_power(pk, int(g_total)) * powmod(roots, n, n2) % n2 * _product(left, n2) % n2
+    rhs = _product(right, n2)
+    return lhs * lhs % n2 == rhs * rhs % n2
 
 
 def _product(terms: dict[mpz, mpz], modulus: mpz | int) -> mpz:
@@ -326,12 +394,20 @@ def _product(terms: dict[mpz, mpz], modulus: mpz | int) -> mpz:
     return out * multi_pow(short, modulus) % modulus
 
 
-def require(pk: PublicKey, equations: Sequence[Equation], *, batch: bool = True) -> None:
+def require(
+    pk: PublicKey,
+    equations: Sequence[Equation],
+    *,
+    batch: bool = True,
+    exponent_bits: int = BATCH_EXPONENT_BITS,
+) -> None:
     """Raise ProofRejected for the first failing equation; try the whole batch first.
 
     Only when the batch fails are the equations checked one by one, to name the culprit.
+    ``exponent_bits`` sets the batch's soundness error 2^-exponent_bits.
     """
-    if batch and len(equations) > 1 and batch_holds(pk, equations):
+    check_key(pk)
+    if batch and len(equations) > 1 and batch_holds(pk, equations, exponent_bits):
         return
     for eq in equations:
         if not eq.holds(pk):
@@ -344,6 +420,7 @@ def require(pk: PublicKey, equations: Sequence[Equation], *, batch: bool = True)
 
 def start_transcript(kind: str, pk: PublicKey, ctx: ProofContext) -> Transcript:
     """A transcript bound to the proof kind, the context (session, phase, round, prover), the key."""
+    check_key(pk)
     transcript = Transcript(f"coopetition/zk/{kind}/v1")
     ctx.absorb_into(transcript)
     return transcript.absorb(pk.n)

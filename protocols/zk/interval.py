@@ -21,8 +21,15 @@ over. Zero knowledge (honest verifier, statistical): each z_j is within statisti
 2^-s of uniform on [0, 2^(l+s)) and each w_j is uniform, so the whole proof is within k*2^-s
 of a simulation. Defaults: s = 80, k = 128 (soundness 2^-128, ZK distance 2^-73).
 
-Verification multiplies the k equations together with random 64-bit exponents (see
-``group``), costing one N-th power instead of k.
+Verification multiplies the k equations together with random 128-bit exponents (see
+``group``), costing one N-th power instead of k; 128-bit rather than the 64-bit default so
+that the batch (error 2^-128) does not cap the soundness 2^-k of the default k = 128.
+
+Floors. ``IntervalParams.check`` refuses k < 128 and s < 80. Made non-interactive by
+Fiat–Shamir, binary challenges let a cheater grind: each fresh set of commitments is a new
+2^-k chance, so k is the security level in hash evaluations and must match the 128 bits of the
+other proofs' challenges; s >= 80 keeps the zero-knowledge distance k*2^-s at 2^-73 for the
+default k. Smaller values exist for tests only, behind ``insecure_allow_weak=True``.
 """
 
 from __future__ import annotations
@@ -42,15 +49,24 @@ from coopetition.protocols.zk.transcript import ProofContext
 KIND = "interval"
 DEFAULT_SLACK_BITS = 80
 DEFAULT_REPETITIONS = 128
+#: Smallest repetitions accepted without ``insecure_allow_weak`` (soundness 2^-128).
+MIN_REPETITIONS = 128
+#: Smallest slack accepted without ``insecure_allow_weak`` (statistical ZK k*2^-80).
+MIN_SLACK_BITS = 80
 
 
 @dataclass(frozen=True, slots=True)
 class IntervalParams:
-    """Public parameters: honest plaintexts lie in [0, 2^bits)."""
+    """Public parameters: honest plaintexts lie in [0, 2^bits).
+
+    ``insecure_allow_weak=True`` lifts the floors on ``repetitions`` and ``slack_bits``: for
+    tests only (a proof with k repetitions is forged with about 2^k hash evaluations).
+    """
 
     bits: int
     slack_bits: int = DEFAULT_SLACK_BITS
     repetitions: int = DEFAULT_REPETITIONS
+    insecure_allow_weak: bool = False
 
     @property
     def bound(self) -> int:
@@ -60,6 +76,13 @@ class IntervalParams:
     def check(self, pk: PublicKey) -> None:
         if self.bits < 1 or self.slack_bits < 1 or self.repetitions < 1:
             raise ValueError("interval parameters must be positive")
+        if not self.insecure_allow_weak and (
+            self.repetitions < MIN_REPETITIONS or self.slack_bits < MIN_SLACK_BITS
+        ):
+            raise ValueError(
+                f"interval proofs need at least {MIN_REPETITIONS} repetitions and "
+                f"{MIN_SLACK_BITS} slack bits; fewer only with insecure_allow_weak=True (tests)"
+            )
         if self.bits + self.slack_bits + 2 > pk.bits:
             raise ValueError("interval bound 2^(bits+slack) must stay below N/2")
 
@@ -123,7 +146,7 @@ def _prove_unchecked(
         z = [a + e * m for a, e in zip(alphas, bits, strict=True)]
         if all(0 <= zj < bound for zj in z):
             break
-    w = [int(rho * r % n) if e else rho for rho, e in zip(rhos, bits, strict=True)]
+    w = [group.canonical(pk, rho * r % n if e else rho) for rho, e in zip(rhos, bits, strict=True)]
     return IntervalProof(tuple(commitments), tuple(z), tuple(w))
 
 
@@ -151,7 +174,7 @@ def equations(
         for j, v in enumerate(group.sequence(proof.z, k, "responses z", blame))
     ]
     w = [
-        group.root(pk, v, f"response w[{j}]", blame)
+        group.canonical_root(pk, v, f"response w[{j}]", blame)
         for j, v in enumerate(group.sequence(proof.w, k, "responses w", blame))
     ]
     bits = challenge_bits(pk, int(c_), [int(a) for a in commitments], ctx, params)
@@ -185,10 +208,15 @@ def verify(
 ) -> None:
     """Raise ProofRejected unless Dec(c) = x mod N for some |x| < params.bound the prover knows.
 
-    ``batch=False`` checks each repetition exactly (k N-th powers instead of one); the batched
-    check is equally sound for the statement but tolerates factors like -1 (see ``group``).
+    ``batch=False`` checks each repetition on its own (k N-th powers instead of one); both
+    paths compare squares, so they tolerate the same order-2 factors and agree (see ``group``).
     """
-    group.require(pk, equations(pk, c, proof, ctx, params), batch=batch)
+    group.require(
+        pk,
+        equations(pk, c, proof, ctx, params),
+        batch=batch,
+        exponent_bits=group.WIDE_BATCH_EXPONENT_BITS,
+    )
 
 
 def verify_batch(
@@ -200,4 +228,4 @@ def verify_batch(
     eqs: list[Equation] = []
     for i, (c, proof, ctx) in enumerate(items):
         eqs += equations(pk, c, proof, ctx, params, i)
-    group.require(pk, eqs)
+    group.require(pk, eqs, exponent_bits=group.WIDE_BATCH_EXPONENT_BITS)

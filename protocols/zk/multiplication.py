@@ -79,7 +79,9 @@ def respond(
     z2 = nonce.gd * group.powmod(gamma, e, n) % n
     if q:
         z2 = z2 * group.powmod(eb % n, q, n) % n
-    return MultiplicationProof(nonce.commit_a, nonce.commit_b, int(z), int(z1), int(z2))
+    return MultiplicationProof(
+        nonce.commit_a, nonce.commit_b, int(z), group.canonical(pk, z1), group.canonical(pk, z2)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +131,8 @@ def parse(
         group.element(pk, proof.commit_a, "commitment A", blame),
         group.element(pk, proof.commit_b, "commitment B", blame),
         group.residue(proof.z, pk.n, "response z", blame),
-        group.root(pk, proof.z1, "response z1", blame),
-        group.root(pk, proof.z2, "response z2", blame),
+        group.canonical_root(pk, proof.z1, "response z1", blame),
+        group.canonical_root(pk, proof.z2, "response z2", blame),
         blame,
         index,
     )

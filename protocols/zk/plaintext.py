@@ -50,7 +50,7 @@ def respond(pk: PublicKey, nonce: Nonce, m: int, r: int, e: int) -> PlaintextPro
     n = pk.n
     z = (nonce.x + e * (m % n)) % n
     w = nonce.s * group.powmod(r, e, n) % n
-    return PlaintextProof(nonce.commitment, int(z), int(w))
+    return PlaintextProof(nonce.commitment, int(z), group.canonical(pk, w))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +83,7 @@ def parse(pk: PublicKey, c: object, proof: object, blame: Blame, index: object =
         group.element(pk, c, "ciphertext", blame),
         group.element(pk, proof.commitment, "commitment", blame),
         group.residue(proof.z, pk.n, "response z", blame),
-        group.root(pk, proof.w, "response w", blame),
+        group.canonical_root(pk, proof.w, "response w", blame),
         blame,
         index,
     )
