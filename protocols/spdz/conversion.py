@@ -38,7 +38,7 @@ import gmpy2
 from coopetition.engine.errors import CheatingDetected, ProtocolViolation
 from coopetition.protocols.paillier import ops, parallel
 from coopetition.protocols.paillier.encryptor import Encryptor
-from coopetition.protocols.paillier.keys import InvalidCiphertext, PublicKey
+from coopetition.protocols.paillier.keys import InvalidCiphertext, PublicKey, is_insecure_test_key
 from coopetition.protocols.paillier.threshold import (
     DecryptionShare,
     KeyShare,
@@ -168,7 +168,9 @@ class PaillierParty:
         return ProofContext(self.session, f"spdz/{phase}", rnd, self.party if prover is None else prover)
 
     def interval_params(self, bits: int) -> interval.IntervalParams:
-        return interval.IntervalParams(bits=bits, repetitions=self.interval_repetitions)
+        # fewer than interval.MIN_REPETITIONS only with a key made through the insecure test option
+        weak = is_insecure_test_key(self.pk)
+        return interval.IntervalParams(bits=bits, repetitions=self.interval_repetitions, insecure_allow_weak=weak)
 
     def encrypt(self, m: int) -> tuple[int, int]:
         assert self.encryptor is not None
