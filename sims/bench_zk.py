@@ -29,7 +29,11 @@ from typing import Any
 import gmpy2
 
 from coopetition.protocols.paillier.encryptor import Encryptor
-from coopetition.protocols.paillier.keys import PublicKey, check_modulus_bits
+from coopetition.protocols.paillier.keys import (
+    PublicKey,
+    check_modulus_bits,
+    register_insecure_test_key,
+)
 from coopetition.protocols.zk import equality, gadgets, group, interval, multiplication, plaintext
 from coopetition.protocols.zk.transcript import ProofContext
 
@@ -108,6 +112,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     check_modulus_bits(bits, insecure_allow_small=insecure)
     seconds, batch, dim = args.seconds, args.batch, args.dim
     pk = _modulus(bits)
+    if insecure:  # verifiers refuse small keys not made through the insecure option
+        register_insecure_test_key(pk)
     ctx = ProofContext(b"bench", "zk", 0, 0)
     result: dict[str, Any] = {"bits": bits, "insecure_small_key": insecure}
     result.update(_machine())
