@@ -115,6 +115,9 @@ class ReliableTransport(Transport):
         self._closed = False
         self._draining = False
         self._earliest = math.inf  # no unacknowledged frame is due before this time
+        # The cancel scope of the receive loop's current wait, so that a send from another task
+        # can move its deadline earlier (else a lost frame sent meanwhile waits for traffic).
+        self._wait_scope: trio.CancelScope | None = None
         self.stats = ReliableStats()
 
     async def connect(self) -> None:
@@ -134,7 +137,8 @@ class ReliableTransport(Transport):
         with trio.move_on_after(timeout):
             while any(s.unacked for s in self._state.values()):
                 self._ready.clear()
-                with trio.move_on_at(self._next_deadline()):
+                with trio.move_on_at(self._next_deadline()) as scope:
+                    self._wait_scope = scope
                     try:
                         frame = await self.inner.receive()
                     except ConnectionClosed as exc:
@@ -144,6 +148,8 @@ class ReliableTransport(Transport):
                         if gone is not None:
                             gone.unacked.clear()  # that peer is gone
                         continue
+                    finally:
+                        self._wait_scope = None
                     await self._handle(frame)
                 await self._retransmit_due()
         return not any(s.unacked for s in self._state.values())
@@ -166,7 +172,7 @@ class ReliableTransport(Transport):
         if not state.unacked:
             state.last_progress = now  # a new waiting period starts
         state.unacked[seq] = _Pending(bytes(data), now, now + state.rto, state.rto)
-        self._earliest = min(self._earliest, now + state.rto)
+        self._set_earliest(now + state.rto)
         self.stats.data_frames += 1
         await self.inner.send(peer, encode(DATA, seq, bytes(data)))
 
@@ -177,13 +183,25 @@ class ReliableTransport(Transport):
             if self._closed:
                 raise ConnectionClosed("transport is closed")
             frame = None
-            with trio.move_on_at(self._next_deadline()):
-                frame = await self.inner.receive()
+            with trio.move_on_at(self._next_deadline()) as scope:
+                self._wait_scope = scope
+                try:
+                    frame = await self.inner.receive()
+                finally:
+                    self._wait_scope = None
             if frame is not None:
                 await self._handle(frame)
             await self._retransmit_due()
         self.stats.delivered += 1
         return self._ready.popleft()
+
+    def _set_earliest(self, deadline: float) -> None:
+        """Lower the next retransmission time, waking a receive loop already waiting past it."""
+        if deadline < self._earliest:
+            self._earliest = deadline
+        scope = self._wait_scope
+        if scope is not None and deadline < scope.deadline:
+            scope.deadline = deadline
 
     def _next_deadline(self) -> float:
         # May be early (an ack removed the frame since): then one scan recomputes it.
@@ -227,6 +245,14 @@ class ReliableTransport(Transport):
             if pending.retries == 0:  # Karn: only unambiguous samples
                 self._sample_rtt(state, now - pending.sent_at)
         if acked:
+            if now - state.last_progress >= self.rto_max and state.unacked:
+                # The first ack after a silence (a healed partition): the peer is back, and the
+                # frames held behind the probe were timed for a dead link. Send them now, or the
+                # peer's in-order release keeps everything after them (heartbeats included)
+                # waiting for up to rto_max more.
+                for pending in state.unacked.values():
+                    pending.deadline = min(pending.deadline, now)
+                self._set_earliest(now)
             state.last_progress = now
             async with self._acked:
                 self._acked.notify_all()
@@ -275,7 +301,7 @@ class ReliableTransport(Transport):
                 pending.retries += 1
                 pending.rto = min(self.rto_max, pending.rto * self.backoff)
                 pending.deadline = now + pending.rto
-                self._earliest = min(self._earliest, pending.deadline)
+                self._set_earliest(pending.deadline)
                 self.stats.retransmissions += 1
                 # Keep retrying until give_up_after; the failure detector decides about the peer.
                 try:
