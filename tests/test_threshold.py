@@ -184,3 +184,75 @@ def test_malformed_proof_fields():
     shares[0] = replace(shares[0], proof=DecryptionProof(challenge=-1, response=3))
     with pytest.raises(CheatingDetected):
         combine(TPK, shares, cts, CTX)
+
+
+# -- regressions from the review of issue 5 ------------------------------------------------------
+
+
+def _jacobi_minus_one_unit() -> int:
+    x = 2
+    while gmpy2.jacobi(x, PK.n) != -1:
+        x += 1
+    return x
+
+
+def test_degenerate_verification_bases_are_refused():
+    """Defect 4: v = 1 (or v_i = 1) was accepted; then the proof binds no exponent and
+    ``combine`` returned garbage without ``CheatingDetected``."""
+    from coopetition.protocols.paillier.threshold import ThresholdPublicKey
+
+    n2 = PK.n_square
+    v, keys, bits = TPK.verification_base, TPK.verification_keys, TPK.share_bits
+    ThresholdPublicKey(PK, v, keys, bits)  # the honest key passes
+    for bad_v in (1, n2 - 1, 1 + PK.n, n2 - 1 - PK.n, _jacobi_minus_one_unit()):
+        with pytest.raises(ValueError, match="verification base"):
+            ThresholdPublicKey(PK, bad_v, keys, bits)
+    for bad_vi in (1, n2 - 1, 1 + 5 * PK.n, _jacobi_minus_one_unit()):
+        with pytest.raises(ValueError, match="verification key of party 2"):
+            ThresholdPublicKey(PK, v, (*keys[:2], bad_vi, *keys[3:]), bits)
+    with pytest.raises(ValueError, match="not 1 modulo N"):  # v_2 swapped for another square
+        ThresholdPublicKey(PK, v, (*keys[:2], keys[2] * v % n2 * v % n2, *keys[3:]), bits)
+    with pytest.raises(ValueError, match="verification base"):
+        ThresholdPublicKey(PK, 1, (1,) * M, bits)
+
+
+def test_degenerate_key_files_are_refused_when_decoded():
+    from coopetition.protocols.paillier.serialize import (
+        MalformedEncoding,
+        _pack,
+        decode_threshold_public_key,
+    )
+
+    good = _pack(b"PTK1", [PK.n, TPK.verification_base, TPK.share_bits, *TPK.verification_keys])
+    assert decode_threshold_public_key(good, insecure_allow_small=True) == TPK
+    bad = _pack(b"PTK1", [PK.n, 1, TPK.share_bits, *([1] * M)])
+    with pytest.raises(MalformedEncoding, match="order at most 2 modulo N"):
+        decode_threshold_public_key(bad, insecure_allow_small=True)
+
+
+def test_reviewers_arbitrary_exponent_attack_cannot_be_set_up():
+    """With v = 1 a party could prove shares made with d' != d_i; the key is now refused, and
+    under the honest key the same shares are caught and named."""
+    cts = [PK.encrypt(42)]
+    d_fake = SHARES[0].secret + 12345
+    values = tuple(int(gmpy2.powmod(c, 2 * d_fake, PK.n_square)) for c in cts)
+    ctx0 = replace(CTX, prover=0)
+    proof = prove_decryption_shares(PK, 1, 1, d_fake, TPK.share_bits, cts, values, ctx0)
+    shares = _shares(cts)
+    shares[0] = DecryptionShare(0, values, proof)
+    with pytest.raises(CheatingDetected) as info:
+        combine(TPK, shares, cts, CTX)
+    assert info.value.culprit == 0
+
+
+def test_a_one_party_key_still_works():
+    """v_1 = v^d is 1 modulo N by construction: the check modulo N is for several parties."""
+    from coopetition.protocols.paillier.threshold import ThresholdPublicKey
+
+    solo = TrustedDealerKeyGeneration(1, keypair=(PK, SK), insecure_allow_small=True)
+    (v1,) = solo.threshold_public.verification_keys
+    assert v1 % PK.n == 1
+    cts = [PK.encrypt(-77), PK.encrypt(5)]
+    assert threshold_decrypt(solo.key_shares(), cts, CTX) == [-77, 5]
+    with pytest.raises(ValueError, match="party 0"):
+        ThresholdPublicKey(PK, solo.threshold_public.verification_base, (1,), TPK.share_bits)

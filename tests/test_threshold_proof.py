@@ -152,3 +152,63 @@ def test_false_statement_is_rejected():
     values[2] = int(gmpy2.powmod(CTS[2], 2 * SECRET + 2, PK.n_square))
     proof = prove(shares=values)
     assert not verify(proof, shares=values)
+
+
+# -- regressions from the review of issue 5 ------------------------------------------------------
+
+_NON_UNIT_SCRIPT = r"""
+from coopetition.protocols.paillier.keys import insecure_test_keypair
+from coopetition.protocols.paillier.threshold import TrustedDealerKeyGeneration, partial_decrypt
+from coopetition.protocols.zk.decryption import verify_decryption_shares
+from coopetition.protocols.zk.transcript import ProofContext
+
+pk, sk = insecure_test_keypair(512)
+dealer = TrustedDealerKeyGeneration(2, keypair=(pk, sk), insecure_allow_small=True)
+tpk = dealer.threshold_public
+ctx = ProofContext(b"s", "out", 1, 0)
+cts = [pk.encrypt(5), pk.encrypt(6)]
+share = partial_decrypt(dealer.key_share(0), cts, ctx)
+v, v0, bits, proof = tpk.verification_base, tpk.verification_keys[0], tpk.share_bits, share.proof
+vals = list(share.values)
+p = sk.p
+cases = {
+    "honest": (v, v0, cts, vals),
+    "share_p": (v, v0, cts, [p, vals[1]]),
+    "share_0": (v, v0, cts, [0, vals[1]]),
+    "share_negative": (v, v0, cts, [-vals[0], vals[1]]),
+    "share_n2": (v, v0, cts, [pk.n_square + 1, vals[1]]),
+    "ciphertext_p": (v, v0, [cts[0], p * 3], vals),
+    "base_p": (p, v0, cts, vals),
+    "key_q": (v, sk.q, cts, vals),
+    "share_float": (v, v0, cts, [float(vals[0]), vals[1]]),
+}
+for name, (vb, vk, cs, ss) in cases.items():
+    print(name, verify_decryption_shares(pk, vb, vk, bits, cs, ss, proof, ctx))
+"""
+
+
+def test_non_unit_values_return_false_instead_of_aborting_the_process():
+    """Defect 5: a non-unit share reached gmpy2 with a negative exponent and GMP abort()ed the
+    whole process (SIGABRT). Run in a child process so a regression cannot take pytest down."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _NON_UNIT_SCRIPT], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-400:]
+    verdicts = dict(line.split() for line in done.stdout.splitlines())
+    assert verdicts.pop("honest") == "True"
+    assert set(verdicts.values()) == {"False"} and len(verdicts) == 8
+
+
+def test_verifier_refuses_a_key_not_made_as_an_insecure_test_key():
+    """Defect 7 for the decryption proof: a small key built by hand is the verifier's error."""
+    import secrets
+
+    from coopetition.protocols.paillier.keys import PublicKey
+
+    p = int(gmpy2.next_prime(secrets.randbits(512) | (1 << 511)))
+    q = int(gmpy2.next_prime(secrets.randbits(512) | (1 << 511)))
+    with pytest.raises(ValueError, match="insecure test option"):
+        verify(PROOF, public=PublicKey(p * q))

@@ -235,3 +235,49 @@ def test_gadgets_accept_numpy_matrices():
         PK, np.array(ea, dtype=object), eb, np.array(ec, dtype=object), proof, CTX
     )
     assert (decrypt_matrix(ec) == (a.astype(object) @ b) % N).all()
+
+
+def test_gadget2_without_knowledge_proofs_is_rejected():
+    """Regression (review issue 5, defect 1): ``knowledge=None`` used to skip the PoPKs of B.
+
+    The cheater never knows B (someone else's ciphertexts): it proves the product the Gadget 1
+    way, under Gadget 2's domain, and leaves the knowledge proofs out.
+    """
+    a, _b, ea, ra, eb, ec, gammas = gadget1_instance(2, 2, 2, seed=9)
+
+    def row_roots(v, pis):
+        out = []
+        for i, pi_row in enumerate(pis):
+            num = 1
+            for g, vj in zip(gammas[i], v, strict=True):
+                num = num * pow(g, vj, N) % N
+            den = 1
+            for x in pi_row:
+                den = den * x % N
+            out.append(num * pow(den, -1, N) % N)
+        return out
+
+    product, _ = gadgets._prove_product(
+        "gadget2", PK, ea, eb, ec, a, ra, CTX, row_roots, None, True, None
+    )
+    for knowledge in (None, ()):
+        forged = gadgets.Gadget2Proof(product, knowledge)
+        for batch in (True, False):
+            with pytest.raises(ProofRejected, match="knowledge proofs") as info:
+                gadgets.verify_gadget2(PK, ea, eb, ec, forged, CTX, batch=batch)
+            assert info.value.kind == "gadget2" and info.value.prover == CTX.prover
+
+
+def test_sign_flipped_gadget_response_rejected_by_every_verifier():
+    """Regression (defect 2): a root z -> N - z used to pass the batch for even exponents."""
+    a, _b, ea, ra, eb, ec, gammas = gadget1_instance(2, 2, 1, seed=10)
+    proof = gadgets.prove_gadget1(PK, ea, eb, ec, a, ra, CTX, gammas)
+    gadgets.verify_gadget1(PK, ea, eb, ec, proof, CTX)
+    eq0 = proof.equalities[0]
+    flipped = dataclasses.replace(
+        proof, equalities=(dataclasses.replace(eq0, z=N - eq0.z), *proof.equalities[1:])
+    )
+    for _ in range(24):
+        for batch in (True, False):
+            with pytest.raises(ProofRejected, match="canonical"):
+                gadgets.verify_gadget1(PK, ea, eb, ec, flipped, CTX, batch=batch)

@@ -51,3 +51,38 @@ def test_batch_accepts_true_and_rejects_one_wrong_plaintext(count, data):
     eqs[i].g = (eqs[i].g + shift) % PK.n
     assert not eqs[i].holds(PK)
     assert not group.batch_holds(PK, eqs)
+
+
+def test_individual_and_batched_checks_agree_on_an_order_two_factor():
+    """Regression (review of issue 5, defect 2): an equation off by the factor -1 used to fail
+    ``holds`` but pass ``batch_holds`` exactly when its random exponent was even. Both compare
+    squares now, so both accept it, on every run; a factor of large order fails both."""
+    n2 = PK.n_square
+    for _ in range(32):
+        eqs = true_equations(3)
+        eqs[1].right.append((mpz(n2 - 1), 1))  # times -1 = (-1)^N: an N-th power of order 2
+        assert eqs[1].holds(PK)
+        assert group.batch_holds(PK, eqs)
+        group.require(PK, eqs)
+        big = true_equations(3)
+        big[2].right.append((mpz(4), 1))  # 4 = 2^2: a square of large order, not a sign
+        assert not big[2].holds(PK)
+        assert not group.batch_holds(PK, big)
+
+
+def test_batch_exponent_width_is_respected(monkeypatch):
+    """Exponents are drawn from [1, 2^bits): 64 by default, 128 when asked (interval proofs)."""
+    bounds: list[int] = []
+    real = secrets.randbelow
+
+    def spy(bound: int) -> int:
+        bounds.append(bound)
+        return real(bound)
+
+    eqs = true_equations(2)
+    monkeypatch.setattr(group.secrets, "randbelow", spy)
+    assert group.batch_holds(PK, eqs)
+    assert bounds == [(1 << 64) - 1] * 2
+    bounds.clear()
+    assert group.batch_holds(PK, eqs, group.WIDE_BATCH_EXPONENT_BITS)
+    assert bounds == [(1 << 128) - 1] * 2

@@ -167,7 +167,7 @@ def test_answer_to_other_challenge_rejected():
     z = list(proof.z)
     w = list(proof.w)
     z[j] = alpha + flipped * m
-    w[j] = rho * pow(r, flipped, PK.n) % PK.n
+    w[j] = group.canonical(PK, rho * pow(r, flipped, PK.n))
     bad = dataclasses.replace(proof, z=tuple(z), w=tuple(w))
     with pytest.raises(ProofRejected) as info:
         interval.verify(PK, c, bad, CTX, PARAMS, batch=False)
@@ -226,3 +226,85 @@ def test_djn_nonces_give_the_same_kind_of_proof():
     other = Encryptor(PublicKey(PK.n + 2))
     with pytest.raises(ValueError, match="another key"):
         interval.prove(PK, c, m, r, CTX, PARAMS, encryptor=other)
+
+
+# -- regressions from the review of issue 5 ------------------------------------------------------
+
+
+def test_sign_flipped_interval_response_rejected_by_batched_and_exact_checks():
+    """Defect 2: w[j] -> N - w[j] used to pass the default (batched) check half of the time."""
+    c, proof = honest(12345)
+    w = list(proof.w)
+    w[5] = PK.n - w[5]
+    flipped = dataclasses.replace(proof, w=tuple(w))
+    for _ in range(24):
+        for batch in (True, False):
+            with pytest.raises(ProofRejected, match=r"w\[5\].*canonical"):
+                interval.verify(PK, c, flipped, CTX, PARAMS, batch=batch)
+        with pytest.raises(ProofRejected, match="canonical"):
+            interval.verify_batch(PK, [(c, proof, CTX), (c, flipped, CTX)], PARAMS)
+
+
+def test_interval_batches_use_128_bit_exponents(monkeypatch):
+    """Defect 3: the batched check capped soundness at 2^-64 whatever k was. Every exponent of
+    an interval batch (single proof or many) is now drawn below 2^128."""
+    c, proof = honest(777)
+    bounds: list[int] = []
+    real = secrets.randbelow
+
+    def spy(bound: int) -> int:
+        bounds.append(bound)
+        return real(bound)
+
+    monkeypatch.setattr(group.secrets, "randbelow", spy)
+    interval.verify(PK, c, proof, CTX, PARAMS)
+    interval.verify_batch(PK, [(c, proof, CTX)] * 2, PARAMS)
+    assert bounds == [(1 << 128) - 1] * (3 * PARAMS.repetitions)
+
+
+def test_reviewers_half_plaintext_forgery_fails_the_default_check():
+    """The reviewer's cheat with k = 2: c encrypts (N+1)/2 ("1/2"), the answers z = (0, 1) to
+    the challenge (1, 1) make the two equations err by (1+N)^(-1/2) and (1+N)^(+1/2). A batch
+    accepts only if beta_1 = beta_2; with 128-bit exponents that never happens here."""
+    params = IntervalParams(bits=16, slack_bits=16, repetitions=2, insecure_allow_weak=True)
+    m = (PK.n + 1) // 2
+    c, r = enc(m)
+    while True:
+        rho = [group.random_unit(PK) for _ in range(2)]
+        commitments = [PK.raw_encrypt(0, x) for x in rho]
+        if interval.challenge_bits(PK, c, commitments, CTX, params) == [1, 1]:
+            break
+    w = tuple(group.canonical(PK, x * r) for x in rho)
+    forged = IntervalProof(tuple(commitments), (0, 1), w)
+    for _ in range(50):
+        with pytest.raises(ProofRejected):
+            interval.verify(PK, c, forged, CTX, params)
+
+
+@pytest.mark.parametrize(
+    "weak",
+    [
+        {"repetitions": 1, "slack_bits": 8},
+        {"repetitions": 127},
+        {"slack_bits": 79},
+        {"repetitions": 16},
+    ],
+)
+def test_weak_interval_parameters_need_the_insecure_option(weak):
+    """Defect 6: check() had no floors, so repetitions=1 (soundness 1/2) was accepted."""
+    params = IntervalParams(bits=32, **weak)
+    with pytest.raises(ValueError, match="insecure_allow_weak"):
+        params.check(PK)
+    c, r = enc(5)
+    with pytest.raises(ValueError, match="insecure_allow_weak"):
+        interval.prove(PK, c, 5, r, CTX, params)
+    proof = interval.prove(PK, c, 5, r, CTX, dataclasses.replace(params, insecure_allow_weak=True))
+    with pytest.raises(ValueError, match="insecure_allow_weak"):
+        interval.verify(PK, c, proof, CTX, params)
+    interval.verify(PK, c, proof, CTX, dataclasses.replace(params, insecure_allow_weak=True))
+
+
+def test_floors_are_the_documented_defaults():
+    IntervalParams(bits=32).check(PK)
+    assert interval.MIN_REPETITIONS == interval.DEFAULT_REPETITIONS == 128
+    assert interval.MIN_SLACK_BITS == interval.DEFAULT_SLACK_BITS == 80

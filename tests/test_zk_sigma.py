@@ -9,6 +9,7 @@ CRT decryption), not against the proof code.
 from __future__ import annotations
 
 import dataclasses
+import secrets
 
 import gmpy2
 import pytest
@@ -169,7 +170,7 @@ def test_batch_rejects_a_shifted_plaintext_relation_every_time():
 
 def test_individual_verify_rejects_a_sign_flip():
     """w -> N - w multiplies one side by -1 = (-1)^N, an N-th power: plaintexts are unchanged,
-    so a batch may accept it (see group's docstring), but the individual check does not."""
+    and the squared checks would accept it, but responses must be canonical (at most N/2)."""
     c, r = enc(11)
     proof = plaintext.prove(PK, c, 11, r, CTX)
     with pytest.raises(ProofRejected):
@@ -375,3 +376,93 @@ def test_djn_nonces_take_both_jacobi_symbols():
         assert PK.raw_encrypt(5, r) == c
         symbols.add(gmpy2.jacobi(r, PK.n))
     assert symbols == {1, -1}
+
+
+# -- regressions from the review of issue 5 ------------------------------------------------------
+
+FLIP_RUNS = 24  # a verifier that accepted with probability 1/2 passes all runs w.p. 2^-24
+
+
+def test_sign_flipped_responses_rejected_by_individual_and_batched_verifiers_alike():
+    """Defect 2: w -> N - w multiplies an equation by (-1)^N = -1. Batches used to accept it
+    whenever the verifier's secret exponent was even, so honest verifiers disagreed."""
+    items = []
+    for i in range(3):
+        c, r = enc(7 + i)
+        items.append((c, plaintext.prove(PK, c, 7 + i, r, CTX), CTX))
+    c, p, ctx = items[1]
+    flipped = list(items)
+    flipped[1] = (c, dataclasses.replace(p, w=PK.n - p.w), ctx)
+    st_, ra, gamma = mult_instance(3, 4)
+    mproof = multiplication.prove(PK, st_, 3, ra, gamma, CTX)
+    mitems = [(st_, mproof, CTX), *[(st_, mproof, CTX)] * 2]
+    e1, e2, rho = eq_instance(5)
+    eproof = equality.prove(PK, e1, e2, rho, CTX)
+    eflip = dataclasses.replace(eproof, z=PK.n - eproof.z)
+    for _ in range(FLIP_RUNS):
+        plaintext.verify_batch(PK, items)
+        with pytest.raises(ProofRejected, match="canonical") as info:
+            plaintext.verify_batch(PK, flipped)
+        assert info.value.prover == CTX.prover
+        with pytest.raises(ProofRejected, match="canonical"):
+            plaintext.verify(PK, *flipped[1])
+        for field in ("z1", "z2"):
+            bad = dataclasses.replace(mproof, **{field: PK.n - getattr(mproof, field)})
+            with pytest.raises(ProofRejected, match="canonical"):
+                multiplication.verify(PK, st_, bad, CTX)
+            with pytest.raises(ProofRejected, match="canonical"):
+                multiplication.verify_batch(PK, [*mitems[:2], (st_, bad, CTX)])
+        with pytest.raises(ProofRejected, match="canonical"):
+            equality.verify(PK, e1, e2, eflip, CTX)
+        with pytest.raises(ProofRejected, match="canonical"):
+            equality.verify_batch(PK, [(e1, e2, eproof, CTX), (e1, e2, eflip, CTX)])
+    multiplication.verify_batch(PK, mitems)
+
+
+def test_honest_responses_are_canonical():
+    for m in range(20):
+        c, r = enc(m)
+        proof = plaintext.prove(PK, c, m, r, CTX)
+        assert 0 < proof.w <= PK.n // 2
+
+
+def _unregistered_key(bits: int) -> PublicKey:
+    """N = p q of about ``bits`` bits built by hand: not through the insecure test option."""
+    half = bits // 2
+    p = int(gmpy2.next_prime(secrets.randbits(half) | (1 << (half - 1))))
+    q = int(gmpy2.next_prime(secrets.randbits(half) | (1 << (half - 1))))
+    return PublicKey(p * q)
+
+
+def test_every_verifier_refuses_a_small_key_not_made_as_an_insecure_test_key():
+    """Defect 7: verifiers never called check_key. A 1024-bit N made by hand is refused by
+    provers and verifiers; the same check passes the registered test key PK."""
+    small = _unregistered_key(1024)
+    assert 1000 < small.bits < 2048
+    c, r = enc(3)
+    proof = plaintext.prove(PK, c, 3, r, CTX)
+    st_, ra, gamma = mult_instance(3, 4)
+    mproof = multiplication.prove(PK, st_, 3, ra, gamma, CTX)
+    e1, e2, rho = eq_instance(5)
+    eproof = equality.prove(PK, e1, e2, rho, CTX)
+    calls = [
+        lambda k: plaintext.verify(k, c, proof, CTX),
+        lambda k: plaintext.verify_batch(k, [(c, proof, CTX)] * 2),
+        lambda k: multiplication.verify(k, st_, mproof, CTX),
+        lambda k: multiplication.verify_batch(k, [(st_, mproof, CTX)] * 2),
+        lambda k: equality.verify(k, e1, e2, eproof, CTX),
+        lambda k: equality.verify_batch(k, [(e1, e2, eproof, CTX)] * 2),
+        lambda k: plaintext.prove(k, c, 3, r, CTX),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="insecure test option"):
+            call(small)
+    for call in calls[:-1]:
+        call(PK)  # the registered test key of the same checks still verifies
+
+
+def test_registered_test_keys_below_the_floor_are_still_refused():
+    tiny, _ = insecure_test_keypair(256)  # made through the insecure option, but too small
+    c = tiny.raw_encrypt(1, 2)
+    with pytest.raises(ValueError, match="at least 512 bits"):
+        plaintext.verify(tiny, c, plaintext.PlaintextProof(c, 1, 1), CTX)

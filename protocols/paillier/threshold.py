@@ -83,8 +83,11 @@ class ThresholdPublicKey:
         if len(self.verification_keys) < 1:
             raise ValueError("a threshold key needs at least one party")
         _check_verification_value(self.public, self.verification_base, "verification base")
+        several = len(self.verification_keys) > 1
         for i, v in enumerate(self.verification_keys):
-            _check_verification_value(self.public, v, f"verification key of party {i}")
+            _check_verification_value(
+                self.public, v, f"verification key of party {i}", modulo_n=several
+            )
         product = 1
         for v in self.verification_keys:
             product = product * v % self.public.n
@@ -93,20 +96,27 @@ class ThresholdPublicKey:
             raise ValueError("verification keys do not multiply to v^d (not 1 modulo N)")
 
 
-def _check_verification_value(public: PublicKey, value: int, what: str) -> None:
+def _check_verification_value(
+    public: PublicKey, value: int, what: str, *, modulo_n: bool = True
+) -> None:
     """Refuse the degenerate verification values a bad key file or a cheating dealer could use.
 
     The decryption proof binds a share to the exponent d_i only modulo the order of v, so v
-    must not have small order. What is publicly checkable: a unit modulo N**2, not +-1, v**2 != 1
-    (rules out all four square roots of 1: the other two would factor N), and Jacobi symbol +1
-    modulo N (every square has it). Whether v really is a square of large order cannot be
-    checked without the factorisation; a distributed key generation must prove it (docs/crypto.md).
+    must not have small order, and its part modulo N (the order-lambda part) must not vanish:
+    with v = 1 mod N the proof would bind d_i only modulo N. What is publicly checkable: a unit
+    modulo N**2 whose square is not 1 modulo N (rules out +-1 and the roots of unity that would
+    factor N, modulo N and modulo N**2), with Jacobi symbol +1 modulo N (every square has it).
+    A lone party's v_1 = v^d is 1 modulo N by construction, hence ``modulo_n=False`` for it.
+    Whether v really is a square of large order cannot be checked without the factorisation;
+    a distributed key generation must prove it (docs/crypto.md).
     """
     public.check_ciphertext(value, what=what)
-    n2 = public.n_square
-    if value * value % n2 == 1:
+    n = public.n
+    if modulo_n and value * value % n == 1:
+        raise ValueError(f"{what} has order at most 2 modulo N")
+    if value * value % public.n_square == 1:
         raise ValueError(f"{what} has order at most 2")
-    if gmpy2.jacobi(value % public.n, public.n) != 1:
+    if gmpy2.jacobi(value % n, n) != 1:
         raise ValueError(f"{what} is not a square (Jacobi symbol -1 modulo N)")
 
 
