@@ -185,3 +185,66 @@ async def test_a_silent_peer_is_probed_not_flooded(autojump_clock):
     # would be 50 per expiry, about 800.
     assert 50 <= ra.stats.retransmissions <= 50 + 50 + 20
     assert not ra._state[1].unacked  # the live peer was unaffected
+
+
+async def _loops(rt, sink):
+    while True:
+        frame = await rt.receive()
+        sink.append((trio.current_time(), frame.data))
+
+
+async def test_a_lost_frame_sent_while_the_receive_loop_waits_is_retransmitted(autojump_clock):
+    """Regression: the receive loop was already waiting (no deadline: nothing unacknowledged)
+    when another task sent a frame that the link lost; with no reverse traffic nothing woke
+    the loop to retransmit, so the frame was never delivered."""
+    from coopetition.transports.faults import Drop, ideal_topology
+
+    lose_first = [Drop(probability=1.0, src=[0], start=0.0, stop=0.5)]
+    async with open_wan(MemoryNetwork([0, 1]).transports(), ideal_topology([0, 1]), seed=1,
+                        faults=lose_first) as (sim, ts):
+        a, b = (ReliableTransport(t, rto_initial=0.3, rto_max=2.0) for t in ts)
+        got: list = []
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_loops, a, [])
+            nursery.start_soon(_loops, b, got)
+            await trio.sleep(0.01)  # both receive loops are now blocked
+            sent = trio.current_time()
+            await a.send(1, b"hello")  # lost: inside the drop window
+            with trio.move_on_after(30):
+                while not got:
+                    await trio.sleep(0.05)
+            nursery.cancel_scope.cancel()
+    assert [d for _, d in got] == [b"hello"]
+    assert a.stats.retransmissions >= 1
+    # first retransmission at +0.3 s is still inside the window, the second at +0.9 s is not
+    assert got[0][0] - sent == pytest.approx(0.3 + 0.6, abs=0.01)
+    assert sim.schedule.summary() == {"drop": 2}
+
+
+async def test_frames_held_behind_a_probe_go_at_once_when_the_silence_ends(autojump_clock):
+    """Regression: during a partition only the oldest frame is probed; the others were timed
+    for the dead link (deadline up to rto_max past the probe), so after the heal they - and,
+    by in-order release, everything sent after them - waited up to rto_max more."""
+    from coopetition.transports.faults import Partition, ideal_topology
+
+    cut = [Partition(side_a=[0], side_b=[1], start=0.0, stop=6.0)]
+    async with open_wan(MemoryNetwork([0, 1]).transports(), ideal_topology([0, 1]), seed=2,
+                        faults=cut) as (sim, ts):
+        a, b = (ReliableTransport(t, rto_initial=0.3, rto_max=2.0) for t in ts)
+        got: list = []
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_loops, a, [])
+            nursery.start_soon(_loops, b, got)
+            for i in range(20):
+                await a.send(1, b"%d" % i)
+                await trio.sleep(0.25)  # spread over the partition: several timer generations
+            with trio.move_on_after(30):
+                while len(got) < 20:
+                    await trio.sleep(0.05)
+            nursery.cancel_scope.cancel()
+    assert [d for _, d in got] == [b"%d" % i for i in range(20)]
+    first = got[0][0] - sim.t0
+    assert first >= 6.0  # nothing crossed before the heal
+    # After the probe's ack every held frame is retransmitted at once: all 20 arrive within a
+    # couple of round trips of the first one, not rto_max later.
+    assert got[-1][0] - got[0][0] < 0.05, [round(t - sim.t0, 3) for t, _ in got]

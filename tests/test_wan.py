@@ -81,16 +81,39 @@ async def test_jitter_statistics(autojump_clock):
         for i in range(n):
             sent[i] = trio.current_time()
             await a.send(1, i.to_bytes(4, "big"))
-            await trio.sleep(0.001)
+            await trio.sleep(0.050)  # wider than the jitter's spread: FIFO never binds
     delays = [t - sent[int.from_bytes(d, "big")] for t, _, d in got]
     mean = sum(delays) / n
     std = (sum((x - mean) ** 2 for x in delays) / n) ** 0.5
     assert mean == pytest.approx(0.040, abs=0.001)
     assert std == pytest.approx(0.004, rel=0.25)
     assert min(delays) >= 0.020
-    # Jitter larger than the sending interval reorders a message transport.
-    order = [int.from_bytes(d, "big") for _, _, d in got]
-    assert order != sorted(order)
+
+
+async def _one_link_order(topo, faults=(), n=200):
+    got: list = []
+    async with open_wan(MemoryNetwork([0, 1]).transports(), topo, seed=1, faults=faults) as (
+        _, (a, b)
+    ), trio.open_nursery() as nursery:
+        nursery.start_soon(_collect, b, n, got)
+        for i in range(n):
+            await a.send(1, i.to_bytes(4, "big") + bytes(996))  # 8 us each at 1 Gbit/s
+    return [int.from_bytes(d[:4], "big") for _, _, d in got]
+
+
+async def test_jitter_never_reorders_one_link(autojump_clock):
+    """A link is FIFO: back-to-back frames with 1 ms jitter (far above the 8 us spacing) still
+    arrive in send order; only the reorder fault, which holds frames back on purpose, breaks it."""
+    topo = preset("us-west-east", [0, 1])
+    assert topo.link(0, 1).reorder == 0 and topo.link(0, 1).jitter > 0
+    assert await _one_link_order(topo) == list(range(200))
+    from coopetition.transports.faults import Reorder
+
+    shuffled = await _one_link_order(topo, faults=(Reorder(probability=0.2, delay=0.005),))
+    assert sorted(shuffled) == list(range(200)) and shuffled != list(range(200))
+    held = LinkSpec(latency=0.035, jitter=0.001, bandwidth=1e9, reorder=0.2, reorder_delay=0.005)
+    shuffled = await _one_link_order(Topology.uniform([0, 1], held))
+    assert sorted(shuffled) == list(range(200)) and shuffled != list(range(200))
 
 
 async def _lossy_run(seed: int, loss: float):

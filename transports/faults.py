@@ -172,7 +172,8 @@ class BurstDrop(LinkFault):
 
 @dataclass
 class Delay(LinkFault):
-    """Adds ``delay`` plus up to ``jitter`` (uniform) seconds to the frame."""
+    """Adds ``delay`` plus up to ``jitter`` (uniform) seconds to the frame; the link stays
+    first-in first-out, so frames sent after a delayed one queue behind it."""
 
     delay: float = 0.1
     jitter: float = 0.0
@@ -188,10 +189,14 @@ class Delay(LinkFault):
 
 @dataclass
 class Reorder(Delay):
-    """Holds a frame back so that frames sent after it overtake it."""
+    """Holds a frame back so that frames sent after it overtake it (the one fault allowed to
+    break a link's first-in first-out order; :class:`Delay` and :class:`Slow` keep it)."""
 
     delay: float = 0.05
     name = "reorder"
+
+    def transform(self, fate: Fate, v: float) -> Fate:
+        return Fate(fate.copies, fate.reason, fate.hold + self.delay + v * self.jitter)
 
 
 @dataclass

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import trio
+import trio.testing
 
 from coopetition.engine.errors import ConfigError, ConnectionClosed, PartyId, UnknownPeer
 from coopetition.transports.base import Frame, Transport
@@ -254,10 +255,13 @@ class Fate:
     """What happens to one frame on a link: its copies, each ``(extra delay, bytes)``.
 
     An empty ``copies`` means the frame is lost; ``reason`` names the fault for the schedule.
+    A copy's delay keeps the link first-in first-out (a later frame never arrives before it);
+    ``hold`` is added after that, so a held-back frame is overtaken, as a reorder fault wants.
     """
 
     copies: tuple[tuple[float, bytes], ...]
     reason: str = ""
+    hold: float = 0.0  # extra delay that lets later frames overtake (reordering on purpose)
 
 
 class WanSimulator:
@@ -287,9 +291,17 @@ class WanSimulator:
         self._link_free: dict[Link, float] = {}
         self._uplink_free: dict[PartyId, float] = {}
         self._rngs: dict[Link, random.Random] = {}
+        self._link_arrival: dict[Link, float] = {}  # latest in-order arrival on each link
+        # Submissions and close requests of the current instant, processed together once every
+        # task is blocked (see _settle_loop).
+        self._pending: list[tuple[float, PartyId, Any, PartyId, bytes]] = []
+        self._closing: dict[PartyId, Transport] = {}
+        self._work = trio.Event()
+        self._settled = trio.Event()  # set (and replaced) each time the queue is processed
         self._changed = trio.Event()
         self._outboxes: dict[PartyId, trio.MemorySendChannel[_Event]] = {}
         self._nursery: trio.Nursery | None = None
+        self._running = False
         self.stats: dict[Link, LinkStats] = {}
         self.events: list[tuple[Any, ...]] = []
         self._closed_dst: set[PartyId] = set()
@@ -306,11 +318,17 @@ class WanSimulator:
         for index, fault in enumerate(self.faults):
             fault.bind(self, index)
         self._nursery.start_soon(self._dispatch_loop)
+        self._nursery.start_soon(self._settle_loop)
+        self._running = True
         return self
 
     async def __aexit__(self, *exc_info: Any) -> bool | None:
         assert self._nursery is not None
         self._nursery.cancel_scope.cancel()
+        self._process_pending()  # frames sent at the last instant still count in the stats
+        self._running = False
+        with trio.CancelScope(shield=True):
+            await self._apply_closes()
         for outbox in self._outboxes.values():
             outbox.close()
         # Join the (cancelled) tasks without handing them the body's exception, so that an
@@ -339,16 +357,58 @@ class WanSimulator:
         return rng
 
     async def submit(self, src: PartyId, dst: PartyId, data: bytes) -> None:
+        """Queue a frame; its fate is decided when every task is blocked at this instant.
+
+        Tasks acting at one virtual instant run in trio's random order, so deciding at once
+        would hand link sequence numbers and random draws out in that order: instead the
+        instant's submissions are processed together in a canonical order (see _settle_loop).
+        """
         link = (src, dst)
-        spec = self.topology.link(src, dst)
+        self.topology.link(src, dst)  # UnknownPeer for a link the topology lacks
         if dst in self._closed_dst:
             raise ConnectionClosed(f"party {dst} has closed its transport", peer=dst)
         now = trio.current_time()
-        if self.max_backlog is not None:
-            backlog = self._link_free.get(link, now) - now
-            if backlog > self.max_backlog:
-                await trio.sleep(backlog - self.max_backlog)
-                now = trio.current_time()
+        self._pending.append((now, src, trio.lowlevel.current_task(), dst, bytes(data)))
+        self._work.set()
+        if self.max_backlog is None:
+            await trio.lowlevel.checkpoint()
+            return
+        # Back-pressure: once the frame is queued, hold the sender while the link's backlog
+        # exceeds the limit (like a full socket buffer).
+        await self._settled.wait()
+        backlog = self._link_free.get(link, now) - trio.current_time()
+        if backlog > self.max_backlog:
+            await trio.sleep(backlog - self.max_backlog)
+
+    async def _settle_loop(self) -> None:
+        """Once all tasks are blocked (the instant's activity is over, before the clock moves),
+        apply the instant's closes, then decide every submitted frame's fate in a canonical
+        order: one seed gives one wire log whatever trio's task order."""
+        while True:
+            await self._work.wait()
+            self._work = trio.Event()
+            await trio.testing.wait_all_tasks_blocked()
+            await self._apply_closes()
+            self._process_pending()
+            settled, self._settled = self._settled, trio.Event()
+            settled.set()
+
+    def _process_pending(self) -> None:
+        """Decide the queued frames in a canonical order. One task's frames keep the order it
+        sent them in (a sender's own sequence is meaningful); what trio decides at random is
+        only how the tasks of one party interleave, so each task's frames of this instant form
+        a group, and the groups of a sending party are ordered by their contents."""
+        pending, self._pending = self._pending, []
+        groups: dict[tuple[float, PartyId, int], list[tuple[PartyId, bytes]]] = {}
+        for now, src, task, dst, data in pending:
+            groups.setdefault((now, src, id(task)), []).append((dst, data))
+        for (now, src, _), frames in sorted(groups.items(), key=lambda g: (g[0][:2], g[1])):
+            for dst, data in frames:
+                self._decide(now, src, dst, data)
+
+    def _decide(self, now: float, src: PartyId, dst: PartyId, data: bytes) -> None:
+        link = (src, dst)
+        spec = self.topology.link(src, dst)
         seq = self._link_seq.get(link, 0)
         self._link_seq[link] = seq + 1
         stats = self.stats.setdefault(link, LinkStats())
@@ -380,20 +440,38 @@ class WanSimulator:
         delay = spec.latency
         if spec.jitter:
             delay = max(spec.latency / 2, delay + gauss * spec.jitter)
-        if u_reorder < spec.reorder:
-            delay += spec.reorder_delay
-        fate = Fate(((0.0, data),))
+        fate = Fate(((0.0, data),), hold=spec.reorder_delay if u_reorder < spec.reorder else 0.0)
         for fault in self.faults:
             fate = fault.apply(src, dst, seq, now, fate)
             if not fate.copies:
                 stats.frames_lost += 1
                 self._log("dropped", now, src, dst, seq, data, fate.reason)
                 return
+        # A link is first-in first-out: jitter or an added delay never lets a frame arrive
+        # before the one sent ahead of it. Only a deliberate hold (reordering) breaks that.
+        floor = self._link_arrival.get(link, -math.inf)
         head = self._heap[0].at if self._heap else math.inf
         for copy, (extra, payload) in enumerate(fate.copies):
-            heapq.heappush(self._heap, _Event(done + delay + extra, src, dst, seq, copy, payload))
+            at = max(done + delay + extra, floor)
+            if copy == 0:
+                self._link_arrival[link] = at
+            heapq.heappush(self._heap, _Event(at + fate.hold, src, dst, seq, copy, payload))
         if self._heap[0].at < head:  # only an earlier head changes when the dispatcher wakes
             self._changed.set()
+
+    # -- closing ---------------------------------------------------------------------------
+
+    def request_close(self, inner: Transport) -> None:
+        """Close ``inner`` at the end of this instant (with the instant's other closes), so
+        whether a frame delivered at the same instant is refused does not depend on task order."""
+        self._closed_src.add(inner.local_id)
+        self._closing[inner.local_id] = inner
+        self._work.set()
+
+    async def _apply_closes(self) -> None:
+        closing, self._closing = self._closing, {}
+        for pid in sorted(closing):
+            await closing[pid].aclose()
 
     # -- delivering ------------------------------------------------------------------------
 
@@ -497,12 +575,20 @@ class WanTransport(Transport):
         await self.sim.submit(self.local_id, peer, bytes(data))
 
     async def receive(self) -> Frame:
+        if self._closed:
+            raise ConnectionClosed("transport is closed")
         return await self.inner.receive()
 
     async def aclose(self) -> None:
+        if self._closed:
+            return
         self._closed = True
-        self.sim._closed_src.add(self.local_id)
-        await self.inner.aclose()
+        if not self.sim._running:  # the simulator has stopped: nothing to order against
+            self.sim._closed_src.add(self.local_id)
+            await self.inner.aclose()
+            return
+        self.sim.request_close(self.inner)
+        await trio.lowlevel.checkpoint()
 
 
 @asynccontextmanager
