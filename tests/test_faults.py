@@ -181,3 +181,27 @@ async def test_a_fault_object_reused_across_runs_depends_only_on_each_runs_seed(
     again, _ = await _blast([shared], seed=8, n=100)
     fresh, _ = await _blast([Drop(probability=0.3)], seed=8, n=100)
     assert first.schedule.fired == again.schedule.fired == fresh.schedule.fired
+
+
+def test_perturb_changes_floats_tuples_none_and_nan():
+    """Regression: floats, numpy scalars, tuples, None and NaN arrays came back unchanged while
+    a Byzantine event was still logged. Each must now really change (NaN compared as equal to
+    NaN), keep its type, and a type perturb cannot change must raise instead."""
+    samples = [1.5, -0.25, 0.0, np.float64(2.0), np.float32(1e30), float("nan"), float("inf"),
+               1e300, (1, 2), (0.5,), None, np.array([np.nan, 1.0]), np.array([np.inf]),
+               np.array([1e20]), {"a": 1.5}, [0.5, 1], np.int64(7)]
+    for value in samples:
+        changed = perturb(value)
+        if value is not None:
+            assert type(changed) is type(value), value
+        if isinstance(value, np.ndarray):
+            assert changed.shape == value.shape
+            assert not np.array_equal(changed, value, equal_nan=True), value
+        elif isinstance(value, dict):
+            assert changed["a"] != value["a"]
+        elif isinstance(value, float) and value != value:
+            assert changed == changed  # NaN became a number
+        else:
+            assert changed != value, value
+    with pytest.raises(ConfigError, match="cannot change"):
+        perturb(object())

@@ -73,6 +73,7 @@ class Case:
     byzantine: tuple = ()
     expect: type[ProtocolAborted] | None = None  # None: completes with the fault-free model
     culprits: dict | None = None  # survivor -> set of acceptable culprits
+    parties: int = 3  # 4 for cases that need a majority of honest peers besides the victim
 
 
 CASES = [
@@ -86,6 +87,11 @@ CASES = [
     Case("drop+dup+reorder+corrupt", link=(Drop(probability=0.1), Duplicate(probability=0.2),
                                            Reorder(probability=0.2), Corrupt(probability=0.1))),
     Case("partition-healed", link=(Partition(side_a=[0], side_b=[1, 2], start=0.05, stop=3.0),)),
+    # Healed at 0.9 x the heartbeat timeout: the peers must not be declared unreachable
+    # (the frames held behind the probe used to stay held up to rto_max after the heal).
+    Case("partition-healed-0.9-timeout",
+         link=(Partition(side_a=[0], side_b=[1, 2], start=0.05,
+                         stop=0.05 + 0.9 * DEADLINES.heartbeat_timeout),)),
     Case("slow-party", link=(Slow(party=2, delay=0.5, compute_factor=20.0),)),
     Case("partition-permanent", link=(Partition(side_a=[0], side_b=[1, 2], start=0.05),),
          expect=PeerUnreachable, culprits={0: {1, 2}, 1: {0}, 2: {0}}),
@@ -105,12 +111,22 @@ CASES = [
          # The sender's own record keeps the true payload, so the echo round may prove the
          # difference (Equivocation) before the NaN check (ProtocolViolation): both name 2.
          expect=CheatingDetected, culprits={0: {2}, 1: {2}}),
+    # The same wrong payload to every peer: only the sender's signed record of what it sent
+    # (which keeps the true payload) differs, and the echo round proves it.
+    Case("byzantine-tamper",
+         byzantine=(Byzantine(party=1, phase="coordinate", round=1, action="tamper"),),
+         expect=Equivocation, culprits={0: {1}, 2: {1}}),
+    Case("byzantine-nan-4-parties",
+         byzantine=(Byzantine(party=2, phase="coordinate", round=2, action="nan"),),
+         expect=CheatingDetected, culprits={0: {2}, 1: {2}, 3: {2}}, parties=4),
 ]
+WORKLOAD_4 = synthetic_admm(4, rows_per_party=30, features=6, lam=0.5, iterations=8, seed=7)
 
 
 async def _run(case: Case, seed: int):
+    workload, parties = (WORKLOAD, PARTIES) if case.parties == 3 else (WORKLOAD_4, (0, 1, 2, 3))
     return await run_parties(
-        WORKLOAD.factory(), PARTIES, network="us-west-east", seed=seed,
+        workload.factory(), parties, network="us-west-east", seed=seed,
         link_faults=case.link, crashes=case.crashes, byzantine=case.byzantine,
         deadlines=DEADLINES, cost_model=size_cost_model(),
     )
