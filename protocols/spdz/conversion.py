@@ -35,7 +35,7 @@ from typing import Any
 
 import gmpy2
 
-from coopetition.engine.errors import CheatingDetected, ProtocolViolation
+from coopetition.engine.errors import CheatingDetected, LocalFailure, ProtocolViolation
 from coopetition.protocols.paillier import ops, parallel
 from coopetition.protocols.paillier.encryptor import Encryptor
 from coopetition.protocols.paillier.keys import InvalidCiphertext, PublicKey, is_insecure_test_key
@@ -138,6 +138,8 @@ class PaillierParty:
     alpha_randomness: int = 0
     enc_alpha_shares: list[int] = field(default_factory=list)
     enc_alpha: int = 0
+    #: Set by Gadget 4 when alpha is decrypted; MACs under this key are worthless afterwards.
+    alpha_released: bool = False
     _round: int = 0
 
     def __post_init__(self) -> None:
@@ -275,6 +277,8 @@ class PaillierParty:
         value_bits = max(per_value, default=1)
         if not self.enc_alpha_shares:
             raise RuntimeError("run setup() first")
+        if self.alpha_released:
+            raise LocalFailure("the MAC key was released (Gadget 4); nothing more can be authenticated with it")
         pk, n = self.pk, len(cts)
         mac_bits = value_bits + self.alpha_bits
         mask_bits = value_bits + self.kappa
