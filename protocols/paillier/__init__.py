@@ -5,7 +5,9 @@ API (all plaintexts are signed integers in (-N/2, N/2); ciphertexts are Python i
 Keys (``keys``)
     ``generate_keypair(bits=2048, *, insecure_allow_small=False) -> (PublicKey, PrivateKey)``
     (safe primes; < 2048 bits needs the insecure flag), ``insecure_test_keypair(bits=512)``
-    (cached, tests only). ``PublicKey(n)``: ``raw_encrypt(m, r)`` = Enc(m; r) with full
+    (cached, tests only). Small keys made or decoded with the insecure flag are remembered
+    (``register_insecure_test_key(pk)``, ``is_insecure_test_key(pk)``): proof verifiers refuse
+    any other key below 2048 bits. ``PublicKey(n)``: ``raw_encrypt(m, r)`` = Enc(m; r) with full
     randomness, ``encrypt(m)``, ``encrypt_with_rn(m, r**N)``, ``encode``/``decode`` (signed <->
     Z_N), ``check_ciphertext(c, what=)``, ``check_ciphertexts(cs)`` (names the bad index),
     ``fingerprint``. ``PrivateKey``: ``decrypt(c)`` (CRT), ``raw_decrypt(c)``.
@@ -26,7 +28,8 @@ Homomorphic operations (``ops``)
 
 Threshold decryption, all m parties needed (``threshold``)
     ``TrustedDealerKeyGeneration(m, bits)`` (the dealer learns the key; tests/simulations) behind
-    ``ThresholdKeyGeneration``; ``ThresholdPublicKey``, ``KeyShare``;
+    ``ThresholdKeyGeneration``; ``ThresholdPublicKey`` (refuses degenerate verification bases and
+    keys: +-1, order <= 2, +-1 mod N, Jacobi -1, product of v_i not 1 mod N), ``KeyShare``;
     ``partial_decrypt(key_share, cts, context) -> DecryptionShare`` (with a batched proof of
     correct decryption, ``coopetition.protocols.zk.decryption``);
     ``combine(tpk, {party: DecryptionShare}, cts, context) -> plaintexts`` (verifies every
@@ -45,6 +48,8 @@ from .keys import (
     PublicKey,
     generate_keypair,
     insecure_test_keypair,
+    is_insecure_test_key,
+    register_insecure_test_key,
 )
 
 __all__ = [
@@ -53,4 +58,6 @@ __all__ = [
     "PublicKey",
     "generate_keypair",
     "insecure_test_keypair",
+    "is_insecure_test_key",
+    "register_insecure_test_key",
 ]
