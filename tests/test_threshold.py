@@ -230,9 +230,9 @@ def test_degenerate_key_files_are_refused_when_decoded():
         decode_threshold_public_key(bad, insecure_allow_small=True)
 
 
-def test_reviewers_arbitrary_exponent_attack_cannot_be_set_up():
-    """With v = 1 a party could prove shares made with d' != d_i; the key is now refused, and
-    under the honest key the same shares are caught and named."""
+def test_shares_with_a_wrong_exponent_are_caught_under_the_honest_key():
+    """Companion of the test above: the reviewer's shares (exponent d' != d_i, proved against
+    v = v_i = 1) are named as cheating under the honest key, the only kind now accepted."""
     cts = [PK.encrypt(42)]
     d_fake = SHARES[0].secret + 12345
     values = tuple(int(gmpy2.powmod(c, 2 * d_fake, PK.n_square)) for c in cts)
