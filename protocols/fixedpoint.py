@@ -40,7 +40,11 @@ def encode_int(x: float, frac_bits: int = DEFAULT_FRAC_BITS) -> int:
         raise ValueError("frac_bits must be non-negative")
     if not np.isfinite(x):
         raise ValueError("cannot encode a non-finite number")
-    return int(np.rint(np.float64(x) * np.float64(2.0) ** frac_bits))
+    with np.errstate(over="ignore"):
+        scaled = np.rint(np.float64(x) * np.float64(2.0) ** frac_bits)
+    if not np.isfinite(scaled):
+        raise ValueError(f"value too large for scale 2^{frac_bits} in float64")
+    return int(scaled)
 
 
 def encode(values: Iterable[float] | np.ndarray | float, frac_bits: int = DEFAULT_FRAC_BITS) -> np.ndarray:
@@ -54,7 +58,10 @@ def encode(values: Iterable[float] | np.ndarray | float, frac_bits: int = DEFAUL
         raise ValueError("cannot encode a non-finite number")
     if frac_bits < 0:
         raise ValueError("frac_bits must be non-negative")
-    scaled = np.rint(arr * np.float64(2.0) ** frac_bits)
+    with np.errstate(over="ignore"):
+        scaled = np.rint(arr * np.float64(2.0) ** frac_bits)
+    if not np.all(np.isfinite(scaled)):
+        raise ValueError(f"value too large for scale 2^{frac_bits} in float64")
     out = np.empty(arr.shape, dtype=object)
     flat = out.reshape(-1)
     for i, v in enumerate(scaled.reshape(-1)):
@@ -70,7 +77,10 @@ def decode(ints: Iterable[int] | np.ndarray | int, frac_bits: int = DEFAULT_FRAC
     denom = 1 << frac_bits
     for i, v in enumerate(arr.reshape(-1)):
         # int / int is correctly rounded in Python even for huge ints.
-        flat[i] = int(v) / denom
+        try:
+            flat[i] = int(v) / denom
+        except OverflowError as exc:
+            raise ValueError(f"fixed-point value too large to decode to float64 at scale 2^{frac_bits}") from exc
     return out
 
 

@@ -62,7 +62,7 @@ def test_gadget3_soft_threshold_and_back_then_gadget4_accepts():
         z = yield from spdz.soft_threshold(forward.share, fx.encode_int(kappa, FRAC), K)
         back = yield from shares_to_ciphertext(p, spdz, z, K)
         yield from spdz.mac_check()
-        alpha = yield from verify_conversions(p, [forward, back])
+        alpha = yield from verify_conversions(p, spdz, [forward, back])
         return forward, back, alpha
 
     results = run_local([prog(p, s) for p, s in zip(ps, stores, strict=True)])
@@ -89,7 +89,7 @@ def _forward_then_verify(ps, cts, cheat_party=None, delta=0):
             share = Share(F.add(share.value, F.vec([delta] + [0] * (len(cts) - 1))), share.mac)
         conv.share = share
         conv.enc_shares, conv.enc_mac_shares = yield from publish_encrypted_shares(p, share, "gadget3-shares")
-        return (yield from verify_conversions(p, [conv]))
+        return (yield from verify_conversions(p, None, [conv]))
 
     return run_local([prog(p) for p in ps])
 
@@ -124,7 +124,7 @@ def test_gadget4_rejects_a_share_whose_mac_was_not_updated():
         if p.party == 1:  # shift the value share; the MAC share cannot follow without alpha
             share = Share(F.add(share.value, F.vec([1, 0])), share.mac)
         conv.enc_shares, conv.enc_mac_shares = yield from publish_encrypted_shares(p, share, "gadget3-forged")
-        return (yield from verify_conversions(p, [conv]))
+        return (yield from verify_conversions(p, None, [conv]))
 
     with pytest.raises(ConversionRejected) as err:
         run_local([forge(p, c) for p, c in zip(ps, convs, strict=True)])

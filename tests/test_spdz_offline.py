@@ -12,6 +12,7 @@ from coopetition.protocols.spdz.harness import HarnessStats, run_local
 from coopetition.protocols.spdz.offline import OfflineParty
 from coopetition.protocols.spdz.online import SpdzParty
 from coopetition.protocols.spdz.preprocessing import PreprocessingStore
+from coopetition.protocols.spdz.shares import Share
 from coopetition.protocols.spdz.testing import dealer, offline_parties
 
 
@@ -59,7 +60,7 @@ def test_real_preprocessing_drives_the_online_phase_and_survives_storage():
     ps = offline_parties(m, b"offline-online")
     stores = run_local([p.fill(triples=3, input_masks={0: 3, 1: 3}) for p in ps])
     # Store to bytes and back, as a party would between the offline and online phase.
-    stores = [PreprocessingStore.deserialize(s.serialize()) for s in stores]
+    stores = [PreprocessingStore.deserialize(s.serialize(), journal=None) for s in stores]
     xs, ys = [3, -5, 1 << 40], [-7, 11, 1 << 30]
 
     def prog(store):
@@ -115,16 +116,46 @@ def test_wrong_mac_key_interval_proof_names_the_prover():
 
 
 class HugeContribution(OfflineParty):
-    """Proves knowledge of its contributions but picks them near N/2, so a*b wraps modulo N."""
+    """Proves knowledge of its contributions but picks them near N/2, far beyond their width."""
 
     def _sample(self, bits):
         return self.paillier.pk.n // 2 - int(np.random.default_rng(5).integers(1, 1000))
 
 
-def test_wrapping_triple_contribution_is_caught_by_sacrifice_or_mac():
+def test_oversized_contributions_overflow_the_packed_opening_and_fail_the_mac_check():
+    """Contributions near N/2 corrupt the packed authentication of the raw triples (a slot
+    overflows into its neighbours), so shares and MACs disagree and the MAC check run by the
+    sacrifice aborts, before the sacrifice's zero test is reached."""
     ps = offline_parties(2, b"offline-wrap", cheat={1: HugeContribution})
-    with pytest.raises((SacrificeFailed, MacCheckFailed)):
+    with pytest.raises(MacCheckFailed):
         run_local([p.fill(triples=2) for p in ps])
+
+
+class OffsetTriple(OfflineParty):
+    """Knows alpha (set by the test) and turns the first raw triple into c = ab + 1 with
+    consistent MACs: only the sacrifice's zero test can catch it, not the MAC check."""
+
+    alpha = 0
+
+    def raw_triples(self, n):
+        a, b, c = yield from super().raw_triples(n)
+        e = F.vec([1] + [0] * (n - 1))
+        return a, b, Share(F.add(c.value, e), F.add(c.mac, F.mul(e, self.alpha)))
+
+
+def test_sacrifice_zero_test_catches_a_wrong_triple_with_valid_macs():
+    ps = offline_parties(2, b"offline-sacrifice-zero", cheat={1: OffsetTriple})
+    run_local([p.setup() for p in ps])
+    ps[1].alpha = sum(p.store.alpha_share for p in ps) % F.P
+    with pytest.raises(SacrificeFailed):
+        run_local([p.triples(2) for p in ps])
+    # Control: the same key and flow without the offset keeps both triples, and they are right.
+    ps[1].alpha = 0
+    ps[1].raw_triples = super(OffsetTriple, ps[1]).raw_triples
+    batches = run_local([p.triples(2) for p in ps])
+    alpha = sum(p.store.alpha_share for p in ps) % F.P
+    a, b, c = (reconstruct([bt.parts[i] for bt in batches], alpha) for i in range(3))
+    assert all((x * y - z) % F.P == 0 for x, y, z in zip(a, b, c, strict=True))
 
 
 def test_bad_decryption_share_names_the_party():

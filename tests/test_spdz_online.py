@@ -221,7 +221,7 @@ def test_reused_triple_is_named():
         return z, x, y
 
     outs = run_local([first(p) for p in ps])
-    stale = SpdzParty(PreprocessingStore.deserialize(snapshot), session=b"test-session")
+    stale = SpdzParty(PreprocessingStore.deserialize(snapshot, journal=None), session=b"test-session")
     stale.store.take("input_mask", 3, owner=0)
     stale.store.take("input_mask", 3, owner=1)
     stale._counter = ps[1]._counter  # same place in the protocol, stale preprocessing
@@ -244,7 +244,7 @@ def test_store_refuses_batch_twice_and_never_hands_out_an_item_twice():
     first = store.take("triple", 3)
     second = store.take("triple", 1)
     assert first.ids[0][1:] == (0, 3) and second.ids[0][1:] == (3, 1)
-    restored = PreprocessingStore.deserialize(store.serialize())
+    restored = PreprocessingStore.deserialize(store.serialize(), journal=None)
     assert restored.available("triple") == 0
     with pytest.raises(PreprocessingReused):
         restored.add(batch)

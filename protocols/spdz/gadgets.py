@@ -7,12 +7,16 @@ Enc(share) and Enc(MAC share) with interval proofs (step 5 of the paper), which 
 Gadget 3, back (section VI-D-3): shares of x -> Enc(x) *exactly* (not merely modulo P). The
 paper sums encrypted shares, which gives a plaintext congruent to x modulo P but off by a
 multiple of P, useless for further Paillier arithmetic on signed fixed-point values. Here a
-dual-form random R (a ``bounded`` preprocessing item: SPDZ shares of R *and* the public
-Enc(R), with R < P / 2**kappa built from interval-proved contributions) masks the value:
-open c = x + 2**(K-1) + R in SPDZ (no wrap-around modulo P), then
+dual-form random R (a ``bounded`` preprocessing item of K + kappa bits: SPDZ shares of R
+*and* the public Enc(R), built from interval-proved contributions, so that
+0 <= R < m * 2**(K+kappa+81) whatever a cheater contributes) masks the value: open
+c = x + 2**(K-1) + R in SPDZ, which stays below 2**255 < P (no wrap-around modulo P) because
+the budget check enforces K + kappa + 88 < 256 (enough for m < 128 parties); then
 Enc(x) = Enc(c - 2**(K-1)) / Enc(R), computed by everyone alike. R hides x statistically
-(kappa bits). The encrypted shares and MAC shares are published as in the forward direction,
-so Gadget 4 covers both.
+(kappa bits). The opening c is MAC-checked (together with every earlier opening, e.g. the
+Beaver openings that computed x) before the ciphertext is returned, so a value shifted by an
+additive attack never leaves SPDZ as a ciphertext. The encrypted shares and MAC shares are
+published as in the forward direction, so Gadget 4 covers both.
 
 Gadget 4 (section VI-E-1), for records (Enc(a), Enc(b_j), Enc(c_j)): every value is range
 bounded by its proofs; each party adds interval-proved masks r_j times P:
@@ -22,6 +26,10 @@ Enc(alpha * sum b_j - sum c_j). The masks hide a - sum b_j (when it is a multipl
 kappa bits; the interval proofs stop a cheater from forcing a wrap-around modulo N that would
 turn a non-multiple into a multiple of P. A failed test shows an inconsistent conversion but
 not who caused it: ``ConversionRejected`` has no culprit.
+
+Order matters: once alpha is public anyone can forge MACs, so :func:`verify_conversions` first
+runs the SPDZ MAC check on every pending opening of the session's ``SpdzParty``, then retires it
+(and its store), and releases alpha at most once per Paillier party, never for zero records.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from typing import Any
 
 import gmpy2
 
+from coopetition.engine.errors import LocalFailure
 from coopetition.protocols.paillier import ops
 
 from . import field as F
@@ -77,11 +86,14 @@ def shares_to_ciphertext(p: PaillierParty, spdz: SpdzParty, x: Share, k: int) ->
     pk = p.pk
     bits = k + spdz.kappa
     spdz._check_budget(k)
-    mask = spdz.store.take("bounded", n, bits=bits)
-    if mask.ciphertexts is None:
+    if spdz.store.available("bounded", bits=bits, dual=True) < n:
         raise ValueError("shares_to_ciphertext needs bounded masks with their ciphertexts (offline phase)")
+    mask = spdz.store.take("bounded", n, bits=bits, dual=True)
+    assert mask.ciphertexts is not None
     shifted = x.add_public(1 << (k - 1), spdz.party, spdz.alpha_share)
     c = yield from spdz.open(shifted + mask.parts[0], mask.ids)
+    # Check c (and everything opened before it) before Enc(x) is built from it.
+    yield from spdz.mac_check()
     enc = []
     for t in range(n):
         plain = int(c[t]) - (1 << (k - 1))
@@ -114,15 +126,28 @@ def _check_multiples(values: list[int], what: str) -> None:
         raise ConversionRejected(f"Gadget 4: {what} is not a multiple of P at {len(bad)} position(s), first {bad[0]}")
 
 
-def verify_conversions(p: PaillierParty, records: Sequence[Conversion]) -> Program[int]:
+def verify_conversions(p: PaillierParty, spdz: SpdzParty | None, records: Sequence[Conversion]) -> Program[int]:
     """Gadget 4 over all records; returns the released MAC key alpha mod P.
 
-    Run it once, at the end: after alpha is public, MACs can be forged, so the SPDZ shares
-    of this session must not be used for anything else.
+    Run it once, at the end: after alpha is public, MACs can be forged. So ``spdz`` (the
+    session's SPDZ party under this MAC key; None only if no SPDZ computation ran) first
+    MAC-checks all its pending openings, and is then retired with its store: every later
+    open, check or take raises. Refuses zero records and a second release.
 
     Raises ``ConversionRejected`` if some a is not congruent to the sum of its published
-    shares, or some MAC does not match under alpha.
+    shares, or some MAC does not match under alpha; ``MacCheckFailed`` from the SPDZ check.
     """
+    if p.alpha_released:
+        raise LocalFailure("alpha was already released for this MAC key; Gadget 4 runs once")
+    if not records or not any(len(rec) for rec in records):
+        raise ValueError("Gadget 4 needs at least one converted value before it releases alpha")
+    if spdz is not None:
+        if spdz.retired:
+            raise LocalFailure("the SPDZ party was already retired")
+        if spdz.alpha_share != p.alpha_share % F.P:
+            raise ValueError("the SPDZ party holds another MAC key share than this Paillier party")
+        yield from spdz.mac_check()
+        spdz.retire()
     pk, m = p.pk, p.parties
     enc_a: list[int] = []
     sum_b: list[int] = []
@@ -148,7 +173,8 @@ def verify_conversions(p: PaillierParty, records: Sequence[Conversion]) -> Progr
     ef = [ops.add(pk, ops.sub(pk, enc_a[t], sum_b[t]), ops.mul_plain(pk, masks[t], F.P)) for t in range(n)]
     opened = yield from p.joint_decrypt(ef, "gadget4-values")
     _check_multiples(opened, "a - sum of shares")
-    # Step 7: release alpha.
+    # Step 7: release alpha (never twice; nothing may be authenticated under it afterwards).
+    p.alpha_released = True
     (alpha,) = yield from p.joint_decrypt([p.enc_alpha], "gadget4-alpha")
     # Steps 8-9: alpha * sum b_j - sum c_j + P * sum r'_j must decrypt to a multiple of P.
     n2 = pk.n_square

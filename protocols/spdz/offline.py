@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 from coopetition.engine.errors import LocalFailure, ProtocolViolation
 from coopetition.protocols.paillier import ops
@@ -42,6 +43,7 @@ from . import bitproof
 from . import field as F
 from .conversion import (
     SLACK_BITS,
+    Conversion,
     PaillierParty,
     ciphertexts_from_wire,
     proof_from_wire,
@@ -62,6 +64,8 @@ class OfflineParty:
     store: PreprocessingStore | None = None
     _batches: int = 0
     _scratch: list[PreprocessingStore] = field(default_factory=list)
+    _run_nonce: bytes = b""
+    _transcript: Any = field(default_factory=lambda: hashlib.sha3_256(b"coopetition/spdz/offline-transcript/v1"))
 
     @property
     def party(self) -> int:
@@ -84,12 +88,36 @@ class OfflineParty:
         """Generate the MAC key (each alpha_j interval-proved) and an empty store."""
         yield from self.paillier.setup()
         self.store = PreprocessingStore(self.party, self.parties, self.paillier.alpha_share % F.P)
+        # A per-run nonce from a committed coin toss: fresh if one party is honest, so batch
+        # ids of two runs differ even under the same session name.
+        seeds = yield from self._spdz("run-nonce")._commit_open("run-nonce", secrets.token_bytes(32))
+        h = hashlib.sha3_256(b"coopetition/spdz/run-nonce/v1")
+        for j in range(self.parties):
+            h.update(seeds[j])
+        self._run_nonce = h.digest()
+        self._transcript.update(self._run_nonce)
         return self.store
 
+    def _auth(self, cts: list[int], value_bits: int | list[int], *, phase: str) -> Program[Conversion]:
+        """``authenticate``, with the public ciphertexts absorbed into the batch-id transcript."""
+        for c in cts:
+            b = int(c).to_bytes((int(c).bit_length() + 7) // 8 or 1, "big")
+            self._transcript.update(len(b).to_bytes(4, "big") + b)
+        return (yield from self.paillier.authenticate(cts, value_bits, phase=phase))
+
     def _batch_id(self, kind: str) -> bytes:
+        """Id of the next batch: the run nonce, kind, counter and every public ciphertext so far.
+
+        All parties compute the same id (the inputs are public and agreed); two runs, or two
+        batches of one run, get different ids, so the online phase's id cross-check tells
+        their items apart.
+        """
+        if not self._run_nonce:
+            raise RuntimeError("run setup() first")
         self._batches += 1
-        h = hashlib.sha256(b"coopetition/spdz/batch/v1" + self.paillier.session + kind.encode())
+        h = hashlib.sha256(b"coopetition/spdz/batch/v2" + self.paillier.session + b"/" + kind.encode())
         h.update(self._batches.to_bytes(8, "big"))
+        h.update(self._transcript.digest())
         return h.digest()[:16]
 
     def _spdz(self, tag: str) -> SpdzParty:
@@ -127,13 +155,12 @@ class OfflineParty:
         p = self.paillier
         _, _, got = yield from self._contribute(n, self.random_bits, "knowledge", "random")
         enc = [ops.sum_ct(p.pk, [got[j][t] for j in range(self.parties)]) for t in range(n)]
-        conv = yield from p.authenticate(enc, self.random_bits + self.parties.bit_length(), phase="random-auth")
+        conv = yield from self._auth(enc, self.random_bits + self.parties.bit_length(), phase="random-auth")
         return Batch("random", self._batch_id("random"), (conv.share,))
 
     def input_masks(self, owner: int, n: int) -> Program[Batch]:
-        p = self.paillier
         mine, _, got = yield from self._contribute(n, self.random_bits, "knowledge", "input-mask", owner=owner)
-        conv = yield from p.authenticate(got[owner], self.random_bits, phase="input-mask-auth")
+        conv = yield from self._auth(got[owner], self.random_bits, phase="input-mask-auth")
         clear = F.vec(mine) if self.party == owner else None
         return Batch("input_mask", self._batch_id(f"input_mask/{owner}"), (conv.share,), owner=owner, clear=clear)
 
@@ -143,7 +170,7 @@ class OfflineParty:
         shift = self.parties << (bits + SLACK_BITS)
         enc = [ops.add_plain(p.pk, ops.sum_ct(p.pk, [got[j][t] for j in range(self.parties)]), shift) for t in range(n)]
         value_bits = bits + SLACK_BITS + self.parties.bit_length() + 1
-        conv = yield from p.authenticate(enc, value_bits, phase=f"bounded-{bits}-auth")
+        conv = yield from self._auth(enc, value_bits, phase=f"bounded-{bits}-auth")
         return Batch("bounded", self._batch_id(f"bounded/{bits}"), (conv.share,), bits=bits, ciphertexts=enc)
 
     def raw_triples(self, n: int) -> Program[tuple[Share, Share, Share]]:
@@ -190,7 +217,7 @@ class OfflineParty:
         enc_c = [ops.sum_ct(pk, [all_c[j][t] for j in range(m)]) for t in range(n)]
         factor_bits = self.random_bits + m.bit_length()
         bounds = [factor_bits] * (2 * n) + [2 * factor_bits] * n
-        conv = yield from p.authenticate(enc_a + enc_b + enc_c, bounds, phase="triple-auth")
+        conv = yield from self._auth(enc_a + enc_b + enc_c, bounds, phase="triple-auth")
         s = conv.share
         return s[:n], s[n : 2 * n], s[2 * n :]
 
@@ -299,7 +326,7 @@ class OfflineParty:
                 except ProofRejected as exc:
                     raise rejected(exc) from exc
             x = [ops.add(pk, ecs[t], got[j][t]) for t in range(n)]
-        conv = yield from p.authenticate(x, 1, phase="bit-auth")
+        conv = yield from self._auth(x, 1, phase="bit-auth")
         return Batch("bit", self._batch_id("bit"), (conv.share,))
 
     def bits_from_squares(self, n: int) -> Program[Batch]:

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from coopetition.engine.errors import ProtocolViolation
+from coopetition.engine.errors import LocalFailure, ProtocolViolation
 
 from . import commit as C
 from . import field as F
@@ -56,6 +56,14 @@ class Exchange:
 Program = Generator[Exchange, dict[int, dict[str, Any]], T]
 
 
+def _fixed_bytes(payload: object, key: str, size: int, sender: int) -> bytes:
+    """payload[key] if it is a byte string of exactly ``size`` bytes, else a violation by sender."""
+    raw = payload.get(key) if isinstance(payload, dict) else None
+    if not isinstance(raw, (bytes, bytearray)) or len(raw) != size:
+        raise ProtocolViolation(f"malformed commitment message: '{key}' must be {size} bytes", culprit=sender)
+    return bytes(raw)
+
+
 def _ids_wire(ids: tuple[tuple[bytes, int, int], ...]) -> list[list[object]]:
     return [[b, s, k] for b, s, k in ids]
 
@@ -70,6 +78,7 @@ class SpdzParty:
     _pending_values: list[np.ndarray] = field(default_factory=list)
     _pending_macs: list[np.ndarray] = field(default_factory=list)
     _counter: int = 0
+    _retired: bool = False
 
     @property
     def party(self) -> int:
@@ -84,27 +93,71 @@ class SpdzParty:
         return self.store.alpha_share
 
     def _tag(self, op: str) -> str:
+        if self._retired:
+            raise LocalFailure("this SPDZ party was retired: its MAC key has been released")
         self._counter += 1
         return f"{op}/{self._counter}"
 
+    @property
+    def unchecked(self) -> int:
+        """How many opened values still await the MAC check."""
+        return sum(len(v) for v in self._pending_values)
+
+    @property
+    def retired(self) -> bool:
+        return self._retired
+
+    def retire(self) -> None:
+        """Refuse all further work: called when alpha is about to become public (Gadget 4).
+
+        Once alpha is known, anyone can forge MACs, so neither this party nor its store may
+        open or check anything again. Only allowed with no opening left unchecked.
+        """
+        if self._pending_values:
+            raise LocalFailure("cannot retire an SPDZ party with unchecked openings")
+        self._retired = True
+        self.store.retire()
+
     # -- helpers -----------------------------------------------------------------------------
 
-    def _field_vec(self, payload: dict[str, Any], key: str, sender: int, n: int) -> np.ndarray:
+    def _field_vec(self, payload: object, key: str, sender: int, n: int) -> np.ndarray:
+        # Only a byte string of exactly n field elements: ``bytes(raw)`` on an int would
+        # allocate that many zero bytes, so the type and length are checked before decoding.
+        raw = payload.get(key) if isinstance(payload, dict) else None
+        if not isinstance(raw, (bytes, bytearray)):
+            raise ProtocolViolation(f"malformed '{key}' in SPDZ message: not a byte string", culprit=sender)
+        if len(raw) != 32 * n:
+            raise ProtocolViolation(f"'{key}' has {len(raw)} bytes, expected {32 * n}", culprit=sender)
         try:
-            raw = payload[key]
-            vec = F.from_bytes(bytes(raw))
-        except (KeyError, TypeError, ValueError) as exc:
+            return F.from_bytes(bytes(raw))
+        except ValueError as exc:
             raise ProtocolViolation(f"malformed '{key}' in SPDZ message", culprit=sender) from exc
-        if len(vec) != n:
-            raise ProtocolViolation(f"'{key}' has {len(vec)} elements, expected {n}", culprit=sender)
-        return vec
+
+    @staticmethod
+    def _parse_ids(theirs: object, sender: int) -> list[list[object]]:
+        """A peer's item ids as [[batch id, start, count], ...]; anything else is a violation."""
+        if not isinstance(theirs, list):
+            raise ProtocolViolation("malformed preprocessing ids: not a list", culprit=sender)
+        out: list[list[object]] = []
+        for item in theirs:
+            if (
+                not isinstance(item, list)
+                or len(item) != 3
+                or not isinstance(item[0], (bytes, bytearray))
+                or len(item[0]) > 64
+                or not all(isinstance(x, int) and not isinstance(x, bool) for x in item[1:])
+            ):
+                raise ProtocolViolation("malformed preprocessing id", culprit=sender)
+            out.append([bytes(item[0]), item[1], item[2]])
+        return out
 
     def _check_ids(self, replies: dict[int, dict[str, Any]], mine: list[list[object]]) -> None:
         for j, payload in replies.items():
             if j == self.party:
                 continue
-            theirs = payload.get("ids")
-            norm = [[bytes(b), int(s), int(k)] for b, s, k in theirs] if isinstance(theirs, list) else None
+            if not isinstance(payload, dict):
+                raise ProtocolViolation("SPDZ message is not a map", culprit=j)
+            norm = self._parse_ids(payload.get("ids"), j)
             if norm != mine:
                 raise PreprocessingMismatch(
                     "party used other preprocessing items than this party (reused or skipped)",
@@ -123,13 +176,16 @@ class SpdzParty:
         self._check_ids(replies, [[bytes(b), s, k] for b, s, k in mine])
         total = F.zeros(len(x))
         for j in range(self.parties):
-            total = F.add(total, x.value if j == self.party else self._field_vec(replies[j], "v", j, len(x)))
+            total = F.add(total, x.value if j == self.party else self._field_vec(replies.get(j), "v", j, len(x)))
         self._pending_values.append(total)
         self._pending_macs.append(x.mac.copy())
         return total
 
     def _commit_open(self, label: str, value: bytes) -> Program[dict[int, bytes]]:
-        """Commit to ``value``, then open; returns every party's verified value."""
+        """Commit to ``value``, then open; returns every party's verified value.
+
+        Every party's value must have the length of ours (callers commit to fixed-size values).
+        """
         tag = self._tag(label)
         ctx = self.session + label.encode() + self.party.to_bytes(4, "big")
         com, rand = C.commit(ctx, value)
@@ -140,12 +196,9 @@ class SpdzParty:
             if j == self.party:
                 out[j] = value
                 continue
-            try:
-                cj = bytes(coms[j]["c"])
-                vj = bytes(opens[j]["v"])
-                rj = bytes(opens[j]["r"])
-            except (KeyError, TypeError, ValueError) as exc:
-                raise ProtocolViolation("malformed commitment message", culprit=j) from exc
+            cj = _fixed_bytes(coms.get(j), "c", 32, j)
+            vj = _fixed_bytes(opens.get(j), "v", len(value), j)
+            rj = _fixed_bytes(opens.get(j), "r", 32, j)
             ctx_j = self.session + label.encode() + j.to_bytes(4, "big")
             if not C.verify(ctx_j, cj, vj, rj):
                 raise CommitmentMismatch("opened value does not match its commitment", culprit=j)
@@ -202,7 +255,7 @@ class SpdzParty:
         replies = yield Exchange(self._tag("input"), payload)
         self._check_ids(replies, _ids_wire(mask.ids))
         eps = payload["e"] if self.party == owner else None
-        e = F.from_bytes(eps) if eps is not None else self._field_vec(replies[owner], "e", owner, n)
+        e = F.from_bytes(eps) if eps is not None else self._field_vec(replies.get(owner), "e", owner, n)
         return mask.parts[0].add_public(e, self.party, self.alpha_share)
 
     def mul(self, x: Share, y: Share) -> Program[Share]:
@@ -278,7 +331,13 @@ class SpdzParty:
         return u
 
     def ltz(self, x: Share, k: int) -> Program[Share]:
-        """Shares of [x < 0] for x in [-2^(k-1), 2^(k-1)) (exact, statistically hiding)."""
+        """Shares of [x < 0] for x in [-2^(k-1), 2^(k-1)) (exact, statistically hiding).
+
+        Outside that range the result is silently wrong (the shifted value wraps past 2^k), so
+        callers size k for their largest argument; k >= 2 (with k = 1 no bits are compared).
+        """
+        if k < 2:
+            raise ValueError("ltz needs k >= 2")
         self._check_budget(k)
         n = len(x)
         m = k - 1
@@ -293,11 +352,18 @@ class SpdzParty:
         return (-ge).add_public(1, self.party, self.alpha_share)
 
     def soft_threshold(self, x: Share, kappa: int, k: int) -> Program[Share]:
-        """S_kappa(x) = x - kappa if x > kappa, x + kappa if x < -kappa, else 0 (kappa public)."""
+        """S_kappa(x) = x - kappa if x > kappa, x + kappa if x < -kappa, else 0 (kappa public).
+
+        Needs |x| < 2^(k-1) and 0 <= kappa < 2^(k-1). The comparison arguments kappa - x and
+        x + kappa then lie in (-2^k, 2^k), one bit wider than x, so the two LTZs run with
+        k + 1 bits (with k bits, x near the range limit gave a wrong sign and a wrong result).
+        """
+        if not 0 <= kappa < 1 << (k - 1):
+            raise ValueError(f"soft threshold needs 0 <= kappa < 2^(k-1) (k={k})")
         n = len(x)
         above_arg = (-x).add_public(kappa, self.party, self.alpha_share)  # kappa - x < 0 iff x > kappa
         below_arg = x.add_public(kappa, self.party, self.alpha_share)  # x + kappa < 0 iff x < -kappa
-        flags = yield from self.ltz(Share.concat([above_arg, below_arg]), k)
+        flags = yield from self.ltz(Share.concat([above_arg, below_arg]), k + 1)
         moved = Share.concat([
             x.add_public(F.P - kappa, self.party, self.alpha_share),
             x.add_public(kappa, self.party, self.alpha_share),
@@ -333,8 +399,10 @@ def needs_trunc(n: int, k: int, m: int, kappa: int = DEFAULT_KAPPA) -> Needs:
 
 
 def needs_ltz(n: int, k: int, kappa: int = DEFAULT_KAPPA) -> Needs:
+    if k < 2:
+        raise ValueError("ltz needs k >= 2")
     return Needs(triples=n * (k - 2), bits=n * (k - 1), bounded=((kappa + 1, n),))
 
 
 def needs_soft_threshold(n: int, k: int, kappa: int = DEFAULT_KAPPA) -> Needs:
-    return needs_ltz(2 * n, k, kappa) + needs_mul(2 * n)
+    return needs_ltz(2 * n, k + 1, kappa) + needs_mul(2 * n)
