@@ -68,3 +68,17 @@ def test_rejects_non_finite():
         fx.encode([float("nan")])
     with pytest.raises(ValueError):
         fx.encode_int(float("inf"))
+
+
+@pytest.mark.parametrize("value", [1e308, -1e308, 2.0**1020])
+def test_values_too_large_for_the_scale_are_value_errors(value):
+    with pytest.raises(ValueError):
+        fx.encode([value], 16)
+    with pytest.raises(ValueError):
+        fx.encode_int(value, 16)
+
+
+def test_integers_too_large_to_decode_are_value_errors():
+    with pytest.raises(ValueError):
+        fx.decode([1 << 2000], 16)
+    assert fx.decode([3 << 16], 16)[0] == 3.0  # control: an ordinary value decodes

@@ -5,7 +5,8 @@ Layout (one job per module):
 * :mod:`.field` - arithmetic modulo the public prime ``P = 2**256 - 189`` on numpy object vectors.
 * :mod:`.shares` - :class:`Share` (a party's value shares and MAC shares) and local operations.
 * :mod:`.preprocessing` - batches of triples, bits, random values, bounded masks and input masks;
-  the consume-once :class:`PreprocessingStore` (CBOR-serialisable);
+  the consume-once :class:`PreprocessingStore` (CBOR-serialisable; ``save``/``load`` keep a
+  fsynced consumption journal so stored items are never spent twice across restarts);
   :class:`InsecureDealerPreprocessing` (a trusted dealer; tests only).
 * :mod:`.online` - the online phase as sans-IO per-party programs (generators that yield
   :class:`Exchange` requests): ``SpdzParty.input / open / mac_check / output / mul / trunc_pr /
@@ -18,7 +19,7 @@ Layout (one job per module):
 * :mod:`.offline` - ``OfflineParty.setup / fill / triples / bits / randoms / bounded /
   input_masks``: the maliciously secure offline phase.
 * :mod:`.gadgets` - Helen's Gadget 3 (``ciphertext_to_shares``, ``shares_to_ciphertext``) and
-  Gadget 4 (``verify_conversions``).
+  Gadget 4 (``verify_conversions(p, spdz, records)``: MAC check first, then alpha, once).
 * :mod:`.errors` - ``MacCheckFailed`` (no culprit), ``CommitmentMismatch``,
   ``PreprocessingMismatch``, ``ConversionRejected``, ``PreprocessingReused``,
   ``PreprocessingExhausted``; all inside the project's ``ProtocolAborted`` hierarchy.
