@@ -36,7 +36,11 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"coopetition sim: {exc}", file=sys.stderr)
         return 2
-    result = simulate_scenario(scenario)
+    try:
+        result = simulate_scenario(scenario)
+    except ConfigError as exc:  # a combination only the runner can judge
+        print(f"coopetition sim: {args.scenario}: {exc}", file=sys.stderr)
+        return 2
     out = args.schedule_out or Path("results") / "sim" / f"{scenario.name}-seed{scenario.seed}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     result.schedule.save(out)

@@ -21,6 +21,7 @@ def workload_of(scenario: Scenario):
         noise=float(d.get("noise", 0.1)),
         objective=str(p.get("objective", "lasso")),
         lam=float(p.get("lam", 1.0)),
+        l1_ratio=float(p.get("l1_ratio", 0.5)),
         rho=float(p.get("rho", 1.0)),
         iterations=int(p.get("iterations", 10)),
         seed=scenario.seed,

@@ -10,6 +10,7 @@ typo never silently turns a fault off. See ``docs/simulation.md`` for the full r
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any
 
 from coopetition.engine.errors import ConfigError
 from coopetition.engine.party import Deadlines
+from coopetition.protocols.admm import AdmmConfig, Objective
 from coopetition.transports.faults import (
     BurstDrop,
     Byzantine,
@@ -52,6 +54,23 @@ _SECTIONS = {
     "faults": set(),
 }
 _LINK_KEYS = {"latency_ms", "jitter_ms", "bandwidth_mbps", "loss"}
+
+#: What each phase of the simulated protocol (plaintext ADMM) sends, so that a crash or a
+#: Byzantine rewrite aimed at a phase, round or tag that never occurs is refused at load time
+#: instead of silently never firing. Rounds: ``coordinate`` runs rounds 0..iterations-1, the
+#: others run once, as round 0 (see coopetition.protocols.admm.session).
+ADMM_MESSAGES = {"setup": ("parameters",), "coordinate": ("w_plus_u",),
+                 "release": ("model_digest",)}
+_ECHO_SUFFIXES = ("#echo", "#evidence")
+
+_FAULT_TYPES: dict[str, str] = {
+    "probability": "number", "start": "number", "stop": "number", "delay": "number",
+    "jitter": "number", "gap": "number", "mean_good": "number", "mean_bad": "number",
+    "compute_factor": "number", "at": "number", "random_within": "number",
+    "party": "party", "round": "int", "phase": "str", "tag": "str", "action": "str",
+    "mode": "str", "one_way": "bool", "src": "parties", "dst": "parties",
+    "side_a": "parties", "side_b": "parties", "targets": "parties",
+}
 
 
 @dataclass
@@ -104,45 +123,173 @@ def parse(doc: Mapping[str, Any], *, seed: int | None = None, parties: int | Non
                               f"(known: {', '.join(sorted(_SECTIONS[section]))})")
 
     run = doc.get("run", {})
-    name = _get(run, "name", str, "run", default=Path(source).stem)
-    seed = seed if seed is not None else _get(run, "seed", int, "run", default=0)
-    m = parties if parties is not None else _get(run, "parties", int, "run", default=3)
+    name = _located(where, "run", lambda: _get(run, "name", str, "run",
+                                               default=Path(source).stem))
+    if seed is None:
+        seed = _located(where, "run", lambda: _get(run, "seed", int, "run", default=0))
+    if parties is None:
+        parties = _located(where, "run", lambda: _get(run, "parties", int, "run", default=3))
+    m = parties
     if not 2 <= m <= 1000:
         raise ConfigError(f"{where}: [run] parties must be between 2 and 1000, got {m}")
     ids = list(range(m))
 
-    protocol = dict(doc.get("protocol", {}))
-    if protocol.setdefault("name", "admm") != "admm":
-        raise ConfigError(f"{where}: [protocol] name {protocol['name']!r} is not supported by "
-                          "the simulator yet (supported: admm)")
-    data = dict(doc.get("data", {}))
-    if data.setdefault("kind", "synthetic") != "synthetic":
-        raise ConfigError(f"{where}: [data] kind must be 'synthetic'")
-
+    protocol = _protocol(doc.get("protocol", {}), where)
+    data = _data(doc.get("data", {}), where)
     topology = _network(doc.get("network", {"preset": "lan"}), ids, where)
-    try:
-        deadlines = Deadlines(**doc.get("deadlines", {}))
-    except TypeError as exc:
-        raise ConfigError(f"{where}: [deadlines]: {exc}") from None
-    compute = dict(doc.get("compute", {}))
-    if compute.setdefault("mode", "model") not in ("model", "measured"):
-        raise ConfigError(f"{where}: [compute] mode must be 'model' or 'measured'")
-    per_op = compute.setdefault("per_operation", {})
-    if not isinstance(per_op, dict) or any(
-        isinstance(v, bool) or not isinstance(v, int | float) or v < 0 for v in per_op.values()
-    ):
-        raise ConfigError(f"{where}: [compute] per_operation must map operation labels to "
-                          "non-negative seconds")
+    deadlines = _deadlines(doc.get("deadlines", {}), where)
+    compute = _compute(doc.get("compute", {}), where)
+    reliable = _reliable(doc.get("reliable", {}), where)
+    expect = _expect(doc.get("expect", {}), ids, where)
 
-    scenario = Scenario(name, seed, m, protocol, data, topology, deadlines, compute,
-                        dict(doc.get("reliable", {})), expect=dict(doc.get("expect", {})),
-                        source=source)
+    scenario = Scenario(name, seed, m, protocol, data, topology, deadlines, compute, reliable,
+                        expect=expect, source=source)
     for i, spec in enumerate(doc.get("faults", [])):
         _fault(scenario, spec, f"{where}: faults[{i}]", set(ids))
-    expect = scenario.expect
-    if "outcome" in expect and expect["outcome"] not in ("completed", "aborted"):
-        raise ConfigError(f"{where}: [expect] outcome must be 'completed' or 'aborted'")
+    for kind, items in (("crash", scenario.crashes), ("byzantine", scenario.byzantine)):
+        parties_hit = [f.party for f in items]
+        if len(set(parties_hit)) != len(parties_hit):
+            raise ConfigError(f"{where}: at most one {kind} fault per party")
     return scenario
+
+
+def _number(table: Mapping[str, Any], key: str, section: str, *, default: float,
+            low: float = -math.inf, high: float = math.inf, low_open: bool = False,
+            high_open: bool = False) -> float:
+    """A finite number (not a bool) in the given range, or a ConfigError naming the key."""
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise ConfigError(f"[{section}] {key} must be a number, got {value!r}")
+    too_low = value <= low if low_open else value < low
+    too_high = value >= high if high_open else value > high
+    if too_low or too_high:
+        if high == math.inf:
+            need = f"{'>' if low_open else '>='} {low:g}"
+        else:
+            need = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ConfigError(f"[{section}] {key} must be {need}, got {value!r}")
+    return float(value)
+
+
+def _integer(table: Mapping[str, Any], key: str, section: str, *, default: int, low: int,
+             high: int = 10**9) -> int:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"[{section}] {key} must be an integer in [{low}, {high}], "
+                          f"got {value!r}")
+    return value
+
+
+def _located(where: str, section: str, fn: Any) -> Any:
+    """Run a section's checks; every ConfigError comes out naming the file and section."""
+    try:
+        return fn()
+    except ConfigError as exc:
+        text = str(exc)
+        if not text.startswith("["):
+            text = f"[{section}] {text}"
+        raise ConfigError(f"{where}: {text}") from None
+
+
+def _protocol(table: Mapping[str, Any], where: str) -> dict[str, Any]:
+    def check() -> dict[str, Any]:
+        out = dict(table)
+        if out.setdefault("name", "admm") != "admm":
+            raise ConfigError(f"[protocol] name {out['name']!r} is not supported by the "
+                              "simulator yet (supported: admm)")
+        objective = _get(table, "objective", str, "protocol", default="lasso")
+        lam = _number(table, "lam", "protocol", default=1.0, low=0.0)
+        rho = _number(table, "rho", "protocol", default=1.0, low=0.0, low_open=True)
+        l1 = _number(table, "l1_ratio", "protocol", default=0.5, low=0.0, high=1.0)
+        iterations = _integer(table, "iterations", "protocol", default=10, low=1, high=100_000)
+        try:
+            AdmmConfig(objective=Objective(objective, lam=0.0 if objective == "least_squares"
+                                           else lam, l1_ratio=l1),
+                       rho=rho, iterations=iterations)
+        except ConfigError as exc:
+            raise ConfigError(f"[protocol] {exc}") from None
+        return out
+
+    return _located(where, "protocol", check)
+
+
+def _data(table: Mapping[str, Any], where: str) -> dict[str, Any]:
+    def check() -> dict[str, Any]:
+        out = dict(table)
+        if out.setdefault("kind", "synthetic") != "synthetic":
+            raise ConfigError("[data] kind must be 'synthetic'")
+        _integer(table, "rows_per_party", "data", default=50, low=1, high=10**7)
+        _integer(table, "features", "data", default=8, low=1, high=10**5)
+        _number(table, "noise", "data", default=0.1, low=0.0)
+        return out
+
+    return _located(where, "data", check)
+
+
+def _deadlines(table: Mapping[str, Any], where: str) -> Deadlines:
+    def check() -> Deadlines:
+        for key in table:
+            _number(table, key, "deadlines", default=1.0, low=0.0, low_open=True)
+        return Deadlines(**table)
+
+    return _located(where, "deadlines", check)
+
+
+def _compute(table: Mapping[str, Any], where: str) -> dict[str, Any]:
+    def check() -> dict[str, Any]:
+        out = dict(table)
+        if out.setdefault("mode", "model") not in ("model", "measured"):
+            raise ConfigError("[compute] mode must be 'model' or 'measured'")
+        _number(table, "seconds_per_element", "compute", default=2e-9, low=0.0)
+        _number(table, "base_seconds", "compute", default=1e-5, low=0.0)
+        per_op = out.setdefault("per_operation", {})
+        if not isinstance(per_op, dict) or any(
+            isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0
+            for v in per_op.values()
+        ):
+            raise ConfigError("[compute] per_operation must map operation labels to "
+                              "non-negative seconds")
+        return out
+
+    return _located(where, "compute", check)
+
+
+def _reliable(table: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The options given to ReliableTransport (the runner's default rto_max is 2 s)."""
+
+    def check() -> dict[str, Any]:
+        rto_min = _number(table, "rto_min", "reliable", default=0.2, low=0.0, low_open=True)
+        rto_initial = _number(table, "rto_initial", "reliable", default=1.0, low=0.0,
+                              low_open=True)
+        rto_max = _number(table, "rto_max", "reliable", default=2.0, low=0.0, low_open=True)
+        _number(table, "backoff", "reliable", default=2.0, low=1.0)
+        _integer(table, "window", "reliable", default=4096, low=1, high=10**7)
+        if not rto_min <= rto_initial <= rto_max:
+            raise ConfigError(f"[reliable] need rto_min <= rto_initial <= rto_max, got "
+                              f"{rto_min} / {rto_initial} / {rto_max}")
+        return dict(table)
+
+    return _located(where, "reliable", check)
+
+
+def _expect(table: Mapping[str, Any], ids: list[int], where: str) -> dict[str, Any]:
+    def check() -> dict[str, Any]:
+        if "outcome" in table and table["outcome"] not in ("completed", "aborted"):
+            raise ConfigError("[expect] outcome must be 'completed' or 'aborted'")
+        if "abort_code" in table:
+            codes = table["abort_code"]
+            codes = codes if isinstance(codes, list) else [codes]
+            if not codes or any(not isinstance(c, str) for c in codes):
+                raise ConfigError(f"[expect] abort_code must be a string or a list of strings, "
+                                  f"got {table['abort_code']!r}")
+        if "culprit" in table:
+            culprit = table["culprit"]
+            if isinstance(culprit, bool) or not isinstance(culprit, int) or culprit not in ids:
+                raise ConfigError(f"[expect] culprit must be a party in 0..{len(ids) - 1}, "
+                                  f"got {culprit!r}")
+        return dict(table)
+
+    return _located(where, "expect", check)
 
 
 def _get(table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], section: str,
@@ -156,54 +303,145 @@ def _get(table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], sect
     return value
 
 
-def _link(table: Any, where: str) -> LinkSpec:
+def _link(table: Any, section: str) -> LinkSpec:
     if not isinstance(table, dict) or set(table) - _LINK_KEYS:
-        raise ConfigError(f"{where} must be a table with keys among {sorted(_LINK_KEYS)}")
+        raise ConfigError(f"[{section}] must be a table with keys among {sorted(_LINK_KEYS)}")
     bw = table.get("bandwidth_mbps")
-    return LinkSpec(latency=float(table.get("latency_ms", 0.0)) / 1e3,
-                    jitter=float(table.get("jitter_ms", 0.0)) / 1e3,
-                    bandwidth=None if bw is None else float(bw) * 1e6,
-                    loss=float(table.get("loss", 0.0)))
+    if bw is not None:
+        bw = _number(table, "bandwidth_mbps", section, default=0, low=0.0, low_open=True)
+    return LinkSpec(
+        latency=_number(table, "latency_ms", section, default=0.0, low=0.0) / 1e3,
+        jitter=_number(table, "jitter_ms", section, default=0.0, low=0.0) / 1e3,
+        bandwidth=None if bw is None else bw * 1e6,
+        loss=_number(table, "loss", section, default=0.0, low=0.0, high=1.0, high_open=True),
+    )
+
+
+def _matrix(value: Any, m: int, key: str, *, positive: bool) -> list[list[float]]:
+    if not isinstance(value, list) or len(value) != m or any(
+        not isinstance(row, list) or len(row) != m for row in value
+    ):
+        raise ConfigError(f"[network] {key} must be a {m}x{m} matrix (one row per sender)")
+    out = []
+    for i, row in enumerate(value):
+        cells = []
+        for j, cell in enumerate(row):
+            ok = not isinstance(cell, bool) and isinstance(cell, int | float) and (
+                math.isfinite(cell) and (cell > 0 or (not positive and cell >= 0) or i == j))
+            if not ok:
+                need = "positive" if positive else "non-negative"
+                raise ConfigError(f"[network] {key}[{i}][{j}] must be a {need} number, "
+                                  f"got {cell!r}")
+            cells.append(float(cell))
+        out.append(cells)
+    return out
 
 
 def _network(net: Mapping[str, Any], ids: list[int], where: str) -> Topology:
+    return _located(where, "network", lambda: _network_checked(net, ids))
+
+
+def _network_checked(net: Mapping[str, Any], ids: list[int]) -> Topology:
     given = [k for k in ("preset", "latency_ms", "regions") if k in net]
     if len(given) != 1:
-        raise ConfigError(f"{where}: [network] needs exactly one of preset, latency_ms (a "
-                          f"matrix) or regions; got {given or 'none'}")
-    loss = net.get("loss", 0.0)
-    if not isinstance(loss, (int, float)) or not 0 <= loss < 1:
-        raise ConfigError(f"{where}: [network] loss must be a probability in [0, 1)")
+        raise ConfigError(f"[network] needs exactly one of preset, latency_ms (a matrix) or "
+                          f"regions; got {given or 'none'}")
+    loss = _number(net, "loss", "network", default=0.0, low=0.0, high=1.0, high_open=True)
+    up = net.get("uplink_mbps")
+    if up is not None:
+        up = _number(net, "uplink_mbps", "network", default=0, low=0.0, low_open=True)
     if "preset" in net:
         extra = set(net) - {"preset", "loss"}
         if extra:
-            raise ConfigError(f"{where}: [network] with a preset takes only 'loss', not {extra}")
+            raise ConfigError(f"[network] with a preset takes only 'loss', not {sorted(extra)}")
         if net["preset"] not in PRESETS:
-            raise ConfigError(f"{where}: [network] unknown preset {net['preset']!r} "
+            raise ConfigError(f"[network] unknown preset {net['preset']!r} "
                               f"(known: {', '.join(PRESETS)})")
         topo = preset(net["preset"], ids)
     elif "latency_ms" in net:
+        extra = set(net) - {"latency_ms", "bandwidth_mbps", "jitter_ms", "loss", "uplink_mbps"}
+        if extra:
+            raise ConfigError(f"[network] with a latency matrix does not take {sorted(extra)}")
+        latency = _matrix(net["latency_ms"], len(ids), "latency_ms", positive=False)
+        bw: Any = net.get("bandwidth_mbps")
+        if isinstance(bw, list):
+            bw = _matrix(bw, len(ids), "bandwidth_mbps", positive=True)
+        elif bw is not None:
+            bw = _number(net, "bandwidth_mbps", "network", default=0, low=0.0, low_open=True)
         topo = Topology.from_matrix(
-            ids, net["latency_ms"], bandwidth_mbps=net.get("bandwidth_mbps"),
-            jitter_ms=float(net.get("jitter_ms", 0.0)), uplink_mbps=net.get("uplink_mbps"),
+            ids, latency, bandwidth_mbps=bw,
+            jitter_ms=_number(net, "jitter_ms", "network", default=0.0, low=0.0),
+            uplink_mbps=up,
         )
     else:
+        extra = set(net) - {"regions", "intra", "inter", "loss", "uplink_mbps"}
+        if extra:
+            raise ConfigError(f"[network] with regions does not take {sorted(extra)} "
+                              "(give link parameters in intra / inter)")
         regions = net["regions"]
         if not isinstance(regions, dict):
-            raise ConfigError(f"{where}: [network] regions must map region names to party lists")
+            raise ConfigError("[network] regions must map region names to party lists")
         assignment: dict[int, str] = {}
         for region, members in regions.items():
+            if not isinstance(members, list):
+                raise ConfigError(f"[network] regions.{region} must be a list of parties, "
+                                  f"got {members!r}")
             for p in members:
+                if isinstance(p, bool) or not isinstance(p, int):
+                    raise ConfigError(f"[network] regions.{region} lists {p!r}, not a party")
                 if p in assignment:
-                    raise ConfigError(f"{where}: party {p} is in two regions")
+                    raise ConfigError(f"[network] party {p} is in two regions")
                 assignment[p] = region
         if sorted(assignment) != ids:
-            raise ConfigError(f"{where}: regions must place every party {ids} exactly once")
-        up = net.get("uplink_mbps")
-        topo = Topology.regions(assignment, intra=_link(net.get("intra", {}), "[network] intra"),
-                                inter=_link(net.get("inter", {}), "[network] inter"),
-                                uplink=None if up is None else float(up) * 1e6)
-    return topo.with_loss(float(loss)) if loss else topo
+            raise ConfigError(f"[network] regions must place every party {ids} exactly once")
+        topo = Topology.regions(assignment, intra=_link(net.get("intra", {}), "network.intra"),
+                                inter=_link(net.get("inter", {}), "network.inter"),
+                                uplink=None if up is None else up * 1e6)
+    return topo.with_loss(loss) if loss else topo
+
+
+def _check_fault_types(spec: Mapping[str, Any], ids: set[int]) -> None:
+    for key, value in spec.items():
+        kind = _FAULT_TYPES.get(key)
+        if kind is None:
+            continue  # an unknown key: the fault's constructor names it
+        if kind == "number":
+            ok = not isinstance(value, bool) and isinstance(value, int | float) and not (
+                math.isnan(value))
+        elif kind == "int":
+            ok = not isinstance(value, bool) and isinstance(value, int)
+        elif kind == "str":
+            ok = isinstance(value, str)
+        elif kind == "bool":
+            ok = isinstance(value, bool)
+        elif kind == "party":
+            ok = not isinstance(value, bool) and isinstance(value, int) and value in ids
+        else:  # a list of parties
+            ok = isinstance(value, list) and all(
+                not isinstance(p, bool) and isinstance(p, int) and p in ids for p in value)
+        if not ok:
+            need = {"number": "a number", "int": "an integer", "str": "a string",
+                    "bool": "true or false", "party": f"a party in 0..{len(ids) - 1}",
+                    "parties": f"a list of parties in 0..{len(ids) - 1}"}[kind]
+            raise ConfigError(f"{key} must be {need}, got {value!r}")
+
+
+def _check_target(scenario: Scenario, phase: str, round_: int | None, tag: str | None) -> None:
+    """Refuse a phase, round or tag the protocol never sends: such a fault would never fire."""
+    if phase not in ADMM_MESSAGES:
+        raise ConfigError(f"phase {phase!r} never sends a message in admm (phases that do: "
+                          f"{', '.join(ADMM_MESSAGES)})")
+    iterations = int(scenario.protocol.get("iterations", 10))
+    last = iterations - 1 if phase == "coordinate" else 0
+    if round_ is not None and not 0 <= round_ <= last:
+        raise ConfigError(f"round {round_} never occurs in phase {phase!r} (rounds 0..{last}"
+                          + (f" with {iterations} iterations)" if phase == "coordinate" else ")"))
+    if tag is not None:
+        tags = ADMM_MESSAGES[phase]
+        known = [*tags, *(t + suffix for t in tags for suffix in _ECHO_SUFFIXES)]
+        if tag not in known:
+            raise ConfigError(f"tag {tag!r} is never sent in phase {phase!r} "
+                              f"(tags: {', '.join(known)})")
 
 
 def _fault(scenario: Scenario, spec: Any, where: str, ids: set[int]) -> None:
@@ -211,21 +449,23 @@ def _fault(scenario: Scenario, spec: Any, where: str, ids: set[int]) -> None:
         raise ConfigError(f"{where}: each fault is a table with a 'kind'")
     spec = dict(spec)
     kind = spec.pop("kind")
-    for key in ("party", "src", "dst", "side_a", "side_b", "targets"):
-        value = spec.get(key)
-        members = value if isinstance(value, list) else [value] if value is not None else []
-        if any(not isinstance(p, int) or p not in ids for p in members):
-            raise ConfigError(f"{where}: {key} names a party outside 0..{len(ids) - 1}")
+    if kind not in LINK_FAULTS and kind not in PARTY_FAULTS:
+        known = ", ".join([*LINK_FAULTS, *PARTY_FAULTS])
+        raise ConfigError(f"{where}: unknown fault kind {kind!r} (known: {known})")
     try:
+        _check_fault_types(spec, ids)
         if kind in LINK_FAULTS:
             scenario.link_faults.append(LINK_FAULTS[kind](**spec))
         elif kind == "crash":
-            scenario.crashes.append(Crash(**spec))
-        elif kind == "byzantine":
-            scenario.byzantine.append(Byzantine(**spec))
+            crash = Crash(**spec)
+            if crash.phase is not None:
+                _check_target(scenario, crash.phase, crash.round, None)
+            scenario.crashes.append(crash)
         else:
-            known = ", ".join([*LINK_FAULTS, *PARTY_FAULTS])
-            raise ConfigError(f"{where}: unknown fault kind {kind!r} (known: {known})")
+            byz = Byzantine(**spec)
+            _check_target(scenario, byz.phase, byz.round, byz.tag)
+            byz.check_peers(sorted(ids))
+            scenario.byzantine.append(byz)
     except TypeError as exc:
         raise ConfigError(f"{where} ({kind}): {exc}") from None
     except ConfigError as exc:

@@ -42,6 +42,7 @@ def synthetic_admm(
     features: int = 8,
     objective: str = "lasso",
     lam: float = 1.0,
+    l1_ratio: float = 0.5,
     rho: float = 1.0,
     iterations: int = 10,
     noise: float = 0.1,
@@ -58,7 +59,8 @@ def synthetic_admm(
         y = X @ true + noise * rng.normal(size=rows_per_party)
         parts[pid] = (X, y)
     config = AdmmConfig(
-        objective=Objective(objective, lam=0.0 if objective == "least_squares" else lam),
+        objective=Objective(objective, lam=0.0 if objective == "least_squares" else lam,
+                            l1_ratio=l1_ratio),
         rho=rho, iterations=iterations,
     )
     return AdmmWorkload(config, parts, true)

@@ -61,12 +61,12 @@ def test_scenario_fields_are_parsed():
         ({"network": {"regions": {"a": [0, 1]}}}, "every party"),
         ({"faults": [{"kind": "meteor"}]}, "unknown fault kind 'meteor'"),
         ({"faults": [{"kind": "drop", "probablity": 0.1}]}, "faults[0] (drop)"),
-        ({"faults": [{"kind": "crash", "party": 7, "at": 1.0}]}, "outside 0..2"),
+        ({"faults": [{"kind": "crash", "party": 7, "at": 1.0}]}, "party in 0..2, got 7"),
         ({"faults": [{"kind": "crash", "party": 1}]}, "exactly one of phase"),
         ({"protocol": {"name": "helen"}}, "not supported by the simulator yet"),
         ({"compute": {"mode": "guess"}}, "mode must be"),
         ({"compute": {"per_operation": {"local_step": -1}}}, "per_operation"),
-        ({"deadlines": {"phase": -1}}, "deadline phase"),
+        ({"deadlines": {"phase": -1}}, "[deadlines] phase must be > 0"),
         ({"expect": {"outcome": "won"}}, "[expect] outcome"),
     ],
 )
@@ -74,6 +74,72 @@ def test_scenario_errors_are_clear(doc, message):
     with pytest.raises(ConfigError) as info:
         sc.parse(doc, source="bad.toml")
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        # values of the wrong type used to reach float() or int() at run time (tracebacks)
+        ({"protocol": {"lam": "big"}}, "[protocol] lam must be a number, got 'big'"),
+        ({"protocol": {"iterations": -3}}, "[protocol] iterations must be an integer"),
+        ({"protocol": {"objective": "svm"}}, "[protocol] objective must be one of"),
+        ({"data": {"rows_per_party": 0}}, "[data] rows_per_party must be an integer"),
+        ({"compute": {"seconds_per_element": "x"}}, "[compute] seconds_per_element must be a"),
+        ({"reliable": {"rto_initial": "x"}}, "[reliable] rto_initial must be a number"),
+        ({"reliable": {"rto_min": 5, "rto_max": 1}}, "need rto_min <= rto_initial <= rto_max"),
+        ({"reliable": {"window": 0}}, "[reliable] window must be an integer"),
+        ({"deadlines": {"phase": "ten"}}, "[deadlines] phase must be a number"),
+        ({"run": {"seed": 1.5}}, "[run] seed must be int"),
+        ({"run": {"parties": 2}, "network": {"latency_ms": [[0, "a"], ["a", 0]]}},
+         "latency_ms[0][1] must be a non-negative number"),
+        ({"run": {"parties": 2}, "network": {"latency_ms": [[0, 1], [1, 0]], "uplink_mbps": "x"}},
+         "[network] uplink_mbps must be a number"),
+        ({"run": {"parties": 2}, "network": {"regions": {"a": 0, "b": 1}}},
+         "regions.a must be a list of parties"),
+        ({"run": {"parties": 2}, "network": {"regions": {"a": [0], "b": [1]},
+                                              "intra": {"latency_ms": "fast"}}},
+         "[network.intra] latency_ms must be a number"),
+        ({"expect": {"abort_code": 5}}, "[expect] abort_code must be a string"),
+        ({"faults": [{"kind": "crash", "party": 1, "at": 1.0}, {"kind": "crash", "party": 1,
+                                                                "at": 2.0}]},
+         "at most one crash fault per party"),
+        ({"faults": [{"kind": "byzantine", "party": 0, "phase": "coordinate",
+                      "targets": [1, 2]}]}, "non-empty proper subset"),
+        # values that used to be accepted and silently did something else (or nothing)
+        ({"faults": [{"kind": "delay", "delay": -1.0}]}, "delay must be non-negative"),
+        ({"network": {"latency_ms": [[0, 20, 20], [20, 0, 20], [20, 20, 0]],
+                      "uplink_mbps": -40}}, "[network] uplink_mbps must be > 0"),
+        ({"faults": [{"kind": "drop", "probability": True}]},
+         "probability must be a number, got True"),
+        ({"faults": [{"kind": "crash", "party": 1, "phase": "cordinate", "round": 2}]},
+         "phase 'cordinate' never sends a message"),
+        ({"protocol": {"iterations": 4},
+          "faults": [{"kind": "crash", "party": 1, "phase": "coordinate", "round": 4}]},
+         "round 4 never occurs in phase 'coordinate' (rounds 0..3"),
+        ({"faults": [{"kind": "crash", "party": 1, "round": 2, "at": 1.0}]},
+         "round applies only with phase"),
+        ({"faults": [{"kind": "byzantine", "party": 1, "phase": "coordinate",
+                      "tag": "w_plus_uu", "action": "tamper"}]},
+         "tag 'w_plus_uu' is never sent in phase 'coordinate'"),
+        ({"faults": [{"kind": "slow", "party": 1, "src": [2], "delay": 0.1}]},
+         "do not give 'src'"),
+    ],
+)
+def test_malformed_scenarios_are_refused_at_load_naming_the_key(doc, message):
+    """Regression: each of these either raised a raw exception at run time or was accepted."""
+    with pytest.raises(ConfigError) as info:
+        sc.parse(doc, source="bad.toml")
+    assert message in str(info.value) and str(info.value).startswith("bad.toml: ")
+
+
+def test_sim_command_exits_2_without_traceback_on_a_malformed_scenario(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    for text in ('[protocol]\nlam = "big"\n', '[reliable]\nrto_min = 5\nrto_max = 1\n',
+                 '[[faults]]\nkind = "delay"\ndelay = -5.0\n'):
+        bad.write_text(text)
+        assert main(["sim", str(bad), "--schedule-out", str(tmp_path / "x.json")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("coopetition sim: ") and "Traceback" not in err
 
 
 def test_load_reports_toml_syntax_and_missing_file(tmp_path):

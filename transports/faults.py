@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import trio
 
@@ -45,12 +45,22 @@ class LinkFault:
     stop: float = float("inf")
 
     name = "fault"
+    _numbers: ClassVar[tuple[str, ...]] = ()  # further numeric fields of a subclass
+    _non_negative: ClassVar[tuple[str, ...]] = ()  # ... of which these must be >= 0
 
     def __post_init__(self) -> None:
+        for key in ("probability", "start", "stop", *self._numbers):
+            if not _is_number(getattr(self, key)):
+                raise ConfigError(f"{self.name}: {key} must be a number, "
+                                  f"got {getattr(self, key)!r}")
         if not 0.0 <= self.probability <= 1.0:
             raise ConfigError(f"{self.name}: probability must be in [0, 1]")
         if self.start < 0 or self.stop < self.start:
             raise ConfigError(f"{self.name}: need 0 <= start <= stop")
+        for key in self._non_negative:
+            if getattr(self, key) < 0:
+                raise ConfigError(f"{self.name}: {key} must be non-negative, "
+                                  f"got {getattr(self, key)}")
         self._src = None if self.src is None else frozenset(self.src)
         self._dst = None if self.dst is None else frozenset(self.dst)
         self._rngs: dict[tuple[Any, ...], Any] = {}
@@ -137,6 +147,7 @@ class BurstDrop(LinkFault):
     mean_good: float = 2.0
     mean_bad: float = 0.1
     name = "burst_drop"
+    _numbers = ("mean_good", "mean_bad")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -178,6 +189,8 @@ class Delay(LinkFault):
     delay: float = 0.1
     jitter: float = 0.0
     name = "delay"
+    _numbers = ("delay", "jitter")
+    _non_negative = ("delay", "jitter")  # a negative delay would deliver before the send
 
     def _extra(self) -> str:
         return f" delay={self.delay}s jitter={self.jitter}s"
@@ -205,6 +218,8 @@ class Duplicate(LinkFault):
 
     gap: float = 0.01
     name = "duplicate"
+    _numbers = ("gap",)
+    _non_negative = ("gap",)
 
     def transform(self, fate: Fate, v: float) -> Fate:
         if not fate.copies:
@@ -273,10 +288,17 @@ class Slow(Delay):
     compute_factor: float = 1.0
     name = "slow"
 
+    _numbers = ("delay", "jitter", "compute_factor")
+
     def __post_init__(self) -> None:
-        if self.src is None:
-            self.src = [self.party]
+        if self.src is not None and set(self.src) != {self.party}:
+            # Slow is a property of one party: every frame *it* sends is held. A src that
+            # names another party would slow someone else and charge this one's compute.
+            raise ConfigError("slow: the slowed party is 'party'; do not give 'src'")
+        self.src = [self.party]
         super().__post_init__()
+        if not self.compute_factor > 0:
+            raise ConfigError(f"slow: compute_factor must be positive, got {self.compute_factor}")
 
 
 @dataclass
@@ -300,6 +322,20 @@ class Crash:
             raise ConfigError("crash: mode must be 'silent' or 'reset'")
         if sum(x is not None for x in (self.phase, self.at, self.random_within)) != 1:
             raise ConfigError("crash: give exactly one of phase, at, random_within")
+        if self.round is not None and self.phase is None:
+            raise ConfigError("crash: round applies only with phase (it would be ignored)")
+        if self.phase is not None and not isinstance(self.phase, str):
+            raise ConfigError(f"crash: phase must be a string, got {self.phase!r}")
+        if self.round is not None and (isinstance(self.round, bool)
+                                       or not isinstance(self.round, int) or self.round < 0):
+            raise ConfigError(f"crash: round must be a non-negative integer, got {self.round!r}")
+        if self.at is not None and not (_is_number(self.at) and self.at >= 0):
+            raise ConfigError(f"crash: at must be a non-negative number, got {self.at!r}")
+        if self.random_within is not None and not (
+            _is_number(self.random_within) and self.random_within > 0
+        ):
+            raise ConfigError(f"crash: random_within must be a positive number, "
+                              f"got {self.random_within!r}")
 
     def time(self, seed: int) -> float | None:
         if self.at is not None:
@@ -386,6 +422,10 @@ class CrashTrigger(Transport):
             return
         await trio.sleep_until(self._t0 + when)
         await self.fire(f"t={when:.6f}s")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def ideal_topology(party_ids: Sequence[PartyId]) -> Topology:
@@ -495,6 +535,29 @@ class Byzantine:
     def __post_init__(self) -> None:
         if self.action not in ("equivocate", "tamper", "nan"):
             raise ConfigError("byzantine: action must be equivocate, tamper or nan")
+        if not isinstance(self.phase, str):
+            raise ConfigError(f"byzantine: phase must be a string, got {self.phase!r}")
+        if self.round is not None and (isinstance(self.round, bool)
+                                       or not isinstance(self.round, int) or self.round < 0):
+            raise ConfigError(f"byzantine: round must be a non-negative integer, "
+                              f"got {self.round!r}")
+        if self.tag is not None and not isinstance(self.tag, str):
+            raise ConfigError(f"byzantine: tag must be a string, got {self.tag!r}")
+        if self.targets is not None:
+            if self.action != "equivocate":
+                raise ConfigError("byzantine: targets apply only to action 'equivocate'")
+            if self.party in self.targets:
+                raise ConfigError("byzantine: targets must not include the Byzantine party")
+
+    def check_peers(self, peers: Sequence[PartyId]) -> None:
+        """Raise ``ConfigError`` unless the targets make sense for a run of ``peers``."""
+        others = sorted(p for p in peers if p != self.party)
+        targets = set(self.targets if self.targets is not None else others[: len(others) // 2])
+        if not targets <= set(others):
+            raise ConfigError(f"byzantine: targets {sorted(targets - set(others))} are not peers")
+        if self.action == "equivocate" and not (targets and set(others) - targets):
+            raise ConfigError("byzantine equivocation needs a non-empty proper subset of peers "
+                              "as targets (some peers must get the true payload)")
 
     def describe(self) -> str:
         where = f"phase {self.phase!r}" + ("" if self.round is None else f" round {self.round}")
@@ -505,10 +568,9 @@ class Byzantine:
     ) -> Callable[[Any, Any, PartyId], Any]:
         import numpy as np
 
+        self.check_peers(peers)
         others = sorted(p for p in peers if p != self.party)
         targets = set(self.targets if self.targets is not None else others[: len(others) // 2])
-        if self.action == "equivocate" and not (targets and set(others) - targets):
-            raise ConfigError("byzantine equivocation needs a non-empty proper subset of peers")
 
         def rewrite(header: Any, payload: Any, peer: PartyId) -> Any:
             if header.phase != self.phase or (

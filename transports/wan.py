@@ -101,6 +101,12 @@ class Topology:
     uplink: Mapping[PartyId, float] = field(default_factory=dict)
     name: str = "custom"
 
+    def __post_init__(self) -> None:
+        for party, rate in self.uplink.items():
+            if isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0:
+                raise ConfigError(f"uplink of party {party} must be a positive bit rate, "
+                                  f"got {rate!r}")
+
     def link(self, src: PartyId, dst: PartyId) -> LinkSpec:
         try:
             return self.links[(src, dst)]
@@ -118,7 +124,7 @@ class Topology:
     ) -> Topology:
         ids = _check_ids(party_ids)
         links = {(a, b): spec for a in ids for b in ids if a != b}
-        return cls(ids, links, {p: uplink for p in ids} if uplink else {}, name)
+        return cls(ids, links, {p: uplink for p in ids} if uplink is not None else {}, name)
 
     @classmethod
     def from_matrix(
@@ -154,7 +160,7 @@ class Topology:
                     bandwidth=None if bw is None else float(bw) * 1e6,
                     loss=loss,
                 )
-        uplink = {p: uplink_mbps * 1e6 for p in ids} if uplink_mbps else {}
+        uplink = {p: uplink_mbps * 1e6 for p in ids} if uplink_mbps is not None else {}
         return cls(ids, links, uplink, "matrix")
 
     @classmethod
@@ -184,7 +190,7 @@ class Topology:
                     if spec is None:
                         raise ConfigError(f"no inter-region link given for {ra} -> {rb}")
                     links[(a, b)] = spec
-        return cls(ids, links, {p: uplink for p in ids} if uplink else {}, name)
+        return cls(ids, links, {p: uplink for p in ids} if uplink is not None else {}, name)
 
     def with_loss(self, loss: float) -> Topology:
         return replace(self, links={k: replace(v, loss=loss) for k, v in self.links.items()})
