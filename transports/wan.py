@@ -400,17 +400,27 @@ class WanSimulator:
             settled.set()
 
     def _process_pending(self) -> None:
-        """Decide the queued frames in a canonical order. One task's frames keep the order it
-        sent them in (a sender's own sequence is meaningful); what trio decides at random is
-        only how the tasks of one party interleave, so each task's frames of this instant form
-        a group, and the groups of a sending party are ordered by their contents."""
+        """Decide the queued frames in a canonical order. Trio decides at random only how the
+        tasks of one party interleave, and even which task ends up sending a frame (an
+        acknowledgement goes out from whichever task drives the receive loop); what one task
+        sends on one link keeps its order. So per sending party and link, the tasks' sequences
+        are merged by always taking the smallest next frame (ties broken by the rest of the
+        sequence): a result that depends on the frames, not on the tasks."""
         pending, self._pending = self._pending, []
-        groups: dict[tuple[float, PartyId, int], list[tuple[PartyId, bytes]]] = {}
+        batches: dict[tuple[float, PartyId], dict[PartyId, dict[int, list[bytes]]]] = {}
         for now, src, task, dst, data in pending:
-            groups.setdefault((now, src, id(task)), []).append((dst, data))
-        for (now, src, _), frames in sorted(groups.items(), key=lambda g: (g[0][:2], g[1])):
-            for dst, data in frames:
-                self._decide(now, src, dst, data)
+            per_link = batches.setdefault((now, src), {}).setdefault(dst, {})
+            per_link.setdefault(id(task), []).append(data)
+        for (now, src), links in sorted(batches.items(), key=lambda item: item[0]):
+            for dst in sorted(links):
+                queues = [tuple(q) for q in links[dst].values()]
+                while queues:
+                    queues.sort()
+                    head, *rest = queues[0]
+                    self._decide(now, src, dst, head)
+                    queues[0] = tuple(rest)
+                    if not rest:
+                        queues.pop(0)
 
     def _decide(self, now: float, src: PartyId, dst: PartyId, data: bytes) -> None:
         link = (src, dst)
