@@ -1,13 +1,16 @@
 """Simulated wide-area network: latency, jitter, bandwidth, loss and reordering on trio's clock.
 
 A :class:`WanSimulator` wraps the transports of one or more local parties. ``send`` never touches
-the wire directly: it decides the frame's fate with a per-link random generator derived from the
-master seed (so the draws for a link depend only on the order of sends on that link, not on how
-trio happens to schedule the parties), computes the delivery time with the textbook formula::
+the wire directly: it queues the frame, and once every task is blocked at that virtual instant
+the simulator decides the instant's frames in a canonical order (so link sequence numbers and
+the per-link random draws, from generators derived from the master seed, never depend on how
+trio happens to order the tasks), computes each delivery time with the textbook formula::
 
-    deliver_at = max(now, link_free) + size * 8 / rate + latency + jitter
+    done       = max(now, link_free) + size * 8 / rate
+    deliver_at = max(done + latency + jitter, previous arrival on the link) (+ reorder hold)
 
-and pushes the frame onto one time-ordered event queue. A single simulator task pops that queue
+(a link is first-in first-out unless a reorder hold is drawn) and pushes the frame onto one
+time-ordered event queue. A single simulator task pops that queue
 in ``(time, src, dst, link_seq, copy)`` order and hands each frame to the wrapped transport at its
 delivery time. Run under ``trio.testing.MockClock(autojump_threshold=0)`` this is a
 discrete-event simulation: a 50-party experiment over a 40 Mbit/s WAN costs only the wall time of
@@ -60,7 +63,8 @@ class LinkSpec:
     perturbation of it (truncated so the delay never goes below ``latency / 2``); ``bandwidth`` in
     bit/s (``None`` = infinite), shared by every frame on the link (FIFO serialisation);
     ``loss`` the probability a frame vanishes; ``reorder`` the probability a frame is held back
-    by an extra ``reorder_delay`` so that later frames overtake it.
+    by an extra ``reorder_delay`` so that later frames overtake it (otherwise the link is FIFO:
+    jitter delays the frames behind a late one rather than letting them pass it).
     """
 
     latency: float = 0.0
