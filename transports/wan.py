@@ -381,8 +381,7 @@ class WanSimulator:
         self._pending.append((now, src, trio.lowlevel.current_task(), dst, bytes(data)))
         self._work.set()
         if self.max_backlog is None:
-            await trio.lowlevel.checkpoint()
-            return
+            return  # no checkpoint: a broadcast's m-1 sends cost no task switches
         # Back-pressure: once the frame is queued, hold the sender while the link's backlog
         # exceeds the limit (like a full socket buffer).
         await self._settled.wait()
