@@ -25,15 +25,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
-import gmpy2
 
 from coopetition.protocols.paillier import opcount, ops, parallel
 from coopetition.protocols.paillier.encryptor import Encryptor, RandomnessPool
@@ -44,6 +41,7 @@ from coopetition.protocols.paillier.threshold import (
     partial_decrypt,
 )
 from coopetition.protocols.zk.transcript import ProofContext
+from coopetition.sims.benchkit import machine_info
 
 DEFAULT_OUT = Path("results/bench_paillier.json")
 
@@ -108,22 +106,7 @@ def _counted(fn: Callable[[], int]) -> dict[str, float]:
 
 
 def _machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "machine.cpu": cpu,
-        "machine.nproc": os.cpu_count(),
-        "machine.cores_used": parallel.cores(),
-        "machine.python": platform.python_version(),
-        "machine.gmpy2": gmpy2.version(),
-        "machine.gmp": gmpy2.mp_version(),
-    }
+    return {**machine_info(), "machine.cores_used": parallel.cores()}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

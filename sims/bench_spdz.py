@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 from pathlib import Path
 from typing import Any
 
-import gmpy2
 import numpy as np
 
 from coopetition.protocols.paillier.encryptor import Encryptor
@@ -31,6 +28,7 @@ from coopetition.protocols.spdz.offline import OfflineParty
 from coopetition.protocols.spdz.online import SpdzParty, needs_ltz, needs_soft_threshold
 from coopetition.protocols.spdz.preprocessing import InsecureDealerPreprocessing
 from coopetition.protocols.zk import interval
+from coopetition.sims.benchkit import machine_info
 
 DEFAULT_OUT = Path("results/bench_spdz.json")
 
@@ -56,22 +54,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--comparisons", type=int, default=200, help="comparisons (LTZ, k=64) per online run")
     parser.add_argument("--out", type=Path, default=None, help=f"result file (default {DEFAULT_OUT})")
 
-
-def _machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "machine.cpu": cpu,
-        "machine.nproc": os.cpu_count(),
-        "machine.python": platform.python_version(),
-        "machine.gmpy2": gmpy2.version(),
-    }
 
 
 class _Timer:
@@ -213,7 +195,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "spdz_prime_bits": F.P_BITS,
         "statistical_security_bits": 40,
     }
-    result.update(_machine())
+    result.update(machine_info())
     with _Timer() as t:
         keypair = generate_keypair(bits, insecure_allow_small=insecure)
     result["paillier_keygen_s"] = round(t.wall, 2)

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import secrets
 import time
 from collections.abc import Callable
@@ -36,6 +34,7 @@ from coopetition.protocols.paillier.keys import (
 )
 from coopetition.protocols.zk import equality, gadgets, group, interval, multiplication, plaintext
 from coopetition.protocols.zk.transcript import ProofContext
+from coopetition.sims.benchkit import machine_info
 
 DEFAULT_OUT = Path("results/bench_zk.json")
 #: Gadget 3's mask range: a 256-bit SPDZ prime plus a 40-bit statistical parameter.
@@ -89,22 +88,6 @@ def _count(op: Callable[[], int]) -> dict[str, float]:
     return {k: round(v / n, 3) for k, v in sorted(counts.items())}
 
 
-def _machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "machine.cpu": cpu,
-        "machine.nproc": os.cpu_count(),
-        "machine.python": platform.python_version(),
-        "machine.gmp": gmpy2.mp_version(),
-    }
-
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     insecure = args.insecure_bits is not None
@@ -116,7 +99,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         register_insecure_test_key(pk)
     ctx = ProofContext(b"bench", "zk", 0, 0)
     result: dict[str, Any] = {"bits": bits, "insecure_small_key": insecure}
-    result.update(_machine())
+    result.update(machine_info())
     result.update({"batch_size": batch, "gadget_dim": dim, "interval_bits": GADGET3_BITS})
     result.update({"seconds_per_measurement": seconds, "rounds": args.rounds})
     rates: dict[str, float] = {}

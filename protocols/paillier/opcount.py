@@ -17,8 +17,32 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-COUNTS: Counter[str] = Counter()
+
+class Tally:
+    """A named set of counters and a context manager that reports what a block added to them.
+
+    The Paillier code and the proof library each keep one, with their own kinds of operation.
+    """
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    @contextmanager
+    def counting(self) -> Iterator[Counter[str]]:
+        before = Counter(self.counts)
+        result: Counter[str] = Counter()
+        try:
+            yield result
+        finally:
+            after = Counter(self.counts)
+            after.subtract(before)
+            result.update({k: v for k, v in after.items() if v > 0})
+
+
+_PAILLIER = Tally()
+COUNTS: Counter[str] = _PAILLIER.counts
 
 
 def tally(kind: str, count: int = 1) -> None:
@@ -33,14 +57,6 @@ def snapshot() -> dict[str, int]:
     return dict(COUNTS)
 
 
-@contextmanager
-def counting() -> Iterator[Counter[str]]:
+def counting() -> Any:
     """Count exponentiations inside the block: ``with counting() as c: ...; c["powmod"]``."""
-    before = Counter(COUNTS)
-    result: Counter[str] = Counter()
-    try:
-        yield result
-    finally:
-        after = Counter(COUNTS)
-        after.subtract(before)
-        result.update({k: v for k, v in after.items() if v})
+    return _PAILLIER.counting()

@@ -36,15 +36,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import gmpy2
 from gmpy2 import mpz
 
+from coopetition.protocols.paillier import opcount
 from coopetition.protocols.paillier.keys import (
     DEFAULT_MODULUS_BITS,
     PublicKey,
@@ -72,20 +72,13 @@ SECURE_MODULUS_BITS = DEFAULT_MODULUS_BITS
 #: Exponents longer than this count as "full" exponentiations in the cost tally.
 SHORT_EXPONENT_BITS = 256
 
-COUNTS: Counter[str] = Counter()
+_TALLY = opcount.Tally()
+COUNTS: Counter[str] = _TALLY.counts
 
 
-@contextmanager
-def counting() -> Iterator[Counter[str]]:
+def counting() -> Any:
     """Tally exponentiations in the block: keys ``full`` and ``short`` (<= 256-bit exponent)."""
-    before = Counter(COUNTS)
-    result: Counter[str] = Counter()
-    try:
-        yield result
-    finally:
-        after = Counter(COUNTS)
-        after.subtract(before)
-        result.update({k: v for k, v in after.items() if v > 0})
+    return _TALLY.counting()
 
 
 def powmod(base: mpz | int, exponent: mpz | int, modulus: mpz | int) -> mpz:

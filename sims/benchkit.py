@@ -1,0 +1,29 @@
+"""What every benchmark records about the machine it ran on, so the docs can say where a figure
+came from (the numbers are meaningless without it)."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import gmpy2
+
+
+def machine_info() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "machine.cpu": cpu,
+        "machine.nproc": os.cpu_count(),
+        "machine.python": platform.python_version(),
+        "machine.gmpy2": gmpy2.version(),
+        "machine.gmp": gmpy2.mp_version(),
+    }
