@@ -121,7 +121,8 @@ class LinkFault:
         return new
 
     def transform(self, fate: Fate, v: float) -> Fate:
-        raise NotImplementedError
+        """What this fault does to a frame it hits; every concrete fault overrides it."""
+        raise NotImplementedError(f"{type(self).__name__} must define transform")
 
 
 @dataclass
