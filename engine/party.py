@@ -195,7 +195,12 @@ class Party:
         return self._transcript.hexdigest()
 
     async def run(self, protocol: ProtocolRun) -> Any:
-        """Run ``protocol`` to completion and return its result, or raise one ``ProtocolAborted``."""
+        """Run ``protocol`` to completion and return its result, or raise one ``ProtocolAborted``.
+
+        A ``Party`` runs once: its bus, sequence numbers and transcript belong to that run.
+        """
+        if self._bus is not None:
+            raise ConfigError("this Party has already run; make a new one for another run")
         self._protocol_name = protocol.name
         self._bus = Bus(
             local_id=self.id,

@@ -209,3 +209,13 @@ async def test_transcript_does_not_depend_on_network_timing(autojump_clock):
         assert run.completed, run.errors
         digests |= {p.transcript_digest for p in run.parties.values()}
     assert len(digests) == 1
+
+
+async def test_a_party_runs_once(autojump_clock):
+    from coopetition.engine.errors import ConfigError
+
+    run = await train_locally(WINE.split(2), _config(iterations=2), deadlines=FAST)
+    assert run.completed
+    with pytest.raises(ConfigError, match="already run"):
+        await run.parties[0].run(AdmmRun(_config(iterations=2), *WINE.split(2)[0], party=0,
+                                         parties=(0, 1)))
