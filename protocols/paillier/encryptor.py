@@ -7,8 +7,8 @@ random alpha of ``ceil(|N|/2)`` bits. Since h_s**alpha = (h**alpha mod N)**N mod
 is an ordinary Paillier ciphertext with randomness r = h**alpha mod N; decryption and all
 proofs about Enc(m; r) are unchanged. Security: semantic security holds under DCR together
 with the assumption that h**alpha for short alpha is indistinguishable from a random element
-of <h> (the generic attacks on a short exponent cost 2**(|alpha|/2) = 2**1024 at |N| = 2048,
-far above factoring N). ``docs/crypto.md`` has the argument.
+of <h> (the generic attacks on a short exponent cost 2**(|alpha|/2) = 2**512 at |N| = 2048,
+far above the ~2**112 of factoring N). ``docs/crypto.md`` has the argument.
 
 h is derived from N by hashing (nothing up the sleeve): h = -x**2 mod N with x = SHAKE-256 of
 the key, so every party computes the same tables without talking.
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import os
 import secrets
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -159,11 +160,14 @@ class Encryptor:
         return self.random_rn()
 
     def encrypt(self, m: int) -> int:
-        return self.pk.encrypt_with_rn(m, self._rn())
+        """Enc(m) for a signed plaintext in (-N/2, N/2) (checked by ``PublicKey.encode``)."""
+        return self.pk.encrypt_with_rn(self.pk.encode(m), self._rn())
 
     def encrypt_vector(self, ms: Sequence[int] | Any) -> list[int]:
+        """Signed plaintexts, each checked before any randomness is spent."""
         values = ms.tolist() if hasattr(ms, "tolist") else list(ms)
-        return [self.pk.encrypt_with_rn(int(m), self._rn()) for m in values]
+        encoded = [self.pk.encode(m) for m in values]
+        return [self.pk.encrypt_with_rn(m, self._rn()) for m in encoded]
 
     def encrypt_array(self, ms: Any) -> np.ndarray:
         """Encrypt an array of any shape; returns a numpy object array of the same shape."""
@@ -173,7 +177,12 @@ class Encryptor:
         return out.reshape(arr.shape)
 
     def encrypt_with_randomness(self, m: int) -> tuple[int, int]:
-        """(c, r) with c = Enc(m; r) and r = h**alpha mod N (never drawn from the pool)."""
+        """(c, r) with c = Enc(m; r) and r = h**alpha mod N (never drawn from the pool).
+
+        A raw-layer call like ``PublicKey.raw_encrypt`` (proofs use it with residues): ``m`` is
+        a residue in [0, N) or a signed plaintext in (-N/2, N/2).
+        """
+        m = self.pk.residue(m)
         alpha = secrets.randbits(self.exponent_bits)
         opcount.tally("fixed_base", 2)
         r = int(_tables(self.pk, self.exponent_bits, self.window_bits, True).pow(alpha))
@@ -201,6 +210,11 @@ class RandomnessPool:
 
     ``fill(count, processes=k)`` runs the table walk in k worker processes (each builds its
     own table once; ``close()`` stops them). With ``processes=1`` it runs in the caller.
+
+    Randomness must never be used twice, so a pool belongs to the process that filled it:
+    after ``os.fork()`` the child finds the inherited values discarded (``take`` compares the
+    process id recorded at fill time) and must fill its own; and a pool refuses to be pickled,
+    since a copy would hand out the same values as the original.
     """
 
     def __init__(
@@ -214,18 +228,33 @@ class RandomnessPool:
         self._values: deque[gmpy2.mpz] = deque()
         self._executor: ProcessPoolExecutor | None = None
         self._processes = 0
+        self._pid = os.getpid()
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a RandomnessPool cannot be pickled: the copy would reuse its randomness")
+
+    def _own(self) -> None:
+        """Forget everything inherited through ``fork``: values and the parent's workers."""
+        if self._pid != os.getpid():
+            self._values = deque()
+            self._executor = None  # the parent's pool; its workers are not our children
+            self._processes = 0
+            self._pid = os.getpid()
 
     def __len__(self) -> int:
+        self._own()
         return len(self._values)
 
     def take(self) -> gmpy2.mpz | None:
-        """One precomputed value, or None if the pool is empty."""
+        """One precomputed value, or None if the pool is empty (or was filled by another process)."""
+        self._own()
         try:
             return self._values.popleft()
         except IndexError:
             return None
 
     def _pool(self, processes: int) -> ProcessPoolExecutor:
+        self._own()
         if self._executor is None or self._processes != processes:
             self.close()
             enc = self.encryptor
@@ -240,6 +269,7 @@ class RandomnessPool:
 
     def fill(self, count: int, *, processes: int | None = 1) -> None:
         """Add ``count`` values and return when they are in; ``processes=None`` uses every core."""
+        self._own()
         procs = parallel.cores() if processes is None else processes
         if procs <= 1 or count < 2:
             self._values.extend(self.encryptor.random_rn() for _ in range(count))
@@ -276,6 +306,9 @@ class RandomnessPool:
             collected.set_exception(error)
             return
         batch = work.result()
+        if self._pid != os.getpid():  # a forked copy of this pool; the values are the parent's
+            collected.cancel()
+            return
         self._values.extend(gmpy2.mpz(v) for v in batch)  # deque.extend is thread-safe
         opcount.tally("fixed_base", len(batch))
         collected.set_result(len(batch))

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import gmpy2
+import numpy as np
 
 from . import opcount
 from .primes import random_safe_prime
@@ -49,6 +50,24 @@ def is_insecure_test_key(public: PublicKey) -> bool:
 
 class InvalidCiphertext(ValueError):
     """A ciphertext is not a unit modulo N**2, is out of range, or belongs to another key."""
+
+
+_MPZ = type(gmpy2.mpz(0))
+
+
+def as_int(value: object, *, what: str = "plaintext") -> int:
+    """``value`` as a Python int if it is an integer (int, gmpy2.mpz, numpy integer), else raise.
+
+    bool, float, str, mpfr and the like raise ``TypeError``: a silent ``int(2.9) == 2`` or
+    ``int('5')`` would encrypt something other than what the caller holds.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{what} is a bool, not an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, (_MPZ, np.integer)):
+        return int(value)
+    raise TypeError(f"{what} is a {type(value).__name__}, not an integer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,27 +112,46 @@ class PublicKey:
     def ciphertext_byte_length(self) -> int:
         return (self.n_square.bit_length() + 7) // 8
 
+    def residue(self, m: object) -> int:
+        """A plaintext for the raw layer as an element of Z_N.
+
+        The raw layer (``raw_encrypt``, ``encrypt_with_rn``) serves proofs, which work with
+        residues in [0, N), and signed callers, which pass values in (-N/2, N/2); so it takes
+        any integer in (-N/2, N) -- both readings denote the same element of Z_N -- and refuses
+        everything else instead of silently reducing it modulo N.
+        """
+        m = as_int(m)
+        if not -self.half_n <= m < self.n:
+            raise ValueError(f"plaintext out of range (-N/2, N) for key {self.fingerprint.hex()}")
+        return m % self.n
+
     def raw_encrypt(self, m: int, r: int) -> int:
-        """Enc(m; r) with the full randomness r in Z_N^* (the textbook form, used by proofs)."""
+        """Enc(m; r) with the full randomness r in Z_N^* (the textbook form, used by proofs).
+
+        ``m`` is a residue in [0, N) or a signed plaintext in (-N/2, N/2) (see ``residue``).
+        """
+        m = self.residue(m)
         opcount.tally("powmod")
-        return self.encrypt_with_rn(m, gmpy2.powmod(r, self.n_mpz, self.n2_mpz))
+        return self.encrypt_with_rn(
+            m, gmpy2.powmod(as_int(r, what="randomness"), self.n_mpz, self.n2_mpz)
+        )
 
     def encrypt_with_rn(self, m: int, rn: int) -> int:
         """Enc(m) given the randomness already raised to the N-th power (``rn = r**N mod N**2``).
 
-        ``(1 + m*N) * rn = rn + N * (m * rn mod N)  (mod N**2)``: one product modulo N instead
-        of a product modulo N**2.
+        ``m`` as in ``raw_encrypt``. ``(1 + m*N) * rn = rn + N * (m * rn mod N)  (mod N**2)``:
+        one product modulo N instead of a product modulo N**2.
         """
         n = self.n_mpz
-        return int((rn + n * (gmpy2.mpz(m) * rn % n)) % self.n2_mpz)
+        return int((rn + n * (gmpy2.mpz(self.residue(m)) * rn % n)) % self.n2_mpz)
 
     def encrypt(self, m: int) -> int:
-        """Enc(m) with fresh full-length randomness (one |N|-bit exponentiation).
+        """Enc(m) for a signed plaintext in (-N/2, N/2), with fresh full-length randomness.
 
-        The fast path is ``Encryptor`` (short-exponent randomness with a fixed-base table);
-        this one needs no precomputation and no assumption beyond DCR.
+        One |N|-bit exponentiation. The fast path is ``Encryptor`` (short-exponent randomness
+        with a fixed-base table); this one needs no precomputation and no assumption beyond DCR.
         """
-        return self.raw_encrypt(m, self.random_unit())
+        return self.raw_encrypt(self.encode(m), self.random_unit())
 
     def random_unit(self) -> int:
         """A uniformly random element of Z_N^*."""
@@ -123,20 +161,31 @@ class PublicKey:
                 return r
 
     def encode(self, m: int) -> int:
-        """A signed plaintext in (-N/2, N/2) as an element of Z_N."""
+        """A signed plaintext in (-N/2, N/2) as an element of Z_N.
+
+        The one entry point of the signed API: integers only (int, gmpy2.mpz, numpy integer;
+        ``TypeError`` otherwise) and ``ValueError`` outside the range, never a silent wrap.
+        N is odd, so the range is exactly [-(N-1)/2, (N-1)/2].
+        """
+        m = as_int(m)
         if not -self.half_n <= m <= self.half_n:
             raise ValueError(f"plaintext out of range (-N/2, N/2) for key {self.fingerprint.hex()}")
         return m % self.n
 
     def decode(self, x: int) -> int:
-        """The signed representative in (-N/2, N/2) of an element of Z_N."""
-        x = int(x) % self.n
+        """The signed representative in (-N/2, N/2) of an integer taken modulo N."""
+        x = as_int(x, what="encoded plaintext") % self.n
         return x - self.n if x > self.half_n else x
 
     def check_ciphertext(self, c: int, *, what: str = "ciphertext") -> int:
-        """Return ``c`` if it is a unit modulo N**2, else raise ``InvalidCiphertext``."""
-        if not isinstance(c, int) or isinstance(c, bool):
-            raise InvalidCiphertext(f"{what} is a {type(c).__name__}, not an int")
+        """Return ``c`` (as an int) if it is a unit modulo N**2, else raise ``InvalidCiphertext``.
+
+        int, gmpy2.mpz and numpy integers are accepted alike (as ``check_ciphertexts`` does).
+        """
+        try:
+            c = as_int(c, what=what)
+        except TypeError as exc:
+            raise InvalidCiphertext(str(exc)) from None
         if not 0 < c < self.n_square:
             raise InvalidCiphertext(f"{what} is outside [1, N^2) for key {self.fingerprint.hex()}")
         if gmpy2.gcd(c, self.n) != 1:
@@ -147,10 +196,10 @@ class PublicKey:
 
     def check_ciphertexts(self, cs: object, *, what: str = "ciphertext") -> list[int]:
         """Check every entry of a sequence; the error names the first bad index."""
+        if isinstance(cs, (str, bytes)) or not hasattr(cs, "__iter__"):
+            raise InvalidCiphertext(f"{what} vector is a {type(cs).__name__}, not a sequence")
         values = _flatten_ints(cs)
-        for index, c in enumerate(values):
-            self.check_ciphertext(c, what=f"{what}[{index}]")
-        return values
+        return [self.check_ciphertext(c, what=f"{what}[{index}]") for index, c in enumerate(values)]
 
 
 def _flatten_ints(cs: object) -> list[int]:
@@ -254,6 +303,10 @@ def check_modulus_bits(bits: int, *, insecure_allow_small: bool = False) -> None
         if bits < 128:
             raise ValueError("modulus below 128 bits cannot hold the test plaintexts")
         return
+    if not insecure_allow_small:
+        raise ValueError(
+            f"a {bits}-bit modulus is not one of the supported lengths {SECURE_MODULUS_BITS}"
+        )
     if bits % 2:
         raise ValueError("modulus length must be even")
 

@@ -4,6 +4,11 @@ gmpy2's ``powmod_base_list`` and ``powmod_exp_list`` run a whole list of exponen
 and release the GIL while they do, so plain threads use every core without the start-up cost,
 pickling and memory duplication of a process pool. Lists too short to amortise the hand-off
 run on the calling thread.
+
+With a negative exponent GMP inverts the base and, if the base is not invertible, aborts the
+whole process (SIGABRT, not a Python exception). Callers validate ciphertexts first (``ops``,
+``threshold``); as a last line of defence these functions refuse a non-invertible base with
+``ValueError`` before any negative exponent reaches GMP.
 """
 
 from __future__ import annotations
@@ -33,8 +38,16 @@ def _chunks(values: list, parts: int) -> list[list]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
+def _require_invertible(bases: list, modulus: int) -> None:
+    for i, b in enumerate(bases):
+        if gmpy2.gcd(b, modulus) != 1:
+            raise ValueError(f"base [{i}] is not invertible; refusing a negative exponent")
+
+
 def powmod_base_list(bases: list, exponent: int, modulus: int) -> list[gmpy2.mpz]:
     """``[b**exponent mod modulus for b in bases]`` on all cores."""
+    if exponent < 0:
+        _require_invertible(list(bases), modulus)
     workers = cores()
     if workers == 1 or len(bases) < _MIN_PARALLEL:
         return gmpy2.powmod_base_list(bases, exponent, modulus)
@@ -47,6 +60,8 @@ def powmod_base_list(bases: list, exponent: int, modulus: int) -> list[gmpy2.mpz
 
 def powmod_exp_list(base: int, exponents: list, modulus: int) -> list[gmpy2.mpz]:
     """``[base**e mod modulus for e in exponents]`` on all cores."""
+    if any(e < 0 for e in exponents):
+        _require_invertible([base], modulus)
     workers = cores()
     if workers == 1 or len(exponents) < _MIN_PARALLEL:
         return gmpy2.powmod_exp_list(base, exponents, modulus)
@@ -74,6 +89,7 @@ def powmod_pairs(bases: list, exponents: list, modulus: int) -> list[gmpy2.mpz]:
 
 def _pairs(bases: list, exponents: list, modulus: int) -> list[gmpy2.mpz]:
     # gmpy2.powmod holds the GIL; a list function per pair releases it for the long part.
+    _require_invertible([b for b, e in zip(bases, exponents, strict=True) if e < 0], modulus)
     return [
         gmpy2.powmod_exp_list(b, [e], modulus)[0] for b, e in zip(bases, exponents, strict=True)
     ]

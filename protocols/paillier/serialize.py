@@ -17,7 +17,13 @@ from typing import Any
 from coopetition.engine.errors import CheatingDetected
 from coopetition.protocols.zk.decryption import DecryptionProof
 
-from .keys import InvalidCiphertext, PublicKey, check_modulus_bits, register_insecure_test_key
+from .keys import (
+    InvalidCiphertext,
+    PublicKey,
+    as_int,
+    check_modulus_bits,
+    register_insecure_test_key,
+)
 from .threshold import DecryptionShare, KeyShare, ThresholdPublicKey
 
 _FP = 16
@@ -34,7 +40,10 @@ def encode_ciphertexts(pk: PublicKey, cts: Sequence[int] | Any) -> bytes:
     out = bytearray(pk.fingerprint)
     out += len(values).to_bytes(_COUNT, "big")
     for index, c in enumerate(values):
-        c = int(c)
+        try:
+            c = as_int(c, what=f"ciphertext[{index}]")
+        except TypeError as exc:
+            raise InvalidCiphertext(f"{exc}; not encoded") from None
         if not 0 < c < pk.n_square:
             raise InvalidCiphertext(f"ciphertext[{index}] is outside [1, N^2); not encoded")
         out += c.to_bytes(width, "big")
@@ -45,6 +54,8 @@ def decode_ciphertexts(
     pk: PublicKey, data: bytes, *, expected_count: int | None = None, what: str = "ciphertext"
 ) -> list[int]:
     """The checked ciphertexts in ``data``; ``InvalidCiphertext`` names the first bad one."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InvalidCiphertext(f"{what} vector is a {type(data).__name__}, not bytes")
     data = bytes(data)
     if len(data) < _FP + _COUNT:
         raise InvalidCiphertext(f"{what} vector of {len(data)} bytes is shorter than its header")
@@ -84,6 +95,8 @@ def _pack(tag: bytes, ints: Sequence[int]) -> bytes:
 
 
 def _unpack(tag: bytes, data: bytes) -> list[int]:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise MalformedEncoding(f"expected {tag.decode()} bytes, got a {type(data).__name__}")
     data = bytes(data)
     if data[:4] != tag:
         raise MalformedEncoding(f"expected a {tag.decode()} record")

@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import gmpy2
+import numpy as np
 
 from coopetition.engine.errors import CheatingDetected
 from coopetition.protocols.zk.decryption import (
@@ -43,6 +44,8 @@ from .keys import (
     generate_keypair,
     register_insecure_test_key,
 )
+
+_MPZ = type(gmpy2.mpz(0))
 
 #: Statistical hiding of the additive key shares (bits).
 SHARE_STATISTICAL_BITS = 128
@@ -203,12 +206,23 @@ class TrustedDealerKeyGeneration(ThresholdKeyGeneration):
         return self._public
 
     def key_share(self, party: int) -> KeyShare:
-        if not 0 <= party < len(self._shares):
+        if (
+            isinstance(party, bool)
+            or not isinstance(party, int)
+            or not 0 <= party < len(self._shares)
+        ):
             raise UnknownParty(party, len(self._shares))
         return self._shares[party]
 
     def key_shares(self) -> list[KeyShare]:
         return list(self._shares)
+
+
+def _ciphertext_list(public: PublicKey, ciphertexts: object) -> list[int]:
+    """One ciphertext (int, mpz or numpy integer) or a sequence of them, each checked."""
+    if isinstance(ciphertexts, (int, _MPZ, np.integer)):
+        return [public.check_ciphertext(ciphertexts)]
+    return public.check_ciphertexts(ciphertexts)
 
 
 def _context_for(context: ProofContext, party: int) -> ProofContext:
@@ -229,9 +243,7 @@ def partial_decrypt(
         )
     tpk = share.threshold_public
     public = tpk.public
-    cts = [ciphertexts] if isinstance(ciphertexts, int) else public.check_ciphertexts(ciphertexts)
-    if isinstance(ciphertexts, int):
-        public.check_ciphertext(ciphertexts)
+    cts = _ciphertext_list(public, ciphertexts)
     if not cts:
         raise ValueError("nothing to decrypt")
     opcount.tally("powmod", len(cts))
@@ -255,8 +267,16 @@ def verify_share(
     ciphertexts: Sequence[int],
     context: ProofContext,
 ) -> None:
-    """Raise ``CheatingDetected`` naming the party unless ``share`` is well formed and proved."""
+    """Raise ``CheatingDetected`` naming the party unless ``share`` is well formed and proved.
+
+    The share arrives from the network, so its shape is checked before anything is used:
+    a ``DecryptionShare`` whose ``values`` is a tuple or list of integers (int or mpz) and whose
+    ``proof`` is a ``DecryptionProof`` of two integers. Anything else is the sender's fault.
+    """
+    if not isinstance(share, DecryptionShare):
+        raise TypeError(f"expected a DecryptionShare, got a {type(share).__name__}")
     party = share.party
+    _check_share_shape(share, party)
     public = tpk.public
     if len(share.values) != len(ciphertexts):
         raise CheatingDetected(
@@ -284,6 +304,30 @@ def verify_share(
         )
 
 
+def _is_integer(value: object) -> bool:
+    return isinstance(value, (int, _MPZ)) and not isinstance(value, bool)
+
+
+def _check_share_shape(share: object, culprit: int) -> None:
+    """``CheatingDetected(culprit)`` unless ``share`` has the types a decryption share has."""
+    if not isinstance(share, DecryptionShare):
+        raise CheatingDetected(
+            f"party {culprit} sent a {type(share).__name__}, not a decryption share",
+            culprit=culprit,
+        )
+    if not isinstance(share.values, (tuple, list)) or not all(_is_integer(v) for v in share.values):
+        raise CheatingDetected(
+            f"decryption share of party {culprit} is not a sequence of integers", culprit=culprit
+        )
+    proof = share.proof
+    if (
+        not isinstance(proof, DecryptionProof)
+        or not _is_integer(proof.challenge)
+        or not _is_integer(proof.response)
+    ):
+        raise CheatingDetected(f"decryption proof of party {culprit} is malformed", culprit=culprit)
+
+
 def combine(
     tpk: ThresholdPublicKey,
     shares_by_party: Mapping[int, DecryptionShare],
@@ -301,12 +345,11 @@ def combine(
     (in (-N/2, N/2)) unless ``signed=False``.
     """
     public = tpk.public
-    cts = [ciphertexts] if isinstance(ciphertexts, int) else public.check_ciphertexts(ciphertexts)
-    if isinstance(ciphertexts, int):
-        public.check_ciphertext(ciphertexts)
+    cts = _ciphertext_list(public, ciphertexts)
     for key, share in shares_by_party.items():
         if not isinstance(key, int) or isinstance(key, bool) or not 0 <= key < tpk.parties:
             raise UnknownParty(key, tpk.parties)
+        _check_share_shape(share, key)
         if share.party != key:
             raise CheatingDetected(
                 f"decryption share filed under party {key} claims party {share.party}", culprit=key

@@ -150,14 +150,12 @@ def verify_decryption_shares(
         return False
     if not isinstance(share_bits, int) or not 0 < share_bits <= 4 * public.n_square.bit_length():
         return False
-    e, z = proof.challenge, proof.response
-    if (
-        not isinstance(e, int)
-        or not isinstance(z, int)
-        or isinstance(e, bool)
-        or isinstance(z, bool)
-    ):
+    if not isinstance(proof, DecryptionProof):
         return False
+    e, z = proof.challenge, proof.response
+    if not all(isinstance(x, (int, _MPZ)) and not isinstance(x, bool) for x in (e, z)):
+        return False
+    e, z = int(e), int(z)
     if not 0 <= e < (1 << CHALLENGE_BITS) or abs(z) >= (1 << (nonce_bits(share_bits) + 1)):
         return False
     n2 = public.n2_mpz
