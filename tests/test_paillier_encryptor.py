@@ -39,6 +39,8 @@ def test_table_rejects_long_exponents():
 def test_generator_is_a_square_times_minus_one_with_jacobi_one():
     h = djn_generator(PK)
     assert gmpy2.jacobi(h, SK.p) * gmpy2.jacobi(h, SK.q) == 1
+    # h = -x**2: -h is a quadratic residue modulo both primes
+    assert gmpy2.legendre(-h % SK.p, SK.p) == 1 and gmpy2.legendre(-h % SK.q, SK.q) == 1
     assert gmpy2.gcd(h, PK.n) == 1
     assert djn_generator(PK) == h  # derived, not random: every party gets the same h
 
