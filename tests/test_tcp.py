@@ -82,7 +82,12 @@ async def raise_from_receive(t: TcpTransport, timeout: float = 5.0) -> Transport
 
 
 async def rogue_session(
-    victim: TcpTransport, my_id: int, my_key: SigningKey, victim_key: SigningKey
+    victim: TcpTransport,
+    my_id: int,
+    my_key: SigningKey,
+    victim_key: SigningKey,
+    *,
+    confirm: bool = True,
 ) -> tuple[trio.SocketStream, SecureChannel]:
     """A hand-driven peer that authenticates honestly and may then misbehave on the wire."""
     assert victim.address is not None
@@ -98,7 +103,10 @@ async def rogue_session(
     await stream.send_all(encode_frame(init.hello()))
     await stream.send_all(encode_frame(init.receive_response(await read())))
     keys = init.receive_verdict(await read())
-    return stream, SecureChannel(keys.send_key, keys.recv_key, peer=victim.local_id)
+    channel = SecureChannel(keys.send_key, keys.recv_key, peer=victim.local_id)
+    if confirm:
+        await stream.send_all(encode_frame(channel.seal(b"")))  # key confirmation
+    return stream, channel
 
 
 def free_port() -> int:
@@ -243,7 +251,8 @@ async def test_unknown_peer_is_refused() -> None:
     try:
         await listen_all({5: member, 10: victim})
         outsider.set_peer_address(10, *victim.address)
-        with pytest.raises(HandshakeFailed, match="unknown_id") as info:
+        outsider.connect_timeout = 0.5
+        with pytest.raises(ConnectTimeout, match=r"unauthenticated REJECT.*unknown_id") as info:
             await outsider.connect()
         assert info.value.peer == 10
         refusal = await wait_for_refusal(victim)
@@ -271,8 +280,9 @@ async def test_wrong_key_for_known_id_is_refused_by_the_acceptor() -> None:
         {1: PeerAddress(*ts[1].address, keys[1].verify_key)},
         **FAST,
     )
+    impostor.connect_timeout = 0.5
     try:
-        with pytest.raises(HandshakeFailed, match="bad_signature"):
+        with pytest.raises(ConnectTimeout, match="bad_signature"):
             await impostor.connect()
         refusal = await wait_for_refusal(ts[1])
         assert isinstance(refusal, HandshakeFailed) and refusal.peer == 0
@@ -318,12 +328,13 @@ async def test_wrong_direction_and_duplicate_connections_are_refused() -> None:
 
 
 async def test_silent_and_oversize_unauthenticated_connections_are_dropped() -> None:
-    ts = build(2, handshake_timeout=0.2)
+    ts = build(2, handshake_timeout=5.0, hello_timeout=0.2)
     await listen_all(ts)
     try:
         silent = await trio.open_tcp_stream(*ts[1].address)
-        refusal = await wait_for_refusal(ts[1])
-        assert isinstance(refusal, HandshakeFailed) and "no complete handshake" in str(refusal)
+        refusal = await wait_for_refusal(ts[1])  # after hello_timeout, not handshake_timeout
+        assert isinstance(refusal, HandshakeFailed) and "no hello within 0.2 s" in str(refusal)
+        assert "unauthenticated" in str(refusal)
         with trio.fail_after(5):
             assert await silent.receive_some(10) == b""  # the acceptor hung up
         await silent.aclose()
@@ -333,7 +344,7 @@ async def test_silent_and_oversize_unauthenticated_connections_are_dropped() -> 
         refusal = await wait_for_refusal(ts[1], 2)
         assert isinstance(refusal, FrameTooLarge)
         await greedy.aclose()
-        assert ts[1]._pending_handshakes == 0
+        assert ts[1]._pending == []
     finally:
         for t in ts.values():
             await t.aclose()
@@ -550,14 +561,14 @@ async def test_logs_name_parties_but_never_keys_or_payloads() -> None:
     await listen_all(ts)
     secret = b"SECRET-PAYLOAD-1234"
     try:
+        with pytest.raises(HandshakeFailed):  # a refusal gets logged too
+            await rogue_session(ts[1], 0, SigningKey.generate(), keys[1])
+        await wait_for_refusal(ts[1])
         async with trio.open_nursery() as nursery:
             for t in ts.values():
                 nursery.start_soon(t.connect)
         await ts[0].send(1, secret)
         assert (await receive(ts[1])).data == secret
-        with pytest.raises(HandshakeFailed):  # a refusal gets logged too
-            await rogue_session(ts[1], 0, SigningKey.generate(), keys[1])
-        await wait_for_refusal(ts[1])
         channel_keys = [c.channel._send_key for t in ts.values() for c in t._conns.values()]
     finally:
         for t in ts.values():

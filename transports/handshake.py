@@ -20,8 +20,14 @@ more than ``MAX_HANDSHAKE_MESSAGE`` bytes for a peer it has not authenticated)::
 other's). Each side checks the other's signature against the roster's key for the claimed id. The
 session keys are ``BLAKE2b(X25519(esk, epk), key=th)`` personalised per direction, so a key is bound
 to both ids and both ephemeral keys. ACCEPT tells the initiator its signature was accepted (REJECT
-says why not), so a roster mismatch fails fast on both ends instead of as a later broken pipe;
-it is unauthenticated, like a TCP reset, and nothing relies on it for security.
+says why not). Both are unauthenticated, like a TCP reset: anyone on the path can forge them, so the
+transport treats a REJECT as a hint to record and retry, never as a final verdict, and the
+responder only trusts the connection once the initiator's first record opens under the session key
+(key confirmation, done by the transport).
+
+The responder's ``admit`` callback runs on the claimed id *before* any expensive step (X25519,
+signing), so a HELLO the transport would turn away anyway (wrong direction, already connected)
+costs a table lookup, not public-key work.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import nacl.bindings
@@ -54,6 +60,11 @@ REJECT_SIZE = 2
 #: Largest handshake message: the frame limit applied to unauthenticated peers.
 MAX_HANDSHAKE_MESSAGE = max(HELLO_SIZE, RESPONSE_SIZE, FINISH_SIZE, ACCEPT_SIZE, REJECT_SIZE)
 MAX_PARTY_ID = 2**64 - 1
+
+
+class Rejected(HandshakeFailed):
+    """The initiator received a REJECT. It is unsigned, so it may come from anyone on the path:
+    a hint worth recording, not proof that the named peer refused."""
 
 
 class RejectReason(enum.IntEnum):
@@ -131,10 +142,20 @@ class _Machine:
         _check_id(local_id)
         self.local_id = local_id
         self._sk = signing_key
-        self._esk = ephemeral or PrivateKey.generate()
-        self._epk = bytes(self._esk.public_key)
+        self._given_esk = ephemeral
         self.state = State.START
         self.keys: SessionKeys | None = None
+
+    @property
+    def _esk(self) -> PrivateKey:
+        # Generated on first use: a responder must not pay for a key pair before its cheap checks.
+        if self._given_esk is None:
+            self._given_esk = PrivateKey.generate()
+        return self._given_esk
+
+    @property
+    def _epk(self) -> bytes:
+        return bytes(self._esk.public_key)
 
     def _fail(self, exc: Exception) -> Exception:
         self.state = State.FAILED
@@ -204,19 +225,21 @@ class Initiator(_Machine):
         return self.keys
 
 
-def _rejected(msg: bytes, peer: PartyId) -> HandshakeFailed:
+def _rejected(msg: bytes, peer: PartyId) -> Rejected:
     try:
         reason = RejectReason(msg[1]).name.lower()
     except ValueError:
         reason = "unspecified"
-    return HandshakeFailed(f"party {peer} refused the handshake ({reason})", peer=peer)
+    return Rejected(f"unauthenticated REJECT in the name of party {peer} ({reason})", peer=peer)
 
 
 class Responder(_Machine):
     """The accepting side: learns the initiator's claimed id from HELLO and checks it.
 
-    ``admit(peer_id)`` lets the transport refuse an authenticated peer it does not want on this
-    connection (wrong dialing direction, already connected) without the machine knowing why.
+    ``admit(peer_id)`` (optional) returns why the transport does not want the claimed id on this
+    connection (wrong dialing direction, already connected), or ``None``; it runs on the *claimed*
+    id right after the roster check and before any public-key work, so the refusal is cheap.
+    ``refuse_authenticated`` covers the same for a peer after its signature verified.
     Every failure leaves a ``reject`` message to send before closing (``None`` when the peer has
     not earned one, e.g. garbage instead of HELLO is answered with MALFORMED all the same).
     """
@@ -228,9 +251,11 @@ class Responder(_Machine):
         roster: Mapping[PartyId, VerifyKey],
         *,
         ephemeral: PrivateKey | None = None,
+        admit: Callable[[PartyId], str | None] | None = None,
     ) -> None:
         super().__init__(local_id, signing_key, ephemeral)
         self._roster = roster
+        self._admit = admit
         self.state = State.AWAIT_HELLO
         self.peer_id: PartyId | None = None
         self.reject: bytes | None = None
@@ -261,6 +286,12 @@ class Responder(_Machine):
                 UnknownPeer(f"connector claims id {id_i}, which is not in the roster", peer=id_i),
             )
         self.peer_id = id_i
+        why = self._admit(id_i) if self._admit is not None else None
+        if why is not None:
+            raise self._refuse(
+                RejectReason.NOT_EXPECTED,
+                HandshakeFailed(f"unauthenticated hello claiming party {id_i}: {why}", peer=id_i),
+            )
         try:
             shared = _dh(bytes(self._esk), epk_i, id_i)
         except HandshakeFailed as exc:

@@ -6,14 +6,27 @@ Why it is built this way:
   and need a tie-break; fixing the direction removes the race. The dialer retries with backoff
   until ``connect_timeout`` because parties start at different times.
 * **Authentication before anything else** (``handshake``): the accepting side allocates at most
-  ``MAX_HANDSHAKE_MESSAGE`` bytes per frame and ``handshake_timeout`` seconds for a peer it does
-  not know yet, caps how many such peers it serves at once, and refuses unknown ids, bad
-  signatures and connections in the wrong direction. A refusal on the accepting side never
-  disturbs the run (anyone can open a socket); it is recorded in ``refused`` and logged.
+  ``MAX_HANDSHAKE_MESSAGE`` bytes per frame, ``hello_timeout`` seconds for the first HELLO and
+  ``handshake_timeout`` for the whole handshake of a peer it does not know yet. It caps the
+  unauthenticated connections it serves, per source address and in total, and when the table is
+  full it *evicts the oldest* (preferring ones that have not even sent a HELLO) instead of refusing
+  the newest, so idle sockets cannot lock the real peers out. Cheap checks (id in the roster,
+  dialing direction, not already connected) run before any public-key work. A refusal on the
+  accepting side never disturbs the run (anyone can open a socket); it is recorded in ``refused``
+  (labelled *unauthenticated* when the claimed id was never proven) and logged.
+* **Key confirmation**: the dialer's first record is an empty one under the new session key; the
+  acceptor registers the connection only once it opens. So a dialer that gave up on a slow ACCEPT
+  never leaves a registered-but-dead connection behind, and a newer authenticated attempt of the
+  same peer replaces an unconfirmed older one.
+* **REJECT is a hint**: it is unsigned, so the dialer records it and retries until
+  ``connect_timeout``; only proof that the listener lacks the peer's key (a bad RESPONSE
+  signature) ends ``connect()`` early.
+* **Listeners close once every peer that dials in has connected**: there is no reconnection, so
+  after that an open port only serves attackers.
 * **Records** (``channel``) are SecretBox-encrypted with counter nonces inside length-prefixed
   frames (``framing``); the length is checked before the body is buffered.
 * **Back-pressure, not drops**: a receive task per connection pushes decrypted frames into one
-  bounded inbox and blocks when it is full, so a slow consumer stops reading the sockets and TCP
+  inbox bounded in frames and in bytes and blocks when it is full, so a slow consumer stops reading the sockets and TCP
   flow control slows the senders. A send that cannot finish within ``send_timeout`` drops the
   connection with a typed error; nothing is discarded silently.
 * **Whole frames only**: writes to one connection are serialised by a lock and shielded from
@@ -58,14 +71,16 @@ from coopetition.transports.handshake import (
     MAX_HANDSHAKE_MESSAGE,
     MAX_PARTY_ID,
     Initiator,
+    Rejected,
     Responder,
-    SessionKeys,
 )
 
 #: Largest read from a socket at once: bounds the buffer beyond the current frame's own size.
 READ_CHUNK = 256 * 1024
 DEFAULT_INBOX_FRAMES = 1024
+DEFAULT_INBOX_BYTES = 256 * 2**20
 DEFAULT_MAX_PENDING_HANDSHAKES = 64
+DEFAULT_MAX_PENDING_PER_SOURCE = 8
 #: How many recent refusals ``refused`` keeps (bounded: unknown peers must not grow memory).
 REFUSED_HISTORY = 64
 _BACKOFF_START = 0.05
@@ -95,6 +110,16 @@ class _Connection:
     dead: bool = False
 
 
+@dataclass(eq=False)
+class _Pending:
+    """One inbound connection that has not finished authentication and key confirmation."""
+
+    source: str
+    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    greeted: bool = False  # sent a HELLO that passed the cheap checks
+    evicted: str | None = None  # why another task cancelled it
+
+
 class _Retry(Exception):
     """A dial attempt failed in a way worth retrying (refused, reset, EOF mid-handshake)."""
 
@@ -116,6 +141,28 @@ def _first_error(group: BaseExceptionGroup) -> BaseException:
             if isinstance(leaf, kinds) and not isinstance(leaf, trio.Cancelled):
                 return leaf
     return leaves[0] if leaves else group
+
+
+def _source_of(stream: trio.SocketStream) -> str:
+    try:
+        return str(stream.socket.getpeername()[0])
+    except (OSError, IndexError):
+        return "?"
+
+
+def _oldest(entries: list[_Pending]) -> _Pending:
+    """The eviction victim: the oldest that never sent a good HELLO, else the oldest."""
+    return next((p for p in entries if not p.greeted), entries[0])
+
+
+def _unauthenticated(error: TransportError, claimed: PartyId | None) -> TransportError:
+    """The same error, labelled: its peer id is only a claim nobody proved."""
+    who = "an unauthenticated connection" + (
+        f" claiming to be party {claimed}" if claimed is not None else ""
+    )
+    labelled = type(error)(f"{who} was refused: {error}", peer=error.peer)
+    labelled.__cause__ = error.__cause__
+    return labelled
 
 
 async def _send_quietly(stream: trio.abc.SendStream, data: bytes) -> None:
@@ -144,9 +191,12 @@ class TcpTransport(Transport):
         max_frame: int = DEFAULT_MAX_FRAME,
         connect_timeout: float = 30.0,
         handshake_timeout: float = 10.0,
+        hello_timeout: float = 2.0,
         send_timeout: float = 60.0,
         inbox_frames: int = DEFAULT_INBOX_FRAMES,
+        inbox_bytes: int = DEFAULT_INBOX_BYTES,
         max_pending_handshakes: int = DEFAULT_MAX_PENDING_HANDSHAKES,
+        max_pending_per_source: int = DEFAULT_MAX_PENDING_PER_SOURCE,
         logger: Any | None = None,
     ) -> None:
         for pid in (local_id, *peers):
@@ -164,20 +214,27 @@ class TcpTransport(Transport):
         for name, value in (
             ("connect_timeout", connect_timeout),
             ("handshake_timeout", handshake_timeout),
+            ("hello_timeout", hello_timeout),
             ("send_timeout", send_timeout),
         ):
             if not (value > 0 and math.isfinite(value)):
                 raise ConfigError(f"{name} must be a positive finite number of seconds")
-        if inbox_frames < 1 or max_pending_handshakes < 1:
-            raise ConfigError("inbox_frames and max_pending_handshakes must be at least 1")
+        if min(inbox_frames, inbox_bytes, max_pending_handshakes, max_pending_per_source) < 1:
+            raise ConfigError(
+                "inbox_frames, inbox_bytes, max_pending_handshakes and max_pending_per_source "
+                "must be at least 1"
+            )
 
         self.local_id = local_id
         self.peers = frozenset(peers)
         self.max_frame = max_frame
         self.connect_timeout = connect_timeout
         self.handshake_timeout = handshake_timeout
+        self.hello_timeout = min(hello_timeout, handshake_timeout)
         self.send_timeout = send_timeout
+        self.inbox_bytes = inbox_bytes
         self.max_pending_handshakes = max_pending_handshakes
+        self.max_pending_per_source = max_pending_per_source
         self.refused: deque[TransportError] = deque(maxlen=REFUSED_HISTORY)
         self.address: tuple[str, int] | None = None
 
@@ -189,13 +246,19 @@ class TcpTransport(Transport):
         self._inbox_send, self._inbox_recv = trio.open_memory_channel[Frame | BaseException](
             inbox_frames
         )
+        self._inbox_used = 0  # payload bytes sitting in the inbox
+        self._inbox_space = trio.lowlevel.ParkingLot()
         self._conns: dict[PartyId, _Connection] = {}
-        self._claimed: set[PartyId] = set()
+        self._inbound = frozenset(pid for pid in peers if pid < local_id)
+        # Authenticated inbound connections waiting for key confirmation, by peer.
+        self._claims: dict[PartyId, _Pending] = {}
         self._arrived: dict[PartyId, trio.Event] = {pid: trio.Event() for pid in peers}
         self._streams: set[trio.abc.HalfCloseableStream] = set()
         self._listeners: list[trio.SocketListener] = []
-        self._pending_handshakes = 0
+        self._accepting = True
+        self._pending: list[_Pending] = []  # oldest first
         self._connect_lock = trio.Lock()
+        self._connect_scope: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None
         self._bg_ready: trio.Event | None = None
         self._bg_done = trio.Event()
@@ -234,8 +297,11 @@ class TcpTransport(Transport):
         """Listen if needed, then connect to every peer or raise one ``TransportError``.
 
         Dials every higher id and waits for every lower id to dial in, all within
-        ``connect_timeout``. An authentication failure ends the wait at once (it will not fix
-        itself); refused or reset connections are retried with backoff.
+        ``connect_timeout``. Proof that the listener at a peer's address lacks its key ends the
+        wait at once; refused (REJECT, unsigned), reset or slow attempts are retried with backoff
+        and summarised in the final ``ConnectTimeout``. Once every peer is connected the
+        listeners close. ``aclose()`` from another task ends a pending ``connect()`` with
+        ``ConnectionClosed``.
         """
         async with self._connect_lock:
             await self._connect_locked()
@@ -245,7 +311,10 @@ class TcpTransport(Transport):
         failures: list[TransportError] = []
         last_attempt: dict[PartyId, BaseException] = {}
         try:
-            with trio.move_on_after(self.connect_timeout):
+            with trio.move_on_after(self.connect_timeout) as scope:
+                self._connect_scope = scope
+                if self._closed:
+                    scope.cancel()
                 async with trio.open_nursery() as nursery:
                     for peer in sorted(self.peers - self._conns.keys()):
                         if peer > self.local_id:
@@ -259,9 +328,11 @@ class TcpTransport(Transport):
             if others is None:
                 raise  # only cancellation from outside: let it reach its cancel scope
             raise _first_error(others) from group
+        finally:
+            self._connect_scope = None
+        self._check_open()
         if failures:
             raise failures[0]
-        self._check_open()
         missing = sorted(self.peers - self._conns.keys())
         if missing:
             hints = [f"{p}: {last_attempt[p]}" for p in missing if p in last_attempt]
@@ -272,6 +343,7 @@ class TcpTransport(Transport):
                 f"{self.connect_timeout} s" + (f" ({detail})" if detail else ""),
                 peer=missing[0],
             )
+        await self._stop_accepting("every peer is connected")
 
     async def aclose(self) -> None:
         """Close every socket and stop every background task; idempotent."""
@@ -281,13 +353,15 @@ class TcpTransport(Transport):
             if first:
                 for conn in self._conns.values():
                     conn.dead = True
-                for listener in self._listeners:
-                    await trio.aclose_forcefully(listener)
+                if self._connect_scope is not None:
+                    self._connect_scope.cancel()  # a pending connect() raises ConnectionClosed
+                await self._stop_accepting("transport is closing")
                 for stream in list(self._streams):
                     await trio.aclose_forcefully(stream)
                 self._streams.clear()
                 self._inbox_recv.close()
                 self._inbox_send.close()
+                self._inbox_space.unpark_all()
                 if self._nursery is not None:
                     self._nursery.cancel_scope.cancel()
             if self._bg_ready is not None:
@@ -351,6 +425,8 @@ class TcpTransport(Transport):
             raise ConnectionClosed("transport is closed") from exc
         if isinstance(item, BaseException):
             raise item
+        self._inbox_used -= len(item.data)
+        self._inbox_space.unpark_all()
         return item
 
     # ------------------------------------------------------------------ background
@@ -400,77 +476,132 @@ class TcpTransport(Transport):
                 self._note("tcp.accept_error", error=str(exc))
                 await trio.sleep(_BACKOFF_MAX)
                 continue
-            if self._closed:
+            if self._closed or not self._accepting:
                 await trio.aclose_forcefully(stream)
                 return
-            if self._pending_handshakes >= self.max_pending_handshakes:
-                self._refuse(HandshakeFailed("too many unauthenticated connections; dropped"))
-                await trio.aclose_forcefully(stream)
-                continue
-            self._pending_handshakes += 1
+            source = _source_of(stream)
+            self._make_room(source)
+            entry = _Pending(source)
+            self._pending.append(entry)
             self._streams.add(stream)
             assert self._nursery is not None
-            self._nursery.start_soon(self._guarded, self._accept_one, stream)
+            self._nursery.start_soon(self._guarded, self._accept_one, stream, entry)
 
-    async def _accept_one(self, stream: trio.SocketStream) -> None:
-        """Run the responder side of the handshake for one inbound connection."""
-        responder = Responder(self.local_id, self._signing_key, self._roster)
+    def _make_room(self, source: str) -> None:
+        """Evict rather than refuse: the newest connection may be the real peer; the oldest idle
+        one is the likeliest to be an attacker's placeholder (a real dialer sends HELLO at once)."""
+        same = [p for p in self._pending if p.source == source]
+        if len(same) >= self.max_pending_per_source:
+            self._evict(
+                _oldest(same), "evicted: too many unauthenticated connections from its address"
+            )
+        elif len(self._pending) >= self.max_pending_handshakes:
+            self._evict(_oldest(self._pending), "evicted: too many unauthenticated connections")
+
+    def _evict(self, entry: _Pending, why: str) -> None:
+        entry.evicted = why
+        entry.scope.cancel()
+        with contextlib.suppress(ValueError):
+            self._pending.remove(entry)
+
+    async def _stop_accepting(self, why: str) -> None:
+        """Close the listeners and drop every unfinished inbound handshake (no reconnection)."""
+        if self._accepting:
+            self._note("tcp.listener_closed", why=why)
+        self._accepting = False
+        for listener in self._listeners:
+            await trio.aclose_forcefully(listener)
+        for entry in list(self._pending):
+            self._evict(entry, f"dropped: {why}")
+
+    async def _accept_one(self, stream: trio.SocketStream, entry: _Pending) -> None:
+        """Responder side of one inbound connection: handshake, then key confirmation."""
+        responder = Responder(
+            self.local_id, self._signing_key, self._roster, admit=self._admission_problem
+        )
         reader = FrameReader(MAX_HANDSHAKE_MESSAGE)
-        keys: SessionKeys | None = None
-        claimed: PartyId | None = None
+        conn: _Connection | None = None
         error: TransportError | None = None
+        authenticated = False
         try:
-            with trio.move_on_after(self.handshake_timeout) as deadline:
+            with entry.scope:
+                entry.scope.deadline = trio.current_time() + self.handshake_timeout
                 try:
-                    hello = await self._read_frame(stream, reader, None)
-                    await stream.send_all(encode_frame(responder.receive_hello(hello)))
-                    reader.peer = responder.peer_id
-                    finish = await self._read_frame(stream, reader, responder.peer_id)
-                    authenticated = responder.receive_finish(finish)
-                    why = self._admission_problem(authenticated.peer)
+                    hello: bytes | None = None
+                    with trio.move_on_after(self.hello_timeout):
+                        hello = await self._read_frame(stream, reader, None)
+                    if hello is None:
+                        raise HandshakeFailed(f"no hello within {self.hello_timeout} s")
+                    response = responder.receive_hello(hello)  # cheap checks come first
+                    entry.greeted = True
+                    await stream.send_all(encode_frame(response))
+                    peer = responder.peer_id
+                    assert peer is not None
+                    reader.peer = peer
+                    keys = responder.receive_finish(await self._read_frame(stream, reader, peer))
+                    authenticated = True
+                    why = self._admission_problem(peer)
                     if why is not None:
-                        error = HandshakeFailed(why, peer=authenticated.peer)
+                        error = HandshakeFailed(why, peer=peer)
                         await stream.send_all(encode_frame(responder.refuse_authenticated(why)))
                     else:
-                        claimed = authenticated.peer
-                        self._claimed.add(claimed)
+                        self._claim(peer, entry)
                         await stream.send_all(encode_frame(Responder.accept()))
-                        keys = authenticated
+                        channel = SecureChannel(keys.send_key, keys.recv_key, peer=peer)
+                        if channel.open(await self._read_frame(stream, reader, peer)) != b"":
+                            raise HandshakeFailed(
+                                f"party {peer}'s key confirmation record is not empty", peer=peer
+                            )
+                        if self._closed or self._claims.get(peer) is not entry:
+                            raise HandshakeFailed(f"party {peer}'s connection was superseded")
+                        conn = self._register(stream, reader, channel)
                 except TransportError as exc:
                     error = exc
-                    if responder.reject is not None:
+                    if responder.reject is not None and not authenticated:
                         await _send_quietly(stream, encode_frame(responder.reject))
                 except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-                    error = error or HandshakeFailed(
+                    error = error or ConnectionClosed(
                         f"connection lost during handshake: {exc}", peer=responder.peer_id
                     )
-            if deadline.cancelled_caught:
-                keys = None
-                error = error or HandshakeFailed(
-                    f"no complete handshake within {self.handshake_timeout} s",
+            if entry.scope.cancelled_caught and conn is None:
+                error = HandshakeFailed(
+                    entry.evicted or f"no complete handshake within {self.handshake_timeout} s",
                     peer=responder.peer_id,
                 )
         finally:
-            self._pending_handshakes -= 1
-            if keys is None:
-                if claimed is not None:
-                    self._claimed.discard(claimed)
+            with contextlib.suppress(ValueError):
+                self._pending.remove(entry)
+            if responder.peer_id is not None and self._claims.get(responder.peer_id) is entry:
+                del self._claims[responder.peer_id]
+            if conn is None:
                 self._streams.discard(stream)
                 await trio.aclose_forcefully(stream)
-        if keys is None:
+        if conn is None:
             if error is not None:
-                self._refuse(error)
+                self._refuse(error if authenticated else _unauthenticated(error, responder.peer_id))
             return
-        self._register(stream, reader, keys)
+        if self._inbound <= self._conns.keys():
+            await self._stop_accepting("every peer that dials in is connected")
 
     def _admission_problem(self, peer: PartyId) -> str | None:
+        """Why ``peer`` may not connect inbound now, or ``None``: table lookups only."""
         if self._closed:
             return "transport is closing"
         if peer > self.local_id:
             return f"party {peer} must be dialed by party {self.local_id}, not dial it"
-        if peer in self._conns or peer in self._claimed:
+        conn = self._conns.get(peer)
+        if conn is not None:
+            if conn.dead:
+                return f"party {peer}'s connection was lost and reconnection is not supported"
             return f"party {peer} is already connected"
         return None
+
+    def _claim(self, peer: PartyId, entry: _Pending) -> None:
+        """A newer authenticated attempt replaces an older one that never confirmed its key."""
+        older = self._claims.get(peer)
+        if older is not None and older is not entry:
+            self._evict(older, f"superseded by a newer authenticated connection of party {peer}")
+        self._claims[peer] = entry
 
     async def _dial_task(
         self,
@@ -479,7 +610,7 @@ class TcpTransport(Transport):
         last_attempt: dict[PartyId, BaseException],
         connect_scope: trio.CancelScope,
     ) -> None:
-        """Dial ``peer`` until connected; authentication failures are final, others retried."""
+        """Dial ``peer`` until connected; only proof of a wrong listener key is final."""
         addr = self._addresses[peer]
         delay = _BACKOFF_START
         while True:
@@ -507,41 +638,48 @@ class TcpTransport(Transport):
                 raise ConnectionClosed("transport is closed", peer=peer)
             initiator = Initiator(self.local_id, self._signing_key, peer, self._roster[peer])
             reader = FrameReader(MAX_HANDSHAKE_MESSAGE, peer=peer)
-            with trio.move_on_after(self.handshake_timeout) as deadline:
+            channel: SecureChannel | None = None
+            with trio.move_on_after(self.handshake_timeout):
                 try:
                     await stream.send_all(encode_frame(initiator.hello()))
                     response = await self._read_frame(stream, reader, peer)
                     await stream.send_all(encode_frame(initiator.receive_response(response)))
                     keys = initiator.receive_verdict(await self._read_frame(stream, reader, peer))
+                    confirming = SecureChannel(keys.send_key, keys.recv_key, peer=peer)
+                    await stream.send_all(encode_frame(confirming.seal(b"")))
+                    channel = confirming
+                except Rejected as exc:  # unsigned: maybe the peer, maybe anyone on the path
+                    raise _Retry(str(exc)) from exc
                 except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
                     raise _Retry(f"connection to party {peer} lost during handshake") from exc
                 except FrameTooLarge as exc:
                     raise HandshakeFailed(str(exc), peer=peer) from exc
                 except ConnectionClosed as exc:  # EOF mid-handshake: the peer may be restarting
                     raise _Retry(str(exc)) from exc
-            if deadline.cancelled_caught:
+            if channel is None:
                 raise _Retry(f"party {peer} did not finish the handshake in time")
             self._check_open(peer)
-            self._register(stream, reader, keys)
+            self._register(stream, reader, channel)
             done = True
         finally:
             if not done:
                 self._streams.discard(stream)
                 await trio.aclose_forcefully(stream)
 
-    def _register(self, stream: trio.SocketStream, reader: FrameReader, keys: SessionKeys) -> None:
-        peer = keys.peer
+    def _register(
+        self, stream: trio.SocketStream, reader: FrameReader, channel: SecureChannel
+    ) -> _Connection:
+        peer = channel.peer
+        assert peer is not None
         reader.max_size = self.max_frame + OVERHEAD
         reader.peer = peer
-        conn = _Connection(
-            peer, stream, reader, SecureChannel(keys.send_key, keys.recv_key, peer=peer)
-        )
+        conn = _Connection(peer, stream, reader, channel)
         self._conns[peer] = conn
-        self._claimed.discard(peer)
         self._arrived[peer].set()
         self._note("tcp.connected", peer=peer)
         assert self._nursery is not None
         self._nursery.start_soon(self._guarded, self._pump, conn)
+        return conn
 
     async def _pump(self, conn: _Connection) -> None:
         """Receive task of one connection: records in, frames (then the final error) out."""
@@ -551,6 +689,11 @@ class TcpTransport(Transport):
             while True:
                 record = await self._read_frame(conn.stream, conn.reader, peer)
                 frame = Frame(peer, conn.channel.open(record))
+                # Byte budget: wait while the inbox holds data and this frame would overflow it
+                # (one frame larger than the budget still passes when the inbox is empty).
+                while self._inbox_used and self._inbox_used + len(frame.data) > self.inbox_bytes:
+                    await self._inbox_space.park()
+                self._inbox_used += len(frame.data)
                 try:
                     await self._inbox_send.send(frame)
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
