@@ -7,6 +7,7 @@ use small real timeouts; the handshake, framing and record logic is covered with
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -577,3 +578,292 @@ async def test_logs_name_parties_but_never_keys_or_payloads() -> None:
     assert "tcp.connected" in text and "tcp.refused" in text
     for needle in [secret, *(bytes(k) for k in keys.values()), *channel_keys]:
         assert needle.hex() not in text and repr(needle)[2:-1] not in text
+
+
+# ----------------------------------------------------------------------------- review fixes (issue 3)
+
+
+async def pipe(src: trio.SocketStream, dst: trio.SocketStream, delay_after: int | None) -> None:
+    """Copy ``src`` to ``dst``; pause once for ``LATE`` seconds after ``delay_after`` bytes."""
+    sent = 0
+    try:
+        while data := await src.receive_some(65536):
+            if delay_after is not None and sent >= delay_after:
+                await trio.sleep(LATE)
+                delay_after = None
+            sent += len(data)
+            await dst.send_all(data)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        pass
+    finally:
+        await trio.aclose_forcefully(dst)
+
+
+LATE = 0.6
+
+
+async def relay(
+    listener: trio.SocketListener, target: tuple[str, int], first: str, log: list[str]
+) -> None:
+    """A loopback middlebox. The first connection gets ``first``: "slow" (holds the acceptor's
+    bytes after RESPONSE for ``LATE`` s) or "reject" (answers HELLO with a forged REJECT);
+    later connections pass through untouched."""
+    async with trio.open_nursery() as nursery:
+        while True:
+            client = await listener.accept()
+            log.append("conn")
+            if len(log) == 1 and first == "reject":
+                await client.receive_some(4 + 65)  # the dialer's HELLO
+                await client.send_all(encode_frame(bytes([5, 4])))  # REJECT(bad_signature)
+                await trio.aclose_forcefully(client)
+                continue
+            server = await trio.open_tcp_stream(*target)
+            slow = 4 + 97 if len(log) == 1 and first == "slow" else None
+            nursery.start_soon(pipe, client, server, None)
+            nursery.start_soon(pipe, server, client, slow)
+
+
+async def test_idle_sockets_cannot_lock_out_the_real_peer() -> None:
+    # Defect 1: an outsider keeps every pending slot busy with idle sockets and reopens each one
+    # the acceptor drops. Refusing the newest connection locked the real dialer out; evicting
+    # the oldest idle one lets it in.
+    ts = build(2, max_pending_handshakes=8, max_pending_per_source=4, hello_timeout=0.5)
+    addrs = await listen_all(ts)
+    held: list[trio.SocketStream] = []
+
+    async def squat() -> None:
+        while True:
+            try:
+                stream = await trio.open_tcp_stream(*addrs[1])
+            except OSError:  # the listener closed once party 0 was in
+                return
+            held.append(stream)
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await stream.receive_some(1)  # b"" (or a reset) once the acceptor drops it
+            await trio.aclose_forcefully(stream)
+
+    try:
+        async with trio.open_nursery() as attack:
+            for _ in range(8):
+                attack.start_soon(squat)
+            with trio.fail_after(5):
+                while len(ts[1]._pending) < 4:  # the per-source cap is reached...
+                    await trio.sleep(0.01)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(ts[0].connect)
+                nursery.start_soon(ts[1].connect)
+            attack.cancel_scope.cancel()
+        await ts[0].send(1, b"through")
+        assert await receive(ts[1]) == Frame(0, b"through")
+        reasons = {str(r) for r in ts[1].refused}
+        assert any("evicted" in r and "from its address" in r for r in reasons)
+        assert all("unauthenticated" in r for r in reasons)
+    finally:
+        for stream in held:
+            await trio.aclose_forcefully(stream)
+        for t in ts.values():
+            await t.aclose()
+
+
+async def test_listeners_close_once_every_inbound_peer_is_connected() -> None:
+    # Defect 1, second half: after setup an open port only lets outsiders make the parties sign.
+    async with mesh(3) as ts:
+        for t in ts.values():
+            assert t.address is not None
+            with pytest.raises(OSError):
+                await trio.open_tcp_stream(*t.address)
+            assert t._pending == []
+        await ts[0].send(2, b"still flowing")
+        assert await receive(ts[2]) == Frame(0, b"still flowing")
+
+
+async def test_hello_in_the_wrong_direction_costs_no_public_key_work(monkeypatch) -> None:
+    # Defect 1: the cheap checks run before X25519 and the signature.
+    keys = {i: SigningKey.generate() for i in range(3)}
+    ts = build(3, keys=keys)
+    await listen_all(ts)
+    signed: list[bytes] = []
+    real_sign = SigningKey.sign
+
+    def counting_sign(self, message, encoder=None):  # type: ignore[no-untyped-def]
+        signed.append(message)
+        return real_sign(self, message)
+
+    monkeypatch.setattr(SigningKey, "sign", counting_sign)
+    try:
+        stream = await trio.open_tcp_stream(*ts[0].address)
+        await stream.send_all(encode_frame(Initiator(2, keys[2], 0, keys[0].verify_key).hello()))
+        reader = FrameReader(256)
+        with trio.fail_after(5):
+            while (answer := reader.next_frame()) is None:
+                reader.feed(await stream.receive_some(reader.wanted()))
+        assert answer == bytes([5, 5])  # REJECT(not expected) instead of a signed RESPONSE
+        assert signed == []
+        assert "must be dialed" in str(await wait_for_refusal(ts[0]))
+        await stream.aclose()
+    finally:
+        for t in ts.values():
+            await t.aclose()
+
+
+async def test_slow_accept_is_retried_and_leaves_no_dead_connection() -> None:
+    # Defect 2: the ACCEPT arrives after the dialer gave up. The acceptor must not have
+    # registered that connection, so the retry gets in and frames flow both ways.
+    keys = {i: SigningKey.generate() for i in range(2)}
+    ts = build(2, keys=keys)
+    ts[0].handshake_timeout = 0.3  # shorter than the relay's delay
+    addrs = await listen_all(ts)
+    log: list[str] = []
+    listener = (await trio.open_tcp_listeners(0, host=HOST))[0]
+    ts[0].set_peer_address(1, HOST, listener.socket.getsockname()[1])
+    try:
+        async with trio.open_nursery() as outer:
+            outer.start_soon(relay, listener, addrs[1], "slow", log)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(ts[0].connect)
+                nursery.start_soon(ts[1].connect)
+            await ts[0].send(1, b"ping")
+            assert await receive(ts[1]) == Frame(0, b"ping")
+            await ts[1].send(0, b"pong")
+            assert await receive(ts[0]) == Frame(1, b"pong")
+            assert len(log) >= 2  # the first attempt really timed out and was retried
+            outer.cancel_scope.cancel()
+    finally:
+        await listener.aclose()
+        for t in ts.values():
+            await t.aclose()
+
+
+async def test_unconfirmed_connection_is_replaced_by_a_newer_authenticated_one() -> None:
+    # Defect 2: a dialer that authenticated but never sent its key confirmation (it gave up)
+    # must not block its own retry with "already connected".
+    keys = {i: SigningKey.generate() for i in range(2)}
+    ts = build(2, keys=keys)
+    await listen_all(ts)
+    try:
+        stale, _ = await rogue_session(ts[1], 0, keys[0], keys[1], confirm=False)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ts[0].connect)
+            nursery.start_soon(ts[1].connect)
+        await ts[0].send(1, b"fresh")
+        assert await receive(ts[1]) == Frame(0, b"fresh")
+        assert "superseded" in str(await wait_for_refusal(ts[1]))
+        with trio.fail_after(5):
+            assert await stale.receive_some(10) == b""  # the stale attempt was hung up
+        await stale.aclose()
+    finally:
+        for t in ts.values():
+            await t.aclose()
+
+
+async def test_forged_reject_is_retried_not_blamed_on_the_peer() -> None:
+    # Defect 3: a 2-byte REJECT is unsigned; the first attempt meets a forged one, the retry
+    # reaches the real party 1 and connects.
+    ts = build(2)
+    addrs = await listen_all(ts)
+    log: list[str] = []
+    listener = (await trio.open_tcp_listeners(0, host=HOST))[0]
+    ts[0].set_peer_address(1, HOST, listener.socket.getsockname()[1])
+    try:
+        async with trio.open_nursery() as outer:
+            outer.start_soon(relay, listener, addrs[1], "reject", log)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(ts[0].connect)
+                nursery.start_soon(ts[1].connect)
+            await ts[0].send(1, b"ok")
+            assert await receive(ts[1]) == Frame(0, b"ok")
+            assert len(log) >= 2
+            outer.cancel_scope.cancel()
+    finally:
+        await listener.aclose()
+        for t in ts.values():
+            await t.aclose()
+
+
+async def test_only_forged_rejects_end_in_a_timeout_that_says_so() -> None:
+    ts = build(2, connect_timeout=0.5)
+    await listen_all(ts)
+    listener = (await trio.open_tcp_listeners(0, host=HOST))[0]
+    port = listener.socket.getsockname()[1]
+
+    async def impostor() -> None:
+        while True:
+            stream = await listener.accept()
+            await stream.receive_some(4 + 65)
+            await stream.send_all(encode_frame(bytes([5, 4])))
+            await trio.aclose_forcefully(stream)
+
+    ts[0].set_peer_address(1, HOST, port)
+    try:
+        async with trio.open_nursery() as outer:
+            outer.start_soon(impostor)
+            with pytest.raises(ConnectTimeout, match="unauthenticated REJECT") as info:
+                await ts[0].connect()
+            assert not isinstance(info.value, HandshakeFailed) and info.value.peer == 1
+            outer.cancel_scope.cancel()
+    finally:
+        await listener.aclose()
+        for t in ts.values():
+            await t.aclose()
+
+
+async def test_aclose_wakes_a_pending_connect() -> None:
+    ts = build(2, connect_timeout=60.0)
+    await listen_all(ts)  # party 0 never connects
+    try:
+
+        async def waiting() -> None:
+            with pytest.raises(ConnectionClosed, match="transport is closed"):
+                await ts[1].connect()
+
+        with trio.fail_after(5):  # hang guard: before the fix connect() waited the full 60 s
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(waiting)
+                await trio.sleep(0.1)
+                await ts[1].aclose()
+    finally:
+        for t in ts.values():
+            await t.aclose()
+
+
+async def test_outsider_refusals_are_labelled_unauthenticated_in_connect_timeout() -> None:
+    ts = build(2, connect_timeout=0.8)
+    await listen_all(ts)  # party 0 is not started
+    junk = SigningKey.generate()
+    try:
+        async with trio.open_nursery() as nursery:
+
+            async def outsider() -> None:
+                with pytest.raises(HandshakeFailed):
+                    await rogue_session(ts[1], 0, junk, junk)  # claims id 0, wrong key
+
+            nursery.start_soon(outsider)
+            with pytest.raises(ConnectTimeout) as info:
+                await ts[1].connect()
+        text = str(info.value)
+        assert "an unauthenticated connection claiming to be party 0 was refused" in text
+    finally:
+        for t in ts.values():
+            await t.aclose()
+
+
+async def test_inbox_is_bounded_in_bytes_with_back_pressure() -> None:
+    frame = bytes(64 * 1024)
+    total = 300  # ~19 MiB: more than loopback socket buffers hold
+    async with mesh(2, inbox_frames=1000, inbox_bytes=100_000) as ts:
+        sent = 0
+
+        async def sender() -> None:
+            nonlocal sent
+            for k in range(total):
+                await ts[0].send(1, k.to_bytes(4, "big") + frame)
+                sent += 1
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sender)
+            await trio.sleep(0.3)
+            assert sent < total  # held back by the byte budget, not by the 1000-frame bound
+            assert ts[1]._inbox_recv.statistics().current_buffer_used <= 1
+            for k in range(total):
+                assert (await receive(ts[1])).data[:4] == k.to_bytes(4, "big")
+        assert sent == total
