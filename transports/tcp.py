@@ -18,9 +18,10 @@ Why it is built this way:
   acceptor registers the connection only once it opens. So a dialer that gave up on a slow ACCEPT
   never leaves a registered-but-dead connection behind, and a newer authenticated attempt of the
   same peer replaces an unconfirmed older one.
-* **REJECT is a hint**: it is unsigned, so the dialer records it and retries until
-  ``connect_timeout``; only proof that the listener lacks the peer's key (a bad RESPONSE
-  signature) ends ``connect()`` early.
+* **Nothing unauthenticated is final**: a REJECT is unsigned, and a bad or malformed RESPONSE may
+  come from an impostor at the address or from the path, so the dialer records what it saw and
+  retries until ``connect_timeout``; the final ``ConnectTimeout`` quotes it, labelled as
+  unauthenticated, instead of blaming the peer early.
 * **Listeners close once every peer that dials in has connected**: there is no reconnection, so
   after that an open port only serves attackers.
 * **Records** (``channel``) are SecretBox-encrypted with counter nonces inside length-prefixed
@@ -297,9 +298,8 @@ class TcpTransport(Transport):
         """Listen if needed, then connect to every peer or raise one ``TransportError``.
 
         Dials every higher id and waits for every lower id to dial in, all within
-        ``connect_timeout``. Proof that the listener at a peer's address lacks its key ends the
-        wait at once; refused (REJECT, unsigned), reset or slow attempts are retried with backoff
-        and summarised in the final ``ConnectTimeout``. Once every peer is connected the
+        ``connect_timeout``. Refused (REJECT, unsigned), unauthenticated, reset or slow attempts
+        are retried with backoff and summarised in the final ``ConnectTimeout``. Once every peer is connected the
         listeners close. ``aclose()`` from another task ends a pending ``connect()`` with
         ``ConnectionClosed``.
         """
@@ -610,7 +610,7 @@ class TcpTransport(Transport):
         last_attempt: dict[PartyId, BaseException],
         connect_scope: trio.CancelScope,
     ) -> None:
-        """Dial ``peer`` until connected; only proof of a wrong listener key is final."""
+        """Dial ``peer`` until connected; anything a stranger could have caused is retried."""
         addr = self._addresses[peer]
         delay = _BACKOFF_START
         while True:
@@ -650,10 +650,16 @@ class TcpTransport(Transport):
                     channel = confirming
                 except Rejected as exc:  # unsigned: maybe the peer, maybe anyone on the path
                     raise _Retry(str(exc)) from exc
+                except (HandshakeFailed, FrameTooLarge) as exc:
+                    # Nothing before our check of the RESPONSE is authenticated, so a bad
+                    # signature or a malformed answer may be an impostor at the address or an
+                    # injection on the path: retry, and say so if the deadline passes.
+                    raise _Retry(
+                        f"the listener at {addr.host}:{addr.port} did not authenticate as "
+                        f"party {peer}: {exc}"
+                    ) from None
                 except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
                     raise _Retry(f"connection to party {peer} lost during handshake") from exc
-                except FrameTooLarge as exc:
-                    raise HandshakeFailed(str(exc), peer=peer) from exc
                 except ConnectionClosed as exc:  # EOF mid-handshake: the peer may be restarting
                     raise _Retry(str(exc)) from exc
             if channel is None:
