@@ -18,6 +18,7 @@ from coopetition.transports.framing import FrameReader, encode_frame
 from coopetition.transports.handshake import (
     MAX_HANDSHAKE_MESSAGE,
     Initiator,
+    Rejected,
     Responder,
     State,
 )
@@ -267,7 +268,78 @@ def test_replayed_dropped_and_reordered_records_are_rejected() -> None:
 
 
 def test_directions_use_different_keys() -> None:
-    a, _b = channel_pair()
-    record = a.seal(b"hello")
-    with pytest.raises(RecordRejected):  # a record cannot be reflected back to its sender
-        a.open(record)
+    # Keys derived through a real handshake, not hard-coded: each side's send key is the other's
+    # receive key, and a record cannot be reflected back to its sender.
+    _, _, i_keys, r_keys, _, _ = run_handshake(1, 2)
+    initiator = SecureChannel(i_keys.send_key, i_keys.recv_key, peer=2)
+    responder = SecureChannel(r_keys.send_key, r_keys.recv_key, peer=1)
+    record = initiator.seal(b"hello")
+    mirror = SecureChannel(i_keys.send_key, i_keys.recv_key, peer=2)
+    with pytest.raises(RecordRejected):
+        mirror.open(record)  # reflected to its sender: the receive key differs
+    assert responder.open(record) == b"hello"
+    assert initiator.open(responder.seal(b"back")) == b"back"
+    assert i_keys.send_key != i_keys.recv_key
+
+
+# ----------------------------------------------------------------------------- review fixes
+
+
+class CountingKey(SigningKey):
+    """A signing key that counts its signatures (to show a refusal did no public-key work)."""
+
+    signatures = 0
+
+    def sign(self, message, encoder=None):  # type: ignore[no-untyped-def, override]
+        CountingKey.signatures += 1
+        return super().sign(message)
+
+
+def test_admit_refuses_a_claimed_id_before_any_public_key_work() -> None:
+    key = CountingKey(bytes([7]) * 32)
+    CountingKey.signatures = 0
+    seen: list[int] = []
+
+    def admit(peer: int) -> str | None:
+        seen.append(peer)
+        return "party 1 is already connected"
+
+    resp = Responder(2, key, {1: KEYS[1].verify_key}, admit=admit)
+    with pytest.raises(HandshakeFailed, match="unauthenticated hello claiming party 1") as info:
+        resp.receive_hello(Initiator(1, KEYS[1], 2, key.verify_key).hello())
+    assert info.value.peer == 1 and seen == [1]
+    assert resp.reject == bytes([5, 5])  # REJECT(not expected)
+    assert CountingKey.signatures == 0  # no RESPONSE signature
+    assert resp._given_esk is None  # no ephemeral key pair, hence no X25519 either
+    # an unknown id is refused before admit is even asked
+    resp = Responder(2, key, {1: KEYS[1].verify_key}, admit=admit)
+    with pytest.raises(UnknownPeer):
+        resp.receive_hello(Initiator(3, KEYS[3], 2, key.verify_key).hello())
+    assert seen == [1] and CountingKey.signatures == 0
+
+
+def test_admit_none_lets_the_handshake_proceed() -> None:
+    resp = Responder(2, KEYS[2], {1: KEYS[1].verify_key}, admit=lambda _p: None)
+    init = Initiator(1, KEYS[1], 2, KEYS[2].verify_key)
+    finish = init.receive_response(resp.receive_hello(init.hello()))
+    assert resp.receive_finish(finish).send_key == init.receive_verdict(resp.accept()).recv_key
+
+
+@pytest.mark.parametrize("stage", ["response", "verdict"])
+def test_reject_is_reported_as_unauthenticated(stage: str) -> None:
+    # A REJECT carries no signature: the initiator raises the distinct ``Rejected`` type (which
+    # the transport retries) and its message says the REJECT is unauthenticated.
+    init = Initiator(1, KEYS[1], 2, KEYS[2].verify_key)
+    hello = init.hello()
+    if stage == "verdict":
+        resp = Responder(2, KEYS[2], {1: KEYS[1].verify_key})
+        init.receive_response(resp.receive_hello(hello))
+        call = init.receive_verdict
+    else:
+        call = init.receive_response
+    with pytest.raises(
+        Rejected, match=r"unauthenticated REJECT .*party 2 \(bad_signature\)"
+    ) as info:
+        call(bytes([5, 4]))
+    assert isinstance(info.value, HandshakeFailed) and info.value.peer == 2
+    assert init.state is State.FAILED
