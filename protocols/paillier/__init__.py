@@ -10,7 +10,11 @@ Keys (``keys``)
     any other key below 2048 bits. ``PublicKey(n)``: ``raw_encrypt(m, r)`` = Enc(m; r) with full
     randomness, ``encrypt(m)``, ``encrypt_with_rn(m, r**N)``, ``encode``/``decode`` (signed <->
     Z_N), ``check_ciphertext(c, what=)``, ``check_ciphertexts(cs)`` (names the bad index),
-    ``fingerprint``. ``PrivateKey``: ``decrypt(c)`` (CRT), ``raw_decrypt(c)``.
+    ``fingerprint``. Plaintexts are integers only (int, mpz, numpy integer; ``TypeError``
+    otherwise): the signed API (``encode``, ``encrypt``, ``Encryptor.encrypt*``,
+    ``ops.add_plain``) refuses values outside (-N/2, N/2), the raw layer (``raw_encrypt``,
+    ``encrypt_with_rn``, ``encrypt_with_randomness``; ``residue(m)``) values outside (-N/2, N);
+    ``as_int(x)`` is the shared integer check. ``PrivateKey``: ``decrypt(c)`` (CRT), ``raw_decrypt(c)``.
 
 Fast encryption (``encryptor``)
     ``Encryptor(pk, window_bits=8)``: Damgård–Jurik–Nielsen short-exponent randomness
@@ -18,13 +22,15 @@ Fast encryption (``encryptor``)
     ``encrypt_array(a)`` (numpy, any shape), ``encrypt_with_randomness(m) -> (c, r)`` (r in
     Z_N^* with c = pk.raw_encrypt(m, r), for proofs). ``RandomnessPool(pk)``: ``fill(count,
     processes=k)`` ahead of time (k worker processes) or ``fill_in_background(count)``, then
-    encryption costs one multiplication.
+    encryption costs one multiplication. A pool is discarded in a forked child and refuses
+    pickling, so no randomness is handed out twice.
 
 Homomorphic operations (``ops``)
     ``add``, ``sub``, ``neg``, ``add_plain``, ``mul_plain``; vectors ``add_vec``, ``sub_vec``,
     ``add_plain_vec``, ``mul_plain_vec``, ``scale_vec`` (also numpy arrays of any shape),
     ``sum_ct``, ``dot_plain``; plaintext matrices ``matvec(pk, A, x)``, ``matmul(pk, A, X)``,
-    ``matmul_right(pk, X, B)``.
+    ``matmul_right(pk, X, B)``. Operations that exponentiate or invert check each ciphertext
+    first (``InvalidCiphertext`` naming the index); matrices must be rectangular.
 
 Threshold decryption, all m parties needed (``threshold``)
     ``TrustedDealerKeyGeneration(m, bits)`` (the dealer learns the key; tests/simulations) behind
