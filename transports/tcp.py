@@ -299,9 +299,9 @@ class TcpTransport(Transport):
 
         Dials every higher id and waits for every lower id to dial in, all within
         ``connect_timeout``. Refused (REJECT, unsigned), unauthenticated, reset or slow attempts
-        are retried with backoff and summarised in the final ``ConnectTimeout``. Once every peer is connected the
-        listeners close. ``aclose()`` from another task ends a pending ``connect()`` with
-        ``ConnectionClosed``.
+        are retried with backoff and summarised in the final ``ConnectTimeout``. Once every
+        peer is connected the listeners close. ``aclose()`` from another task ends a pending
+        ``connect()`` with ``ConnectionClosed``.
         """
         async with self._connect_lock:
             await self._connect_locked()
