@@ -584,7 +584,7 @@ async def test_logs_name_parties_but_never_keys_or_payloads() -> None:
         assert needle.hex() not in text and repr(needle)[2:-1] not in text
 
 
-# ----------------------------------------------------------------------------- review fixes (issue 3)
+# ------------------------------------------------------------------------- review fixes (issue 3)
 
 
 async def pipe(src: trio.SocketStream, dst: trio.SocketStream, delay_after: int | None) -> None:

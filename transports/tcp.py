@@ -27,8 +27,8 @@ Why it is built this way:
 * **Records** (``channel``) are SecretBox-encrypted with counter nonces inside length-prefixed
   frames (``framing``); the length is checked before the body is buffered.
 * **Back-pressure, not drops**: a receive task per connection pushes decrypted frames into one
-  inbox bounded in frames and in bytes and blocks when it is full, so a slow consumer stops reading the sockets and TCP
-  flow control slows the senders. A send that cannot finish within ``send_timeout`` drops the
+  inbox bounded in frames and in bytes and blocks when it is full, so a slow consumer stops
+  reading the sockets and TCP flow control slows the senders. A send that cannot finish within ``send_timeout`` drops the
   connection with a typed error; nothing is discarded silently.
 * **Whole frames only**: writes to one connection are serialised by a lock and shielded from
   cancellation (bounded by ``send_timeout``), so cancelling a sender never leaves half a record
