@@ -53,6 +53,18 @@ class Wrap(Transport):
         await self.inner.aclose()
 
 
+class CloseOwnSide(Wrap):
+    """Closes its own transport after 20 sends: this party's fault, nobody else's."""
+
+    sent = 0
+
+    async def send(self, peer, data):
+        self.sent += 1
+        if self.sent == 20:
+            await self.inner.aclose()
+        await self.inner.send(peer, data)
+
+
 def _control(config, tag, payload, seq=10_000):
     header = EnvelopeHeader(config.session, "admm", "_control", 0, tag, config.party_id,
                             BROADCAST, seq)
@@ -276,15 +288,6 @@ async def test_early_done_does_not_switch_off_failure_detection(autojump_clock):
 
 
 async def test_own_failures_are_local_not_a_peers_fault(autojump_clock):
-    class CloseOwnSide(Wrap):
-        sent = 0
-
-        async def send(self, peer, data):
-            self.sent += 1
-            if self.sent == 20:
-                await self.inner.aclose()
-            await self.inner.send(peer, data)
-
     ids = [0, 1, 2]
     transports = MemoryNetwork(ids).transports()
     transports[0] = CloseOwnSide(transports[0])
@@ -310,15 +313,6 @@ async def test_abort_too_large_for_a_frame_still_reaches_everyone(autojump_clock
 
 
 async def test_a_peer_that_fails_on_its_own_is_named_by_the_others(autojump_clock):
-    class CloseOwnSide(Wrap):
-        sent = 0
-
-        async def send(self, peer, data):
-            self.sent += 1
-            if self.sent == 20:
-                await self.inner.aclose()
-            await self.inner.send(peer, data)
-
     ids = [0, 1, 2]
     transports = MemoryNetwork(ids).transports()
     transports[0] = CloseOwnSide(transports[0])
