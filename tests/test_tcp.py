@@ -627,6 +627,26 @@ async def relay(
             nursery.start_soon(pipe, server, client, slow)
 
 
+@asynccontextmanager
+async def connected_through_relay(ts: dict[int, TcpTransport], first: str) -> AsyncIterator[list[str]]:
+    """Party 0 dials party 1 through ``relay`` (whose first connection gets ``first``); yields the
+    relay's connection log once both are connected, keeping the relay up until the block ends."""
+    addrs = await listen_all(ts)
+    log: list[str] = []
+    listener = (await trio.open_tcp_listeners(0, host=HOST))[0]
+    ts[0].set_peer_address(1, HOST, listener.socket.getsockname()[1])
+    try:
+        async with trio.open_nursery() as outer:
+            outer.start_soon(relay, listener, addrs[1], first, log)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(ts[0].connect)
+                nursery.start_soon(ts[1].connect)
+            yield log
+            outer.cancel_scope.cancel()
+    finally:
+        await listener.aclose()
+
+
 async def test_idle_sockets_cannot_lock_out_the_real_peer() -> None:
     # Defect 1: an outsider keeps every pending slot busy with idle sockets and reopens each one
     # the acceptor drops. Refusing the newest connection locked the real dialer out; evicting
@@ -716,24 +736,14 @@ async def test_slow_accept_is_retried_and_leaves_no_dead_connection() -> None:
     keys = {i: SigningKey.generate() for i in range(2)}
     ts = build(2, keys=keys)
     ts[0].handshake_timeout = 0.3  # shorter than the relay's delay
-    addrs = await listen_all(ts)
-    log: list[str] = []
-    listener = (await trio.open_tcp_listeners(0, host=HOST))[0]
-    ts[0].set_peer_address(1, HOST, listener.socket.getsockname()[1])
     try:
-        async with trio.open_nursery() as outer:
-            outer.start_soon(relay, listener, addrs[1], "slow", log)
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(ts[0].connect)
-                nursery.start_soon(ts[1].connect)
+        async with connected_through_relay(ts, "slow") as log:
             await ts[0].send(1, b"ping")
             assert await receive(ts[1]) == Frame(0, b"ping")
             await ts[1].send(0, b"pong")
             assert await receive(ts[0]) == Frame(1, b"pong")
             assert len(log) >= 2  # the first attempt really timed out and was retried
-            outer.cancel_scope.cancel()
     finally:
-        await listener.aclose()
         for t in ts.values():
             await t.aclose()
 
@@ -764,22 +774,12 @@ async def test_forged_reject_is_retried_not_blamed_on_the_peer() -> None:
     # Defect 3: a 2-byte REJECT is unsigned; the first attempt meets a forged one, the retry
     # reaches the real party 1 and connects.
     ts = build(2)
-    addrs = await listen_all(ts)
-    log: list[str] = []
-    listener = (await trio.open_tcp_listeners(0, host=HOST))[0]
-    ts[0].set_peer_address(1, HOST, listener.socket.getsockname()[1])
     try:
-        async with trio.open_nursery() as outer:
-            outer.start_soon(relay, listener, addrs[1], "reject", log)
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(ts[0].connect)
-                nursery.start_soon(ts[1].connect)
+        async with connected_through_relay(ts, "reject") as log:
             await ts[0].send(1, b"ok")
             assert await receive(ts[1]) == Frame(0, b"ok")
             assert len(log) >= 2
-            outer.cancel_scope.cancel()
     finally:
-        await listener.aclose()
         for t in ts.values():
             await t.aclose()
 
