@@ -23,7 +23,8 @@ class RoundPrinter:
         if phase == "coordinate":
             elapsed = time.perf_counter() - self.started
             print(
-                f"  round {rnd + 1:>4}/{self.iterations}  {elapsed:7.2f}s", file=self.stream,
+                f"  round {rnd + 1:>4}/{self.iterations}  {elapsed:7.2f}s",
+                file=self.stream,
                 flush=True,
             )
         elif phase in ("setup", "release"):

@@ -52,12 +52,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _config(args: argparse.Namespace, rows: int) -> AdmmConfig:
-    lam = 0.0 if args.objective == "least_squares" else (
-        args.lam if args.lam is not None else 0.02 * rows
+    lam = (
+        0.0
+        if args.objective == "least_squares"
+        else (args.lam if args.lam is not None else 0.02 * rows)
     )
     rho = args.rho if args.rho is not None else 0.1 * rows
-    return AdmmConfig(Objective(args.objective, lam=lam, l1_ratio=args.l1_ratio), rho=rho,
-                      iterations=args.iterations)
+    return AdmmConfig(
+        Objective(args.objective, lam=lam, l1_ratio=args.l1_ratio),
+        rho=rho,
+        iterations=args.iterations,
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -136,18 +141,32 @@ def write_tcp_session(folder: Path, parts: list[Any], config: AdmmConfig) -> lis
         np.savez(folder / f"party{pid}.npz", X=X, y=y)
         objective = config.objective
         lines = [
-            "[party]", f"id = {pid}", f'key_file = "party{pid}.key"',
-            f'listen = "127.0.0.1:{ports[pid]}"', f'data = "party{pid}.npz"', "",
-            "[session]", f'id = "{session}"', 'protocol = "admm"', "",
-            "[admm]", f'objective = "{objective.kind}"', f"lam = {objective.lam!r}",
-            f"l1_ratio = {objective.l1_ratio!r}", f"rho = {config.rho!r}",
-            f"iterations = {config.iterations}", "",
+            "[party]",
+            f"id = {pid}",
+            f'key_file = "party{pid}.key"',
+            f'listen = "127.0.0.1:{ports[pid]}"',
+            f'data = "party{pid}.npz"',
+            "",
+            "[session]",
+            f'id = "{session}"',
+            'protocol = "admm"',
+            "",
+            "[admm]",
+            f'objective = "{objective.kind}"',
+            f"lam = {objective.lam!r}",
+            f"l1_ratio = {objective.l1_ratio!r}",
+            f"rho = {config.rho!r}",
+            f"iterations = {config.iterations}",
+            "",
         ]
         for peer in range(count):
             if peer != pid:
                 lines += [
-                    "[[peers]]", f"id = {peer}", f'address = "127.0.0.1:{ports[peer]}"',
-                    f'public_key = "{public_key_hex(keys[peer].verify_key)}"', "",
+                    "[[peers]]",
+                    f"id = {peer}",
+                    f'address = "127.0.0.1:{ports[peer]}"',
+                    f'public_key = "{public_key_hex(keys[peer].verify_key)}"',
+                    "",
                 ]
         path = folder / f"party{pid}.toml"
         path.write_text("\n".join(lines))
@@ -161,12 +180,23 @@ def _run_tcp(parts: list[Any], config: AdmmConfig, log: Any) -> tuple[Any, str]:
         configs = write_tcp_session(folder, parts, config)
         procs = []
         for pid, path in enumerate(configs):
-            cmd = [sys.executable, "-m", "coopetition", "party", "--config", str(path),
-                   "--output", str(folder / f"result{pid}.json")]
+            cmd = [
+                sys.executable,
+                "-m",
+                "coopetition",
+                "party",
+                "--config",
+                str(path),
+                "--output",
+                str(folder / f"result{pid}.json"),
+            ]
             if pid != 0:
                 cmd.append("--quiet")
-            procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=None if pid == 0
-                                          else subprocess.DEVNULL))
+            procs.append(
+                subprocess.Popen(
+                    cmd, stdout=subprocess.DEVNULL, stderr=None if pid == 0 else subprocess.DEVNULL
+                )
+            )
         print(f"  started {len(procs)} party processes on loopback", file=log)
         deadline = time.monotonic() + 600
         for proc in procs:
@@ -185,13 +215,20 @@ def _run_tcp(parts: list[Any], config: AdmmConfig, log: Any) -> tuple[Any, str]:
         aborted = [r for r in results if r.get("outcome") != "completed"]
         if aborted:
             first = aborted[0]
-            return f"party {first['party']}: {first.get('abort_reason')} (culprit {first.get('culprit')})", ""
+            return (
+                f"party {first['party']}: {first.get('abort_reason')} (culprit {first.get('culprit')})",
+                "",
+            )
         return [np.array(r["model"]) for r in results], results[0]["transcript_sha256"]
 
 
 def _report(
-    args: argparse.Namespace, dataset: Dataset, config: AdmmConfig, models: list[np.ndarray],
-    transcript: str, wall: float,
+    args: argparse.Namespace,
+    dataset: Dataset,
+    config: AdmmConfig,
+    models: list[np.ndarray],
+    transcript: str,
+    wall: float,
 ) -> dict[str, Any]:
     model = models[0]
     agree = all(np.array_equal(model, other) for other in models[1:])
@@ -213,7 +250,8 @@ def _report(
         "reference_objective": objective.value(dataset.X, dataset.y, reference),
         "max_abs_coef_diff": float(np.max(np.abs(model - reference))),
         "converged": bool(
-            np.max(np.abs(model - reference)) <= CONVERGED_TOLERANCE * max(1.0, np.abs(reference).max())
+            np.max(np.abs(model - reference))
+            <= CONVERGED_TOLERANCE * max(1.0, np.abs(reference).max())
         ),
         "parties_agree": agree,
         "model": model.tolist(),
@@ -235,9 +273,12 @@ def _warn_if_not_converged(report: dict[str, Any], log: Any) -> None:
 
 def _print_table(report: dict[str, Any], dataset: Dataset) -> None:
     print(f"{'feature':24} {'joint model':>12} {'scikit-learn':>12}")
-    for name, ours, ref in zip(dataset.feature_names, report["model"], report["reference_model"],
-                               strict=True):
+    for name, ours, ref in zip(
+        dataset.feature_names, report["model"], report["reference_model"], strict=True
+    ):
         print(f"{name:24} {ours:12.6f} {ref:12.6f}")
-    print(f"objective {report['objective']:.6f} vs reference {report['reference_objective']:.6f}; "
-          f"max |coef diff| {report['max_abs_coef_diff']:.2e}; parties agree: "
-          f"{report['parties_agree']}; {report['wall_seconds']}s")
+    print(
+        f"objective {report['objective']:.6f} vs reference {report['reference_objective']:.6f}; "
+        f"max |coef diff| {report['max_abs_coef_diff']:.2e}; parties agree: "
+        f"{report['parties_agree']}; {report['wall_seconds']}s"
+    )

@@ -22,8 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     parser.add_argument("--parties", type=int, default=None, help="override the party count")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--schedule-out", type=Path, default=None,
-                        help="where to save the fault schedule (default results/sim/NAME-seedS.json)")
+    parser.add_argument(
+        "--schedule-out",
+        type=Path,
+        default=None,
+        help="where to save the fault schedule (default results/sim/NAME-seedS.json)",
+    )
     parser.set_defaults(func=_run)
 
 
@@ -46,8 +50,12 @@ def _run(args: argparse.Namespace) -> int:
     result.schedule.save(out)
     problems = unmet_expectations(scenario, result)
     report = result.as_dict()
-    report.update(scenario=scenario.name, schedule_file=str(out), expectation_met=not problems,
-                  expectation_problems=problems)
+    report.update(
+        scenario=scenario.name,
+        schedule_file=str(out),
+        expectation_met=not problems,
+        expectation_problems=problems,
+    )
     if args.json:
         print(json.dumps(report, sort_keys=True))
     else:
@@ -65,15 +73,21 @@ def _table(r: dict) -> None:
         print(f"abort              {r['abort_code']}: {r['abort_reason']}  culprit={r['culprit']}")
     print(f"virtual seconds    {r['virtual_seconds']:.6f}")
     print(f"wall seconds       {r['wall_seconds']:.3f}")
-    print(f"link frames/bytes  {r['link_frames']} / {r['link_bytes']}  "
-          f"(retransmissions {r['retransmissions']})")
+    print(
+        f"link frames/bytes  {r['link_frames']} / {r['link_bytes']}  "
+        f"(retransmissions {r['retransmissions']})"
+    )
     print(f"transcript sha256  {r['transcript_sha256']}")
     print(f"wire sha256        {r['wire_sha256']}")
     print(f"{'phase':18} {'compute s':>11} {'network s':>11} {'bytes':>12} {'messages':>9}")
     for name, row in r["phases"].items():
-        print(f"{name:18} {row['compute_seconds']:11.6f} {row['network_seconds']:11.6f} "
-              f"{int(row['bytes_sent']):12d} {int(row['messages_sent']):9d}")
+        print(
+            f"{name:18} {row['compute_seconds']:11.6f} {row['network_seconds']:11.6f} "
+            f"{int(row['bytes_sent']):12d} {int(row['messages_sent']):9d}"
+        )
     print(f"{'party':6} {'status':18} {'compute s':>11} {'network s':>11} {'bytes':>12}")
     for pid, row in r["parties"].items():
-        print(f"{pid:6} {row['status']:18} {row['compute_seconds']:11.6f} "
-              f"{row['network_seconds']:11.6f} {int(row['bytes_sent']):12d}")
+        print(
+            f"{pid:6} {row['status']:18} {row['compute_seconds']:11.6f} "
+            f"{row['network_seconds']:11.6f} {int(row['bytes_sent']):12d}"
+        )

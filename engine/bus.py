@@ -77,7 +77,9 @@ class Bus:
         try:
             envelope = open_frame(frame, self.verify_keys)
         except WireError as exc:
-            raise ProtocolViolation(f"undecodable or badly signed frame: {exc}", culprit=peer) from None
+            raise ProtocolViolation(
+                f"undecodable or badly signed frame: {exc}", culprit=peer
+            ) from None
         header = envelope.header
         if header.sender != peer:
             raise ProtocolViolation(
@@ -176,5 +178,3 @@ class Bus:
             slot = self._slots.pop(key)
             if slot.frame is not None and not slot.consumed and key[3] != self.local_id:
                 self._parked_bytes[key[3]] -= len(slot.frame)
-
-

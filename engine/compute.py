@@ -28,7 +28,10 @@ class Compute(Protocol):
 
 class InlineCompute:
     def __init__(
-        self, *, charge_virtual_time: bool = False, cost_model: CostModel | None = None,
+        self,
+        *,
+        charge_virtual_time: bool = False,
+        cost_model: CostModel | None = None,
         speed_factor: float = 1.0,
     ) -> None:
         self.charge_virtual_time = charge_virtual_time

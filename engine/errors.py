@@ -127,7 +127,9 @@ class ProtocolAborted(CoopetitionError):
         return cls(
             str(data.get("reason", "")),
             culprit=None if not isinstance(culprit, int) or culprit < 0 else culprit,
-            evidence=[e for e in evidence if isinstance(e, bytes)] if isinstance(evidence, list) else [],
+            evidence=[e for e in evidence if isinstance(e, bytes)]
+            if isinstance(evidence, list)
+            else [],
             reported_by=reported_by,
             phase=str(data.get("phase") or "") or None,
             round=None if not isinstance(rnd, int) or rnd < 0 else rnd,

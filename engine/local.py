@@ -35,15 +35,16 @@ class LocalRun:
 
 
 def local_configs(
-    party_ids: list[PartyId], *, session: bytes | None = None, deadlines: Deadlines | None = None,
+    party_ids: list[PartyId],
+    *,
+    session: bytes | None = None,
+    deadlines: Deadlines | None = None,
 ) -> list[PartyConfig]:
     """Fresh identities and one shared roster for ``party_ids``."""
     identities = [Identity.generate(pid) for pid in party_ids]
     roster = {ident.party_id: ident.verify_key for ident in identities}
     session = session or os.urandom(16)
-    return [
-        PartyConfig(ident, roster, session, deadlines or Deadlines()) for ident in identities
-    ]
+    return [PartyConfig(ident, roster, session, deadlines or Deadlines()) for ident in identities]
 
 
 async def run_parties(

@@ -107,7 +107,12 @@ class Deadlines:
             spare = (self.heartbeat_timeout - self.heartbeat_interval) / 2
             object.__setattr__(self, "send", min(20.0, spare) if spare > 0 else 1.0)
         for name in (
-            "phase", "heartbeat_interval", "heartbeat_timeout", "finish", "abort_send", "send"
+            "phase",
+            "heartbeat_interval",
+            "heartbeat_timeout",
+            "finish",
+            "abort_send",
+            "send",
         ):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value > 0):
@@ -168,9 +173,7 @@ class Party:
         self.payload_hook = payload_hook
         self.observer = observer
         self.stats = RunStats()
-        self._log = resolve(logger).bind(
-            party=self.id, session=config.session.hex()[:12]
-        )
+        self._log = resolve(logger).bind(party=self.id, session=config.session.hex()[:12])
         self._transcript = hashlib.sha256()
         self._seq = 0  # protocol messages: the same at every run of the same inputs
         self._control_seq = 0  # heartbeats and the like: depend on timing, so counted apart
@@ -220,7 +223,9 @@ class Party:
             if self._error_is_local:
                 await self._broadcast_abort(self._error)
             self._log.warning(
-                "run_aborted", code=self._error.code, culprit=self._error.culprit,
+                "run_aborted",
+                code=self._error.code,
+                culprit=self._error.culprit,
                 reported_by=self._error.reported_by,
             )
             raise self._error
@@ -237,7 +242,9 @@ class Party:
         except ConnectionClosed as exc:
             self._fail(self._connection_lost(exc), local=True)
         except TransportError as exc:
-            self._fail(PeerUnreachable(str(exc), culprit=exc.peer, phase=self._phase_name), local=True)
+            self._fail(
+                PeerUnreachable(str(exc), culprit=exc.peer, phase=self._phase_name), local=True
+            )
         except Exception as exc:  # a bug must still end the run everywhere, loudly
             failure = LocalFailure(f"{type(exc).__name__}: {exc}", phase=self._phase_name)
             failure.__cause__ = exc
@@ -301,13 +308,15 @@ class Party:
                             events.append(event)
                     if not events:
                         raise LocalFailure(
-                            f"{type(machine).__name__} stopped without finishing", phase=phase,
+                            f"{type(machine).__name__} stopped without finishing",
+                            phase=phase,
                             round=rnd,
                         )
         except trio.TooSlowError:
             raise DeadlineExceeded(
                 f"phase {phase} did not finish within {self.config.deadlines.phase}s",
-                phase=phase, round=rnd,
+                phase=phase,
+                round=rnd,
             ) from None
 
     @staticmethod
@@ -378,7 +387,10 @@ class Party:
         for peer, theirs in echoes.items():
             if not _is_digest_list(theirs) or [s for s, _ in theirs] != senders:
                 raise ProtocolViolation(
-                    f"malformed broadcast echo for tag {tag!r}", culprit=peer, phase=phase, round=rnd
+                    f"malformed broadcast echo for tag {tag!r}",
+                    culprit=peer,
+                    phase=phase,
+                    round=rnd,
                 )
             for (sender, my_digest), (_, their_digest) in zip(mine, theirs, strict=True):
                 if my_digest != their_digest:
@@ -387,7 +399,11 @@ class Party:
             await self._resolve_disputes(phase, rnd, tag, disputes, deadline)
 
     async def _resolve_disputes(
-        self, phase: str, rnd: int, tag: str, disputes: dict[PartyId, dict[PartyId, bytes]],
+        self,
+        phase: str,
+        rnd: int,
+        tag: str,
+        disputes: dict[PartyId, dict[PartyId, bytes]],
         deadline: float,
     ) -> None:
         assert self._bus is not None
@@ -404,7 +420,9 @@ class Party:
         except DeadlineExceeded as exc:
             raise BroadcastInconsistent(
                 f"parties disagree on broadcast {tag!r} and party {exc.culprit} showed no evidence",
-                culprit=exc.culprit, phase=phase, round=rnd,
+                culprit=exc.culprit,
+                phase=phase,
+                round=rnd,
             ) from None
         for accuser in accusers:
             frames = dict(_evidence_items(shown[accuser]))
@@ -414,12 +432,16 @@ class Party:
                     raise BroadcastInconsistent(
                         f"party {accuser} claimed a broadcast {tag!r} from party {sender} "
                         "that it cannot show signed",
-                        culprit=accuser, phase=phase, round=rnd,
+                        culprit=accuser,
+                        phase=phase,
+                        round=rnd,
                     )
                 raise Equivocation(
                     f"party {sender} sent different signed broadcasts {tag!r} to different parties",
-                    culprit=sender, evidence=[f for f in (mine[sender], frame) if f],
-                    phase=phase, round=rnd,
+                    culprit=sender,
+                    evidence=[f for f in (mine[sender], frame) if f],
+                    phase=phase,
+                    round=rnd,
                 )
 
     def _proves(self, frame: bytes, key: tuple[str, int, str, PartyId], digest: bytes) -> bool:
@@ -477,7 +499,9 @@ class Party:
         if receiver == BROADCAST:
             assert self._bus is not None
             own = frame
-            if self.payload_hook is not None:  # a Byzantine sender keeps what it claims to have sent
+            if (
+                self.payload_hook is not None
+            ):  # a Byzantine sender keeps what it claims to have sent
                 altered = self.payload_hook(header, payload, self.id)
                 if altered is not payload:
                     own = seal(header, altered, signing_key)
@@ -496,8 +520,11 @@ class Party:
             stats.messages_sent += 1
 
     async def _send_control(self, tag: str, payload: Any, *, rnd: int = 0) -> None:
-        frame = seal(self._header(CONTROL_PHASE, rnd, tag, BROADCAST), payload,
-                     self.config.identity.signing_key)
+        frame = seal(
+            self._header(CONTROL_PHASE, rnd, tag, BROADCAST),
+            payload,
+            self.config.identity.signing_key,
+        )
         for peer in self.peers:
             try:
                 await self._send_frame(peer, frame)
@@ -514,7 +541,8 @@ class Party:
                 await self.transport.send(peer, frame)
         except trio.TooSlowError:
             raise PeerUnreachable(
-                f"party {peer} did not accept a frame within {limit}s", culprit=peer,
+                f"party {peer} did not accept a frame within {limit}s",
+                culprit=peer,
                 phase=self._phase_name,
             ) from None
         except FrameTooLarge as exc:
@@ -577,7 +605,10 @@ class Party:
                     return Equivocation(
                         f"party {key[3]} sent different signed broadcasts for phase={key[0]} "
                         f"round={key[1]} tag={key[2]} (evidence from party {sender})",
-                        culprit=key[3], evidence=[other, evidence], phase=key[0], round=key[1],
+                        culprit=key[3],
+                        evidence=[other, evidence],
+                        phase=key[0],
+                        round=key[1],
                     )
             by_key[key] = evidence
         if isinstance(received, CheatingDetected) and received.culprit is not None:
@@ -632,8 +663,11 @@ class Party:
     async def _broadcast_abort(self, error: ProtocolAborted) -> None:
         """Tell every peer, concurrently, so one stalled peer cannot keep it from the others."""
         message = _abort_message(error, self.transport.max_frame)
-        frame = seal(self._header(CONTROL_PHASE, 0, "abort", BROADCAST), message,
-                     self.config.identity.signing_key)
+        frame = seal(
+            self._header(CONTROL_PHASE, 0, "abort", BROADCAST),
+            message,
+            self.config.identity.signing_key,
+        )
 
         async def tell(peer: PartyId) -> None:
             with contextlib.suppress(TransportError, ProtocolAborted):
@@ -669,15 +703,20 @@ def _evidence_items(value: Any) -> list[tuple[PartyId, bytes]]:
     if not isinstance(value, list):
         return []
     return [
-        (item[0], item[1]) for item in value
-        if isinstance(item, list) and len(item) == 2 and isinstance(item[0], int)
+        (item[0], item[1])
+        for item in value
+        if isinstance(item, list)
+        and len(item) == 2
+        and isinstance(item[0], int)
         and isinstance(item[1], bytes)
     ]
 
 
 def _is_digest_list(value: Any) -> bool:
     return isinstance(value, list) and all(
-        isinstance(item, list) and len(item) == 2 and isinstance(item[0], int)
+        isinstance(item, list)
+        and len(item) == 2
+        and isinstance(item[0], int)
         and isinstance(item[1], bytes)
         for item in value
     )

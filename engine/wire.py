@@ -54,8 +54,35 @@ TAG_NDARRAY = 40  # RFC 8746 multi-dimensional array, row-major: [dims, typed ar
 TAG_BIGINT_VECTOR = 1668247400  # first-come-first-served range: [width, packed big-endian bytes]
 
 #: Tags cbor2 would otherwise turn into Python objects (dates, decimals, sets, regexps...).
-_FORBIDDEN_SEMANTIC_TAGS = (0, 1, 4, 5, 21, 22, 23, 24, 25, 28, 29, 30, 32, 33, 34, 35, 36, 37,
-                            52, 54, 100, 256, 258, 260, 261, 1004, 55799)
+_FORBIDDEN_SEMANTIC_TAGS = (
+    0,
+    1,
+    4,
+    5,
+    21,
+    22,
+    23,
+    24,
+    25,
+    28,
+    29,
+    30,
+    32,
+    33,
+    34,
+    35,
+    36,
+    37,
+    52,
+    54,
+    100,
+    256,
+    258,
+    260,
+    261,
+    1004,
+    55799,
+)
 
 
 class WireError(ValueError):
@@ -337,8 +364,18 @@ def _is_int(value: Any) -> bool:
 def encode_body(header: EnvelopeHeader, payload: Any) -> bytes:
     h = header
     return encode_payload(
-        [WIRE_VERSION, h.session, h.protocol, h.phase, h.round, h.tag, h.sender, h.receiver,
-         h.seq, payload]
+        [
+            WIRE_VERSION,
+            h.session,
+            h.protocol,
+            h.phase,
+            h.round,
+            h.tag,
+            h.sender,
+            h.receiver,
+            h.seq,
+            payload,
+        ]
     )
 
 

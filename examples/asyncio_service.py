@@ -33,12 +33,14 @@ def build_session(parties: int, ports: list[int]):
     for ident in identities:
         peers = {
             other.party_id: PeerAddress("127.0.0.1", ports[other.party_id], other.verify_key)
-            for other in identities if other.party_id != ident.party_id
+            for other in identities
+            if other.party_id != ident.party_id
         }
         configs.append(PartyConfig(ident, roster, session))
         transports.append(
-            TcpTransport(ident.party_id, ident.signing_key, ("127.0.0.1", ports[ident.party_id]),
-                         peers)
+            TcpTransport(
+                ident.party_id, ident.signing_key, ("127.0.0.1", ports[ident.party_id]), peers
+            )
         )
     return configs, transports
 
@@ -52,8 +54,10 @@ def peers_in_thread(configs, transports, protocols, results):
     async def main():
         async with trio.open_nursery() as nursery:
             for c, t, p in zip(configs, transports, protocols, strict=True):
+
                 async def one(c=c, t=t, p=p):
                     results[c.party_id] = await run_one(c, t, p)
+
                 nursery.start_soon(one)
 
     thread = threading.Thread(target=trio.run, args=(main,), daemon=True)
@@ -97,5 +101,7 @@ def free_ports(count: int) -> list[int]:
 if __name__ == "__main__":
     model, ticks, reference = asyncio.run(service(free_ports(3)))
     print("model:", np.round(model, 5))
-    print(f"asyncio ticks while training: {ticks}; max |diff| to scikit-learn: "
-          f"{np.abs(model - reference).max():.2e}")
+    print(
+        f"asyncio ticks while training: {ticks}; max |diff| to scikit-learn: "
+        f"{np.abs(model - reference).max():.2e}"
+    )

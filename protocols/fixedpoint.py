@@ -47,7 +47,9 @@ def encode_int(x: float, frac_bits: int = DEFAULT_FRAC_BITS) -> int:
     return int(scaled)
 
 
-def encode(values: Iterable[float] | np.ndarray | float, frac_bits: int = DEFAULT_FRAC_BITS) -> np.ndarray:
+def encode(
+    values: Iterable[float] | np.ndarray | float, frac_bits: int = DEFAULT_FRAC_BITS
+) -> np.ndarray:
     """Reals -> object array of signed Python ints ``round(x * 2**frac_bits)`` (any shape).
 
     Goes through float64, so an encoding is exact only for ``|x| * 2**f < 2**53``; beyond that
@@ -69,7 +71,9 @@ def encode(values: Iterable[float] | np.ndarray | float, frac_bits: int = DEFAUL
     return out
 
 
-def decode(ints: Iterable[int] | np.ndarray | int, frac_bits: int = DEFAULT_FRAC_BITS) -> np.ndarray:
+def decode(
+    ints: Iterable[int] | np.ndarray | int, frac_bits: int = DEFAULT_FRAC_BITS
+) -> np.ndarray:
     """Signed integers at scale 2**frac_bits -> float64 array (exact division, then rounding)."""
     arr = _as_object_array(ints)
     out = np.empty(arr.shape, dtype=np.float64)
@@ -80,7 +84,9 @@ def decode(ints: Iterable[int] | np.ndarray | int, frac_bits: int = DEFAULT_FRAC
         try:
             flat[i] = int(v) / denom
         except OverflowError as exc:
-            raise ValueError(f"fixed-point value too large to decode to float64 at scale 2^{frac_bits}") from exc
+            raise ValueError(
+                f"fixed-point value too large to decode to float64 at scale 2^{frac_bits}"
+            ) from exc
     return out
 
 
@@ -103,17 +109,23 @@ def from_residue(residues: Iterable[int] | np.ndarray | int, modulus: int) -> np
     return np.vectorize(centre, otypes=[object])(arr) if arr.size else arr
 
 
-def encode_mod(values: Iterable[float] | np.ndarray | float, modulus: int, frac_bits: int = DEFAULT_FRAC_BITS) -> np.ndarray:
+def encode_mod(
+    values: Iterable[float] | np.ndarray | float, modulus: int, frac_bits: int = DEFAULT_FRAC_BITS
+) -> np.ndarray:
     """Reals -> residues modulo M at scale 2**frac_bits."""
     return to_residue(encode(values, frac_bits), modulus)
 
 
-def decode_mod(residues: Iterable[int] | np.ndarray | int, modulus: int, frac_bits: int = DEFAULT_FRAC_BITS) -> np.ndarray:
+def decode_mod(
+    residues: Iterable[int] | np.ndarray | int, modulus: int, frac_bits: int = DEFAULT_FRAC_BITS
+) -> np.ndarray:
     """Residues modulo M at scale 2**frac_bits -> reals."""
     return decode(from_residue(residues, modulus), frac_bits)
 
 
-def check_headroom(ints: np.ndarray | Iterable[int] | int, modulus: int, *, slack_bits: int = 0) -> None:
+def check_headroom(
+    ints: np.ndarray | Iterable[int] | int, modulus: int, *, slack_bits: int = 0
+) -> None:
     """Raise ``ValueError`` unless every |v| * 2**slack_bits < modulus / 2.
 
     ``slack_bits`` reserves room for what comes next (a statistical mask, a sum of m values),
@@ -132,7 +144,7 @@ def check_headroom(ints: np.ndarray | Iterable[int] | int, modulus: int, *, slac
 
 def truncation_error_bound(frac_bits: int) -> float:
     """Largest error of one probabilistic truncation step, in real units: one ulp, 2**-f."""
-    return 2.0 ** -frac_bits
+    return 2.0**-frac_bits
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +160,9 @@ class Scaled:
     frac_bits: int
 
     @classmethod
-    def from_real(cls, values: Iterable[float] | np.ndarray | float, frac_bits: int = DEFAULT_FRAC_BITS) -> Scaled:
+    def from_real(
+        cls, values: Iterable[float] | np.ndarray | float, frac_bits: int = DEFAULT_FRAC_BITS
+    ) -> Scaled:
         return cls(encode(values, frac_bits), frac_bits)
 
     def to_real(self) -> np.ndarray:
@@ -156,12 +170,16 @@ class Scaled:
 
     def __add__(self, other: Scaled) -> Scaled:
         if other.frac_bits != self.frac_bits:
-            raise ValueError(f"adding scales 2^{self.frac_bits} and 2^{other.frac_bits}: rescale first")
+            raise ValueError(
+                f"adding scales 2^{self.frac_bits} and 2^{other.frac_bits}: rescale first"
+            )
         return Scaled(self.ints + other.ints, self.frac_bits)
 
     def __sub__(self, other: Scaled) -> Scaled:
         if other.frac_bits != self.frac_bits:
-            raise ValueError(f"subtracting scales 2^{self.frac_bits} and 2^{other.frac_bits}: rescale first")
+            raise ValueError(
+                f"subtracting scales 2^{self.frac_bits} and 2^{other.frac_bits}: rescale first"
+            )
         return Scaled(self.ints - other.ints, self.frac_bits)
 
     def __mul__(self, other: Scaled) -> Scaled:
@@ -190,5 +208,7 @@ class Scaled:
         return to_residue(self.ints, modulus)
 
     @classmethod
-    def from_residue(cls, residues: np.ndarray | Iterable[int], modulus: int, frac_bits: int) -> Scaled:
+    def from_residue(
+        cls, residues: np.ndarray | Iterable[int], modulus: int, frac_bits: int
+    ) -> Scaled:
         return cls(from_residue(residues, modulus), frac_bits)

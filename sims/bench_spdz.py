@@ -43,17 +43,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--parties-list", default="2,4", help="party counts for the offline phase")
     parser.add_argument("--triples", type=int, default=4, help="triples per offline measurement")
-    parser.add_argument("--bits-count", type=int, default=8, help="random bits in the offline bit measurement")
+    parser.add_argument(
+        "--bits-count", type=int, default=8, help="random bits in the offline bit measurement"
+    )
     parser.add_argument(
         "--interval-repetitions",
         type=int,
         default=interval.DEFAULT_REPETITIONS,
         help="interval-proof repetitions (128 = soundness 2^-128; fewer is INSECURE)",
     )
-    parser.add_argument("--online-mults", type=int, default=2000, help="multiplications per online run")
-    parser.add_argument("--comparisons", type=int, default=200, help="comparisons (LTZ, k=64) per online run")
-    parser.add_argument("--out", type=Path, default=None, help=f"result file (default {DEFAULT_OUT})")
-
+    parser.add_argument(
+        "--online-mults", type=int, default=2000, help="multiplications per online run"
+    )
+    parser.add_argument(
+        "--comparisons", type=int, default=200, help="comparisons (LTZ, k=64) per online run"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help=f"result file (default {DEFAULT_OUT})"
+    )
 
 
 class _Timer:
@@ -84,10 +91,14 @@ def _encryption_peers(public: Any, seconds: float = 1.0) -> dict[str, float]:
     return rates
 
 
-def _offline(kg: TrustedDealerKeyGeneration, m: int, args: argparse.Namespace, result: dict[str, Any]) -> None:
+def _offline(
+    kg: TrustedDealerKeyGeneration, m: int, args: argparse.Namespace, result: dict[str, Any]
+) -> None:
     session = f"bench-spdz-{m}".encode()
     parties = [
-        OfflineParty(PaillierParty(kg.key_share(i), session, interval_repetitions=args.interval_repetitions))
+        OfflineParty(
+            PaillierParty(kg.key_share(i), session, interval_repetitions=args.interval_repetitions)
+        )
         for i in range(m)
     ]
     for p in parties:  # build the fixed-base tables outside the timed part
@@ -120,7 +131,9 @@ def _offline(kg: TrustedDealerKeyGeneration, m: int, args: argparse.Namespace, r
         result[f"offline.m{m}.bits_from_squares.per_s"] = round(args.bits_count / t.wall, 4)
         result[f"offline.m{m}.bits_from_squares.cpu_s_per_bit"] = round(t.cpu / args.bits_count, 3)
         result[f"offline.m{m}.bits.cpu_speedup_over_squares"] = round(
-            result[f"offline.m{m}.bits_from_squares.cpu_s_per_bit"] / max(result[f"offline.m{m}.bits.cpu_s_per_bit"], 1e-9), 2
+            result[f"offline.m{m}.bits_from_squares.cpu_s_per_bit"]
+            / max(result[f"offline.m{m}.bits.cpu_s_per_bit"], 1e-9),
+            2,
         )
         stats = HarnessStats()
         with _Timer() as t:
@@ -151,11 +164,18 @@ def _online(m: int, args: argparse.Namespace, result: dict[str, Any]) -> None:
         for _ in range(10):
             F.mul(a, b)
     result[f"{pre}.plaintext_modp_mults_per_s"] = round(10 * n / tp.wall, 1)
-    result[f"{pre}.ratio_plaintext_modp_over_spdz_mult"] = round((10 * n / tp.wall) / (n / t.wall), 1)
+    result[f"{pre}.ratio_plaintext_modp_over_spdz_mult"] = round(
+        (10 * n / tp.wall) / (n / t.wall), 1
+    )
 
     c, k = args.comparisons, 64
     need = needs_ltz(c, k)
-    d = InsecureDealerPreprocessing(m, alpha_shares=None).triples(need.triples).bits(need.bits).randoms(c)
+    d = (
+        InsecureDealerPreprocessing(m, alpha_shares=None)
+        .triples(need.triples)
+        .bits(need.bits)
+        .randoms(c)
+    )
     for bits, count in need.bounded:
         d.bounded(count, bits)
     stats = HarnessStats()
@@ -211,7 +231,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result[f"offline.m{m}.triples.cost_in_djn_encryptions"] = round(peers["ours_djn"] / rate, 1)
         # CPU time on both sides: insensitive to other load on a shared machine.
         cpu = result[f"offline.m{m}.triples.cpu_s_per_triple"]
-        result[f"offline.m{m}.triples.cpu_cost_in_phe_encryptions"] = round(cpu * peers["phe_cpu"], 1)
+        result[f"offline.m{m}.triples.cpu_cost_in_phe_encryptions"] = round(
+            cpu * peers["phe_cpu"], 1
+        )
     for m in party_counts:
         _online(m, args, result)
     out = args.out if args.out is not None else (None if insecure else DEFAULT_OUT)

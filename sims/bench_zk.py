@@ -88,7 +88,6 @@ def _count(op: Callable[[], int]) -> dict[str, float]:
     return {k: round(v / n, 3) for k, v in sorted(counts.items())}
 
 
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     insecure = args.insecure_bits is not None
     bits = args.insecure_bits if insecure else args.bits

@@ -33,14 +33,23 @@ async def run_scenario(scenario: Scenario, *, logger: Any = None) -> SimResult:
     compute = scenario.compute
     cost_model = None
     if compute["mode"] == "model":
-        cost_model = size_cost_model(float(compute.get("seconds_per_element", 2e-9)),
-                                     float(compute.get("base_seconds", 1e-5)),
-                                     compute.get("per_operation"))
+        cost_model = size_cost_model(
+            float(compute.get("seconds_per_element", 2e-9)),
+            float(compute.get("base_seconds", 1e-5)),
+            compute.get("per_operation"),
+        )
     return await run_parties(
-        workload_of(scenario).factory(), range(scenario.parties),
-        network=scenario.topology, seed=scenario.seed, link_faults=scenario.link_faults,
-        crashes=scenario.crashes, byzantine=scenario.byzantine, deadlines=scenario.deadlines,
-        cost_model=cost_model, reliable_options=scenario.reliable, logger=logger,
+        workload_of(scenario).factory(),
+        range(scenario.parties),
+        network=scenario.topology,
+        seed=scenario.seed,
+        link_faults=scenario.link_faults,
+        crashes=scenario.crashes,
+        byzantine=scenario.byzantine,
+        deadlines=scenario.deadlines,
+        cost_model=cost_model,
+        reliable_options=scenario.reliable,
+        logger=logger,
     )
 
 

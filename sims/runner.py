@@ -89,8 +89,7 @@ class SimResult:
 
     @property
     def results(self) -> dict[PartyId, Any]:
-        return {p: o.result for p, o in self.parties.items()
-                if o.error is None and not o.crashed}
+        return {p: o.result for p, o in self.parties.items() if o.error is None and not o.crashed}
 
     def per_phase(self) -> dict[str, dict[str, float]]:
         """Per phase: compute and network seconds (maximum over parties, i.e. the critical path),
@@ -98,8 +97,15 @@ class SimResult:
         out: dict[str, dict[str, float]] = {}
         for outcome in self.parties.values():
             for name, stats in outcome.stats.phases.items():
-                row = out.setdefault(name, {"compute_seconds": 0.0, "network_seconds": 0.0,
-                                            "bytes_sent": 0, "messages_sent": 0})
+                row = out.setdefault(
+                    name,
+                    {
+                        "compute_seconds": 0.0,
+                        "network_seconds": 0.0,
+                        "bytes_sent": 0,
+                        "messages_sent": 0,
+                    },
+                )
                 row["compute_seconds"] = max(row["compute_seconds"], stats.compute_seconds)
                 row["network_seconds"] = max(row["network_seconds"], stats.network_wait_seconds)
                 row["bytes_sent"] += stats.bytes_sent
@@ -115,8 +121,13 @@ class SimResult:
                 "network_seconds": total.network_wait_seconds,
                 "bytes_sent": total.bytes_sent,
                 "messages_sent": total.messages_sent,
-                "status": ("crashed" if outcome.crashed else
-                           outcome.error.code if outcome.error else "completed"),
+                "status": (
+                    "crashed"
+                    if outcome.crashed
+                    else outcome.error.code
+                    if outcome.error
+                    else "completed"
+                ),
             }
         return out
 
@@ -193,8 +204,9 @@ async def run_parties(
             hooks[byz.party] = byz.hook(schedule, ids)
         memory = MemoryNetwork(ids)
         reliables = {
-            p: ReliableTransport(sim.wrap(memory.transport(p)),
-                                 **{"rto_max": 2.0, **dict(reliable_options or {})})
+            p: ReliableTransport(
+                sim.wrap(memory.transport(p)), **{"rto_max": 2.0, **dict(reliable_options or {})}
+            )
             for p in ids
         }
 
@@ -213,8 +225,11 @@ async def run_parties(
                         PartyConfig(identities[pid], roster, session, deadlines),
                         transport,
                         logger=logger,
-                        compute=InlineCompute(charge_virtual_time=True, cost_model=cost_model,
-                                              speed_factor=slow_factor.get(pid, 1.0)),
+                        compute=InlineCompute(
+                            charge_virtual_time=True,
+                            cost_model=cost_model,
+                            speed_factor=slow_factor.get(pid, 1.0),
+                        ),
                         payload_hook=hooks.get(pid),
                     )
                     outcome.stats = party.stats
@@ -243,14 +258,30 @@ async def run_parties(
         # The run's length is when its last party finished, not when the lingering ended.
         virtual = max(o.finished_at for o in outcomes.values())
 
-    return _summarise(outcomes, sim, schedule, topology, seed, virtual,
-                      time.perf_counter() - wall0, reliables, log)
+    return _summarise(
+        outcomes,
+        sim,
+        schedule,
+        topology,
+        seed,
+        virtual,
+        time.perf_counter() - wall0,
+        reliables,
+        log,
+    )
 
 
-def _summarise(outcomes: dict[PartyId, PartyOutcome], sim: WanSimulator,
-               schedule: FaultSchedule, topology: Topology, seed: int, virtual: float,
-               wall: float, reliables: Mapping[PartyId, ReliableTransport],
-               log: TranscriptLog) -> SimResult:
+def _summarise(
+    outcomes: dict[PartyId, PartyOutcome],
+    sim: WanSimulator,
+    schedule: FaultSchedule,
+    topology: Topology,
+    seed: int,
+    virtual: float,
+    wall: float,
+    reliables: Mapping[PartyId, ReliableTransport],
+    log: TranscriptLog,
+) -> SimResult:
     errors = {p: o.error for p, o in outcomes.items() if o.error is not None}
     crashed = [p for p, o in outcomes.items() if o.crashed]
     survivors = [p for p, o in outcomes.items() if not o.crashed]
@@ -287,8 +318,9 @@ def _summarise(outcomes: dict[PartyId, PartyOutcome], sim: WanSimulator,
     )
 
 
-def simulate(make_protocol: ProtocolFactory, party_ids: Sequence[PartyId], **kwargs: Any
-             ) -> SimResult:
+def simulate(
+    make_protocol: ProtocolFactory, party_ids: Sequence[PartyId], **kwargs: Any
+) -> SimResult:
     """:func:`run_parties` in a fresh trio run on a virtual (autojump) clock."""
 
     async def main() -> SimResult:
@@ -297,8 +329,11 @@ def simulate(make_protocol: ProtocolFactory, party_ids: Sequence[PartyId], **kwa
     return trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
 
 
-def size_cost_model(seconds_per_element: float = 2e-9, base: float = 1e-5,
-                    per_operation: Mapping[str, float] | None = None) -> CostModel:
+def size_cost_model(
+    seconds_per_element: float = 2e-9,
+    base: float = 1e-5,
+    per_operation: Mapping[str, float] | None = None,
+) -> CostModel:
     """A deterministic compute cost: a fixed figure per operation label when ``per_operation``
     gives one (e.g. ``{"local_step": 0.004}``), otherwise ``base`` plus a charge per array
     element in the arguments. Replayable timings; use measured CPU time when the numbers
@@ -320,5 +355,12 @@ def size_cost_model(seconds_per_element: float = 2e-9, base: float = 1e-5,
     return cost
 
 
-__all__ = ["PartyOutcome", "SimResult", "identity_for", "run_parties", "session_for",
-           "simulate", "size_cost_model"]
+__all__ = [
+    "PartyOutcome",
+    "SimResult",
+    "identity_for",
+    "run_parties",
+    "session_for",
+    "simulate",
+    "size_cost_model",
+]

@@ -25,14 +25,20 @@ def one(parties: int, iterations: int, seed: int) -> dict[str, Any]:
     from coopetition.sims.execute import simulate_scenario
     from coopetition.sims.scenario import parse
 
-    scenario = parse({
-        "run": {"name": f"scale-{parties}", "seed": seed, "parties": parties},
-        "protocol": {"objective": "lasso", "lam": 1.0, "iterations": iterations},
-        "data": {"rows_per_party": 40, "features": 10},
-        "network": {"preset": "wan-40mbps"},
-        "deadlines": {"phase": 600, "heartbeat_interval": 5, "heartbeat_timeout": 300,
-                      "finish": 300},
-    })
+    scenario = parse(
+        {
+            "run": {"name": f"scale-{parties}", "seed": seed, "parties": parties},
+            "protocol": {"objective": "lasso", "lam": 1.0, "iterations": iterations},
+            "data": {"rows_per_party": 40, "features": 10},
+            "network": {"preset": "wan-40mbps"},
+            "deadlines": {
+                "phase": 600,
+                "heartbeat_interval": 5,
+                "heartbeat_timeout": 300,
+                "finish": 300,
+            },
+        }
+    )
     cpu0 = time.process_time()
     result = simulate_scenario(scenario)
     cpu = time.process_time() - cpu0
@@ -66,15 +72,29 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for m in args.parties:
         proc = subprocess.run(
-            [sys.executable, "-m", "coopetition.sims.scale", "--one", str(m),
-             "--iterations", str(args.iterations), "--seed", str(args.seed)],
-            check=True, capture_output=True, text=True,
+            [
+                sys.executable,
+                "-m",
+                "coopetition.sims.scale",
+                "--one",
+                str(m),
+                "--iterations",
+                str(args.iterations),
+                "--seed",
+                str(args.seed),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         row = json.loads(proc.stdout.strip().splitlines()[-1])
         rows.append(row)
-        print(f"m={m:4d} {row['outcome']:9} virtual {row['virtual_seconds']:8.3f}s  wall "
-              f"{row['wall_seconds']:8.2f}s  cpu {row['cpu_seconds']:8.2f}s  peak "
-              f"{row['peak_rss_mib']:7.1f} MiB  frames {row['link_frames']}", flush=True)
+        print(
+            f"m={m:4d} {row['outcome']:9} virtual {row['virtual_seconds']:8.3f}s  wall "
+            f"{row['wall_seconds']:8.2f}s  cpu {row['cpu_seconds']:8.2f}s  peak "
+            f"{row['peak_rss_mib']:7.1f} MiB  frames {row['link_frames']}",
+            flush=True,
+        )
     base = rows[0]
     for row in rows:
         row["wall_ratio_vs_smallest"] = row["wall_seconds"] / base["wall_seconds"]
@@ -86,11 +106,12 @@ def main(argv: list[str] | None = None) -> int:
         ys = [math.log(r["cpu_seconds"]) for r in rows]
         mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
         slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
-            (x - mx) ** 2 for x in xs)
+            (x - mx) ** 2 for x in xs
+        )
     report = {
         "benchmark": "scale",
         "workload": f"plaintext ADMM lasso, {args.iterations} iterations, 40 rows x 10 features "
-                    "per party, wan-40mbps preset, virtual time",
+        "per party, wan-40mbps preset, virtual time",
         "python": platform.python_version(),
         "machine": platform.machine(),
         "rows": rows,

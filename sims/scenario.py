@@ -36,8 +36,14 @@ from coopetition.transports.faults import (
 from coopetition.transports.wan import PRESETS, LinkSpec, Topology, preset
 
 LINK_FAULTS: dict[str, type[LinkFault]] = {
-    "drop": Drop, "burst_drop": BurstDrop, "delay": Delay, "duplicate": Duplicate, "reorder": Reorder,
-    "corrupt": Corrupt, "partition": Partition, "slow": Slow,
+    "drop": Drop,
+    "burst_drop": BurstDrop,
+    "delay": Delay,
+    "duplicate": Duplicate,
+    "reorder": Reorder,
+    "corrupt": Corrupt,
+    "partition": Partition,
+    "slow": Slow,
 }
 PARTY_FAULTS = ("crash", "byzantine")
 
@@ -45,8 +51,17 @@ _SECTIONS = {
     "run": {"name", "seed", "parties"},
     "protocol": {"name", "objective", "lam", "rho", "iterations", "l1_ratio"},
     "data": {"kind", "rows_per_party", "features", "noise"},
-    "network": {"preset", "latency_ms", "bandwidth_mbps", "jitter_ms", "loss", "uplink_mbps",
-                "regions", "intra", "inter"},
+    "network": {
+        "preset",
+        "latency_ms",
+        "bandwidth_mbps",
+        "jitter_ms",
+        "loss",
+        "uplink_mbps",
+        "regions",
+        "intra",
+        "inter",
+    },
     "deadlines": {"phase", "heartbeat_interval", "heartbeat_timeout", "finish", "abort_send"},
     "compute": {"mode", "seconds_per_element", "base_seconds", "per_operation"},
     "reliable": {"rto_initial", "rto_min", "rto_max", "backoff", "window"},
@@ -59,17 +74,37 @@ _LINK_KEYS = {"latency_ms", "jitter_ms", "bandwidth_mbps", "loss"}
 #: Byzantine rewrite aimed at a phase, round or tag that never occurs is refused at load time
 #: instead of silently never firing. Rounds: ``coordinate`` runs rounds 0..iterations-1, the
 #: others run once, as round 0 (see coopetition.protocols.admm.session).
-ADMM_MESSAGES = {"setup": ("parameters",), "coordinate": ("w_plus_u",),
-                 "release": ("model_digest",)}
+ADMM_MESSAGES = {
+    "setup": ("parameters",),
+    "coordinate": ("w_plus_u",),
+    "release": ("model_digest",),
+}
 _ECHO_SUFFIXES = ("#echo", "#evidence")
 
 _FAULT_TYPES: dict[str, str] = {
-    "probability": "number", "start": "number", "stop": "number", "delay": "number",
-    "jitter": "number", "gap": "number", "mean_good": "number", "mean_bad": "number",
-    "compute_factor": "number", "at": "number", "random_within": "number",
-    "party": "party", "round": "int", "phase": "str", "tag": "str", "action": "str",
-    "mode": "str", "one_way": "bool", "src": "parties", "dst": "parties",
-    "side_a": "parties", "side_b": "parties", "targets": "parties",
+    "probability": "number",
+    "start": "number",
+    "stop": "number",
+    "delay": "number",
+    "jitter": "number",
+    "gap": "number",
+    "mean_good": "number",
+    "mean_bad": "number",
+    "compute_factor": "number",
+    "at": "number",
+    "random_within": "number",
+    "party": "party",
+    "round": "int",
+    "phase": "str",
+    "tag": "str",
+    "action": "str",
+    "mode": "str",
+    "one_way": "bool",
+    "src": "parties",
+    "dst": "parties",
+    "side_a": "parties",
+    "side_b": "parties",
+    "targets": "parties",
 }
 
 
@@ -104,13 +139,19 @@ def load(path: str | Path, *, seed: int | None = None, parties: int | None = Non
     return parse(doc, seed=seed, parties=parties, source=str(path))
 
 
-def parse(doc: Mapping[str, Any], *, seed: int | None = None, parties: int | None = None,
-          source: str = "<scenario>") -> Scenario:
+def parse(
+    doc: Mapping[str, Any],
+    *,
+    seed: int | None = None,
+    parties: int | None = None,
+    source: str = "<scenario>",
+) -> Scenario:
     where = source
     for section, value in doc.items():
         if section not in _SECTIONS:
-            raise ConfigError(f"{where}: unknown section [{section}] "
-                              f"(known: {', '.join(sorted(_SECTIONS))})")
+            raise ConfigError(
+                f"{where}: unknown section [{section}] (known: {', '.join(sorted(_SECTIONS))})"
+            )
         if section == "faults":
             if not isinstance(value, list):
                 raise ConfigError(f"{where}: faults must be an array of tables ([[faults]])")
@@ -119,12 +160,13 @@ def parse(doc: Mapping[str, Any], *, seed: int | None = None, parties: int | Non
             raise ConfigError(f"{where}: [{section}] must be a table")
         unknown = set(value) - _SECTIONS[section]
         if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)} in [{section}] "
-                              f"(known: {', '.join(sorted(_SECTIONS[section]))})")
+            raise ConfigError(
+                f"{where}: unknown key(s) {sorted(unknown)} in [{section}] "
+                f"(known: {', '.join(sorted(_SECTIONS[section]))})"
+            )
 
     run = doc.get("run", {})
-    name = _located(where, "run", lambda: _get(run, "name", str, "run",
-                                               default=Path(source).stem))
+    name = _located(where, "run", lambda: _get(run, "name", str, "run", default=Path(source).stem))
     if seed is None:
         seed = _located(where, "run", lambda: _get(run, "seed", int, "run", default=0))
     if parties is None:
@@ -142,8 +184,19 @@ def parse(doc: Mapping[str, Any], *, seed: int | None = None, parties: int | Non
     reliable = _reliable(doc.get("reliable", {}), where)
     expect = _expect(doc.get("expect", {}), ids, where)
 
-    scenario = Scenario(name, seed, m, protocol, data, topology, deadlines, compute, reliable,
-                        expect=expect, source=source)
+    scenario = Scenario(
+        name,
+        seed,
+        m,
+        protocol,
+        data,
+        topology,
+        deadlines,
+        compute,
+        reliable,
+        expect=expect,
+        source=source,
+    )
     for i, spec in enumerate(doc.get("faults", [])):
         _fault(scenario, spec, f"{where}: faults[{i}]", set(ids))
     for kind, items in (("crash", scenario.crashes), ("byzantine", scenario.byzantine)):
@@ -153,9 +206,17 @@ def parse(doc: Mapping[str, Any], *, seed: int | None = None, parties: int | Non
     return scenario
 
 
-def _number(table: Mapping[str, Any], key: str, section: str, *, default: float,
-            low: float = -math.inf, high: float = math.inf, low_open: bool = False,
-            high_open: bool = False) -> float:
+def _number(
+    table: Mapping[str, Any],
+    key: str,
+    section: str,
+    *,
+    default: float,
+    low: float = -math.inf,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
     """A finite number (not a bool) in the given range, or a ConfigError naming the key."""
     value = table.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
@@ -171,12 +232,12 @@ def _number(table: Mapping[str, Any], key: str, section: str, *, default: float,
     return float(value)
 
 
-def _integer(table: Mapping[str, Any], key: str, section: str, *, default: int, low: int,
-             high: int = 10**9) -> int:
+def _integer(
+    table: Mapping[str, Any], key: str, section: str, *, default: int, low: int, high: int = 10**9
+) -> int:
     value = table.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(f"[{section}] {key} must be an integer in [{low}, {high}], "
-                          f"got {value!r}")
+        raise ConfigError(f"[{section}] {key} must be an integer in [{low}, {high}], got {value!r}")
     return value
 
 
@@ -195,17 +256,23 @@ def _protocol(table: Mapping[str, Any], where: str) -> dict[str, Any]:
     def check() -> dict[str, Any]:
         out = dict(table)
         if out.setdefault("name", "admm") != "admm":
-            raise ConfigError(f"[protocol] name {out['name']!r} is not supported by the "
-                              "simulator yet (supported: admm)")
+            raise ConfigError(
+                f"[protocol] name {out['name']!r} is not supported by the "
+                "simulator yet (supported: admm)"
+            )
         objective = _get(table, "objective", str, "protocol", default="lasso")
         lam = _number(table, "lam", "protocol", default=1.0, low=0.0)
         rho = _number(table, "rho", "protocol", default=1.0, low=0.0, low_open=True)
         l1 = _number(table, "l1_ratio", "protocol", default=0.5, low=0.0, high=1.0)
         iterations = _integer(table, "iterations", "protocol", default=10, low=1, high=100_000)
         try:
-            AdmmConfig(objective=Objective(objective, lam=0.0 if objective == "least_squares"
-                                           else lam, l1_ratio=l1),
-                       rho=rho, iterations=iterations)
+            AdmmConfig(
+                objective=Objective(
+                    objective, lam=0.0 if objective == "least_squares" else lam, l1_ratio=l1
+                ),
+                rho=rho,
+                iterations=iterations,
+            )
         except ConfigError as exc:
             raise ConfigError(f"[protocol] {exc}") from None
         return out
@@ -247,8 +314,9 @@ def _compute(table: Mapping[str, Any], where: str) -> dict[str, Any]:
             isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0
             for v in per_op.values()
         ):
-            raise ConfigError("[compute] per_operation must map operation labels to "
-                              "non-negative seconds")
+            raise ConfigError(
+                "[compute] per_operation must map operation labels to non-negative seconds"
+            )
         return out
 
     return _located(where, "compute", check)
@@ -259,14 +327,15 @@ def _reliable(table: Mapping[str, Any], where: str) -> dict[str, Any]:
 
     def check() -> dict[str, Any]:
         rto_min = _number(table, "rto_min", "reliable", default=0.2, low=0.0, low_open=True)
-        rto_initial = _number(table, "rto_initial", "reliable", default=1.0, low=0.0,
-                              low_open=True)
+        rto_initial = _number(table, "rto_initial", "reliable", default=1.0, low=0.0, low_open=True)
         rto_max = _number(table, "rto_max", "reliable", default=2.0, low=0.0, low_open=True)
         _number(table, "backoff", "reliable", default=2.0, low=1.0)
         _integer(table, "window", "reliable", default=4096, low=1, high=10**7)
         if not rto_min <= rto_initial <= rto_max:
-            raise ConfigError(f"[reliable] need rto_min <= rto_initial <= rto_max, got "
-                              f"{rto_min} / {rto_initial} / {rto_max}")
+            raise ConfigError(
+                f"[reliable] need rto_min <= rto_initial <= rto_max, got "
+                f"{rto_min} / {rto_initial} / {rto_max}"
+            )
         return dict(table)
 
     return _located(where, "reliable", check)
@@ -280,20 +349,28 @@ def _expect(table: Mapping[str, Any], ids: list[int], where: str) -> dict[str, A
             codes = table["abort_code"]
             codes = codes if isinstance(codes, list) else [codes]
             if not codes or any(not isinstance(c, str) for c in codes):
-                raise ConfigError(f"[expect] abort_code must be a string or a list of strings, "
-                                  f"got {table['abort_code']!r}")
+                raise ConfigError(
+                    f"[expect] abort_code must be a string or a list of strings, "
+                    f"got {table['abort_code']!r}"
+                )
         if "culprit" in table:
             culprit = table["culprit"]
             if isinstance(culprit, bool) or not isinstance(culprit, int) or culprit not in ids:
-                raise ConfigError(f"[expect] culprit must be a party in 0..{len(ids) - 1}, "
-                                  f"got {culprit!r}")
+                raise ConfigError(
+                    f"[expect] culprit must be a party in 0..{len(ids) - 1}, got {culprit!r}"
+                )
         return dict(table)
 
     return _located(where, "expect", check)
 
 
-def _get(table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], section: str,
-         default: Any = None) -> Any:
+def _get(
+    table: Mapping[str, Any],
+    key: str,
+    kind: type | tuple[type, ...],
+    section: str,
+    default: Any = None,
+) -> Any:
     value = table.get(key, default)
     if kinds := (kind if isinstance(kind, tuple) else (kind,)):
         ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
@@ -318,20 +395,26 @@ def _link(table: Any, section: str) -> LinkSpec:
 
 
 def _matrix(value: Any, m: int, key: str, *, positive: bool) -> list[list[float]]:
-    if not isinstance(value, list) or len(value) != m or any(
-        not isinstance(row, list) or len(row) != m for row in value
+    if (
+        not isinstance(value, list)
+        or len(value) != m
+        or any(not isinstance(row, list) or len(row) != m for row in value)
     ):
         raise ConfigError(f"[network] {key} must be a {m}x{m} matrix (one row per sender)")
     out = []
     for i, row in enumerate(value):
         cells = []
         for j, cell in enumerate(row):
-            ok = not isinstance(cell, bool) and isinstance(cell, int | float) and (
-                math.isfinite(cell) and (cell > 0 or (not positive and cell >= 0) or i == j))
+            ok = (
+                not isinstance(cell, bool)
+                and isinstance(cell, int | float)
+                and (math.isfinite(cell) and (cell > 0 or (not positive and cell >= 0) or i == j))
+            )
             if not ok:
                 need = "positive" if positive else "non-negative"
-                raise ConfigError(f"[network] {key}[{i}][{j}] must be a {need} number, "
-                                  f"got {cell!r}")
+                raise ConfigError(
+                    f"[network] {key}[{i}][{j}] must be a {need} number, got {cell!r}"
+                )
             cells.append(float(cell))
         out.append(cells)
     return out
@@ -344,8 +427,10 @@ def _network(net: Mapping[str, Any], ids: list[int], where: str) -> Topology:
 def _network_checked(net: Mapping[str, Any], ids: list[int]) -> Topology:
     given = [k for k in ("preset", "latency_ms", "regions") if k in net]
     if len(given) != 1:
-        raise ConfigError(f"[network] needs exactly one of preset, latency_ms (a matrix) or "
-                          f"regions; got {given or 'none'}")
+        raise ConfigError(
+            f"[network] needs exactly one of preset, latency_ms (a matrix) or "
+            f"regions; got {given or 'none'}"
+        )
     loss = _number(net, "loss", "network", default=0.0, low=0.0, high=1.0, high_open=True)
     up = net.get("uplink_mbps")
     if up is not None:
@@ -355,8 +440,9 @@ def _network_checked(net: Mapping[str, Any], ids: list[int]) -> Topology:
         if extra:
             raise ConfigError(f"[network] with a preset takes only 'loss', not {sorted(extra)}")
         if net["preset"] not in PRESETS:
-            raise ConfigError(f"[network] unknown preset {net['preset']!r} "
-                              f"(known: {', '.join(PRESETS)})")
+            raise ConfigError(
+                f"[network] unknown preset {net['preset']!r} (known: {', '.join(PRESETS)})"
+            )
         topo = preset(net["preset"], ids)
     elif "latency_ms" in net:
         extra = set(net) - {"latency_ms", "bandwidth_mbps", "jitter_ms", "loss", "uplink_mbps"}
@@ -369,23 +455,28 @@ def _network_checked(net: Mapping[str, Any], ids: list[int]) -> Topology:
         elif bw is not None:
             bw = _number(net, "bandwidth_mbps", "network", default=0, low=0.0, low_open=True)
         topo = Topology.from_matrix(
-            ids, latency, bandwidth_mbps=bw,
+            ids,
+            latency,
+            bandwidth_mbps=bw,
             jitter_ms=_number(net, "jitter_ms", "network", default=0.0, low=0.0),
             uplink_mbps=up,
         )
     else:
         extra = set(net) - {"regions", "intra", "inter", "loss", "uplink_mbps"}
         if extra:
-            raise ConfigError(f"[network] with regions does not take {sorted(extra)} "
-                              "(give link parameters in intra / inter)")
+            raise ConfigError(
+                f"[network] with regions does not take {sorted(extra)} "
+                "(give link parameters in intra / inter)"
+            )
         regions = net["regions"]
         if not isinstance(regions, dict):
             raise ConfigError("[network] regions must map region names to party lists")
         assignment: dict[int, str] = {}
         for region, members in regions.items():
             if not isinstance(members, list):
-                raise ConfigError(f"[network] regions.{region} must be a list of parties, "
-                                  f"got {members!r}")
+                raise ConfigError(
+                    f"[network] regions.{region} must be a list of parties, got {members!r}"
+                )
             for p in members:
                 if isinstance(p, bool) or not isinstance(p, int):
                     raise ConfigError(f"[network] regions.{region} lists {p!r}, not a party")
@@ -394,9 +485,12 @@ def _network_checked(net: Mapping[str, Any], ids: list[int]) -> Topology:
                 assignment[p] = region
         if sorted(assignment) != ids:
             raise ConfigError(f"[network] regions must place every party {ids} exactly once")
-        topo = Topology.regions(assignment, intra=_link(net.get("intra", {}), "network.intra"),
-                                inter=_link(net.get("inter", {}), "network.inter"),
-                                uplink=None if up is None else up * 1e6)
+        topo = Topology.regions(
+            assignment,
+            intra=_link(net.get("intra", {}), "network.intra"),
+            inter=_link(net.get("inter", {}), "network.inter"),
+            uplink=None if up is None else up * 1e6,
+        )
     return topo.with_loss(loss) if loss else topo
 
 
@@ -406,8 +500,11 @@ def _check_fault_types(spec: Mapping[str, Any], ids: set[int]) -> None:
         if kind is None:
             continue  # an unknown key: the fault's constructor names it
         if kind == "number":
-            ok = not isinstance(value, bool) and isinstance(value, int | float) and not (
-                math.isnan(value))
+            ok = (
+                not isinstance(value, bool)
+                and isinstance(value, int | float)
+                and not (math.isnan(value))
+            )
         elif kind == "int":
             ok = not isinstance(value, bool) and isinstance(value, int)
         elif kind == "str":
@@ -418,30 +515,41 @@ def _check_fault_types(spec: Mapping[str, Any], ids: set[int]) -> None:
             ok = not isinstance(value, bool) and isinstance(value, int) and value in ids
         else:  # a list of parties
             ok = isinstance(value, list) and all(
-                not isinstance(p, bool) and isinstance(p, int) and p in ids for p in value)
+                not isinstance(p, bool) and isinstance(p, int) and p in ids for p in value
+            )
         if not ok:
-            need = {"number": "a number", "int": "an integer", "str": "a string",
-                    "bool": "true or false", "party": f"a party in 0..{len(ids) - 1}",
-                    "parties": f"a list of parties in 0..{len(ids) - 1}"}[kind]
+            need = {
+                "number": "a number",
+                "int": "an integer",
+                "str": "a string",
+                "bool": "true or false",
+                "party": f"a party in 0..{len(ids) - 1}",
+                "parties": f"a list of parties in 0..{len(ids) - 1}",
+            }[kind]
             raise ConfigError(f"{key} must be {need}, got {value!r}")
 
 
 def _check_target(scenario: Scenario, phase: str, round_: int | None, tag: str | None) -> None:
     """Refuse a phase, round or tag the protocol never sends: such a fault would never fire."""
     if phase not in ADMM_MESSAGES:
-        raise ConfigError(f"phase {phase!r} never sends a message in admm (phases that do: "
-                          f"{', '.join(ADMM_MESSAGES)})")
+        raise ConfigError(
+            f"phase {phase!r} never sends a message in admm (phases that do: "
+            f"{', '.join(ADMM_MESSAGES)})"
+        )
     iterations = int(scenario.protocol.get("iterations", 10))
     last = iterations - 1 if phase == "coordinate" else 0
     if round_ is not None and not 0 <= round_ <= last:
-        raise ConfigError(f"round {round_} never occurs in phase {phase!r} (rounds 0..{last}"
-                          + (f" with {iterations} iterations)" if phase == "coordinate" else ")"))
+        raise ConfigError(
+            f"round {round_} never occurs in phase {phase!r} (rounds 0..{last}"
+            + (f" with {iterations} iterations)" if phase == "coordinate" else ")")
+        )
     if tag is not None:
         tags = ADMM_MESSAGES[phase]
         known = [*tags, *(t + suffix for t in tags for suffix in _ECHO_SUFFIXES)]
         if tag not in known:
-            raise ConfigError(f"tag {tag!r} is never sent in phase {phase!r} "
-                              f"(tags: {', '.join(known)})")
+            raise ConfigError(
+                f"tag {tag!r} is never sent in phase {phase!r} (tags: {', '.join(known)})"
+            )
 
 
 def _fault(scenario: Scenario, spec: Any, where: str, ids: set[int]) -> None:

@@ -31,8 +31,10 @@ class AdmmWorkload:
 
     def pooled(self) -> tuple[np.ndarray, np.ndarray]:
         order = sorted(self.parts)
-        return (np.vstack([self.parts[p][0] for p in order]),
-                np.concatenate([self.parts[p][1] for p in order]))
+        return (
+            np.vstack([self.parts[p][0] for p in order]),
+            np.concatenate([self.parts[p][1] for p in order]),
+        )
 
 
 def synthetic_admm(
@@ -59,8 +61,10 @@ def synthetic_admm(
         y = X @ true + noise * rng.normal(size=rows_per_party)
         parts[pid] = (X, y)
     config = AdmmConfig(
-        objective=Objective(objective, lam=0.0 if objective == "least_squares" else lam,
-                            l1_ratio=l1_ratio),
-        rho=rho, iterations=iterations,
+        objective=Objective(
+            objective, lam=0.0 if objective == "least_squares" else lam, l1_ratio=l1_ratio
+        ),
+        rho=rho,
+        iterations=iterations,
     )
     return AdmmWorkload(config, parts, true)

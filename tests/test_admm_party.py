@@ -28,8 +28,11 @@ FAST = Deadlines(phase=30, heartbeat_interval=1, heartbeat_timeout=10, finish=10
 
 
 def _config(kind="lasso", lam=0.02 * N, iterations=60):
-    return AdmmConfig(Objective(kind, lam=0.0 if kind == "least_squares" else lam),
-                      rho=0.1 * N, iterations=iterations)
+    return AdmmConfig(
+        Objective(kind, lam=0.0 if kind == "least_squares" else lam),
+        rho=0.1 * N,
+        iterations=iterations,
+    )
 
 
 @pytest.mark.parametrize("kind", ["lasso", "ridge", "least_squares", "elastic_net"])
@@ -52,8 +55,9 @@ async def test_same_inputs_same_transcript(autojump_clock):
     session = b"fixed-session-id"
     digests = []
     for _ in range(2):
-        run = await train_locally(WINE.split(3), _config(iterations=5), session=session,
-                                  deadlines=FAST)
+        run = await train_locally(
+            WINE.split(3), _config(iterations=5), session=session, deadlines=FAST
+        )
         assert run.completed
         per_party = {p.transcript_digest for p in run.parties.values()}
         assert len(per_party) == 1
@@ -68,7 +72,9 @@ async def test_equivocating_party_is_named_by_honest_parties(autojump_clock):
         return payload
 
     run = await train_locally(
-        WINE.split(4), _config(iterations=5), deadlines=FAST,
+        WINE.split(4),
+        _config(iterations=5),
+        deadlines=FAST,
         party_options=lambda pid: {"payload_hook": equivocate} if pid == 2 else {},
     )
     assert set(run.errors) == {0, 1, 2, 3}
@@ -87,7 +93,9 @@ async def test_malformed_contribution_is_named(autojump_clock):
         return payload
 
     run = await train_locally(
-        WINE.split(3), _config(iterations=4), deadlines=FAST,
+        WINE.split(3),
+        _config(iterations=4),
+        deadlines=FAST,
         party_options=lambda pid: {"payload_hook": poison} if pid == 1 else {},
     )
     assert set(run.errors) == {0, 1, 2}
@@ -145,8 +153,9 @@ async def test_crashed_party_is_named_and_nobody_hangs(autojump_clock):
     transports = MemoryNetwork([0, 1, 2]).transports()
     transports[1] = _CrashAfter(transports[1], frames=25)
     with trio.fail_after(FAST.phase * 3):
-        run = await train_locally(WINE.split(3), _config(iterations=20), transports=transports,
-                                  deadlines=FAST)
+        run = await train_locally(
+            WINE.split(3), _config(iterations=20), transports=transports, deadlines=FAST
+        )
     for honest in (0, 2):
         error = run.errors[honest]
         assert isinstance(error, (PeerCrashed, PeerUnreachable, DeadlineExceeded)), error
@@ -157,8 +166,9 @@ async def test_silent_party_is_detected_by_the_failure_detector(autojump_clock):
     transports = MemoryNetwork([0, 1, 2]).transports()
     transports[2] = _GoSilent(transports[2], frames=20)
     started = trio.current_time()
-    run = await train_locally(WINE.split(3), _config(iterations=20), transports=transports,
-                              deadlines=FAST)
+    run = await train_locally(
+        WINE.split(3), _config(iterations=20), transports=transports, deadlines=FAST
+    )
     for honest in (0, 1):
         error = run.errors[honest]
         assert isinstance(error, PeerUnreachable) and error.culprit == 2, error
@@ -173,7 +183,9 @@ async def test_logs_carry_no_secrets(autojump_clock):
     protocols = [AdmmRun(_config(iterations=3), *parts[p], party=p, parties=(0, 1)) for p in ids]
     with structlog.testing.capture_logs() as logs:
         run = await run_parties(
-            configs, MemoryNetwork(ids).transports(), protocols,
+            configs,
+            MemoryNetwork(ids).transports(),
+            protocols,
             party_options=lambda _p: {"logger": structlog.get_logger("test")},
         )
     assert run.completed and logs
@@ -204,8 +216,13 @@ async def test_transcript_does_not_depend_on_network_timing(autojump_clock):
         if seed is not None:
             rng = random.Random(seed)
             transports = [Jittery(t, rng) for t in transports]
-        run = await train_locally(WINE.split(3), _config(iterations=8), transports=transports,
-                                  session=session, deadlines=FAST)
+        run = await train_locally(
+            WINE.split(3),
+            _config(iterations=8),
+            transports=transports,
+            session=session,
+            deadlines=FAST,
+        )
         assert run.completed, run.errors
         digests |= {p.transcript_digest for p in run.parties.values()}
     assert len(digests) == 1
@@ -217,5 +234,6 @@ async def test_a_party_runs_once(autojump_clock):
     run = await train_locally(WINE.split(2), _config(iterations=2), deadlines=FAST)
     assert run.completed
     with pytest.raises(ConfigError, match="already run"):
-        await run.parties[0].run(AdmmRun(_config(iterations=2), *WINE.split(2)[0], party=0,
-                                         parties=(0, 1)))
+        await run.parties[0].run(
+            AdmmRun(_config(iterations=2), *WINE.split(2)[0], party=0, parties=(0, 1))
+        )

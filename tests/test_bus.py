@@ -13,8 +13,13 @@ KEYS = {i: SigningKey.generate() for i in range(3)}
 
 
 def _bus(**kw):
-    return Bus(local_id=0, session=SESSION, protocol="admm",
-               verify_keys={i: k.verify_key for i, k in KEYS.items()}, **kw)
+    return Bus(
+        local_id=0,
+        session=SESSION,
+        protocol="admm",
+        verify_keys={i: k.verify_key for i, k in KEYS.items()},
+        **kw,
+    )
 
 
 def _frame(sender, payload, *, tag="t", rnd=0, receiver=BROADCAST, session=SESSION, seq=1):

@@ -17,16 +17,24 @@ CLI = [sys.executable, "-m", "coopetition"]
 
 
 def _demo_json(*extra):
-    out = subprocess.run([*CLI, "demo", "--json", *extra], capture_output=True, text=True,
-                         timeout=300, check=True)
+    out = subprocess.run(
+        [*CLI, "demo", "--json", *extra], capture_output=True, text=True, timeout=300, check=True
+    )
     assert "round" in out.stderr  # progress is shown, on stderr
     return json.loads(out.stdout)
 
 
 def test_demo_memory_json_matches_reference():
     report = _demo_json()
-    for key in ("protocol", "parties", "transport", "iterations", "objective",
-                "reference_objective", "max_abs_coef_diff"):
+    for key in (
+        "protocol",
+        "parties",
+        "transport",
+        "iterations",
+        "objective",
+        "reference_objective",
+        "max_abs_coef_diff",
+    ):
         assert key in report
     assert report["protocol"] == "admm" and report["parties"] == 4
     assert report["transport"] == "memory"
@@ -37,8 +45,9 @@ def test_demo_memory_json_matches_reference():
 
 @pytest.mark.processes
 def test_demo_tcp_runs_each_party_in_its_own_process():
-    report = _demo_json("--transport", "tcp", "--parties", "3", "--objective", "ridge",
-                        "--iterations", "30")
+    report = _demo_json(
+        "--transport", "tcp", "--parties", "3", "--objective", "ridge", "--iterations", "30"
+    )
     assert report["transport"] == "tcp" and report["parties"] == 3
     assert report["max_abs_coef_diff"] < 1e-4
     assert report["parties_agree"]
@@ -64,24 +73,27 @@ def _write_config(folder: Path, **overrides) -> Path:
     assert main(["keys", "new", "--out", str(folder / "k.key")]) == 0
     np.savez(folder / "d.npz", X=np.ones((4, 2)), y=np.ones(4))
     fields = {
-        "listen": '"127.0.0.1:0"', "session": '"00ff"', "objective": '"lasso"',
-        "peer_key": '"' + "ab" * 32 + '"', "peer_address": '"127.0.0.1:9"',
+        "listen": '"127.0.0.1:0"',
+        "session": '"00ff"',
+        "objective": '"lasso"',
+        "peer_key": '"' + "ab" * 32 + '"',
+        "peer_address": '"127.0.0.1:9"',
     }
     fields.update(overrides)
     text = f"""
 [party]
 id = 0
 key_file = "k.key"
-listen = {fields['listen']}
+listen = {fields["listen"]}
 data = "d.npz"
 [session]
-id = {fields['session']}
+id = {fields["session"]}
 [admm]
-objective = {fields['objective']}
+objective = {fields["objective"]}
 [[peers]]
 id = 1
-address = {fields['peer_address']}
-public_key = {fields['peer_key']}
+address = {fields["peer_address"]}
+public_key = {fields["peer_key"]}
 """
     path = folder / "party.toml"
     path.write_text(text)

@@ -109,8 +109,9 @@ def test_cancelling_from_asyncio_stops_trio_cleanly():
 @pytest.mark.processes
 def test_example_service_runs():
     example = Path(__file__).parent.parent / "examples" / "asyncio_service.py"
-    out = subprocess.run([sys.executable, str(example)], capture_output=True, text=True,
-                         timeout=120, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, str(example)], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
     ticks = int(out.split("asyncio ticks while training: ")[1].split(";")[0])
     diff = float(out.split("scikit-learn: ")[1])
     assert ticks > 0 and diff < 1e-3

@@ -31,8 +31,13 @@ async def _blast(faults, *, seed=0, n=200, parties=3, latency=0.01, gap=0.01):
     """Party 0 sends ``n`` numbered frames to each peer, one every ``gap`` seconds."""
     topo = Topology.uniform(range(parties), LinkSpec(latency=latency))
     got: dict[int, list] = {p: [] for p in range(1, parties)}
-    async with open_wan(MemoryNetwork(range(parties)).transports(), topo, seed=seed,
-                        faults=faults) as (sim, ts), trio.open_nursery() as nursery:
+    async with (
+        open_wan(MemoryNetwork(range(parties)).transports(), topo, seed=seed, faults=faults) as (
+            sim,
+            ts,
+        ),
+        trio.open_nursery() as nursery,
+    ):
 
         async def collect(t):
             while True:
@@ -187,9 +192,25 @@ def test_perturb_changes_floats_tuples_none_and_nan():
     """Regression: floats, numpy scalars, tuples, None and NaN arrays came back unchanged while
     a Byzantine event was still logged. Each must now really change (NaN compared as equal to
     NaN), keep its type, and a type perturb cannot change must raise instead."""
-    samples = [1.5, -0.25, 0.0, np.float64(2.0), np.float32(1e30), float("nan"), float("inf"),
-               1e300, (1, 2), (0.5,), None, np.array([np.nan, 1.0]), np.array([np.inf]),
-               np.array([1e20]), {"a": 1.5}, [0.5, 1], np.int64(7)]
+    samples = [
+        1.5,
+        -0.25,
+        0.0,
+        np.float64(2.0),
+        np.float32(1e30),
+        float("nan"),
+        float("inf"),
+        1e300,
+        (1, 2),
+        (0.5,),
+        None,
+        np.array([np.nan, 1.0]),
+        np.array([np.inf]),
+        np.array([1e20]),
+        {"a": 1.5},
+        [0.5, 1],
+        np.int64(7),
+    ]
     for value in samples:
         changed = perturb(value)
         if value is not None:

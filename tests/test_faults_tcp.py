@@ -44,16 +44,26 @@ def _session(tmp_path: Path, iterations: int, parties: int = 3) -> list[Path]:
     paths = write_tcp_session(tmp_path, parts, config)
     for path in paths:
         with path.open("a") as handle:
-            handle.write("\n[deadlines]\nphase = 30\nheartbeat_interval = 0.25\n"
-                         "heartbeat_timeout = 3\nfinish = 10\nabort_send = 2\n")
+            handle.write(
+                "\n[deadlines]\nphase = 30\nheartbeat_interval = 0.25\n"
+                "heartbeat_timeout = 3\nfinish = 10\nabort_send = 2\n"
+            )
     return paths
 
 
 def _start(paths: list[Path], tmp_path: Path) -> list[subprocess.Popen]:
     procs = []
     for pid, path in enumerate(paths):
-        cmd = [sys.executable, "-m", "coopetition", "party", "--config", str(path),
-               "--output", str(tmp_path / f"result{pid}.json")]
+        cmd = [
+            sys.executable,
+            "-m",
+            "coopetition",
+            "party",
+            "--config",
+            str(path),
+            "--output",
+            str(tmp_path / f"result{pid}.json"),
+        ]
         # stderr to a file, not a pipe: an unread pipe would fill and freeze the party
         with (tmp_path / f"party{pid}.err").open("w") as err:
             procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err))
@@ -138,8 +148,9 @@ def test_short_sigstop_is_ridden_out(tmp_path):
     assert all(np.array_equal(models[0], m) for m in models[1:])
 
 
-async def _tcp_parties_with_partition(partition: Partition, deadlines: Deadlines,
-                                      iterations: int) -> tuple[dict[int, object], int]:
+async def _tcp_parties_with_partition(
+    partition: Partition, deadlines: Deadlines, iterations: int
+) -> tuple[dict[int, object], int]:
     """Three in-process parties on loopback TCP; the partition wrapper sits between the reliable
     layer and the sockets, so a cut link loses frames exactly as a dead route would."""
     ids = [0, 1, 2]
@@ -152,16 +163,21 @@ async def _tcp_parties_with_partition(partition: Partition, deadlines: Deadlines
     async with WanSimulator(ideal_topology(ids), seed=1, faults=[partition]) as sim:
 
         async def party(pid: int) -> None:
-            tcp = TcpTransport(pid, keys[pid], ("127.0.0.1", ports[pid]),
-                               {q: PeerAddress("127.0.0.1", ports[q], roster[q])
-                                for q in ids if q != pid}, connect_timeout=20)
+            tcp = TcpTransport(
+                pid,
+                keys[pid],
+                ("127.0.0.1", ports[pid]),
+                {q: PeerAddress("127.0.0.1", ports[q], roster[q]) for q in ids if q != pid},
+                connect_timeout=20,
+            )
             async with tcp:
                 transport = ReliableTransport(sim.wrap(tcp), rto_initial=0.2, rto_max=0.5)
                 config = PartyConfig(Identity(pid, keys[pid]), roster, session, deadlines)
                 X, y = work.parts[pid]
                 try:
                     outcomes[pid] = await Party(config, transport).run(
-                        AdmmRun(work.config, X, y, party=pid, parties=tuple(ids)))
+                        AdmmRun(work.config, X, y, party=pid, parties=tuple(ids))
+                    )
                 except ProtocolAborted as exc:
                     outcomes[pid] = exc
                 await transport.drain(1.0)
@@ -174,8 +190,9 @@ async def _tcp_parties_with_partition(partition: Partition, deadlines: Deadlines
 
 
 async def test_tcp_partition_healed_completes():
-    deadlines = Deadlines(phase=30, heartbeat_interval=0.2, heartbeat_timeout=4, finish=10,
-                          abort_send=2)
+    deadlines = Deadlines(
+        phase=30, heartbeat_interval=0.2, heartbeat_timeout=4, finish=10, abort_send=2
+    )
     cut = Partition(side_a=[2], side_b=[0, 1], start=0.3, stop=1.3)
     outcomes, cut_frames = await _tcp_parties_with_partition(cut, deadlines, iterations=250)
     assert cut_frames > 0  # the partition really cut frames mid-run
@@ -185,8 +202,9 @@ async def test_tcp_partition_healed_completes():
 
 
 async def test_tcp_partition_permanent_aborts_naming_the_other_side():
-    deadlines = Deadlines(phase=30, heartbeat_interval=0.2, heartbeat_timeout=2, finish=5,
-                          abort_send=1)
+    deadlines = Deadlines(
+        phase=30, heartbeat_interval=0.2, heartbeat_timeout=2, finish=5, abort_send=1
+    )
     cut = Partition(side_a=[2], side_b=[0, 1], start=0.3)
     outcomes, _ = await _tcp_parties_with_partition(cut, deadlines, iterations=100_000)
     for pid, allowed in ((0, {2}), (1, {2}), (2, {0, 1})):

@@ -11,7 +11,11 @@ from hypothesis import strategies as st
 
 from coopetition.protocols import fixedpoint as fx
 
-MODULI = [2**256 - 189, 2**61 - 1, (2**127 - 1) * (2**89 - 1)]  # a prime, a Mersenne prime, an RSA-like N
+MODULI = [
+    2**256 - 189,
+    2**61 - 1,
+    (2**127 - 1) * (2**89 - 1),
+]  # a prime, a Mersenne prime, an RSA-like N
 
 reals = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 

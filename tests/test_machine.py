@@ -17,8 +17,14 @@ from coopetition.protocols.admm.objective import Objective
 
 
 def _coordinate():
-    return Coordinate(party=0, parties=(0, 1), round=2, contribution=np.array([1.0, -4.0]),
-                      objective=Objective("lasso", lam=2.0), rho=1.0)
+    return Coordinate(
+        party=0,
+        parties=(0, 1),
+        round=2,
+        contribution=np.array([1.0, -4.0]),
+        objective=Objective("lasso", lam=2.0),
+        rho=1.0,
+    )
 
 
 def test_coordinate_by_hand_matches_soft_threshold():

@@ -66,8 +66,9 @@ class CloseOwnSide(Wrap):
 
 
 def _control(config, tag, payload, seq=10_000):
-    header = EnvelopeHeader(config.session, "admm", "_control", 0, tag, config.party_id,
-                            BROADCAST, seq)
+    header = EnvelopeHeader(
+        config.session, "admm", "_control", 0, tag, config.party_id, BROADCAST, seq
+    )
     return seal(header, payload, config.identity.signing_key)
 
 
@@ -76,7 +77,9 @@ async def _run(ids, transports=None, configs=None, hooks=None):
     transports = transports or MemoryNetwork(ids).transports()
     hooks = hooks or {}
     return await run_parties(
-        configs, transports, _protocols(ids),
+        configs,
+        transports,
+        _protocols(ids),
         party_options=lambda p: {"payload_hook": hooks[p]} if p in hooks else {},
     )
 
@@ -120,8 +123,14 @@ async def test_evidence_replayed_from_an_earlier_session_blames_nobody_innocent(
         async def send(self, peer, data):
             if peek_header(data).key[:3] == key[:3]:
                 await trio.sleep(1)
-                message = {"code": "protocol_violation", "reason": "see evidence", "culprit": -1,
-                           "evidence": [kept[0]], "phase": "", "round": -1}
+                message = {
+                    "code": "protocol_violation",
+                    "reason": "see evidence",
+                    "culprit": -1,
+                    "evidence": [kept[0]],
+                    "phase": "",
+                    "round": -1,
+                }
                 for p in sorted(self.peers):
                     await self.inner.send(p, _control(second[2], "abort", message))
                 await trio.sleep_forever()
@@ -143,8 +152,14 @@ async def test_unproven_accusation_keeps_no_culprit(autojump_clock):
     class Accuse(Wrap):
         async def send(self, peer, data):
             if peek_header(data).phase == "coordinate":
-                message = {"code": "equivocation", "reason": "party 0 equivocated", "culprit": 0,
-                           "evidence": [], "phase": "coordinate", "round": 0}
+                message = {
+                    "code": "equivocation",
+                    "reason": "party 0 equivocated",
+                    "culprit": 0,
+                    "evidence": [],
+                    "phase": "coordinate",
+                    "round": 0,
+                }
                 for p in sorted(self.peers):
                     await self.inner.send(p, _control(configs[2], "abort", message))
                 await trio.sleep_forever()

@@ -131,8 +131,13 @@ def test_property_exactly_once_in_order_under_any_mix(seed, loss, dup, reorder):
     async def main():
         topo = Topology.uniform(range(2), LinkSpec(latency=0.01, jitter=0.004, loss=loss))
         faults = [Duplicate(probability=dup, gap=0.03), Reorder(probability=reorder, delay=0.05)]
-        async with open_wan(MemoryNetwork(range(2)).transports(), topo, seed=seed,
-                            faults=faults) as (_, (a, b)), trio.open_nursery() as nursery:
+        async with (
+            open_wan(MemoryNetwork(range(2)).transports(), topo, seed=seed, faults=faults) as (
+                _,
+                (a, b),
+            ),
+            trio.open_nursery() as nursery,
+        ):
             ra, rb = ReliableTransport(a, rto_initial=0.2), ReliableTransport(b, rto_initial=0.2)
 
             async def pump_a():
@@ -156,7 +161,8 @@ def test_property_exactly_once_in_order_under_any_mix(seed, loss, dup, reorder):
 async def test_wan_backlog_limit_is_back_pressure(autojump_clock):
     topo = Topology.uniform(range(2), LinkSpec(latency=0.001, bandwidth=8e3))  # 1 byte per ms
     async with open_wan(MemoryNetwork(range(2)).transports(), topo, max_backlog=0.5) as (
-        sim, (a, _)
+        sim,
+        (a, _),
     ):
         for _ in range(10):
             await a.send(1, bytes(100))  # 0.1 s of serialisation each
@@ -200,8 +206,9 @@ async def test_a_lost_frame_sent_while_the_receive_loop_waits_is_retransmitted(a
     from coopetition.transports.faults import Drop, ideal_topology
 
     lose_first = [Drop(probability=1.0, src=[0], start=0.0, stop=0.5)]
-    async with open_wan(MemoryNetwork([0, 1]).transports(), ideal_topology([0, 1]), seed=1,
-                        faults=lose_first) as (sim, ts):
+    async with open_wan(
+        MemoryNetwork([0, 1]).transports(), ideal_topology([0, 1]), seed=1, faults=lose_first
+    ) as (sim, ts):
         a, b = (ReliableTransport(t, rto_initial=0.3, rto_max=2.0) for t in ts)
         got: list = []
         async with trio.open_nursery() as nursery:
@@ -228,8 +235,9 @@ async def test_frames_held_behind_a_probe_go_at_once_when_the_silence_ends(autoj
     from coopetition.transports.faults import Partition, ideal_topology
 
     cut = [Partition(side_a=[0], side_b=[1], start=0.0, stop=6.0)]
-    async with open_wan(MemoryNetwork([0, 1]).transports(), ideal_topology([0, 1]), seed=2,
-                        faults=cut) as (sim, ts):
+    async with open_wan(
+        MemoryNetwork([0, 1]).transports(), ideal_topology([0, 1]), seed=2, faults=cut
+    ) as (sim, ts):
         a, b = (ReliableTransport(t, rto_initial=0.3, rto_max=2.0) for t in ts)
         got: list = []
         async with trio.open_nursery() as nursery:

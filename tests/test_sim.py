@@ -28,13 +28,17 @@ def test_scenario_fields_are_parsed():
     doc = {
         "run": {"name": "x", "seed": 4, "parties": 4},
         "protocol": {"objective": "ridge", "lam": 0.5, "iterations": 3},
-        "network": {"regions": {"a": [0, 1], "b": [2, 3]},
-                    "intra": {"latency_ms": 1}, "inter": {"latency_ms": 40, "jitter_ms": 2,
-                                                          "bandwidth_mbps": 100}},
+        "network": {
+            "regions": {"a": [0, 1], "b": [2, 3]},
+            "intra": {"latency_ms": 1},
+            "inter": {"latency_ms": 40, "jitter_ms": 2, "bandwidth_mbps": 100},
+        },
         "deadlines": {"phase": 9, "heartbeat_interval": 1, "heartbeat_timeout": 4},
-        "faults": [{"kind": "drop", "probability": 0.1, "src": [0]},
-                   {"kind": "partition", "side_a": [0], "side_b": [3], "start": 1, "stop": 2},
-                   {"kind": "crash", "party": 2, "at": 3.5}],
+        "faults": [
+            {"kind": "drop", "probability": 0.1, "src": [0]},
+            {"kind": "partition", "side_a": [0], "side_b": [3], "start": 1, "stop": 2},
+            {"kind": "crash", "party": 2, "at": 3.5},
+        ],
         "expect": {"outcome": "aborted", "culprit": 2},
     }
     s = sc.parse(doc)
@@ -90,39 +94,91 @@ def test_scenario_errors_are_clear(doc, message):
         ({"reliable": {"window": 0}}, "[reliable] window must be an integer"),
         ({"deadlines": {"phase": "ten"}}, "[deadlines] phase must be a number"),
         ({"run": {"seed": 1.5}}, "[run] seed must be int"),
-        ({"run": {"parties": 2}, "network": {"latency_ms": [[0, "a"], ["a", 0]]}},
-         "latency_ms[0][1] must be a non-negative number"),
-        ({"run": {"parties": 2}, "network": {"latency_ms": [[0, 1], [1, 0]], "uplink_mbps": "x"}},
-         "[network] uplink_mbps must be a number"),
-        ({"run": {"parties": 2}, "network": {"regions": {"a": 0, "b": 1}}},
-         "regions.a must be a list of parties"),
-        ({"run": {"parties": 2}, "network": {"regions": {"a": [0], "b": [1]},
-                                              "intra": {"latency_ms": "fast"}}},
-         "[network.intra] latency_ms must be a number"),
+        (
+            {"run": {"parties": 2}, "network": {"latency_ms": [[0, "a"], ["a", 0]]}},
+            "latency_ms[0][1] must be a non-negative number",
+        ),
+        (
+            {
+                "run": {"parties": 2},
+                "network": {"latency_ms": [[0, 1], [1, 0]], "uplink_mbps": "x"},
+            },
+            "[network] uplink_mbps must be a number",
+        ),
+        (
+            {"run": {"parties": 2}, "network": {"regions": {"a": 0, "b": 1}}},
+            "regions.a must be a list of parties",
+        ),
+        (
+            {
+                "run": {"parties": 2},
+                "network": {"regions": {"a": [0], "b": [1]}, "intra": {"latency_ms": "fast"}},
+            },
+            "[network.intra] latency_ms must be a number",
+        ),
         ({"expect": {"abort_code": 5}}, "[expect] abort_code must be a string"),
-        ({"faults": [{"kind": "crash", "party": 1, "at": 1.0}, {"kind": "crash", "party": 1,
-                                                                "at": 2.0}]},
-         "at most one crash fault per party"),
-        ({"faults": [{"kind": "byzantine", "party": 0, "phase": "coordinate",
-                      "targets": [1, 2]}]}, "non-empty proper subset"),
+        (
+            {
+                "faults": [
+                    {"kind": "crash", "party": 1, "at": 1.0},
+                    {"kind": "crash", "party": 1, "at": 2.0},
+                ]
+            },
+            "at most one crash fault per party",
+        ),
+        (
+            {
+                "faults": [
+                    {"kind": "byzantine", "party": 0, "phase": "coordinate", "targets": [1, 2]}
+                ]
+            },
+            "non-empty proper subset",
+        ),
         # values that used to be accepted and silently did something else (or nothing)
         ({"faults": [{"kind": "delay", "delay": -1.0}]}, "delay must be non-negative"),
-        ({"network": {"latency_ms": [[0, 20, 20], [20, 0, 20], [20, 20, 0]],
-                      "uplink_mbps": -40}}, "[network] uplink_mbps must be > 0"),
-        ({"faults": [{"kind": "drop", "probability": True}]},
-         "probability must be a number, got True"),
-        ({"faults": [{"kind": "crash", "party": 1, "phase": "cordinate", "round": 2}]},
-         "phase 'cordinate' never sends a message"),
-        ({"protocol": {"iterations": 4},
-          "faults": [{"kind": "crash", "party": 1, "phase": "coordinate", "round": 4}]},
-         "round 4 never occurs in phase 'coordinate' (rounds 0..3"),
-        ({"faults": [{"kind": "crash", "party": 1, "round": 2, "at": 1.0}]},
-         "round applies only with phase"),
-        ({"faults": [{"kind": "byzantine", "party": 1, "phase": "coordinate",
-                      "tag": "w_plus_uu", "action": "tamper"}]},
-         "tag 'w_plus_uu' is never sent in phase 'coordinate'"),
-        ({"faults": [{"kind": "slow", "party": 1, "src": [2], "delay": 0.1}]},
-         "do not give 'src'"),
+        (
+            {
+                "network": {
+                    "latency_ms": [[0, 20, 20], [20, 0, 20], [20, 20, 0]],
+                    "uplink_mbps": -40,
+                }
+            },
+            "[network] uplink_mbps must be > 0",
+        ),
+        (
+            {"faults": [{"kind": "drop", "probability": True}]},
+            "probability must be a number, got True",
+        ),
+        (
+            {"faults": [{"kind": "crash", "party": 1, "phase": "cordinate", "round": 2}]},
+            "phase 'cordinate' never sends a message",
+        ),
+        (
+            {
+                "protocol": {"iterations": 4},
+                "faults": [{"kind": "crash", "party": 1, "phase": "coordinate", "round": 4}],
+            },
+            "round 4 never occurs in phase 'coordinate' (rounds 0..3",
+        ),
+        (
+            {"faults": [{"kind": "crash", "party": 1, "round": 2, "at": 1.0}]},
+            "round applies only with phase",
+        ),
+        (
+            {
+                "faults": [
+                    {
+                        "kind": "byzantine",
+                        "party": 1,
+                        "phase": "coordinate",
+                        "tag": "w_plus_uu",
+                        "action": "tamper",
+                    }
+                ]
+            },
+            "tag 'w_plus_uu' is never sent in phase 'coordinate'",
+        ),
+        ({"faults": [{"kind": "slow", "party": 1, "src": [2], "delay": 0.1}]}, "do not give 'src'"),
     ],
 )
 def test_malformed_scenarios_are_refused_at_load_naming_the_key(doc, message):
@@ -134,8 +190,11 @@ def test_malformed_scenarios_are_refused_at_load_naming_the_key(doc, message):
 
 def test_sim_command_exits_2_without_traceback_on_a_malformed_scenario(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
-    for text in ('[protocol]\nlam = "big"\n', '[reliable]\nrto_min = 5\nrto_max = 1\n',
-                 '[[faults]]\nkind = "delay"\ndelay = -5.0\n'):
+    for text in (
+        '[protocol]\nlam = "big"\n',
+        "[reliable]\nrto_min = 5\nrto_max = 1\n",
+        '[[faults]]\nkind = "delay"\ndelay = -5.0\n',
+    ):
         bad.write_text(text)
         assert main(["sim", str(bad), "--schedule-out", str(tmp_path / "x.json")]) == 2
         err = capsys.readouterr().err
@@ -153,8 +212,17 @@ def test_load_reports_toml_syntax_and_missing_file(tmp_path):
 
 def test_sim_command_json(tmp_path, capsys):
     out = tmp_path / "schedule.json"
-    code = main(["sim", str(SCENARIOS / "crash-at-round.toml"), "--json", "--seed", "12",
-                 "--schedule-out", str(out)])
+    code = main(
+        [
+            "sim",
+            str(SCENARIOS / "crash-at-round.toml"),
+            "--json",
+            "--seed",
+            "12",
+            "--schedule-out",
+            str(out),
+        ]
+    )
     report = json.loads(capsys.readouterr().out)
     assert code == 0 and report["expectation_met"]
     assert report["outcome"] == "aborted" and report["culprit"] == 2
@@ -169,8 +237,9 @@ def test_sim_command_json(tmp_path, capsys):
 
 def test_sim_command_table_and_unmet_expectation(tmp_path, capsys):
     scenario = tmp_path / "s.toml"
-    scenario.write_text('[run]\nparties = 3\n[network]\npreset = "lan"\n'
-                        '[expect]\noutcome = "aborted"\n')
+    scenario.write_text(
+        '[run]\nparties = 3\n[network]\npreset = "lan"\n[expect]\noutcome = "aborted"\n'
+    )
     code = main(["sim", str(scenario), "--schedule-out", str(tmp_path / "x.json")])
     text = capsys.readouterr().out
     assert code == 3
@@ -206,8 +275,12 @@ def test_fifty_parties_over_wan_in_virtual_time():
         "protocol": {"objective": "lasso", "lam": 1.0, "iterations": 2},
         "data": {"rows_per_party": 20, "features": 6},
         "network": {"preset": "wan-40mbps"},
-        "deadlines": {"phase": 300, "heartbeat_interval": 5, "heartbeat_timeout": 120,
-                      "finish": 120},
+        "deadlines": {
+            "phase": 300,
+            "heartbeat_interval": 5,
+            "heartbeat_timeout": 120,
+            "finish": 120,
+        },
     }
     scenario = sc.parse(doc)
     result = simulate_scenario(scenario)
@@ -222,8 +295,7 @@ def test_fifty_parties_over_wan_in_virtual_time():
 
 
 def test_replay_of_an_abort_repeats_outcome_schedule_and_transcript():
-    runs = [simulate_scenario(sc.load(SCENARIOS / "crash-at-round.toml", seed=3))
-            for _ in range(2)]
+    runs = [simulate_scenario(sc.load(SCENARIOS / "crash-at-round.toml", seed=3)) for _ in range(2)]
     a, b = runs
     assert a.outcome == b.outcome == "aborted" and a.culprit == b.culprit == 2
     assert a.schedule.fired == b.schedule.fired and a.schedule.fired
@@ -237,8 +309,10 @@ def test_replay_of_a_byzantine_abort_repeats_the_wire_log():
     link at the same instant from different tasks (and the ack from whichever task drives the
     receive loop); their order, hence the wire log, used to vary from run to run."""
     for seed in (1, 2):
-        runs = [simulate_scenario(sc.load(SCENARIOS / "byzantine-equivocation.toml", seed=seed))
-                for _ in range(4)]
+        runs = [
+            simulate_scenario(sc.load(SCENARIOS / "byzantine-equivocation.toml", seed=seed))
+            for _ in range(4)
+        ]
         assert {r.outcome for r in runs} == {"aborted"} and {r.culprit for r in runs} == {1}
         assert len({r.wire_sha256 for r in runs}) == 1
 
@@ -266,10 +340,13 @@ def test_lossy_four_party_replay_gives_one_wire_log_and_schedule():
     """Regression: one seed of a 4-party lossy LAN run gave different wire_sha256 values in
     different runs (same-instant sends of two tasks of one party were decided in trio's
     random order). Several runs of several seeds must agree exactly."""
-    doc = {"run": {"parties": 4}, "protocol": {"iterations": 4},
-           "network": {"preset": "lan", "loss": 0.05},
-           "faults": [{"kind": "duplicate", "probability": 0.1}],
-           "deadlines": {"phase": 30, "heartbeat_interval": 1, "heartbeat_timeout": 6}}
+    doc = {
+        "run": {"parties": 4},
+        "protocol": {"iterations": 4},
+        "network": {"preset": "lan", "loss": 0.05},
+        "faults": [{"kind": "duplicate", "probability": 0.1}],
+        "deadlines": {"phase": 30, "heartbeat_interval": 1, "heartbeat_timeout": 6},
+    }
     for seed in (3, 4, 5):
         runs = [simulate_scenario(sc.parse(doc, seed=seed)) for _ in range(4)]
         assert runs[0].outcome == "completed"

@@ -12,8 +12,22 @@ def test_bench_spdz_smoke(tmp_path, monkeypatch):
     parser = argparse.ArgumentParser()
     bench_spdz.add_arguments(parser)
     args = parser.parse_args(
-        ["--insecure-bits", "1280", "--triples", "1", "--parties-list", "2", "--online-mults", "8",
-         "--comparisons", "2", "--interval-repetitions", "16", "--bits-count", "1"]
+        [
+            "--insecure-bits",
+            "1280",
+            "--triples",
+            "1",
+            "--parties-list",
+            "2",
+            "--online-mults",
+            "8",
+            "--comparisons",
+            "2",
+            "--interval-repetitions",
+            "16",
+            "--bits-count",
+            "1",
+        ]
     )
     result = bench_spdz.run(args)
     assert result["insecure_small_key"] is True

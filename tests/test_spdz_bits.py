@@ -51,7 +51,9 @@ def test_false_statement_and_other_context_are_rejected():
         bitproof.prove(pk, two, 2, 1, CTX)  # an honest prover refuses
 
 
-@pytest.mark.parametrize(("m", "method", "n"), [(2, "bits", 6), (3, "bits", 6), (2, "bits_from_squares", 2)])
+@pytest.mark.parametrize(
+    ("m", "method", "n"), [(2, "bits", 6), (3, "bits", 6), (2, "bits_from_squares", 2)]
+)
 def test_offline_bits_are_authenticated_bits(m, method, n):
     ps = offline_parties(m, f"bits-{m}-{method}".encode())
     run_local([p.setup() for p in ps])

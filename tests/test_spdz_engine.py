@@ -48,7 +48,9 @@ async def test_soft_threshold_over_the_engine_matches_plaintext(autojump_clock):
     kappa = fx.encode_int(0.5, FRAC)
     d = _dealer(m, n)
     ids = list(range(m))
-    run = await run_parties(local_configs(ids, deadlines=FAST), MemoryNetwork(ids).transports(), _runs(d, n, enc, kappa))
+    run = await run_parties(
+        local_configs(ids, deadlines=FAST), MemoryNetwork(ids).transports(), _runs(d, n, enc, kappa)
+    )
     assert run.completed, run.errors
     expected = np.sign(x) * np.maximum(np.abs(x) - 0.5, 0)
     for pid in ids:
@@ -62,7 +64,8 @@ async def test_bad_mac_share_aborts_every_party(autojump_clock):
     triple.value[0] = (triple.value[0] + 1) % F.P
     ids = list(range(m))
     run = await run_parties(
-        local_configs(ids, deadlines=FAST), MemoryNetwork(ids).transports(),
+        local_configs(ids, deadlines=FAST),
+        MemoryNetwork(ids).transports(),
         _runs(d, n, fx.encode([1.0, -1.0], FRAC), fx.encode_int(0.25, FRAC)),
     )
     assert not run.completed
@@ -77,12 +80,19 @@ async def test_offline_phase_over_the_engine(autojump_clock):
     m = 2
     offs = offline_parties(m, b"engine-offline")
     ids = list(range(m))
-    runs = [SpdzRun(i, tuple(ids), (lambda o: lambda: o.fill(triples=1, input_masks={0: 1}))(offs[i])) for i in ids]
-    run = await run_parties(local_configs(ids, deadlines=FAST), MemoryNetwork(ids).transports(), runs)
+    runs = [
+        SpdzRun(i, tuple(ids), (lambda o: lambda: o.fill(triples=1, input_masks={0: 1}))(offs[i]))
+        for i in ids
+    ]
+    run = await run_parties(
+        local_configs(ids, deadlines=FAST), MemoryNetwork(ids).transports(), runs
+    )
     assert run.completed, run.errors
     stores = [run.results[i] for i in ids]
     alpha = sum(s.alpha_share for s in stores) % F.P
     t = [s.take("triple", 1).parts for s in stores]
     a, b, c = (sum(x[k].value for x in t) % F.P for k in range(3))
     assert (a * b - c) % F.P == 0
-    assert all((alpha * sum(x[k].value for x in t) - sum(x[k].mac for x in t)) % F.P == 0 for k in range(3))
+    assert all(
+        (alpha * sum(x[k].value for x in t) - sum(x[k].mac for x in t)) % F.P == 0 for k in range(3)
+    )

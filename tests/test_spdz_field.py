@@ -46,7 +46,9 @@ def test_local_share_operations_keep_the_mac_relation(xs, m, c, k):
     vals = additive_split(x, m)
     macs = additive_split(F.mul(x, d.alpha), m)
     shares = [Share(v, g) for v, g in zip(vals, macs, strict=True)]
-    out = [(s.scale(k).add_public(c, i, int(d.alpha_shares[i][0])) - s) for i, s in enumerate(shares)]
+    out = [
+        (s.scale(k).add_public(c, i, int(d.alpha_shares[i][0])) - s) for i, s in enumerate(shares)
+    ]
     value = sum(o.value for o in out) % F.P
     mac = sum(o.mac for o in out) % F.P
     expected = [(xi * k + c - xi) % F.P for xi in xs]

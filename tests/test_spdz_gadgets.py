@@ -88,7 +88,9 @@ def _forward_then_verify(ps, cts, cheat_party=None, delta=0):
         if p.party == cheat_party:
             share = Share(F.add(share.value, F.vec([delta] + [0] * (len(cts) - 1))), share.mac)
         conv.share = share
-        conv.enc_shares, conv.enc_mac_shares = yield from publish_encrypted_shares(p, share, "gadget3-shares")
+        conv.enc_shares, conv.enc_mac_shares = yield from publish_encrypted_shares(
+            p, share, "gadget3-shares"
+        )
         return (yield from verify_conversions(p, None, [conv]))
 
     return run_local([prog(p) for p in ps])
@@ -123,7 +125,9 @@ def test_gadget4_rejects_a_share_whose_mac_was_not_updated():
         share = conv.share
         if p.party == 1:  # shift the value share; the MAC share cannot follow without alpha
             share = Share(F.add(share.value, F.vec([1, 0])), share.mac)
-        conv.enc_shares, conv.enc_mac_shares = yield from publish_encrypted_shares(p, share, "gadget3-forged")
+        conv.enc_shares, conv.enc_mac_shares = yield from publish_encrypted_shares(
+            p, share, "gadget3-forged"
+        )
         return (yield from verify_conversions(p, None, [conv]))
 
     with pytest.raises(ConversionRejected) as err:

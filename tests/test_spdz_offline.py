@@ -33,7 +33,13 @@ def test_offline_items_satisfy_their_relations():
     m = 3
     ps = offline_parties(m, b"offline-items")
     stats = HarnessStats()
-    stores = run_local([p.fill(triples=2, bits=2, randoms=2, bounded=((41, 2),), input_masks={m - 1: 2}) for p in ps], stats=stats)
+    stores = run_local(
+        [
+            p.fill(triples=2, bits=2, randoms=2, bounded=((41, 2),), input_masks={m - 1: 2})
+            for p in ps
+        ],
+        stats=stats,
+    )
     alpha = true_alpha(m, ps)
     assert sum(s.alpha_share for s in stores) % F.P == alpha
     t = [s.take("triple", 2) for s in stores]
@@ -80,7 +86,7 @@ def test_tampered_multiplication_proof_names_the_prover():
     def tamper(sender, receiver, tag, payload):
         if sender == 1 and tag.startswith("spdz-triple-c/"):
             proof = payload["c_proof"][0]
-            proof[2] = (proof[2] + 1)  # response z
+            proof[2] = proof[2] + 1  # response z
         return payload
 
     with pytest.raises(CheatingDetected) as err:

@@ -146,7 +146,12 @@ def test_fixed_point_product_with_probabilistic_truncation():
         # Catrina-Saxena: the result is floor(x / 2^f) or that plus one.
         assert all(g - fl in (0, 1) for g, fl in zip(got, floor, strict=True))
         # Against the exact product of the encoded inputs: within one ulp.
-        np.testing.assert_allclose(fx.decode(got, FRAC), fx.decode(exact.ints, 2 * FRAC), rtol=0, atol=fx.truncation_error_bound(FRAC))
+        np.testing.assert_allclose(
+            fx.decode(got, FRAC),
+            fx.decode(exact.ints, 2 * FRAC),
+            rtol=0,
+            atol=fx.truncation_error_bound(FRAC),
+        )
         # Against the real product: encoding error (|a|+|b|) * 2^-(f+1) plus one ulp.
         bound = (np.abs(a) + np.abs(b) + 1) * 2.0 ** -(FRAC + 1) + fx.truncation_error_bound(FRAC)
         assert np.all(np.abs(fx.decode(got, FRAC) - a * b) <= bound)
@@ -221,7 +226,9 @@ def test_reused_triple_is_named():
         return z, x, y
 
     outs = run_local([first(p) for p in ps])
-    stale = SpdzParty(PreprocessingStore.deserialize(snapshot, journal=None), session=b"test-session")
+    stale = SpdzParty(
+        PreprocessingStore.deserialize(snapshot, journal=None), session=b"test-session"
+    )
     stale.store.take("input_mask", 3, owner=0)
     stale.store.take("input_mask", 3, owner=1)
     stale._counter = ps[1]._counter  # same place in the protocol, stale preprocessing
@@ -300,7 +307,13 @@ def test_average_then_soft_threshold_like_helens_z_update():
     encs = [fx.encode(x, FRAC) for x in xs]
     kappa = 0.3
     need = needs_trunc(n, K, FRAC) + needs_soft_threshold(n, K)
-    d = dealer_for(m, triples=need.triples, bits=need.bits, bounded=need.bounded, masks={i: n for i in range(m)})
+    d = dealer_for(
+        m,
+        triples=need.triples,
+        bits=need.bits,
+        bounded=need.bounded,
+        masks={i: n for i in range(m)},
+    )
 
     def prog(p: SpdzParty):
         total = None
@@ -317,4 +330,4 @@ def test_average_then_soft_threshold_like_helens_z_update():
         got = fx.decode(F.signed(r), FRAC)
         # Error sources: 1/m encoded with error <= 2^-(f+1) times |sum| <= 12, plus one ulp of
         # truncation; the soft threshold itself is exact and 1-Lipschitz.
-        assert np.max(np.abs(got - ref)) <= 12 * 2.0 ** -(FRAC + 1) + 2.0 ** -FRAC
+        assert np.max(np.abs(got - ref)) <= 12 * 2.0 ** -(FRAC + 1) + 2.0**-FRAC

@@ -92,7 +92,10 @@ def test_gadget3_back_mac_checks_an_attacked_beaver_opening():
     m = 2
     ps, sp = gadget_setup(m, b"review-g3-attack", masks={0: 1})
     with pytest.raises(MacCheckFailed):
-        run_local([_square_and_back(p, s) for p, s in zip(ps, sp, strict=True)], tamper=shift_first_beaver_opening)
+        run_local(
+            [_square_and_back(p, s) for p, s in zip(ps, sp, strict=True)],
+            tamper=shift_first_beaver_opening,
+        )
     # Control: the same flow without the attack gives Enc(49) exactly.
     ps, sp = gadget_setup(m, b"review-g3-control", masks={0: 1})
     backs = run_local([_square_and_back(p, s) for p, s in zip(ps, sp, strict=True)])
@@ -191,8 +194,12 @@ def test_party_that_drops_its_journal_is_named_by_one_that_keeps_it(tmp_path):
     honest = PreprocessingStore.load(paths[0])
     cheater = PreprocessingStore.deserialize(blob1, journal=None)  # the original bytes, no journal
     with pytest.raises(PreprocessingMismatch) as err:
-        run_local([_square_input(SpdzParty(honest, session=b"job-2"), 6),
-                   _square_input(SpdzParty(cheater, session=b"job-2"), 0)])
+        run_local(
+            [
+                _square_input(SpdzParty(honest, session=b"job-2"), 6),
+                _square_input(SpdzParty(cheater, session=b"job-2"), 0),
+            ]
+        )
     assert err.value.culprit == 1
 
 
@@ -287,7 +294,9 @@ def test_malformed_sacrifice_commitment_names_the_sender():
         return payload
 
     with pytest.raises(ProtocolViolation) as err:
-        run_local([p.fill(triples=1) for p in offline_parties(2, b"review-sacrifice-wire")], tamper=tamper)
+        run_local(
+            [p.fill(triples=1) for p in offline_parties(2, b"review-sacrifice-wire")], tamper=tamper
+        )
     assert err.value.culprit == 1
 
 
@@ -302,14 +311,28 @@ def _run_online(m, n, need, values, body):
         y = yield from body(p, x)
         return (yield from p.output(y))
 
-    return [int(v) for v in F.signed(run_local([prog(SpdzParty(s, session=SESSION)) for s in d.stores])[0])]
+    return [
+        int(v)
+        for v in F.signed(run_local([prog(SpdzParty(s, session=SESSION)) for s in d.stores])[0])
+    ]
 
 
 def test_soft_threshold_exact_at_the_range_limit():
     kap = 1 << 16
-    xs = [2 ** (K - 1) - 1, -(2 ** (K - 1)), 2 ** (K - 1) - kap, -(2 ** (K - 1)) + kap, kap, -kap, kap + 1, 0]
+    xs = [
+        2 ** (K - 1) - 1,
+        -(2 ** (K - 1)),
+        2 ** (K - 1) - kap,
+        -(2 ** (K - 1)) + kap,
+        kap,
+        -kap,
+        kap + 1,
+        0,
+    ]
     ref = [x - kap if x > kap else x + kap if x < -kap else 0 for x in xs]
-    got = _run_online(2, len(xs), needs_soft_threshold(len(xs), K), xs, lambda p, x: p.soft_threshold(x, kap, K))
+    got = _run_online(
+        2, len(xs), needs_soft_threshold(len(xs), K), xs, lambda p, x: p.soft_threshold(x, kap, K)
+    )
     assert got == ref
 
 

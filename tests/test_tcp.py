@@ -628,7 +628,9 @@ async def relay(
 
 
 @asynccontextmanager
-async def connected_through_relay(ts: dict[int, TcpTransport], first: str) -> AsyncIterator[list[str]]:
+async def connected_through_relay(
+    ts: dict[int, TcpTransport], first: str
+) -> AsyncIterator[list[str]]:
     """Party 0 dials party 1 through ``relay`` (whose first connection gets ``first``); yields the
     relay's connection log once both are connected, keeping the relay up until the block ends."""
     addrs = await listen_all(ts)

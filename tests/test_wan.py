@@ -26,7 +26,10 @@ async def test_latency_and_serialisation_match_formula(autojump_clock):
     spec = LinkSpec(latency=0.035, bandwidth=8e6)  # 1 byte per microsecond
     topo = Topology.uniform([0, 1], spec)
     got: list = []
-    async with open_wan(MemoryNetwork([0, 1]).transports(), topo, seed=1) as (_, (a, b)), trio.open_nursery() as nursery:
+    async with (
+        open_wan(MemoryNetwork([0, 1]).transports(), topo, seed=1) as (_, (a, b)),
+        trio.open_nursery() as nursery,
+    ):
         nursery.start_soon(_collect, b, 3, got)
         t0 = trio.current_time()
         await a.send(1, b"x" * 1000)
@@ -60,7 +63,10 @@ async def test_two_regions_preset_latencies(autojump_clock):
     assert topo.link(0, 1).latency == pytest.approx(0.5e-3)
     assert topo.link(0, 2).latency == pytest.approx(35e-3)
     got: list = []
-    async with open_wan(MemoryNetwork(range(4)).transports(), topo, seed=3) as (_, ts), trio.open_nursery() as nursery:
+    async with (
+        open_wan(MemoryNetwork(range(4)).transports(), topo, seed=3) as (_, ts),
+        trio.open_nursery() as nursery,
+    ):
         nursery.start_soon(_collect, ts[1], 1, got)
         nursery.start_soon(_collect, ts[3], 1, got)
         t0 = trio.current_time()
@@ -75,7 +81,10 @@ async def test_jitter_statistics(autojump_clock):
     topo = Topology.uniform([0, 1], LinkSpec(latency=0.040, jitter=0.004))
     got: list = []
     n = 400
-    async with open_wan(MemoryNetwork([0, 1]).transports(), topo, seed=11) as (_, (a, b)), trio.open_nursery() as nursery:
+    async with (
+        open_wan(MemoryNetwork([0, 1]).transports(), topo, seed=11) as (_, (a, b)),
+        trio.open_nursery() as nursery,
+    ):
         nursery.start_soon(_collect, b, n, got)
         sent = {}
         for i in range(n):
@@ -92,9 +101,10 @@ async def test_jitter_statistics(autojump_clock):
 
 async def _one_link_order(topo, faults=(), n=200):
     got: list = []
-    async with open_wan(MemoryNetwork([0, 1]).transports(), topo, seed=1, faults=faults) as (
-        _, (a, b)
-    ), trio.open_nursery() as nursery:
+    async with (
+        open_wan(MemoryNetwork([0, 1]).transports(), topo, seed=1, faults=faults) as (_, (a, b)),
+        trio.open_nursery() as nursery,
+    ):
         nursery.start_soon(_collect, b, n, got)
         for i in range(n):
             await a.send(1, i.to_bytes(4, "big") + bytes(996))  # 8 us each at 1 Gbit/s
@@ -119,7 +129,10 @@ async def test_jitter_never_reorders_one_link(autojump_clock):
 async def _lossy_run(seed: int, loss: float):
     topo = Topology.uniform(range(3), LinkSpec(latency=0.02, jitter=0.005, loss=loss))
     got: list = []
-    async with open_wan(MemoryNetwork(range(3)).transports(), topo, seed=seed) as (sim, ts), trio.open_nursery() as nursery:
+    async with (
+        open_wan(MemoryNetwork(range(3)).transports(), topo, seed=seed) as (sim, ts),
+        trio.open_nursery() as nursery,
+    ):
         nursery.start_soon(_collect, ts[2], 100, got)
         for i in range(50):
             await ts[0].send(2, b"a%d" % i)
@@ -163,9 +176,7 @@ async def test_wrap_requires_running_simulator():
 
 
 @given(
-    sends=st.lists(
-        st.tuples(st.floats(0.0, 0.05), st.integers(1, 5000)), min_size=1, max_size=25
-    ),
+    sends=st.lists(st.tuples(st.floats(0.0, 0.05), st.integers(1, 5000)), min_size=1, max_size=25),
     latency=st.floats(0.0001, 0.1),
     mbps=st.floats(0.5, 1000.0),
 )

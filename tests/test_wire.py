@@ -39,8 +39,16 @@ payloads = st.recursive(
 
 
 def _header(**changes):
-    fields = dict(session=b"s" * 16, protocol="admm", phase="coordinate", round=3, tag="w",
-                  sender=1, receiver=BROADCAST, seq=7)
+    fields = dict(
+        session=b"s" * 16,
+        protocol="admm",
+        phase="coordinate",
+        round=3,
+        tag="w",
+        sender=1,
+        receiver=BROADCAST,
+        seq=7,
+    )
     fields.update(changes)
     return EnvelopeHeader(**fields)
 

@@ -51,16 +51,18 @@ class LinkFault:
     def __post_init__(self) -> None:
         for key in ("probability", "start", "stop", *self._numbers):
             if not _is_number(getattr(self, key)):
-                raise ConfigError(f"{self.name}: {key} must be a number, "
-                                  f"got {getattr(self, key)!r}")
+                raise ConfigError(
+                    f"{self.name}: {key} must be a number, got {getattr(self, key)!r}"
+                )
         if not 0.0 <= self.probability <= 1.0:
             raise ConfigError(f"{self.name}: probability must be in [0, 1]")
         if self.start < 0 or self.stop < self.start:
             raise ConfigError(f"{self.name}: need 0 <= start <= stop")
         for key in self._non_negative:
             if getattr(self, key) < 0:
-                raise ConfigError(f"{self.name}: {key} must be non-negative, "
-                                  f"got {getattr(self, key)}")
+                raise ConfigError(
+                    f"{self.name}: {key} must be non-negative, got {getattr(self, key)}"
+                )
         self._src = None if self.src is None else frozenset(self.src)
         self._dst = None if self.dst is None else frozenset(self.dst)
         self._rngs: dict[tuple[Any, ...], Any] = {}
@@ -107,8 +109,9 @@ class LinkFault:
         rng = self._rngs.get(link)
         if rng is None:
             assert self._sim is not None, "fault used before bind()"
-            rng = self._rngs[link] = derive_rng(self._sim.seed, "fault", self._index, self.name,
-                                                 *link)
+            rng = self._rngs[link] = derive_rng(
+                self._sim.seed, "fault", self._index, self.name, *link
+            )
         return rng
 
     def apply(self, src: PartyId, dst: PartyId, seq: int, now: float, fate: Fate) -> Fate:
@@ -327,16 +330,18 @@ class Crash:
             raise ConfigError("crash: round applies only with phase (it would be ignored)")
         if self.phase is not None and not isinstance(self.phase, str):
             raise ConfigError(f"crash: phase must be a string, got {self.phase!r}")
-        if self.round is not None and (isinstance(self.round, bool)
-                                       or not isinstance(self.round, int) or self.round < 0):
+        if self.round is not None and (
+            isinstance(self.round, bool) or not isinstance(self.round, int) or self.round < 0
+        ):
             raise ConfigError(f"crash: round must be a non-negative integer, got {self.round!r}")
         if self.at is not None and not (_is_number(self.at) and self.at >= 0):
             raise ConfigError(f"crash: at must be a non-negative number, got {self.at!r}")
         if self.random_within is not None and not (
             _is_number(self.random_within) and self.random_within > 0
         ):
-            raise ConfigError(f"crash: random_within must be a positive number, "
-                              f"got {self.random_within!r}")
+            raise ConfigError(
+                f"crash: random_within must be a positive number, got {self.random_within!r}"
+            )
 
     def time(self, seed: int) -> float | None:
         if self.at is not None:
@@ -538,10 +543,12 @@ class Byzantine:
             raise ConfigError("byzantine: action must be equivocate, tamper or nan")
         if not isinstance(self.phase, str):
             raise ConfigError(f"byzantine: phase must be a string, got {self.phase!r}")
-        if self.round is not None and (isinstance(self.round, bool)
-                                       or not isinstance(self.round, int) or self.round < 0):
-            raise ConfigError(f"byzantine: round must be a non-negative integer, "
-                              f"got {self.round!r}")
+        if self.round is not None and (
+            isinstance(self.round, bool) or not isinstance(self.round, int) or self.round < 0
+        ):
+            raise ConfigError(
+                f"byzantine: round must be a non-negative integer, got {self.round!r}"
+            )
         if self.tag is not None and not isinstance(self.tag, str):
             raise ConfigError(f"byzantine: tag must be a string, got {self.tag!r}")
         if self.targets is not None:
@@ -557,8 +564,10 @@ class Byzantine:
         if not targets <= set(others):
             raise ConfigError(f"byzantine: targets {sorted(targets - set(others))} are not peers")
         if self.action == "equivocate" and not (targets and set(others) - targets):
-            raise ConfigError("byzantine equivocation needs a non-empty proper subset of peers "
-                              "as targets (some peers must get the true payload)")
+            raise ConfigError(
+                "byzantine equivocation needs a non-empty proper subset of peers "
+                "as targets (some peers must get the true payload)"
+            )
 
     def describe(self) -> str:
         where = f"phase {self.phase!r}" + ("" if self.round is None else f" round {self.round}")

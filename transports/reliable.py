@@ -101,7 +101,9 @@ class ReliableTransport(Transport):
         give_up_after: float | None = None,
     ) -> None:
         if not 0 < rto_min <= rto_initial <= rto_max or backoff < 1 or window < 1:
-            raise ConfigError("need 0 < rto_min <= rto_initial <= rto_max, backoff >= 1, window >= 1")
+            raise ConfigError(
+                "need 0 < rto_min <= rto_initial <= rto_max, backoff >= 1, window >= 1"
+            )
         self.inner = inner
         self.local_id = inner.local_id
         self.peers = inner.peers

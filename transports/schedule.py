@@ -27,8 +27,10 @@ class FaultSchedule:
     def fired(self) -> list[dict[str, Any]]:
         """Events in a canonical order: parties acting at one virtual instant are run by trio
         in a random order, so the order of ``add`` calls is not itself reproducible."""
-        return sorted(self._events, key=lambda e: (e["t"], e["fault"], sorted(
-            (k, str(v)) for k, v in e.items())))
+        return sorted(
+            self._events,
+            key=lambda e: (e["t"], e["fault"], sorted((k, str(v)) for k, v in e.items())),
+        )
 
     def summary(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -37,8 +39,12 @@ class FaultSchedule:
         return dict(sorted(counts.items()))
 
     def to_json(self) -> dict[str, Any]:
-        return {"seed": self.seed, "plan": self.plan, "summary": self.summary(),
-                "fired": self.fired}
+        return {
+            "seed": self.seed,
+            "plan": self.plan,
+            "summary": self.summary(),
+            "fired": self.fired,
+        }
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_json(), indent=1, sort_keys=True) + "\n")

@@ -108,8 +108,9 @@ class Topology:
     def __post_init__(self) -> None:
         for party, rate in self.uplink.items():
             if isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0:
-                raise ConfigError(f"uplink of party {party} must be a positive bit rate, "
-                                  f"got {rate!r}")
+                raise ConfigError(
+                    f"uplink of party {party} must be a positive bit rate, got {rate!r}"
+                )
 
     def link(self, src: PartyId, dst: PartyId) -> LinkSpec:
         try:

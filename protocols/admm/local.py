@@ -30,7 +30,9 @@ def check_data(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if X.ndim != 2 or y.ndim != 1:
-        raise ConfigError(f"expected X of shape (n, d) and y of shape (n,), got {X.shape}, {y.shape}")
+        raise ConfigError(
+            f"expected X of shape (n, d) and y of shape (n,), got {X.shape}, {y.shape}"
+        )
     if X.shape[0] != y.shape[0]:
         raise ConfigError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
     if X.shape[0] == 0 or X.shape[1] == 0:

@@ -118,7 +118,11 @@ class LocalOptimize(PhaseMachine):
 
     def _optimize(self, _: Started) -> list[Action]:
         self.move(LocalState.OPTIMIZING)
-        return [Compute(label="local_step", fn=local_step, args=(self.summary, self.z, self.u, self.rho))]
+        return [
+            Compute(
+                label="local_step", fn=local_step, args=(self.summary, self.z, self.u, self.rho)
+            )
+        ]
 
     def _optimized(self, event: Computed) -> list[Action]:
         return [Done(result=event.result)]
@@ -160,10 +164,15 @@ class Coordinate(PhaseMachine):
         assert self.contribution is not None
         if not np.isfinite(self.contribution).all() or np.abs(self.contribution).max() > self.bound:
             # our own value blew up: a consequence of earlier inputs, never evidence against us
-            return [Abort(error=LocalFailure(
-                f"this party's contribution left the agreed bound {self.bound:g}",
-                phase=self.phase, round=self.round,
-            ))]
+            return [
+                Abort(
+                    error=LocalFailure(
+                        f"this party's contribution left the agreed bound {self.bound:g}",
+                        phase=self.phase,
+                        round=self.round,
+                    )
+                )
+            ]
         self.move(CoordinateState.COLLECTING)
         return [
             Broadcast(tag="w_plus_u", payload=self.contribution),
@@ -180,8 +189,10 @@ class Coordinate(PhaseMachine):
                 vectors.append(value)
                 continue
             if not (
-                isinstance(value, np.ndarray) and value.dtype == np.float64
-                and value.shape == expected and np.isfinite(value).all()
+                isinstance(value, np.ndarray)
+                and value.dtype == np.float64
+                and value.shape == expected
+                and np.isfinite(value).all()
                 and (value.size == 0 or np.abs(value).max() <= self.bound)
             ):
                 return [
@@ -189,7 +200,9 @@ class Coordinate(PhaseMachine):
                         error=ProtocolViolation(
                             f"party {sender} sent a contribution that is not a float64 vector of "
                             f"shape {expected} with entries within the agreed bound {self.bound:g}",
-                            culprit=sender, phase=self.phase, round=self.round,
+                            culprit=sender,
+                            phase=self.phase,
+                            round=self.round,
                         )
                     )
                 ]
@@ -237,7 +250,8 @@ class Release(PhaseMachine):
         assert self.model is not None
         mine = model_digest(self.model)
         differing = sorted(
-            p for p, digest in event.messages.items()
+            p
+            for p, digest in event.messages.items()
             if not (isinstance(digest, bytes) and digest == mine)
         )
         if differing:

@@ -58,9 +58,7 @@ class Objective:
     def value(self, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
         """The objective on (pooled) data: what training minimises."""
         residual = X @ w - y
-        return float(
-            0.5 * residual @ residual + self.lam1 * np.abs(w).sum() + self.lam2 * (w @ w)
-        )
+        return float(0.5 * residual @ residual + self.lam1 * np.abs(w).sum() + self.lam2 * (w @ w))
 
     def consensus(self, v: np.ndarray, parties: int, rho: float) -> np.ndarray:
         """The z-update (eq. 5) from ``v = mean(w_i + u_i)``."""

@@ -26,7 +26,9 @@ def reference_fit(X: np.ndarray, y: np.ndarray, objective: Objective) -> np.ndar
     if objective.lam1 == 0 and objective.lam2 == 0:
         return LinearRegression(fit_intercept=False).fit(X, y).coef_
     if objective.kind == "ridge":
-        return Ridge(alpha=2.0 * objective.lam, fit_intercept=False, solver="cholesky").fit(X, y).coef_
+        return (
+            Ridge(alpha=2.0 * objective.lam, fit_intercept=False, solver="cholesky").fit(X, y).coef_
+        )
     if objective.kind == "lasso":
         model = Lasso(alpha=objective.lam / n, fit_intercept=False, tol=1e-12, max_iter=200_000)
         return model.fit(X, y).coef_

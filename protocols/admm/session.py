@@ -30,17 +30,22 @@ class AdmmConfig:
         if not (np.isfinite(self.rho) and self.rho > 0):
             raise ConfigError(f"rho must be a positive number, got {self.rho}")
         if not (
-            isinstance(self.iterations, int) and not isinstance(self.iterations, bool)
+            isinstance(self.iterations, int)
+            and not isinstance(self.iterations, bool)
             and 1 <= self.iterations <= 100_000
         ):
-            raise ConfigError(f"iterations must be an integer in [1, 100000], got {self.iterations}")
+            raise ConfigError(
+                f"iterations must be an integer in [1, 100000], got {self.iterations}"
+            )
         if not (np.isfinite(self.contribution_bound) and self.contribution_bound > 0):
             raise ConfigError("contribution_bound must be a positive number")
 
     def public_parameters(self, features: int) -> dict[str, Any]:
         """A float-free description (floats travel as their exact hex form)."""
-        objective = {k: (float(v).hex() if isinstance(v, float) else v)
-                     for k, v in asdict(self.objective).items()}
+        objective = {
+            k: (float(v).hex() if isinstance(v, float) else v)
+            for k, v in asdict(self.objective).items()
+        }
         return {
             "objective": objective,
             "rho": float(self.rho).hex(),
@@ -63,7 +68,12 @@ class AdmmRun:
     name = "admm"
 
     def __init__(
-        self, config: AdmmConfig, X: np.ndarray, y: np.ndarray, *, party: PartyId,
+        self,
+        config: AdmmConfig,
+        X: np.ndarray,
+        y: np.ndarray,
+        *,
+        party: PartyId,
         parties: tuple[PartyId, ...],
     ) -> None:
         self.config = config
@@ -76,17 +86,28 @@ class AdmmRun:
         me, everyone = self.party, self.parties
         d = self.X.shape[1]
         summary = yield Setup(
-            party=me, parties=everyone, public_parameters=cfg.public_parameters(d),
-            X=self.X, y=self.y, rho=cfg.rho,
+            party=me,
+            parties=everyone,
+            public_parameters=cfg.public_parameters(d),
+            X=self.X,
+            y=self.y,
+            rho=cfg.rho,
         )
         z = np.zeros(d)
         u = np.zeros(d)
         for k in range(cfg.iterations):
-            w = yield LocalOptimize(party=me, parties=everyone, round=k, summary=summary, z=z, u=u,
-                                    rho=cfg.rho)
-            z = yield Coordinate(party=me, parties=everyone, round=k, contribution=w + u,
-                                 objective=cfg.objective, rho=cfg.rho,
-                                 bound=cfg.contribution_bound)
+            w = yield LocalOptimize(
+                party=me, parties=everyone, round=k, summary=summary, z=z, u=u, rho=cfg.rho
+            )
+            z = yield Coordinate(
+                party=me,
+                parties=everyone,
+                round=k,
+                contribution=w + u,
+                objective=cfg.objective,
+                rho=cfg.rho,
+                bound=cfg.contribution_bound,
+            )
             u = u + w - z
         model = yield Release(party=me, parties=everyone, round=0, model=z)
         return AdmmResult(model=model, iterations=cfg.iterations, local_rows=summary.rows)

@@ -50,7 +50,9 @@ def _challenge(pk: PublicKey, c: int, a0: int, a1: int, ctx: ProofContext) -> in
     return t.challenge_int(E_BITS)
 
 
-def prove(pk: PublicKey, c: int, bit: int, r: int, ctx: ProofContext, encryptor: Encryptor | None = None) -> BitProof:
+def prove(
+    pk: PublicKey, c: int, bit: int, r: int, ctx: ProofContext, encryptor: Encryptor | None = None
+) -> BitProof:
     """Prove c = Enc(bit; r) with bit in {0, 1}."""
     if bit not in (0, 1):
         raise ValueError("a bit proof needs a bit")
@@ -73,7 +75,9 @@ def prove(pk: PublicKey, c: int, bit: int, r: int, ctx: ProofContext, encryptor:
     return BitProof(a0, a1, e_fake, int(z_fake), z_real)
 
 
-def equations(pk: PublicKey, c: object, proof: object, ctx: ProofContext, index: object = None) -> list[Equation]:
+def equations(
+    pk: PublicKey, c: object, proof: object, ctx: ProofContext, index: object = None
+) -> list[Equation]:
     """Validate a received proof (naming the bad value) and return its two equations."""
     blame = group.blame_for(KIND, ctx)
     if not isinstance(proof, BitProof):
@@ -87,7 +91,14 @@ def equations(pk: PublicKey, c: object, proof: object, ctx: ProofContext, index:
     e1 = mpz((_challenge(pk, int(c_), int(a0), int(a1), ctx) - int(e0)) % _E_MOD)
     return [
         Equation("z0^N = A0 c^e0", root=z0, right=[(a0, 1), (c_, e0)], blame=blame, index=index),
-        Equation("(1+N)^e1 z1^N = A1 c^e1", g=e1, root=z1, right=[(a1, 1), (c_, e1)], blame=blame, index=index),
+        Equation(
+            "(1+N)^e1 z1^N = A1 c^e1",
+            g=e1,
+            root=z1,
+            right=[(a1, 1), (c_, e1)],
+            blame=blame,
+            index=index,
+        ),
     ]
 
 

@@ -101,7 +101,10 @@ def ciphertexts_from_wire(pk: PublicKey, data: object, n: int, sender: int, what
     if not isinstance(data, list) or len(data) != n:
         raise ProtocolViolation(f"{what}: expected {n} ciphertexts", culprit=sender)
     try:
-        return [pk.check_ciphertext(c, what=f"{what}[{i}] from party {sender}") for i, c in enumerate(data)]
+        return [
+            pk.check_ciphertext(c, what=f"{what}[{i}] from party {sender}")
+            for i, c in enumerate(data)
+        ]
     except InvalidCiphertext as exc:
         raise ProtocolViolation(str(exc), culprit=sender) from exc
 
@@ -119,7 +122,9 @@ def share_from_wire(pk: PublicKey, data: object, n: int, sender: int) -> Decrypt
     if not isinstance(data, dict):
         raise ProtocolViolation("malformed decryption share", culprit=sender)
     values = ciphertexts_from_wire(pk, data.get("v"), n, sender, "decryption share")
-    return DecryptionShare(sender, tuple(values), proof_from_wire(DecryptionProof, data.get("p"), sender, "decryption"))
+    return DecryptionShare(
+        sender, tuple(values), proof_from_wire(DecryptionProof, data.get("p"), sender, "decryption")
+    )
 
 
 # -- the per-party conversion engine -----------------------------------------------------------
@@ -167,12 +172,16 @@ class PaillierParty:
         return self._round
 
     def ctx(self, phase: str, rnd: int, prover: int | None = None) -> ProofContext:
-        return ProofContext(self.session, f"spdz/{phase}", rnd, self.party if prover is None else prover)
+        return ProofContext(
+            self.session, f"spdz/{phase}", rnd, self.party if prover is None else prover
+        )
 
     def interval_params(self, bits: int) -> interval.IntervalParams:
         # fewer than interval.MIN_REPETITIONS only with a key made through the insecure test option
         weak = is_insecure_test_key(self.pk)
-        return interval.IntervalParams(bits=bits, repetitions=self.interval_repetitions, insecure_allow_weak=weak)
+        return interval.IntervalParams(
+            bits=bits, repetitions=self.interval_repetitions, insecure_allow_weak=weak
+        )
 
     def encrypt(self, m: int) -> tuple[int, int]:
         assert self.encryptor is not None
@@ -192,16 +201,40 @@ class PaillierParty:
         for v in values:
             c, r = self.encrypt(int(v))
             if mode == "interval":
-                proofs.append(proof_to_wire(interval.prove(self.pk, c, int(v), r, ctx, self.interval_params(bits), encryptor=self.encryptor)))
+                proofs.append(
+                    proof_to_wire(
+                        interval.prove(
+                            self.pk,
+                            c,
+                            int(v),
+                            r,
+                            ctx,
+                            self.interval_params(bits),
+                            encryptor=self.encryptor,
+                        )
+                    )
+                )
             else:
-                proofs.append(proof_to_wire(plaintext.prove(self.pk, c, int(v), r, ctx, encryptor=self.encryptor)))
+                proofs.append(
+                    proof_to_wire(
+                        plaintext.prove(self.pk, c, int(v), r, ctx, encryptor=self.encryptor)
+                    )
+                )
             cts.append(c)
             rands.append(r)
         return cts, proofs, rands
 
     def verify_values(
-        self, replies: dict[int, dict[str, Any]], key: str, n: int, mode: str, bits: int, phase: str, rnd: int,
-        *, senders: Sequence[int] | None = None,
+        self,
+        replies: dict[int, dict[str, Any]],
+        key: str,
+        n: int,
+        mode: str,
+        bits: int,
+        phase: str,
+        rnd: int,
+        *,
+        senders: Sequence[int] | None = None,
     ) -> dict[int, list[int]]:
         """Check every other party's encrypted contributions and their proofs (batched)."""
         out: dict[int, list[int]] = {}
@@ -217,7 +250,9 @@ class PaillierParty:
                 raise ProtocolViolation(f"{key}: expected {n} proofs", culprit=j)
             cls = interval.IntervalProof if mode == "interval" else plaintext.PlaintextProof
             ctx = self.ctx(phase, rnd, j)
-            items += [(c, proof_from_wire(cls, p, j, mode), ctx) for c, p in zip(cts, raw, strict=True)]
+            items += [
+                (c, proof_from_wire(cls, p, j, mode), ctx) for c, p in zip(cts, raw, strict=True)
+            ]
         try:
             if items and mode == "interval":
                 interval.verify_batch(self.pk, items, self.interval_params(bits))
@@ -236,9 +271,17 @@ class PaillierParty:
         c, r = self.encrypt(self.alpha_share)
         self.alpha_randomness = r
         proof = interval.prove(
-            self.pk, c, self.alpha_share, r, self.ctx("mac-key", rnd), self.interval_params(ALPHA_BITS), encryptor=self.encryptor
+            self.pk,
+            c,
+            self.alpha_share,
+            r,
+            self.ctx("mac-key", rnd),
+            self.interval_params(ALPHA_BITS),
+            encryptor=self.encryptor,
         )
-        replies = yield Exchange(f"spdz-mac-key/{rnd}", {"a": [c], "a_proof": [proof_to_wire(proof)]})
+        replies = yield Exchange(
+            f"spdz-mac-key/{rnd}", {"a": [c], "a_proof": [proof_to_wire(proof)]}
+        )
         got = self.verify_values(replies, "a", 1, "interval", ALPHA_BITS, "mac-key", rnd)
         self.enc_alpha_shares = [got[j][0] for j in range(self.parties)]
         self.enc_alpha = ops.sum_ct(self.pk, self.enc_alpha_shares)
@@ -257,34 +300,51 @@ class PaillierParty:
         ctx = self.ctx(phase, rnd)
         mine = partial_decrypt(self.key_share, cts, ctx)
         replies = yield Exchange(f"spdz-decrypt/{phase}/{rnd}", {"d": share_to_wire(mine)})
-        shares = {j: mine if j == self.party else share_from_wire(self.pk, replies[j].get("d"), len(cts), j)
-                  for j in range(self.parties)}
+        shares = {
+            j: mine
+            if j == self.party
+            else share_from_wire(self.pk, replies[j].get("d"), len(cts), j)
+            for j in range(self.parties)
+        }
         return combine(self.tpk, shares, cts, ctx)
 
     # -- authentication: ciphertexts -> shares with MACs ---------------------------------------
 
     def authenticate(
-        self, cts: Sequence[int], value_bits: int | Sequence[int], *, mode: str = "knowledge", phase: str = "auth"
+        self,
+        cts: Sequence[int],
+        value_bits: int | Sequence[int],
+        *,
+        mode: str = "knowledge",
+        phase: str = "auth",
     ) -> Program[Conversion]:
         """Authenticated shares of the plaintexts of public ``cts`` (|x_t| < 2**value_bits[_t]).
 
         ``value_bits`` is one bound for all values or one per value (the packed offline path
         then gives each value a slot of its own width).
         """
-        per_value = [int(value_bits)] * len(cts) if isinstance(value_bits, int) else [int(b) for b in value_bits]
+        per_value = (
+            [int(value_bits)] * len(cts)
+            if isinstance(value_bits, int)
+            else [int(b) for b in value_bits]
+        )
         if len(per_value) != len(cts):
             raise ValueError("one bit bound per ciphertext")
         value_bits = max(per_value, default=1)
         if not self.enc_alpha_shares:
             raise RuntimeError("run setup() first")
         if self.alpha_released:
-            raise LocalFailure("the MAC key was released (Gadget 4); nothing more can be authenticated with it")
+            raise LocalFailure(
+                "the MAC key was released (Gadget 4); nothing more can be authenticated with it"
+            )
         pk, n = self.pk, len(cts)
         mac_bits = value_bits + self.alpha_bits
         mask_bits = value_bits + self.kappa
         mac_mask_bits = mac_bits + self.kappa
         if mac_mask_bits + self.parties.bit_length() + SLACK_BITS + 2 >= pk.bits:
-            raise ValueError(f"{pk.bits}-bit Paillier key too small for {value_bits}-bit values with MACs")
+            raise ValueError(
+                f"{pk.bits}-bit Paillier key too small for {value_bits}-bit values with MACs"
+            )
         rnd = self.next_round()
         ctx = self.ctx(phase, rnd)
         # MAC ciphertexts Enc(alpha_j x_t) with multiplication proofs.
@@ -297,29 +357,58 @@ class PaillierParty:
             gammas.append(gamma)
         rhos = self._mac_batch(self.party, cts, macs, phase, rnd)
         st = multiplication.Statement(
-            self.enc_alpha_shares[self.party], _combine(pk, cts, rhos, pk.n_square), _combine(pk, macs, rhos, pk.n_square)
+            self.enc_alpha_shares[self.party],
+            _combine(pk, cts, rhos, pk.n_square),
+            _combine(pk, macs, rhos, pk.n_square),
         )
         gamma_all = _combine(pk, gammas, rhos, pk.n)
-        mac_proofs = [proof_to_wire(multiplication.prove(pk, st, self.alpha_share, self.alpha_randomness, gamma_all, ctx, encryptor=self.encryptor))]
+        mac_proofs = [
+            proof_to_wire(
+                multiplication.prove(
+                    pk,
+                    st,
+                    self.alpha_share,
+                    self.alpha_randomness,
+                    gamma_all,
+                    ctx,
+                    encryptor=self.encryptor,
+                )
+            )
+        ]
         if mode == "knowledge":
             return (yield from self._open_packed(cts, macs, mac_proofs, per_value, phase, rnd))
         r_mine = [secrets.randbits(mask_bits) for _ in range(n)]
         s_mine = [secrets.randbits(mac_mask_bits) for _ in range(n)]
         r_cts, r_proofs, _ = self.prove_values(r_mine, mode, mask_bits, phase, rnd)
         s_cts, s_proofs, _ = self.prove_values(s_mine, mode, mac_mask_bits, phase, rnd)
-        payload = {"mac": macs, "mac_proof": mac_proofs, "r": r_cts, "r_proof": r_proofs, "s": s_cts, "s_proof": s_proofs}
+        payload = {
+            "mac": macs,
+            "mac_proof": mac_proofs,
+            "r": r_cts,
+            "r_proof": r_proofs,
+            "s": s_cts,
+            "s_proof": s_proofs,
+        }
         replies = yield Exchange(f"spdz-{phase}/{rnd}", payload)
         replies[self.party] = payload
         enc_mac = self._check_macs(cts, replies, phase, rnd)
         r_all = self.verify_values(replies, "r", n, mode, mask_bits, phase, rnd)
         s_all = self.verify_values(replies, "s", n, mode, mac_mask_bits, phase, rnd)
-        masked_x = [ops.sum_ct(pk, [int(cts[t])] + [r_all[j][t] for j in range(self.parties)]) for t in range(n)]
-        masked_m = [ops.sum_ct(pk, [enc_mac[t]] + [s_all[j][t] for j in range(self.parties)]) for t in range(n)]
+        masked_x = [
+            ops.sum_ct(pk, [int(cts[t])] + [r_all[j][t] for j in range(self.parties)])
+            for t in range(n)
+        ]
+        masked_m = [
+            ops.sum_ct(pk, [enc_mac[t]] + [s_all[j][t] for j in range(self.parties)])
+            for t in range(n)
+        ]
         opened = yield from self.joint_decrypt(masked_x + masked_m, phase + "-open")
         share = self.local_shares(opened[:n], opened[n:], r_mine, s_mine)
         return Conversion(share=share, ciphertexts=[int(c) for c in cts], value_bits=value_bits)
 
-    def _mac_batch(self, prover: int, cts: Sequence[int], macs: Sequence[int], phase: str, rnd: int) -> list[int]:
+    def _mac_batch(
+        self, prover: int, cts: Sequence[int], macs: Sequence[int], phase: str, rnd: int
+    ) -> list[int]:
         """Fiat-Shamir coefficients rho_t for proving all of a party's MACs at once.
 
         Party j shows Dec(prod Ec_t^rho_t) = alpha_j * Dec(prod Eb_t^rho_t) with one
@@ -330,10 +419,14 @@ class PaillierParty:
         """
         t = Transcript("coopetition/spdz/mac-batch/v1")
         self.ctx(phase, rnd, prover).absorb_into(t)
-        t.absorb(self.pk.n, self.enc_alpha_shares[prover], [int(c) for c in cts], [int(c) for c in macs])
+        t.absorb(
+            self.pk.n, self.enc_alpha_shares[prover], [int(c) for c in cts], [int(c) for c in macs]
+        )
         return t.challenge_ints(len(cts), MAC_BATCH_BITS)
 
-    def _check_macs(self, cts: Sequence[int], replies: dict[int, dict[str, Any]], phase: str, rnd: int) -> list[int]:
+    def _check_macs(
+        self, cts: Sequence[int], replies: dict[int, dict[str, Any]], phase: str, rnd: int
+    ) -> list[int]:
         """Verify every party's MAC ciphertexts (batched multiplication proofs); Enc(alpha x)."""
         pk, n = self.pk, len(cts)
         all_macs: dict[int, list[int]] = {}
@@ -347,7 +440,9 @@ class PaillierParty:
                 raise ProtocolViolation("mac: expected one batched multiplication proof", culprit=j)
             rhos = self._mac_batch(j, cts, all_macs[j], phase, rnd)
             st = multiplication.Statement(
-                self.enc_alpha_shares[j], _combine(pk, cts, rhos, pk.n_square), _combine(pk, all_macs[j], rhos, pk.n_square)
+                self.enc_alpha_shares[j],
+                _combine(pk, cts, rhos, pk.n_square),
+                _combine(pk, all_macs[j], rhos, pk.n_square),
             )
             proof = proof_from_wire(multiplication.MultiplicationProof, raw[0], j, "multiplication")
             items.append((st, proof, self.ctx(phase, rnd, j)))
@@ -359,8 +454,13 @@ class PaillierParty:
         return [ops.sum_ct(pk, [all_macs[j][t] for j in range(self.parties)]) for t in range(n)]
 
     def _open_packed(
-        self, cts: Sequence[int], macs: list[int], mac_proofs: list[Any], value_bits: list[int],
-        phase: str, rnd: int,
+        self,
+        cts: Sequence[int],
+        macs: list[int],
+        mac_proofs: list[Any],
+        value_bits: list[int],
+        phase: str,
+        rnd: int,
     ) -> Program[Conversion]:
         """Mask and open values and MACs packed into as few plaintexts as fit.
 
@@ -408,13 +508,17 @@ class PaillierParty:
         r = [mine[2 * t] for t in range(n)]
         s = [mine[2 * t + 1] for t in range(n)]
         share = self.local_shares(b, bm, r, s)
-        return Conversion(share=share, ciphertexts=[int(c) for c in cts], value_bits=max(value_bits, default=1))
+        return Conversion(
+            share=share, ciphertexts=[int(c) for c in cts], value_bits=max(value_bits, default=1)
+        )
 
     def local_shares(self, b: list[int], bm: list[int], r: list[int], s: list[int]) -> Share:
         """Party 0: opened minus own mask; everyone else: minus own mask (values and MACs)."""
         n = len(b)
         if self.party == 0:
-            return Share(F.vec([b[t] - r[t] for t in range(n)]), F.vec([bm[t] - s[t] for t in range(n)]))
+            return Share(
+                F.vec([b[t] - r[t] for t in range(n)]), F.vec([bm[t] - s[t] for t in range(n)])
+            )
         return Share(F.vec([-x for x in r]), F.vec([-x for x in s]))
 
 

@@ -53,7 +53,9 @@ from .shares import Share
 SHARE_BITS = F.P_BITS
 
 
-def publish_encrypted_shares(p: PaillierParty, share: Share, phase: str) -> Program[tuple[dict[int, list[int]], dict[int, list[int]]]]:
+def publish_encrypted_shares(
+    p: PaillierParty, share: Share, phase: str
+) -> Program[tuple[dict[int, list[int]], dict[int, list[int]]]]:
     """Every party publishes Enc(value share) and Enc(MAC share) with interval proofs."""
     n = len(share)
     rnd = p.next_round()
@@ -69,14 +71,20 @@ def publish_encrypted_shares(p: PaillierParty, share: Share, phase: str) -> Prog
     return enc_b, enc_c
 
 
-def ciphertext_to_shares(p: PaillierParty, cts: Sequence[int], value_bits: int) -> Program[Conversion]:
+def ciphertext_to_shares(
+    p: PaillierParty, cts: Sequence[int], value_bits: int
+) -> Program[Conversion]:
     """Gadget 3: public Enc(a) with |a| < 2**value_bits -> authenticated shares of a mod P."""
     conv = yield from p.authenticate(cts, value_bits, mode="interval", phase="gadget3")
-    conv.enc_shares, conv.enc_mac_shares = yield from publish_encrypted_shares(p, conv.share, "gadget3-shares")
+    conv.enc_shares, conv.enc_mac_shares = yield from publish_encrypted_shares(
+        p, conv.share, "gadget3-shares"
+    )
     return conv
 
 
-def shares_to_ciphertext(p: PaillierParty, spdz: SpdzParty, x: Share, k: int) -> Program[Conversion]:
+def shares_to_ciphertext(
+    p: PaillierParty, spdz: SpdzParty, x: Share, k: int
+) -> Program[Conversion]:
     """Gadget 3 back: shares of x with |x| < 2**(k-1) -> the public Enc(x), exactly.
 
     Consumes one ``bounded`` item of ``k + kappa`` bits per element, which must carry its
@@ -87,7 +95,9 @@ def shares_to_ciphertext(p: PaillierParty, spdz: SpdzParty, x: Share, k: int) ->
     bits = k + spdz.kappa
     spdz._check_budget(k)
     if spdz.store.available("bounded", bits=bits, dual=True) < n:
-        raise ValueError("shares_to_ciphertext needs bounded masks with their ciphertexts (offline phase)")
+        raise ValueError(
+            "shares_to_ciphertext needs bounded masks with their ciphertexts (offline phase)"
+        )
     mask = spdz.store.take("bounded", n, bits=bits, dual=True)
     assert mask.ciphertexts is not None
     shifted = x.add_public(1 << (k - 1), spdz.party, spdz.alpha_share)
@@ -99,7 +109,9 @@ def shares_to_ciphertext(p: PaillierParty, spdz: SpdzParty, x: Share, k: int) ->
         plain = int(c[t]) - (1 << (k - 1))
         enc.append(ops.add_plain(pk, ops.neg(pk, pk.check_ciphertext(mask.ciphertexts[t])), plain))
     conv = Conversion(share=x, ciphertexts=enc, value_bits=k)
-    conv.enc_shares, conv.enc_mac_shares = yield from publish_encrypted_shares(p, x, "gadget3-back-shares")
+    conv.enc_shares, conv.enc_mac_shares = yield from publish_encrypted_shares(
+        p, x, "gadget3-back-shares"
+    )
     return conv
 
 
@@ -123,10 +135,14 @@ def _masks(p: PaillierParty, counts: list[tuple[int, int]], phase: str) -> Progr
 def _check_multiples(values: list[int], what: str) -> None:
     bad = [i for i, v in enumerate(values) if int(v) % F.P != 0]
     if bad:
-        raise ConversionRejected(f"Gadget 4: {what} is not a multiple of P at {len(bad)} position(s), first {bad[0]}")
+        raise ConversionRejected(
+            f"Gadget 4: {what} is not a multiple of P at {len(bad)} position(s), first {bad[0]}"
+        )
 
 
-def verify_conversions(p: PaillierParty, spdz: SpdzParty | None, records: Sequence[Conversion]) -> Program[int]:
+def verify_conversions(
+    p: PaillierParty, spdz: SpdzParty | None, records: Sequence[Conversion]
+) -> Program[int]:
     """Gadget 4 over all records; returns the released MAC key alpha mod P.
 
     Run it once, at the end: after alpha is public, MACs can be forged. So ``spdz`` (the
@@ -170,7 +186,10 @@ def verify_conversions(p: PaillierParty, spdz: SpdzParty | None, records: Sequen
         raise ValueError(f"{pk.bits}-bit Paillier key too small for Gadget 4")
     masks, mac_masks = yield from _masks(p, [(n, r_bits), (n, rm_bits)], "gadget4-masks")
     # Step 2-6: a - sum b_j + P * sum r_j must decrypt to a multiple of P.
-    ef = [ops.add(pk, ops.sub(pk, enc_a[t], sum_b[t]), ops.mul_plain(pk, masks[t], F.P)) for t in range(n)]
+    ef = [
+        ops.add(pk, ops.sub(pk, enc_a[t], sum_b[t]), ops.mul_plain(pk, masks[t], F.P))
+        for t in range(n)
+    ]
     opened = yield from p.joint_decrypt(ef, "gadget4-values")
     _check_multiples(opened, "a - sum of shares")
     # Step 7: release alpha (never twice; nothing may be authenticated under it afterwards).
@@ -180,7 +199,11 @@ def verify_conversions(p: PaillierParty, spdz: SpdzParty | None, records: Sequen
     n2 = pk.n_square
     em = []
     for t in range(n):
-        scaled = int(gmpy2.powmod(sum_b[t], alpha, n2)) if alpha >= 0 else ops.neg(pk, int(gmpy2.powmod(sum_b[t], -alpha, n2)))
+        scaled = (
+            int(gmpy2.powmod(sum_b[t], alpha, n2))
+            if alpha >= 0
+            else ops.neg(pk, int(gmpy2.powmod(sum_b[t], -alpha, n2)))
+        )
         em.append(ops.add(pk, ops.sub(pk, scaled, sum_c[t]), ops.mul_plain(pk, mac_masks[t], F.P)))
     opened_m = yield from p.joint_decrypt(em, "gadget4-macs")
     _check_multiples(opened_m, "alpha * sum of shares - sum of MAC shares")

@@ -29,7 +29,12 @@ class HarnessStats:
     per_tag_prefix: dict[str, int] = field(default_factory=dict)
 
 
-def run_local(programs: Sequence[Program[Any]], *, tamper: Tamper | None = None, stats: HarnessStats | None = None) -> list[Any]:
+def run_local(
+    programs: Sequence[Program[Any]],
+    *,
+    tamper: Tamper | None = None,
+    stats: HarnessStats | None = None,
+) -> list[Any]:
     """Drive the programs in lock step; return their results in party order.
 
     If any party raises, the others are closed and the error of the lowest-numbered party
@@ -64,7 +69,9 @@ def run_local(programs: Sequence[Program[Any]], *, tamper: Tamper | None = None,
         fail(errors)
     while not all(done):
         if any(done):
-            fail({min(i for i in range(m) if done[i]): ProtocolViolation("parties fell out of step")})
+            fail(
+                {min(i for i in range(m) if done[i]): ProtocolViolation("parties fell out of step")}
+            )
         tags = {r.tag for r in requests if r is not None}
         if len(tags) != 1:
             fail({0: ProtocolViolation(f"parties fell out of step: {sorted(tags)}")})
@@ -78,7 +85,9 @@ def run_local(programs: Sequence[Program[Any]], *, tamper: Tamper | None = None,
             stats.bytes_sent += len(wire[i]) * (m - 1)
             stats.messages += m - 1
             prefix = tag.split("/")[0]
-            stats.per_tag_prefix[prefix] = stats.per_tag_prefix.get(prefix, 0) + len(wire[i]) * (m - 1)
+            stats.per_tag_prefix[prefix] = stats.per_tag_prefix.get(prefix, 0) + len(wire[i]) * (
+                m - 1
+            )
         replies: list[dict[int, dict[str, Any]]] = []
         for j in range(m):
             inbox: dict[int, dict[str, Any]] = {}

@@ -56,7 +56,13 @@ class ProgramMachine(PhaseMachine):
 
     def on_received(self, event: Received) -> list[Action]:
         if event.tag != self._tag:
-            return [Abort(error=ProtocolAborted(f"reply for {event.tag}, expected {self._tag}", phase=self.phase))]
+            return [
+                Abort(
+                    error=ProtocolAborted(
+                        f"reply for {event.tag}, expected {self._tag}", phase=self.phase
+                    )
+                )
+            ]
         return self._advance(dict(event.messages))
 
     def _advance(self, value: Any) -> list[Action]:

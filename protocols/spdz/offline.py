@@ -65,7 +65,9 @@ class OfflineParty:
     _batches: int = 0
     _scratch: list[PreprocessingStore] = field(default_factory=list)
     _run_nonce: bytes = b""
-    _transcript: Any = field(default_factory=lambda: hashlib.sha3_256(b"coopetition/spdz/offline-transcript/v1"))
+    _transcript: Any = field(
+        default_factory=lambda: hashlib.sha3_256(b"coopetition/spdz/offline-transcript/v1")
+    )
 
     @property
     def party(self) -> int:
@@ -90,7 +92,9 @@ class OfflineParty:
         self.store = PreprocessingStore(self.party, self.parties, self.paillier.alpha_share % F.P)
         # A per-run nonce from a committed coin toss: fresh if one party is honest, so batch
         # ids of two runs differ even under the same session name.
-        seeds = yield from self._spdz("run-nonce")._commit_open("run-nonce", secrets.token_bytes(32))
+        seeds = yield from self._spdz("run-nonce")._commit_open(
+            "run-nonce", secrets.token_bytes(32)
+        )
         h = hashlib.sha3_256(b"coopetition/spdz/run-nonce/v1")
         for j in range(self.parties):
             h.update(seeds[j])
@@ -98,7 +102,9 @@ class OfflineParty:
         self._transcript.update(self._run_nonce)
         return self.store
 
-    def _auth(self, cts: list[int], value_bits: int | list[int], *, phase: str) -> Program[Conversion]:
+    def _auth(
+        self, cts: list[int], value_bits: int | list[int], *, phase: str
+    ) -> Program[Conversion]:
         """``authenticate``, with the public ciphertexts absorbed into the batch-id transcript."""
         for c in cts:
             b = int(c).to_bytes((int(c).bit_length() + 7) // 8 or 1, "big")
@@ -115,7 +121,9 @@ class OfflineParty:
         if not self._run_nonce:
             raise RuntimeError("run setup() first")
         self._batches += 1
-        h = hashlib.sha256(b"coopetition/spdz/batch/v2" + self.paillier.session + b"/" + kind.encode())
+        h = hashlib.sha256(
+            b"coopetition/spdz/batch/v2" + self.paillier.session + b"/" + kind.encode()
+        )
         h.update(self._batches.to_bytes(8, "big"))
         h.update(self._transcript.digest())
         return h.digest()[:16]
@@ -155,29 +163,46 @@ class OfflineParty:
         p = self.paillier
         _, _, got = yield from self._contribute(n, self.random_bits, "knowledge", "random")
         enc = [ops.sum_ct(p.pk, [got[j][t] for j in range(self.parties)]) for t in range(n)]
-        conv = yield from self._auth(enc, self.random_bits + self.parties.bit_length(), phase="random-auth")
+        conv = yield from self._auth(
+            enc, self.random_bits + self.parties.bit_length(), phase="random-auth"
+        )
         return Batch("random", self._batch_id("random"), (conv.share,))
 
     def input_masks(self, owner: int, n: int) -> Program[Batch]:
-        mine, _, got = yield from self._contribute(n, self.random_bits, "knowledge", "input-mask", owner=owner)
+        mine, _, got = yield from self._contribute(
+            n, self.random_bits, "knowledge", "input-mask", owner=owner
+        )
         conv = yield from self._auth(got[owner], self.random_bits, phase="input-mask-auth")
         clear = F.vec(mine) if self.party == owner else None
-        return Batch("input_mask", self._batch_id(f"input_mask/{owner}"), (conv.share,), owner=owner, clear=clear)
+        return Batch(
+            "input_mask",
+            self._batch_id(f"input_mask/{owner}"),
+            (conv.share,),
+            owner=owner,
+            clear=clear,
+        )
 
     def bounded(self, n: int, bits: int) -> Program[Batch]:
         p = self.paillier
         _, _, got = yield from self._contribute(n, bits, "interval", f"bounded-{bits}")
         shift = self.parties << (bits + SLACK_BITS)
-        enc = [ops.add_plain(p.pk, ops.sum_ct(p.pk, [got[j][t] for j in range(self.parties)]), shift) for t in range(n)]
+        enc = [
+            ops.add_plain(p.pk, ops.sum_ct(p.pk, [got[j][t] for j in range(self.parties)]), shift)
+            for t in range(n)
+        ]
         value_bits = bits + SLACK_BITS + self.parties.bit_length() + 1
         conv = yield from self._auth(enc, value_bits, phase=f"bounded-{bits}-auth")
-        return Batch("bounded", self._batch_id(f"bounded/{bits}"), (conv.share,), bits=bits, ciphertexts=enc)
+        return Batch(
+            "bounded", self._batch_id(f"bounded/{bits}"), (conv.share,), bits=bits, ciphertexts=enc
+        )
 
     def raw_triples(self, n: int) -> Program[tuple[Share, Share, Share]]:
         """Triples from contributions with proofs of knowledge and multiplication proofs."""
         p = self.paillier
         pk = p.pk
-        mine, rands, got = yield from self._contribute(2 * n, self.random_bits, "knowledge", "triple-ab")
+        mine, rands, got = yield from self._contribute(
+            2 * n, self.random_bits, "knowledge", "triple-ab"
+        )
         m = self.parties
         enc_a = [ops.sum_ct(pk, [got[j][t] for j in range(m)]) for t in range(n)]
         enc_b_own = {j: got[j][n:] for j in range(m)}
@@ -192,7 +217,11 @@ class OfflineParty:
             ec = int(multiply(pk, enc_a[t], b_j) * rerand % pk.n_square)
             st = multiplication.Statement(enc_b_own[self.party][t], enc_a[t], ec)
             prods.append(ec)
-            proofs.append(proof_to_wire(multiplication.prove(pk, st, b_j, r_b, gamma, ctx, encryptor=p.encryptor)))
+            proofs.append(
+                proof_to_wire(
+                    multiplication.prove(pk, st, b_j, r_b, gamma, ctx, encryptor=p.encryptor)
+                )
+            )
         payload = {"c": prods, "c_proof": proofs}
         replies = yield Exchange(f"spdz-triple-c/{rnd}", payload)
         replies[self.party] = payload
@@ -208,7 +237,15 @@ class OfflineParty:
             ctx_j = p.ctx("triple-c", rnd, j)
             for t in range(n):
                 st = multiplication.Statement(enc_b_own[j][t], enc_a[t], all_c[j][t])
-                items.append((st, proof_from_wire(multiplication.MultiplicationProof, raw[t], j, "multiplication"), ctx_j))
+                items.append(
+                    (
+                        st,
+                        proof_from_wire(
+                            multiplication.MultiplicationProof, raw[t], j, "multiplication"
+                        ),
+                        ctx_j,
+                    )
+                )
         try:
             if items:
                 multiplication.verify_batch(pk, items)
@@ -279,7 +316,10 @@ class OfflineParty:
             if not isinstance(raw, list) or len(raw) != n:
                 raise ProtocolViolation("bit: wrong number of proofs", culprit=j)
             ctx_j = p.ctx("bit-contrib", rnd, j)
-            items += [(got[j][t], proof_from_wire(bitproof.BitProof, raw[t], j, "bit"), ctx_j) for t in range(n)]
+            items += [
+                (got[j][t], proof_from_wire(bitproof.BitProof, raw[t], j, "bit"), ctx_j)
+                for t in range(n)
+            ]
         try:
             if items:
                 bitproof.verify_batch(pk, items)
@@ -307,7 +347,19 @@ class OfflineParty:
                     ra = int(pow(rands[t], -2, pk.n))
                     st = multiplication.Statement(flip_ciphertext(cts[t]), x[t], int(ec))
                     ecs.append(int(ec))
-                    prs.append(proof_to_wire(multiplication.prove(pk, st, 1 - 2 * mine[t], ra, witness_gamma, ctx_j, encryptor=p.encryptor)))
+                    prs.append(
+                        proof_to_wire(
+                            multiplication.prove(
+                                pk,
+                                st,
+                                1 - 2 * mine[t],
+                                ra,
+                                witness_gamma,
+                                ctx_j,
+                                encryptor=p.encryptor,
+                            )
+                        )
+                    )
                 payload = {"c": ecs, "c_proof": prs}
             replies = yield Exchange(f"spdz-bit-xor/{rnd_j}", payload)
             replies[self.party] = payload
@@ -317,8 +369,13 @@ class OfflineParty:
                 if not isinstance(raw, list) or len(raw) != n:
                     raise ProtocolViolation("bit xor: wrong number of proofs", culprit=j)
                 checks = [
-                    (multiplication.Statement(flip_ciphertext(got[j][t]), x[t], ecs[t]),
-                     proof_from_wire(multiplication.MultiplicationProof, raw[t], j, "multiplication"), ctx_j)
+                    (
+                        multiplication.Statement(flip_ciphertext(got[j][t]), x[t], ecs[t]),
+                        proof_from_wire(
+                            multiplication.MultiplicationProof, raw[t], j, "multiplication"
+                        ),
+                        ctx_j,
+                    )
                     for t in range(n)
                 ]
                 try:

@@ -60,7 +60,9 @@ def _fixed_bytes(payload: object, key: str, size: int, sender: int) -> bytes:
     """payload[key] if it is a byte string of exactly ``size`` bytes, else a violation by sender."""
     raw = payload.get(key) if isinstance(payload, dict) else None
     if not isinstance(raw, (bytes, bytearray)) or len(raw) != size:
-        raise ProtocolViolation(f"malformed commitment message: '{key}' must be {size} bytes", culprit=sender)
+        raise ProtocolViolation(
+            f"malformed commitment message: '{key}' must be {size} bytes", culprit=sender
+        )
     return bytes(raw)
 
 
@@ -125,9 +127,13 @@ class SpdzParty:
         # allocate that many zero bytes, so the type and length are checked before decoding.
         raw = payload.get(key) if isinstance(payload, dict) else None
         if not isinstance(raw, (bytes, bytearray)):
-            raise ProtocolViolation(f"malformed '{key}' in SPDZ message: not a byte string", culprit=sender)
+            raise ProtocolViolation(
+                f"malformed '{key}' in SPDZ message: not a byte string", culprit=sender
+            )
         if len(raw) != 32 * n:
-            raise ProtocolViolation(f"'{key}' has {len(raw)} bytes, expected {32 * n}", culprit=sender)
+            raise ProtocolViolation(
+                f"'{key}' has {len(raw)} bytes, expected {32 * n}", culprit=sender
+            )
         try:
             return F.from_bytes(bytes(raw))
         except ValueError as exc:
@@ -176,7 +182,10 @@ class SpdzParty:
         self._check_ids(replies, [[bytes(b), s, k] for b, s, k in mine])
         total = F.zeros(len(x))
         for j in range(self.parties):
-            total = F.add(total, x.value if j == self.party else self._field_vec(replies.get(j), "v", j, len(x)))
+            total = F.add(
+                total,
+                x.value if j == self.party else self._field_vec(replies.get(j), "v", j, len(x)),
+            )
         self._pending_values.append(total)
         self._pending_macs.append(x.mac.copy())
         return total
@@ -220,7 +229,8 @@ class SpdzParty:
             h.update(seeds[j])
         stream = hashlib.shake_256(h.digest()).digest(40 * len(values))
         coeffs = np.array(
-            [int.from_bytes(stream[40 * i : 40 * i + 40], "big") % F.P for i in range(len(values))], dtype=object
+            [int.from_bytes(stream[40 * i : 40 * i + 40], "big") % F.P for i in range(len(values))],
+            dtype=object,
         )
         a = int(np.sum(F.mul(values, coeffs)) % F.P)
         gamma = int(np.sum(F.mul(macs, coeffs)) % F.P)
@@ -255,7 +265,11 @@ class SpdzParty:
         replies = yield Exchange(self._tag("input"), payload)
         self._check_ids(replies, _ids_wire(mask.ids))
         eps = payload["e"] if self.party == owner else None
-        e = F.from_bytes(eps) if eps is not None else self._field_vec(replies.get(owner), "e", owner, n)
+        e = (
+            F.from_bytes(eps)
+            if eps is not None
+            else self._field_vec(replies.get(owner), "e", owner, n)
+        )
         return mask.parts[0].add_public(e, self.party, self.alpha_share)
 
     def mul(self, x: Share, y: Share) -> Program[Share]:
@@ -272,7 +286,9 @@ class SpdzParty:
 
     def _check_budget(self, k: int) -> None:
         if k + self.kappa + MASK_HEADROOM_BITS >= F.P_BITS:
-            raise ValueError(f"k={k} leaves no room for {self.kappa}-bit masks below the {F.P_BITS}-bit prime")
+            raise ValueError(
+                f"k={k} leaves no room for {self.kappa}-bit masks below the {F.P_BITS}-bit prime"
+            )
 
     def _mask(self, n: int, k: int, m: int) -> tuple[Share, Share, list[Share], Drawn, Drawn]:
         """Shares of r = 2^m r'' + r' with r' from m random bits; returns (r, r', bits, draws)."""
@@ -361,13 +377,19 @@ class SpdzParty:
         if not 0 <= kappa < 1 << (k - 1):
             raise ValueError(f"soft threshold needs 0 <= kappa < 2^(k-1) (k={k})")
         n = len(x)
-        above_arg = (-x).add_public(kappa, self.party, self.alpha_share)  # kappa - x < 0 iff x > kappa
-        below_arg = x.add_public(kappa, self.party, self.alpha_share)  # x + kappa < 0 iff x < -kappa
+        above_arg = (-x).add_public(
+            kappa, self.party, self.alpha_share
+        )  # kappa - x < 0 iff x > kappa
+        below_arg = x.add_public(
+            kappa, self.party, self.alpha_share
+        )  # x + kappa < 0 iff x < -kappa
         flags = yield from self.ltz(Share.concat([above_arg, below_arg]), k + 1)
-        moved = Share.concat([
-            x.add_public(F.P - kappa, self.party, self.alpha_share),
-            x.add_public(kappa, self.party, self.alpha_share),
-        ])
+        moved = Share.concat(
+            [
+                x.add_public(F.P - kappa, self.party, self.alpha_share),
+                x.add_public(kappa, self.party, self.alpha_share),
+            ]
+        )
         prod = yield from self.mul(flags, moved)
         return prod[:n] + prod[n:]
 
@@ -387,7 +409,9 @@ class Needs:
         merged: dict[int, int] = {}
         for b, c in (*self.bounded, *other.bounded):
             merged[b] = merged.get(b, 0) + c
-        return Needs(self.triples + other.triples, self.bits + other.bits, tuple(sorted(merged.items())))
+        return Needs(
+            self.triples + other.triples, self.bits + other.bits, tuple(sorted(merged.items()))
+        )
 
 
 def needs_mul(n: int) -> Needs:

@@ -141,7 +141,9 @@ class ConsumptionJournal:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             os.close(fd)
-            raise PreprocessingReused(f"preprocessing journal {self.path.name} is in use by another store") from exc
+            raise PreprocessingReused(
+                f"preprocessing journal {self.path.name} is in use by another store"
+            ) from exc
         self._fd: int | None = fd
         data = self._read_all()
         if not data:
@@ -217,7 +219,9 @@ class PreprocessingStore:
 
     def add(self, batch: Batch) -> None:
         if batch.batch_id in self._seen:
-            raise PreprocessingReused(f"preprocessing batch {batch.batch_id.hex()} was already loaded once")
+            raise PreprocessingReused(
+                f"preprocessing batch {batch.batch_id.hex()} was already loaded once"
+            )
         if len(batch.batch_id) > 64:
             raise ValueError("batch ids are at most 64 bytes")
         self._seen.add(batch.batch_id)
@@ -232,13 +236,21 @@ class PreprocessingStore:
         return self._retired
 
     def _matches(self, slot: _Slot, kind: str, bits: int, owner: int, dual: bool) -> bool:
-        return slot.batch.key == (kind, bits, owner) and (not dual or slot.batch.ciphertexts is not None)
+        return slot.batch.key == (kind, bits, owner) and (
+            not dual or slot.batch.ciphertexts is not None
+        )
 
     def available(self, kind: str, *, bits: int = 0, owner: int = -1, dual: bool = False) -> int:
         """Unused items of a kind (with ``dual``, only those that carry their ciphertexts)."""
-        return sum(len(s.batch) - s.cursor for s in self._slots if self._matches(s, kind, bits, owner, dual))
+        return sum(
+            len(s.batch) - s.cursor
+            for s in self._slots
+            if self._matches(s, kind, bits, owner, dual)
+        )
 
-    def take(self, kind: str, n: int, *, bits: int = 0, owner: int = -1, dual: bool = False) -> Drawn:
+    def take(
+        self, kind: str, n: int, *, bits: int = 0, owner: int = -1, dual: bool = False
+    ) -> Drawn:
         """The next n unused items of a kind; they are marked used before they are returned.
 
         With a journal attached, the consumed ranges are on disk before this returns. With
@@ -246,7 +258,9 @@ class PreprocessingStore:
         and generated masks never yields a draw that is missing some ciphertexts).
         """
         if self._retired:
-            raise LocalFailure("this preprocessing store was retired: its MAC key has been released")
+            raise LocalFailure(
+                "this preprocessing store was retired: its MAC key has been released"
+            )
         if self._closed:
             raise LocalFailure("this preprocessing store was closed (its journal released)")
         have = self.available(kind, bits=bits, owner=owner, dual=dual)
@@ -271,12 +285,15 @@ class PreprocessingStore:
             s.cursor = start + k
         arity = _ARITY[kind]
         parts = tuple(
-            Share.concat([s.batch.parts[j][start : start + k] for s, start, k in pieces]) for j in range(arity)
+            Share.concat([s.batch.parts[j][start : start + k] for s, start, k in pieces])
+            for j in range(arity)
         )
         ids = tuple((s.batch.batch_id, start, k) for s, start, k in pieces)
         clear = None
         if pieces and all(s.batch.clear is not None for s, _, _ in pieces):
-            clear = np.concatenate([s.batch.clear[start : start + k] for s, start, k in pieces]).astype(object)  # type: ignore[index]
+            clear = np.concatenate(
+                [s.batch.clear[start : start + k] for s, start, k in pieces]
+            ).astype(object)  # type: ignore[index]
         cts = None
         if pieces and all(s.batch.ciphertexts is not None for s, _, _ in pieces):
             cts = [c for s, start, k in pieces for c in s.batch.ciphertexts[start : start + k]]  # type: ignore[index]
@@ -296,7 +313,9 @@ class PreprocessingStore:
         )
 
     @classmethod
-    def deserialize(cls, data: bytes, *, journal: str | os.PathLike[str] | None) -> PreprocessingStore:
+    def deserialize(
+        cls, data: bytes, *, journal: str | os.PathLike[str] | None
+    ) -> PreprocessingStore:
         """Rebuild a store; ``journal`` names its consumption journal (created if missing).
 
         ``journal=None`` gives a store with no durable record: loading the same bytes twice then
@@ -308,8 +327,14 @@ class PreprocessingStore:
         for s in d["slots"]:
             batch = Batch.from_dict(s["batch"])
             cursor = s["cursor"]
-            if not isinstance(cursor, int) or isinstance(cursor, bool) or not 0 <= cursor <= len(batch):
-                raise ValueError(f"stored cursor of batch {batch.batch_id.hex()} is outside [0, {len(batch)}]")
+            if (
+                not isinstance(cursor, int)
+                or isinstance(cursor, bool)
+                or not 0 <= cursor <= len(batch)
+            ):
+                raise ValueError(
+                    f"stored cursor of batch {batch.batch_id.hex()} is outside [0, {len(batch)}]"
+                )
             store.add(batch)
             store._slots[-1].cursor = cursor
         store._seen.update(bytes(x) for x in d["seen"])
@@ -325,7 +350,9 @@ class PreprocessingStore:
             for bid, start, count in jr.records():
                 slot = by_id.get(bid)
                 if slot is None or start + count > len(slot.batch):
-                    raise LocalFailure(f"journal {jr.path.name} records items this store does not hold")
+                    raise LocalFailure(
+                        f"journal {jr.path.name} records items this store does not hold"
+                    )
                 slot.cursor = max(slot.cursor, start + count)
         except BaseException:
             jr.close()
@@ -346,7 +373,9 @@ class PreprocessingStore:
             jr = ConsumptionJournal(jpath)
             if jr.records():
                 jr.close()
-                raise PreprocessingReused(f"{jpath.name} already records consumption; load the store instead")
+                raise PreprocessingReused(
+                    f"{jpath.name} already records consumption; load the store instead"
+                )
             self.attach_journal(jr)
         tmp = path.with_name(path.name + ".tmp")
         with open(tmp, "wb") as fh:
@@ -388,7 +417,9 @@ class InsecureDealerPreprocessing:
     :mod:`coopetition.protocols.spdz.offline`, in which no single party learns anything.
     """
 
-    def __init__(self, parties: int, *, alpha: int | None = None, alpha_shares: list[int] | None = None) -> None:
+    def __init__(
+        self, parties: int, *, alpha: int | None = None, alpha_shares: list[int] | None = None
+    ) -> None:
         if parties < 2:
             raise ValueError("SPDZ needs at least two parties")
         self.parties = parties
@@ -413,7 +444,9 @@ class InsecureDealerPreprocessing:
                 raise ValueError("stores hold different MAC key shares")
             for slot in mine._slots:
                 theirs.add(slot.batch)
-        self.stores = [PreprocessingStore(i, self.parties, s.alpha_share) for i, s in enumerate(self.stores)]
+        self.stores = [
+            PreprocessingStore(i, self.parties, s.alpha_share) for i, s in enumerate(self.stores)
+        ]
 
     def _authenticate(self, x: np.ndarray) -> list[Share]:
         vals = additive_split(x, self.parties)

@@ -47,7 +47,16 @@ class Share:
         """Add a public constant: party 0 adds it to its value share, everyone to the MAC."""
         c = np.asarray(c, dtype=object) if not isinstance(c, int) else c
         value = F.add(self.value, c) if party == 0 else self.value.copy()
-        return Share(value, F.add(self.mac, F.mul(np.broadcast_to(np.asarray(c, dtype=object), self.value.shape).copy(), alpha_share)))
+        return Share(
+            value,
+            F.add(
+                self.mac,
+                F.mul(
+                    np.broadcast_to(np.asarray(c, dtype=object), self.value.shape).copy(),
+                    alpha_share,
+                ),
+            ),
+        )
 
     def __getitem__(self, idx: slice | np.ndarray) -> Share:
         return Share(self.value[idx], self.mac[idx])

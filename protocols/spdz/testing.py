@@ -18,10 +18,17 @@ TEST_REPETITIONS = 16
 @lru_cache(maxsize=4)
 def dealer(m: int) -> TrustedDealerKeyGeneration:
     """INSECURE: a trusted dealer with a small key; it knows the decryption key."""
-    return TrustedDealerKeyGeneration(m, TEST_BITS, insecure_allow_small=True, keypair=insecure_test_keypair(TEST_BITS))
+    return TrustedDealerKeyGeneration(
+        m, TEST_BITS, insecure_allow_small=True, keypair=insecure_test_keypair(TEST_BITS)
+    )
 
 
-def paillier_parties(m: int, session: bytes = b"spdz-test", cls: type[PaillierParty] = PaillierParty, cheat: dict | None = None) -> list[PaillierParty]:
+def paillier_parties(
+    m: int,
+    session: bytes = b"spdz-test",
+    cls: type[PaillierParty] = PaillierParty,
+    cheat: dict | None = None,
+) -> list[PaillierParty]:
     kg = dealer(m)
     out = []
     for i in range(m):
@@ -30,6 +37,8 @@ def paillier_parties(m: int, session: bytes = b"spdz-test", cls: type[PaillierPa
     return out
 
 
-def offline_parties(m: int, session: bytes = b"spdz-test", cheat: dict | None = None) -> list[OfflineParty]:
+def offline_parties(
+    m: int, session: bytes = b"spdz-test", cheat: dict | None = None
+) -> list[OfflineParty]:
     cls = cheat or {}
     return [cls.get(i, OfflineParty)(p) for i, p in enumerate(paillier_parties(m, session))]
