@@ -1,52 +1,65 @@
 """The one exception hierarchy of coopetition.
 
-Two families under one base, as in h11/wsproto: *local misuse* (bad configuration or input given
-by the caller: nothing was sent, nothing is lost) and *protocol aborts* (the run ended because a
-peer misbehaved, vanished or a deadline passed). An abort carries the reason, the culprit when
-one is known (a party id) and evidence a third party can check (signed frames), so that an abort
-received from a peer can be re-raised locally as the same type with ``reported_by`` set.
+Two families under one base, as in h11/wsproto: *local misuse* (``ConfigError``: bad
+configuration or input given by the caller; nothing was sent, nothing is lost) and *protocol
+aborts* (``ProtocolAborted``: the run ended without a result). Aborts are split by *whose fault*
+it was, as h11 splits ``LocalProtocolError`` from ``RemoteProtocolError``:
 
-Transport errors are their own family: drivers translate them into aborts at the boundary.
+* remote misbehaviour, ``CheatingDetected`` (alias ``RemoteMisbehaviour``) and its children:
+  a peer provably deviated; ``culprit`` names it and ``evidence`` holds signed frames;
+* ``ConfigMismatch``: parties run with different public parameters; names the parameter and
+  every party's value, blames nobody (who is "right" is not the engine's call);
+* availability, ``Unavailable``: a peer went silent or crashed, or a deadline passed;
+* ``LocalFailure``: this party's own bug or resource error (an unexpected exception in a
+  handler is this, never cheating).
+
+An abort received from a peer is re-raised locally as the same type with ``reported_by`` set; it
+is then *hearsay* (``hearsay`` is true) and a cheating claim keeps its culprit only if the
+evidence proves it (``coopetition.engine.evidence``).
+
+Transport errors (``coopetition.transports.errors``, re-exported here) are their own family:
+drivers translate them into aborts at the boundary.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-PartyId = int
+from coopetition.transports.errors import (
+    ConfigError,
+    ConnectionClosed,
+    CoopetitionError,
+    FrameTooLarge,
+    HandshakeFailed,
+    PartyId,
+    TransportError,
+    UnknownPeer,
+)
 
-
-class CoopetitionError(Exception):
-    """Base of every error this package raises on purpose."""
-
-
-class ConfigError(CoopetitionError, ValueError):
-    """The caller gave a bad configuration, key, dataset or argument; nothing was run."""
-
-
-class TransportError(CoopetitionError):
-    """A transport failed; ``peer`` names the far end when there is one."""
-
-    def __init__(self, message: str, *, peer: PartyId | None = None) -> None:
-        super().__init__(message)
-        self.peer = peer
-
-
-class FrameTooLarge(TransportError):
-    """A frame's announced length exceeds the transport's maximum; it was not read."""
-
-
-class UnknownPeer(TransportError):
-    """A connection or frame came from (or was addressed to) a party outside the roster."""
-
-
-class HandshakeFailed(TransportError):
-    """Mutual authentication with a peer failed (bad signature, wrong identity, timeout)."""
-
-
-class ConnectionClosed(TransportError):
-    """The connection to ``peer`` (or the whole transport) is closed."""
-
+__all__ = [
+    "ABORT_TYPES",
+    "BroadcastInconsistent",
+    "CheatingDetected",
+    "ConfigError",
+    "ConfigMismatch",
+    "ConnectionClosed",
+    "CoopetitionError",
+    "DeadlineExceeded",
+    "Equivocation",
+    "FrameTooLarge",
+    "HandshakeFailed",
+    "LocalFailure",
+    "MalformedMessage",
+    "PartyId",
+    "PeerCrashed",
+    "PeerUnreachable",
+    "ProtocolAborted",
+    "ProtocolViolation",
+    "RemoteMisbehaviour",
+    "TransportError",
+    "Unavailable",
+    "UnknownPeer",
+]
 
 #: Every abort type by its wire code, filled in as classes are defined (see ``__init_subclass__``),
 #: so an abort received from a peer is re-raised locally as the same type.
@@ -92,6 +105,11 @@ class ProtocolAborted(CoopetitionError):
         self.claimed_culprit: PartyId | None = None
         super().__init__(self._describe())
 
+    @property
+    def hearsay(self) -> bool:
+        """True for an abort another party reported: its claims are that party's word."""
+        return self.reported_by is not None
+
     def _describe(self) -> str:
         parts = [self.reason]
         if self.culprit is not None:
@@ -121,6 +139,8 @@ class ProtocolAborted(CoopetitionError):
     def from_wire(data: dict[str, Any], *, reported_by: PartyId) -> ProtocolAborted:
         """Rebuild a received abort as the matching local type (unknown codes stay generic)."""
         cls = ABORT_TYPES.get(str(data.get("code")), ProtocolAborted)
+        if cls is ConfigMismatch:
+            return ConfigMismatch.from_wire_fields(data, reported_by=reported_by)
         culprit = data.get("culprit", -1)
         rnd = data.get("round", -1)
         evidence = data.get("evidence", [])
@@ -145,6 +165,10 @@ class CheatingDetected(ProtocolAborted):
     code = "cheating_detected"
 
 
+#: The h11-style name of the family: the peer did it.
+RemoteMisbehaviour = CheatingDetected
+
+
 class Equivocation(CheatingDetected):
     """A party signed two different messages under one delivery key."""
 
@@ -163,7 +187,77 @@ class ProtocolViolation(CheatingDetected):
     code = "protocol_violation"
 
 
-class PeerUnreachable(ProtocolAborted):
+class MalformedMessage(ProtocolViolation):
+    """A received payload does not fit its tag's schema; ``culprit`` is the sender."""
+
+    code = "malformed_message"
+
+
+class ConfigMismatch(ProtocolAborted):
+    """Parties announced different values for a public parameter.
+
+    ``parameter`` names it and ``values`` holds every party's value (as text), so a typo in one
+    party's configuration reads as such rather than as cheating. Nobody is blamed.
+    """
+
+    code = "config_mismatch"
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        parameter: str = "",
+        values: dict[PartyId, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.parameter = parameter
+        self.values = dict(values or {})
+        super().__init__(reason, **kwargs)
+
+    @classmethod
+    def between(
+        cls, parameter: str, values: dict[PartyId, Any], *, phase: str | None = None
+    ) -> ConfigMismatch:
+        """The mismatch for ``parameter`` given each party's value."""
+        shown = {p: repr(v) for p, v in sorted(values.items())}
+        listing = ", ".join(f"party {p}: {v}" for p, v in shown.items())
+        return cls(
+            f"parties disagree on parameter {parameter!r} ({listing})",
+            parameter=parameter,
+            values=shown,
+            phase=phase,
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        wire = super().to_wire()
+        wire["parameter"] = self.parameter
+        wire["values"] = [[p, v] for p, v in sorted(self.values.items())]
+        return wire
+
+    @classmethod
+    def from_wire_fields(cls, data: dict[str, Any], *, reported_by: PartyId) -> ConfigMismatch:
+        values = data.get("values", [])
+        pairs = {
+            item[0]: str(item[1])
+            for item in (values if isinstance(values, list) else [])
+            if isinstance(item, list) and len(item) == 2 and isinstance(item[0], int)
+        }
+        return cls(
+            str(data.get("reason", "")),
+            parameter=str(data.get("parameter", "")),
+            values=pairs,
+            reported_by=reported_by,
+            phase=str(data.get("phase") or "") or None,
+        )
+
+
+class Unavailable(ProtocolAborted):
+    """Availability: a peer went silent or crashed, or a deadline passed (not provable cheating)."""
+
+    code = "unavailable"
+
+
+class PeerUnreachable(Unavailable):
     """A peer could not be reached or stopped answering heartbeats."""
 
     code = "peer_unreachable"
@@ -175,13 +269,17 @@ class PeerCrashed(PeerUnreachable):
     code = "peer_crashed"
 
 
-class DeadlineExceeded(ProtocolAborted):
+class DeadlineExceeded(Unavailable):
     """A phase or a wait did not finish within its deadline."""
 
     code = "deadline_exceeded"
 
 
 class LocalFailure(ProtocolAborted):
-    """This party failed on its own (a bug or resource error) and aborted the run."""
+    """This party failed on its own (a bug or resource error) and aborted the run.
+
+    An unexpected exception in a machine's handler is this, never cheating. Received from a
+    peer (``reported_by`` set) it names that peer as culprit: by its own word it ended the run.
+    """
 
     code = "local_failure"

@@ -1,11 +1,26 @@
 """Sans-IO phase machines: explicit states, events in, actions out, nothing awaited.
 
 A phase of a protocol (local optimize, coordinate, ...) is a ``PhaseMachine``: an object with a
-state from its own ``Enum`` and a transition table mapping ``(state, event type)`` to a handler.
-Handlers return a list of actions; the driver (``engine.driver``) performs them and feeds the
-resulting events back. A pair missing from the table is a protocol error: the machine moves to
-``ABORTED`` and says so, as h11 and h2 do. Because a machine never touches I/O it can be tested
-by feeding events by hand and replayed from a transcript.
+state from its own ``Enum`` and a transition table that *is* its specification::
+
+    TRANSITIONS = {
+        (S.START, Started): (S.COLLECTING, "_contribute"),
+        (S.COLLECTING, Received): (S.COMBINING, "_collected"),
+        (S.COMBINING, Computed): (S.DONE, "_combined"),
+    }
+
+``(state, event type) -> (next state, handler)``: the machine, not the handler, moves the state,
+so the graph can be read, checked and drawn from the table alone (as h11's ``_state.py``). The
+table is checked when the class is created: states belong to ``State``, handlers exist, every
+state is reachable from ``START`` and can leave, ``DONE`` is reachable. A transition may name
+several next states (``(S.A, S.DONE)``): the handler then picks one with :meth:`move`, and
+returning ``Done`` picks ``DONE``. ``Abort`` is allowed from anywhere.
+
+A pair missing from the table is a local bug (``MachineError``): the machine moves to ``ABORTED``
+and says so, as h11 and h2 do. ``Done`` or ``Abort`` must be the last action a handler returns;
+anything after it is a ``MachineError`` too, never silently dropped. A handler that raises leaves
+the machine ``ABORTED`` and the exception goes up: the driver reports it as ``LocalFailure``
+(malformed peer input is caught earlier, by the schema check that names the sender).
 
 Receiving is keyed: a machine asks with ``Gather`` for one message per sender under a tag and
 gets all of them in a single ``Received`` event, ordered by sender id, so its behaviour does not
@@ -20,6 +35,24 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from coopetition.engine.errors import LocalFailure, PartyId, ProtocolAborted
+
+__all__ = [
+    "MACHINES",
+    "Abort",
+    "Action",
+    "Broadcast",
+    "Compute",
+    "Computed",
+    "Done",
+    "Event",
+    "Gather",
+    "MachineError",
+    "PhaseMachine",
+    "Received",
+    "Send",
+    "Started",
+    "Transition",
+]
 
 # -- events ------------------------------------------------------------------------------
 
@@ -99,11 +132,73 @@ class Abort:
 
 Action = Send | Broadcast | Gather | Compute | Done | Abort
 
-# -- machines ----------------------------------------------------------------------------
+# -- the table ---------------------------------------------------------------------------
 
 
 class MachineError(LocalFailure):
-    """A machine was fed an event its transition table does not allow (a bug, not an attack)."""
+    """A machine was fed an event its table does not allow, or broke its own table (a bug)."""
+
+    code = "machine_error"
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One row of a table: where the machine may go, and the method that produces the actions."""
+
+    to: tuple[enum.Enum, ...]
+    handler: str
+
+
+#: Every concrete machine class, in definition order (the table test and the diagrams read it).
+MACHINES: list[type[PhaseMachine]] = []
+
+
+def _row(value: Any, states: type[enum.Enum]) -> Transition:
+    if isinstance(value, Transition):
+        return value
+    if isinstance(value, str):
+        # the older style, ``(state, event) -> "handler"`` with the handler calling ``move``:
+        # still accepted (any next state but ABORTED), but it says nothing about the graph
+        return Transition(to=tuple(s for s in states if s.name != "ABORTED"), handler=value)
+    to, handler = value
+    return Transition(to=tuple(to) if isinstance(to, tuple) else (to,), handler=handler)
+
+
+def check_table(cls: type[PhaseMachine]) -> None:
+    """Raise ``TypeError`` unless ``cls.TRANSITIONS`` is a well-formed, connected graph."""
+    name = cls.__name__
+    states = cls.State
+    for required in ("START", "DONE", "ABORTED"):
+        if required not in states.__members__:
+            raise TypeError(f"{name}.State needs a {required} member")
+    edges: dict[enum.Enum, set[enum.Enum]] = {s: set() for s in states}
+    for (state, event), row in cls.TABLE.items():
+        if not isinstance(state, states):
+            raise TypeError(f"{name}: {state!r} is not a {states.__name__}")
+        if not isinstance(event, type):
+            raise TypeError(f"{name}: event {event!r} in the table is not a class")
+        if not callable(getattr(cls, row.handler, None)):
+            raise TypeError(f"{name}: handler {row.handler!r} does not exist")
+        for target in row.to:
+            if not isinstance(target, states):
+                raise TypeError(f"{name}: target {target!r} is not a {states.__name__}")
+            if target is states.ABORTED:
+                raise TypeError(f"{name}: ABORTED is reached by Abort, not by a table row")
+        if state in (states.DONE, states.ABORTED):
+            raise TypeError(f"{name}: {state.name} is terminal and takes no events")
+        edges[state].update(row.to)
+    seen, todo = {states.START}, [states.START]
+    while todo:
+        for nxt in edges[todo.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    unreachable = sorted(s.name for s in states if s not in seen and s is not states.ABORTED)
+    if unreachable:
+        raise TypeError(f"{name}: states {unreachable} are unreachable from START")
+    stuck = sorted(s.name for s in seen if not edges[s] and s is not states.DONE)
+    if stuck:
+        raise TypeError(f"{name}: states {stuck} have no way out")
 
 
 @dataclass
@@ -111,18 +206,29 @@ class PhaseMachine:
     """Base of every phase machine.
 
     Subclasses define ``State`` (an ``Enum`` with at least ``START``, ``DONE`` and ``ABORTED``)
-    and ``TRANSITIONS``: ``{(State.X, EventType): "handler_name"}``. ``phase`` and ``round``
-    name the messages the machine exchanges; ``party`` and ``parties`` say who it runs for.
+    and ``TRANSITIONS`` as described in the module docstring. ``phase`` and ``round`` name the
+    messages the machine exchanges; ``party`` and ``parties`` say who it runs for.
     """
 
     phase: ClassVar[str]
     State: ClassVar[type[enum.Enum]]
-    TRANSITIONS: ClassVar[dict[tuple[Any, type], str]]
+    TRANSITIONS: ClassVar[dict[tuple[Any, type], Any]]
+    #: ``TRANSITIONS`` normalised to ``Transition`` rows (filled at class creation)
+    TABLE: ClassVar[dict[tuple[Any, type], Transition]]
 
     party: PartyId
     parties: Sequence[PartyId]
     round: int = 0
     state: Any = field(init=False)
+    _chosen: Any = field(default=None, init=False, repr=False, compare=False)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "TRANSITIONS" not in cls.__dict__:
+            return
+        cls.TABLE = {key: _row(value, cls.State) for key, value in cls.TRANSITIONS.items()}
+        check_table(cls)
+        MACHINES.append(cls)
 
     def __post_init__(self) -> None:
         self.state = self.State.START
@@ -135,27 +241,70 @@ class PhaseMachine:
     def finished(self) -> bool:
         return self.state in (self.State.DONE, self.State.ABORTED)
 
+    @classmethod
+    def transition(cls, state: enum.Enum, event_type: type) -> Transition:
+        """The table row for ``(state, event_type)``; ``MachineError`` if there is none."""
+        row = cls.TABLE.get((state, event_type))
+        if row is None:
+            raise MachineError(
+                f"{cls.__name__} got {event_type.__name__} in state {state.name}",
+                phase=getattr(cls, "phase", None),
+            )
+        return row
+
     def handle(self, event: Event) -> list[Action]:
-        handler_name = self.TRANSITIONS.get((self.state, type(event)))
-        if handler_name is None:
-            previous = self.state
+        """Feed one event; returns the actions, or an ``Abort`` if the table does not allow it."""
+        before = self.state
+        try:
+            row = self.transition(before, type(event))
+        except MachineError as error:
+            error.round = self.round
+            error.args = (error._describe(),)
             self.state = self.State.ABORTED
-            return [
-                Abort(
-                    error=MachineError(
-                        f"{type(self).__name__} got {type(event).__name__} in state {previous.name}",
-                        phase=self.phase,
-                        round=self.round,
-                    )
-                )
-            ]
-        actions: list[Action] = getattr(self, handler_name)(event)
-        for action in actions:
-            if isinstance(action, Done):
-                self.state = self.State.DONE
-            elif isinstance(action, Abort):
-                self.state = self.State.ABORTED
+            return [Abort(error=error)]
+        self._chosen = None
+        try:
+            actions: list[Action] = getattr(self, row.handler)(event)
+        except BaseException:
+            self.state = self.State.ABORTED
+            raise
+        self.state = before
+        return self._settle(row, actions)
+
+    def _settle(self, row: Transition, actions: list[Action]) -> list[Action]:
+        """Move to the state the table (and the handler's choice) allows, or fail loudly."""
+        ending = [i for i, a in enumerate(actions) if isinstance(a, Done | Abort)]
+        if ending and ending[0] != len(actions) - 1:
+            return self._broken(f"{row.handler} returned actions after {actions[ending[0]]!r}")
+        if ending and isinstance(actions[-1], Abort):
+            self.state = self.State.ABORTED
+            return actions
+        if ending:
+            target: enum.Enum | None = self.State.DONE
+        elif self._chosen is not None:
+            target = self._chosen
+        elif len([t for t in row.to if t is not self.State.DONE]) == 1:
+            target = next(t for t in row.to if t is not self.State.DONE)
+        else:
+            target = None
+        if target is None or target not in row.to:
+            return self._broken(
+                f"{row.handler} ended in {getattr(target, 'name', 'no state')}, "
+                f"the table allows {[t.name for t in row.to]}"
+            )
+        self.state = target
         return actions
 
+    def _broken(self, reason: str) -> list[Action]:
+        self.state = self.State.ABORTED
+        return [
+            Abort(
+                error=MachineError(
+                    f"{type(self).__name__}: {reason}", phase=self.phase, round=self.round
+                )
+            )
+        ]
+
     def move(self, state: enum.Enum) -> None:
-        self.state = state
+        """Pick the next state among those the current row allows (checked after the handler)."""
+        self._chosen = state

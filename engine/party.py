@@ -60,6 +60,7 @@ from coopetition.engine.machine import (
     Compute as ComputeAction,
 )
 from coopetition.engine.stats import RunStats
+from coopetition.engine.tags import ECHO_SUFFIX, EVIDENCE_SUFFIX
 from coopetition.engine.wire import (
     BROADCAST,
     EnvelopeHeader,
@@ -76,9 +77,6 @@ from coopetition.transports.base import Transport
 #: returning the payload object unchanged keeps the honest (signed-once) path.
 PayloadHook = Callable[[EnvelopeHeader, Any, PartyId], Any]
 PhaseObserver = Callable[[PartyId, str, int, str], None]
-
-ECHO_SUFFIX = "#echo"
-EVIDENCE_SUFFIX = "#evidence"
 
 
 class ProtocolRun(Protocol):
@@ -321,14 +319,16 @@ class Party:
 
     @staticmethod
     def _handle(machine: PhaseMachine, event: Any) -> list[Any]:
-        """Feed one event; a machine choking on received payloads is a violation, not our bug."""
+        """Feed one event. A typed abort a handler raises stands; any other exception is this
+        party's bug (``LocalFailure``), never blamed on a peer: payloads of the wrong shape are
+        refused, naming their sender, by the schema check before a machine sees them."""
         try:
             return machine.handle(event)
+        except ProtocolAborted:
+            raise
         except Exception as exc:
-            if not isinstance(event, Received):
-                raise
-            raise ProtocolViolation(
-                f"received {event.tag!r} messages could not be processed "
+            raise LocalFailure(
+                f"{type(machine).__name__} failed on {type(event).__name__} "
                 f"({type(exc).__name__}: {exc})",
                 phase=machine.phase,
                 round=machine.round,

@@ -31,8 +31,10 @@ from coopetition.engine.errors import ConfigError, PartyId, ProtocolAborted, Tra
 from coopetition.engine.identity import Identity
 from coopetition.engine.party import Deadlines, Party, PartyConfig, PayloadHook, ProtocolRun
 from coopetition.engine.stats import PhaseStats, RunStats
+from coopetition.engine.wire import peek_header
+from coopetition.sims.byzantine import Byzantine
 from coopetition.sims.transcript import RecordingTransport, TranscriptLog
-from coopetition.transports.faults import Byzantine, Crash, CrashTrigger, LinkFault, Slow
+from coopetition.transports.faults import Crash, CrashTrigger, LinkFault, Slow
 from coopetition.transports.memory import MemoryNetwork
 from coopetition.transports.reliable import ReliableTransport
 from coopetition.transports.schedule import FaultSchedule
@@ -218,7 +220,9 @@ async def run_parties(
                 with trio.CancelScope() as scope:
                     trigger = None
                     if pid in crash_of:
-                        trigger = CrashTrigger(transport, crash_of[pid], scope.cancel, schedule)
+                        trigger = CrashTrigger(
+                            transport, crash_of[pid], scope.cancel, schedule, peek_header
+                        )
                         transport = trigger
                         party_nursery.start_soon(trigger.arm_timer)
                     party = Party(

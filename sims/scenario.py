@@ -19,10 +19,11 @@ from typing import Any
 
 from coopetition.engine.errors import ConfigError
 from coopetition.engine.party import Deadlines
+from coopetition.engine.tags import echo_tag, evidence_tag
 from coopetition.protocols.admm import AdmmConfig, Objective
+from coopetition.sims.byzantine import Byzantine
 from coopetition.transports.faults import (
     BurstDrop,
-    Byzantine,
     Corrupt,
     Crash,
     Delay,
@@ -79,7 +80,6 @@ ADMM_MESSAGES = {
     "coordinate": ("w_plus_u",),
     "release": ("model_digest",),
 }
-_ECHO_SUFFIXES = ("#echo", "#evidence")
 
 _FAULT_TYPES: dict[str, str] = {
     "probability": "number",
@@ -545,7 +545,7 @@ def _check_target(scenario: Scenario, phase: str, round_: int | None, tag: str |
         )
     if tag is not None:
         tags = ADMM_MESSAGES[phase]
-        known = [*tags, *(t + suffix for t in tags for suffix in _ECHO_SUFFIXES)]
+        known = [*tags, *(f(t) for t in tags for f in (echo_tag, evidence_tag))]
         if tag not in known:
             raise ConfigError(
                 f"tag {tag!r} is never sent in phase {phase!r} (tags: {', '.join(known)})"

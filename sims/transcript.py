@@ -16,7 +16,7 @@ import cbor2
 
 from coopetition.engine.bus import CONTROL_PHASE
 from coopetition.engine.errors import PartyId
-from coopetition.engine.party import ECHO_SUFFIX, EVIDENCE_SUFFIX
+from coopetition.engine.tags import ECHO_SUFFIX, EVIDENCE_SUFFIX
 from coopetition.engine.wire import split_frame
 from coopetition.transports.base import Frame, Transport
 

@@ -7,6 +7,8 @@ import structlog
 import trio
 
 from coopetition.engine.errors import (
+    CheatingDetected,
+    ConfigMismatch,
     DeadlineExceeded,
     Equivocation,
     PeerCrashed,
@@ -112,8 +114,13 @@ async def test_parameter_mismatch_is_caught_at_setup(autojump_clock):
         for pid in ids
     ]
     run = await run_parties(configs, MemoryNetwork(ids).transports(), protocols)
-    assert isinstance(run.errors[0], ProtocolViolation)
-    assert run.errors[0].culprit == 2 and run.errors[0].phase == "setup"
+    error = run.errors[0]
+    assert isinstance(error, ConfigMismatch) and not isinstance(error, CheatingDetected)
+    assert error.parameter == "objective.lam" and error.phase == "setup"
+    assert error.values == {0: "10.0", 1: "10.0", 2: "50.0"}
+    assert error.culprit is None and "objective.lam" in str(error)
+    # the other parties reach the same verdict on their own
+    assert isinstance(run.errors[2], ConfigMismatch) and run.errors[2].parameter == "objective.lam"
 
 
 class _CrashAfter(Transport):

@@ -10,9 +10,9 @@ import pytest
 import trio
 
 from coopetition.engine.errors import ConfigError, ConnectionClosed
+from coopetition.sims.byzantine import Byzantine, perturb
 from coopetition.transports.faults import (
     BurstDrop,
-    Byzantine,
     Corrupt,
     Crash,
     Delay,
@@ -21,7 +21,6 @@ from coopetition.transports.faults import (
     Partition,
     Slow,
     ideal_topology,
-    perturb,
 )
 from coopetition.transports.memory import MemoryNetwork
 from coopetition.transports.wan import LinkSpec, Topology, open_wan

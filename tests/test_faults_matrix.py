@@ -22,11 +22,11 @@ from coopetition.engine.errors import (
     ProtocolAborted,
 )
 from coopetition.engine.party import Deadlines
+from coopetition.sims.byzantine import Byzantine
 from coopetition.sims.runner import run_parties, size_cost_model
 from coopetition.sims.workloads import synthetic_admm
 from coopetition.transports.faults import (
     BurstDrop,
-    Byzantine,
     Corrupt,
     Crash,
     Delay,

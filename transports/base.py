@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 
-from coopetition.engine.errors import FrameTooLarge, PartyId
+from coopetition.transports.errors import FrameTooLarge, PartyId
 
 #: Largest frame any transport accepts by default (64 MiB): checked before allocating.
 DEFAULT_MAX_FRAME = 64 * 1024 * 1024

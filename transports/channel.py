@@ -19,7 +19,7 @@ import nacl.bindings
 import nacl.exceptions
 from nacl.secret import SecretBox
 
-from coopetition.engine.errors import ConnectionClosed, PartyId
+from coopetition.transports.errors import ConnectionClosed, PartyId
 
 _COUNTER = struct.Struct(">Q")
 #: Bytes a record adds to its payload: counter and Poly1305 tag.

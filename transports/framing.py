@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import struct
 
-from coopetition.engine.errors import FrameTooLarge, PartyId
+from coopetition.transports.errors import FrameTooLarge, PartyId
 
 HEADER = struct.Struct(">I")
 HEADER_SIZE = HEADER.size

@@ -43,7 +43,7 @@ import nacl.exceptions
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey, VerifyKey
 
-from coopetition.engine.errors import HandshakeFailed, PartyId, UnknownPeer
+from coopetition.transports.errors import HandshakeFailed, PartyId, UnknownPeer
 
 LABEL = b"coopetition/tcp1"
 assert len(LABEL) == 16

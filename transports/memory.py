@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import trio
 
-from coopetition.engine.errors import ConfigError, ConnectionClosed, PartyId, UnknownPeer
 from coopetition.transports.base import DEFAULT_MAX_FRAME, Frame, Transport
+from coopetition.transports.errors import ConfigError, ConnectionClosed, PartyId, UnknownPeer
 
 DEFAULT_INBOX_FRAMES = 1024
 

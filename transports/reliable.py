@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 
 import trio
 
-from coopetition.engine.errors import ConfigError, ConnectionClosed, PartyId, UnknownPeer
 from coopetition.transports.base import Frame, Transport
+from coopetition.transports.errors import ConfigError, ConnectionClosed, PartyId, UnknownPeer
 
 DATA = 1
 ACK = 2

@@ -56,7 +56,9 @@ from typing import Any
 import trio
 from nacl.signing import SigningKey, VerifyKey
 
-from coopetition.engine.errors import (
+from coopetition.transports.base import DEFAULT_MAX_FRAME, Frame, Transport
+from coopetition.transports.channel import OVERHEAD, SecureChannel
+from coopetition.transports.errors import (
     ConfigError,
     ConnectionClosed,
     FrameTooLarge,
@@ -65,8 +67,6 @@ from coopetition.engine.errors import (
     TransportError,
     UnknownPeer,
 )
-from coopetition.transports.base import DEFAULT_MAX_FRAME, Frame, Transport
-from coopetition.transports.channel import OVERHEAD, SecureChannel
 from coopetition.transports.framing import HEADER, MAX_ENCODABLE, FrameReader, encode_frame
 from coopetition.transports.handshake import (
     MAX_HANDSHAKE_MESSAGE,

@@ -14,7 +14,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from coopetition.engine.errors import LocalFailure, ProtocolViolation
+from coopetition.engine.errors import (
+    ConfigMismatch,
+    LocalFailure,
+    MalformedMessage,
+    PartyId,
+    ProtocolViolation,
+)
 from coopetition.engine.machine import (
     Abort,
     Action,
@@ -46,10 +52,10 @@ class Setup(PhaseMachine):
 
     phase: ClassVar[str] = "setup"
     State: ClassVar[type[enum.Enum]] = SetupState
-    TRANSITIONS: ClassVar[dict[tuple[Any, type], str]] = {
-        (SetupState.START, Started): "_announce",
-        (SetupState.AGREEING, Received): "_agree",
-        (SetupState.SUMMARISING, Computed): "_summarised",
+    TRANSITIONS: ClassVar[dict[tuple[Any, type], Any]] = {
+        (SetupState.START, Started): (SetupState.AGREEING, "_announce"),
+        (SetupState.AGREEING, Received): (SetupState.SUMMARISING, "_agree"),
+        (SetupState.SUMMARISING, Computed): (SetupState.DONE, "_summarised"),
     }
 
     public_parameters: dict[str, Any] = field(default_factory=dict)
@@ -58,7 +64,6 @@ class Setup(PhaseMachine):
     rho: float = 1.0
 
     def _announce(self, _: Started) -> list[Action]:
-        self.move(SetupState.AGREEING)
         return [
             Broadcast(tag="parameters", payload=self.public_parameters),
             Gather(tag="parameters", senders=tuple(self.parties), consistent=True),
@@ -68,21 +73,55 @@ class Setup(PhaseMachine):
         mine = encode_payload(self.public_parameters)
         differing = sorted(p for p, v in event.messages.items() if not _same_encoding(v, mine))
         if differing:
-            return [
-                Abort(
-                    error=ProtocolViolation(
-                        f"parties {differing} announced training parameters different from "
-                        f"party {self.party}'s",
-                        culprit=differing[0] if len(differing) == 1 else None,
-                        phase=self.phase,
-                    )
-                )
-            ]
-        self.move(SetupState.SUMMARISING)
+            return [Abort(error=self._mismatch(event.messages, differing))]
         return [Compute(label="summarise", fn=summarise, args=(self.X, self.y, self.rho))]
 
     def _summarised(self, event: Computed) -> list[Action]:
         return [Done(result=event.result)]
+
+    def _mismatch(self, announced: dict[PartyId, Any], differing: list[PartyId]) -> Exception:
+        """``ConfigMismatch`` naming the first parameter on which parties disagree.
+
+        An announcement that is not a map of the same keys is not a configuration a party could
+        hold: that one is a protocol violation by its sender.
+        """
+        mine_flat = _flatten(self.public_parameters)
+        for sender in differing:
+            theirs = announced[sender]
+            if not isinstance(theirs, dict) or set(_flatten(theirs)) != set(mine_flat):
+                return MalformedMessage(
+                    f"party {sender} announced training parameters that are not a map of "
+                    f"{sorted(mine_flat)}",
+                    culprit=sender,
+                    phase=self.phase,
+                )
+        theirs_flat = {p: _flatten(v) for p, v in announced.items()}
+        for name in sorted(mine_flat):
+            mine = encode_payload(mine_flat[name])
+            if any(not _same_encoding(theirs_flat[p].get(name), mine) for p in differing):
+                values = {p: _readable(flat.get(name)) for p, flat in theirs_flat.items()}
+                return ConfigMismatch.between(name, values, phase=self.phase)
+        return ConfigMismatch.between("parameters", announced, phase=self.phase)
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested parameter maps as ``{"objective.lam": value}``, so a mismatch names the leaf."""
+    if not isinstance(value, dict):
+        return {prefix: value}
+    flat: dict[str, Any] = {}
+    for key in sorted(value, key=str):
+        flat.update(_flatten(value[key], f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def _readable(value: Any) -> Any:
+    """Parameters travel as ``float.hex`` text; show them as numbers again."""
+    if isinstance(value, str):
+        try:
+            return float.fromhex(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _same_encoding(value: Any, encoded: bytes) -> bool:
@@ -106,9 +145,9 @@ class LocalOptimize(PhaseMachine):
 
     phase: ClassVar[str] = "local_optimize"
     State: ClassVar[type[enum.Enum]] = LocalState
-    TRANSITIONS: ClassVar[dict[tuple[Any, type], str]] = {
-        (LocalState.START, Started): "_optimize",
-        (LocalState.OPTIMIZING, Computed): "_optimized",
+    TRANSITIONS: ClassVar[dict[tuple[Any, type], Any]] = {
+        (LocalState.START, Started): (LocalState.OPTIMIZING, "_optimize"),
+        (LocalState.OPTIMIZING, Computed): (LocalState.DONE, "_optimized"),
     }
 
     summary: LocalSummary | None = None
@@ -117,7 +156,6 @@ class LocalOptimize(PhaseMachine):
     rho: float = 1.0
 
     def _optimize(self, _: Started) -> list[Action]:
-        self.move(LocalState.OPTIMIZING)
         return [
             Compute(
                 label="local_step", fn=local_step, args=(self.summary, self.z, self.u, self.rho)
@@ -149,10 +187,10 @@ class Coordinate(PhaseMachine):
 
     phase: ClassVar[str] = "coordinate"
     State: ClassVar[type[enum.Enum]] = CoordinateState
-    TRANSITIONS: ClassVar[dict[tuple[Any, type], str]] = {
-        (CoordinateState.START, Started): "_contribute",
-        (CoordinateState.COLLECTING, Received): "_collected",
-        (CoordinateState.COMBINING, Computed): "_combined",
+    TRANSITIONS: ClassVar[dict[tuple[Any, type], Any]] = {
+        (CoordinateState.START, Started): (CoordinateState.COLLECTING, "_contribute"),
+        (CoordinateState.COLLECTING, Received): (CoordinateState.COMBINING, "_collected"),
+        (CoordinateState.COMBINING, Computed): (CoordinateState.DONE, "_combined"),
     }
 
     contribution: np.ndarray | None = None
@@ -173,7 +211,6 @@ class Coordinate(PhaseMachine):
                     )
                 )
             ]
-        self.move(CoordinateState.COLLECTING)
         return [
             Broadcast(tag="w_plus_u", payload=self.contribution),
             Gather(tag="w_plus_u", senders=tuple(self.parties), consistent=True),
@@ -207,7 +244,6 @@ class Coordinate(PhaseMachine):
                     )
                 ]
             vectors.append(value)
-        self.move(CoordinateState.COMBINING)
         return [Compute(label="consensus", fn=_consensus, args=(vectors, self.objective, self.rho))]
 
     def _combined(self, event: Computed) -> list[Action]:
@@ -231,15 +267,14 @@ class Release(PhaseMachine):
 
     phase: ClassVar[str] = "release"
     State: ClassVar[type[enum.Enum]] = ReleaseState
-    TRANSITIONS: ClassVar[dict[tuple[Any, type], str]] = {
-        (ReleaseState.START, Started): "_confirm",
-        (ReleaseState.CONFIRMING, Received): "_confirmed",
+    TRANSITIONS: ClassVar[dict[tuple[Any, type], Any]] = {
+        (ReleaseState.START, Started): (ReleaseState.CONFIRMING, "_confirm"),
+        (ReleaseState.CONFIRMING, Received): (ReleaseState.DONE, "_confirmed"),
     }
 
     model: np.ndarray | None = None
 
     def _confirm(self, _: Started) -> list[Action]:
-        self.move(ReleaseState.CONFIRMING)
         assert self.model is not None
         return [
             Broadcast(tag="model_digest", payload=model_digest(self.model)),

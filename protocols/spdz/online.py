@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
 
 from coopetition.engine.errors import LocalFailure, ProtocolViolation
+from coopetition.engine.program import Exchange, Program
 
 from . import commit as C
 from . import field as F
@@ -43,17 +43,6 @@ DEFAULT_KAPPA = 40
 #: Bits of headroom kept below P for masks built from up to 8 contributions, each proved with
 #: an interval proof of 80 bits of slack and shifted to be non-negative (80 + 3 + 2, rounded up).
 MASK_HEADROOM_BITS = 88
-
-
-@dataclass(frozen=True, slots=True)
-class Exchange:
-    """Broadcast ``payload`` under ``tag``; the reply maps every party id to its payload."""
-
-    tag: str
-    payload: dict[str, Any]
-
-
-Program = Generator[Exchange, dict[int, dict[str, Any]], T]
 
 
 def _fixed_bytes(payload: object, key: str, size: int, sender: int) -> bytes:

@@ -1,0 +1,134 @@
+"""Long cryptographic phases as straight-line sans-IO generators, driven by one phase machine.
+
+Control logic stays in table machines; a long phase (SPDZ's online phase, Helen's proofs of a
+round) is easier to read as a generator that yields requests and receives their replies::
+
+    def program() -> Program[int]:
+        replies = yield Exchange(payload={"x": 1})          # broadcast, gather everybody's
+        total = sum(r["x"] for r in replies.values())
+        return total
+
+Each :class:`Exchange` becomes a ``Broadcast`` of its payload and a ``Gather`` of every party's
+payload under the same tag with ``consistent=True`` (so the engine's echo round guarantees that
+all honest parties saw the same broadcast). A request without a tag gets one derived from its
+position in the program, as MPyC labels messages by its program counter: the n-th request is
+``"<label>/<n>"`` (``label`` defaults to ``"x"``), identical at every party running the same
+program, so a program never has to name its messages. A request with an explicit tag keeps it
+(SPDZ's programs number their own openings). The program's return value is the phase's result;
+a ``ProtocolAborted`` it raises becomes the machine's ``Abort``. The same program runs unchanged
+in a lock-step local harness, which is how programs are unit-tested.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+from coopetition.engine.errors import LocalFailure, ProtocolAborted
+from coopetition.engine.machine import (
+    Abort,
+    Action,
+    Broadcast,
+    Done,
+    Gather,
+    PhaseMachine,
+    Received,
+    Started,
+)
+
+__all__ = ["Exchange", "Program", "ProgramMachine", "ProgramRun", "program_machine"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """Broadcast ``payload`` under ``tag`` (derived from the program position when ``None``);
+    the reply maps every party id to its payload."""
+
+    tag: str | None = None
+    payload: Any = None
+    label: str = "x"
+
+
+Program = Generator[Exchange, dict[int, Any], T]
+
+
+class ProgramState(enum.Enum):
+    START = "start"
+    EXCHANGING = "exchanging"
+    DONE = "done"
+    ABORTED = "aborted"
+
+
+@dataclass
+class ProgramMachine(PhaseMachine):
+    """Runs ``program`` (a generator of :class:`Exchange`) as one phase (``spdz`` by default)."""
+
+    phase: ClassVar[str] = "spdz"
+    State: ClassVar[type[enum.Enum]] = ProgramState
+    TRANSITIONS: ClassVar[dict[tuple[Any, type], Any]] = {
+        (ProgramState.START, Started): ((ProgramState.EXCHANGING, ProgramState.DONE), "_started"),
+        (ProgramState.EXCHANGING, Received): (
+            (ProgramState.EXCHANGING, ProgramState.DONE),
+            "_received",
+        ),
+    }
+
+    program: Program[Any] | None = None
+    _tag: str = field(default="", init=False)
+    _position: int = field(default=0, init=False)
+
+    def _started(self, event: Started) -> list[Action]:
+        return self._advance(None)
+
+    def _received(self, event: Received) -> list[Action]:
+        if event.tag != self._tag:
+            raise LocalFailure(f"reply for {event.tag}, expected {self._tag}", phase=self.phase)
+        return self._advance(dict(event.messages))
+
+    def _advance(self, value: Any) -> list[Action]:
+        if self.program is None:
+            raise LocalFailure("a ProgramMachine needs a program", phase=self.phase)
+        try:
+            request = self.program.send(value)
+        except StopIteration as stop:
+            return [Done(result=stop.value)]
+        except ProtocolAborted as exc:
+            return [Abort(error=exc)]
+        if not isinstance(request, Exchange) and not hasattr(request, "payload"):
+            raise LocalFailure(
+                f"a program may only yield Exchange requests, got {type(request).__name__}",
+                phase=self.phase,
+            )
+        self._position += 1
+        tag = request.tag
+        if tag is None:
+            tag = f"{getattr(request, 'label', 'x')}/{self._position}"
+        self._tag = tag
+        self.move(ProgramState.EXCHANGING)
+        return [
+            Broadcast(tag=tag, payload=request.payload),
+            Gather(tag=tag, senders=tuple(self.parties), consistent=True),
+        ]
+
+
+def program_machine(phase: str) -> type[ProgramMachine]:
+    """A ``ProgramMachine`` subclass running under another phase name (its own message space)."""
+    return type(f"ProgramMachine_{phase}", (ProgramMachine,), {"phase": phase})
+
+
+@dataclass
+class ProgramRun:
+    """A ``ProtocolRun`` with a single program phase built by ``make_program`` at start."""
+
+    party: int
+    parties: tuple[int, ...]
+    make_program: Callable[[], Program[Any]]
+    name: str = "spdz"
+
+    def phases(self) -> Generator[PhaseMachine, Any, Any]:
+        result = yield ProgramMachine(self.party, self.parties, program=self.make_program())
+        return result
