@@ -51,6 +51,7 @@ __all__ = [
     "Received",
     "Send",
     "Started",
+    "TimedOut",
     "Transition",
 ]
 
@@ -78,7 +79,15 @@ class Computed:
     result: Any
 
 
-Event = Started | Received | Computed
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimedOut:
+    """A ``Gather`` with ``report_timeout=True`` reached its deadline; ``missing`` never sent."""
+
+    tag: str
+    missing: tuple[PartyId, ...]
+
+
+Event = Started | Received | Computed | TimedOut
 
 # -- actions -----------------------------------------------------------------------------
 
@@ -109,6 +118,12 @@ class Gather:
     tag: str
     senders: tuple[PartyId, ...]
     consistent: bool = False
+    #: stop waiting this many seconds after the gather starts (never later than the phase's
+    #: deadline); ``None`` waits until the phase's deadline
+    patience: float | None = None
+    #: at the deadline, feed ``TimedOut`` to the machine instead of aborting with
+    #: ``DeadlineExceeded`` (for machines that decide what silence means, as the dispute does)
+    report_timeout: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -143,7 +158,10 @@ class MachineError(LocalFailure):
 
 @dataclass(frozen=True, slots=True)
 class Transition:
-    """One row of a table: where the machine may go, and the method that produces the actions."""
+    """One row of a table: where the machine may go, and the method that produces the actions.
+
+    An empty ``to`` is a row whose handler always ends the machine with ``Abort``.
+    """
 
     to: tuple[enum.Enum, ...]
     handler: str
@@ -172,6 +190,7 @@ def check_table(cls: type[PhaseMachine]) -> None:
         if required not in states.__members__:
             raise TypeError(f"{name}.State needs a {required} member")
     edges: dict[enum.Enum, set[enum.Enum]] = {s: set() for s in states}
+    exits: set[enum.Enum] = set()  # states with a row (a row with no target always aborts)
     for (state, event), row in cls.TABLE.items():
         if not isinstance(state, states):
             raise TypeError(f"{name}: {state!r} is not a {states.__name__}")
@@ -187,6 +206,7 @@ def check_table(cls: type[PhaseMachine]) -> None:
         if state in (states.DONE, states.ABORTED):
             raise TypeError(f"{name}: {state.name} is terminal and takes no events")
         edges[state].update(row.to)
+        exits.add(state)
     seen, todo = {states.START}, [states.START]
     while todo:
         for nxt in edges[todo.pop()]:
@@ -196,7 +216,7 @@ def check_table(cls: type[PhaseMachine]) -> None:
     unreachable = sorted(s.name for s in states if s not in seen and s is not states.ABORTED)
     if unreachable:
         raise TypeError(f"{name}: states {unreachable} are unreachable from START")
-    stuck = sorted(s.name for s in seen if not edges[s] and s is not states.DONE)
+    stuck = sorted(s.name for s in seen if s not in exits and s is not states.DONE)
     if stuck:
         raise TypeError(f"{name}: states {stuck} have no way out")
 
@@ -215,6 +235,8 @@ class PhaseMachine:
     TRANSITIONS: ClassVar[dict[tuple[Any, type], Any]]
     #: ``TRANSITIONS`` normalised to ``Transition`` rows (filled at class creation)
     TABLE: ClassVar[dict[tuple[Any, type], Transition]]
+    #: payload shape per tag (``engine.schema``), checked by the driver before ``Received``
+    SCHEMAS: ClassVar[dict[str, Any]] = {}
 
     party: PartyId
     parties: Sequence[PartyId]

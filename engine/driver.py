@@ -1,0 +1,312 @@
+"""The phase driver: feeds a machine events, performs its actions, checks broadcast rounds.
+
+One batch of actions (everything the machine returned for the events of one step) is performed
+as follows: sends are numbered and signed in the order given, then sent in that order; then
+every wait of the batch (``Gather``, ``Compute``) runs *concurrently*, computations bounded by a
+capacity limiter, so a party can verify one peer's proofs while it still waits for another's.
+The resulting events are fed back in the order of the actions, never in completion order, and
+the echo messages of consistent gathers are numbered in action order too: a run's messages and
+transcript do not depend on trio's scheduling. ``Done``/``Abort`` end the phase after the sends
+before them; a machine that finishes with events still unfed is a local bug.
+
+Every ``Gather(consistent=True)`` runs the echo/dispute machine (``engine.consistency``)
+through this same driver before the messages reach the phase machine. Any exception a handler
+raises that is not a typed abort becomes ``LocalFailure``: payloads of the wrong shape are
+refused before, naming their sender, by the schema check (``engine.schema``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import trio
+
+from coopetition.engine.bus import Bus
+from coopetition.engine.compute import Compute
+from coopetition.engine.config import PartyConfig
+from coopetition.engine.consistency import EchoCheck
+from coopetition.engine.errors import DeadlineExceeded, LocalFailure, ProtocolAborted
+from coopetition.engine.evidence import EvidenceJudge
+from coopetition.engine.machine import (
+    Abort,
+    Action,
+    Broadcast,
+    Computed,
+    Done,
+    Gather,
+    PhaseMachine,
+    Received,
+    Send,
+    Started,
+    TimedOut,
+)
+from coopetition.engine.machine import Compute as ComputeAction
+from coopetition.engine.outbox import Outbox
+from coopetition.engine.schema import Schema, check_payloads
+from coopetition.engine.stats import RunStats
+from coopetition.engine.wire import BROADCAST
+
+__all__ = ["DEFAULT_MAX_CONCURRENT", "PhaseDriver"]
+
+#: computations of one batch that may run at once (the worker pool bounds them again)
+DEFAULT_MAX_CONCURRENT = 8
+
+Observer = Callable[[str, int, str], None]
+
+
+class PhaseDriver:
+    def __init__(
+        self,
+        *,
+        config: PartyConfig,
+        bus: Bus,
+        outbox: Outbox,
+        compute: Compute,
+        stats: RunStats,
+        judge: EvidenceJudge,
+        observe: Observer,
+        max_concurrent: int = DEFAULT_MAX_CONCURRENT,
+    ) -> None:
+        self.config = config
+        self.bus = bus
+        self.outbox = outbox
+        self.compute = compute
+        self.stats = stats
+        self.judge = judge
+        self.observe = observe
+        self.transcript = hashlib.sha256()
+        self._limiter = trio.CapacityLimiter(max_concurrent)
+
+    async def drive(self, machine: PhaseMachine) -> Any:
+        """Run one protocol phase to its result within the phase deadline."""
+        phase, rnd = machine.phase, machine.round
+        self.outbox.phase_name = phase
+        self.stats.phase(phase).rounds += 1
+        self.observe(phase, rnd, "start")
+        deadlines = self.config.deadlines
+        deadline = trio.current_time() + deadlines.phase
+        try:
+            # Gathers stop at `deadline` and name the missing sender; the outer scope, a little
+            # later, only catches what has no deadline of its own (a blocked send, a long compute).
+            with trio.fail_after(deadlines.phase + deadlines.abort_send):
+                result = await self.run(machine, phase, rnd, deadline, record=True)
+        except trio.TooSlowError:
+            raise DeadlineExceeded(
+                f"phase {phase} did not finish within {deadlines.phase}s", phase=phase, round=rnd
+            ) from None
+        self.observe(phase, rnd, "end")
+        self.bus.release(phase, rnd)
+        return result
+
+    async def run(
+        self,
+        machine: PhaseMachine,
+        phase: str,
+        rnd: int,
+        deadline: float,
+        *,
+        record: bool,
+        prepared: trio.Event | None = None,
+    ) -> Any:
+        """Feed ``machine`` until it is done; its messages go out as ``(phase, rnd)``.
+
+        ``record`` adds the messages it consumes to the transcript (protocol phases, not the
+        engine's own echo rounds); ``prepared`` is set once its first sends are numbered.
+        """
+        events: list[Any] = [Started()]
+        while True:
+            actions: list[Action] = []
+            for index, event in enumerate(events):
+                actions.extend(_handle(machine, event))
+                if machine.finished and index < len(events) - 1:
+                    raise LocalFailure(
+                        f"{type(machine).__name__} finished with events still to handle",
+                        phase=phase,
+                        round=rnd,
+                    )
+            end = actions[-1] if actions and isinstance(actions[-1], Done | Abort) else None
+            body = actions[:-1] if end is not None else actions
+            if end is not None and any(isinstance(a, Gather | ComputeAction) for a in body):
+                raise LocalFailure(
+                    f"{type(machine).__name__} finished while still waiting for events",
+                    phase=phase,
+                    round=rnd,
+                )
+            events = await self._perform(
+                body, phase, rnd, deadline, record, prepared, machine.SCHEMAS
+            )
+            prepared = None
+            if isinstance(end, Done):
+                return end.result
+            if isinstance(end, Abort):
+                raise end.error
+            if not events:
+                raise LocalFailure(
+                    f"{type(machine).__name__} stopped without finishing", phase=phase, round=rnd
+                )
+
+    async def _perform(
+        self,
+        actions: list[Action],
+        phase: str,
+        rnd: int,
+        deadline: float,
+        record: bool,
+        prepared: trio.Event | None,
+        schemas: Mapping[str, Schema],
+    ) -> list[Any]:
+        outgoing = []
+        waits: list[Gather | ComputeAction] = []
+        for action in actions:
+            if isinstance(action, Send | Broadcast):
+                to = action.to if isinstance(action, Send) else BROADCAST
+                outgoing.append(
+                    self.outbox.prepare(self.bus, phase, rnd, action.tag, action.payload, to)
+                )
+            elif isinstance(action, Gather | ComputeAction):
+                waits.append(action)
+            else:
+                raise LocalFailure(f"unknown action {type(action).__name__}", phase=phase)
+        if prepared is not None:
+            prepared.set()
+        for message in outgoing:
+            await self.outbox.send(message)
+        if not waits:
+            return []
+        turns = [trio.Event() for _ in waits]
+        results: list[Any] = [None] * len(waits)
+
+        async def wait(index: int) -> None:
+            action = waits[index]
+            turn = turns[index - 1] if index else None
+            if isinstance(action, Gather):
+                results[index] = await self._gather(
+                    phase, rnd, action, deadline, turn, turns[index], schemas
+                )
+            else:
+                turns[index].set()
+                async with self._limiter:
+                    value, cost = await self.compute.run(action.label, action.fn, *action.args)
+                self.stats.phase(phase).compute_seconds += cost
+                results[index] = Computed(label=action.label, result=value)
+
+        if len(waits) == 1:
+            await wait(0)
+        else:
+            try:
+                async with trio.open_nursery() as nursery:
+                    for index in range(len(waits)):
+                        nursery.start_soon(wait, index)
+            except BaseExceptionGroup as group:
+                raise _first_error(group) from None
+        if record:
+            for result in results:
+                if isinstance(result, Received):
+                    self._record(phase, rnd, result)
+        return results
+
+    async def _gather(
+        self,
+        phase: str,
+        rnd: int,
+        action: Gather,
+        deadline: float,
+        turn: trio.Event | None,
+        mine: trio.Event,
+        schemas: Mapping[str, Schema],
+    ) -> Received | TimedOut:
+        started = trio.current_time()
+        if action.patience is not None:
+            deadline = min(deadline, started + action.patience)
+        senders = sorted(set(action.senders))
+        try:
+            try:
+                messages = await self.bus.gather(phase, rnd, action.tag, senders, deadline=deadline)
+            except DeadlineExceeded:
+                if not action.report_timeout:
+                    raise
+                missing = [
+                    s for s in senders if self.bus.frame((phase, rnd, action.tag, s)) is None
+                ]
+                return TimedOut(tag=action.tag, missing=tuple(missing))
+            check_payloads(schemas, action.tag, messages, phase=phase, round=rnd)
+            if action.consistent:
+                if turn is not None:
+                    await turn.wait()
+                await self._check_consistency(phase, rnd, action.tag, senders, deadline, mine)
+        finally:  # a wait cut short by an abort still counts
+            mine.set()
+            self.stats.phase(phase).network_wait_seconds += trio.current_time() - started
+        return Received(tag=action.tag, messages=messages)
+
+    async def _check_consistency(
+        self,
+        phase: str,
+        rnd: int,
+        tag: str,
+        senders: list[int],
+        deadline: float,
+        prepared: trio.Event,
+    ) -> None:
+        held = {}
+        for sender in senders:
+            digest = self.bus.digest((phase, rnd, tag, sender))
+            frame = self.bus.frame((phase, rnd, tag, sender))
+            assert digest is not None and frame is not None
+            held[sender] = (digest, frame)
+        check = EchoCheck(
+            self.outbox.id,
+            self.config.parties,
+            rnd,
+            outer_phase=phase,
+            tag=tag,
+            held=held,
+            judge=self.judge,
+            dispute_patience=self.config.deadlines.abort_send,
+        )
+        await self.run(check, phase, rnd, deadline, record=False, prepared=prepared)
+
+    def _record(self, phase: str, rnd: int, received: Received) -> None:
+        stats = self.stats.phase(phase)
+        for sender in sorted(received.messages):
+            digest = self.bus.digest((phase, rnd, received.tag, sender))
+            assert digest is not None
+            self.transcript.update(repr((phase, rnd, received.tag, sender)).encode() + digest)
+            if sender != self.outbox.id:
+                stats.messages_received += 1
+
+
+def _handle(machine: PhaseMachine, event: Any) -> list[Action]:
+    """Feed one event. A typed abort a handler raises stands; any other exception is this
+    party's bug (``LocalFailure``), never blamed on a peer."""
+    try:
+        return machine.handle(event)
+    except ProtocolAborted:
+        raise
+    except Exception as exc:
+        raise LocalFailure(
+            f"{type(machine).__name__} failed on {type(event).__name__} "
+            f"({type(exc).__name__}: {exc})",
+            phase=machine.phase,
+            round=machine.round,
+        ) from exc
+
+
+def _first_error(group: BaseExceptionGroup) -> BaseException:
+    """The error to report from concurrent waits: a typed abort first, else the first one."""
+    flat: list[BaseException] = []
+
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                walk(inner)
+        elif not isinstance(exc, trio.Cancelled):
+            flat.append(exc)
+
+    walk(group)
+    for exc in flat:
+        if isinstance(exc, ProtocolAborted):
+            return exc
+    return flat[0] if flat else group
