@@ -19,7 +19,7 @@ def mermaid(cls: type[PhaseMachine]) -> str:
     lines = ["stateDiagram-v2", "    [*] --> START"]
     for (state, event), row in cls.TABLE.items():
         label = f"{event.__name__} / {row.handler}"
-        for target in row.to or (cls.State.ABORTED,):
+        for target in row.to or (cls.State["ABORTED"],):
             lines.append(f"    {state.name} --> {target.name}: {label}")
     lines.append("    DONE --> [*]")
     return "\n".join(lines)

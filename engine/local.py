@@ -8,7 +8,7 @@ concluded (who named which culprit), which is what fault-injection tests assert 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,8 +49,8 @@ def local_configs(
 
 async def run_parties(
     configs: list[PartyConfig],
-    transports: list[Transport],
-    protocols: list[ProtocolRun],
+    transports: Sequence[Transport],
+    protocols: Sequence[ProtocolRun],
     *,
     party_options: Callable[[PartyId], dict[str, Any]] | None = None,
 ) -> LocalRun:

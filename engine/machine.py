@@ -201,22 +201,22 @@ def check_table(cls: type[PhaseMachine]) -> None:
         for target in row.to:
             if not isinstance(target, states):
                 raise TypeError(f"{name}: target {target!r} is not a {states.__name__}")
-            if target is states.ABORTED:
+            if target is states["ABORTED"]:
                 raise TypeError(f"{name}: ABORTED is reached by Abort, not by a table row")
-        if state in (states.DONE, states.ABORTED):
+        if state in (states["DONE"], states["ABORTED"]):
             raise TypeError(f"{name}: {state.name} is terminal and takes no events")
         edges[state].update(row.to)
         exits.add(state)
-    seen, todo = {states.START}, [states.START]
+    seen, todo = {states["START"]}, [states["START"]]
     while todo:
         for nxt in edges[todo.pop()]:
             if nxt not in seen:
                 seen.add(nxt)
                 todo.append(nxt)
-    unreachable = sorted(s.name for s in states if s not in seen and s is not states.ABORTED)
+    unreachable = sorted(s.name for s in states if s not in seen and s is not states["ABORTED"])
     if unreachable:
         raise TypeError(f"{name}: states {unreachable} are unreachable from START")
-    stuck = sorted(s.name for s in seen if s not in exits and s is not states.DONE)
+    stuck = sorted(s.name for s in seen if s not in exits and s is not states["DONE"])
     if stuck:
         raise TypeError(f"{name}: states {stuck} have no way out")
 
@@ -253,7 +253,7 @@ class PhaseMachine:
         MACHINES.append(cls)
 
     def __post_init__(self) -> None:
-        self.state = self.State.START
+        self.state = self.State["START"]
 
     @property
     def peers(self) -> tuple[PartyId, ...]:
@@ -261,7 +261,7 @@ class PhaseMachine:
 
     @property
     def finished(self) -> bool:
-        return self.state in (self.State.DONE, self.State.ABORTED)
+        return self.state in (self.State["DONE"], self.State["ABORTED"])
 
     @classmethod
     def transition(cls, state: enum.Enum, event_type: type) -> Transition:
@@ -274,7 +274,7 @@ class PhaseMachine:
             )
         return row
 
-    def handle(self, event: Event) -> list[Action]:
+    def handle(self, event: object) -> list[Action]:
         """Feed one event; returns the actions, or an ``Abort`` if the table does not allow it."""
         before = self.state
         try:
@@ -282,13 +282,13 @@ class PhaseMachine:
         except MachineError as error:
             error.round = self.round
             error.args = (error._describe(),)
-            self.state = self.State.ABORTED
+            self.state = self.State["ABORTED"]
             return [Abort(error=error)]
         self._chosen = None
         try:
             actions: list[Action] = getattr(self, row.handler)(event)
         except BaseException:
-            self.state = self.State.ABORTED
+            self.state = self.State["ABORTED"]
             raise
         self.state = before
         return self._settle(row, actions)
@@ -299,14 +299,14 @@ class PhaseMachine:
         if ending and ending[0] != len(actions) - 1:
             return self._broken(f"{row.handler} returned actions after {actions[ending[0]]!r}")
         if ending and isinstance(actions[-1], Abort):
-            self.state = self.State.ABORTED
+            self.state = self.State["ABORTED"]
             return actions
         if ending:
-            target: enum.Enum | None = self.State.DONE
+            target: enum.Enum | None = self.State["DONE"]
         elif self._chosen is not None:
             target = self._chosen
-        elif len([t for t in row.to if t is not self.State.DONE]) == 1:
-            target = next(t for t in row.to if t is not self.State.DONE)
+        elif len([t for t in row.to if t is not self.State["DONE"]]) == 1:
+            target = next(t for t in row.to if t is not self.State["DONE"])
         else:
             target = None
         if target is None or target not in row.to:
@@ -318,7 +318,7 @@ class PhaseMachine:
         return actions
 
     def _broken(self, reason: str) -> list[Action]:
-        self.state = self.State.ABORTED
+        self.state = self.State["ABORTED"]
         return [
             Abort(
                 error=MachineError(

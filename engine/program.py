@@ -38,7 +38,7 @@ from coopetition.engine.machine import (
     Started,
 )
 
-__all__ = ["Exchange", "Program", "ProgramMachine", "ProgramRun", "program_machine"]
+__all__ = ["Exchange", "Program", "ProgramMachine", "ProgramRun", "program_machine", "tag_of"]
 
 T = TypeVar("T")
 
@@ -54,6 +54,11 @@ class Exchange:
 
 
 Program = Generator[Exchange, dict[int, Any], T]
+
+
+def tag_of(request: Exchange, position: int) -> str:
+    """The request's own tag, or ``"<label>/<position>"`` (position counts from 1)."""
+    return request.tag if request.tag is not None else f"{request.label}/{position}"
 
 
 class ProgramState(enum.Enum):
@@ -98,16 +103,13 @@ class ProgramMachine(PhaseMachine):
             return [Done(result=stop.value)]
         except ProtocolAborted as exc:
             return [Abort(error=exc)]
-        if not isinstance(request, Exchange) and not hasattr(request, "payload"):
+        if not isinstance(request, Exchange):
             raise LocalFailure(
                 f"a program may only yield Exchange requests, got {type(request).__name__}",
                 phase=self.phase,
             )
         self._position += 1
-        tag = request.tag
-        if tag is None:
-            tag = f"{getattr(request, 'label', 'x')}/{self._position}"
-        self._tag = tag
+        tag = self._tag = tag_of(request, self._position)
         self.move(ProgramState.EXCHANGING)
         return [
             Broadcast(tag=tag, payload=request.payload),

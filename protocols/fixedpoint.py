@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -102,7 +103,7 @@ def from_residue(residues: Iterable[int] | np.ndarray | int, modulus: int) -> np
     arr = _as_object_array(residues)
     half = modulus // 2
 
-    def centre(v: object) -> int:
+    def centre(v: Any) -> int:
         r = int(v) % modulus
         return r - modulus if r > half else r
 

@@ -165,7 +165,7 @@ class BurstDrop(LinkFault):
     mean_good: float = 2.0
     mean_bad: float = 0.1
     name = "burst_drop"
-    _numbers = ("mean_good", "mean_bad")
+    _numbers: ClassVar[tuple[str, ...]] = ("mean_good", "mean_bad")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -207,8 +207,11 @@ class Delay(LinkFault):
     delay: float = 0.1
     jitter: float = 0.0
     name = "delay"
-    _numbers = ("delay", "jitter")
-    _non_negative = ("delay", "jitter")  # a negative delay would deliver before the send
+    _numbers: ClassVar[tuple[str, ...]] = ("delay", "jitter")
+    _non_negative: ClassVar[tuple[str, ...]] = (
+        "delay",
+        "jitter",
+    )  # a negative delay would deliver before the send
 
     def _extra(self) -> str:
         return f" delay={self.delay}s jitter={self.jitter}s"
@@ -236,8 +239,8 @@ class Duplicate(LinkFault):
 
     gap: float = 0.01
     name = "duplicate"
-    _numbers = ("gap",)
-    _non_negative = ("gap",)
+    _numbers: ClassVar[tuple[str, ...]] = ("gap",)
+    _non_negative: ClassVar[tuple[str, ...]] = ("gap",)
 
     def transform(self, fate: Fate, v: float) -> Fate:
         if not fate.copies:
@@ -253,7 +256,7 @@ class Corrupt(LinkFault):
     name = "corrupt"
 
     def transform(self, fate: Fate, v: float) -> Fate:
-        out = []
+        out: list[tuple[float, bytes]] = []
         for d, data in fate.copies:
             if not data:
                 out.append((d, data))
@@ -306,7 +309,7 @@ class Slow(Delay):
     compute_factor: float = 1.0
     name = "slow"
 
-    _numbers = ("delay", "jitter", "compute_factor")
+    _numbers: ClassVar[tuple[str, ...]] = ("delay", "jitter", "compute_factor")
 
     def __post_init__(self) -> None:
         if self.src is not None and set(self.src) != {self.party}:

@@ -64,7 +64,7 @@ class FrameReader:
         """Bytes held in memory right now (for tests of the allocation bound)."""
         return len(self._header) + self._body_len
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray) -> None:
         """Add bytes read from the stream; raises ``FrameTooLarge`` on an oversize header."""
         if self._expected is not None and self._body_len == self._expected:
             raise RuntimeError("collect the complete frame with next_frame() before feeding more")

@@ -19,7 +19,7 @@ async def train_locally(
     parts: Sequence[tuple[np.ndarray, np.ndarray]],
     config: AdmmConfig,
     *,
-    transports: list[Transport] | None = None,
+    transports: Sequence[Transport] | None = None,
     deadlines: Deadlines | None = None,
     session: bytes | None = None,
     party_options: Callable[[PartyId], dict[str, Any]] | None = None,

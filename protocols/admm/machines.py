@@ -19,6 +19,7 @@ from coopetition.engine.errors import (
     LocalFailure,
     MalformedMessage,
     PartyId,
+    ProtocolAborted,
     ProtocolViolation,
 )
 from coopetition.engine.machine import (
@@ -79,7 +80,7 @@ class Setup(PhaseMachine):
     def _summarised(self, event: Computed) -> list[Action]:
         return [Done(result=event.result)]
 
-    def _mismatch(self, announced: dict[PartyId, Any], differing: list[PartyId]) -> Exception:
+    def _mismatch(self, announced: dict[PartyId, Any], differing: list[PartyId]) -> ProtocolAborted:
         """``ConfigMismatch`` naming the first parameter on which parties disagree.
 
         An announcement that is not a map of the same keys is not a configuration a party could

@@ -26,6 +26,7 @@ help), after which an encryption costs one multiplication modulo N**2.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import multiprocessing
 import os
@@ -292,7 +293,7 @@ class RandomnessPool:
         for start in range(0, count, chunk):
             collected: Future = Future()
             work = pool.submit(_worker_batch, min(chunk, count - start))
-            work.add_done_callback(lambda f, out=collected: self._collect(f, out))
+            work.add_done_callback(functools.partial(self._collect, collected=collected))
             done.append(collected)
         return done
 

@@ -221,7 +221,7 @@ class TrustedDealerKeyGeneration(ThresholdKeyGeneration):
 def _ciphertext_list(public: PublicKey, ciphertexts: object) -> list[int]:
     """One ciphertext (int, mpz or numpy integer) or a sequence of them, each checked."""
     if isinstance(ciphertexts, (int, _MPZ, np.integer)):
-        return [public.check_ciphertext(ciphertexts)]
+        return [public.check_ciphertext(int(ciphertexts))]
     return public.check_ciphertexts(ciphertexts)
 
 

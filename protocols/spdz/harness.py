@@ -15,6 +15,7 @@ from typing import Any
 import cbor2
 
 from coopetition.engine.errors import ProtocolViolation
+from coopetition.engine.program import tag_of
 
 from .online import Exchange, Program
 
@@ -72,7 +73,7 @@ def run_local(
             fail(
                 {min(i for i in range(m) if done[i]): ProtocolViolation("parties fell out of step")}
             )
-        tags = {r.tag for r in requests if r is not None}
+        tags = {tag_of(r, stats.rounds + 1) for r in requests if r is not None}
         if len(tags) != 1:
             fail({0: ProtocolViolation(f"parties fell out of step: {sorted(tags)}")})
         tag = tags.pop()

@@ -168,7 +168,7 @@ class SpdzParty:
         """Open x to everyone; the MACs are checked later, by :meth:`mac_check`."""
         mine = _ids_wire(ids)
         replies = yield Exchange(self._tag("open"), {"v": F.to_bytes(x.value), "ids": mine})
-        self._check_ids(replies, [[bytes(b), s, k] for b, s, k in mine])
+        self._check_ids(replies, [[bytes(b), s, k] for b, s, k in mine])  # type: ignore[call-overload]
         total = F.zeros(len(x))
         for j in range(self.parties):
             total = F.add(

@@ -35,6 +35,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cbor2
 import numpy as np
@@ -94,17 +95,17 @@ class Batch:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, object]) -> Batch:
-        parts = tuple(Share(F.from_bytes(v), F.from_bytes(m)) for v, m in d["parts"])  # type: ignore[union-attr]
+    def from_dict(cls, d: dict[str, Any]) -> Batch:
+        parts = tuple(Share(F.from_bytes(v), F.from_bytes(m)) for v, m in d["parts"])
         clear = d.get("clear")
         return cls(
             kind=str(d["kind"]),
-            batch_id=bytes(d["id"]),  # type: ignore[arg-type]
+            batch_id=bytes(d["id"]),
             parts=parts,
-            bits=int(d["bits"]),  # type: ignore[call-overload]
-            owner=int(d["owner"]),  # type: ignore[call-overload]
-            clear=None if clear is None else F.from_bytes(clear),  # type: ignore[arg-type]
-            ciphertexts=None if d.get("cts") is None else [int(c) for c in d["cts"]],  # type: ignore[union-attr]
+            bits=int(d["bits"]),
+            owner=int(d["owner"]),
+            clear=None if clear is None else F.from_bytes(clear),
+            ciphertexts=None if d.get("cts") is None else [int(c) for c in d["cts"]],
         )
 
 
@@ -292,8 +293,8 @@ class PreprocessingStore:
         clear = None
         if pieces and all(s.batch.clear is not None for s, _, _ in pieces):
             clear = np.concatenate(
-                [s.batch.clear[start : start + k] for s, start, k in pieces]
-            ).astype(object)  # type: ignore[index]
+                [s.batch.clear[start : start + k] for s, start, k in pieces]  # type: ignore[index]
+            ).astype(object)
         cts = None
         if pieces and all(s.batch.ciphertexts is not None for s, _, _ in pieces):
             cts = [c for s, start, k in pieces for c in s.batch.ciphertexts[start : start + k]]  # type: ignore[index]

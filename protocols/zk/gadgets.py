@@ -323,8 +323,8 @@ def _product_equations(
         for pm in row:
             out += pm.equations(next(es))
     out += [pe.equation(next(es)) for pe in parsed_eqs]
-    for row in parsed_popks:
-        out += [pp.equation(next(es)) for pp in row]
+    for popk_row in parsed_popks:
+        out += [pp.equation(next(es)) for pp in popk_row]
     return out
 
 

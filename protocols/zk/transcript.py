@@ -60,7 +60,7 @@ class Transcript:
         elif isinstance(item, Iterable):
             self._absorb_sequence(list(item), shape=None)
         elif hasattr(item, "__int__"):  # gmpy2.mpz and friends
-            self._absorb_one(int(item))  # type: ignore[call-overload]
+            self._absorb_one(int(item))
         else:
             raise TypeError(f"cannot absorb {type(item).__name__} into a transcript")
 
