@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from coopetition.engine.errors import ConfigError
+from coopetition.engine.metadata import ProtocolInfo
 from coopetition.engine.party import Deadlines
-from coopetition.engine.tags import echo_tag, evidence_tag
 from coopetition.protocols.admm import AdmmConfig, Objective
+from coopetition.protocols.admm.info import ADMM_INFO
 from coopetition.sims.byzantine import Byzantine
 from coopetition.transports.faults import (
     BurstDrop,
@@ -71,15 +72,12 @@ _SECTIONS = {
 }
 _LINK_KEYS = {"latency_ms", "jitter_ms", "bandwidth_mbps", "loss"}
 
-#: What each phase of the simulated protocol (plaintext ADMM) sends, so that a crash or a
-#: Byzantine rewrite aimed at a phase, round or tag that never occurs is refused at load time
-#: instead of silently never firing. Rounds: ``coordinate`` runs rounds 0..iterations-1, the
-#: others run once, as round 0 (see coopetition.protocols.admm.session).
-ADMM_MESSAGES = {
-    "setup": ("parameters",),
-    "coordinate": ("w_plus_u",),
-    "release": ("model_digest",),
-}
+#: The protocols a scenario may name, described by their own metadata (phases, tags, rounds),
+#: so that a crash or a Byzantine rewrite aimed at a phase, round or tag that never occurs is
+#: refused at load time instead of silently never firing.
+PROTOCOLS: dict[str, ProtocolInfo] = {ADMM_INFO.name: ADMM_INFO}
+#: kept for callers that read it: what each phase of plaintext ADMM sends
+ADMM_MESSAGES = {p.name: p.tags for p in ADMM_INFO.phases if p.tags}
 
 _FAULT_TYPES: dict[str, str] = {
     "probability": "number",
@@ -531,25 +529,8 @@ def _check_fault_types(spec: Mapping[str, Any], ids: set[int]) -> None:
 
 def _check_target(scenario: Scenario, phase: str, round_: int | None, tag: str | None) -> None:
     """Refuse a phase, round or tag the protocol never sends: such a fault would never fire."""
-    if phase not in ADMM_MESSAGES:
-        raise ConfigError(
-            f"phase {phase!r} never sends a message in admm (phases that do: "
-            f"{', '.join(ADMM_MESSAGES)})"
-        )
-    iterations = int(scenario.protocol.get("iterations", 10))
-    last = iterations - 1 if phase == "coordinate" else 0
-    if round_ is not None and not 0 <= round_ <= last:
-        raise ConfigError(
-            f"round {round_} never occurs in phase {phase!r} (rounds 0..{last}"
-            + (f" with {iterations} iterations)" if phase == "coordinate" else ")")
-        )
-    if tag is not None:
-        tags = ADMM_MESSAGES[phase]
-        known = [*tags, *(f(t) for t in tags for f in (echo_tag, evidence_tag))]
-        if tag not in known:
-            raise ConfigError(
-                f"tag {tag!r} is never sent in phase {phase!r} (tags: {', '.join(known)})"
-            )
+    info = PROTOCOLS[str(scenario.protocol.get("name", ADMM_INFO.name))]
+    info.check_target(phase, round_, tag, scenario.protocol)
 
 
 def _fault(scenario: Scenario, spec: Any, where: str, ids: set[int]) -> None:
