@@ -26,7 +26,8 @@ def mermaid(cls: type[PhaseMachine]) -> str:
 
 
 def render(machines: Iterable[type[PhaseMachine]]) -> str:
-    """The whole ``docs/machines.md`` text for ``machines``, sorted by module and name."""
+    """The whole ``docs/machines.md`` text for the package's ``machines`` (machines defined in
+    tests are left out), sorted by module and name."""
     out = [
         "# Phase machines",
         "",
@@ -35,7 +36,8 @@ def render(machines: Iterable[type[PhaseMachine]]) -> str:
         "to `ABORTED` through an `Abort` action; edges into `ABORTED` drawn here are rows whose",
         "handler always aborts.",
     ]
-    for cls in sorted(machines, key=lambda c: (c.__module__, c.__qualname__)):
+    shipped = [c for c in machines if c.__module__.startswith("coopetition.")]
+    for cls in sorted(shipped, key=lambda c: (c.__module__, c.__qualname__)):
         doc = (cls.__doc__ or "").strip().splitlines()
         out += [
             "",
