@@ -7,11 +7,10 @@ drawing from its own generator keyed by ``(seed, fault index, link)``: so a faul
 a link depend only on the seed and the frame's position on that link, never on trio's scheduling.
 Wrap any transport in them alone with ``open_wan(inners, ideal_topology(ids), faults=[...])``.
 
-*Party faults* act on a party rather than a link: :class:`Crash` (at a phase/round seen on the
-party's outgoing envelopes, at a virtual time, or at a seeded random time; silently or with a
-connection reset) is applied with :class:`CrashTrigger`, a transport wrapper the runner places on
-top of the party's stack; :class:`Slow` also multiplies the party's compute cost; the Byzantine
-hook is a ``payload_hook`` given to the party runtime (see ``coopetition.sims.runner``).
+*Party faults* act on a party rather than a link: :class:`Crash` and its wrapper
+:class:`CrashTrigger` live in :mod:`coopetition.transports.crash` (re-exported here);
+:class:`Slow` also multiplies the party's compute cost; the Byzantine payload rewrite is
+``coopetition.sims.byzantine`` (it acts on the engine's envelopes, above this layer).
 
 Every fault that fires appends to one :class:`FaultSchedule`, printed and saved with the run, so a
 seed and a scenario identify the schedule and the transcript exactly.
