@@ -139,8 +139,7 @@ class ProtocolAborted(CoopetitionError):
     def from_wire(data: dict[str, Any], *, reported_by: PartyId) -> ProtocolAborted:
         """Rebuild a received abort as the matching local type (unknown codes stay generic)."""
         cls = ABORT_TYPES.get(str(data.get("code")), ProtocolAborted)
-        if cls is ConfigMismatch:
-            return ConfigMismatch.from_wire_fields(data, reported_by=reported_by)
+        extra = cls.extra_from_wire(data)
         culprit = data.get("culprit", -1)
         rnd = data.get("round", -1)
         evidence = data.get("evidence", [])
@@ -153,7 +152,13 @@ class ProtocolAborted(CoopetitionError):
             reported_by=reported_by,
             phase=str(data.get("phase") or "") or None,
             round=None if not isinstance(rnd, int) or rnd < 0 else rnd,
+            **extra,
         )
+
+    @classmethod
+    def extra_from_wire(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """Constructor arguments of a subclass's own wire fields (none here)."""
+        return {}
 
 
 ABORT_TYPES[ProtocolAborted.code] = ProtocolAborted
@@ -188,9 +193,11 @@ class ProtocolViolation(CheatingDetected):
 
 
 class MalformedMessage(ProtocolViolation):
-    """A received payload does not fit its tag's schema; ``culprit`` is the sender."""
+    """A received payload does not fit its tag's schema; ``culprit`` is the sender.
 
-    code = "malformed_message"
+    On the wire it is a ``protocol_violation`` (it names no code of its own), so peers and
+    scenario expectations see the same code as before schemas existed.
+    """
 
 
 class ConfigMismatch(ProtocolAborted):
@@ -235,20 +242,14 @@ class ConfigMismatch(ProtocolAborted):
         return wire
 
     @classmethod
-    def from_wire_fields(cls, data: dict[str, Any], *, reported_by: PartyId) -> ConfigMismatch:
+    def extra_from_wire(cls, data: dict[str, Any]) -> dict[str, Any]:
         values = data.get("values", [])
         pairs = {
             item[0]: str(item[1])
             for item in (values if isinstance(values, list) else [])
             if isinstance(item, list) and len(item) == 2 and isinstance(item[0], int)
         }
-        return cls(
-            str(data.get("reason", "")),
-            parameter=str(data.get("parameter", "")),
-            values=pairs,
-            reported_by=reported_by,
-            phase=str(data.get("phase") or "") or None,
-        )
+        return {"parameter": str(data.get("parameter", "")), "values": pairs}
 
 
 class Unavailable(ProtocolAborted):

@@ -26,7 +26,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
-from coopetition.engine.errors import LocalFailure, ProtocolAborted
+from coopetition.engine.errors import LocalFailure, ProtocolAborted, ProtocolViolation
 from coopetition.engine.machine import (
     Abort,
     Action,
@@ -92,7 +92,25 @@ class ProgramMachine(PhaseMachine):
     def _received(self, event: Received) -> list[Action]:
         if event.tag != self._tag:
             raise LocalFailure(f"reply for {event.tag}, expected {self._tag}", phase=self.phase)
-        return self._advance(dict(event.messages))
+        try:
+            return self._advance(dict(event.messages))
+        except LocalFailure:
+            raise
+        except Exception as exc:
+            # Transitional: programs whose tags have no schema yet (SPDZ's) validate replies as
+            # they read them, so an exception here may come from a peer's malformed payload.
+            # Blaming nobody keeps an honest party from being named for a cheater's message
+            # (a LocalFailure names its reporter); declare SCHEMAS to get the sender named.
+            return [
+                Abort(
+                    error=ProtocolViolation(
+                        f"received {event.tag!r} messages could not be processed "
+                        f"({type(exc).__name__}: {exc})",
+                        phase=self.phase,
+                        round=self.round,
+                    )
+                )
+            ]
 
     def _advance(self, value: Any) -> list[Action]:
         if self.program is None:

@@ -246,3 +246,14 @@ def test_detector_excuses_peers_that_finished() -> None:
     detector.excuse({2})
     detector.heard(1, 9.0)
     assert detector.tick(9.0).suspect is None
+
+
+def test_config_mismatch_travels_with_its_parameter_and_values() -> None:
+    from coopetition.engine.errors import ConfigMismatch, ProtocolAborted
+
+    sent = ConfigMismatch.between("objective.lam", {0: 10.0, 1: 10.0, 2: 50.0}, phase="setup")
+    assert "objective.lam" in str(sent) and "party 2: 50.0" in str(sent)
+    received = ProtocolAborted.from_wire(sent.to_wire(), reported_by=1)
+    assert isinstance(received, ConfigMismatch) and not isinstance(received, CheatingDetected)
+    assert received.parameter == "objective.lam" and received.values[2] == "50.0"
+    assert received.culprit is None and received.hearsay

@@ -34,6 +34,7 @@ from coopetition.engine.machine import (
     Received,
     Started,
 )
+from coopetition.engine.schema import Array, Bytes
 from coopetition.engine.wire import encode_payload
 from coopetition.protocols.admm.local import LocalSummary, local_step, summarise
 from coopetition.protocols.admm.objective import Objective
@@ -194,6 +195,8 @@ class Coordinate(PhaseMachine):
         (CoordinateState.COMBINING, Computed): (CoordinateState.DONE, "_combined"),
     }
 
+    SCHEMAS: ClassVar[dict[str, Any]] = {"w_plus_u": Array("float64", ndim=1)}
+
     contribution: np.ndarray | None = None
     objective: Objective = field(default_factory=Objective)
     rho: float = 1.0
@@ -227,9 +230,7 @@ class Coordinate(PhaseMachine):
                 vectors.append(value)
                 continue
             if not (
-                isinstance(value, np.ndarray)
-                and value.dtype == np.float64
-                and value.shape == expected
+                value.shape == expected
                 and np.isfinite(value).all()
                 and (value.size == 0 or np.abs(value).max() <= self.bound)
             ):
@@ -273,6 +274,8 @@ class Release(PhaseMachine):
         (ReleaseState.CONFIRMING, Received): (ReleaseState.DONE, "_confirmed"),
     }
 
+    SCHEMAS: ClassVar[dict[str, Any]] = {"model_digest": Bytes(size=32)}
+
     model: np.ndarray | None = None
 
     def _confirm(self, _: Started) -> list[Action]:
@@ -285,11 +288,7 @@ class Release(PhaseMachine):
     def _confirmed(self, event: Received) -> list[Action]:
         assert self.model is not None
         mine = model_digest(self.model)
-        differing = sorted(
-            p
-            for p, digest in event.messages.items()
-            if not (isinstance(digest, bytes) and digest == mine)
-        )
+        differing = sorted(p for p, digest in event.messages.items() if digest != mine)
         if differing:
             return [
                 Abort(
