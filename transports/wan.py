@@ -35,8 +35,8 @@ from typing import Any
 import trio
 import trio.testing
 
-from coopetition.transports.base import Frame, Transport
-from coopetition.transports.errors import ConfigError, ConnectionClosed, PartyId, UnknownPeer
+from coopetition.transports.base import Transport
+from coopetition.transports.errors import ConfigError, ConnectionClosed, PartyId
 from coopetition.transports.schedule import FaultSchedule
 from coopetition.transports.topology import (
     IDEAL,
@@ -49,6 +49,7 @@ from coopetition.transports.topology import (
     derive_rng,
     preset,
 )
+from coopetition.transports.wan_transport import WanTransport
 
 #: ``LinkSpec``, ``Topology``, ``preset`` and friends live in ``topology``; re-exported here
 #: because callers have always found them in this module.
@@ -291,6 +292,14 @@ class WanSimulator:
 
     # -- closing ---------------------------------------------------------------------------
 
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def note_closed(self, party: PartyId) -> None:
+        """A wrapped transport closed after the simulator stopped."""
+        self._closed_src.add(party)
+
     def request_close(self, inner: Transport) -> None:
         """Close ``inner`` at the end of this instant (with the instant's other closes), so
         whether a frame delivered at the same instant is refused does not depend on task order."""
@@ -379,46 +388,6 @@ class WanSimulator:
         for entry in sorted(self.events):
             h.update(repr(entry).encode())
         return h.hexdigest()
-
-
-class WanTransport(Transport):
-    """One party's view of the simulated WAN: sends go through the simulator, receives are the
-    wrapped transport's (frames arrive there at their simulated delivery time)."""
-
-    def __init__(self, sim: WanSimulator, inner: Transport) -> None:
-        self.sim = sim
-        self.inner = inner
-        self.local_id = inner.local_id
-        self.peers = inner.peers
-        self.max_frame = inner.max_frame
-        self._closed = False
-
-    async def connect(self) -> None:
-        await self.inner.connect()
-
-    async def send(self, peer: PartyId, data: bytes) -> None:
-        if self._closed:
-            raise ConnectionClosed("transport is closed", peer=peer)
-        if peer not in self.peers:
-            raise UnknownPeer(f"party {peer} is not a peer of party {self.local_id}", peer=peer)
-        self.check_frame_size(len(data), peer=peer)
-        await self.sim.submit(self.local_id, peer, bytes(data))
-
-    async def receive(self) -> Frame:
-        if self._closed:
-            raise ConnectionClosed("transport is closed")
-        return await self.inner.receive()
-
-    async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        if not self.sim._running:  # the simulator has stopped: nothing to order against
-            self.sim._closed_src.add(self.local_id)
-            await self.inner.aclose()
-            return
-        self.sim.request_close(self.inner)
-        await trio.lowlevel.checkpoint()
 
 
 @asynccontextmanager
