@@ -51,7 +51,7 @@ PARTY_FAULTS = ("crash", "byzantine")
 
 _SECTIONS = {
     "run": {"name", "seed", "parties"},
-    "protocol": {"name", "objective", "lam", "rho", "iterations", "l1_ratio"},
+    "protocol": {"name", *ADMM_INFO.parameters},  # the scenario parameters ADMM declares
     "data": {"kind", "rows_per_party", "features", "noise"},
     "network": {
         "preset",
