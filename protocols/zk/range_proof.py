@@ -178,7 +178,7 @@ def _prove_unchecked(
     link_commitment = int(rp.commit(alpha_l, gamma_l))
     alphas: list[list[int]] = []
     betas: list[list[int]] = []
-    s_exp, t_exp, rho_bits = 0, 0, 0
+    s_exp, t_exp = 0, 0
     rhos: list[int] = []
     for j, (xc, b, yj, rj, mu) in enumerate(zip(centred, widths, ys, rs, mus, strict=True)):
         a = [secrets.randbits(value_bits + kappa + sigma)]
@@ -188,7 +188,6 @@ def _prove_unchecked(
         betas.append(be)
         rho = -(2 * mu * xc + sum(y * r for y, r in zip(yj, rj, strict=True)))
         rhos.append(rho)
-        rho_bits = max(rho_bits, abs(rho).bit_length())
         # E's exponents, from the prover's openings: S'^(2 a_x) = s^(2 a_x x') t^(4 mu a_x)
         s_exp += eps[j] * (2 * a[0] * xc + sum(y * ai for y, ai in zip(yj, a[1:], strict=True)))
         t_exp += eps[j] * (4 * mu * a[0] + sum(r * ai for r, ai in zip(rj, a[1:], strict=True)))
@@ -196,6 +195,8 @@ def _prove_unchecked(
         tuple(int(rp.commit(ai, bi)) for ai, bi in zip(a, be, strict=True))
         for a, be in zip(alphas, betas, strict=True)
     ]
+    # a public bound on |rho_j| (its actual length would leak through the size of w)
+    rho_bits = rand_bits + max(b.bit_length() for b in widths) + 4
     gamma = secrets.randbits(rho_bits + CHALLENGE_BITS + log_n + kappa + sigma)
     relation = int(power_s(rp, s_exp) * power_t(rp, gamma + t_exp) % rp.n)
     transcript.absorb(link_ct, link_commitment, openings, relation)
