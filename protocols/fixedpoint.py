@@ -404,6 +404,26 @@ class HelenScales:
         """|A (b + rho (z - u))| at scale w_full_bits that a party proves before conversion."""
         return int(np.ceil(self.w_bound * 2.0**self.w_full_bits))
 
+    @property
+    def v_entry_bound(self) -> int:
+        """|V_ij| <= 1 for an orthogonal V, so |round(V 2^v)| <= 2^v."""
+        return 1 << self.v_bits
+
+    @property
+    def sigma_int_bound(self) -> int:
+        """0 <= sigma <= sqrt(s2_bound), at sigma_bits."""
+        return int(np.ceil(np.sqrt(self.sigma2_bound) * 2.0**self.sigma_bits)) + 1
+
+    @property
+    def theta_int_bound(self) -> int:
+        """0 < theta <= 2^theta / rho (rounded up, plus one for the rounding)."""
+        return int(np.ceil(2.0**self.theta_bits / self.rho_quantised)) + 1
+
+    @property
+    def ystar_int_bound(self) -> int:
+        """|y*_k| <= ||U^T y|| <= ||y|| <= sqrt(n_i) y_bound, at ystar_bits."""
+        return int(np.ceil(np.sqrt(self.rows) * self.y_bound * 2.0**self.ystar_bits)) + 1
+
     # -- bit budgets ---------------------------------------------------------------------------------
     @property
     def k_w(self) -> int:

@@ -234,6 +234,17 @@ def _prove_unchecked(
     )
 
 
+def _cheater_squares(
+    statements: Sequence[RangeStatement], witnesses: Sequence[RangeWitness]
+) -> list[tuple[int, int, int, int]]:
+    """A cheater's best guess for out-of-range values: squares of max(B^2 - x'^2, 0) (tests)."""
+    out = []
+    for st, wit in zip(statements, witnesses, strict=True):
+        xc = 2 * wit.value - st.low - st.high
+        out.append(four_squares(max((st.high - st.low) ** 2 - xc * xc, 0)))
+    return out
+
+
 # -- verification ------------------------------------------------------------------------------
 
 
