@@ -21,9 +21,8 @@ of the reduced claim survives with probability 2^-128. The plaintexts are residu
 whether they represent the intended integers (no wrap-around) is the business of the interval
 proofs that Helen runs on the results.
 
-All equations of a gadget are verified together in one batch (random 64-bit exponents, so a
-false equation survives the batch with probability 2^-64, which bounds the gadget's soundness
-error by 2^-64 unless ``batch=False``); only if the batch fails are they checked one by one, to
+All equations of a gadget are verified together in one batch (random 128-bit exponents, so a
+false equation survives the batch with probability 2^-128, the level of the challenges); only if the batch fails are they checked one by one, to
 name the entry at fault. Gadget 2's verifier always demands its k x c proofs of knowledge of B.
 """
 
