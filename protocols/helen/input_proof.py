@@ -128,7 +128,8 @@ def _product(
 ) -> tuple[list[list[Tracked]], list[list[int]]]:
     """Enc(A B) = A * Enc(B) re-randomised, as Gadget 1 computes it, with its witnesses.
 
-    Gadget 1 raises to a mod N; the randomness follows: prod r_hj^(a_ih mod N) * gamma_ij.
+    Gadget 1 raises to signed a (inversion for a < 0); the randomness follows:
+    prod r_hj^(a_ih) * gamma_ij mod N, with negative powers as inverses.
     """
     n = pk.n
     rows, inner, cols = len(a), len(eb), len(eb[0])
@@ -142,7 +143,7 @@ def _product(
             m = 0
             for h in range(inner):
                 if a[i][h]:
-                    r = r * gmpy2.powmod(eb[h][j].randomness, a[i][h] % n, n) % n
+                    r = r * gmpy2.powmod(eb[h][j].randomness, a[i][h], n) % n
                     m += a[i][h] * eb[h][j].plaintext
             row.append(Tracked(ec[i][j], m, int(r)))
         out.append(row)
