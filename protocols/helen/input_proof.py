@@ -254,8 +254,8 @@ def prove(
     tA = [T.encrypt_vector(pk, ints(row), encryptor=encryptor) for row in prep.A]
     tb = T.encrypt_vector(pk, ints(prep.b), encryptor=encryptor)
     V = [ints(row) for row in prep.V]
-    Vt = _transpose(V)
-    tVt = _transpose(tV)
+    Vt: list[list[int]] = _transpose(V)  # type: ignore[assignment]
+    tVt: list[list[Tracked]] = _transpose(tV)  # type: ignore[assignment]
 
     def g1(part: str, a: list[list[int]], ea: list[list[Tracked]], eb: list[list[Tracked]]):  # type: ignore[no-untyped-def]
         out, gammas = _product(pk, a, eb)
@@ -380,7 +380,7 @@ def _shape_check(com: object, proof: object, d: int, blame: group.Blame) -> None
             or any(not isinstance(r, tuple) or len(r) != d for r in value)
         ):
             raise blame.reject(f"{name} is not a {d} x {d} matrix")
-    for name, value in (
+    vectors: tuple[tuple[str, tuple[object, ...]], ...] = (
         ("sigma", com.sigma),
         ("theta", com.theta),
         ("ystar", com.ystar),
@@ -392,18 +392,19 @@ def _shape_check(com: object, proof: object, d: int, blame: group.Blame) -> None
         ("m_sigma_y", proof.m_sigma_y),
         ("m_sigma2", proof.m_sigma2),
         ("m_p_theta", proof.m_p_theta),
-    ):
-        if not isinstance(value, tuple) or len(value) != d:
+    )
+    for name, entries in vectors:
+        if not isinstance(entries, tuple) or len(entries) != d:
             raise blame.reject(f"{name} does not have {d} entries")
-    for name, value in (
-        ("V", com.V),
-        ("A", com.A),
-        ("sigma", com.sigma),
-        ("theta", com.theta),
-        ("ystar", com.ystar),
-        ("b", com.b),
-    ):
-        flat = [c for row in value for c in row] if name in ("V", "A") else list(value)
+    flat_lists: list[tuple[str, list[object]]] = [
+        ("V", [c for row in com.V for c in row]),
+        ("A", [c for row in com.A for c in row]),
+        ("sigma", list(com.sigma)),
+        ("theta", list(com.theta)),
+        ("ystar", list(com.ystar)),
+        ("b", list(com.b)),
+    ]
+    for name, flat in flat_lists:
         for i, c in enumerate(flat):
             if isinstance(c, bool) or not isinstance(c, int):
                 raise blame.reject(f"Enc({name})[{i}] is not an integer")

@@ -144,7 +144,7 @@ def trunc_pr(values: np.ndarray, shift: int, rng: random.Random) -> np.ndarray:
     """SPDZ's probabilistic truncation: floor(x / 2^m) + 1 with probability frac(x / 2^m)."""
     mask = (1 << shift) - 1
 
-    def one(v: object) -> int:
+    def one(v: int) -> int:
         x = int(v)
         return (x >> shift) + (1 if rng.getrandbits(shift) < (x & mask) else 0)
 
@@ -152,7 +152,7 @@ def trunc_pr(values: np.ndarray, shift: int, rng: random.Random) -> np.ndarray:
 
 
 def soft_threshold_int(values: np.ndarray, kappa: int) -> np.ndarray:
-    def one(v: object) -> int:
+    def one(v: int) -> int:
         x = int(v)
         return x - kappa if x > kappa else x + kappa if x < -kappa else 0
 
