@@ -427,8 +427,16 @@ class HelenScales:
     # -- bit budgets ---------------------------------------------------------------------------------
     @property
     def k_w(self) -> int:
-        """SPDZ truncation argument size for w_full: |w_full| < 2^(k_w - 1)."""
-        return self.w_full_int_bound.bit_length() + 1
+        """SPDZ truncation argument size for w_full: |w_full| < 2^(k_w - 1) for ANY party.
+
+        Not the honest size (``w_full_int_bound``): a cheater picks A_i within the proved
+        ``a_bound``, and v = b + rho (z - u) is public-homomorphic from the proved b and the
+        SPDZ outputs z, u (bounded by w_bound when SPDZ enforces it, docs/helen-design.md), so
+        |w_full| <= d a_bound (b_bound + 2 rho w_int) whatever the party does. Truncating with
+        this k keeps the mask statistically hiding even for a cheater's w.
+        """
+        v = self.b_bound + self.rho_int * 2 * self.w_int_bound
+        return (self.features * self.a_bound * v).bit_length() + 1
 
     @property
     def k_sum(self) -> int:
