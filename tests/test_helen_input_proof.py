@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import cbor2
 import numpy as np
 import pytest
 
@@ -16,6 +17,7 @@ from coopetition.protocols.helen import input_proof as ip
 from coopetition.protocols.helen import numerics as H
 from coopetition.protocols.paillier import ops
 from coopetition.protocols.paillier.keys import PublicKey, insecure_test_keypair
+from coopetition.protocols.zk import codec
 from coopetition.protocols.zk import range_params as rpm
 from coopetition.protocols.zk.errors import ProofRejected
 from coopetition.protocols.zk.transcript import ProofContext
@@ -145,8 +147,24 @@ def test_inconsistent_svd_pieces_are_rejected(scales, ring, honest):
 
 def test_missing_range_proof_for_this_verifier_is_rejected(scales, ring, honest):
     _, com, proof, _ = honest
-    err = _rejected(scales, ring, com, dataclasses.replace(proof, ranges=()))
+    err = _rejected(
+        scales, ring, com, dataclasses.replace(proof, range_verifiers=(), range_proofs=())
+    )
     assert "no single range proof" in err.check
+    err = _rejected(scales, ring, com, dataclasses.replace(proof, range_verifiers=(0, 1)))
+    assert "one range proof per named verifier" in err.check
+
+
+def test_commitments_and_proof_survive_the_wire(scales, ring, honest):
+    _, com, proof, _ = honest
+    wire_com = cbor2.loads(cbor2.dumps(codec.encode(com)))
+    wire_proof = cbor2.loads(cbor2.dumps(codec.encode(proof)))
+    com2 = codec.decode(ip.InputCommitments, wire_com, prover=PROVER)
+    proof2 = codec.decode(ip.InputProof, wire_proof, prover=PROVER)
+    assert com2 == com and proof2 == proof
+    ip.verify(PK, com2, proof2, scales, CTX, VERIFIER, ring)
+    with pytest.raises(ProofRejected):
+        codec.decode(ip.InputProof, wire_proof[:-1], prover=PROVER)
 
 
 @pytest.mark.long

@@ -40,7 +40,7 @@ from coopetition.protocols.paillier import tracked as T
 from coopetition.protocols.paillier.encryptor import Encryptor
 from coopetition.protocols.paillier.keys import PublicKey
 from coopetition.protocols.paillier.tracked import Tracked
-from coopetition.protocols.zk import gadgets, group, multiplication
+from coopetition.protocols.zk import codec, gadgets, group, multiplication
 from coopetition.protocols.zk import range_proof as rproof
 from coopetition.protocols.zk.errors import ProofRejected
 from coopetition.protocols.zk.gadgets import MatMulProof
@@ -85,8 +85,9 @@ class InputProof:
     m_sigma_y: tuple[MultiplicationProof, ...]
     m_sigma2: tuple[MultiplicationProof, ...]
     m_p_theta: tuple[MultiplicationProof, ...]
-    #: (verifier id, range proof under that verifier's ring-Pedersen parameters)
-    ranges: tuple[tuple[int, RangeProof], ...]
+    #: verifier ids and, in the same order, the range proof under each one's parameters
+    range_verifiers: tuple[int, ...]
+    range_proofs: tuple[RangeProof, ...]
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,33 @@ class InputWitness:
 
     A: list[list[Tracked]]
     b: list[Tracked]
+
+
+_MAT = ("seq", ("seq", codec.INT))
+_VEC = ("seq", codec.INT)
+# Registered with the proof codec so both travel as nested lists of ints (CBOR-ready); the
+# codec lives below this layer and cannot import it.
+codec.SCHEMAS[InputCommitments] = (_MAT, _VEC, _VEC, _VEC, _MAT, _VEC)
+codec.SCHEMAS[InputProof] = (
+    _MAT,
+    _MAT,
+    _MAT,
+    _VEC,
+    _VEC,
+    _VEC,
+    _VEC,
+    MatMulProof,
+    MatMulProof,
+    MatMulProof,
+    MatMulProof,
+    ("seq", MultiplicationProof),
+    ("seq", MultiplicationProof),
+    ("seq", MultiplicationProof),
+    _VEC,
+    ("seq", RangeProof),
+)
+codec.KINDS[InputCommitments] = KIND
+codec.KINDS[InputProof] = KIND
 
 
 def _ctx(base: ProofContext, part: str) -> ProofContext:
@@ -316,6 +344,7 @@ def prove(
         tuple(m_sigma2),
         tuple(m_p_theta),
         (),
+        (),
     )
 
     # witnesses of the range statements, in _statements' order, via the same operations
@@ -349,7 +378,7 @@ def prove(
         ):  # pragma: no cover - a bookkeeping bug, not an input error
             raise AssertionError("tracked ciphertext differs from the verifiers' recomputation")
     witnesses = [RangeWitness(t.plaintext, t.randomness) for t in tracked_all]
-    ranges = []
+    verifier_ids, range_proofs = [], []
     for verifier, params in sorted(verifiers.items()):
         rctx = range_context(ctx, verifier)
         if _unchecked:
@@ -359,8 +388,11 @@ def prove(
             )
         else:
             proof_j = rproof.prove(pk, params, statements, witnesses, rctx, encryptor=encryptor)
-        ranges.append((verifier, proof_j))
-    proof = dataclasses.replace(partial, ranges=tuple(ranges))
+        verifier_ids.append(verifier)
+        range_proofs.append(proof_j)
+    proof = dataclasses.replace(
+        partial, range_verifiers=tuple(verifier_ids), range_proofs=tuple(range_proofs)
+    )
     return com, proof, InputWitness(tA, tb)
 
 
@@ -471,7 +503,15 @@ def verify(
             )
         )
     multiplication.verify_batch(pk, items)
-    mine = [rp for who, rp in proof.ranges if who == verifier]
+    if not isinstance(proof.range_verifiers, tuple) or not isinstance(proof.range_proofs, tuple):
+        raise blame.reject("range proofs are not sequences")
+    if len(proof.range_verifiers) != len(proof.range_proofs):
+        raise blame.reject("one range proof per named verifier")
+    mine = [
+        rp
+        for who, rp in zip(proof.range_verifiers, proof.range_proofs, strict=True)
+        if who == verifier
+    ]
     if len(mine) != 1:
         raise blame.reject(f"no single range proof for verifier {verifier}")
     statements = _statements(pk, com, proof, scales)
