@@ -21,15 +21,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import gmpy2
-
 from coopetition.protocols.paillier.encryptor import Encryptor
-from coopetition.protocols.paillier.keys import PublicKey, register_insecure_test_key
+from coopetition.protocols.paillier.keys import register_insecure_test_key
 from coopetition.protocols.zk import group, interval
 from coopetition.protocols.zk import range_params as rpm
 from coopetition.protocols.zk import range_proof as rproof
 from coopetition.protocols.zk.transcript import ProofContext
-from coopetition.sims.benchkit import machine_info
+from coopetition.sims.benchkit import machine_info, random_modulus
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,15 +41,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--rounds", type=int, default=2, help="repetitions; the best is kept")
     parser.add_argument("--out", type=Path, default=None, help="write JSON here (nothing else)")
-
-
-def _modulus(bits: int) -> PublicKey:
-    half = bits // 2
-    while True:
-        p = int(gmpy2.next_prime(secrets.randbits(half) | (3 << (half - 2))))
-        q = int(gmpy2.next_prime(secrets.randbits(bits - half) | (3 << (bits - half - 2))))
-        if p != q and (p * q).bit_length() == bits:
-            return PublicKey(p * q)
 
 
 def _best_cpu(op: Callable[[], object], rounds: int) -> float:
@@ -81,7 +70,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     batches = [int(b) for b in args.batches.split(",") if b.strip()]
     if not batches or min(batches) < 1:
         raise ValueError("--batches needs positive sizes")
-    pk = _modulus(bits)
+    pk = random_modulus(bits)
     if insecure:
         register_insecure_test_key(pk)
     ring, secret = rpm.generate(bits, insecure_allow_small=insecure)

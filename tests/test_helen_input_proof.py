@@ -16,11 +16,12 @@ from coopetition.protocols.fixedpoint import HelenScales
 from coopetition.protocols.helen import input_proof as ip
 from coopetition.protocols.helen import numerics as H
 from coopetition.protocols.paillier import ops
-from coopetition.protocols.paillier.keys import PublicKey, insecure_test_keypair
+from coopetition.protocols.paillier.keys import insecure_test_keypair
 from coopetition.protocols.zk import codec
 from coopetition.protocols.zk import range_params as rpm
 from coopetition.protocols.zk.errors import ProofRejected
 from coopetition.protocols.zk.transcript import ProofContext
+from coopetition.sims.benchkit import random_modulus
 
 PK, SK = insecure_test_keypair(512)
 PROVER, VERIFIER = 2, 0
@@ -170,16 +171,7 @@ def test_commitments_and_proof_survive_the_wire(scales, ring, honest):
 @pytest.mark.long
 def test_production_size():
     """2048-bit N and N~: honest passes, V not orthogonal is rejected."""
-    import secrets
-
-    import gmpy2
-
-    while True:
-        p = int(gmpy2.next_prime(secrets.randbits(1024) | (3 << 1022)))
-        q = int(gmpy2.next_prime(secrets.randbits(1024) | (3 << 1022)))
-        if p != q and (p * q).bit_length() == 2048:
-            break
-    pk = PublicKey(p * q)
+    pk = random_modulus(2048)
     scales = HelenScales(features=D, rows=40, parties=3, rho=4.0, x_bound=5.0, y_bound=20.0)
     params, secret = rpm.generate(2048)
     rpm.verify_params(params, rpm.prove_params(params, secret, CTX), CTX)

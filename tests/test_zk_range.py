@@ -26,6 +26,7 @@ from coopetition.protocols.zk.errors import ProofRejected
 from coopetition.protocols.zk.range_proof import RangeProof, RangeStatement, RangeWitness
 from coopetition.protocols.zk.range_squares import four_squares
 from coopetition.protocols.zk.transcript import ProofContext
+from coopetition.sims.benchkit import random_modulus
 
 PK, _ = insecure_test_keypair(1024)
 CTX = ProofContext(b"session-A", "input-prep", 3, 1)
@@ -279,12 +280,7 @@ def test_hypothesis_values_prove_and_survive_the_wire(ring, values):
 @pytest.mark.slow
 def test_production_parameters():
     """2048-bit N, 2048-bit N~ of safe primes, 128-bit challenges: honest passes, cheater fails."""
-    while True:
-        p = int(gmpy2.next_prime(secrets.randbits(1024) | (3 << 1022)))
-        q = int(gmpy2.next_prime(secrets.randbits(1024) | (3 << 1022)))
-        if p != q and (p * q).bit_length() == 2048:
-            break
-    pk = PublicKey(p * q)
+    pk = random_modulus(2048)
     params, secret = rpm.generate(2048)
     rpm.verify_params(params, rpm.prove_params(params, secret, CTX), CTX)
     low, high = -(1 << 32), 1 << 32
