@@ -21,7 +21,7 @@ def _args(*extra: str) -> argparse.Namespace:
 
 def test_bench_range_smoke(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = bench_range.run(_args())
+    result = bench_range.run(_args("--input-d", "2"))
     assert not any(tmp_path.iterdir())  # nothing written without --out
     for key in (
         "range.batch3.prove_E_per_value",
@@ -32,6 +32,7 @@ def test_bench_range_smoke(tmp_path, monkeypatch):
     ):
         assert result[key] > 0
     assert result["insecure_small_key"] is True and result["slack.range_bits"] == 0
+    assert result["input_prep.range_values"] == 4 * 4 + 7 * 2 and result["input_prep.prove_E"] > 0
     out = tmp_path / "r.json"
     bench_range.run(_args("--out", str(out)))
     assert json.loads(out.read_text())["bits"] == 512
