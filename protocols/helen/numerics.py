@@ -168,6 +168,9 @@ def coordinate(
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """The SPDZ step: truncate each w_i, z = trunc(S(sum(w_i + u_i)) c), u_i += w_i - z."""
     w = [trunc_pr(wi, scales.w_shift, rng) for wi in w_full]
+    # the bound SPDZ must enforce (one comparison per entry) so that k_w holds for any party
+    if max(_max_abs(x) for x in [*w, *u]) > scales.w_int_bound:
+        raise BoundExceeded("a truncated w_i or u_i exceeds w_bound (SPDZ's range check aborts)")
     total = sum((wi + ui for wi, ui in zip(w, u, strict=True)), np.zeros_like(w[0]))
     if objective.lam1 > 0:
         total = soft_threshold_int(total, scales.threshold_int(objective.lam1))
