@@ -176,3 +176,13 @@ def test_probabilistic_truncation_is_floor_or_ceiling(value, shift):
     assert out in (value >> shift, (value >> shift) + 1)
     if value % (1 << shift) == 0:
         assert out == value >> shift
+
+
+def test_coordinate_refuses_contributions_beyond_the_agreed_bound():
+    scales = HelenScales(features=2, rows=10, parties=2, rho=1.0, x_bound=1.0, y_bound=1.0)
+    huge = np.array([scales.w_int_bound + 1, 0], dtype=object) << scales.w_shift
+    zero = np.zeros(2, dtype=object)
+    with pytest.raises(H.BoundExceeded, match="w_bound"):
+        H.coordinate(
+            [huge, zero], [zero, zero], scales, Objective("ridge", lam=1.0), random.Random(0)
+        )
