@@ -185,3 +185,26 @@ def test_production_size():
     )
     with pytest.raises(ProofRejected):
         ip.verify(pk, com, proof, scales, CTX, VERIFIER, params)
+
+
+def test_local_step_proves_against_the_committed_a_and_matches_numerics(scales, honest):
+    """The design note's local step: Enc(w_full) = A Enc(b + rho (z - u)) with Gadget 1 against
+    the committed Enc(A), using the input-preparation witness; it decrypts to numerics' integers."""
+    from coopetition.protocols.paillier import tracked
+    from coopetition.protocols.zk import gadgets, group
+
+    prep, com, _, witness = honest
+    z = np.array([3 << 20, -(5 << 18), 7], dtype=object)
+    u = np.array([-(1 << 19), 2, 1 << 21], dtype=object)
+    ez = [t.ciphertext for t in tracked.encrypt_vector(PK, z.tolist())]
+    eu = [t.ciphertext for t in tracked.encrypt_vector(PK, u.tolist())]
+    ev = ops.add_vec(PK, list(com.b), ops.scale_vec(PK, ops.sub_vec(PK, ez, eu), scales.rho_int))
+    A = [[t.plaintext for t in row] for row in witness.A]
+    rA = [[t.randomness for t in row] for row in witness.A]
+    gammas = [[group.random_unit(PK)] for _ in range(D)]
+    ew = gadgets.matmul_encrypted(PK, A, [[c] for c in ev], gammas)
+    ctx = ProofContext(CTX.session, "local", 0, PROVER)
+    proof = gadgets.prove_gadget1(PK, com.A, [[c] for c in ev], ew, A, rA, ctx, gammas)
+    gadgets.verify_gadget1(PK, com.A, [[c] for c in ev], ew, proof, ctx)
+    expected = H.local_product(prep, z, u, scales)
+    assert [PK.decode(SK.raw_decrypt(row[0])) for row in ew] == [int(v) for v in expected]
