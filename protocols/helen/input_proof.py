@@ -29,108 +29,36 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import gmpy2
 
 from coopetition.protocols.fixedpoint import HelenScales
+from coopetition.protocols.helen.input_statements import (
+    KIND,
+    InputCommitments,
+    InputProof,
+    InputWitness,
+    Mat,
+    part_context,
+    range_context,
+    shape_check,
+    statements,
+)
 from coopetition.protocols.helen.numerics import PreparedInput
 from coopetition.protocols.paillier import ops
 from coopetition.protocols.paillier import tracked as T
 from coopetition.protocols.paillier.encryptor import Encryptor
 from coopetition.protocols.paillier.keys import PublicKey
 from coopetition.protocols.paillier.tracked import Tracked
-from coopetition.protocols.zk import codec, gadgets, group, multiplication
+from coopetition.protocols.zk import gadgets, group, multiplication
 from coopetition.protocols.zk import range_proof as rproof
 from coopetition.protocols.zk.errors import ProofRejected
-from coopetition.protocols.zk.gadgets import MatMulProof
 from coopetition.protocols.zk.multiplication import MultiplicationProof
 from coopetition.protocols.zk.range_params import RingPedersen
-from coopetition.protocols.zk.range_proof import RangeProof, RangeStatement, RangeWitness
+from coopetition.protocols.zk.range_proof import RangeWitness
 from coopetition.protocols.zk.transcript import ProofContext
 
-PHASE = "input-prep"
-KIND = "input-prep"
-Mat = tuple[tuple[int, ...], ...]
-Vec = tuple[int, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class InputCommitments:
-    """What a party broadcasts (consistent broadcast) as its committed summaries."""
-
-    V: Mat
-    sigma: Vec
-    theta: Vec
-    ystar: Vec
-    A: Mat
-    b: Vec
-
-
-@dataclass(frozen=True, slots=True)
-class InputProof:
-    """Intermediate ciphertexts and the proofs of statements 1-4."""
-
-    theta_vt: Mat
-    a_full: Mat
-    vtv: Mat
-    sigma_y: Vec
-    b_full: Vec
-    sigma2: Vec
-    p_theta: Vec
-    g_theta_vt: MatMulProof
-    g_a_full: MatMulProof
-    g_vtv: MatMulProof
-    g_b_full: MatMulProof
-    m_sigma_y: tuple[MultiplicationProof, ...]
-    m_sigma2: tuple[MultiplicationProof, ...]
-    m_p_theta: tuple[MultiplicationProof, ...]
-    #: verifier ids and, in the same order, the range proof under each one's parameters
-    range_verifiers: tuple[int, ...]
-    range_proofs: tuple[RangeProof, ...]
-
-
-@dataclass(frozen=True)
-class InputWitness:
-    """The prover's witnesses of Enc(A) and Enc(b), for the local step's Gadget 1."""
-
-    A: list[list[Tracked]]
-    b: list[Tracked]
-
-
-_MAT = ("seq", ("seq", codec.INT))
-_VEC = ("seq", codec.INT)
-# Registered with the proof codec so both travel as nested lists of ints (CBOR-ready); the
-# codec lives below this layer and cannot import it.
-codec.SCHEMAS[InputCommitments] = (_MAT, _VEC, _VEC, _VEC, _MAT, _VEC)
-codec.SCHEMAS[InputProof] = (
-    _MAT,
-    _MAT,
-    _MAT,
-    _VEC,
-    _VEC,
-    _VEC,
-    _VEC,
-    MatMulProof,
-    MatMulProof,
-    MatMulProof,
-    MatMulProof,
-    ("seq", MultiplicationProof),
-    ("seq", MultiplicationProof),
-    ("seq", MultiplicationProof),
-    _VEC,
-    ("seq", RangeProof),
-)
-codec.KINDS[InputCommitments] = KIND
-codec.KINDS[InputProof] = KIND
-
-
-def _ctx(base: ProofContext, part: str) -> ProofContext:
-    return ProofContext(base.session, f"{PHASE}/{part}", base.round, base.prover)
-
-
-def range_context(base: ProofContext, verifier: int) -> ProofContext:
-    return _ctx(base, f"range/{verifier}")
+__all__ = ["InputCommitments", "InputProof", "InputWitness", "prove", "range_context", "verify"]
 
 
 def _cts(m: Sequence[Sequence[Tracked]]) -> Mat:
@@ -194,70 +122,6 @@ def _multiply(
     return Tracked(ec, ea.plaintext * eb.plaintext, int(r)), proof
 
 
-def _residues(
-    pk: PublicKey, com: InputCommitments, proof: InputProof, scales: HelenScales
-) -> dict[str, list[int]]:
-    """The residue ciphertexts of statements 1-4, as every verifier computes them (``ops``)."""
-    d = scales.features
-    one = 1 << (2 * scales.v_bits)
-    vtv = [
-        ops.add_plain(pk, proof.vtv[i][j], -one if i == j else 0)
-        for i in range(d)
-        for j in range(d)
-    ]
-    top = 1 << (2 * scales.sigma_bits + scales.theta_bits)
-    theta = [ops.add_plain(pk, c, -top) for c in proof.p_theta]
-    a = [
-        ops.sub(pk, ops.mul_plain(pk, com.A[i][j], 1 << scales.a_shift), proof.a_full[i][j])
-        for i in range(d)
-        for j in range(d)
-    ]
-    b = [
-        ops.sub(pk, ops.mul_plain(pk, com.b[k], 1 << scales.b_shift), proof.b_full[k])
-        for k in range(d)
-    ]
-    return {"vtv": vtv, "theta": theta, "a": a, "b": b}
-
-
-def _intervals(scales: HelenScales) -> dict[str, tuple[int, int]]:
-    ha, hb = 1 << max(scales.a_shift - 1, 0), 1 << max(scales.b_shift - 1, 0)
-    return {
-        "V": (-scales.v_entry_bound, scales.v_entry_bound),
-        "sigma": (0, scales.sigma_int_bound),
-        "theta": (0, scales.theta_int_bound),
-        "ystar": (-scales.ystar_int_bound, scales.ystar_int_bound),
-        "A": (-scales.a_bound, scales.a_bound),
-        "b": (-scales.b_bound, scales.b_bound),
-        "vtv_res": (-scales.vtv_bound, scales.vtv_bound),
-        "theta_res": (-scales.theta_bound, scales.theta_bound),
-        "a_res": (-ha + 1, ha),
-        "b_res": (-hb + 1, hb),
-    }
-
-
-def _statements(
-    pk: PublicKey, com: InputCommitments, proof: InputProof, scales: HelenScales
-) -> list[RangeStatement]:
-    """The fixed list of range statements (same order for prover and verifiers)."""
-    res = _residues(pk, com, proof, scales)
-    groups = {
-        "V": [c for row in com.V for c in row],
-        "sigma": list(com.sigma),
-        "theta": list(com.theta),
-        "ystar": list(com.ystar),
-        "A": [c for row in com.A for c in row],
-        "b": list(com.b),
-        "vtv_res": res["vtv"],
-        "theta_res": res["theta"],
-        "a_res": res["a"],
-        "b_res": res["b"],
-    }
-    out = []
-    for name, (lo, hi) in _intervals(scales).items():
-        out += [RangeStatement(int(c), lo, hi) for c in groups[name]]
-    return out
-
-
 def prove(
     pk: PublicKey,
     prep: PreparedInput,
@@ -294,7 +158,7 @@ def prove(
             _cts(out),
             a,
             [[t.randomness for t in row] for row in ea],
-            _ctx(ctx, part),
+            part_context(ctx, part),
             gammas,
             encryptor=encryptor,
         )
@@ -305,18 +169,18 @@ def prove(
     a_full, g_a_full = g1("a-full", V, tV, theta_vt)
     vtv, g_vtv = g1("vtv", Vt, tVt, tV)
     sigma_y, m_sigma_y = zip(
-        *(_multiply(pk, tS[k], tY[k], _ctx(ctx, "sigma-y"), encryptor) for k in range(d)),
+        *(_multiply(pk, tS[k], tY[k], part_context(ctx, "sigma-y"), encryptor) for k in range(d)),
         strict=True,
     )
     b_full_m, g_b_full = g1("b-full", V, tV, [[t] for t in sigma_y])
     b_full = [row[0] for row in b_full_m]
     sigma2, m_sigma2 = zip(
-        *(_multiply(pk, tS[k], tS[k], _ctx(ctx, "sigma2"), encryptor) for k in range(d)),
+        *(_multiply(pk, tS[k], tS[k], part_context(ctx, "sigma2"), encryptor) for k in range(d)),
         strict=True,
     )
     p = [T.add_plain(pk, s2, scales.rho_theta_int) for s2 in sigma2]
     p_theta, m_p_theta = zip(
-        *(_multiply(pk, p[k], tTh[k], _ctx(ctx, "p-theta"), encryptor) for k in range(d)),
+        *(_multiply(pk, p[k], tTh[k], part_context(ctx, "p-theta"), encryptor) for k in range(d)),
         strict=True,
     )
 
@@ -347,7 +211,7 @@ def prove(
         (),
     )
 
-    # witnesses of the range statements, in _statements' order, via the same operations
+    # witnesses of the range statements, in ``statements``' order, via the same operations
     one, top = 1 << (2 * scales.v_bits), 1 << (2 * scales.sigma_bits + scales.theta_bits)
     res_vtv = [
         T.add_plain(pk, vtv[i][j], -one if i == j else 0) for i in range(d) for j in range(d)
@@ -371,8 +235,8 @@ def prove(
         + res_a
         + res_b
     )
-    statements = _statements(pk, com, partial, scales)
-    for st, t in zip(statements, tracked_all, strict=True):
+    range_statements = statements(pk, com, partial, scales)
+    for st, t in zip(range_statements, tracked_all, strict=True):
         if (
             st.ciphertext != t.ciphertext
         ):  # pragma: no cover - a bookkeeping bug, not an input error
@@ -382,64 +246,20 @@ def prove(
     for verifier, params in sorted(verifiers.items()):
         rctx = range_context(ctx, verifier)
         if _unchecked:
-            forged = rproof._cheater_squares(statements, witnesses)
+            forged = rproof._cheater_squares(range_statements, witnesses)
             proof_j = rproof._prove_unchecked(
-                pk, params, statements, witnesses, rctx, encryptor, forged
+                pk, params, range_statements, witnesses, rctx, encryptor, forged
             )
         else:
-            proof_j = rproof.prove(pk, params, statements, witnesses, rctx, encryptor=encryptor)
+            proof_j = rproof.prove(
+                pk, params, range_statements, witnesses, rctx, encryptor=encryptor
+            )
         verifier_ids.append(verifier)
         range_proofs.append(proof_j)
     proof = dataclasses.replace(
         partial, range_verifiers=tuple(verifier_ids), range_proofs=tuple(range_proofs)
     )
     return com, proof, InputWitness(tA, tb)
-
-
-def _shape_check(com: object, proof: object, d: int, blame: group.Blame) -> None:
-    if not isinstance(com, InputCommitments) or not isinstance(proof, InputProof):
-        raise blame.reject("input commitments or proof of the wrong type")
-    for name, value in (
-        ("V", com.V),
-        ("A", com.A),
-        ("theta_vt", proof.theta_vt),
-        ("a_full", proof.a_full),
-        ("vtv", proof.vtv),
-    ):
-        if (
-            not isinstance(value, tuple)
-            or len(value) != d
-            or any(not isinstance(r, tuple) or len(r) != d for r in value)
-        ):
-            raise blame.reject(f"{name} is not a {d} x {d} matrix")
-    vectors: tuple[tuple[str, tuple[object, ...]], ...] = (
-        ("sigma", com.sigma),
-        ("theta", com.theta),
-        ("ystar", com.ystar),
-        ("b", com.b),
-        ("sigma_y", proof.sigma_y),
-        ("b_full", proof.b_full),
-        ("sigma2", proof.sigma2),
-        ("p_theta", proof.p_theta),
-        ("m_sigma_y", proof.m_sigma_y),
-        ("m_sigma2", proof.m_sigma2),
-        ("m_p_theta", proof.m_p_theta),
-    )
-    for name, entries in vectors:
-        if not isinstance(entries, tuple) or len(entries) != d:
-            raise blame.reject(f"{name} does not have {d} entries")
-    flat_lists: list[tuple[str, list[object]]] = [
-        ("V", [c for row in com.V for c in row]),
-        ("A", [c for row in com.A for c in row]),
-        ("sigma", list(com.sigma)),
-        ("theta", list(com.theta)),
-        ("ystar", list(com.ystar)),
-        ("b", list(com.b)),
-    ]
-    for name, flat in flat_lists:
-        for i, c in enumerate(flat):
-            if isinstance(c, bool) or not isinstance(c, int):
-                raise blame.reject(f"Enc({name})[{i}] is not an integer")
 
 
 def verify(
@@ -458,22 +278,29 @@ def verify(
     """
     d = scales.features
     blame = group.blame_for(KIND, ctx)
-    _shape_check(com, proof, d, blame)
+    shape_check(com, proof, d, blame)
     for c in [x for row in com.V for x in row] + list(com.theta) + list(com.sigma):
         group.element(pk, c, "committed ciphertext", blame)
     V, Vt = [list(r) for r in com.V], _transpose(com.V)
     gadgets.verify_gadget1(
-        pk, _diag_cts(list(com.theta)), Vt, proof.theta_vt, proof.g_theta_vt, _ctx(ctx, "theta-vt")
+        pk,
+        _diag_cts(list(com.theta)),
+        Vt,
+        proof.theta_vt,
+        proof.g_theta_vt,
+        part_context(ctx, "theta-vt"),
     )
-    gadgets.verify_gadget1(pk, V, proof.theta_vt, proof.a_full, proof.g_a_full, _ctx(ctx, "a-full"))
-    gadgets.verify_gadget1(pk, Vt, V, proof.vtv, proof.g_vtv, _ctx(ctx, "vtv"))
+    gadgets.verify_gadget1(
+        pk, V, proof.theta_vt, proof.a_full, proof.g_a_full, part_context(ctx, "a-full")
+    )
+    gadgets.verify_gadget1(pk, Vt, V, proof.vtv, proof.g_vtv, part_context(ctx, "vtv"))
     gadgets.verify_gadget1(
         pk,
         V,
         [[c] for c in proof.sigma_y],
         [[c] for c in proof.b_full],
         proof.g_b_full,
-        _ctx(ctx, "b-full"),
+        part_context(ctx, "b-full"),
     )
     p = [
         ops.add_plain(pk, group.element(pk, c, "Enc(Sigma^2)", blame), scales.rho_theta_int)
@@ -485,21 +312,21 @@ def verify(
             (
                 multiplication.Statement(com.sigma[k], com.ystar[k], proof.sigma_y[k]),
                 proof.m_sigma_y[k],
-                _ctx(ctx, "sigma-y"),
+                part_context(ctx, "sigma-y"),
             )
         )
         items.append(
             (
                 multiplication.Statement(com.sigma[k], com.sigma[k], proof.sigma2[k]),
                 proof.m_sigma2[k],
-                _ctx(ctx, "sigma2"),
+                part_context(ctx, "sigma2"),
             )
         )
         items.append(
             (
                 multiplication.Statement(p[k], com.theta[k], proof.p_theta[k]),
                 proof.m_p_theta[k],
-                _ctx(ctx, "p-theta"),
+                part_context(ctx, "p-theta"),
             )
         )
     multiplication.verify_batch(pk, items)
@@ -514,8 +341,8 @@ def verify(
     ]
     if len(mine) != 1:
         raise blame.reject(f"no single range proof for verifier {verifier}")
-    statements = _statements(pk, com, proof, scales)
+    range_statements = statements(pk, com, proof, scales)
     try:
-        rproof.verify(pk, params, statements, mine[0], range_context(ctx, verifier))
+        rproof.verify(pk, params, range_statements, mine[0], range_context(ctx, verifier))
     except ProofRejected as exc:
         raise ProofRejected(KIND, ctx.prover, f"range: {exc.check}", index=exc.index) from None
