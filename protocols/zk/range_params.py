@@ -185,9 +185,11 @@ _T_EXTRA_BITS = 640
 _S_BITS = 1024
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=8)
 def _table(base: int, modulus: int, exponent_bits: int) -> FixedBaseTable:
-    return FixedBaseTable(base, modulus, exponent_bits, window_bits=6)
+    """Window-8 tables (the byte-wise fast path): about 22 MB for t and 8 MB for s at 2048 bits,
+    a quarter faster per power than window 6; at most 8 tables (four parameter sets) are kept."""
+    return FixedBaseTable(base, modulus, exponent_bits, window_bits=8)
 
 
 def _signed_power(base: int, modulus: int, table_bits: int, e: int) -> mpz:
