@@ -213,3 +213,277 @@ class Scaled:
         cls, residues: np.ndarray | Iterable[int], modulus: int, frac_bits: int
     ) -> Scaled:
         return cls(from_residue(residues, modulus), frac_bits)
+
+
+# -- Helen's scales: every product Helen computes, decided here --------------------------------
+
+#: SPDZ's field (``spdz.field.P_BITS``), statistical parameter (``online.DEFAULT_KAPPA``) and the
+#: headroom its truncation and comparison keep for masks (``online.MASK_HEADROOM_BITS``); passed
+#: in rather than imported so this module stays below every protocol (tests pin them equal).
+SPDZ_PRIME_BITS = 256
+SPDZ_KAPPA = 40
+SPDZ_MASK_HEADROOM_BITS = 88
+#: Gadget 3's masks are |p| + kappa bits; Paillier must hold value + m masks with room to spare.
+PAILLIER_KAPPA = 40
+
+
+def _bits_of(x: float) -> int:
+    """Smallest b >= 0 with x <= 2^b (x > 0)."""
+    return max(0, int(np.ceil(np.log2(x)))) if x > 1 else 0
+
+
+@dataclass(frozen=True, slots=True)
+class HelenScales:
+    """The fractional bits of every value Helen encrypts, shares or multiplies (one place).
+
+    All scales follow from the precision ``precision`` (F) and the public bounds agreed in
+    setup: ``features`` (d), ``rows`` (largest n_i), ``x_bound`` / ``y_bound`` (largest |entry|
+    of a party's standardised X_i, y_i), ``w_bound`` (largest |entry| of w_i, u_i, z, agreed
+    like ADMM's contribution bound), ``rho``, ``parties``. Products never wrap: ``check``
+    verifies each against SPDZ's field and Paillier's plaintext space; ``headroom`` lists the
+    spare bits. See docs/helen-design.md, "Fixed-point scales", for the derivation.
+
+    ======== ====================================== ==========================================
+    value    scale (fractional bits)                how it arises
+    ======== ====================================== ==========================================
+    V        v_bits = F + 4                         round(V 2^v); V^T V ~ 2^(2v) I
+    Sigma    sigma_bits = F                         round(sigma 2^s)
+    y*       ystar_bits = F                         round((U^T y)[:d] 2^y)
+    rho      rho_bits = max(0, F - log2 rho)        rho is quantised to this once, in setup
+    Theta    theta_bits = F + log2(s2_bound + rho)  round(2^(2s+theta) / (sigma^2 + rho))
+    A        a_bits = theta_bits                    V Theta V^T (2v + theta), rounded by 2v
+    b        b_bits = z_bits + rho_bits             V Sigma y* (v + s + y), rounded
+    z, u, w  z_bits = F                             SPDZ values; w truncated to it
+    w (full) a_bits + b_bits                        A (b + rho (z - u)), before truncation
+    c        coef_bits = F                          the consensus constant rho / (rho m + 2 lam2)
+    ======== ====================================== ==========================================
+    """
+
+    features: int
+    rows: int
+    parties: int
+    rho: float
+    x_bound: float
+    y_bound: float
+    w_bound: float = 2.0**16
+    precision: int = 24
+
+    def __post_init__(self) -> None:
+        if self.features < 1 or self.rows < self.features or self.parties < 2:
+            raise ValueError("need d >= 1 features, n_i >= d rows and at least two parties")
+        for name in ("rho", "x_bound", "y_bound", "w_bound"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be a positive number, got {v}")
+        if not 8 <= self.precision <= 40:
+            raise ValueError("precision must be 8..40 fractional bits")
+
+    # -- scales -------------------------------------------------------------------------------
+    @property
+    def v_bits(self) -> int:
+        return self.precision + 4
+
+    @property
+    def sigma_bits(self) -> int:
+        return self.precision
+
+    @property
+    def ystar_bits(self) -> int:
+        return self.precision
+
+    @property
+    def z_bits(self) -> int:
+        return self.precision
+
+    @property
+    def coef_bits(self) -> int:
+        return self.precision
+
+    @property
+    def rho_bits(self) -> int:
+        return max(0, self.precision - int(np.floor(self.rho)).bit_length())
+
+    @property
+    def rho_int(self) -> int:
+        """rho at scale 2^rho_bits: the one quantised rho every party (and the reference) uses."""
+        return max(1, encode_int(self.rho, self.rho_bits))
+
+    @property
+    def rho_quantised(self) -> float:
+        return self.rho_int / 2.0**self.rho_bits
+
+    @property
+    def sigma2_bound(self) -> float:
+        """sigma_max^2 <= ||X_i||_F^2 <= n_i d x_bound^2."""
+        return self.rows * self.features * self.x_bound**2
+
+    @property
+    def theta_bits(self) -> int:
+        return self.precision + _bits_of(self.sigma2_bound + self.rho_quantised)
+
+    @property
+    def a_bits(self) -> int:
+        return self.theta_bits
+
+    @property
+    def a_shift(self) -> int:
+        """V Theta V^T has scale 2 v_bits + theta_bits; A is published at theta_bits."""
+        return 2 * self.v_bits
+
+    @property
+    def b_bits(self) -> int:
+        return self.z_bits + self.rho_bits
+
+    @property
+    def b_shift(self) -> int:
+        return self.v_bits + self.sigma_bits + self.ystar_bits - self.b_bits
+
+    @property
+    def w_full_bits(self) -> int:
+        return self.a_bits + self.b_bits
+
+    @property
+    def w_shift(self) -> int:
+        """Bits SPDZ's probabilistic truncation removes from A (b + rho (z - u))."""
+        return self.w_full_bits - self.z_bits
+
+    # -- public integer constants --------------------------------------------------------------
+    @property
+    def rho_theta_int(self) -> int:
+        """rho at scale 2^(2 sigma_bits), for Sigma^2 + rho I (exactly rho_quantised)."""
+        return self.rho_int << (2 * self.sigma_bits - self.rho_bits)
+
+    def threshold_int(self, lam1: float) -> int:
+        """Soft threshold on the SUM of m contributions, scale z_bits: lam1 / rho."""
+        return encode_int(lam1 / self.rho_quantised, self.z_bits)
+
+    def consensus_int(self, lam2: float) -> int:
+        """rho / (rho m + 2 lam2) at scale 2^coef_bits (mean and ridge shrinkage in one)."""
+        r = self.rho_quantised
+        return encode_int(r / (r * self.parties + 2.0 * lam2), self.coef_bits)
+
+    # -- public bounds the proofs use ------------------------------------------------------------
+    @property
+    def vtv_bound(self) -> int:
+        """Largest honest |(V^T V - 2^(2v) I)_ij| for V rounded to v_bits (statement 3).
+
+        V^T V = 2^(2v) I + 2^v (V^T E + E^T V) + E^T E with |E| <= 1/2 entrywise, and
+        |V_i^T E_j| <= ||V_i|| ||E_j|| <= sqrt(d)/2: at most 2^v sqrt(d) + d/4, plus float
+        SVD's own orthogonality error (below 1e-12 for d <= 1000, times 2^(2v)).
+        """
+        d, v = self.features, self.v_bits
+        return int(np.ceil(2.0**v * np.sqrt(d) + d / 4 + 2.0 ** (2 * v) * 1e-12)) + 1
+
+    @property
+    def theta_bound(self) -> int:
+        """Largest honest |(sigma^2 + rho) theta - 2^(2s + theta)| (statement 4).
+
+        An honest theta = round(2^(2s+theta) / P) with P = sigma^2 + rho (integers) is off by at
+        most 1/2, so the product is off by at most P/2 <= (s2_bound 2^(2s) + rho)/2.
+        """
+        p_max = self.sigma2_bound * 2.0 ** (2 * self.sigma_bits) * 1.01 + self.rho_theta_int
+        return int(np.ceil(p_max / 2)) + 1
+
+    @property
+    def a_bound(self) -> int:
+        """|A_ij| <= ||A||_2 <= 1/rho, plus V's rounding (relative 4 sqrt(d) 2^-v) and 2 units."""
+        rel = 1 + 4 * np.sqrt(self.features) * 2.0**-self.v_bits
+        return int(np.ceil(2.0**self.a_bits / self.rho_quantised * rel)) + 2
+
+    @property
+    def b_bound(self) -> int:
+        """|b_j| = |x_j^T y| <= n_i x_bound y_bound, with 2^-10 relative margin for rounding."""
+        return int(np.ceil(2.0**self.b_bits * self.rows * self.x_bound * self.y_bound * 1.001)) + 2
+
+    @property
+    def w_int_bound(self) -> int:
+        """|w|, |u|, |z| at scale z_bits (SPDZ) — the agreed w_bound."""
+        return int(np.ceil(self.w_bound * 2.0**self.z_bits))
+
+    @property
+    def w_full_int_bound(self) -> int:
+        """|A (b + rho (z - u))| at scale w_full_bits that a party proves before conversion."""
+        return int(np.ceil(self.w_bound * 2.0**self.w_full_bits))
+
+    @property
+    def v_entry_bound(self) -> int:
+        """|V_ij| <= 1 for an orthogonal V, so |round(V 2^v)| <= 2^v."""
+        return 1 << self.v_bits
+
+    @property
+    def sigma_int_bound(self) -> int:
+        """0 <= sigma <= sqrt(s2_bound), at sigma_bits."""
+        return int(np.ceil(np.sqrt(self.sigma2_bound) * 2.0**self.sigma_bits)) + 1
+
+    @property
+    def theta_int_bound(self) -> int:
+        """0 < theta <= 2^theta / rho (rounded up, plus one for the rounding)."""
+        return int(np.ceil(2.0**self.theta_bits / self.rho_quantised)) + 1
+
+    @property
+    def ystar_int_bound(self) -> int:
+        """|y*_k| <= ||U^T y|| <= ||y|| <= sqrt(n_i) y_bound, at ystar_bits."""
+        return int(np.ceil(np.sqrt(self.rows) * self.y_bound * 2.0**self.ystar_bits)) + 1
+
+    # -- bit budgets ---------------------------------------------------------------------------------
+    @property
+    def k_w(self) -> int:
+        """SPDZ truncation argument size for w_full: |w_full| < 2^(k_w - 1) for ANY party.
+
+        Not the honest size (``w_full_int_bound``): a cheater picks A_i within the proved
+        ``a_bound``, and v = b + rho (z - u) is public-homomorphic from the proved b and the
+        SPDZ outputs z, u (bounded by w_bound when SPDZ enforces it, docs/helen-design.md), so
+        |w_full| <= d a_bound (b_bound + 2 rho w_int) whatever the party does. Truncating with
+        this k keeps the mask statistically hiding even for a cheater's w.
+        """
+        v = self.b_bound + self.rho_int * 2 * self.w_int_bound
+        return (self.features * self.a_bound * v).bit_length() + 1
+
+    @property
+    def k_sum(self) -> int:
+        """Soft-threshold argument: |sum_i (w_i + u_i)| < 2^(k_sum - 1), one bit wider for S."""
+        return (2 * self.parties * self.w_int_bound + 2).bit_length() + 2
+
+    @property
+    def k_consensus(self) -> int:
+        """Truncation of S(sum) * c: |product| < 2^(k_consensus - 1)."""
+        c = max(1, abs(self.consensus_int(0.0)))
+        return (2 * self.parties * self.w_int_bound * c).bit_length() + 2
+
+    def headroom(
+        self,
+        paillier_bits: int = 2048,
+        *,
+        spdz_prime_bits: int = SPDZ_PRIME_BITS,
+        kappa: int = SPDZ_KAPPA,
+        mask_headroom_bits: int = SPDZ_MASK_HEADROOM_BITS,
+    ) -> dict[str, int]:
+        """Spare bits of every budget (negative = overflow); ``check`` refuses any below 1."""
+        spdz_k = spdz_prime_bits - kappa - mask_headroom_bits - 1
+        half_n = paillier_bits - 1
+        masks = spdz_prime_bits + PAILLIER_KAPPA + self.parties.bit_length()
+        d_bits = self.features.bit_length()
+        a_full = self.a_bound.bit_length() + self.a_shift + 1
+        v_full = self.b_bound + self.rho_int * 2 * self.w_int_bound
+        return {
+            "spdz.truncate_w": spdz_k - self.k_w,
+            "spdz.soft_threshold": spdz_k - self.k_sum,
+            "spdz.consensus": spdz_k - self.k_consensus,
+            "paillier.vtv": half_n - (2 * self.v_bits + d_bits + 2),
+            "paillier.theta": half_n
+            - (self.theta_bound.bit_length() + 2 * self.sigma_bits + self.theta_bits + 2),
+            "paillier.a_full": half_n - (a_full + d_bits),
+            "paillier.b_full": half_n - (self.b_bound.bit_length() + self.b_shift + d_bits + 1),
+            "paillier.local_product": half_n - ((self.a_bound * v_full).bit_length() + d_bits),
+            "paillier.gadget3": half_n - (max(self.k_w, spdz_prime_bits) + 1 + masks),
+        }
+
+    def check(self, paillier_bits: int = 2048, **budget: int) -> None:
+        """ValueError naming the first budget a value of these scales would overflow."""
+        for name, spare in self.headroom(paillier_bits, **budget).items():
+            if spare < 1:
+                raise ValueError(
+                    f"fixed-point budget {name} overflows by {1 - spare} bits "
+                    f"(precision {self.precision}, d={self.features}, n_i<={self.rows}, "
+                    f"w_bound={self.w_bound:g}); lower the precision or the bounds"
+                )

@@ -28,13 +28,12 @@ import gmpy2
 
 from coopetition.protocols.paillier.encryptor import Encryptor
 from coopetition.protocols.paillier.keys import (
-    PublicKey,
     check_modulus_bits,
     register_insecure_test_key,
 )
 from coopetition.protocols.zk import equality, gadgets, group, interval, multiplication, plaintext
 from coopetition.protocols.zk.transcript import ProofContext
-from coopetition.sims.benchkit import machine_info
+from coopetition.sims.benchkit import machine_info, random_modulus
 
 DEFAULT_OUT = Path("results/bench_zk.json")
 #: Gadget 3's mask range: a 256-bit SPDZ prime plus a 40-bit statistical parameter.
@@ -56,16 +55,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", type=Path, default=None, help=f"result file (default {DEFAULT_OUT})"
     )
-
-
-def _modulus(bits: int) -> PublicKey:
-    """A fresh N = p q of exactly ``bits`` bits; proof costs do not depend on safe primes."""
-    half = bits // 2
-    while True:
-        p = int(gmpy2.next_prime(secrets.randbits(half) | (3 << (half - 2))))
-        q = int(gmpy2.next_prime(secrets.randbits(bits - half) | (3 << (bits - half - 2))))
-        if p != q and (p * q).bit_length() == bits:
-            return PublicKey(p * q)
 
 
 def _rate(op: Callable[[], int], seconds: float) -> float:
@@ -93,7 +82,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     bits = args.insecure_bits if insecure else args.bits
     check_modulus_bits(bits, insecure_allow_small=insecure)
     seconds, batch, dim = args.seconds, args.batch, args.dim
-    pk = _modulus(bits)
+    pk = random_modulus(bits)
     if insecure:  # verifiers refuse small keys not made through the insecure option
         register_insecure_test_key(pk)
     ctx = ProofContext(b"bench", "zk", 0, 0)

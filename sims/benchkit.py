@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import os
 import platform
+import secrets
 from pathlib import Path
 from typing import Any
 
 import gmpy2
+
+from coopetition.protocols.paillier.keys import PublicKey
 
 
 def machine_info() -> dict[str, Any]:
@@ -27,3 +30,17 @@ def machine_info() -> dict[str, Any]:
         "machine.gmpy2": gmpy2.version(),
         "machine.gmp": gmpy2.mp_version(),
     }
+
+
+def random_modulus(bits: int) -> PublicKey:
+    """A fresh N = p q of exactly ``bits`` bits from next_prime (fast, not safe primes).
+
+    For benchmarks and size tests of proofs, whose cost and soundness need only N's size (and
+    primes above 2^128), not safe primes; key generation proper lives in ``paillier.keys``.
+    """
+    half = bits // 2
+    while True:
+        p = int(gmpy2.next_prime(secrets.randbits(half) | (3 << (half - 2))))
+        q = int(gmpy2.next_prime(secrets.randbits(bits - half) | (3 << (bits - half - 2))))
+        if p != q and (p * q).bit_length() == bits:
+            return PublicKey(p * q)

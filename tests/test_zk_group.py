@@ -71,7 +71,7 @@ def test_individual_and_batched_checks_agree_on_an_order_two_factor():
 
 
 def test_batch_exponent_width_is_respected(monkeypatch):
-    """Exponents are drawn from [1, 2^bits): 64 by default, 128 when asked (interval proofs)."""
+    """Exponents are drawn from [1, 2^bits): 128 by default (error 2^-128), narrower when asked."""
     bounds: list[int] = []
     real = secrets.randbelow
 
@@ -82,7 +82,7 @@ def test_batch_exponent_width_is_respected(monkeypatch):
     eqs = true_equations(2)
     monkeypatch.setattr(group.secrets, "randbelow", spy)
     assert group.batch_holds(PK, eqs)
-    assert bounds == [(1 << 64) - 1] * 2
-    bounds.clear()
-    assert group.batch_holds(PK, eqs, group.WIDE_BATCH_EXPONENT_BITS)
     assert bounds == [(1 << 128) - 1] * 2
+    bounds.clear()
+    assert group.batch_holds(PK, eqs, 64)
+    assert bounds == [(1 << 64) - 1] * 2

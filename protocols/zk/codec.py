@@ -18,6 +18,8 @@ from coopetition.protocols.zk.gadgets import Gadget2Proof, MatMulProof
 from coopetition.protocols.zk.interval import IntervalProof
 from coopetition.protocols.zk.multiplication import MultiplicationProof
 from coopetition.protocols.zk.plaintext import PlaintextProof
+from coopetition.protocols.zk.range_params import ParamProof
+from coopetition.protocols.zk.range_proof import RangeProof
 
 INT = "int"
 
@@ -33,6 +35,21 @@ SCHEMAS: dict[type, tuple[Any, ...]] = {
         ("seq", EqualityProof),
     ),
     Gadget2Proof: (MatMulProof, ("seq", ("seq", PlaintextProof))),
+    RangeProof: (
+        ("seq", INT),
+        ("seq", ("seq", INT)),
+        INT,
+        INT,
+        ("seq", ("seq", INT)),
+        INT,
+        INT,
+        INT,
+        INT,
+        ("seq", ("seq", INT)),
+        ("seq", ("seq", INT)),
+        INT,
+    ),
+    ParamProof: (("seq", INT), ("seq", INT)),
 }
 
 KINDS = {
@@ -42,6 +59,8 @@ KINDS = {
     IntervalProof: "interval",
     MatMulProof: "gadget1",
     Gadget2Proof: "gadget2",
+    RangeProof: "range",
+    ParamProof: "ring-pedersen-params",
 }
 
 #: Deepest nesting any proof has; a guard against hostile depth.

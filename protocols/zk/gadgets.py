@@ -21,9 +21,8 @@ of the reduced claim survives with probability 2^-128. The plaintexts are residu
 whether they represent the intended integers (no wrap-around) is the business of the interval
 proofs that Helen runs on the results.
 
-All equations of a gadget are verified together in one batch (random 64-bit exponents, so a
-false equation survives the batch with probability 2^-64, which bounds the gadget's soundness
-error by 2^-64 unless ``batch=False``); only if the batch fails are they checked one by one, to
+All equations of a gadget are verified together in one batch (random 128-bit exponents, so a
+false equation survives the batch with probability 2^-128, the level of the challenges); only if the batch fails are they checked one by one, to
 name the entry at fault. Gadget 2's verifier always demands its k x c proofs of knowledge of B.
 """
 
@@ -80,7 +79,9 @@ def matmul_encrypted(
 ) -> list[list[int]]:
     """Enc(A B) = A * Enc(B) homomorphically, entry (i, j) times gamma_ij^N if given.
 
-    Exponents are a_il mod N: the convention Gadget 1's prover relies on.
+    Signed entries are raised by inversion, Eb^a = (Eb^-1)^|a| for a < 0, as ``ops.matvec``
+    does: an exponent of |a| bits instead of the |N|-bit a mod N (docs/crypto.md, "Signed
+    scalars by inversion").
     """
     n, n2 = pk.n, pk.n_square
     a, eb, gammas = _rows(a), _rows(eb), _rows(gammas)
@@ -91,12 +92,20 @@ def matmul_encrypted(
         for j in range(cols):
             acc = mpz(1)
             for h in range(inner):
-                acc = acc * group.powmod(eb[h][j], a[i][h] % n, n2) % n2
+                acc = acc * signed_power(pk, eb[h][j], a[i][h]) % n2
             if gammas is not None and gammas[i][j] != 1:
                 acc = acc * group.powmod(gammas[i][j], n, n2) % n2
             row.append(int(acc))
         out.append(row)
     return out
+
+
+def signed_power(pk: PublicKey, c: int | mpz, a: int) -> mpz:
+    """c^a mod N^2 for a signed a: a negative exponent inverts c (short exponents stay short)."""
+    n2 = pk.n_square
+    if a < 0:
+        return group.powmod(gmpy2.invert(c, n2), -a, n2)
+    return group.powmod(c, a, n2)
 
 
 # -- shared machinery ----------------------------------------------------------------------------
@@ -178,13 +187,19 @@ def _prove_product(
     fresh = [[group.encrypt_fresh(pk, 0, encryptor) for _ in range(k)] for _ in range(r)]
     pis = [[pi for _, pi in row] for row in fresh]
     products = [
+        [int(signed_power(pk, ebv[h], a[i][h]) * fresh[i][h][0] % pk.n_square) for h in range(k)]
+        for i in range(r)
+    ]
+    roots = row_roots(v, pis)
+    # A multiplication proof speaks of Eb^(a mod N) gamma^N; for a < 0 the product above is
+    # Eb^a pi^N = Eb^(a mod N) (pi Eb^-1)^N, since x^N mod N^2 depends only on x mod N.
+    mult_gammas = [
         [
-            int(group.powmod(ebv[h], a[i][h] % n, pk.n_square) * fresh[i][h][0] % pk.n_square)
+            pis[i][h] * gmpy2.invert(ebv[h] % n, n) % n if a[i][h] < 0 else pis[i][h]
             for h in range(k)
         ]
         for i in range(r)
     ]
-    roots = row_roots(v, pis)
     ecv = _reduce(pk, ec, v)
     rowprod = _row_products(pk, products)
     if check:
@@ -208,7 +223,7 @@ def _prove_product(
     mults = tuple(
         tuple(
             multiplication.respond(
-                pk, mult_nonces[i][h], int(ebv[h]), a[i][h], ra[i][h], pis[i][h], next(es)
+                pk, mult_nonces[i][h], int(ebv[h]), a[i][h], ra[i][h], mult_gammas[i][h], next(es)
             )
             for h in range(k)
         )
@@ -387,6 +402,11 @@ def verify_gadget1(
     group.require(pk, eqs, batch=batch)
 
 
+def _signed_root_power(r: mpz, a: int, n: int) -> mpz:
+    """r^a mod N for a signed a (the randomness of Enc(x)^a under ``signed_power``)."""
+    return group.powmod(gmpy2.invert(r, n), -a, n) if a < 0 else group.powmod(r, a, n)
+
+
 # -- Gadget 2 --------------------------------------------------------------------------------------
 
 
@@ -429,7 +449,7 @@ def prove_gadget2(
                 num = num * group.powmod(x, vj, n) % n
             den = mpz(1)
             for h, x in enumerate(pi_row):
-                den = den * group.powmod(rbv[h], a[i][h] % n, n) % n * x % n
+                den = den * _signed_root_power(rbv[h], a[i][h], n) % n * x % n
             roots.append(int(num * gmpy2.invert(den, n) % n))
         return roots
 

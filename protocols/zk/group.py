@@ -5,9 +5,9 @@ Every proof here reduces to equations in Z*_{N^2} of one shape,
     (1+N)^g * root^N * prod(left_i ^ x_i)  ==  prod(right_j ^ y_j)   (mod N^2),
 
 so one checker serves all of them, and one batch checker can multiply many such equations
-together after raising each to a random exponent (64 bits by default, 128 for interval
-proofs). (1+N)^g costs nothing (it is 1 + gN) and the N-th power of ``root`` depends only on
-``root mod N``, which is why every "root" response lives in Z*_N.
+together after raising each to a random 128-bit exponent. (1+N)^g costs nothing (it is
+1 + gN) and the N-th power of ``root`` depends only on ``root mod N``, which is why every
+"root" response lives in Z*_N.
 
 Squares, not values. Both checkers compare lhs^2 with rhs^2, i.e. accept an equation up to a
 factor of order 2. Without that, a "sign-flipped" response (w -> N - w multiplies an equation
@@ -59,8 +59,9 @@ if TYPE_CHECKING:
 #: Bits of a Σ-protocol challenge: soundness error 2^-128 per proof, and below the smallest
 #: prime factor of N for every modulus we accept, so differences of challenges are invertible.
 CHALLENGE_BITS = 128
-#: Bits of the random exponents of a batch verification (soundness error 2^-64 per batch).
-BATCH_EXPONENT_BITS = 64
+#: Bits of the random exponents of a batch verification (soundness error 2^-128 per batch, the
+#: level of the challenges; it was 64 bits, which capped every batched proof at 2^-64).
+BATCH_EXPONENT_BITS = 128
 #: Batch exponent bits for interval proofs, whose soundness 2^-k (k = 128 repetitions) must not
 #: be capped by the batch.
 WIDE_BATCH_EXPONENT_BITS = 128

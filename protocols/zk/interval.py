@@ -22,8 +22,8 @@ over. Zero knowledge (honest verifier, statistical): each z_j is within statisti
 of a simulation. Defaults: s = 80, k = 128 (soundness 2^-128, ZK distance 2^-73).
 
 Verification multiplies the k equations together with random 128-bit exponents (see
-``group``), costing one N-th power instead of k; 128-bit rather than the 64-bit default so
-that the batch (error 2^-128) does not cap the soundness 2^-k of the default k = 128.
+``group``), costing one N-th power instead of k; 128-bit exponents (now every batch's
+default), so that the batch (error 2^-128) does not cap the soundness 2^-k of k = 128.
 
 Floors. ``IntervalParams.check`` refuses k < 128 and s < 80. Made non-interactive by
 Fiat–Shamir, binary challenges let a cheater grind: each fresh set of commitments is a new

@@ -1,0 +1,348 @@
+"""Section V, statements 1-4: a party commits to its data summaries and proves them consistent.
+
+The party publishes Enc(V), Enc(Sigma), Enc(Theta), Enc(y*), Enc(A), Enc(b) (integers from
+``numerics.prepare_input``) and proves, with Gadget 1, multiplication proofs and one batched
+tight range proof per verifier (``zk.range_proof``):
+
+1. A = V Theta V^T: Enc(Theta V^T) = diag(Theta) Enc(V^T) and Enc(A_full) = V Enc(Theta V^T)
+   (Gadget 1 twice); the published A is A_full / 2^a_shift rounded: 2^a_shift A - A_full is
+   range-proved in (-2^(s-1), 2^(s-1)].
+2. b = V Sigma y*: Enc(Sigma y*) by d multiplication proofs, Enc(b_full) = V Enc(Sigma y*)
+   (Gadget 1), and the same rounding residue for b.
+3. V^T V close to I: Enc(V^T V) = V^T Enc(V) (Gadget 1); every entry of V^T V - 2^(2v) I is
+   range-proved within ``scales.vtv_bound``.
+4. Theta matches Sigma: Enc(Sigma^2) and Enc((Sigma^2 + rho) Theta) by multiplication proofs;
+   (Sigma^2 + rho) Theta - 2^(2s + theta) is range-proved within ``scales.theta_bound``.
+
+Every committed entry (V, Sigma, Theta, y*, A, b) is range-proved too, with the bounds of
+``HelenScales``: that makes every product far smaller than N/2, so the gadgets' equalities
+modulo N are equalities of integers, and it gives Gadget 4 the ranges of A and b it relies on.
+
+The prover's ciphertexts for products and residues are made by the same operations the
+verifiers repeat (``gadgets.matmul_encrypted`` with fresh re-randomisers, ``ops``), while
+``paillier.tracked`` carries their witnesses; so the range proofs speak of exactly the
+ciphertexts every verifier recomputes. Proof contexts are (session, "input-prep/<part>",
+round, prover), so no proof can be replayed in another part, round or session.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+import gmpy2
+
+from coopetition.protocols.fixedpoint import HelenScales
+from coopetition.protocols.helen.input_statements import (
+    KIND,
+    InputCommitments,
+    InputProof,
+    InputWitness,
+    Mat,
+    part_context,
+    range_context,
+    shape_check,
+    statements,
+)
+from coopetition.protocols.helen.numerics import PreparedInput
+from coopetition.protocols.paillier import ops
+from coopetition.protocols.paillier import tracked as T
+from coopetition.protocols.paillier.encryptor import Encryptor
+from coopetition.protocols.paillier.keys import PublicKey
+from coopetition.protocols.paillier.tracked import Tracked
+from coopetition.protocols.zk import gadgets, group, multiplication
+from coopetition.protocols.zk import range_proof as rproof
+from coopetition.protocols.zk.errors import ProofRejected
+from coopetition.protocols.zk.multiplication import MultiplicationProof
+from coopetition.protocols.zk.range_params import RingPedersen
+from coopetition.protocols.zk.range_proof import RangeWitness
+from coopetition.protocols.zk.transcript import ProofContext
+
+__all__ = ["InputCommitments", "InputProof", "InputWitness", "prove", "range_context", "verify"]
+
+
+def _cts(m: Sequence[Sequence[Tracked]]) -> Mat:
+    return tuple(tuple(t.ciphertext for t in row) for row in m)
+
+
+def _transpose(m: Sequence[Sequence[object]]) -> list[list[object]]:
+    return [list(col) for col in zip(*m, strict=True)]
+
+
+def _diag_tracked(values: Sequence[Tracked]) -> list[list[Tracked]]:
+    """diag(values) with Enc(0; 1) = 1 off the diagonal, which every verifier rebuilds alike."""
+    zero = Tracked(1, 0, 1)
+    return [[v if i == j else zero for j in range(len(values))] for i, v in enumerate(values)]
+
+
+def _diag_cts(values: Sequence[int]) -> list[list[int]]:
+    return [[v if i == j else 1 for j in range(len(values))] for i, v in enumerate(values)]
+
+
+def _product(
+    pk: PublicKey, a: Sequence[Sequence[int]], eb: Sequence[Sequence[Tracked]]
+) -> tuple[list[list[Tracked]], list[list[int]]]:
+    """Enc(A B) = A * Enc(B) re-randomised, as Gadget 1 computes it, with its witnesses.
+
+    Gadget 1 raises to signed a (inversion for a < 0); the randomness follows:
+    prod r_hj^(a_ih) * gamma_ij mod N, with negative powers as inverses.
+    """
+    n = pk.n
+    rows, inner, cols = len(a), len(eb), len(eb[0])
+    gammas = [[group.random_unit(pk) for _ in range(cols)] for _ in range(rows)]
+    ec = gadgets.matmul_encrypted(pk, a, [[t.ciphertext for t in row] for row in eb], gammas)
+    out = []
+    for i in range(rows):
+        row = []
+        for j in range(cols):
+            r = gmpy2.mpz(gammas[i][j])
+            m = 0
+            for h in range(inner):
+                if a[i][h]:
+                    r = r * gmpy2.powmod(eb[h][j].randomness, a[i][h], n) % n
+                    m += a[i][h] * eb[h][j].plaintext
+            row.append(Tracked(ec[i][j], m, int(r)))
+        out.append(row)
+    return out, gammas
+
+
+def _multiply(
+    pk: PublicKey, ea: Tracked, eb: Tracked, ctx: ProofContext, encryptor: Encryptor | None
+) -> tuple[Tracked, MultiplicationProof]:
+    """Enc(a b) = Eb^a gamma^N for a >= 0 committed in Ea, with its multiplication proof."""
+    if ea.plaintext < 0:
+        raise ValueError("multiplication proofs here take non-negative scalars")
+    gamma = group.random_unit(pk)
+    ec = group.multiply(pk, eb.ciphertext, ea.plaintext, gamma)
+    st = multiplication.Statement(ea.ciphertext, eb.ciphertext, ec)
+    proof = multiplication.prove(
+        pk, st, ea.plaintext, ea.randomness, gamma, ctx, encryptor=encryptor
+    )
+    r = gmpy2.powmod(eb.randomness, ea.plaintext, pk.n) * gamma % pk.n
+    return Tracked(ec, ea.plaintext * eb.plaintext, int(r)), proof
+
+
+def prove(
+    pk: PublicKey,
+    prep: PreparedInput,
+    scales: HelenScales,
+    ctx: ProofContext,
+    verifiers: Mapping[int, RingPedersen],
+    *,
+    encryptor: Encryptor | None = None,
+    _unchecked: bool = False,
+) -> tuple[InputCommitments, InputProof, InputWitness]:
+    """Encrypt the summaries and prove statements 1-4 (one range proof per verifier).
+
+    ``verifiers`` maps each other party to its ring-Pedersen parameters (their parameter proofs
+    already checked). ``_unchecked`` lets tests play a cheater whose values break the bounds.
+    """
+    d = scales.features
+    ints = lambda a: [int(v) for v in a]  # noqa: E731
+    tV = [T.encrypt_vector(pk, ints(row), encryptor=encryptor) for row in prep.V]
+    tS = T.encrypt_vector(pk, ints(prep.sigma), encryptor=encryptor)
+    tTh = T.encrypt_vector(pk, ints(prep.theta), encryptor=encryptor)
+    tY = T.encrypt_vector(pk, ints(prep.ystar), encryptor=encryptor)
+    tA = [T.encrypt_vector(pk, ints(row), encryptor=encryptor) for row in prep.A]
+    tb = T.encrypt_vector(pk, ints(prep.b), encryptor=encryptor)
+    V = [ints(row) for row in prep.V]
+    Vt: list[list[int]] = _transpose(V)  # type: ignore[assignment]
+    tVt: list[list[Tracked]] = _transpose(tV)  # type: ignore[assignment]
+
+    def g1(part: str, a: list[list[int]], ea: list[list[Tracked]], eb: list[list[Tracked]]):  # type: ignore[no-untyped-def]
+        out, gammas = _product(pk, a, eb)
+        proof = gadgets.prove_gadget1(
+            pk,
+            _cts(ea),
+            _cts(eb),
+            _cts(out),
+            a,
+            [[t.randomness for t in row] for row in ea],
+            part_context(ctx, part),
+            gammas,
+            encryptor=encryptor,
+        )
+        return out, proof
+
+    theta_diag = [[int(prep.theta[i]) if i == j else 0 for j in range(d)] for i in range(d)]
+    theta_vt, g_theta_vt = g1("theta-vt", theta_diag, _diag_tracked(tTh), tVt)
+    a_full, g_a_full = g1("a-full", V, tV, theta_vt)
+    vtv, g_vtv = g1("vtv", Vt, tVt, tV)
+    sigma_y, m_sigma_y = zip(
+        *(_multiply(pk, tS[k], tY[k], part_context(ctx, "sigma-y"), encryptor) for k in range(d)),
+        strict=True,
+    )
+    b_full_m, g_b_full = g1("b-full", V, tV, [[t] for t in sigma_y])
+    b_full = [row[0] for row in b_full_m]
+    sigma2, m_sigma2 = zip(
+        *(_multiply(pk, tS[k], tS[k], part_context(ctx, "sigma2"), encryptor) for k in range(d)),
+        strict=True,
+    )
+    p = [T.add_plain(pk, s2, scales.rho_theta_int) for s2 in sigma2]
+    p_theta, m_p_theta = zip(
+        *(_multiply(pk, p[k], tTh[k], part_context(ctx, "p-theta"), encryptor) for k in range(d)),
+        strict=True,
+    )
+
+    com = InputCommitments(
+        _cts(tV),
+        tuple(t.ciphertext for t in tS),
+        tuple(t.ciphertext for t in tTh),
+        tuple(t.ciphertext for t in tY),
+        _cts(tA),
+        tuple(t.ciphertext for t in tb),
+    )
+    partial = InputProof(
+        _cts(theta_vt),
+        _cts(a_full),
+        _cts(vtv),
+        tuple(t.ciphertext for t in sigma_y),
+        tuple(t.ciphertext for t in b_full),
+        tuple(t.ciphertext for t in sigma2),
+        tuple(t.ciphertext for t in p_theta),
+        g_theta_vt,
+        g_a_full,
+        g_vtv,
+        g_b_full,
+        tuple(m_sigma_y),
+        tuple(m_sigma2),
+        tuple(m_p_theta),
+        (),
+        (),
+    )
+
+    # witnesses of the range statements, in ``statements``' order, via the same operations
+    one, top = 1 << (2 * scales.v_bits), 1 << (2 * scales.sigma_bits + scales.theta_bits)
+    res_vtv = [
+        T.add_plain(pk, vtv[i][j], -one if i == j else 0) for i in range(d) for j in range(d)
+    ]
+    res_theta = [T.add_plain(pk, t, -top) for t in p_theta]
+    res_a = [
+        T.sub(pk, T.mul_plain(pk, tA[i][j], 1 << scales.a_shift), a_full[i][j])
+        for i in range(d)
+        for j in range(d)
+    ]
+    res_b = [T.sub(pk, T.mul_plain(pk, tb[k], 1 << scales.b_shift), b_full[k]) for k in range(d)]
+    tracked_all = (
+        [t for row in tV for t in row]
+        + tS
+        + tTh
+        + tY
+        + [t for row in tA for t in row]
+        + tb
+        + res_vtv
+        + res_theta
+        + res_a
+        + res_b
+    )
+    range_statements = statements(pk, com, partial, scales)
+    for st, t in zip(range_statements, tracked_all, strict=True):
+        if (
+            st.ciphertext != t.ciphertext
+        ):  # pragma: no cover - a bookkeeping bug, not an input error
+            raise AssertionError("tracked ciphertext differs from the verifiers' recomputation")
+    witnesses = [RangeWitness(t.plaintext, t.randomness) for t in tracked_all]
+    verifier_ids, range_proofs = [], []
+    for verifier, params in sorted(verifiers.items()):
+        rctx = range_context(ctx, verifier)
+        if _unchecked:
+            forged = rproof._cheater_squares(range_statements, witnesses)
+            proof_j = rproof._prove_unchecked(
+                pk, params, range_statements, witnesses, rctx, encryptor, forged
+            )
+        else:
+            proof_j = rproof.prove(
+                pk, params, range_statements, witnesses, rctx, encryptor=encryptor
+            )
+        verifier_ids.append(verifier)
+        range_proofs.append(proof_j)
+    proof = dataclasses.replace(
+        partial, range_verifiers=tuple(verifier_ids), range_proofs=tuple(range_proofs)
+    )
+    return com, proof, InputWitness(tA, tb)
+
+
+def verify(
+    pk: PublicKey,
+    com: InputCommitments,
+    proof: InputProof,
+    scales: HelenScales,
+    ctx: ProofContext,
+    verifier: int,
+    params: RingPedersen,
+) -> None:
+    """Raise ProofRejected (naming ctx.prover) unless statements 1-4 and every range hold.
+
+    ``verifier`` and ``params`` are the checking party and its own ring-Pedersen parameters:
+    only the range proof made for them is checked (the others are for the other verifiers).
+    """
+    d = scales.features
+    blame = group.blame_for(KIND, ctx)
+    shape_check(com, proof, d, blame)
+    for c in [x for row in com.V for x in row] + list(com.theta) + list(com.sigma):
+        group.element(pk, c, "committed ciphertext", blame)
+    V, Vt = [list(r) for r in com.V], _transpose(com.V)
+    gadgets.verify_gadget1(
+        pk,
+        _diag_cts(list(com.theta)),
+        Vt,
+        proof.theta_vt,
+        proof.g_theta_vt,
+        part_context(ctx, "theta-vt"),
+    )
+    gadgets.verify_gadget1(
+        pk, V, proof.theta_vt, proof.a_full, proof.g_a_full, part_context(ctx, "a-full")
+    )
+    gadgets.verify_gadget1(pk, Vt, V, proof.vtv, proof.g_vtv, part_context(ctx, "vtv"))
+    gadgets.verify_gadget1(
+        pk,
+        V,
+        [[c] for c in proof.sigma_y],
+        [[c] for c in proof.b_full],
+        proof.g_b_full,
+        part_context(ctx, "b-full"),
+    )
+    p = [
+        ops.add_plain(pk, group.element(pk, c, "Enc(Sigma^2)", blame), scales.rho_theta_int)
+        for c in proof.sigma2
+    ]
+    items = []
+    for k in range(d):
+        items.append(
+            (
+                multiplication.Statement(com.sigma[k], com.ystar[k], proof.sigma_y[k]),
+                proof.m_sigma_y[k],
+                part_context(ctx, "sigma-y"),
+            )
+        )
+        items.append(
+            (
+                multiplication.Statement(com.sigma[k], com.sigma[k], proof.sigma2[k]),
+                proof.m_sigma2[k],
+                part_context(ctx, "sigma2"),
+            )
+        )
+        items.append(
+            (
+                multiplication.Statement(p[k], com.theta[k], proof.p_theta[k]),
+                proof.m_p_theta[k],
+                part_context(ctx, "p-theta"),
+            )
+        )
+    multiplication.verify_batch(pk, items)
+    if not isinstance(proof.range_verifiers, tuple) or not isinstance(proof.range_proofs, tuple):
+        raise blame.reject("range proofs are not sequences")
+    if len(proof.range_verifiers) != len(proof.range_proofs):
+        raise blame.reject("one range proof per named verifier")
+    mine = [
+        rp
+        for who, rp in zip(proof.range_verifiers, proof.range_proofs, strict=True)
+        if who == verifier
+    ]
+    if len(mine) != 1:
+        raise blame.reject(f"no single range proof for verifier {verifier}")
+    range_statements = statements(pk, com, proof, scales)
+    try:
+        rproof.verify(pk, params, range_statements, mine[0], range_context(ctx, verifier))
+    except ProofRejected as exc:
+        raise ProofRejected(KIND, ctx.prover, f"range: {exc.check}", index=exc.index) from None

@@ -1,0 +1,80 @@
+"""Lagrange's four-square decomposition: n = a^2 + b^2 + c^2 + d^2 for any integer n >= 0.
+
+Why: the tight range proof (``range_proof``) shows ``B^2 - x^2 >= 0`` over the integers by
+exhibiting four committed integers whose squares sum to it (Lipmaa's technique), so the prover
+needs a decomposition of every such value. This is the randomised Rabin–Shallit method: pick
+random a, b until p = n - a^2 - b^2 is a prime congruent to 1 mod 4, then write p = c^2 + d^2
+with the Hermite–Serret (Cornacchia) descent from a square root of -1 modulo p. Expected
+O(log n) primality tests; values here have at most a few hundred bits.
+
+Only the prover's own (secret) values go through this; the verifier never calls it, so its
+running time matters but its control flow leaks nothing the proof does not already hide.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import gmpy2
+
+#: Below this, exhaustive search is faster and needs no primes.
+_SMALL = 1 << 12
+
+
+def four_squares(n: int) -> tuple[int, int, int, int]:
+    """Non-negative (a, b, c, d) with a^2 + b^2 + c^2 + d^2 == n; ValueError for n < 0."""
+    if n < 0:
+        raise ValueError("a negative number is not a sum of squares")
+    if n < _SMALL:
+        return _small(n)
+    if n % 4 == 0:
+        # n = 4m: the decomposition of m, doubled (keeps n - a^2 - b^2 odd below)
+        a, b, c, d = four_squares(n // 4)
+        return 2 * a, 2 * b, 2 * c, 2 * d
+    root = int(gmpy2.isqrt(n))
+    while True:
+        a = secrets.randbelow(root + 1)
+        b = secrets.randbelow(root + 1)
+        p = n - a * a - b * b
+        if p < 2 or p % 4 != 1:
+            continue
+        if not gmpy2.is_prime(p, 40):
+            continue
+        c, d = _two_squares_of_prime(p)
+        return a, b, c, d
+
+
+def _two_squares_of_prime(p: int) -> tuple[int, int]:
+    """(c, d) with c^2 + d^2 = p for a prime p = 1 mod 4 (Hermite–Serret descent)."""
+    while True:
+        g = 2 + secrets.randbelow(p - 3)
+        if gmpy2.jacobi(g, p) == -1:
+            break
+    i = int(gmpy2.powmod(g, (p - 1) // 4, p))  # i^2 = -1 mod p
+    r0, r1 = p, i
+    while r1 * r1 > p:
+        r0, r1 = r1, r0 % r1
+    c = r1
+    d = int(gmpy2.isqrt(p - c * c))
+    if c * c + d * d != p:  # pragma: no cover - impossible for a prime = 1 mod 4
+        raise ArithmeticError("two-square descent failed")
+    return c, d
+
+
+def _small(n: int) -> tuple[int, int, int, int]:
+    a = int(gmpy2.isqrt(n))
+    while a >= 0:
+        rest = n - a * a
+        b = int(gmpy2.isqrt(rest))
+        while b >= 0:
+            rest2 = rest - b * b
+            c = int(gmpy2.isqrt(rest2))
+            while c >= 0:
+                rest3 = rest2 - c * c
+                d = int(gmpy2.isqrt(rest3))
+                if d * d == rest3:
+                    return a, b, c, d
+                c -= 1
+            b -= 1
+        a -= 1
+    raise ArithmeticError("unreachable: every n >= 0 is a sum of four squares")
