@@ -11,7 +11,7 @@ and two kernels do all the bulk work:
 * :func:`gadget_sum` computes sum_h 2^h X_h over the k rows X_h of each element (the "gadget"
   product <g, x> of MASCOT), exactly, as integers, before one reduction modulo P per element:
   with h = 8a + b, the inner sums over b and the byte positions are small integers (below
-  2^22), added along anti-diagonals, and only the final 3 byte-lanes per element are turned
+  2^22 per part, held in int32), added along anti-diagonals, and only the final 3 byte-lanes per element are turned
   into Python ints. Several buffers can be summed inside one call (the receiver's
   t_(alpha_h) + alpha_h u_h), since the sum is linear.
 
@@ -85,13 +85,19 @@ def gadget_sum(*parts: np.ndarray) -> list[int]:
     if k % 8 or width != ELEM:
         raise ValueError("gadget_sum needs (n, k, 32) buffers with k a multiple of 8")
     groups = k // 8
-    y = np.zeros((n, groups, ELEM), dtype=np.int64)
-    for x in parts:
-        xs = x.reshape(n, groups, 8, ELEM)
-        for b in range(8):
-            y += xs[:, :, b, :].astype(np.int64) << b
+    if len(parts) > 64:
+        raise ValueError("too many parts for 32-bit accumulators")
+    total = parts[0]
+    if len(parts) > 1:
+        total = parts[0].astype(np.uint16)
+        for x in parts[1:]:
+            total += x
+    y = np.zeros((n, groups, ELEM), dtype=np.int32)
+    xs = total.reshape(n, groups, 8, ELEM)
+    for b in range(8):
+        y += xs[:, :, b, :].astype(np.int32) << b
     # z[i, pos] = sum_a y[i, a, pos - a]: weight 2^(8 * pos).
-    z = np.zeros((n, groups + ELEM + 1), dtype=np.int64)
+    z = np.zeros((n, groups + ELEM + 1), dtype=np.int32)
     for a in range(groups):
         z[:, a : a + ELEM] += y[:, a, :]
     lanes = [(z >> (8 * s)) & 0xFF for s in range(3)]
