@@ -72,6 +72,7 @@ class MascotParty:
     _run_nonce: bytes = b""
     _batches: int = 0
     _rounds: int = 0
+    _online: SpdzParty | None = None
 
     def setup(self) -> Program[PreprocessingStore]:
         """Base OTs, KOS and COPE set-up with every peer, and the run nonce for batch ids."""
@@ -88,11 +89,17 @@ class MascotParty:
         return self.store
 
     def _spdz(self, tag: str) -> SpdzParty:
-        """A scratch online party (its own store) for the openings and MAC checks of a step."""
+        """The online party used for this run's openings and MAC checks.
+
+        One object for the whole run, so its message tags never repeat (the engine refuses a
+        second message under a tag); every step ends with a MAC check, so nothing unchecked
+        carries over between steps. ``tag`` only documents the step.
+        """
+        if self._online is None:
+            scratch = PreprocessingStore(self.party, self.parties, self.alpha_share % F.P)
+            self._online = SpdzParty(scratch, session=self.session + b"/mascot")
         self._rounds += 1
-        scratch = PreprocessingStore(self.party, self.parties, self.alpha_share % F.P)
-        label = f"{tag}/{self._rounds}".encode()
-        return SpdzParty(scratch, session=self.session + b"/mascot/" + label)
+        return self._online
 
     def _batch_id(self, kind: str) -> bytes:
         if not self._run_nonce:

@@ -77,6 +77,12 @@ class PartyLinks:
     _cope_mine: dict[int, list[aes.Prg]] = field(default_factory=dict)  # j's pairs, my alpha
     _cope_pairs: dict[int, tuple[list[aes.Prg], list[aes.Prg]]] = field(default_factory=dict)
     ot_count: int = 0
+    _round: int = 0
+
+    def _tag(self, name: str) -> str:
+        """A tag used once per run (the engine refuses two messages under one tag)."""
+        self._round += 1
+        return f"{name}/{self._round}"
 
     @property
     def peers(self) -> list[int]:
@@ -90,9 +96,12 @@ class PartyLinks:
         for j in self.peers:
             self.recv[j] = KosReceiver(self._pair(j, self.party), j)
             self.send[j] = KosSender(self._pair(self.party, j), j)
-        got = yield Pairwise("mascot-base/1", {j: {"A": self.recv[j].setup_first()} for j in self.peers})
         got = yield Pairwise(
-            "mascot-base/2", {j: {"r": self.send[j].setup_reply(got[j].get("A"))} for j in self.peers}
+            self._tag("mascot-base-1"), {j: {"A": self.recv[j].setup_first()} for j in self.peers}
+        )
+        got = yield Pairwise(
+            self._tag("mascot-base-2"),
+            {j: {"r": self.send[j].setup_reply(got[j].get("A"))} for j in self.peers},
         )
         for j in self.peers:
             self.recv[j].setup_finish(got[j].get("r"))
@@ -113,12 +122,15 @@ class PartyLinks:
         Returns (receiver outputs by peer, (out0, out1) by peer), released after the KOS check.
         """
         got = yield Pairwise(
-            "mascot-ot/u", {j: {"u": self.recv[j].extend(choices[j])} for j in self.peers}
+            self._tag("mascot-ot-u"),
+            {j: {"u": self.recv[j].extend(choices[j])} for j in self.peers},
         )
         seeds = {j: self.send[j].extend(n_peer, got[j].get("u")) for j in self.peers}
-        got = yield Pairwise("mascot-ot/seed", {j: {"s": seeds[j]} for j in self.peers})
+        got = yield Pairwise(self._tag("mascot-ot-seed"), {j: {"s": seeds[j]} for j in self.peers})
         answers = {j: self.recv[j].check(got[j].get("s")) for j in self.peers}
-        got = yield Pairwise("mascot-ot/check", {j: {"c": answers[j]} for j in self.peers})
+        got = yield Pairwise(
+            self._tag("mascot-ot-check"), {j: {"c": answers[j]} for j in self.peers}
+        )
         for j in self.peers:
             self.send[j].verify(got[j].get("c"))
         self.ot_count += sum(len(c) for c in choices.values())
@@ -144,7 +156,7 @@ class PartyLinks:
             msgs[j] = {"d": V.sub_add(o0, o1, corr).tobytes()}
             sender = V.gadget_sum(o0.reshape(n * tau, K, V.ELEM))
             shares = [(s - v) % F.P for s, v in zip(shares, sender, strict=True)]
-        got = yield Pairwise("mascot-mul/d", msgs)
+        got = yield Pairwise(self._tag("mascot-mul-d"), msgs)
         for j in self.peers:
             raw = _bytes_of(got[j], "d", n * tau * K * V.ELEM, j)
             d = _rows(raw, (n * tau * K, V.ELEM), j)
@@ -175,7 +187,7 @@ class PartyLinks:
             msgs[j] = {"u": u.tobytes()}
             terms = V.gadget_sum(t0.transpose(1, 0, 2)) if n else []
             own = [(o - v) % F.P for o, v in zip(own, terms, strict=True)]
-        got = yield Pairwise("mascot-cope/u", msgs)
+        got = yield Pairwise(self._tag("mascot-cope-u"), msgs)
         out: dict[int, list[int]] = {self.party: own}
         mask = self._alpha_bits.reshape(K, 1, 1)
         for j in self.peers:
