@@ -45,9 +45,8 @@ def rows_to_ints(rows: np.ndarray) -> list[int]:
 
 def _limbs(rows: np.ndarray) -> np.ndarray:
     """(n, 32) uint8 -> (8, n) int64 limbs."""
-    return np.ascontiguousarray(rows, dtype=np.uint8).view("<u4").reshape(-1, LIMBS).T.astype(
-        np.int64
-    )
+    limbs = np.ascontiguousarray(rows, dtype=np.uint8).view("<u4").reshape(-1, LIMBS)
+    return limbs.T.astype(np.int64, order="C")  # limb-major: each step is one contiguous pass
 
 
 def _normalise(d: np.ndarray) -> np.ndarray:
