@@ -28,13 +28,13 @@ from coopetition.protocols.paillier.keys import check_modulus_bits, generate_key
 from coopetition.protocols.paillier.threshold import TrustedDealerKeyGeneration
 from coopetition.protocols.spdz import field as F
 from coopetition.protocols.spdz.conversion import PaillierParty
-from coopetition.protocols.spdz.harness import HarnessStats, run_local
-from coopetition.protocols.spdz.mascot import TAU, MascotParty
 from coopetition.protocols.spdz.generators import (
     DEFAULT_PREPROCESSING,
     PREPROCESSING,
     local_generator,
 )
+from coopetition.protocols.spdz.harness import HarnessStats, run_local
+from coopetition.protocols.spdz.mascot import TAU, MascotParty
 from coopetition.protocols.spdz.offline import OfflineParty
 from coopetition.protocols.spdz.online import SpdzParty
 from coopetition.protocols.zk import interval

@@ -147,6 +147,7 @@ def test_inconsistent_ot_extension_column_fails_the_kos_check():
 
 def test_wrong_correlation_in_cope_fails_the_input_check():
     parties = _setup(3, b"cope-cheat")
+
     # Party 2's u towards party 0 encodes another first input in l = 0..63 than in the other
     # l (an error in u_l only shows where alpha_0's bit l is 1, hence half the l).
     def edit(raw):

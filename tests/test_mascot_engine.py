@@ -14,14 +14,15 @@ from coopetition.transports.memory import MemoryNetwork
 FAST = Deadlines(phase=60, heartbeat_interval=1, heartbeat_timeout=30, finish=10, abort_send=2)
 
 
+def _filler(member):
+    return lambda: member.fill(triples=3, bits=2, input_masks={1: 2})
+
+
 def _runs(m, session, cls=None):
     ids = tuple(range(m))
     cls = cls or {}
     members = [cls.get(i, MascotParty)(i, m, session) for i in ids]
-    return [
-        MascotRun(i, ids, (lambda p: lambda: p.fill(triples=3, bits=2, input_masks={1: 2}))(p))
-        for i, p in zip(ids, members, strict=True)
-    ]
+    return [MascotRun(i, ids, _filler(p)) for i, p in zip(ids, members, strict=True)]
 
 
 async def test_mascot_fill_over_the_engine(autojump_clock):

@@ -151,7 +151,7 @@ def test_kos_inconsistent_column_fails_the_check_and_names_the_receiver():
 
 
 def test_kos_refuses_malformed_extension_messages():
-    s, r = _kos()
+    s, _ = _kos()
     with pytest.raises(MalformedOtMessage) as exc:
         s.extend(64, b"short")
     assert exc.value.culprit == 1

@@ -93,7 +93,9 @@ class BaseOtSender:
 
     def keys(self, message: object) -> list[tuple[bytes, bytes]]:
         if not isinstance(message, list) or len(message) != self.n:
-            raise MalformedOtMessage("base OT: wrong number of receiver messages", culprit=self.peer)
+            raise MalformedOtMessage(
+                "base OT: wrong number of receiver messages", culprit=self.peer
+            )
         out = []
         for i, pair in enumerate(message):
             if not isinstance(pair, list) or len(pair) != 2:

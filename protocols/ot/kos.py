@@ -140,7 +140,7 @@ class KosSender:
 
     def setup_finish(self) -> None:
         assert self._base is not None
-        self._g = [aes.Prg(k) for k in self._base.keys()]
+        self._g = [aes.Prg(k) for k in self._base.keys()]  # noqa: SIM118 (not a dict)
 
     def extend(self, n: int, u: object) -> bytes:
         """Take R's u for n OTs; returns the challenge seed."""

@@ -16,8 +16,8 @@ import cbor2
 
 from coopetition.engine.errors import ProtocolViolation
 
-from .online import Exchange, Program
-from .pairwise import Pairwise
+from .online import Exchange
+from .pairwise import MixedProgram, Pairwise
 
 Tamper = Callable[[int, int, str, dict[str, Any]], dict[str, Any]]
 
@@ -31,7 +31,7 @@ class HarnessStats:
 
 
 def run_local(
-    programs: Sequence[Program[Any]],
+    programs: Sequence[MixedProgram[Any]],
     *,
     tamper: Tamper | None = None,
     stats: HarnessStats | None = None,
@@ -112,9 +112,7 @@ def _route(
                 wire[i, j] = data
             stats.bytes_sent += len(data) * (m - 1)
             stats.messages += m - 1
-            stats.per_tag_prefix[prefix] = stats.per_tag_prefix.get(prefix, 0) + len(data) * (
-                m - 1
-            )
+            stats.per_tag_prefix[prefix] = stats.per_tag_prefix.get(prefix, 0) + len(data) * (m - 1)
     replies: list[dict[int, dict[str, Any]]] = []
     for j in range(m):
         inbox: dict[int, dict[str, Any]] = {}

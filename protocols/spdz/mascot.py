@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -42,7 +42,8 @@ from coopetition.engine.errors import LocalFailure
 from . import field as F
 from .errors import SacrificeFailed
 from .mascot_links import PartyLinks
-from .online import Program, SpdzParty
+from .online import SpdzParty
+from .pairwise import MixedProgram as Program
 from .preprocessing import Batch, PreprocessingStore
 from .shares import Share
 
@@ -115,9 +116,7 @@ class MascotParty:
 
     # -- authentication --------------------------------------------------------------------
 
-    def authenticate(
-        self, counts: dict[int, int], mine: list[int]
-    ) -> Program[dict[int, Share]]:
+    def authenticate(self, counts: dict[int, int], mine: list[int]) -> Program[dict[int, Share]]:
         """Authenticated trivial sharings of every party's inputs, checked (Pi_[[.]]).
 
         Returns {owner: my Share of its inputs}; my value share is my input for my own inputs
@@ -145,7 +144,10 @@ class MascotParty:
             pos += padded[j]
             s = shares[j]
             combos.append(
-                Share(F.vec([int(np.sum(F.mul(s.value, r)) % F.P)]), F.vec([int(np.sum(F.mul(s.mac, r)) % F.P)]))
+                Share(
+                    F.vec([int(np.sum(F.mul(s.value, r)) % F.P)]),
+                    F.vec([int(np.sum(F.mul(s.mac, r)) % F.P)]),
+                )
             )
         yield from spdz.open(Share.concat(combos))
         yield from spdz.mac_check()
@@ -191,9 +193,7 @@ class MascotParty:
         return Batch("triple", self._batch_id("triple"), (a, b, c))
 
     def randoms(self, n: int) -> Program[Batch]:
-        shares = yield from self.authenticate(
-            {j: n for j in range(self.parties)}, self._sample(n)
-        )
+        shares = yield from self.authenticate({j: n for j in range(self.parties)}, self._sample(n))
         return Batch("random", self._batch_id("random"), (_sum_shares(shares),))
 
     def input_masks(self, owner: int, n: int) -> Program[Batch]:
@@ -202,7 +202,11 @@ class MascotParty:
         shares = yield from self.authenticate(counts, mine)
         clear = F.vec(mine) if self.party == owner else None
         return Batch(
-            "input_mask", self._batch_id(f"input_mask/{owner}"), (shares[owner],), owner=owner, clear=clear
+            "input_mask",
+            self._batch_id(f"input_mask/{owner}"),
+            (shares[owner],),
+            owner=owner,
+            clear=clear,
         )
 
     def bit_shares(self, n: int) -> Program[Share]:
@@ -243,8 +247,13 @@ class MascotParty:
         bounded: tuple[tuple[int, int], ...] = (),
         input_masks: dict[int, int] | None = None,
         batch: int = 256,
+        progress: Callable[[str, int, int], None] | None = None,
     ) -> Program[PreprocessingStore]:
-        """Generate the requested material into this party's store, ``batch`` items at a time."""
+        """Generate the requested material into this party's store, ``batch`` items at a time.
+
+        ``progress(kind, done, total)`` is called after every batch (e.g. to drive a bar).
+        """
+        report = progress or (lambda kind, done, total: None)
         if self.store is None:
             yield from self.setup()
         assert self.store is not None
@@ -255,13 +264,16 @@ class MascotParty:
         ):
             for start in range(0, total, batch):
                 self.store.add((yield from make(min(batch, total - start))))
+                report(kind, min(start + batch, total), total)
         for width, count in bounded:
             per = max(1, batch // max(1, width))
             for start in range(0, count, per):
                 self.store.add((yield from self.bounded(min(per, count - start), width)))
+                report(f"bounded/{width}", min(start + per, count), count)
         for owner, count in sorted((input_masks or {}).items()):
             for start in range(0, count, batch):
                 self.store.add((yield from self.input_masks(owner, min(batch, count - start))))
+                report(f"input_mask/{owner}", min(start + batch, count), count)
         return self.store
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from .harness import HarnessStats, run_local
 from .mascot import MascotParty
-from .online import Program
+from .pairwise import MixedProgram as Program
 from .preprocessing import Batch, PreprocessingStore
 
 

@@ -19,8 +19,8 @@ from coopetition.engine.errors import ProtocolAborted
 from coopetition.engine.machine import Abort, Action, Broadcast, Done, Gather, PhaseMachine, Send
 
 from .machine import ProgramMachine
-from .online import Exchange, Program
-from .pairwise import Pairwise
+from .online import Exchange
+from .pairwise import MixedProgram, Pairwise
 
 
 @dataclass
@@ -28,6 +28,7 @@ class MascotMachine(ProgramMachine):
     """Runs a MASCOT program (Exchange and Pairwise requests) as the phase ``mascot``."""
 
     phase: ClassVar[str] = "mascot"
+    program: MixedProgram[Any] | None = None  # type: ignore[assignment]
 
     def _advance(self, value: Any) -> list[Action]:
         assert self.program is not None
@@ -59,7 +60,7 @@ class MascotRun:
 
     party: int
     parties: tuple[int, ...]
-    make_program: Callable[[], Program[Any]]
+    make_program: Callable[[], MixedProgram[Any]]
     name: str = "mascot"
 
     def phases(self) -> Generator[PhaseMachine, Any, Any]:

@@ -10,8 +10,13 @@ route it.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+from .online import Exchange
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,3 +25,7 @@ class Pairwise:
 
     tag: str
     payloads: dict[int, dict[str, Any]]
+
+
+#: A program that may yield both broadcast and point-to-point rounds (MASCOT's).
+MixedProgram = Generator[Exchange | Pairwise, dict[int, dict[str, Any]], T]
