@@ -14,9 +14,9 @@ import argparse
 import json
 import os
 import secrets
-import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from coopetition.protocols.spdz.mascot import TAU, MascotParty
 from coopetition.protocols.spdz.offline import OfflineParty
 from coopetition.protocols.spdz.online import SpdzParty
 from coopetition.protocols.zk import interval
-from coopetition.sims.benchkit import machine_info
+from coopetition.sims.benchkit import git_commit, machine_info
 
 #: Where the published reference figures come from (quoted in docs/benchmarks.md).
 PUBLISHED = "Keller, Orsini, Scholl, MASCOT, ACM CCS 2016, Section 6 (C++, SSE, LAN)"
@@ -77,22 +77,6 @@ def _progress(msg: str) -> None:
     print(f"[bench preprocessing] {msg}", file=sys.stderr, flush=True)
 
 
-def _git_commit() -> str | None:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "protocols", "sims"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head + ("+dirty" if dirty else "")
-
-
 def _one_e(n: int) -> float:
     """Seconds for one full-length r^N mod N^2 (the unit E of the project's benchmarks)."""
     n2 = n * n
@@ -116,33 +100,36 @@ def _ot_rate(n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
+def _timed(
+    m: int, what: str, total: int, batch: int, make: Callable[[int], list[Any]]
+) -> tuple[float | None, int | None]:
+    """Items per second and bytes per item for ``total`` items made ``batch`` at a time."""
+    stats, made, elapsed = HarnessStats(), 0, 0.0
+    while made < total:
+        k = min(batch, total - made)
+        start = time.perf_counter()
+        run_local(make(k), stats=stats)
+        elapsed += time.perf_counter() - start
+        made += k
+        _progress(f"m={m}: {made}/{total} {what}, {made / elapsed:.1f}/s")
+    if not made:
+        return None, None
+    return round(made / elapsed, 2), stats.bytes_sent // made
+
+
 def _mascot(m: int, args: argparse.Namespace) -> dict[str, Any]:
     parties = [MascotParty(i, m, f"bench-mascot-{m}".encode()) for i in range(m)]
     out: dict[str, Any] = {"m": m, "load_before": _load()}
     start = time.perf_counter()
     run_local([p.setup() for p in parties])
     out["setup_s"] = round(time.perf_counter() - start, 2)
-    stats, made, elapsed = HarnessStats(), 0, 0.0
-    while made < args.triples:
-        k = min(args.batch, args.triples - made)
-        start = time.perf_counter()
-        run_local([p.triples(k) for p in parties], stats=stats)
-        elapsed += time.perf_counter() - start
-        made += k
-        _progress(f"m={m}: {made}/{args.triples} triples, {made / elapsed:.1f}/s")
-    out["mascot_triples_per_s"] = round(made / elapsed, 2)
-    out["bytes_per_triple"] = stats.bytes_sent // made
+    rate, per = _timed(
+        m, "triples", args.triples, args.batch, lambda k: [p.triples(k) for p in parties]
+    )
+    out["mascot_triples_per_s"], out["bytes_per_triple"] = rate, per
     out["ots_per_triple"] = TAU * F.P_BITS * m * (m - 1)
-    bits_stats, made_bits, elapsed = HarnessStats(), 0, 0.0
-    while made_bits < args.bits:
-        k = min(args.batch, args.bits - made_bits)
-        start = time.perf_counter()
-        run_local([p.bits(k) for p in parties], stats=bits_stats)
-        elapsed += time.perf_counter() - start
-        made_bits += k
-        _progress(f"m={m}: {made_bits}/{args.bits} bits, {made_bits / elapsed:.1f}/s")
-    out["mascot_bits_per_s"] = round(made_bits / elapsed, 2) if made_bits else None
-    out["bytes_per_bit"] = bits_stats.bytes_sent // made_bits if made_bits else None
+    rate, per = _timed(m, "bits", args.bits, args.batch, lambda k: [p.bits(k) for p in parties])
+    out["mascot_bits_per_s"], out["bytes_per_bit"] = rate, per
     out["load_after"] = _load()
     return out
 
@@ -194,7 +181,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "tau": TAU,
         "kos_kappa": 128,
         "kos_statistical_bits": 64,
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(("protocols", "sims")),
         "paillier_bits": bits,
         "insecure_paillier_key": insecure,
         "published": PUBLISHED,

@@ -27,3 +27,22 @@ def machine_info() -> dict[str, Any]:
         "machine.gmpy2": gmpy2.version(),
         "machine.gmp": gmpy2.mp_version(),
     }
+
+
+def git_commit(paths: tuple[str, ...]) -> str | None:
+    """The commit measured (``+dirty`` if any of ``paths`` has uncommitted edits)."""
+    import subprocess
+
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", *paths],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+dirty" if dirty else "")

@@ -8,7 +8,7 @@ from coopetition.engine.local import local_configs, run_parties
 from coopetition.engine.party import Deadlines
 from coopetition.protocols.spdz import field as F
 from coopetition.protocols.spdz.mascot import MascotParty
-from coopetition.protocols.spdz.mascot_machine import MascotRun
+from coopetition.protocols.spdz.mascot_machine import mascot_run
 from coopetition.transports.memory import MemoryNetwork
 
 FAST = Deadlines(phase=60, heartbeat_interval=1, heartbeat_timeout=30, finish=10, abort_send=2)
@@ -22,7 +22,7 @@ def _runs(m, session, cls=None):
     ids = tuple(range(m))
     cls = cls or {}
     members = [cls.get(i, MascotParty)(i, m, session) for i in ids]
-    return [MascotRun(i, ids, _filler(p)) for i, p in zip(ids, members, strict=True)]
+    return [mascot_run(i, ids, _filler(p)) for i, p in zip(ids, members, strict=True)]
 
 
 async def test_mascot_fill_over_the_engine(autojump_clock):

@@ -73,10 +73,14 @@ class ProgramMachine(PhaseMachine):
             return [Done(result=stop.value)]
         except ProtocolAborted as exc:
             return [Abort(error=exc)]
-        if not isinstance(request, Exchange):
-            raise TypeError("an SPDZ program may only yield Exchange requests")
         self._tag = request.tag
         self.move(_State.EXCHANGING)
+        return self._actions(request)
+
+    def _actions(self, request: Any) -> list[Action]:
+        """The engine actions of one request (subclasses add request kinds)."""
+        if not isinstance(request, Exchange):
+            raise TypeError("an SPDZ program may only yield Exchange requests")
         return [
             Broadcast(tag=request.tag, payload=request.payload),
             Gather(tag=request.tag, senders=tuple(self.parties), consistent=True),
@@ -91,7 +95,8 @@ class SpdzRun:
     parties: tuple[int, ...]
     make_program: Callable[[], Program[Any]]
     name: str = "spdz"
+    machine: type[ProgramMachine] = ProgramMachine
 
     def phases(self) -> Generator[PhaseMachine, Any, Any]:
-        result = yield ProgramMachine(self.party, self.parties, program=self.make_program())
+        result = yield self.machine(self.party, self.parties, program=self.make_program())
         return result

@@ -37,11 +37,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from coopetition.engine.errors import LocalFailure
-
 from . import field as F
 from .errors import SacrificeFailed
 from .mascot_links import PartyLinks
+from .offline import bits_from_opened_squares
 from .online import SpdzParty
 from .pairwise import MixedProgram as Program
 from .preprocessing import Batch, PreprocessingStore
@@ -220,10 +219,7 @@ class MascotParty:
         sq = yield from spdz.mul(r, r)
         opened = yield from spdz.open(sq)
         yield from spdz.mac_check()
-        if any(int(v) == 0 for v in opened):
-            raise LocalFailure("a random value was zero (probability 2^-256); rerun the batch")
-        signs = r.scale(F.inv_vec(F.sqrt_vec(opened)))
-        return signs.add_public(1, self.party, spdz.alpha_share).scale(F.inv(2))
+        return bits_from_opened_squares(r, opened, self.party, spdz.alpha_share)
 
     def bits(self, n: int) -> Program[Batch]:
         share = yield from self.bit_shares(n)

@@ -17,7 +17,7 @@ from typing import Any
 from .harness import HarnessStats, run_local
 from .mascot import MascotParty
 from .pairwise import MixedProgram as Program
-from .preprocessing import Batch, PreprocessingStore
+from .preprocessing import Batch, PreprocessingStore, transfer_batches
 
 
 class LocalMascot:
@@ -83,11 +83,4 @@ class LocalMascot:
 
     def transfer_to(self, stores: list[PreprocessingStore]) -> None:
         """Move everything made so far into other stores holding the same MAC key shares."""
-        for mine, theirs in zip(self.stores, stores, strict=True):
-            if mine.alpha_share != theirs.alpha_share:
-                raise ValueError("stores hold different MAC key shares")
-            for slot in mine._slots:
-                theirs.add(slot.batch)
-        self.stores = [
-            PreprocessingStore(i, self.parties, s.alpha_share) for i, s in enumerate(self.stores)
-        ]
+        self.stores = transfer_batches(self.stores, stores)

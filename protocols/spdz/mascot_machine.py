@@ -11,14 +11,13 @@ simulator); every wait carries the engine's phase deadline.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from coopetition.engine.errors import ProtocolAborted
-from coopetition.engine.machine import Abort, Action, Broadcast, Done, Gather, PhaseMachine, Send
+from coopetition.engine.machine import Action, Gather, Send
 
-from .machine import ProgramMachine
+from .machine import ProgramMachine, SpdzRun
 from .online import Exchange
 from .pairwise import MixedProgram, Pairwise
 
@@ -30,16 +29,7 @@ class MascotMachine(ProgramMachine):
     phase: ClassVar[str] = "mascot"
     program: MixedProgram[Any] | None = None  # type: ignore[assignment]
 
-    def _advance(self, value: Any) -> list[Action]:
-        assert self.program is not None
-        try:
-            request = self.program.send(value)
-        except StopIteration as stop:
-            return [Done(result=stop.value)]
-        except ProtocolAborted as exc:
-            return [Abort(error=exc)]
-        self._tag = request.tag
-        self.move(self.State.EXCHANGING)  # type: ignore[attr-defined]
+    def _actions(self, request: Any) -> list[Action]:
         if isinstance(request, Pairwise):
             peers = tuple(p for p in self.parties if p != self.party)
             sends: list[Action] = [
@@ -48,21 +38,11 @@ class MascotMachine(ProgramMachine):
             return [*sends, Gather(tag=request.tag, senders=peers)]
         if not isinstance(request, Exchange):
             raise TypeError("a MASCOT program may only yield Exchange or Pairwise requests")
-        return [
-            Broadcast(tag=request.tag, payload=request.payload),
-            Gather(tag=request.tag, senders=tuple(self.parties), consistent=True),
-        ]
+        return super()._actions(request)
 
 
-@dataclass
-class MascotRun:
+def mascot_run(
+    party: int, parties: tuple[int, ...], make_program: Callable[[], MixedProgram[Any]]
+) -> SpdzRun:
     """A ``ProtocolRun`` with one MASCOT phase built by ``make_program`` at start."""
-
-    party: int
-    parties: tuple[int, ...]
-    make_program: Callable[[], MixedProgram[Any]]
-    name: str = "mascot"
-
-    def phases(self) -> Generator[PhaseMachine, Any, Any]:
-        result = yield MascotMachine(self.party, self.parties, program=self.make_program())
-        return result
+    return SpdzRun(party, parties, make_program, name="mascot", machine=MascotMachine)  # type: ignore[arg-type]
