@@ -39,6 +39,7 @@ from coopetition.protocols.spdz.offline import OfflineParty
 from coopetition.protocols.spdz.online import SpdzParty
 from coopetition.protocols.zk import interval
 from coopetition.sims.benchkit import git_commit, machine_info
+from coopetition.sims.mascot_processes import run_processes
 
 #: Where the published reference figures come from (quoted in docs/benchmarks.md).
 PUBLISHED = "Keller, Orsini, Scholl, MASCOT, ACM CCS 2016, Section 6 (C++, SSE, LAN)"
@@ -65,6 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=PREPROCESSING,
         default=DEFAULT_PREPROCESSING,
         help="generator whose items feed the online drop-in check (both are measured)",
+    )
+    parser.add_argument(
+        "--tcp-processes",
+        action="store_true",
+        help="also run every party in its own process over loopback TCP and the engine",
     )
     parser.add_argument("--out", type=Path, default=None, help="write the JSON result here")
 
@@ -206,6 +212,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         entry["paillier_triple_cost_in_E"] = round(1 / entry["paillier_triples_per_s"] / e_s, 1)
         entry["meets_100_per_s"] = entry["mascot_triples_per_s"] >= 100
         entry[f"online_drop_in_ok.{args.preprocessing}"] = _drop_in(kg, m, args)
+        if args.tcp_processes:
+            _progress(f"m={m}: one process per party over loopback TCP")
+            entry.update(run_processes(m, args.triples, args.bits, args.batch))
+            entry["load_after_processes"] = _load()
         runs.append(entry)
     result["runs"] = runs
     result.update({k: v for k, v in runs[-1].items()})  # the largest m is the headline
