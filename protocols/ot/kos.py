@@ -13,10 +13,10 @@ random bits, kappa = 128 and s = 64, that are discarded):
 2. S sends a fresh seed; both expand it to chi_j in GF(2^128).
 3. R sends xs = sum chi_j x_j and ts = sum chi_j t_j; S checks qs = ts + xs * Delta and
    aborts with :class:`CorrelationCheckFailed` otherwise. A receiver that used different x
-   in different columns (to learn bits of Delta by selective failure) is caught except with
-   probability about 2^-s; KOS's analysis leaves it at most s bits of Delta, whose use needs
-   2^(128-s) work (computational security 128 - s... we take kappa = 128 + s = 192? no:
-   see docs/crypto.md for the exact statement).
+   in different columns (to learn bits of Delta by selective failure) passes only where the
+   tampered columns have Delta_l = 0, so learning c bits this way succeeds with probability
+   2^-c; the s + kappa random padding rows keep (xs, ts) from revealing the real choice bits
+   (KOS15, Section 4; exact statement in docs/crypto.md, "MASCOT").
 4. Outputs: S gets H(j, q_j) and H(j, q_j xor Delta), R gets H(j, t_j) = H(j, q_j xor x_j Delta),
    with H the TMMO hash (:mod:`.aes`), ``blocks`` 16-byte blocks per output. Row indices
    (tweaks) run on across extends, so no tweak is used twice under one Delta.
