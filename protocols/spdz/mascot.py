@@ -154,8 +154,9 @@ class MascotParty:
 
     # -- kinds -----------------------------------------------------------------------------
 
-    def raw_pairs(self, n: int) -> Program[tuple[Share, Share, Share, Share, Share]]:
-        """[[a]], [[b]], [[c]], [[a^]], [[c^]] with c = ab and c^ = a^ b if all were honest."""
+    def raw_pairs(self, n: int, extra: int = 0) -> Program[tuple[Share, ...]]:
+        """[[a]], [[b]], [[c]], [[a^]], [[c^]] (c = ab, c^ = a^ b if all were honest), and
+        ``extra`` random values [[r]] authenticated in the same pass."""
         assert self.links is not None
         a = self._sample(TAU * n)
         b = self._sample(n)
@@ -172,23 +173,32 @@ class MascotParty:
             [int(v) % F.P for v in (av * r[1]).sum(axis=1)],
             [int(v) % F.P for v in (cv * r[1]).sum(axis=1)],
         ]
-        mine = comb[0] + b + comb[1] + comb[2] + comb[3]
-        shares = yield from self.authenticate({j: 5 * n for j in range(self.parties)}, mine)
-        total = _sum_shares(shares)
-        return tuple(total[i * n : (i + 1) * n] for i in range(5))  # type: ignore[return-value]
+        mine = comb[0] + b + comb[1] + comb[2] + comb[3] + self._sample(extra)
+        counts = {j: 5 * n + extra for j in range(self.parties)}
+        total = _sum_shares((yield from self.authenticate(counts, mine)))
+        return (*(total[i * n : (i + 1) * n] for i in range(5)), total[5 * n :])
 
-    def triples(self, n: int) -> Program[Batch]:
-        """n triples, each checked by sacrificing its companion (a^, b, c^)."""
-        a, b, c, ah, ch = yield from self.raw_pairs(n)
+    def _sacrificed(
+        self, n: int, extra: int
+    ) -> Program[tuple[Share, Share, Share, Share, list[int]]]:
+        """Triples with their sacrifice opened but NOT yet MAC-checked or zero-tested.
+
+        Returns (a, b, c, extra randoms, opened sacrifice values); the caller must run the MAC
+        check and :func:`_require_zero` before anything derived from them leaves the batch.
+        """
+        a, b, c, ah, ch, rand = yield from self.raw_pairs(n, extra)
         spdz = self._spdz("sacrifice")
         seeds = yield from spdz._commit_open("sacrifice", secrets.token_bytes(32))
         t = _coins(seeds, b"sacrifice", 1)[0]
         rho = yield from spdz.open(a.scale(t) - ah)
-        z = c.scale(t) - ch - b.scale(rho)
-        zero = yield from spdz.open(z)
-        yield from spdz.mac_check()
-        if any(int(v) != 0 for v in zero):
-            raise SacrificeFailed("a MASCOT triple failed the sacrifice check")
+        zero = yield from spdz.open(c.scale(t) - ch - b.scale(rho))
+        return a, b, c, rand, [int(v) for v in zero]
+
+    def triples(self, n: int) -> Program[Batch]:
+        """n triples, each checked by sacrificing its companion (a^, b, c^)."""
+        a, b, c, _, zero = yield from self._sacrificed(n, 0)
+        yield from self._spdz("sacrifice-check").mac_check()
+        _require_zero(zero)
         return Batch("triple", self._batch_id("triple"), (a, b, c))
 
     def randoms(self, n: int) -> Program[Batch]:
@@ -209,17 +219,24 @@ class MascotParty:
         )
 
     def bit_shares(self, n: int) -> Program[Share]:
-        """n checked random bits (random squares)."""
-        rand = yield from self.randoms(n)
-        trip = yield from self.triples(n)
+        """n checked random bits (random squares).
+
+        The random values ride in the triples' authentication pass, and one MAC check covers
+        the sacrifice, the Beaver product and the opened squares; the sacrifice's zero test
+        runs right after it, before any bit is formed.
+        """
+        a, b, c, r, zero = yield from self._sacrificed(n, n)
         spdz = self._spdz("bits")
-        spdz.store.add(rand)
-        spdz.store.add(trip)
-        r = spdz.store.take("random", n).parts[0]
+        spdz.store.add(Batch("triple", self._batch_id("triple-for-bits"), (a, b, c)))
         sq = yield from spdz.mul(r, r)
-        opened = yield from spdz.open(sq)
+        opened = yield from self._open_squares(spdz, sq)
         yield from spdz.mac_check()
+        _require_zero(zero)
         return bits_from_opened_squares(r, opened, self.party, spdz.alpha_share)
+
+    def _open_squares(self, spdz: SpdzParty, sq: Share) -> Program[np.ndarray]:
+        """Open [[r^2]] (a hook: tests override it to cheat)."""
+        return (yield from spdz.open(sq))
 
     def bits(self, n: int) -> Program[Batch]:
         share = yield from self.bit_shares(n)
@@ -271,6 +288,11 @@ class MascotParty:
                 self.store.add((yield from self.input_masks(owner, min(batch, count - start))))
                 report(f"input_mask/{owner}", min(start + batch, count), count)
         return self.store
+
+
+def _require_zero(values: list[int]) -> None:
+    if any(v != 0 for v in values):
+        raise SacrificeFailed("a MASCOT triple failed the sacrifice check")
 
 
 def _sum_shares(shares: dict[int, Share]) -> Share:
