@@ -46,3 +46,19 @@ def git_commit(paths: tuple[str, ...]) -> str | None:
     except (OSError, subprocess.CalledProcessError):
         return None
     return head + ("+dirty" if dirty else "")
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` loopback TCP ports that were free a moment ago (for local multi-party runs)."""
+    import socket
+
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()

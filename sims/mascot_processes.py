@@ -11,7 +11,6 @@ when its triples and its bits were done; rates use the slowest party.
 from __future__ import annotations
 
 import multiprocessing as mp
-import socket
 import time
 from typing import Any
 
@@ -23,23 +22,11 @@ from coopetition.engine.party import Deadlines, Party, PartyConfig
 from coopetition.protocols.spdz.mascot import MascotParty
 from coopetition.protocols.spdz.mascot_machine import mascot_run
 from coopetition.protocols.spdz.pairwise import MixedProgram
+from coopetition.sims.benchkit import free_ports
 from coopetition.transports.tcp import PeerAddress, TcpTransport
 
 #: One phase holds the whole fill; heartbeats keep running between compute steps.
 DEADLINES = Deadlines(phase=3600, heartbeat_interval=2, heartbeat_timeout=120, finish=60)
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def _timed_fill(
@@ -95,7 +82,7 @@ def run_processes(
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     seeds = [SigningKey.generate().encode() for _ in range(m)]
-    ports = _free_ports(m)
+    ports = free_ports(m)
     job = {
         "session": f"bench-mascot-tcp-{m}".encode(),
         "triples": triples,

@@ -98,9 +98,9 @@ async def test_mascot_over_loopback_tcp():
     import trio
     from nacl.signing import SigningKey
 
-    from coopetition.cmd_demo import _free_ports
     from coopetition.engine.identity import Identity
     from coopetition.engine.party import Party, PartyConfig
+    from coopetition.sims.benchkit import free_ports as _free_ports
     from coopetition.transports.tcp import PeerAddress, TcpTransport
 
     m = 2
