@@ -12,7 +12,7 @@ import importlib
 import json
 import sys
 
-BENCHMARKS = ("paillier", "zk", "spdz", "range")
+BENCHMARKS = ("paillier", "zk", "spdz", "range", "preprocessing")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

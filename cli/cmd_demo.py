@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from coopetition.protocols.admm import AdmmConfig, Objective
 from coopetition.protocols.admm.local_run import train_locally
 from coopetition.protocols.admm.objective import KINDS
 from coopetition.protocols.admm.reference import reference_fit
+from coopetition.sims.benchkit import free_ports as _free_ports
 from coopetition.sims.data import DATASETS, Dataset, load
 
 #: a model within this fraction of the largest reference coefficient counts as converged
@@ -112,19 +112,6 @@ def _run_memory(parts: list[Any], config: AdmmConfig, log: Any) -> tuple[Any, st
         error = run.first_error()
         return str(error), ""
     return [run.results[p].model for p in sorted(run.results)], run.parties[0].transcript_digest
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def write_tcp_session(folder: Path, parts: list[Any], config: AdmmConfig) -> list[Path]:

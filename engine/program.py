@@ -121,17 +121,25 @@ class ProgramMachine(PhaseMachine):
             return [Done(result=stop.value)]
         except ProtocolAborted as exc:
             return [Abort(error=exc)]
+        self._position += 1
+        self._tag = self._tag_of(request)
+        self.move(ProgramState.EXCHANGING)
+        return self._actions(request)
+
+    def _tag_of(self, request: Any) -> str:
+        """The tag a request's replies arrive under (subclasses with other request kinds)."""
         if not isinstance(request, Exchange):
             raise LocalFailure(
                 f"a program may only yield Exchange requests, got {type(request).__name__}",
                 phase=self.phase,
             )
-        self._position += 1
-        tag = self._tag = tag_of(request, self._position)
-        self.move(ProgramState.EXCHANGING)
+        return tag_of(request, self._position)
+
+    def _actions(self, request: Any) -> list[Action]:
+        """The engine actions of one request: a broadcast checked by the consistency echo."""
         return [
-            Broadcast(tag=tag, payload=request.payload),
-            Gather(tag=tag, senders=tuple(self.parties), consistent=True),
+            Broadcast(tag=self._tag, payload=request.payload),
+            Gather(tag=self._tag, senders=tuple(self.parties), consistent=True),
         ]
 
 
@@ -148,7 +156,8 @@ class ProgramRun:
     parties: tuple[int, ...]
     make_program: Callable[[], Program[Any]]
     name: str = "spdz"
+    machine: type[ProgramMachine] = ProgramMachine
 
     def phases(self) -> Generator[PhaseMachine, Any, Any]:
-        result = yield ProgramMachine(self.party, self.parties, program=self.make_program())
+        result = yield self.machine(self.party, self.parties, program=self.make_program())
         return result

@@ -46,7 +46,7 @@ from coopetition.protocols.paillier.threshold import (
     partial_decrypt,
 )
 from coopetition.protocols.zk.transcript import ProofContext
-from coopetition.sims.benchkit import machine_info
+from coopetition.sims.benchkit import git_commit, machine_info
 
 DEFAULT_OUT = Path("results/bench_paillier.json")
 
@@ -388,21 +388,7 @@ def _pairs(xs: list[Any], ys: list[Any], fn: Callable[[Any, Any], Any]) -> int:
 
 def _git_commit() -> str | None:
     """The commit measured, so a result file can be matched to the code (``+dirty`` if edited)."""
-    import subprocess
-
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "protocols/paillier", "protocols/zk", "sims"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head + ("+dirty" if dirty else "")
+    return git_commit(("protocols/paillier", "protocols/zk", "sims"))
 
 
 def _phe_version() -> str | None:

@@ -44,3 +44,36 @@ def random_modulus(bits: int) -> PublicKey:
         q = int(gmpy2.next_prime(secrets.randbits(bits - half) | (3 << (bits - half - 2))))
         if p != q and (p * q).bit_length() == bits:
             return PublicKey(p * q)
+def git_commit(paths: tuple[str, ...]) -> str | None:
+    """The commit measured (``+dirty`` if any of ``paths`` has uncommitted edits)."""
+    import subprocess
+
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", *paths],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+dirty" if dirty else "")
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` loopback TCP ports that were free a moment ago (for local multi-party runs)."""
+    import socket
+
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()

@@ -20,6 +20,13 @@ Layout (one job per module):
   input_masks``: the maliciously secure offline phase.
 * :mod:`.gadgets` - Helen's Gadget 3 (``ciphertext_to_shares``, ``shares_to_ciphertext``) and
   Gadget 4 (``verify_conversions(p, spdz, records)``: MAC check first, then alpha, once).
+* :mod:`.mascot` - ``MascotParty.setup / fill / triples / bits / randoms / bounded /
+  input_masks``: preprocessing from oblivious transfer (MASCOT), the default generator;
+  :mod:`.mascot_links` (KOS, COPE and Multiply towards every peer), :mod:`.fieldvec` (bulk
+  arithmetic mod P on numpy buffers), :mod:`.pairwise` (point-to-point rounds),
+  :mod:`.mascot_machine` (``MascotMachine`` / ``mascot_run`` over the engine),
+  :mod:`.mascot_local` (``LocalMascot``: m local parties behind the dealer's interface) and
+  :mod:`.generators` (``--preprocessing mascot|paillier``).
 * :mod:`.errors` - ``MacCheckFailed`` (no culprit), ``CommitmentMismatch``,
   ``PreprocessingMismatch``, ``ConversionRejected``, ``PreprocessingReused``,
   ``PreprocessingExhausted``; all inside the project's ``ProtocolAborted`` hierarchy.

@@ -17,7 +17,8 @@ import cbor2
 from coopetition.engine.errors import ProtocolViolation
 from coopetition.engine.program import tag_of
 
-from .online import Exchange, Program
+from .online import Exchange
+from .pairwise import MixedProgram, Pairwise
 
 Tamper = Callable[[int, int, str, dict[str, Any]], dict[str, Any]]
 
@@ -31,7 +32,7 @@ class HarnessStats:
 
 
 def run_local(
-    programs: Sequence[Program[Any]],
+    programs: Sequence[MixedProgram[Any]],
     *,
     tamper: Tamper | None = None,
     stats: HarnessStats | None = None,
@@ -45,7 +46,7 @@ def run_local(
     m = len(programs)
     stats = stats if stats is not None else HarnessStats()
     results: list[Any] = [None] * m
-    requests: list[Exchange | None] = [None] * m
+    requests: list[Exchange | Pairwise | None] = [None] * m
     done = [False] * m
 
     def step(i: int, value: Any) -> BaseException | None:
@@ -78,27 +79,50 @@ def run_local(
             fail({0: ProtocolViolation(f"parties fell out of step: {sorted(tags)}")})
         tag = tags.pop()
         stats.rounds += 1
-        wire = {}
-        for i in range(m):
-            req = requests[i]
-            assert req is not None
-            wire[i] = cbor2.dumps(req.payload)
-            stats.bytes_sent += len(wire[i]) * (m - 1)
-            stats.messages += m - 1
-            prefix = tag.split("/")[0]
-            stats.per_tag_prefix[prefix] = stats.per_tag_prefix.get(prefix, 0) + len(wire[i]) * (
-                m - 1
-            )
-        replies: list[dict[int, dict[str, Any]]] = []
-        for j in range(m):
-            inbox: dict[int, dict[str, Any]] = {}
-            for i in range(m):
-                payload = cbor2.loads(wire[i])
-                if tamper is not None and i != j:
-                    payload = tamper(i, j, tag, payload)
-                inbox[i] = payload
-            replies.append(inbox)
+        replies = _route(requests, tag, tamper, stats)
         errors = {j: e for j in range(m) if (e := step(j, replies[j])) is not None}
         if errors:
             fail(errors)
     return results
+
+
+def _route(
+    requests: Sequence[Exchange | Pairwise | None],
+    tag: str,
+    tamper: Tamper | None,
+    stats: HarnessStats,
+) -> list[dict[int, dict[str, Any]]]:
+    """Encode every payload as on the wire and deliver it (broadcast or point-to-point)."""
+    m = len(requests)
+    prefix = tag.split("/")[0]
+    wire: dict[tuple[int, int], bytes] = {}
+    for i, req in enumerate(requests):
+        assert req is not None
+        if isinstance(req, Pairwise):
+            if set(req.payloads) != set(range(m)) - {i}:
+                raise ProtocolViolation(f"party {i} sent a pairwise round to the wrong peers")
+            for j, payload in req.payloads.items():
+                wire[i, j] = cbor2.dumps(payload)
+                size = len(wire[i, j])
+                stats.bytes_sent += size
+                stats.messages += 1
+                stats.per_tag_prefix[prefix] = stats.per_tag_prefix.get(prefix, 0) + size
+        else:
+            data = cbor2.dumps(req.payload)
+            for j in range(m):
+                wire[i, j] = data
+            stats.bytes_sent += len(data) * (m - 1)
+            stats.messages += m - 1
+            stats.per_tag_prefix[prefix] = stats.per_tag_prefix.get(prefix, 0) + len(data) * (m - 1)
+    replies: list[dict[int, dict[str, Any]]] = []
+    for j in range(m):
+        inbox: dict[int, dict[str, Any]] = {}
+        for i in range(m):
+            if i == j and isinstance(requests[i], Pairwise):
+                continue
+            payload = cbor2.loads(wire[i, j])
+            if tamper is not None and i != j:
+                payload = tamper(i, j, tag, payload)
+            inbox[i] = payload
+        replies.append(inbox)
+    return replies

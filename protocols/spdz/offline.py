@@ -33,6 +33,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from coopetition.engine.errors import LocalFailure, ProtocolViolation
 from coopetition.protocols.paillier import ops
 from coopetition.protocols.zk import multiplication
@@ -400,11 +402,7 @@ class OfflineParty:
         sq = yield from spdz.mul(a, a)
         opened = yield from spdz.open(sq)
         yield from spdz.mac_check()
-        if any(int(v) == 0 for v in opened):
-            raise LocalFailure("a random value was zero (probability 2^-256); rerun the batch")
-        roots_inv = F.inv_vec(F.sqrt_vec(opened))
-        signs = a.scale(roots_inv)  # +-1
-        bits = signs.add_public(1, self.party, spdz.alpha_share).scale(F.inv(2))
+        bits = bits_from_opened_squares(a, opened, self.party, spdz.alpha_share)
         return Batch("bit", self._batch_id("bit"), (bits,))
 
     # -- planning ------------------------------------------------------------------------------
@@ -435,3 +433,15 @@ class OfflineParty:
             if count:
                 self.store.add((yield from self.input_masks(owner, count)))
         return self.store
+
+
+def bits_from_opened_squares(r: Share, squares: np.ndarray, party: int, alpha_share: int) -> Share:
+    """[[(r / sqrt(r^2) + 1) / 2]]: a shared bit from [[r]] and its opened, MAC-checked square.
+
+    sqrt picks the root in the lower half of the square roots' pair (P = 3 mod 4), so
+    r / sqrt(r^2) is +1 or -1 with probability 1/2 each, unknown to everyone.
+    """
+    if any(int(v) == 0 for v in squares):
+        raise LocalFailure("a random value was zero (probability 2^-256); rerun the batch")
+    signs = r.scale(F.inv_vec(F.sqrt_vec(squares)))  # +-1
+    return signs.add_public(1, party, alpha_share).scale(F.inv(2))

@@ -411,6 +411,18 @@ def additive_split(x: np.ndarray, parties: int) -> list[np.ndarray]:
     return [*out, last]
 
 
+def transfer_batches(
+    sources: list[PreprocessingStore], targets: list[PreprocessingStore]
+) -> list[PreprocessingStore]:
+    """Add every batch of ``sources`` to ``targets`` (same key shares); returns empty sources."""
+    for mine, theirs in zip(sources, targets, strict=True):
+        if mine.alpha_share != theirs.alpha_share:
+            raise ValueError("stores hold different MAC key shares")
+        for slot in mine._slots:
+            theirs.add(slot.batch)
+    return [PreprocessingStore(s.party, s.parties, s.alpha_share) for s in sources]
+
+
 class InsecureDealerPreprocessing:
     """INSECURE: a trusted dealer sees every value it deals, including the MAC key. Tests only.
 
@@ -440,14 +452,7 @@ class InsecureDealerPreprocessing:
 
     def transfer_to(self, stores: list[PreprocessingStore]) -> None:
         """Move everything dealt so far into other stores holding the same MAC key shares."""
-        for mine, theirs in zip(self.stores, stores, strict=True):
-            if mine.alpha_share != theirs.alpha_share:
-                raise ValueError("stores hold different MAC key shares")
-            for slot in mine._slots:
-                theirs.add(slot.batch)
-        self.stores = [
-            PreprocessingStore(i, self.parties, s.alpha_share) for i, s in enumerate(self.stores)
-        ]
+        self.stores = transfer_batches(self.stores, stores)
 
     def _authenticate(self, x: np.ndarray) -> list[Share]:
         vals = additive_split(x, self.parties)

@@ -1,0 +1,31 @@
+"""Point-to-point rounds for SPDZ programs: each party sends each peer its own payload.
+
+:class:`~.online.Exchange` is a broadcast (everybody gets the same payload, checked for
+consistency). MASCOT's OT messages are pairwise: party i's message to j is meaningless to
+(and must not be sent to) a third party, and broadcasting it would multiply the traffic by
+m - 1. A program yields ``Pairwise(tag, {peer: payload})`` and gets back
+``{peer: payload that peer sent to us}``; the local harness and the MASCOT phase machine
+route it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from .online import Exchange
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Pairwise:
+    """Send ``payloads[j]`` to each peer j; the reply maps each peer to what it sent us."""
+
+    tag: str
+    payloads: dict[int, dict[str, Any]]
+
+
+#: A program that may yield both broadcast and point-to-point rounds (MASCOT's).
+MixedProgram = Generator[Exchange | Pairwise, dict[int, dict[str, Any]], T]
