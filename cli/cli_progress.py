@@ -1,19 +1,27 @@
-"""Progress lines for long runs, written to stderr so stdout stays machine-readable."""
+"""Progress for long runs, written to stderr so stdout stays machine-readable.
+
+One updating bar with ETA (tqdm) for the coordination rounds; it appears only once a run has
+taken longer than a second, so a short run prints just its summary line.
+"""
 
 from __future__ import annotations
 
 import time
-from typing import TextIO
+from typing import Any, TextIO
+
+from tqdm import tqdm
 
 
 class RoundPrinter:
-    """A ``Party`` observer printing one line per finished coordination round."""
+    """A ``Party`` observer: one progress bar over the rounds (``iterations`` is the most)."""
 
     def __init__(self, stream: TextIO, iterations: int, *, only_party: int | None = None) -> None:
         self.stream = stream
         self.iterations = iterations
         self.only_party = only_party
         self.started = time.perf_counter()
+        self.rounds = 0
+        self._bar: Any = None
 
     def __call__(self, party: int, phase: str, rnd: int, event: str) -> None:
         if self.only_party is not None and party != self.only_party:
@@ -21,11 +29,28 @@ class RoundPrinter:
         if event != "end":
             return
         if phase == "coordinate":
+            self.rounds = rnd + 1
+            if self._bar is None:
+                self._bar = tqdm(
+                    total=self.iterations,
+                    desc="rounds (at most)",
+                    unit="round",
+                    file=self.stream,
+                    delay=1.0,
+                    leave=False,
+                    dynamic_ncols=True,
+                    disable=not _is_terminal(self.stream),
+                )
+            self._bar.update(self.rounds - self._bar.n)
+        elif phase == "release":
+            if self._bar is not None:
+                self._bar.close()
             elapsed = time.perf_counter() - self.started
             print(
-                f"  round {rnd + 1:>4}/{self.iterations}  {elapsed:7.2f}s",
-                file=self.stream,
-                flush=True,
+                f"  trained: {self.rounds} rounds in {elapsed:.2f}s", file=self.stream, flush=True
             )
-        elif phase in ("setup", "release"):
-            print(f"  {phase} done", file=self.stream, flush=True)
+
+
+def _is_terminal(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
