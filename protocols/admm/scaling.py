@@ -23,8 +23,16 @@ from typing import Any, ClassVar
 import numpy as np
 
 from coopetition.engine.errors import ProtocolViolation
-from coopetition.engine.machine import Abort, Action, Broadcast, Done, Gather, PhaseMachine
-from coopetition.engine.machine import Received, Started
+from coopetition.engine.machine import (
+    Abort,
+    Action,
+    Broadcast,
+    Done,
+    Gather,
+    PhaseMachine,
+    Received,
+    Started,
+)
 from coopetition.engine.wire import encode_payload
 
 #: how a session prepares the data: no change, centre (for an intercept), or standardise
