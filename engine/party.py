@@ -367,6 +367,7 @@ class Party:
             self._transcript.update(repr((phase, rnd, action.tag, sender)).encode() + digest)
             if sender != self.id:
                 stats.messages_received += 1
+                stats.bytes_received += len(self._bus.frame((phase, rnd, action.tag, sender)) or b"")
         return Received(tag=action.tag, messages=messages)
 
     async def _check_consistency(
@@ -564,7 +565,11 @@ class Party:
                 if exc.peer is None:
                     raise LocalFailure("this party's transport was closed during the run") from None
                 raise
+            duplicates, stale = self._bus.duplicates_dropped, self._bus.stale_dropped
             envelope = self._bus.deliver(frame.data, frame.peer)
+            if (duplicates, stale) != (self._bus.duplicates_dropped, self._bus.stale_dropped):
+                reason = "duplicate" if duplicates != self._bus.duplicates_dropped else "stale"
+                self._log.info("frame_dropped", peer=frame.peer, reason=reason, size=len(frame.data))
             self._last_seen[frame.peer] = trio.current_time()
             if envelope is not None:
                 self._on_control(envelope.header, envelope.payload)
