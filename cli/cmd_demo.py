@@ -25,6 +25,7 @@ import trio
 from coopetition.cli_progress import RoundPrinter
 from coopetition.engine.errors import ConfigError
 from coopetition.engine.identity import public_key_hex, write_key_file
+from coopetition.optional import require
 from coopetition.protocols.admm import AdmmConfig, Objective
 from coopetition.protocols.admm.local_run import train_locally
 from coopetition.protocols.admm.objective import KINDS
@@ -83,6 +84,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if args.parties < 2:
             raise ConfigError("--parties must be at least 2")
+        require("sklearn", extra="demo", package="scikit-learn")  # the reference fit
         dataset = load(args.dataset)
         config = _config(args, dataset.X.shape[0])
         parts = dataset.split(args.parties, seed=args.seed)
@@ -173,6 +175,9 @@ def write_tcp_session(folder: Path, parts: list[Any], config: AdmmConfig) -> lis
             f"l1_ratio = {objective.l1_ratio!r}",
             f"rho = {config.rho!r}",
             f"iterations = {config.iterations}",
+            f"tolerance = {config.tolerance or 0.0!r}",
+            f"adaptive_rho = {str(config.adaptive_rho).lower()}",
+            f'scaling = "{config.scaling}"',
             "",
         ]
         for peer in range(count):

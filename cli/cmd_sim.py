@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from coopetition.engine.errors import ConfigError
+from coopetition.outputs import fresh_name
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +27,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--schedule-out",
         type=Path,
         default=None,
-        help="where to save the fault schedule (default results/sim/NAME-seedS.json)",
+        help="where to save the fault schedule (default: OUT/NAME-seedS.json)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for what the run writes (default: a fresh coopetition-sim-* folder here)",
     )
     parser.set_defaults(func=_run)
 
@@ -45,7 +52,8 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as exc:  # a combination only the runner can judge
         print(f"coopetition sim: {args.scenario}: {exc}", file=sys.stderr)
         return 2
-    out = args.schedule_out or Path("results") / "sim" / f"{scenario.name}-seed{scenario.seed}.json"
+    folder = args.out or fresh_name(Path.cwd(), f"coopetition-sim-{scenario.name}")
+    out = args.schedule_out or folder / f"{scenario.name}-seed{scenario.seed}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     result.schedule.save(out)
     problems = unmet_expectations(scenario, result)
@@ -63,6 +71,7 @@ def _run(args: argparse.Namespace) -> int:
         print(result.schedule.format())
         for problem in problems:
             print(f"EXPECTATION NOT MET: {problem}")
+        print(f"fault schedule written to {out}")
     return 3 if problems else 0
 
 
