@@ -32,12 +32,22 @@ from coopetition.protocols.admm.objective import KINDS
 from coopetition.protocols.admm.reference import reference_fit
 from coopetition.sims.data import DATASETS, Dataset, load
 
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown after every option, examples kept as written."""
+
+
 #: a model within this fraction of the largest reference coefficient counts as converged
 CONVERGED_TOLERANCE = 1e-6
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("demo", help="train jointly among local parties on real data")
+    parser = sub.add_parser(
+        "demo",
+        help="train jointly among local parties on real data",
+        epilog="example:\n  coopetition demo --dataset diabetes --objective ridge --transport tcp",
+        formatter_class=HelpFormatter,
+    )
     parser.add_argument("--protocol", choices=["admm"], default="admm")
     parser.add_argument("--parties", type=int, default=4, help="number of parties (default 4)")
     parser.add_argument("--transport", choices=["memory", "tcp"], default="memory")
@@ -46,18 +56,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--lam", type=float, help="regularisation (default 0.02 x rows)")
     parser.add_argument("--rho", type=float, help="ADMM penalty (default 0.1 x rows)")
     parser.add_argument("--l1-ratio", type=float, default=0.5, help="elastic net mix")
-    parser.add_argument(
-        "--iterations", type=int, default=1000, help="most ADMM rounds (default 1000)"
-    )
+    parser.add_argument("--iterations", type=int, default=1000, help="most ADMM rounds")
     parser.add_argument(
         "--tolerance",
         type=float,
         default=1e-10,
-        help="stop when the relative primal and dual residuals are below this (default 1e-10); "
+        help="stop when the relative primal and dual residuals are below this; "
         "0 runs exactly --iterations rounds",
     )
     parser.add_argument(
-        "--fixed-rho", action="store_true", help="keep rho fixed (default: residual balancing)"
+        "--fixed-rho", action="store_true", help="keep rho fixed instead of residual balancing"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the row split")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")

@@ -15,10 +15,35 @@ from coopetition.engine.identity import public_key_hex, write_key_file
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("keys", help="manage party identities")
     keys_sub = parser.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-    new = keys_sub.add_parser("new", help="create a key pair; prints the public key to share")
+    new = keys_sub.add_parser(
+        "new",
+        help="create a key pair; prints the public key to share",
+        epilog="example:\n  coopetition keys new --out party0.key",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     new.add_argument("--out", type=Path, required=True, help="secret key file to write (0600)")
     new.add_argument("--force", action="store_true", help="overwrite an existing key file")
     new.set_defaults(func=_new)
+    show = keys_sub.add_parser(
+        "show",
+        help="print the public key of a key file",
+        epilog="example:\n  coopetition keys show party0.key",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    show.add_argument("file", type=Path, help="key file made by `keys new`")
+    show.set_defaults(func=_show)
+
+
+def _show(args: argparse.Namespace) -> int:
+    from coopetition.keyfile import read_private_key
+
+    try:
+        key = read_private_key(args.file)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(public_key_hex(key.verify_key))
+    return 0
 
 
 def _new(args: argparse.Namespace) -> int:

@@ -18,7 +18,12 @@ from coopetition.outputs import fresh_name
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("sim", help="simulate a scenario (WAN, faults) in virtual time")
+    parser = sub.add_parser(
+        "sim",
+        help="simulate a scenario (WAN, faults) in virtual time",
+        epilog="example:\n  coopetition sim sims/scenarios/admm-us-west-east.toml --seed 3",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("scenario", type=Path, help="scenario TOML file (see sims/scenarios/)")
     parser.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     parser.add_argument("--parties", type=int, default=None, help="override the party count")
