@@ -118,7 +118,7 @@ def test_three_parties_on_loopback_follow_the_guide(tmp_path):
             )
         )
     outputs = [p.communicate(timeout=300) for p in procs]
-    for proc, (out, err) in zip(procs, outputs, strict=True):
+    for proc, (_out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
         assert "model written to model.json" in err
     assert "waiting_for_peers" in outputs[0][1] or "tcp.connected" in outputs[0][1]
