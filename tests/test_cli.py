@@ -38,7 +38,8 @@ def test_demo_memory_json_matches_reference():
         assert key in report
     assert report["protocol"] == "admm" and report["parties"] == 4
     assert report["transport"] == "memory"
-    assert report["max_abs_coef_diff"] < 1e-4
+    assert report["max_abs_coef_diff"] < 1e-6  # the demo's defaults stop on the residuals
+    assert report["converged"] and report["iterations"] < 1000
     assert report["objective"] == pytest.approx(report["reference_objective"], rel=1e-8)
     assert report["parties_agree"]
 
