@@ -1,6 +1,8 @@
 """Every bad input from issue 13 gives one line on stderr and a nonzero exit, never a traceback."""
 
+import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -22,27 +24,42 @@ def _one_line_error(capsys, code, expected_code=2):
     return last
 
 
+def _free_ports(count):
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def _start_and_wait_listening(config):
+    """Start party 0 with JSON logs; return once it listens (so it holds its lock)."""
+    proc = subprocess.Popen(
+        [*CLI, "party", "--config", str(config), "--log-json"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if '"tcp.listening"' in line or not line.startswith("{"):
+            break
+    return proc, lines
+
+
 def _session(folder, capsys, *, lam_key="lam"):
     """Keys, a session file and party 0's file, as docs/deployment.md makes them."""
     public = []
     for i in range(2):
         assert main(["keys", "new", "--out", str(folder / f"party{i}.key")]) == 0
         public.append(capsys.readouterr().out.strip())
-    assert (
-        main(
-            [
-                "session",
-                "new",
-                "--out",
-                str(folder / "session.toml"),
-                "--party",
-                f"0=127.0.0.1:1,{public[0]}",
-                "--party",
-                f"1=127.0.0.1:2,{public[1]}",
-            ]
-        )
-        == 0
-    )
+    ports = _free_ports(2)
+    parties = [f"--party={i}=127.0.0.1:{ports[i]},{public[i]}" for i in range(2)]
+    assert main(["session", "new", "--out", str(folder / "session.toml"), *parties]) == 0
     text = (folder / "session.toml").read_text().replace("lam = ", f"{lam_key} = ")
     (folder / "session.toml").write_text(text)
     (folder / "data.csv").write_text("a,b,y\n1,2,3\n4,5,6\n7,8,10\n")
@@ -117,20 +134,11 @@ def test_header_names_must_exist(tmp_path, capsys):
 @pytest.mark.processes
 def test_a_party_started_twice_is_detected(tmp_path, capsys):
     config = _session(tmp_path, capsys)
-    first = subprocess.Popen(
-        [*CLI, "party", "--config", str(config), "--quiet"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    first, _ = _start_and_wait_listening(config)
     try:
-        deadline = time.monotonic() + 60
-        while True:  # the first process holds the lock once it is waiting for its peer
-            second = subprocess.run(
-                [*CLI, "party", "--config", str(config)], capture_output=True, text=True, timeout=60
-            )
-            if "already running" in second.stderr or time.monotonic() > deadline:
-                break
+        second = subprocess.run(
+            [*CLI, "party", "--config", str(config)], capture_output=True, text=True, timeout=60
+        )
         assert second.returncode == 2
         assert second.stderr.strip().splitlines()[-1] == (
             f"error: party 0 is already running on this host (its key file "
@@ -139,6 +147,27 @@ def test_a_party_started_twice_is_detected(tmp_path, capsys):
     finally:
         first.kill()
         first.communicate()
+
+
+@pytest.mark.processes
+def test_refused_connections_and_waits_are_logged(tmp_path, capsys):
+    config = _session(tmp_path, capsys)
+    port = int(
+        (tmp_path / "session.toml").read_text().split("127.0.0.1:")[1].split(",")[0].split('"')[0]
+    )
+    proc, lines = _start_and_wait_listening(config)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"GET / HTTP/1.0\r\n\r\n" * 4)
+            time.sleep(3.0)  # the party refuses it and waits for party 1 (reported after 2 s)
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    events = [json.loads(line) for line in [*lines, *err.splitlines()] if line.startswith("{")]
+    refused = [e for e in events if e.get("event") == "tcp.refused"]
+    assert refused and refused[0]["error"], events
+    waiting = [e for e in events if e.get("event") == "waiting_for_peers"]
+    assert waiting and waiting[0]["parties"] == [1]
 
 
 def test_demo_without_scikit_learn_gives_the_pip_line(monkeypatch, capsys):
