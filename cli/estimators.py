@@ -28,6 +28,14 @@ class _FederatedLinearModel:
 
     protocol: ClassVar[str] = "admm"
     objective: ClassVar[str] = "lasso"
+    # hyperparameters every subclass's __init__ sets
+    parties: int
+    rho: float
+    max_iter: int
+    tol: float
+    adaptive_rho: bool
+    scaling: str
+    random_state: int
 
     # -- scikit-learn's parameter protocol (what BaseEstimator does, without importing it) --
 

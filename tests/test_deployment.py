@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from coopetition.sims.data import _raw
+from coopetition.sims.data import load_raw
 
 CLI = [sys.executable, "-m", "coopetition"]
 GUIDE = (Path(__file__).parent.parent / "docs" / "deployment.md").read_text()
@@ -34,7 +34,8 @@ def _free_ports(count):
 
 
 def _write_csvs(hosts):
-    X, y, names = _raw("wine-red")
+    raw = load_raw("wine-red")
+    X, y, names = raw.X, raw.y, raw.feature_names
     order = np.random.default_rng(7).permutation(len(y))
     parts = np.array_split(order, len(hosts))
     for host, rows in zip(hosts, parts, strict=True):
