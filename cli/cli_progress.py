@@ -1,7 +1,8 @@
 """Progress for long runs, written to stderr so stdout stays machine-readable.
 
 One updating bar with ETA (tqdm) for the coordination rounds; it appears only once a run has
-taken longer than a second, so a short run prints just its summary line.
+taken longer than a second, so a short run prints just its summary line. Without a terminal
+(a log file) it writes a line at the first round and then one every ``LINE_EVERY`` seconds.
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ import time
 from typing import Any, TextIO
 
 from tqdm import tqdm
+
+
+#: without a terminal (a log file), one progress line this often
+LINE_EVERY = 10.0
 
 
 class RoundPrinter:
@@ -22,6 +27,7 @@ class RoundPrinter:
         self.started = time.perf_counter()
         self.rounds = 0
         self._bar: Any = None
+        self._last_line = 0.0
 
     def __call__(self, party: int, phase: str, rnd: int, event: str) -> None:
         if self.only_party is not None and party != self.only_party:
@@ -42,6 +48,16 @@ class RoundPrinter:
                     disable=not _is_terminal(self.stream),
                 )
             self._bar.update(self.rounds - self._bar.n)
+            if self._bar.disable:  # not a terminal: a line at the first round, then every 10 s
+                now = time.perf_counter()
+                if self.rounds == 1 or now - self._last_line >= LINE_EVERY:
+                    self._last_line = now
+                    print(
+                        f"  round {self.rounds} of at most {self.iterations}, "
+                        f"{now - self.started:.1f}s",
+                        file=self.stream,
+                        flush=True,
+                    )
         elif phase == "release":
             if self._bar is not None:
                 self._bar.close()
