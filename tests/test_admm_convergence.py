@@ -164,3 +164,28 @@ async def test_dropped_frames_are_logged_with_their_reason_and_bytes_counted(aut
     assert stats.messages_received > 0 and stats.bytes_received > 0
     # what party 1 sent in the phase: its contributions (counted here) and its digest echoes
     assert 0 < stats.bytes_received < run.parties[1].stats.phase("coordinate").bytes_sent
+
+
+async def test_different_parameters_are_named_in_the_scaling_phase(autojump_clock):
+    from coopetition.engine.errors import ProtocolViolation
+    from coopetition.engine.local import local_configs, run_parties
+    from coopetition.protocols.admm import AdmmRun
+
+    data = load("wine-red")
+    parts = data.split(2)
+    lams = (1.0, 2.0)  # party 1 has another copy of the session file
+    protocols = [
+        AdmmRun(
+            AdmmConfig(Objective("lasso", lam=lam), scaling="standardize"),
+            X,
+            y,
+            party=pid,
+            parties=(0, 1),
+        )
+        for pid, ((X, y), lam) in enumerate(zip(parts, lams, strict=True))
+    ]
+    configs = local_configs([0, 1], deadlines=FAST)
+    run = await run_parties(configs, MemoryNetwork([0, 1]).transports(), protocols)
+    error = run.errors[0]
+    assert isinstance(error, ProtocolViolation) and error.culprit == 1
+    assert "(objective.lam)" in error.reason and error.phase == "scaling"

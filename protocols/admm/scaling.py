@@ -121,6 +121,23 @@ def _encodes_as(value: Any, encoded: bytes) -> bool:
         return False
 
 
+def _differing_keys(theirs: Any, mine: dict[str, Any], prefix: str = "") -> str:
+    """Which parameters differ, by name only (values may be anything a peer chose to send)."""
+    if not isinstance(theirs, dict):
+        return prefix.rstrip(".") or "not a table"
+    names = []
+    for key in sorted(set(theirs) | set(mine), key=str):
+        if key in theirs and key in mine:
+            if isinstance(theirs[key], dict) and isinstance(mine[key], dict):
+                inner = _differing_keys(theirs[key], mine[key], f"{prefix}{key}.")
+                names += [inner] if inner else []
+                continue
+            if _encodes_as(theirs[key], encode_payload(mine[key])):
+                continue
+        names.append(f"{prefix}{key}")
+    return ", ".join(names[:8])
+
+
 class ScalingState(enum.Enum):
     START = "start"
     POOLING = "pooling"
@@ -161,7 +178,9 @@ class AgreeScaling(PhaseMachine):
             value = event.messages[sender]
             params = value.get("parameters") if isinstance(value, dict) else None
             if params is None or not _encodes_as(params, mine):
-                return [self._refuse(sender, "announced training parameters different from")]
+                keys = _differing_keys(params, self.public_parameters) or "encoding"
+                what = f"announced training parameters ({keys}) different from"
+                return [self._refuse(sender, what)]
             stats = _valid_stats(value.get("stats"), width)
             if stats is None:
                 return [self._refuse(sender, "sent malformed column statistics, unlike")]
