@@ -12,7 +12,6 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
-
 #: without a terminal (a log file), one progress line this often
 LINE_EVERY = 10.0
 

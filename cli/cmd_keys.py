@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -50,6 +51,7 @@ def _new(args: argparse.Namespace) -> int:
     key = SigningKey.generate()
     try:
         write_key_file(args.out, key, overwrite=args.force)
+        os.chmod(args.out, 0o600)  # --force on an existing file keeps its mode otherwise
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

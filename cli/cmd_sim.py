@@ -24,7 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="example:\n  coopetition sim sims/scenarios/admm-us-west-east.toml --seed 3",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("scenario", type=Path, help="scenario TOML file (see sims/scenarios/)")
+    parser.add_argument(
+        "scenario",
+        type=Path,
+        nargs="?",
+        help="scenario TOML file, or the name of a bundled one (see --list)",
+    )
+    parser.add_argument("--list", action="store_true", help="list the bundled scenarios")
     parser.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     parser.add_argument("--parties", type=int, default=None, help="override the party count")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -47,8 +53,14 @@ def _run(args: argparse.Namespace) -> int:
     from coopetition.sims.execute import simulate_scenario, unmet_expectations
     from coopetition.sims.scenario import load
 
+    if args.list or args.scenario is None:
+        print("\n".join(sorted(_bundled())))
+        return 0 if args.list else 2
+    path = args.scenario
+    if not path.exists() and str(path) in _bundled():
+        path = _bundled()[str(path)]
     try:
-        scenario = load(args.scenario, seed=args.seed, parties=args.parties)
+        scenario = load(path, seed=args.seed, parties=args.parties)
     except ConfigError as exc:
         print(f"coopetition sim: {exc}", file=sys.stderr)
         return 2
@@ -76,8 +88,22 @@ def _run(args: argparse.Namespace) -> int:
         print(result.schedule.format())
         for problem in problems:
             print(f"EXPECTATION NOT MET: {problem}")
+        if not problems:
+            print("expectation met" if scenario.expect else "no [expect] section to check")
         print(f"fault schedule written to {out}")
     return 3 if problems else 0
+
+
+def _bundled() -> dict[str, Path]:
+    """The scenarios shipped with the package, by name (file name without .toml)."""
+    from importlib import resources
+
+    folder = resources.files("coopetition.sims") / "scenarios"
+    return {
+        entry.name.removesuffix(".toml"): Path(str(entry))
+        for entry in folder.iterdir()
+        if entry.name.endswith(".toml")
+    }
 
 
 def _table(r: dict) -> None:
