@@ -82,7 +82,7 @@ def run_one_party(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None,
         code = 0
     except ProtocolAborted as exc:
         outcome = aborted_dict(spec, exc)
-        print(f"aborted: {exc}", file=sys.stderr)
+        print(f"aborted: {exc}{_hint(spec, exc)}", file=sys.stderr)
         code = 3
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -100,3 +100,16 @@ def _run(args: argparse.Namespace) -> int:
     if args.output:
         args.output.write_text(text + "\n")
     return code
+
+
+def _hint(spec: PartyFile, exc: ProtocolAborted) -> str:
+    """What the operator can check, for failures a config mistake usually causes."""
+    if "roster key" in exc.reason and exc.culprit is not None:
+        return (
+            f" (check that party {exc.culprit}'s public_key in the session file matches "
+            f"`coopetition keys show` of its key file, and that {spec.config_path} names the "
+            "right session file)"
+        )
+    if exc.code == "peer_unreachable" and exc.phase == "connect":
+        return " (is every party started, and its address in the session file right?)"
+    return ""
