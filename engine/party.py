@@ -367,7 +367,9 @@ class Party:
             self._transcript.update(repr((phase, rnd, action.tag, sender)).encode() + digest)
             if sender != self.id:
                 stats.messages_received += 1
-                stats.bytes_received += len(self._bus.frame((phase, rnd, action.tag, sender)) or b"")
+                stats.bytes_received += len(
+                    self._bus.frame((phase, rnd, action.tag, sender)) or b""
+                )
         return Received(tag=action.tag, messages=messages)
 
     async def _check_consistency(
@@ -384,6 +386,10 @@ class Party:
         echo_tag = tag + ECHO_SUFFIX
         await self._send_protocol(phase, rnd, echo_tag, mine, BROADCAST)
         echoes = await self._bus.gather(phase, rnd, echo_tag, list(self.peers), deadline=deadline)
+        stats = self.stats.phase(phase)
+        for peer in echoes:  # the echo round's traffic counts like any other
+            stats.messages_received += 1
+            stats.bytes_received += len(self._bus.frame((phase, rnd, echo_tag, peer)) or b"")
         disputes: dict[PartyId, dict[PartyId, bytes]] = {}
         for peer, theirs in echoes.items():
             if not _is_digest_list(theirs) or [s for s, _ in theirs] != senders:
@@ -569,7 +575,9 @@ class Party:
             envelope = self._bus.deliver(frame.data, frame.peer)
             if (duplicates, stale) != (self._bus.duplicates_dropped, self._bus.stale_dropped):
                 reason = "duplicate" if duplicates != self._bus.duplicates_dropped else "stale"
-                self._log.info("frame_dropped", peer=frame.peer, reason=reason, size=len(frame.data))
+                self._log.info(
+                    "frame_dropped", peer=frame.peer, reason=reason, size=len(frame.data)
+                )
             self._last_seen[frame.peer] = trio.current_time()
             if envelope is not None:
                 self._on_control(envelope.header, envelope.payload)
