@@ -51,6 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--run-out", type=Path, help="also write the run record for `report`")
     local = parser.add_argument_group("--local only (a real session reads these from its files)")
     defaults = AdmmTable()
+    local.add_argument(
+        "--split", type=int, metavar="N", help="deal one file's rows among N simulated parties"
+    )
     local.add_argument("--target", help="target column name or 0-based index (default: last)")
     local.add_argument("--features", help="comma-separated feature columns (default: all others)")
     local.add_argument(
@@ -93,11 +96,13 @@ def _run_local(args: argparse.Namespace) -> int:
     from coopetition.api import simulate
     from coopetition.cli_progress import RoundPrinter
     from coopetition.party_config import admm_config
-    from coopetition.tabular import load_table
+    from coopetition.tabular import load_table, split_table
 
     try:
-        if len(args.local) < 2:
-            raise ConfigError("--local needs at least two data files (one per party)")
+        if len(args.local) < 2 and not args.split:
+            raise ConfigError("--local needs two or more data files (one per party), or --split N")
+        if args.split is not None and (len(args.local) != 1 or args.split < 2):
+            raise ConfigError("--split N takes one data file and N >= 2")
         spec = DataTable(
             target=None if args.target is None else _column(args.target),
             features=None
@@ -106,6 +111,8 @@ def _run_local(args: argparse.Namespace) -> int:
             header={"auto": "auto", "yes": True, "no": False}[args.header],
         )
         tables = [load_table(path, spec) for path in args.local]
+        if args.split:
+            tables = split_table(tables[0], args.split)
         names = {t.feature_names for t in tables}
         if len(names) != 1:
             raise ConfigError(f"the files' feature columns differ: {sorted(names)}")

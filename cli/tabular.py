@@ -170,3 +170,15 @@ def load_table(path: Path, spec: DataTable | None = None) -> Table:
     if suffix in (".parquet", ".pq"):
         return _read_parquet(path, spec)
     return _read_csv(path, spec)
+
+
+def split_table(table: Table, parties: int, *, seed: int = 0) -> list[Table]:
+    """Deal the rows (shuffled with ``seed``) into ``parties`` nearly equal tables."""
+    rows = table.X.shape[0]
+    if not 2 <= parties <= rows:
+        raise ConfigError(f"cannot deal {rows} rows among {parties} parties")
+    order = np.random.default_rng(seed).permutation(rows)
+    return [
+        Table(table.X[idx], table.y[idx], table.feature_names, table.target_name)
+        for idx in np.array_split(order, parties)
+    ]
