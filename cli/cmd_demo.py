@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import trio
 
+from coopetition.cli_help import HelpFormatter
 from coopetition.cli_progress import RoundPrinter
 from coopetition.engine.errors import ConfigError
 from coopetition.engine.identity import public_key_hex, write_key_file
@@ -31,11 +32,6 @@ from coopetition.protocols.admm.local_run import train_locally
 from coopetition.protocols.admm.objective import KINDS
 from coopetition.protocols.admm.reference import reference_fit
 from coopetition.sims.data import DATASETS, Dataset, load
-
-
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults shown after every option, examples kept as written."""
-
 
 #: a model within this fraction of the largest reference coefficient counts as converged
 CONVERGED_TOLERANCE = 1e-6

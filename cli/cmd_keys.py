@@ -9,6 +9,7 @@ from pathlib import Path
 
 from nacl.signing import SigningKey
 
+from coopetition.cli_help import HelpFormatter
 from coopetition.engine.errors import ConfigError
 from coopetition.engine.identity import public_key_hex, write_key_file
 
@@ -20,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "new",
         help="create a key pair; prints the public key to share",
         epilog="example:\n  coopetition keys new --out party0.key",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     new.add_argument("--out", type=Path, required=True, help="secret key file to write (0600)")
     new.add_argument("--force", action="store_true", help="overwrite an existing key file")
@@ -29,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "show",
         help="print the public key of a key file",
         epilog="example:\n  coopetition keys show party0.key",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     show.add_argument("file", type=Path, help="key file made by `keys new`")
     show.set_defaults(func=_show)

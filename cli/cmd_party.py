@@ -17,6 +17,7 @@ from typing import Any
 
 import trio
 
+from coopetition.cli_help import HelpFormatter
 from coopetition.cli_logging import configure
 from coopetition.cli_progress import RoundPrinter
 from coopetition.engine.errors import ConfigError, ProtocolAborted
@@ -33,7 +34,9 @@ The config file format and a full 3-host walk-through: docs/deployment.md."""
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="only warnings and errors on stderr")
     parser.add_argument(
-        "--log-json", action="store_true", help="log JSON lines on stderr (default: human text)"
+        "--log-json",
+        action="store_true",
+        help="log JSON lines on stderr instead of human-readable text",
     )
 
 
@@ -42,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "party",
         help="run one party of a multi-host session; prints the outcome as JSON",
         epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--config", type=Path, required=True, help="party configuration (TOML)")
     parser.add_argument("--output", type=Path, help="also write the JSON outcome to this file")

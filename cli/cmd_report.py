@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from coopetition.cli_help import HelpFormatter
 from coopetition.engine.errors import ConfigError
 from coopetition.optional import require
 from coopetition.outputs import fresh_name
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="draw PNG plots of a run (timeline, bytes per phase, convergence)",
         epilog="example:\n  coopetition train --local a.csv b.csv --run-out run.json\n"
         "  coopetition report run.json --out plots/",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("run", type=Path, help="run record (JSON)")
     parser.add_argument("--out", type=Path, help="folder for the PNGs (default: a fresh one here)")

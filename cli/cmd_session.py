@@ -15,6 +15,7 @@ from pathlib import Path
 
 import msgspec
 
+from coopetition.cli_help import HelpFormatter
 from coopetition.config_schema import AdmmTable, DataTable, PartyEntry, SessionDoc, SessionTable
 from coopetition.engine.errors import ConfigError
 from coopetition.engine.identity import verify_key_from_hex
@@ -34,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "new",
         help="write a session file with a fresh id",
         epilog=EXAMPLE,
-        formatter_class=_Formatter,
+        formatter_class=HelpFormatter,
     )
     new.add_argument("--out", type=Path, required=True, help="session file to write")
     new.add_argument(
@@ -73,10 +74,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     new.add_argument("--features", help="comma-separated feature columns (default: all others)")
     new.add_argument("--force", action="store_true", help="overwrite an existing file")
     new.set_defaults(func=_new)
-
-
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
 
 
 def _column(text: str) -> str | int:

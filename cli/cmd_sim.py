@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from coopetition.cli_help import HelpFormatter
 from coopetition.engine.errors import ConfigError
 from coopetition.outputs import fresh_name
 
@@ -22,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "sim",
         help="simulate a scenario (WAN, faults) in virtual time",
         epilog="example:\n  coopetition sim sims/scenarios/admm-us-west-east.toml --seed 3",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "scenario",

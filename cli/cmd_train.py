@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from coopetition.cli_help import HelpFormatter
 from coopetition.cmd_party import add_run_options, run_one_party
 from coopetition.config_schema import AdmmTable, DataTable
 from coopetition.engine.errors import ConfigError, ProtocolAborted
@@ -31,16 +32,12 @@ EXAMPLE = """examples:
 Model file: {"feature_names": [...], "coef": [...], "intercept": ..., "scaling": {...}, ...}"""
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "train",
         help="train on your own CSV/Parquet files (one party of a session, or all locally)",
         epilog=EXAMPLE,
-        formatter_class=_Formatter,
+        formatter_class=HelpFormatter,
     )
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--config", type=Path, help="this party's config (a real session)")
