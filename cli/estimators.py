@@ -130,68 +130,6 @@ def _names(X: Any) -> list[str] | None:
     return [str(c) for c in columns] if columns is not None else None
 
 
-class AdmmLasso(_FederatedLinearModel):
-    """LASSO by plaintext consensus ADMM: ``1/2 ||Xw - y||^2 + lam ||w||_1``."""
-
-    objective = "lasso"
-
-    def __init__(
-        self,
-        lam: float = 1.0,
-        *,
-        parties: int = 3,
-        rho: float = 1.0,
-        max_iter: int = 1000,
-        tol: float = 1e-10,
-        adaptive_rho: bool = True,
-        scaling: str = "standardize",
-        random_state: int = 0,
-    ) -> None:
-        self.lam = lam
-        self.parties = parties
-        self.rho = rho
-        self.max_iter = max_iter
-        self.tol = tol
-        self.adaptive_rho = adaptive_rho
-        self.scaling = scaling
-        self.random_state = random_state
-
-
-class AdmmRidge(AdmmLasso):
-    """Ridge by plaintext consensus ADMM: ``1/2 ||Xw - y||^2 + lam ||w||^2``."""
-
-    objective = "ridge"
-
-
-class AdmmElasticNet(_FederatedLinearModel):
-    """Elastic net: ``1/2 ||Xw - y||^2 + lam r ||w||_1 + lam (1 - r) ||w||^2`` (r = l1_ratio)."""
-
-    objective = "elastic_net"
-
-    def __init__(
-        self,
-        lam: float = 1.0,
-        l1_ratio: float = 0.5,
-        *,
-        parties: int = 3,
-        rho: float = 1.0,
-        max_iter: int = 1000,
-        tol: float = 1e-10,
-        adaptive_rho: bool = True,
-        scaling: str = "standardize",
-        random_state: int = 0,
-    ) -> None:
-        self.lam = lam
-        self.l1_ratio = l1_ratio
-        self.parties = parties
-        self.rho = rho
-        self.max_iter = max_iter
-        self.tol = tol
-        self.adaptive_rho = adaptive_rho
-        self.scaling = scaling
-        self.random_state = random_state
-
-
 class AdmmLinearRegression(_FederatedLinearModel):
     """Least squares by plaintext consensus ADMM: ``1/2 ||Xw - y||^2``."""
 
@@ -215,6 +153,61 @@ class AdmmLinearRegression(_FederatedLinearModel):
         self.adaptive_rho = adaptive_rho
         self.scaling = scaling
         self.random_state = random_state
+
+
+class AdmmLasso(AdmmLinearRegression):
+    """LASSO by plaintext consensus ADMM: ``1/2 ||Xw - y||^2 + lam ||w||_1``."""
+
+    objective = "lasso"
+
+    def __init__(
+        self,
+        lam: float = 1.0,
+        *,
+        parties: int = 3,
+        rho: float = 1.0,
+        max_iter: int = 1000,
+        tol: float = 1e-10,
+        adaptive_rho: bool = True,
+        scaling: str = "standardize",
+        random_state: int = 0,
+    ) -> None:
+        self.lam = lam
+        super().__init__(
+            parties=parties, rho=rho, max_iter=max_iter, tol=tol, adaptive_rho=adaptive_rho,
+            scaling=scaling, random_state=random_state,
+        )  # fmt: skip
+
+
+class AdmmRidge(AdmmLasso):
+    """Ridge by plaintext consensus ADMM: ``1/2 ||Xw - y||^2 + lam ||w||^2``."""
+
+    objective = "ridge"
+
+
+class AdmmElasticNet(AdmmLasso):
+    """Elastic net: ``1/2 ||Xw - y||^2 + lam r ||w||_1 + lam (1 - r) ||w||^2`` (r = l1_ratio)."""
+
+    objective = "elastic_net"
+
+    def __init__(
+        self,
+        lam: float = 1.0,
+        l1_ratio: float = 0.5,
+        *,
+        parties: int = 3,
+        rho: float = 1.0,
+        max_iter: int = 1000,
+        tol: float = 1e-10,
+        adaptive_rho: bool = True,
+        scaling: str = "standardize",
+        random_state: int = 0,
+    ) -> None:
+        self.l1_ratio = l1_ratio
+        super().__init__(
+            lam, parties=parties, rho=rho, max_iter=max_iter, tol=tol, adaptive_rho=adaptive_rho,
+            scaling=scaling, random_state=random_state,
+        )  # fmt: skip
 
 
 ESTIMATORS = {
