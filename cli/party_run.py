@@ -169,22 +169,9 @@ async def run_party_file(
     timeline = Timeline()
     party = Party(config, transport, logger=log, observer=observers(progress, timeline))
     protocol = AdmmRun(spec.admm, table.X, table.y, party=spec.party_id, parties=config.parties)
-    reporter = trio.CancelScope()
-
-    async def report_waiting() -> None:
-        with reporter:
-            if watch is not None:
-                await _report_waiting(spec, watch, log)
-
     try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(report_waiting)
-            try:
-                async with transport:  # connects to every peer, or raises
-                    reporter.cancel()
-                    result = await party.run(protocol)
-            finally:
-                reporter.cancel()
+        await _connect_reporting(transport, spec, watch, log)
+        result = await party.run(protocol)
     except TransportError as exc:
         raise PeerUnreachable(
             f"could not connect: {exc}", culprit=exc.peer, phase="connect"
@@ -196,7 +183,31 @@ async def run_party_file(
                 f"{exc} (is this party already running, or another program on that port?)"
             ) from None
         raise
+    finally:
+        await transport.aclose()
     return result_dict(result, table, party, timeline)
+
+
+async def _connect_reporting(
+    transport: TcpTransport, spec: PartyFile, watch: PeerWatch | None, log: Any
+) -> None:
+    """``transport.connect()`` while saying whom it waits for; raises what connect raises.
+
+    The connect error is caught inside the nursery and raised outside it, so callers get the
+    error itself rather than an exception group.
+    """
+    failure: Exception | None = None
+    async with trio.open_nursery() as nursery:
+        if watch is not None:
+            nursery.start_soon(_report_waiting, spec, watch, log)
+        try:
+            await transport.connect()
+        except Exception as exc:
+            failure = exc
+        finally:
+            nursery.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
 
 
 def aborted_dict(spec: PartyFile, exc: ProtocolAborted) -> dict[str, Any]:
