@@ -10,11 +10,16 @@ so a run never overwrites a tracked file (the figures in docs/ are regenerated o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+from tqdm import tqdm
 
 from coopetition.outputs import fresh_name
 
@@ -46,6 +51,32 @@ def register(sub: argparse._SubParsersAction) -> None:
         one.set_defaults(func=_run, module=module, name=name)
 
 
+@contextlib.contextmanager
+def _elapsed_ticker(every: float = 30.0) -> Iterator[None]:
+    """Say the benchmark is still running: a live elapsed-time bar on a terminal, else a line
+    every ``every`` seconds (benchmarks do not report their own progress)."""
+    done = threading.Event()
+    terminal = sys.stderr.isatty()
+    bar = tqdm(desc="measuring", unit="s", file=sys.stderr, disable=not terminal, leave=False)
+
+    def tick() -> None:
+        started = time.perf_counter()
+        while not done.wait(1.0 if terminal else every):
+            if terminal:
+                bar.update(1)
+            else:
+                print(f"  still measuring, {time.perf_counter() - started:.0f}s", file=sys.stderr)
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        bar.close()
+
+
 def _run(args: argparse.Namespace) -> int:
     insecure = getattr(args, "insecure_bits", None) is not None
     if getattr(args, "out", None) is None and not insecure:
@@ -55,7 +86,8 @@ def _run(args: argparse.Namespace) -> int:
     print(f"coopetition bench {args.name}: measuring (may take minutes) ...", file=sys.stderr)
     started = time.perf_counter()
     try:
-        result = args.module.run(args)
+        with _elapsed_ticker():
+            result = args.module.run(args)
     except ModuleNotFoundError as exc:
         print(
             f"error: this benchmark needs {exc.name}, which is not installed; run: "
