@@ -21,9 +21,11 @@ from typing import Any
 import numpy as np
 import trio
 
+from coopetition.cli_help import HelpFormatter
 from coopetition.cli_progress import RoundPrinter
 from coopetition.engine.errors import ConfigError
 from coopetition.engine.identity import public_key_hex, write_key_file
+from coopetition.optional import require
 from coopetition.protocols.admm import AdmmConfig, Objective
 from coopetition.protocols.admm.local_run import train_locally
 from coopetition.protocols.admm.objective import KINDS
@@ -32,11 +34,16 @@ from coopetition.sims.benchkit import free_ports as _free_ports
 from coopetition.sims.data import DATASETS, Dataset, load
 
 #: a model within this fraction of the largest reference coefficient counts as converged
-CONVERGED_TOLERANCE = 1e-3
+CONVERGED_TOLERANCE = 1e-6
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("demo", help="train jointly among local parties on real data")
+    parser = sub.add_parser(
+        "demo",
+        help="train jointly among local parties on real data",
+        epilog="example:\n  coopetition demo --dataset diabetes --objective ridge --transport tcp",
+        formatter_class=HelpFormatter,
+    )
     parser.add_argument("--protocol", choices=["admm"], default="admm")
     parser.add_argument("--parties", type=int, default=4, help="number of parties (default 4)")
     parser.add_argument("--transport", choices=["memory", "tcp"], default="memory")
@@ -45,7 +52,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--lam", type=float, help="regularisation (default 0.02 x rows)")
     parser.add_argument("--rho", type=float, help="ADMM penalty (default 0.1 x rows)")
     parser.add_argument("--l1-ratio", type=float, default=0.5, help="elastic net mix")
-    parser.add_argument("--iterations", type=int, default=50)
+    parser.add_argument("--iterations", type=int, default=1000, help="most ADMM rounds")
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=1e-10,
+        help="stop when the relative primal and dual residuals are below this; "
+        "0 runs exactly --iterations rounds",
+    )
+    parser.add_argument(
+        "--fixed-rho", action="store_true", help="keep rho fixed instead of residual balancing"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the row split")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.set_defaults(func=_run)
@@ -62,6 +79,8 @@ def _config(args: argparse.Namespace, rows: int) -> AdmmConfig:
         Objective(args.objective, lam=lam, l1_ratio=args.l1_ratio),
         rho=rho,
         iterations=args.iterations,
+        tolerance=args.tolerance or None,
+        adaptive_rho=not args.fixed_rho,
     )
 
 
@@ -69,6 +88,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if args.parties < 2:
             raise ConfigError("--parties must be at least 2")
+        require("sklearn", extra="demo", package="scikit-learn")  # the reference fit
         dataset = load(args.dataset)
         config = _config(args, dataset.X.shape[0])
         parts = dataset.split(args.parties, seed=args.seed)
@@ -80,14 +100,14 @@ def _run(args: argparse.Namespace) -> int:
         f"coopetition demo: {args.parties} parties, {args.transport} transport, "
         f"{config.objective.kind} on {dataset.name} ({dataset.X.shape[0]} rows x "
         f"{dataset.X.shape[1]} features), lambda={config.objective.lam:g}, rho={config.rho:g}, "
-        f"{config.iterations} rounds",
+        f"at most {config.iterations} rounds",
         file=log,
     )
     started = time.perf_counter()
     if args.transport == "memory":
-        models, transcript = _run_memory(parts, config, log)
+        models, transcript, rounds = _run_memory(parts, config, log)
     else:
-        models, transcript = _run_tcp(parts, config, log)
+        models, transcript, rounds = _run_tcp(parts, config, log)
     wall = time.perf_counter() - started
     if isinstance(models, str):
         print(f"aborted: {models}", file=log)
@@ -95,6 +115,7 @@ def _run(args: argparse.Namespace) -> int:
             print(json.dumps({"outcome": "aborted", "abort_reason": models}))
         return 3
     report = _report(args, dataset, config, models, transcript, wall)
+    report["iterations"] = rounds
     _warn_if_not_converged(report, log)
     if args.json:
         print(json.dumps(report, sort_keys=True))
@@ -103,15 +124,16 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_memory(parts: list[Any], config: AdmmConfig, log: Any) -> tuple[Any, str]:
+def _run_memory(parts: list[Any], config: AdmmConfig, log: Any) -> tuple[Any, str, int]:
     printer = RoundPrinter(log, config.iterations, only_party=0)
     run = trio.run(
         lambda: train_locally(parts, config, party_options=lambda _pid: {"observer": printer})
     )
     if not run.completed:
         error = run.first_error()
-        return str(error), ""
-    return [run.results[p].model for p in sorted(run.results)], run.parties[0].transcript_digest
+        return str(error), "", 0
+    models = [run.results[p].model for p in sorted(run.results)]
+    return models, run.parties[0].transcript_digest, run.results[0].iterations
 
 
 def write_tcp_session(folder: Path, parts: list[Any], config: AdmmConfig) -> list[Path]:
@@ -144,6 +166,9 @@ def write_tcp_session(folder: Path, parts: list[Any], config: AdmmConfig) -> lis
             f"l1_ratio = {objective.l1_ratio!r}",
             f"rho = {config.rho!r}",
             f"iterations = {config.iterations}",
+            f"tolerance = {config.tolerance or 0.0!r}",
+            f"adaptive_rho = {str(config.adaptive_rho).lower()}",
+            f'scaling = "{config.scaling}"',
             "",
         ]
         for peer in range(count):
@@ -161,7 +186,7 @@ def write_tcp_session(folder: Path, parts: list[Any], config: AdmmConfig) -> lis
     return paths
 
 
-def _run_tcp(parts: list[Any], config: AdmmConfig, log: Any) -> tuple[Any, str]:
+def _run_tcp(parts: list[Any], config: AdmmConfig, log: Any) -> tuple[Any, str, int]:
     with tempfile.TemporaryDirectory(prefix="coopetition-demo-") as tmp:
         folder = Path(tmp)
         configs = write_tcp_session(folder, parts, config)
@@ -192,12 +217,12 @@ def _run_tcp(parts: list[Any], config: AdmmConfig, log: Any) -> tuple[Any, str]:
             except subprocess.TimeoutExpired:
                 for other in procs:
                     other.kill()
-                return "party processes did not finish within 600s", ""
+                return "party processes did not finish within 600s", "", 0
         results = []
         for pid in range(len(configs)):
             path = folder / f"result{pid}.json"
             if not path.exists():
-                return f"party {pid} exited with code {procs[pid].returncode} and no result", ""
+                return f"party {pid} exited with code {procs[pid].returncode} and no result", "", 0
             results.append(json.loads(path.read_text()))
         aborted = [r for r in results if r.get("outcome") != "completed"]
         if aborted:
@@ -205,8 +230,10 @@ def _run_tcp(parts: list[Any], config: AdmmConfig, log: Any) -> tuple[Any, str]:
             return (
                 f"party {first['party']}: {first.get('abort_reason')} (culprit {first.get('culprit')})",
                 "",
+                0,
             )
-        return [np.array(r["model"]) for r in results], results[0]["transcript_sha256"]
+        models = [np.array(r["model"]) for r in results]
+        return models, results[0]["transcript_sha256"], results[0]["iterations"]
 
 
 def _report(
@@ -252,8 +279,8 @@ def _warn_if_not_converged(report: dict[str, Any], log: Any) -> None:
     if not report["converged"]:
         print(
             f"warning: after {report['iterations']} rounds the model is still "
-            f"{report['max_abs_coef_diff']:.2e} from scikit-learn's; ADMM needs more rounds or a "
-            "different --rho on this data (see docs/protocols.md)",
+            f"{report['max_abs_coef_diff']:.2e} from scikit-learn's; ADMM needs more rounds "
+            "(--iterations) on this data (see docs/protocols.md)",
             file=log,
         )
 

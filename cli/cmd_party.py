@@ -1,7 +1,9 @@
 """``coopetition party --config FILE``: run this host's party of a multi-host session.
 
-Prints one JSON object (the released model, or the abort with its culprit) on stdout, progress on
-stderr. Exit codes: 0 trained, 2 bad configuration, 3 the run aborted.
+Prints one JSON object (the released model with feature names and intercept, or the abort with
+its culprit) on stdout; logs and progress go to stderr. Exit codes: 0 trained, 2 bad input
+(configuration, key, data, port in use, party already running), 3 the run aborted.
+``coopetition train --config FILE`` runs the same party and writes the model file.
 """
 
 from __future__ import annotations
@@ -15,49 +17,87 @@ from typing import Any
 
 import trio
 
+from coopetition.cli_help import HelpFormatter
+from coopetition.cli_logging import configure
 from coopetition.cli_progress import RoundPrinter
-from coopetition.engine.errors import ConfigError, ProtocolAborted, TransportError
-from coopetition.engine.identity import Identity
-from coopetition.engine.party import Party, PartyConfig
-from coopetition.party_config import PartyFile, load_party_data, load_party_file
-from coopetition.protocols.admm import AdmmRun
-from coopetition.transports.tcp import PeerAddress, TcpTransport
+from coopetition.engine.errors import ConfigError, ProtocolAborted
+from coopetition.party_config import PartyFile, load_party_file
+from coopetition.party_run import aborted_dict, run_party_file, single_instance
+from coopetition.tabular import Table, load_table
+
+EXAMPLE = """example:
+  coopetition party --config party0.toml --output result0.json
+
+The config file format and a full 3-host walk-through: docs/deployment.md."""
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quiet", action="store_true", help="only warnings and errors on stderr")
+    parser.add_argument(
+        "--log-json",
+        action="store_true",
+        help="log JSON lines on stderr instead of human-readable text",
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("party", help="run one party of a multi-host session")
+    parser = sub.add_parser(
+        "party",
+        help="run one party of a multi-host session; prints the outcome as JSON",
+        epilog=EXAMPLE,
+        formatter_class=HelpFormatter,
+    )
     parser.add_argument("--config", type=Path, required=True, help="party configuration (TOML)")
-    parser.add_argument("--output", type=Path, help="also write the JSON result to this file")
-    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument("--output", type=Path, help="also write the JSON outcome to this file")
+    add_run_options(parser)
     parser.set_defaults(func=_run)
 
 
-def _run(args: argparse.Namespace) -> int:
+def prepare(config: Path) -> tuple[PartyFile, Table]:
+    spec = load_party_file(config)
+    if spec.protocol != "admm":
+        raise ConfigError(f"{config}: protocol {spec.protocol!r} is not available yet")
+    return spec, load_table(spec.data_path, spec.data)
+
+
+def run_one_party(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None, PartyFile | None]:
+    """Load, lock, run; returns (exit code, outcome, spec). Errors are printed as one line."""
     try:
-        spec = load_party_file(args.config)
-        X, y = load_party_data(spec.data_path)
+        spec, table = prepare(args.config)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return 2, None, None
+    log = configure(json_lines=args.log_json, quiet=args.quiet)
+    progress = None if args.quiet else RoundPrinter(sys.stderr, spec.admm.iterations)
     started = time.perf_counter()
+    log.info(
+        "party_starting",
+        party=spec.party_id,
+        listen=f"{spec.listen[0]}:{spec.listen[1]}",
+        peers=[p.id for p in spec.peers],
+        rows=int(table.X.shape[0]),
+        features=int(table.X.shape[1]),
+        connect_timeout_s=spec.connect_timeout,
+    )
     try:
-        outcome = trio.run(run_party_file, spec, X, y, None if args.quiet else sys.stderr)
+        with single_instance(spec):
+            outcome = trio.run(lambda: run_party_file(spec, table, log=log, progress=progress))
         code = 0
     except ProtocolAborted as exc:
-        outcome = {
-            "outcome": "aborted",
-            "party": spec.party_id,
-            "abort_code": exc.code,
-            "abort_reason": exc.reason,
-            "culprit": exc.culprit,
-            "reported_by": exc.reported_by,
-        }
-        print(f"aborted: {exc}", file=sys.stderr)
+        outcome = aborted_dict(spec, exc)
+        print(f"aborted: {exc}{_hint(spec, exc)}", file=sys.stderr)
         code = 3
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return 2, None, spec
     outcome["wall_seconds"] = round(time.perf_counter() - started, 3)
+    return code, outcome, spec
+
+
+def _run(args: argparse.Namespace) -> int:
+    code, outcome, _ = run_one_party(args)
+    if outcome is None:
+        return code
     text = json.dumps(outcome, sort_keys=True)
     print(text)
     if args.output:
@@ -65,37 +105,14 @@ def _run(args: argparse.Namespace) -> int:
     return code
 
 
-async def run_party_file(spec: PartyFile, X: Any, y: Any, progress: Any) -> dict[str, Any]:
-    identity = Identity(spec.party_id, spec.signing_key)
-    roster = {p.id: p.verify_key for p in spec.peers}
-    roster[spec.party_id] = identity.verify_key
-    config = PartyConfig(identity, roster, spec.session, spec.deadlines)
-    transport = TcpTransport(
-        spec.party_id,
-        spec.signing_key,
-        spec.listen,
-        {p.id: PeerAddress(p.host, p.port, p.verify_key) for p in spec.peers},
-        connect_timeout=spec.deadlines.heartbeat_timeout,
-    )
-    printer = RoundPrinter(progress, spec.admm.iterations) if progress else None
-    party = Party(config, transport, observer=printer)
-    protocol = AdmmRun(spec.admm, X, y, party=spec.party_id, parties=config.parties)
-    try:
-        async with transport:
-            result = await party.run(protocol)
-    except TransportError as exc:
-        raise party_transport_abort(exc) from None
-    return {
-        "outcome": "completed",
-        "party": spec.party_id,
-        "model": result.model.tolist(),
-        "iterations": result.iterations,
-        "transcript_sha256": party.transcript_digest,
-        "stats": party.stats.as_dict(),
-    }
-
-
-def party_transport_abort(exc: TransportError) -> ProtocolAborted:
-    from coopetition.engine.errors import PeerUnreachable
-
-    return PeerUnreachable(f"could not connect: {exc}", culprit=exc.peer, phase="connect")
+def _hint(spec: PartyFile, exc: ProtocolAborted) -> str:
+    """What the operator can check, for failures a config mistake usually causes."""
+    if "roster key" in exc.reason and exc.culprit is not None:
+        return (
+            f" (check that party {exc.culprit}'s public_key in the session file matches "
+            f"`coopetition keys show` of its key file, and that {spec.config_path} names the "
+            "right session file)"
+        )
+    if exc.code == "peer_unreachable" and exc.phase == "connect":
+        return " (is every party started, and its address in the session file right?)"
+    return ""

@@ -13,12 +13,25 @@ import json
 import sys
 from pathlib import Path
 
+from coopetition.cli_help import HelpFormatter
 from coopetition.engine.errors import ConfigError
+from coopetition.outputs import fresh_name
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("sim", help="simulate a scenario (WAN, faults) in virtual time")
-    parser.add_argument("scenario", type=Path, help="scenario TOML file (see sims/scenarios/)")
+    parser = sub.add_parser(
+        "sim",
+        help="simulate a scenario (WAN, faults) in virtual time",
+        epilog="example:\n  coopetition sim sims/scenarios/admm-us-west-east.toml --seed 3",
+        formatter_class=HelpFormatter,
+    )
+    parser.add_argument(
+        "scenario",
+        type=Path,
+        nargs="?",
+        help="scenario TOML file, or the name of a bundled one (see --list)",
+    )
+    parser.add_argument("--list", action="store_true", help="list the bundled scenarios")
     parser.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     parser.add_argument("--parties", type=int, default=None, help="override the party count")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -26,7 +39,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--schedule-out",
         type=Path,
         default=None,
-        help="where to save the fault schedule (default results/sim/NAME-seedS.json)",
+        help="where to save the fault schedule (default: OUT/NAME-seedS.json)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for what the run writes (default: a fresh coopetition-sim-* folder here)",
     )
     parser.set_defaults(func=_run)
 
@@ -35,8 +54,14 @@ def _run(args: argparse.Namespace) -> int:
     from coopetition.sims.execute import simulate_scenario, unmet_expectations
     from coopetition.sims.scenario import load
 
+    if args.list or args.scenario is None:
+        print("\n".join(sorted(_bundled())))
+        return 0 if args.list else 2
+    path = args.scenario
+    if not path.exists() and str(path) in _bundled():
+        path = _bundled()[str(path)]
     try:
-        scenario = load(args.scenario, seed=args.seed, parties=args.parties)
+        scenario = load(path, seed=args.seed, parties=args.parties)
     except ConfigError as exc:
         print(f"coopetition sim: {exc}", file=sys.stderr)
         return 2
@@ -45,7 +70,8 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as exc:  # a combination only the runner can judge
         print(f"coopetition sim: {args.scenario}: {exc}", file=sys.stderr)
         return 2
-    out = args.schedule_out or Path("results") / "sim" / f"{scenario.name}-seed{scenario.seed}.json"
+    folder = args.out or fresh_name(Path.cwd(), f"coopetition-sim-{scenario.name}")
+    out = args.schedule_out or folder / f"{scenario.name}-seed{scenario.seed}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     result.schedule.save(out)
     problems = unmet_expectations(scenario, result)
@@ -63,7 +89,22 @@ def _run(args: argparse.Namespace) -> int:
         print(result.schedule.format())
         for problem in problems:
             print(f"EXPECTATION NOT MET: {problem}")
+        if not problems:
+            print("expectation met" if scenario.expect else "no [expect] section to check")
+        print(f"fault schedule written to {out}")
     return 3 if problems else 0
+
+
+def _bundled() -> dict[str, Path]:
+    """The scenarios shipped with the package, by name (file name without .toml)."""
+    from importlib import resources
+
+    folder = resources.files("coopetition.sims") / "scenarios"
+    return {
+        entry.name.removesuffix(".toml"): Path(str(entry))
+        for entry in folder.iterdir()
+        if entry.name.endswith(".toml")
+    }
 
 
 def _table(r: dict) -> None:

@@ -1,48 +1,38 @@
-"""The configuration file of one party in a real multi-host session (``coopetition party``).
+"""A party's configuration in a real multi-host session (``coopetition party`` / ``train``).
 
-Example (every party's file lists the same session, parties and training parameters)::
-
-    [party]
-    id = 0
-    key_file = "party0.key"          # made by `coopetition keys new`
-    listen = "0.0.0.0:7000"
-    data = "bank_a.csv"              # features..., target last; or .npz with arrays X and y
-
-    [session]
-    id = "5f0c..."                   # hex, agreed out of band, fresh for every run
-    protocol = "admm"
-
-    [admm]
-    objective = "lasso"              # least_squares | lasso | ridge | elastic_net
-    lam = 32.0
-    rho = 160.0
-    iterations = 50
-
-    [deadlines]                      # optional, seconds
-    phase = 600
-
-    [[peers]]
-    id = 1
-    address = "10.0.0.2:7000"
-    public_key = "d75a98..."         # the peer's `keys new` output
-
-Relative paths are resolved against the config file's folder. Errors name the key at fault.
+The file formats are in ``config_schema`` and docs/deployment.md. A party's file either refers
+to the shared session file (``[party] session = "session.toml"``, written by ``coopetition
+session new``) or carries the session tables inline (``[session]``, ``[admm]`` and ``[[peers]]``,
+every party but itself). Relative paths are resolved against the file's folder. Every error is a
+``ConfigError`` naming the file and the key at fault.
 """
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from nacl.signing import SigningKey, VerifyKey
 
+from coopetition.config_schema import (
+    AdmmTable,
+    DataTable,
+    DeadlinesTable,
+    PartyDoc,
+    PartyEntry,
+    SessionDoc,
+    decode_toml,
+)
 from coopetition.engine.errors import ConfigError, PartyId
-from coopetition.engine.identity import read_key_file, verify_key_from_hex
+from coopetition.engine.identity import verify_key_from_hex
 from coopetition.engine.party import Deadlines
+from coopetition.keyfile import read_private_key
 from coopetition.protocols.admm import AdmmConfig, Objective
+
+#: how long a party waits for all its peers to come up, unless [deadlines] connect says otherwise
+DEFAULT_CONNECT_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +54,10 @@ class PartyFile:
     admm: AdmmConfig
     deadlines: Deadlines
     peers: tuple[PeerEntry, ...]
+    data: DataTable = field(default_factory=DataTable)
+    connect_timeout: float = DEFAULT_CONNECT_SECONDS
+    config_path: Path = Path(".")
+    key_path: Path = Path(".")
 
 
 def parse_address(text: Any, *, what: str) -> tuple[str, int]:
@@ -80,127 +74,136 @@ def parse_address(text: Any, *, what: str) -> tuple[str, int]:
     return host, number
 
 
-def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
-    if key not in table:
-        raise ConfigError(f"[{where}] needs '{key}'")
-    value = table[key]
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise ConfigError(f"[{where}] {key} has the wrong type ({type(value).__name__})")
-    return value
+def admm_config(table: AdmmTable, *, where: str) -> AdmmConfig:
+    """The protocol's parameters from a validated ``[admm]`` table."""
+    try:
+        objective = Objective(
+            table.objective,
+            lam=0.0 if table.objective == "least_squares" else table.lam,
+            l1_ratio=table.l1_ratio,
+        )
+        return AdmmConfig(
+            objective,
+            rho=table.rho,
+            iterations=table.iterations,
+            contribution_bound=table.contribution_bound,
+            tolerance=table.tolerance or None,
+            adaptive_rho=table.adaptive_rho,
+            scaling=table.scaling,
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{where} [admm]: {exc}") from None
 
 
-def _number(table: dict[str, Any], key: str, where: str, default: float) -> float:
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"[{where}] {key} must be a number, got {value!r}")
-    return float(value)
+def _deadlines(table: DeadlinesTable, where: str) -> tuple[Deadlines, float]:
+    values = {
+        k: getattr(table, k)
+        for k in (
+            "phase",
+            "heartbeat_interval",
+            "heartbeat_timeout",
+            "finish",
+            "abort_send",
+            "send",
+        )
+        if getattr(table, k) is not None
+    }
+    try:
+        deadlines = Deadlines(**values)
+    except (ConfigError, ValueError) as exc:
+        raise ConfigError(f"{where} [deadlines]: {exc}") from None
+    return deadlines, table.connect if table.connect is not None else DEFAULT_CONNECT_SECONDS
 
 
-def _table(doc: dict[str, Any], name: str) -> dict[str, Any]:
-    value = doc.get(name, {})
-    if not isinstance(value, dict):
-        raise ConfigError(f"[{name}] must be a table")
-    return value
+def _peer(entry: PartyEntry, where: str) -> PeerEntry:
+    host, port = parse_address(entry.address, what=f"{where} address")
+    key = verify_key_from_hex(entry.public_key, what=f"{where} public_key")
+    return PeerEntry(id=entry.id, host=host, port=port, verify_key=key)
 
 
-DEADLINE_KEYS = ("phase", "heartbeat_interval", "heartbeat_timeout", "finish", "abort_send", "send")
+def load_session_file(path: Path) -> SessionDoc:
+    doc = decode_toml(path, SessionDoc, what="session file")
+    ids = [p.id for p in doc.parties]
+    if len(ids) < 2 or len(set(ids)) != len(ids):
+        raise ConfigError(f"{path}: [[parties]] needs at least two entries with distinct ids")
+    return doc
 
 
 def load_party_file(path: Path) -> PartyFile:
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} cannot be read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    doc = decode_toml(path, PartyDoc, what="config file")
     base = path.parent
-    party, session, admm = _table(doc, "party"), _table(doc, "session"), _table(doc, "admm")
-    deadlines_table = _table(doc, "deadlines")
-    pid = _get(party, "id", int, "party")
-    key_file = base / _get(party, "key_file", str, "party")
-    listen = parse_address(_get(party, "listen", str, "party"), what="[party] listen")
-    data_path = base / _get(party, "data", str, "party")
-    try:
-        session_id = bytes.fromhex(_get(session, "id", str, "session"))
-    except ValueError:
-        raise ConfigError("[session] id must be hexadecimal") from None
-    protocol = session.get("protocol", "admm")
-    if protocol != "admm":
-        raise ConfigError(f"[session] protocol {protocol!r} is not available yet (only 'admm')")
-    objective = Objective(
-        admm.get("objective", "lasso"),
-        lam=_number(admm, "lam", "admm", 0.0),
-        l1_ratio=_number(admm, "l1_ratio", "admm", 0.5),
-    )
-    iterations = admm.get("iterations", 10)
-    if isinstance(iterations, bool) or not isinstance(iterations, int):
-        raise ConfigError(f"[admm] iterations must be a whole number, got {iterations!r}")
-    admm_config = AdmmConfig(
-        objective, rho=_number(admm, "rho", "admm", 1.0), iterations=iterations
-    )
-    unknown = sorted(set(deadlines_table) - set(DEADLINE_KEYS))
-    if unknown:
-        raise ConfigError(f"[deadlines] has unknown keys {unknown}; known: {list(DEADLINE_KEYS)}")
-    deadlines = Deadlines(
-        **{k: _number(deadlines_table, k, "deadlines", 0.0) for k in deadlines_table}
-    )
-    peers = []
-    for index, entry in enumerate(doc.get("peers", [])):
-        where = f"peers #{index + 1}"
-        host, port = parse_address(_get(entry, "address", str, where), what=f"[{where}] address")
-        peers.append(
-            PeerEntry(
-                id=_get(entry, "id", int, where),
-                host=host,
-                port=port,
-                verify_key=verify_key_from_hex(
-                    _get(entry, "public_key", str, where), what=f"[{where}] public_key"
-                ),
+    party = doc.party
+    if party.session is not None:
+        if doc.session is not None or doc.admm is not None or doc.peers or doc.parties:
+            raise ConfigError(
+                f"{path}: [party] session names a session file, so [session], [admm] and "
+                "[[peers]] belong there, not here"
             )
-        )
-    ids = [p.id for p in peers]
-    if not peers:
-        raise ConfigError("a session needs at least one [[peers]] entry")
-    if len(set(ids)) != len(ids) or pid in ids:
-        raise ConfigError("peer ids must be distinct and differ from [party] id")
+        session_path = base / party.session
+        shared = load_session_file(session_path)
+        session_table, admm_table, where = shared.session, shared.admm, str(session_path)
+        entries = [e for e in shared.parties if e.id != party.id]
+        if len(entries) == len(shared.parties):
+            raise ConfigError(
+                f"{path}: [party] id {party.id} is not among the parties of {session_path} "
+                f"({', '.join(str(e.id) for e in shared.parties)})"
+            )
+        me = next(e for e in shared.parties if e.id == party.id)
+        data_table = doc.data or shared.data
+    else:
+        if doc.session is None:
+            raise ConfigError(
+                f'{path}: needs [party] session = "session.toml" (or an inline [session] table)'
+            )
+        session_table, admm_table, where = doc.session, doc.admm or AdmmTable(), str(path)
+        entries = [e for e in [*doc.peers, *doc.parties] if e.id != party.id]
+        me = next((e for e in doc.parties if e.id == party.id), None)
+        data_table = doc.data or DataTable()
+    if not entries:
+        raise ConfigError(f"{where}: a session needs at least one other party")
+    ids = [e.id for e in entries]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"{where}: party ids must be distinct")
+    try:
+        session_id = bytes.fromhex(session_table.id)
+    except ValueError:
+        raise ConfigError(f"{where}: [session] id must be hexadecimal") from None
+    if not session_id:
+        raise ConfigError(f"{where}: [session] id must not be empty")
+    if party.listen is not None:
+        listen = parse_address(party.listen, what=f"{path}: [party] listen")
+    elif me is not None:
+        listen = ("0.0.0.0", parse_address(me.address, what=f"{where}: party {me.id} address")[1])
+    else:
+        raise ConfigError(f"{path}: [party] needs 'listen' (host:port)")
+    if party.data is None:
+        raise ConfigError(f"{path}: [party] needs 'data' (the CSV, Parquet or .npz file)")
+    deadlines, connect = _deadlines(doc.deadlines, str(path))
+    peers = tuple(
+        _peer(e, f"{where}: [[{'parties' if party.session or doc.parties else 'peers'}]] id {e.id}")
+        for e in entries
+    )
+    key_path = base / party.key_file
     return PartyFile(
-        party_id=pid,
-        signing_key=read_key_file(key_file),
+        party_id=party.id,
+        signing_key=read_private_key(key_path),
         listen=listen,
-        data_path=data_path,
+        data_path=base / party.data,
         session=session_id,
-        protocol=protocol,
-        admm=admm_config,
+        protocol=session_table.protocol,
+        admm=admm_config(admm_table, where=where),
         deadlines=deadlines,
-        peers=tuple(peers),
+        peers=peers,
+        data=data_table,
+        connect_timeout=connect,
+        config_path=path,
+        key_path=key_path,
     )
 
 
-def load_party_data(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """``.npz`` with arrays ``X`` and ``y``, or CSV with the target in the last column."""
-    if not path.exists():
-        raise ConfigError(f"data file {path} does not exist")
-    if path.suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                if "X" not in archive or "y" not in archive:
-                    raise ConfigError(f"{path} must hold arrays named X and y")
-                return np.asarray(archive["X"], dtype=float), np.asarray(archive["y"], dtype=float)
-        except ConfigError:
-            raise
-        except (OSError, ValueError, EOFError) as exc:
-            raise ConfigError(f"{path} is not a readable .npz archive: {exc}") from None
-    try:
-        table = np.loadtxt(path, delimiter=",", ndmin=2)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} cannot be read: {exc}") from None
-    except ValueError:
-        try:
-            table = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=1)
-        except ValueError as exc:
-            raise ConfigError(f"{path} is not a numeric CSV: {exc}") from None
-    if table.shape[1] < 2:
-        raise ConfigError(f"{path} needs at least one feature column and a target column")
-    return table[:, :-1], table[:, -1]
+def load_party_data(path: Path, data: DataTable | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The party's (X, y); see ``tabular.load_table`` for CSV and Parquet."""
+    from coopetition.tabular import load_table
+
+    table = load_table(path, data or DataTable())
+    return table.X, table.y

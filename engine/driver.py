@@ -231,6 +231,7 @@ class PhaseDriver:
                     s for s in senders if self.bus.frame((phase, rnd, action.tag, s)) is None
                 ]
                 return TimedOut(tag=action.tag, missing=tuple(missing))
+            self._count_received(phase, rnd, action.tag, senders)
             check_payloads(schemas, action.tag, messages, phase=phase, round=rnd)
             if action.consistent:
                 if turn is not None:
@@ -269,13 +270,18 @@ class PhaseDriver:
         await self.run(check, phase, rnd, deadline, record=False, prepared=prepared)
 
     def _record(self, phase: str, rnd: int, received: Received) -> None:
-        stats = self.stats.phase(phase)
         for sender in sorted(received.messages):
             digest = self.bus.digest((phase, rnd, received.tag, sender))
             assert digest is not None
             self.transcript.update(repr((phase, rnd, received.tag, sender)).encode() + digest)
+
+    def _count_received(self, phase: str, rnd: int, tag: str, senders: list[int]) -> None:
+        """Count what peers sent (the echo rounds too), so ``bytes_received`` matches their sends."""
+        stats = self.stats.phase(phase)
+        for sender in senders:
             if sender != self.outbox.id:
                 stats.messages_received += 1
+                stats.bytes_received += len(self.bus.frame((phase, rnd, tag, sender)) or b"")
 
 
 def _handle(machine: PhaseMachine, event: Any) -> list[Action]:

@@ -265,7 +265,13 @@ class Party:
                 if exc.peer is None:
                     raise LocalFailure("this party's transport was closed during the run") from None
                 raise
+            duplicates, stale = self._bus.duplicates_dropped, self._bus.stale_dropped
             envelope = self._bus.deliver(frame.data, frame.peer)
+            if (duplicates, stale) != (self._bus.duplicates_dropped, self._bus.stale_dropped):
+                reason = "duplicate" if duplicates != self._bus.duplicates_dropped else "stale"
+                self._log.info(
+                    "frame_dropped", peer=frame.peer, reason=reason, size=len(frame.data)
+                )
             self._detector.heard(frame.peer, trio.current_time())
             if envelope is not None:
                 self._on_control(envelope.header, envelope.payload)

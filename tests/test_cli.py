@@ -38,7 +38,8 @@ def test_demo_memory_json_matches_reference():
         assert key in report
     assert report["protocol"] == "admm" and report["parties"] == 4
     assert report["transport"] == "memory"
-    assert report["max_abs_coef_diff"] < 1e-4
+    assert report["max_abs_coef_diff"] < 1e-6  # the demo's defaults stop on the residuals
+    assert report["converged"] and report["iterations"] < 1000
     assert report["objective"] == pytest.approx(report["reference_objective"], rel=1e-8)
     assert report["parties_agree"]
 
@@ -111,13 +112,17 @@ def test_party_config_loads(tmp_path):
     [
         ({"listen": '"nohost"'}, "host:port"),
         ({"session": '"zz"'}, "hexadecimal"),
-        ({"objective": '"svm"'}, "objective must be one of"),
+        ({"objective": '"svm"'}, "[admm] objective: expected one of 'least_squares', 'lasso'"),
         ({"peer_key": '"abcd"'}, "32 bytes"),
         ({"peer_address": '"127.0.0.1:99999"'}, "port out of range"),
-        ({"objective": '"lasso"\nlam = "abc"'}, "lam must be a number"),
-        ({"objective": '"lasso"\niterations = 10.7'}, "iterations must be a whole number"),
-        ({"objective": '"lasso"\nrho = true'}, "rho must be a number"),
-        ({"peer_key": '"' + "ab" * 32 + '"\n[deadlines]\nphse = 3'}, "unknown keys"),
+        ({"objective": '"lasso"\nlam = "abc"'}, "[admm] lam: expected float, got str"),
+        ({"objective": '"lasso"\niterations = 10.7'}, "[admm] iterations: expected int, got float"),
+        ({"objective": '"lasso"\nrho = true'}, "[admm] rho: expected float, got bool"),
+        ({"peer_key": '"' + "ab" * 32 + '"\n[deadlines]\nphse = 3'}, "did you mean 'phase'"),
+        (
+            {"objective": '"lasso"\nlamda = 32.0'},
+            "[admm]: unknown key 'lamda' (did you mean 'lam'?)",
+        ),
     ],
 )
 def test_party_config_errors_name_the_field(tmp_path, capsys, override, message):

@@ -38,6 +38,7 @@ from coopetition.engine.schema import Array, Bytes
 from coopetition.engine.wire import encode_payload
 from coopetition.protocols.admm.local import LocalSummary, local_step, summarise
 from coopetition.protocols.admm.objective import Objective
+from coopetition.protocols.admm.residuals import Consensus
 
 
 class SetupState(enum.Enum):
@@ -201,6 +202,7 @@ class Coordinate(PhaseMachine):
     objective: Objective = field(default_factory=Objective)
     rho: float = 1.0
     bound: float = 1e12
+    received: tuple[np.ndarray, ...] = ()
 
     def _contribute(self, _: Started) -> list[Action]:
         assert self.contribution is not None
@@ -246,10 +248,11 @@ class Coordinate(PhaseMachine):
                     )
                 ]
             vectors.append(value)
+        self.received = tuple(vectors)
         return [Compute(label="consensus", fn=_consensus, args=(vectors, self.objective, self.rho))]
 
     def _combined(self, event: Computed) -> list[Action]:
-        return [Done(result=event.result)]
+        return [Done(result=Consensus(z=event.result, contributions=self.received))]
 
 
 class ReleaseState(enum.Enum):

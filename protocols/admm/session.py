@@ -13,11 +13,24 @@ from coopetition.engine.machine import PhaseMachine
 from coopetition.protocols.admm.local import check_data
 from coopetition.protocols.admm.machines import Coordinate, LocalOptimize, Release, Setup
 from coopetition.protocols.admm.objective import Objective
+from coopetition.protocols.admm.residuals import Consensus, ResidualTracker, RoundCheck
+from coopetition.protocols.admm.scaling import SCALINGS, AgreeScaling, ColumnStats, Scaling
+
+
+def _positive(value: float) -> bool:
+    return bool(np.isfinite(value) and value > 0)
 
 
 @dataclass(frozen=True)
 class AdmmConfig:
-    """Public training parameters every party must agree on (checked in the setup phase)."""
+    """Public training parameters every party must agree on (checked in the setup phase).
+
+    ``iterations`` is the number of rounds, or with ``tolerance`` set the *most* rounds: the run
+    then stops as soon as the primal and dual residuals are within ``tolerance`` (relative, Boyd
+    et al. eq. 3.12, plus ``absolute_tolerance``). ``adaptive_rho`` retunes rho by residual
+    balancing (``residuals``). Without ``tolerance`` the count is fixed, as Helen needs it public.
+    ``scaling`` prepares the data by statistics the parties pool in a first phase (``scaling``).
+    """
 
     objective: Objective = field(default_factory=lambda: Objective("lasso", lam=1.0))
     rho: float = 1.0
@@ -25,9 +38,13 @@ class AdmmConfig:
     #: largest |entry| of a party's w_i + u_i; agreed in setup, so no party can push another's
     #: arithmetic to overflow (inputs beyond it abort naming their sender)
     contribution_bound: float = 1e12
+    tolerance: float | None = None
+    absolute_tolerance: float = 0.0
+    adaptive_rho: bool = False
+    scaling: str = "none"
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.rho) and self.rho > 0):
+        if not _positive(self.rho):
             raise ConfigError(f"rho must be a positive number, got {self.rho}")
         if not (
             isinstance(self.iterations, int)
@@ -37,8 +54,14 @@ class AdmmConfig:
             raise ConfigError(
                 f"iterations must be an integer in [1, 100000], got {self.iterations}"
             )
-        if not (np.isfinite(self.contribution_bound) and self.contribution_bound > 0):
+        if not _positive(self.contribution_bound):
             raise ConfigError("contribution_bound must be a positive number")
+        if self.tolerance is not None and not _positive(self.tolerance):
+            raise ConfigError(f"tolerance must be a positive number, got {self.tolerance}")
+        if not (np.isfinite(self.absolute_tolerance) and self.absolute_tolerance >= 0):
+            raise ConfigError("absolute_tolerance must be a non-negative number")
+        if self.scaling not in SCALINGS:
+            raise ConfigError(f"scaling must be one of {', '.join(SCALINGS)}, not {self.scaling!r}")
 
     def public_parameters(self, features: int) -> dict[str, Any]:
         """A float-free description (floats travel as their exact hex form)."""
@@ -52,14 +75,26 @@ class AdmmConfig:
             "iterations": self.iterations,
             "contribution_bound": float(self.contribution_bound).hex(),
             "features": features,
+            "tolerance": None if self.tolerance is None else float(self.tolerance).hex(),
+            "absolute_tolerance": float(self.absolute_tolerance).hex(),
+            "adaptive_rho": self.adaptive_rho,
+            "scaling": self.scaling,
         }
 
 
 @dataclass(frozen=True)
 class AdmmResult:
+    """``model`` is what the parties agreed on (in the scaled space, if scaled); ``coef`` and
+    ``intercept`` are the same model in the data's original units."""
+
     model: np.ndarray
     iterations: int
     local_rows: int
+    converged: bool = False
+    history: tuple[RoundCheck, ...] = ()
+    scaling: Scaling | None = None
+    coef: np.ndarray | None = None
+    intercept: float = 0.0
 
 
 class AdmmRun:
@@ -85,29 +120,60 @@ class AdmmRun:
         cfg = self.config
         me, everyone = self.party, self.parties
         d = self.X.shape[1]
+        parameters = cfg.public_parameters(d)
+        X, y = self.X, self.y
+        scaling = Scaling.identity(d)
+        if cfg.scaling != "none":
+            scaling = yield AgreeScaling(
+                party=me,
+                parties=everyone,
+                kind=cfg.scaling,
+                public_parameters=parameters,
+                local=ColumnStats.of(X, y),
+            )
+            X, y = scaling.apply(X, y)
         summary = yield Setup(
-            party=me,
-            parties=everyone,
-            public_parameters=cfg.public_parameters(d),
-            X=self.X,
-            y=self.y,
-            rho=cfg.rho,
+            party=me, parties=everyone, public_parameters=parameters, X=X, y=y, rho=cfg.rho
         )
-        z = np.zeros(d)
-        u = np.zeros(d)
+        tracker = ResidualTracker(
+            parties=len(everyone),
+            features=d,
+            rho=cfg.rho,
+            tolerance=cfg.tolerance,
+            absolute_tolerance=cfg.absolute_tolerance,
+            adaptive_rho=cfg.adaptive_rho,
+        )
+        position = everyone.index(me)
+        z, u, rho = np.zeros(d), np.zeros(d), cfg.rho
+        history: list[RoundCheck] = []
         for k in range(cfg.iterations):
             w = yield LocalOptimize(
-                party=me, parties=everyone, round=k, summary=summary, z=z, u=u, rho=cfg.rho
+                party=me, parties=everyone, round=k, summary=summary, z=z, u=u, rho=rho
             )
-            z = yield Coordinate(
+            consensus: Consensus = yield Coordinate(
                 party=me,
                 parties=everyone,
                 round=k,
                 contribution=w + u,
                 objective=cfg.objective,
-                rho=cfg.rho,
+                rho=rho,
                 bound=cfg.contribution_bound,
             )
-            u = u + w - z
+            z = consensus.z
+            check = tracker.update(consensus)
+            history.append(check)
+            u, rho = tracker.dual_of(position), check.rho
+            if check.converged:
+                break
         model = yield Release(party=me, parties=everyone, round=0, model=z)
-        return AdmmResult(model=model, iterations=cfg.iterations, local_rows=summary.rows)
+        coef, intercept = scaling.unscale(model)
+        return AdmmResult(
+            model=model,
+            iterations=len(history),
+            local_rows=summary.rows,
+            converged=bool(history and history[-1].converged),
+            history=tuple(history),
+            scaling=scaling if cfg.scaling != "none" else None,
+            coef=coef,
+            intercept=intercept,
+        )

@@ -8,7 +8,8 @@
 * ``diabetes``: scikit-learn's bundled diabetes data (442 rows, 10 features).
 
 Helen assumes data is normalised before training; ``load`` standardises features and centres
-the target using pooled statistics (in a real deployment the parties agree on a public scaling).
+the target using pooled statistics; ``load_raw`` keeps the original units (in a real deployment
+the parties agree on the scaling in the protocol's ``scaling`` phase).
 """
 
 from __future__ import annotations
@@ -56,6 +57,12 @@ def _raw(name: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
         bunch = load_diabetes()
         return bunch.data, bunch.target, tuple(bunch.feature_names)
     raise ConfigError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+
+
+def load_raw(name: str = "wine-red") -> Dataset:
+    """The dataset in its original units (what a party's CSV would hold), not standardised."""
+    X, y, names = _raw(name)
+    return Dataset(name, X, y, names)
 
 
 def load(name: str = "wine-red") -> Dataset:
