@@ -211,7 +211,9 @@ def precompute_masks(keys: list[bytes], iterations: int, features: int) -> dict[
     return {t: M.mask_sum(keys, t, features) for t in range(iterations)}
 
 
-def _check_model(value: object, features: int, sender: PartyId, phase: str, rnd: int) -> Abort | None:
+def _check_model(
+    value: object, features: int, sender: PartyId, phase: str, rnd: int
+) -> Abort | None:
     if (
         isinstance(value, np.ndarray)
         and value.dtype == np.float64
@@ -315,17 +317,23 @@ class Aggregate(PhaseMachine):
 
     def _collected(self, event: Received) -> list[Action]:
         assert self.roles is not None
-        self._uploads = [
-            M.unpack(event.messages[p], self.features, p, "masked upload")
-            for p in self.roles.participants
-        ]
+        try:
+            self._uploads = [
+                M.unpack(event.messages[p], self.features, p, "masked upload")
+                for p in self.roles.participants
+            ]
+        except ProtocolViolation as exc:
+            return [self._blame(exc)]
         self.move(AggState.SUMMING)
         return [Gather(tag="mask_sum", senders=(self.roles.auxiliary,))]
 
     def _summed(self, event: Received) -> list[Action]:
         assert self.roles is not None
         s2 = self.roles.auxiliary
-        total = M.unpack(event.messages[s2], self.features, s2, "mask sum")
+        try:
+            total = M.unpack(event.messages[s2], self.features, s2, "mask sum")
+        except ProtocolViolation as exc:
+            return [self._blame(exc)]
         self.move(AggState.COMBINING)
         return [
             Compute(
@@ -334,6 +342,13 @@ class Aggregate(PhaseMachine):
                 args=(self._uploads, total, self.ring, self.objective, self.rho),
             )
         ]
+
+    def _blame(self, exc: ProtocolViolation) -> Abort:
+        return Abort(
+            error=ProtocolViolation(
+                exc.reason, culprit=exc.culprit, phase=self.phase, round=self.round
+            )
+        )
 
     def _combined(self, event: Computed) -> list[Action]:
         self.move(AggState.AWAITING)

@@ -80,9 +80,7 @@ def unpack(data: object, length: int, sender: PartyId, what: str) -> list[int]:
             culprit=sender,
         )
     raw = bytes(data)
-    return [
-        int.from_bytes(raw[i : i + WORD_BYTES], "big") for i in range(0, len(raw), WORD_BYTES)
-    ]
+    return [int.from_bytes(raw[i : i + WORD_BYTES], "big") for i in range(0, len(raw), WORD_BYTES)]
 
 
 def agree_key(
@@ -146,7 +144,9 @@ def mask_sum(keys: list[bytes], iteration: int, length: int) -> list[int]:
 
 def masked(encoded: list[int], key: bytes, iteration: int) -> list[int]:
     """A participant's upload: (encoding + M^t) mod 2**128."""
-    return [(e + m) % RING for e, m in zip(encoded, mask(key, iteration, len(encoded)), strict=True)]
+    return [
+        (e + m) % RING for e, m in zip(encoded, mask(key, iteration, len(encoded)), strict=True)
+    ]
 
 
 def unmask_sum(uploads: list[list[int]], masks_total: list[int]) -> list[int]:

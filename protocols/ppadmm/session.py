@@ -177,7 +177,12 @@ class PpadmmRun:
             contribution = None
             if self.role == "participant":
                 w = yield LocalOptimize(
-                    party=me, parties=everyone, round=k, summary=self.summary, z=z, u=u,
+                    party=me,
+                    parties=everyone,
+                    round=k,
+                    summary=self.summary,
+                    z=z,
+                    u=u,
                     rho=admm.rho,
                 )
                 contribution = w + u
@@ -201,7 +206,9 @@ class PpadmmRun:
             z = z_new
         model = yield Release(party=me, parties=everyone, round=0, model=z)
         rows = self.summary.rows if self.summary is not None else 0
-        return PpadmmResult(model=model, iterations=admm.iterations, role=self.role, local_rows=rows)
+        return PpadmmResult(
+            model=model, iterations=admm.iterations, role=self.role, local_rows=rows
+        )
 
 
 def _prepare(X: np.ndarray, y: np.ndarray, config: PpadmmConfig) -> LocalSummary:
@@ -237,7 +244,9 @@ def fixed_point_admm(
     us = [np.zeros(d) for _ in parts]
     history = []
     for _ in range(admm.iterations):
-        contributions = [s.A @ (s.b + admm.rho * (z - u)) + u for s, u in zip(summaries, us, strict=True)]
+        contributions = [
+            s.A @ (s.b + admm.rho * (z - u)) + u for s, u in zip(summaries, us, strict=True)
+        ]
         encoded = [ring.encode(c) for c in contributions]
         history.append(encoded)
         total = ring.decode_sum([sum(col) % M.RING for col in zip(*encoded, strict=True)])
