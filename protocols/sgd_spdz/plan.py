@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from coopetition.engine.errors import ConfigError
-from coopetition.protocols.spdz.online import DEFAULT_KAPPA, MASK_HEADROOM_BITS, Needs
 from coopetition.protocols.spdz import field as F
+from coopetition.protocols.spdz.online import DEFAULT_KAPPA, MASK_HEADROOM_BITS, Needs
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class SgdConfig:
 
     def step_constant(self, rows_in_batch: int) -> int:
         """round(eta / b * 2**f): the public fixed-point factor of one update."""
-        c = int(round(self.learning_rate / rows_in_batch * 2**self.frac_bits))
+        c = round(self.learning_rate / rows_in_batch * 2**self.frac_bits)
         if c == 0:
             raise ConfigError("learning_rate / batch_size is below the fixed-point resolution")
         return c
