@@ -23,6 +23,8 @@ import numpy as np
 import trio
 
 from coopetition.cli_progress import RoundPrinter
+from coopetition.demo_baselines import BASELINES, run_baseline
+from coopetition.demo_baselines import add_arguments as add_baseline_arguments
 from coopetition.engine.errors import ConfigError
 from coopetition.engine.identity import public_key_hex, write_key_file
 from coopetition.protocols.admm import AdmmConfig, Objective
@@ -37,7 +39,7 @@ CONVERGED_TOLERANCE = 1e-3
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("demo", help="train jointly among local parties on real data")
-    parser.add_argument("--protocol", choices=["admm"], default="admm")
+    parser.add_argument("--protocol", choices=["admm", *BASELINES], default="admm")
     parser.add_argument("--parties", type=int, default=4, help="number of parties (default 4)")
     parser.add_argument("--transport", choices=["memory", "tcp"], default="memory")
     parser.add_argument("--dataset", choices=DATASETS, default="wine-red")
@@ -48,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--iterations", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0, help="seed of the row split")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_baseline_arguments(parser)
     parser.set_defaults(func=_run)
 
 
@@ -75,6 +78,8 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.protocol in BASELINES:
+        return run_baseline(args, config)
     log = sys.stderr
     print(
         f"coopetition demo: {args.parties} parties, {args.transport} transport, "
