@@ -12,7 +12,7 @@ import importlib
 import json
 import sys
 
-BENCHMARKS = ("paillier", "zk", "spdz")
+BENCHMARKS = ("paillier", "zk", "spdz", "ppadmm", "sgd-spdz")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,9 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench_sub = parser.add_subparsers(dest="benchmark", required=True, metavar="NAME")
     for name in BENCHMARKS:
         try:
-            module = importlib.import_module(f"coopetition.sims.bench_{name}")
+            module_name = f"coopetition.sims.bench_{name.replace('-', '_')}"
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name != f"coopetition.sims.bench_{name}":
+            if exc.name != module_name:
                 raise
             continue
         one = bench_sub.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0])
@@ -32,7 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    result = args.module.run(args)
+    from coopetition.engine.errors import ConfigError
+
+    try:
+        result = args.module.run(args)
+    except ConfigError as exc:
+        print(f"coopetition bench {args.benchmark}: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(result, sort_keys=True))
     else:

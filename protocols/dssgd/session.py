@@ -21,6 +21,8 @@ class DssgdResult:
     model: np.ndarray
     iterations: int
     role: str
+    #: the global model after each iteration (broadcast to every party)
+    history: tuple[np.ndarray, ...] = ()
 
 
 class DssgdRun:
@@ -68,6 +70,7 @@ class DssgdRun:
         )
         bound = cfg.clip + 60.0 * cfg.laplace_scale(d)
         model = np.zeros(d)
+        history = []
         for k in range(cfg.iterations):
             model = yield Share(
                 party=me,
@@ -82,6 +85,9 @@ class DssgdRun:
                 y=self.y,
                 bound=bound,
             )
+            history.append(model)
         model = yield Release(party=me, parties=everyone, round=0, model=model)
         role = "server" if me == self.server else "participant"
-        return DssgdResult(model=model, iterations=cfg.iterations, role=role)
+        return DssgdResult(
+            model=model, iterations=cfg.iterations, role=role, history=tuple(history)
+        )

@@ -70,6 +70,8 @@ class PpadmmResult:
     iterations: int
     role: str
     local_rows: int
+    #: z after each iteration (every party sees each z: it is broadcast)
+    history: tuple[np.ndarray, ...] = ()
 
 
 class PpadmmRun:
@@ -173,6 +175,7 @@ class PpadmmRun:
             features=d,
         )
         z, u = np.zeros(d), np.zeros(d)
+        history = []
         for k in range(admm.iterations):
             contribution = None
             if self.role == "participant":
@@ -204,10 +207,15 @@ class PpadmmRun:
             if contribution is not None:
                 u = contribution - z_new  # (w + u) - z: bit for bit ADMM's u + w - z
             z = z_new
+            history.append(z)
         model = yield Release(party=me, parties=everyone, round=0, model=z)
         rows = self.summary.rows if self.summary is not None else 0
         return PpadmmResult(
-            model=model, iterations=admm.iterations, role=self.role, local_rows=rows
+            model=model,
+            iterations=admm.iterations,
+            role=self.role,
+            local_rows=rows,
+            history=tuple(history),
         )
 
 
