@@ -9,6 +9,7 @@ of every ratio. Curves go to CSV and PNG (matplotlib) only under ``--out DIR``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -76,7 +77,7 @@ def admm_history(parts: list[Any], config: AdmmConfig) -> list[np.ndarray]:
     return out
 
 
-def _timed(train: Callable[[Any], Any], phase: str) -> tuple[Any, list[float]]:
+def _timed(train: Callable[..., Any], phase: str) -> tuple[Any, list[float]]:
     """Run ``train(party_options)``; seconds from start to the end of each round of ``phase``."""
     marks: list[float] = []
     start = time.perf_counter()
@@ -91,7 +92,7 @@ def _timed(train: Callable[[Any], Any], phase: str) -> tuple[Any, list[float]]:
 
         return {"observer": observer}
 
-    return trio.run(lambda: train(options)), marks
+    return trio.run(lambda: train(party_options=options)), marks
 
 
 def _curve(
@@ -141,9 +142,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result["E_seconds"] = round(e_seconds, 6)
     rows: list[dict[str, Any]] = []
 
-    engine_admm, admm_marks = _timed(
-        lambda o: train_locally(parts, admm, party_options=o), "coordinate"
-    )
+    engine_admm, admm_marks = _timed(functools.partial(train_locally, parts, admm), "coordinate")
     admm_models = admm_history(parts, admm)
     result["admm.engine_vs_numpy_max_abs_diff"] = float(
         np.max(np.abs(engine_admm.results[0].model - admm_models[-1]))
@@ -152,13 +151,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     for precompute in (False, True):
         config = PpadmmConfig(admm, precompute_masks=precompute)
-        run_, marks = _timed(
-            lambda o, c=config: train_ppadmm(parts, c, party_options=o), "aggregate"
-        )
+        run_, marks = _timed(functools.partial(train_ppadmm, parts, config), "aggregate")
         history = list(run_.results[0].history)
         label = "PPADMM-precomputed" if precompute else "PPADMM"
         rows += _curve(label, None, history, marks, true, X_test, y_test)
-        key = "ppadmm_precomputed" if precompute else "ppadmm"
+        key = label.lower()
         result[f"{key}.max_abs_diff_vs_admm"] = float(
             max(np.max(np.abs(a - b)) for a, b in zip(history, admm_models, strict=True))
         )
@@ -170,7 +167,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             iterations=args.iterations,
             seed=args.seed,
         )
-        run_, marks = _timed(lambda o, c=config_d: train_dssgd(parts, c, party_options=o), "share")
+        run_, marks = _timed(functools.partial(train_dssgd, parts, config_d), "share")
         rows += _curve("DSSGD", eps, list(run_.results[0].history), marks, true, X_test, y_test)
 
     _summarise(rows, result, e_seconds, args.iterations)
