@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None, help="directory for JSON, CSV, PNG")
 
 
+def _progress(message: str) -> None:
+    print(f"  [bench sgd-spdz] {message}", file=sys.stderr, flush=True)
+
+
 def helen_minutes(d: int) -> tuple[float, float]:
     """Linear interpolation of the projection in d (clamped to its 10..90 range)."""
     ds = sorted(HELEN_PROJECTION_M4)
@@ -106,6 +111,7 @@ def _offline_rates(
     insecure = args.insecure_bits is not None
     bits = args.insecure_bits if insecure else args.bits
     started = time.perf_counter()
+    _progress(f"generating a {bits}-bit Paillier key (safe primes) ...")
     keypair = generate_keypair(bits, insecure_allow_small=insecure)
     out["paillier_keygen_s"] = round(time.perf_counter() - started, 2)
     kg = TrustedDealerKeyGeneration(
@@ -131,6 +137,7 @@ def _offline_rates(
     rates = {}
     for kind, job in jobs.items():
         count = 4 * s if kind == "bit" else s
+        _progress(f"real preprocessing: {count} x {kind} for {args.parties} parties ...")
         started = time.perf_counter()
         run_local([job(p) for p in parties])
         rates[kind] = (time.perf_counter() - started) / count
@@ -150,9 +157,10 @@ def _online_seconds_per_batch(args: argparse.Namespace, config: SgdConfig) -> tu
         sgd_program(SpdzParty(dealer.stores[i], session=b"bench"), plan, X, y)
         for i, (X, y) in enumerate(parts)
     ]
+    batches = len(plan.batches())
+    _progress(f"online phase: {args.online_rows} rows per party, {batches} batches ...")
     started = time.perf_counter()
     run_local(programs)
-    batches = len(plan.batches())
     return (time.perf_counter() - started) / batches, batches
 
 
@@ -217,6 +225,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["helen_note"] = "the projection table is for m = 4; used unchanged"
     rows = []
     for n in rows_list:
+        _progress(f"n = {n}: plaintext ADMM, SVD, extrapolation ...")
         parts = _data(args.parties, n, args.features, args.seed)
         plan = SgdPlan(tuple([n] * args.parties), args.features, config)
         needs, masks = plan.needs()
