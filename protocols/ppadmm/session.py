@@ -125,33 +125,26 @@ class PpadmmRun:
         return b"" if self.role == "primary" else bytes(self.x25519.public_key)
 
     def _agreed_keys(self, announced: dict[PartyId, bytes]) -> dict[PartyId, bytes]:
-        s2 = self.roles.auxiliary
-        own = bytes(self.x25519)
+        """A participant's key with S2, or at S2 every participant's; S1 holds none."""
+        if self.role == "primary":
+            return {}
+        s2_public = announced[self.roles.auxiliary]
         if self.role == "participant":
-            s2_public = self.auxiliary_public or announced[s2]
-            return {
-                self.party: M.agree_key(
-                    own,
-                    s2_public,
-                    session=self.session,
-                    participant=self.party,
-                    participant_public=announced[self.party],
-                    auxiliary_public=s2_public,
-                )
-            }
-        if self.role == "auxiliary":
-            return {
-                p: M.agree_key(
-                    own,
-                    announced[p],
-                    session=self.session,
-                    participant=p,
-                    participant_public=announced[p],
-                    auxiliary_public=announced[s2],
-                )
-                for p in self.roles.participants
-            }
-        return {}
+            s2_public = self.auxiliary_public or s2_public
+            pairs = {self.party: s2_public}  # participant -> the public key it agrees with
+        else:
+            pairs = {p: announced[p] for p in self.roles.participants}
+        return {
+            p: M.agree_key(
+                bytes(self.x25519),
+                peer,
+                session=self.session,
+                participant=p,
+                participant_public=announced[p],
+                auxiliary_public=s2_public,
+            )
+            for p, peer in pairs.items()
+        }
 
     def phases(self) -> Generator[PhaseMachine, Any, PpadmmResult]:
         cfg, admm = self.config, self.config.admm
