@@ -10,7 +10,9 @@ every item count and the batch count are exactly linear in n (see ``SgdPlan.need
 Helen itself is not built yet: its cost is the projection of
 ``/work/shared/research/helen_cost_projection.md`` (m = 4, table 3.3, interpolated in d;
 constant in n) plus the one n-dependent part, the plaintext SVD of each party's rows, measured
-here. Nothing is written unless ``--out DIR`` is given.
+here. All times are CPU seconds of this process (core-seconds: insensitive to other load on a shared
+machine); Helen's projected core-seconds are converted to this machine through E. Nothing is
+written unless ``--out DIR`` is given.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ from coopetition.sims.benchkit import machine_info
 
 #: Helen's projected wall minutes on 2 reference cores at m = 4 (helen_cost_projection.md,
 #: table 3.3): d -> (with the SPDZ offline phase, without it).
+#: E on the projection's reference machine (helen_cost_projection.md section 1)
+E_REF_SECONDS = 0.0092
 HELEN_PROJECTION_M4 = {
     10: (272.0, 36.0),
     30: (834.0, 127.0),
@@ -138,9 +142,9 @@ def _offline_rates(
     for kind, job in jobs.items():
         count = 4 * s if kind == "bit" else s
         _progress(f"real preprocessing: {count} x {kind} for {args.parties} parties ...")
-        started = time.perf_counter()
+        started = time.process_time()
         run_local([job(p) for p in parties])
-        rates[kind] = (time.perf_counter() - started) / count
+        rates[kind] = (time.process_time() - started) / count
         out[f"offline.{kind}.seconds_per_item"] = round(rates[kind], 4)
     return rates
 
@@ -159,26 +163,26 @@ def _online_seconds_per_batch(args: argparse.Namespace, config: SgdConfig) -> tu
     ]
     batches = len(plan.batches())
     _progress(f"online phase: {args.online_rows} rows per party, {batches} batches ...")
-    started = time.perf_counter()
+    started = time.process_time()
     run_local(programs)
-    return (time.perf_counter() - started) / batches, batches
+    return (time.process_time() - started) / batches, batches
 
 
 def _admm_seconds(parts: list[tuple[np.ndarray, np.ndarray]]) -> float:
     n = sum(len(y) for _, y in parts)
     config = AdmmConfig(Objective("lasso", lam=0.01 * n), rho=0.1 * n, iterations=10)
-    started = time.perf_counter()
+    started = time.process_time()
     run = trio.run(lambda: train_locally(parts, config))
     if not run.completed:
         raise RuntimeError(str(run.first_error()))
-    return time.perf_counter() - started
+    return time.process_time() - started
 
 
 def _svd_seconds(parts: list[tuple[np.ndarray, np.ndarray]]) -> float:
-    started = time.perf_counter()
+    started = time.process_time()
     for X, _ in parts:
         np.linalg.svd(X, full_matrices=False)
-    return time.perf_counter() - started
+    return time.process_time() - started
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -210,10 +214,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "extrapolation_rule": "secure SGD(n) = sum over kinds of items(n) x measured s/item "
         "+ batches(n) x measured online s/batch (items and batches exactly linear in n)",
         "helen_source": "helen_cost_projection.md table 3.3 (m = 4, 2 reference cores), "
-        "interpolated in d; plus the plaintext SVD measured here. Helen is not built yet.",
+        "interpolated in d, converted to this machine's core-seconds via E (9.2 ms on the "
+        "reference machine); plus the plaintext SVD measured here. Helen is not built yet.",
+        "time_unit": "CPU core-seconds of this process (all parties simulated in it)",
     }
     result.update(machine_info())
-    e = measure_e()
+    e = measure_e(clock=time.process_time)
     result["E_seconds"] = round(e, 6)
     rates = _offline_rates(args, config, result)
     online_per_batch, measured_batches = _online_seconds_per_batch(args, config)
@@ -221,6 +227,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result["online.measured_rows_per_party"] = args.online_rows
     result["online.measured_batches"] = measured_batches
     helen_with, helen_without = helen_minutes(args.features)
+    # the projection's wall minutes on 2 reference cores -> core-seconds -> E -> this machine
+    helen_core_s = helen_with * 60 * 2 / E_REF_SECONDS * e
+    helen_core_s_without = helen_without * 60 * 2 / E_REF_SECONDS * e
     if args.parties != 4:
         result["helen_note"] = "the projection table is for m = 4; used unchanged"
     rows = []
@@ -239,7 +248,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         batches = len(plan.batches())
         online = batches * online_per_batch
         svd = _svd_seconds(parts)
-        helen_total = helen_with * 60 + svd
+        helen_total = helen_core_s + svd
         row = {
             "rows_per_party": n,
             "batches": batches,
@@ -255,7 +264,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "admm_plaintext_s": round(_admm_seconds(parts), 3),
             "helen_svd_s": round(svd, 4),
             "helen_projected_s": round(helen_total, 1),
-            "helen_projected_without_offline_s": round(helen_without * 60 + svd, 1),
+            "helen_projected_without_offline_s": round(helen_core_s_without + svd, 1),
             "sgd_over_helen": round((offline + online) / helen_total, 2),
             "sgd_offline_over_helen": round(offline / helen_total, 2),
         }
@@ -295,7 +304,7 @@ def _write(out: Path, rows: list[dict[str, Any]], result: dict[str, Any]) -> Non
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("rows per party")
-    ax.set_ylabel("seconds (one machine)")
+    ax.set_ylabel("core-seconds (this machine)")
     ax.set_title(f"m = {result['parties']}, d = {result['features']} (Helen Figs. 4-5 shape)")
     ax.legend(fontsize=7)
     fig.tight_layout()
