@@ -267,3 +267,31 @@ def test_masks_cancel_to_the_exact_sum(values: list[list[int]], iteration: int) 
     total = M.unmask_sum(uploads, M.mask_sum(keys, iteration, 3))
     ring = M.FixedPointRing(0)
     assert list(ring.decode_sum(total)) == [float(sum(c)) for c in zip(*values, strict=True)]
+
+
+async def test_runs_over_tcp_with_each_server_its_own_endpoint() -> None:
+    """Participants, S1 and S2 as four TCP endpoints on loopback (authenticated, encrypted)."""
+    from nacl.signing import SigningKey
+
+    from coopetition.transports.tcp import PeerAddress, TcpTransport
+
+    parts = _data(m=2, n=20, d=3)
+    keys = {i: SigningKey.generate() for i in range(4)}
+    transports = {
+        i: TcpTransport(
+            i,
+            keys[i],
+            ("127.0.0.1", 0),
+            {j: PeerAddress("127.0.0.1", 0, keys[j].verify_key) for j in range(4) if j != i},
+        )
+        for i in range(4)
+    }
+    addresses = {i: await t.listen() for i, t in transports.items()}
+    for t in transports.values():
+        for j in t.peers:
+            t.set_peer_address(j, *addresses[j])
+    config = _config()
+    run = await train_ppadmm(parts, config, transports=[transports[i] for i in range(4)])
+    assert run.completed, run.errors
+    expected, _ = _numpy_fixed_point_lasso(parts, config.frac_bits)
+    assert all(np.array_equal(r.model, expected) for r in run.results.values())
