@@ -108,3 +108,19 @@ async def test_oversized_upload_is_blamed_on_its_sender() -> None:
     run = await train_dssgd(parts, DssgdConfig(iterations=2), party_options=options)
     error = run.errors[3]
     assert isinstance(error, ProtocolViolation) and error.culprit == 2
+
+
+async def test_different_parameters_abort_naming_the_sender() -> None:
+    parts, *_ = _data(m=2, n=10)
+
+    def options(pid: int):  # type: ignore[no-untyped-def]
+        if pid != 1:
+            return {}
+        return {
+            "payload_hook": lambda h, p, d: (
+                {**p, "epsilon": "0x1p+4"} if h.tag == "parameters" else p
+            )
+        }
+
+    run = await train_dssgd(parts, DssgdConfig(iterations=2), party_options=options)
+    assert isinstance(run.errors[0], ProtocolViolation) and run.errors[0].culprit == 1

@@ -26,7 +26,56 @@ from coopetition.engine.machine import (
     Send,
     Started,
 )
+from coopetition.engine.wire import encode_payload
 from coopetition.protocols.dssgd.mechanism import DssgdConfig, noisy_local_update
+
+
+class AgreeState(enum.Enum):
+    START = "start"
+    AGREEING = "agreeing"
+    DONE = "done"
+    ABORTED = "aborted"
+
+
+@dataclass
+class Agree(PhaseMachine):
+    """Everyone broadcasts the public parameters; any difference aborts naming the sender."""
+
+    phase: ClassVar[str] = "setup"
+    State: ClassVar[type[enum.Enum]] = AgreeState
+    TRANSITIONS: ClassVar[dict[tuple[Any, type], str]] = {
+        (AgreeState.START, Started): "_announce",
+        (AgreeState.AGREEING, Received): "_compare",
+    }
+
+    public_parameters: dict[str, Any] = field(default_factory=dict)
+
+    def _announce(self, _: Started) -> list[Action]:
+        self.move(AgreeState.AGREEING)
+        return [
+            Broadcast(tag="parameters", payload=self.public_parameters),
+            Gather(tag="parameters", senders=tuple(self.parties), consistent=True),
+        ]
+
+    def _compare(self, event: Received) -> list[Action]:
+        mine = encode_payload(self.public_parameters)
+        for sender, value in sorted(event.messages.items()):
+            try:
+                same = encode_payload(value) == mine
+            except TypeError:
+                same = False
+            if not same:
+                return [
+                    Abort(
+                        error=ProtocolViolation(
+                            f"party {sender} announced other DSSGD parameters than party "
+                            f"{self.party}",
+                            culprit=sender,
+                            phase=self.phase,
+                        )
+                    )
+                ]
+        return [Done(result=None)]
 
 
 class ShareState(enum.Enum):

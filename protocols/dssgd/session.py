@@ -11,8 +11,8 @@ import numpy as np
 from coopetition.engine.errors import ConfigError, PartyId
 from coopetition.engine.machine import PhaseMachine
 from coopetition.protocols.admm.local import check_data
-from coopetition.protocols.admm.machines import Release, Setup
-from coopetition.protocols.dssgd.machines import Share
+from coopetition.protocols.admm.machines import Release
+from coopetition.protocols.dssgd.machines import Agree, Share
 from coopetition.protocols.dssgd.mechanism import DssgdConfig
 
 
@@ -63,11 +63,7 @@ class DssgdRun:
     def phases(self) -> Generator[PhaseMachine, Any, DssgdResult]:
         cfg, me, everyone, d = self.config, self.party, self.parties, self.features
         params = {**cfg.public_parameters(d), "server": self.server}
-        # ADMM's setup machine agrees the parameters (consistent broadcast, abort on any
-        # difference); its summary step is not needed here, so it gets a 1x1 placeholder.
-        yield Setup(
-            party=me, parties=everyone, public_parameters=params, X=np.zeros((1, 1)), y=np.zeros(1)
-        )
+        yield Agree(party=me, parties=everyone, public_parameters=params)
         bound = cfg.clip + 60.0 * cfg.laplace_scale(d)
         model = np.zeros(d)
         history = []
