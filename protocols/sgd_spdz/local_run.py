@@ -30,6 +30,11 @@ from .sources import InsecureDealerSource, PaillierSource, PreprocessingSource, 
 
 PREPROCESSING = ("paillier", "insecure-dealer")
 
+#: SPDZ program steps (an offline batch: hundreds of Paillier operations with proofs) run inline
+#: in a party's main task, so heartbeats pause while one runs; with real preprocessing the
+#: liveness and phase deadlines must cover the longest step and the whole offline phase.
+OFFLINE_DEADLINES = Deadlines(phase=7 * 24 * 3600.0, heartbeat_timeout=3600.0)
+
 
 def make_sources(
     preprocessing: str,
@@ -97,5 +102,7 @@ async def train_sgd_spdz(
     ]
     if transports is None:
         transports = MemoryNetwork(ids).transports()
+    if deadlines is None and preprocessing == "paillier":
+        deadlines = OFFLINE_DEADLINES
     configs = local_configs(ids, session=session, deadlines=deadlines)
     return await run_parties(configs, transports, protocols, party_options=party_options)
