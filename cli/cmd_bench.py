@@ -21,9 +21,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from coopetition.engine.errors import ConfigError
 from coopetition.outputs import fresh_name
 
-BENCHMARKS = ("paillier", "zk", "spdz", "range", "preprocessing")
+BENCHMARKS = ("paillier", "zk", "spdz", "range", "preprocessing", "ppadmm", "sgd-spdz")
 EXAMPLE = "example:\n  coopetition bench {name} --insecure-bits 512 --seconds 0.2 --json"
 
 
@@ -32,9 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench_sub = parser.add_subparsers(dest="benchmark", required=True, metavar="NAME")
     for name in BENCHMARKS:
         try:
-            module = importlib.import_module(f"coopetition.sims.bench_{name}")
+            module_name = f"coopetition.sims.bench_{name.replace('-', '_')}"
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name != f"coopetition.sims.bench_{name}":
+            if exc.name != module_name:
                 raise
             continue
         one = bench_sub.add_parser(
@@ -94,6 +96,9 @@ def _run(args: argparse.Namespace) -> int:
             "pip install 'coopetition[bench]'",
             file=sys.stderr,
         )
+        return 2
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:
         text = str(exc).replace(

@@ -23,6 +23,8 @@ import trio
 
 from coopetition.cli_help import HelpFormatter
 from coopetition.cli_progress import RoundPrinter
+from coopetition.demo_baselines import BASELINES, run_baseline
+from coopetition.demo_baselines import add_arguments as add_baseline_arguments
 from coopetition.engine.errors import ConfigError
 from coopetition.engine.identity import public_key_hex, write_key_file
 from coopetition.optional import require
@@ -44,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="example:\n  coopetition demo --dataset diabetes --objective ridge --transport tcp",
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--protocol", choices=["admm"], default="admm")
+    parser.add_argument("--protocol", choices=["admm", *BASELINES], default="admm")
     parser.add_argument("--parties", type=int, default=4, help="number of parties (default 4)")
     parser.add_argument("--transport", choices=["memory", "tcp"], default="memory")
     parser.add_argument("--dataset", choices=DATASETS, default="wine-red")
@@ -65,6 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the row split")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_baseline_arguments(parser)
     parser.set_defaults(func=_run)
 
 
@@ -95,6 +98,8 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.protocol in BASELINES:
+        return run_baseline(args, config)
     log = sys.stderr
     print(
         f"coopetition demo: {args.parties} parties, {args.transport} transport, "

@@ -44,6 +44,8 @@ def random_modulus(bits: int) -> PublicKey:
         q = int(gmpy2.next_prime(secrets.randbits(bits - half) | (3 << (bits - half - 2))))
         if p != q and (p * q).bit_length() == bits:
             return PublicKey(p * q)
+
+
 def git_commit(paths: tuple[str, ...]) -> str | None:
     """The commit measured (``+dirty`` if any of ``paths`` has uncommitted edits)."""
     import subprocess

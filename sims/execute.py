@@ -7,6 +7,7 @@ from typing import Any
 import trio
 import trio.testing
 
+from coopetition.sims.baseline_workloads import BASELINE_PROTOCOLS, baseline_factory
 from coopetition.sims.runner import SimResult, run_parties, size_cost_model
 from coopetition.sims.scenario import Scenario
 from coopetition.sims.workloads import synthetic_admm
@@ -38,8 +39,14 @@ async def run_scenario(scenario: Scenario, *, logger: Any = None) -> SimResult:
             float(compute.get("base_seconds", 1e-5)),
             compute.get("per_operation"),
         )
+    if scenario.protocol.get("name") in BASELINE_PROTOCOLS:
+        factory = baseline_factory(
+            scenario.protocol, scenario.data, scenario.parties, scenario.seed
+        )
+    else:
+        factory = workload_of(scenario).factory()
     return await run_parties(
-        workload_of(scenario).factory(),
+        factory,
         range(scenario.parties),
         network=scenario.topology,
         seed=scenario.seed,

@@ -22,6 +22,8 @@ from coopetition.engine.metadata import ProtocolInfo
 from coopetition.engine.party import Deadlines
 from coopetition.protocols.admm import AdmmConfig, Objective
 from coopetition.protocols.admm.info import ADMM_INFO
+from coopetition.sims import baseline_workloads
+from coopetition.sims.baseline_workloads import BASELINE_KEYS, BASELINE_PROTOCOLS
 from coopetition.sims.byzantine import Byzantine
 from coopetition.transports.faults import (
     BurstDrop,
@@ -51,7 +53,7 @@ PARTY_FAULTS = ("crash", "byzantine")
 
 _SECTIONS = {
     "run": {"name", "seed", "parties"},
-    "protocol": {"name", *ADMM_INFO.parameters},  # the scenario parameters ADMM declares
+    "protocol": {"name", *ADMM_INFO.parameters, *BASELINE_KEYS},
     "data": {"kind", "rows_per_party", "features", "noise"},
     "network": {
         "preset",
@@ -253,11 +255,16 @@ def _located(where: str, section: str, fn: Any) -> Any:
 def _protocol(table: Mapping[str, Any], where: str) -> dict[str, Any]:
     def check() -> dict[str, Any]:
         out = dict(table)
-        if out.setdefault("name", "admm") != "admm":
+        if out.setdefault("name", "admm") in BASELINE_PROTOCOLS:
+            baseline_workloads.validate(out)
+            return out
+        if out["name"] != "admm":
             raise ConfigError(
                 f"[protocol] name {out['name']!r} is not supported by the "
-                "simulator yet (supported: admm)"
+                f"simulator yet (supported: admm, {', '.join(BASELINE_PROTOCOLS)})"
             )
+        if set(table) & BASELINE_KEYS:
+            raise ConfigError(f"[protocol] {sorted(set(table) & BASELINE_KEYS)} are not admm keys")
         objective = _get(table, "objective", str, "protocol", default="lasso")
         lam = _number(table, "lam", "protocol", default=1.0, low=0.0)
         rho = _number(table, "rho", "protocol", default=1.0, low=0.0, low_open=True)
@@ -529,6 +536,9 @@ def _check_fault_types(spec: Mapping[str, Any], ids: set[int]) -> None:
 
 def _check_target(scenario: Scenario, phase: str, round_: int | None, tag: str | None) -> None:
     """Refuse a phase, round or tag the protocol never sends: such a fault would never fire."""
+    if scenario.protocol.get("name") in BASELINE_PROTOCOLS:
+        baseline_workloads.check_target(scenario.protocol, phase, round_, tag)
+        return
     info = PROTOCOLS[str(scenario.protocol.get("name", ADMM_INFO.name))]
     info.check_target(phase, round_, tag, scenario.protocol)
 
