@@ -2,7 +2,7 @@
 
 E is one full r^N mod N^2 with a 2048-bit N (a random odd modulus: the cost of the
 exponentiation does not depend on N being an RSA modulus), timed in this process, so costs in
-E carry across machines (see /work/shared/research/helen_cost_projection.md).
+E carry across machines (see the research notes' helen_cost_projection.md).
 """
 
 from __future__ import annotations

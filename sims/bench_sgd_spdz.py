@@ -8,7 +8,7 @@ Rule for everything else, stated in the output: secure SGD's cost at n rows per 
 ``items(n) x measured seconds per item + batches(n) x measured online seconds per batch``:
 every item count and the batch count are exactly linear in n (see ``SgdPlan.needs``).
 Helen itself is not built yet: its cost is the projection of
-``/work/shared/research/helen_cost_projection.md`` (m = 4, table 3.3, interpolated in d;
+``the research notes' helen_cost_projection.md`` (m = 4, table 3.3, interpolated in d;
 constant in n) plus the one n-dependent part, the plaintext SVD of each party's rows, measured
 here. All times are CPU seconds of this process (core-seconds: insensitive to other load on a shared
 machine); Helen's projected core-seconds are converted to this machine through E. Nothing is

@@ -1,7 +1,7 @@
 """Helen's fixed-point arithmetic against plaintext ADMM, and the scale budgets.
 
 The done-when of the numerics: on wine-quality red and white, the gas-sensor subset and the MSD
-subset (the project's offline copies under /work/shared/data, skipped where absent) split over
+subset (the project's offline copies under ../shared/data beside the repository, skipped where absent) split over
 3 and 4 parties, Helen's integer model is within 1e-3 relative L2 of plaintext ADMM with the same
 (quantised) rho, objective and 10 iterations, for lasso, ridge, least squares and elastic net.
 The reference is ``protocols.admm`` (float64, its own local step and consensus), and its result
@@ -29,7 +29,7 @@ from coopetition.protocols.fixedpoint import (
 from coopetition.protocols.helen import numerics as H
 from coopetition.protocols.spdz import field, online
 
-DATA = Path("/work/shared/data")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 ITERATIONS = 10
 OBJECTIVES = ("lasso", "ridge", "least_squares", "elastic_net")
 
