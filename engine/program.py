@@ -56,7 +56,7 @@ class Exchange:
 Program = Generator[Exchange, dict[int, Any], T]
 
 
-def tag_of(request: Exchange, position: int) -> str:
+def tag_of(request: Any, position: int) -> str:
     """The request's own tag, or ``"<label>/<position>"`` (position counts from 1)."""
     return request.tag if request.tag is not None else f"{request.label}/{position}"
 

@@ -30,7 +30,7 @@ async def train_dssgd(
     server = len(parts)
     ids = [*range(len(parts)), server]
     if transports is None:
-        transports = MemoryNetwork(ids).transports()
+        transports = list(MemoryNetwork(ids).transports())
     configs = local_configs(ids, session=session, deadlines=deadlines)
     features = int(np.asarray(parts[0][0]).shape[1])
     protocols = [

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from typing import TypeVar
 
 import gmpy2
 
@@ -60,12 +61,14 @@ from coopetition.protocols.zk.transcript import ProofContext
 
 __all__ = ["InputCommitments", "InputProof", "InputWitness", "prove", "range_context", "verify"]
 
+_T = TypeVar("_T")
+
 
 def _cts(m: Sequence[Sequence[Tracked]]) -> Mat:
     return tuple(tuple(t.ciphertext for t in row) for row in m)
 
 
-def _transpose(m: Sequence[Sequence[object]]) -> list[list[object]]:
+def _transpose(m: Sequence[Sequence[_T]]) -> list[list[_T]]:
     return [list(col) for col in zip(*m, strict=True)]
 
 
@@ -146,8 +149,8 @@ def prove(
     tA = [T.encrypt_vector(pk, ints(row), encryptor=encryptor) for row in prep.A]
     tb = T.encrypt_vector(pk, ints(prep.b), encryptor=encryptor)
     V = [ints(row) for row in prep.V]
-    Vt: list[list[int]] = _transpose(V)  # type: ignore[assignment]
-    tVt: list[list[Tracked]] = _transpose(tV)  # type: ignore[assignment]
+    Vt: list[list[int]] = _transpose(V)
+    tVt: list[list[Tracked]] = _transpose(tV)
 
     def g1(part: str, a: list[list[int]], ea: list[list[Tracked]], eb: list[list[Tracked]]):  # type: ignore[no-untyped-def]
         out, gammas = _product(pk, a, eb)

@@ -40,7 +40,7 @@ async def train_ppadmm(
     ids = [*participants, s1, s2]
     session = session or os.urandom(16)
     if transports is None:
-        transports = MemoryNetwork(ids).transports()
+        transports = list(MemoryNetwork(ids).transports())
     configs = local_configs(ids, session=session, deadlines=deadlines)
     features = int(np.asarray(parts[0][0]).shape[1])
     pins = pinned_auxiliary or {}

@@ -220,7 +220,7 @@ def _prepare(X: np.ndarray, y: np.ndarray, config: PpadmmConfig) -> LocalSummary
     """
     X, y = check_data(X, y)
     summary = summarise(X, y, config.admm.rho)
-    first = summary.A @ summary.b
+    first = summary.inverse(config.admm.rho) @ summary.b
     bound = config.admm.contribution_bound
     if not np.isfinite(first).all() or np.abs(first).max() > bound:
         raise ConfigError(
@@ -246,7 +246,8 @@ def fixed_point_admm(
     history = []
     for _ in range(admm.iterations):
         contributions = [
-            s.A @ (s.b + admm.rho * (z - u)) + u for s, u in zip(summaries, us, strict=True)
+            s.inverse(admm.rho) @ (s.b + admm.rho * (z - u)) + u
+            for s, u in zip(summaries, us, strict=True)
         ]
         encoded = [ring.encode(c) for c in contributions]
         history.append(encoded)

@@ -101,7 +101,7 @@ async def train_sgd_spdz(
         for pid, (X, y) in zip(ids, runs_data, strict=True)
     ]
     if transports is None:
-        transports = MemoryNetwork(ids).transports()
+        transports = list(MemoryNetwork(ids).transports())
     if deadlines is None and preprocessing == "paillier":
         deadlines = OFFLINE_DEADLINES
     configs = local_configs(ids, session=session, deadlines=deadlines)
