@@ -151,9 +151,9 @@ class AgreeScaling(PhaseMachine):
 
     phase: ClassVar[str] = "scaling"
     State: ClassVar[type[enum.Enum]] = ScalingState
-    TRANSITIONS: ClassVar[dict[tuple[Any, type], str]] = {
-        (ScalingState.START, Started): "_announce",
-        (ScalingState.POOLING, Received): "_pool",
+    TRANSITIONS: ClassVar[dict[tuple[Any, type], Any]] = {
+        (ScalingState.START, Started): (ScalingState.POOLING, "_announce"),
+        (ScalingState.POOLING, Received): (ScalingState.DONE, "_pool"),
     }
 
     kind: str = "standardize"

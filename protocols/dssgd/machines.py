@@ -43,9 +43,9 @@ class Agree(PhaseMachine):
 
     phase: ClassVar[str] = "setup"
     State: ClassVar[type[enum.Enum]] = AgreeState
-    TRANSITIONS: ClassVar[dict[tuple[Any, type], str]] = {
-        (AgreeState.START, Started): "_announce",
-        (AgreeState.AGREEING, Received): "_compare",
+    TRANSITIONS: ClassVar[dict[tuple[Any, type], Any]] = {
+        (AgreeState.START, Started): (AgreeState.AGREEING, "_announce"),
+        (AgreeState.AGREEING, Received): (AgreeState.DONE, "_compare"),
     }
 
     public_parameters: dict[str, Any] = field(default_factory=dict)
@@ -103,11 +103,14 @@ class Share(PhaseMachine):
 
     phase: ClassVar[str] = "share"
     State: ClassVar[type[enum.Enum]] = ShareState
-    TRANSITIONS: ClassVar[dict[tuple[Any, type], str]] = {
-        (ShareState.START, Started): "_start",
-        (ShareState.UPDATING, Computed): "_upload",
-        (ShareState.COLLECTING, Received): "_average",
-        (ShareState.AWAITING, Received): "_received",
+    TRANSITIONS: ClassVar[dict[tuple[Any, type], Any]] = {
+        (ShareState.START, Started): (
+            (ShareState.COLLECTING, ShareState.UPDATING),
+            "_start",
+        ),
+        (ShareState.UPDATING, Computed): (ShareState.AWAITING, "_upload"),
+        (ShareState.COLLECTING, Received): (ShareState.AWAITING, "_average"),
+        (ShareState.AWAITING, Received): (ShareState.DONE, "_received"),
     }
 
     server: PartyId = 0

@@ -69,9 +69,9 @@ class Setup(PhaseMachine):
 
     phase: ClassVar[str] = "setup"
     State: ClassVar[type[enum.Enum]] = SetupState
-    TRANSITIONS: ClassVar[dict[tuple[Any, type], str]] = {
-        (SetupState.START, Started): "_announce",
-        (SetupState.AGREEING, Received): "_agree",
+    TRANSITIONS: ClassVar[dict[tuple[Any, type], Any]] = {
+        (SetupState.START, Started): (SetupState.AGREEING, "_announce"),
+        (SetupState.AGREEING, Received): (SetupState.DONE, "_agree"),
     }
 
     public_parameters: dict[str, Any] = field(default_factory=dict)
@@ -129,11 +129,14 @@ class KeyConfirm(PhaseMachine):
 
     phase: ClassVar[str] = "keys"
     State: ClassVar[type[enum.Enum]] = KeysState
-    TRANSITIONS: ClassVar[dict[tuple[Any, type], str]] = {
-        (KeysState.START, Started): "_start",
-        (KeysState.CHECKING, Received): "_check",
-        (KeysState.CONFIRMING, Received): "_confirmed",
-        (KeysState.PRECOMPUTING, Computed): "_precomputed",
+    TRANSITIONS: ClassVar[dict[tuple[Any, type], Any]] = {
+        (KeysState.START, Started): ((KeysState.CHECKING, KeysState.CONFIRMING), "_start"),
+        (KeysState.CHECKING, Received): (KeysState.CONFIRMING, "_check"),
+        (KeysState.CONFIRMING, Received): (
+            (KeysState.PRECOMPUTING, KeysState.DONE),
+            "_confirmed",
+        ),
+        (KeysState.PRECOMPUTING, Computed): (KeysState.DONE, "_precomputed"),
     }
 
     roles: Roles | None = None
@@ -254,12 +257,12 @@ class Aggregate(PhaseMachine):
 
     phase: ClassVar[str] = "aggregate"
     State: ClassVar[type[enum.Enum]] = AggState
-    TRANSITIONS: ClassVar[dict[tuple[Any, type], str]] = {
-        (AggState.START, Started): "_start",
-        (AggState.COLLECTING, Received): "_collected",
-        (AggState.SUMMING, Received): "_summed",
-        (AggState.COMBINING, Computed): "_combined",
-        (AggState.AWAITING, Received): "_received_model",
+    TRANSITIONS: ClassVar[dict[tuple[Any, type], Any]] = {
+        (AggState.START, Started): ((AggState.COLLECTING, AggState.AWAITING), "_start"),
+        (AggState.COLLECTING, Received): (AggState.SUMMING, "_collected"),
+        (AggState.SUMMING, Received): (AggState.COMBINING, "_summed"),
+        (AggState.COMBINING, Computed): (AggState.AWAITING, "_combined"),
+        (AggState.AWAITING, Received): (AggState.DONE, "_received_model"),
     }
 
     roles: Roles | None = None
