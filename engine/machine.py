@@ -71,11 +71,17 @@ class Gather:
     the round delivered with every party and aborts on any difference, before handing the
     messages to the machine. ``senders`` may include the local party when it broadcast under the
     same tag; its own message is then included.
+
+    With ``at_least=k`` the wait ends as soon as ``k`` of ``senders`` delivered (a quorum: the
+    fastest ``k``, for protocols such as COPML that decode from any ``k`` of ``n`` and ignore
+    stragglers); ``Received.messages`` then holds the senders that had arrived by then (at least
+    ``k``), and messages arriving after the phase ended are dropped as stale.
     """
 
     tag: str
     senders: tuple[PartyId, ...]
     consistent: bool = False
+    at_least: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

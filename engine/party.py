@@ -356,7 +356,10 @@ class Party:
         senders = sorted(set(action.senders))
         stats = self.stats.phase(phase)
         try:
-            messages = await self._bus.gather(phase, rnd, action.tag, senders, deadline=deadline)
+            messages = await self._bus.gather(
+                phase, rnd, action.tag, senders, deadline=deadline, at_least=action.at_least
+            )
+            senders = sorted(messages)  # a quorum gather returns the senders that arrived
             if action.consistent:
                 await self._check_consistency(phase, rnd, action.tag, senders, deadline)
         finally:  # a wait cut short by an abort still counts

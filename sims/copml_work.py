@@ -1,0 +1,101 @@
+"""COPML runs for simulations, tests, the demo and the benchmark: data split, dealer, factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from coopetition.engine.errors import ConfigError, PartyId
+from coopetition.protocols.copml.coding import LagrangeCode
+from coopetition.protocols.copml.dealer import Dealer
+from coopetition.protocols.copml.params import CopmlParams
+from coopetition.protocols.copml.session import CopmlRun, CopmlSetup, check_inputs
+
+DATA_DIR = Path("/work/shared/data")
+CIFAR_FILE = DATA_DIR / "cifar10_plane_car_copml.npz"
+#: public centring of pixel values: x/255 - 1/2 (a constant every party knows; no statistic of
+#: anyone's data), then a bias column of 1/2 so that |x| <= 1/2 holds for every entry
+PIXEL_SHIFT = 0.5
+
+
+def cifar_plane_car(
+    path: Path = CIFAR_FILE,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """COPML's CIFAR-10 plane/car split, pixels/255 centred at 1/2, bias column: d = 3073."""
+    if not path.exists():
+        raise ConfigError(f"dataset {path} is missing (it is kept offline; see its README)")
+    data = np.load(path)
+
+    def prep(raw: np.ndarray) -> np.ndarray:
+        X = raw.astype(np.float64) / 255.0 - PIXEL_SHIFT
+        return np.hstack([X, np.full((X.shape[0], 1), 0.5)])
+
+    return (
+        prep(data["X_train"]),
+        data["y_train"].astype(np.int64),
+        prep(data["X_test"]),
+        data["y_test"].astype(np.int64),
+    )
+
+
+@dataclass
+class CopmlWorkload:
+    """Everything a simulated COPML run needs; ``factory`` plugs into ``sims.runner``."""
+
+    params: CopmlParams
+    parts: list[tuple[np.ndarray, np.ndarray]]
+    dealer_seed: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if len(self.parts) != self.params.N:
+            raise ConfigError(f"rule: {len(self.parts)} data parts for N = {self.params.N} parties")
+        for X, y in self.parts:
+            check_inputs(X, y, self.params)
+        features = {X.shape[1] for X, _ in self.parts}
+        if len(features) != 1:
+            raise ConfigError("rule: every party's data have the same number of features")
+        self.setup = CopmlSetup(self.params, tuple(len(y) for _, y in self.parts), features.pop())
+        plan = self.setup.plan()  # refuses data that do not fit the field, before any run
+        self.plan = plan
+        self.dealer = Dealer(
+            plan.field,
+            LagrangeCode(plan.field, self.params.N, self.params.K, self.params.T),
+            features=self.setup.features,
+            block_rows=self.setup.block_rows,
+            k=plan.k,
+            k1=plan.k1,
+            kappa=plan.kappa,
+            threshold=self.params.threshold,
+            seed=self.dealer_seed,
+        )
+
+    def factory(self, party: PartyId, parties: tuple[PartyId, ...]) -> CopmlRun:
+        pos = sorted(parties).index(party)
+        X, y = self.parts[pos]
+        return CopmlRun(
+            self.setup, X, y, self.dealer, party=party, parties=parties, seed=self.seed * 1000 + pos
+        )
+
+
+def split_rows(X: np.ndarray, y: np.ndarray, N: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Split evenly across N owners, in order (COPML distributes the data evenly)."""
+    idx = np.array_split(np.arange(len(y)), N)
+    return [(X[i], y[i]) for i in idx]
+
+
+def plaintext_fixed_reference(X: np.ndarray, y: np.ndarray, params: CopmlParams) -> np.ndarray:
+    """Float gradient descent with COPML's polynomial, step and iterations (no quantisation):
+    what the secure run approximates."""
+    from coopetition.protocols.copml.approx import fit_sigmoid
+
+    coeffs = fit_sigmoid(params.r, params.fit_range)
+    step = 2.0 ** (-params.eta_exp)  # eta / m
+    w = np.zeros(X.shape[1])
+    for _ in range(params.iterations):
+        z = X @ w
+        g = np.polynomial.polynomial.polyval(z, coeffs)
+        w = w - step * (X.T @ (g - y))
+    return w
