@@ -57,6 +57,10 @@ class CopmlParams:
     x_max: float = 0.5
     kappa: int = 40
     min_kappa: int = 8
+    #: parties whose results each step may ignore (stragglers); default N - R, the most the
+    #: recovery threshold allows. Fewer stragglers leave more redundant results for the
+    #: Reed-Solomon checks (0: wait for everyone, detect up to N - R wrong coded gradients).
+    stragglers: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("N", "K", "T", "r", "iterations", "lx", "lw", "lc", "eta_exp"):
@@ -75,6 +79,11 @@ class CopmlParams:
                 f"rule: N >= (2r+1)(K+T-1)+1 (the recovery threshold); N = {self.N} but "
                 f"(2*{self.r}+1)({self.K}+{self.T}-1)+1 = {need}"
             )
+        if self.stragglers is not None and not 0 <= self.stragglers <= self.N - need:
+            raise ConfigError(
+                f"rule: at most N - R = {self.N - need} stragglers can be ignored, "
+                f"got {self.stragglers}"
+            )
         if not (self.fit_range > 0 and self.x_max > 0):
             raise ConfigError("fit_range and x_max must be positive")
 
@@ -88,6 +97,12 @@ class CopmlParams:
     @property
     def threshold(self) -> int:
         return recovery_threshold(self.K, self.T, self.r)
+
+    @property
+    def quorum(self) -> int:
+        """How many parties' messages each step waits for (the fastest ones)."""
+        spare = self.N - self.threshold if self.stragglers is None else self.stragglers
+        return self.N - spare
 
     @property
     def encoders(self) -> int:

@@ -121,7 +121,7 @@ class CopmlRun:
         self.rng = np.random.default_rng(seed)
         self.encoders = list(range(p.encoders))
         self.threshold = p.threshold
-        self.quorum = min(p.N, self.threshold)
+        self.quorum = p.quorum
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -283,7 +283,7 @@ class CopmlRun:
             (f, grad, rand.gradient_masks, self.code.alphas),
         )
         yield Scatter("f", {q: shares[i] for i, q in enumerate(self.parties) if i != self.pos})
-        got = yield Collect("f", self._others(range(p.N)), at_least=self.threshold - 1)
+        got = yield Collect("f", self._others(range(p.N)), at_least=self.quorum - 1)
         self._expect(got, grad.shape, "share of a coded gradient")
         positions, stacked = self._stack(shares[self.pos], got)
         return (
