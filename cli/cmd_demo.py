@@ -37,7 +37,11 @@ CONVERGED_TOLERANCE = 1e-3
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("demo", help="train jointly among local parties on real data")
-    parser.add_argument("--protocol", choices=["admm"], default="admm")
+    parser.add_argument("--protocol", choices=["admm", "copml"], default="admm")
+    parser.add_argument(
+        "--preset", choices=["case1", "case2"], default="case1", help="COPML (K, T)"
+    )
+    parser.add_argument("--rows", type=int, help="COPML: CIFAR rows to train on (default 900)")
     parser.add_argument("--parties", type=int, default=4, help="number of parties (default 4)")
     parser.add_argument("--transport", choices=["memory", "tcp"], default="memory")
     parser.add_argument("--dataset", choices=DATASETS, default="wine-red")
@@ -66,6 +70,10 @@ def _config(args: argparse.Namespace, rows: int) -> AdmmConfig:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.protocol == "copml":
+        from coopetition.cmd_demo_copml import run_demo
+
+        return run_demo(args)
     try:
         if args.parties < 2:
             raise ConfigError("--parties must be at least 2")

@@ -99,3 +99,50 @@ def plaintext_fixed_reference(X: np.ndarray, y: np.ndarray, params: CopmlParams)
         g = np.polynomial.polynomial.polyval(z, coeffs)
         w = w - step * (X.T @ (g - y))
     return w
+
+
+GISETTE_DIR = DATA_DIR / "gisette_subset"
+
+
+def gisette_subset(directory: Path = GISETTE_DIR) -> tuple[np.ndarray, np.ndarray]:
+    """The GISETTE rows kept offline (168 x 5000), values/999 centred at 1/2, labels -1/1 -> 0/1,
+    plus a bias column of 1/2 (d = 5001). A smoke-test subset: the full 6000 rows are not here."""
+    table = directory / "gisette_train_first168_h2o.csv"
+    if not table.exists():
+        raise ConfigError(f"dataset {table} is missing (it is kept offline; see its README)")
+    raw = np.loadtxt(table, delimiter=",", skiprows=1)[:, :5000]
+    labels = np.loadtxt(directory / "gisette_train.labels")[: raw.shape[0]]
+    X = raw / 999.0 - PIXEL_SHIFT
+    X = np.hstack([X, np.full((X.shape[0], 1), 0.5)])
+    return X, (labels > 0).astype(np.int64)
+
+
+@dataclass
+class BaselineWorkload:
+    """The paper's MPC baselines (``mode`` bgw or bh08) on the same data split."""
+
+    mode: str
+    params: CopmlParams
+    parts: list[tuple[np.ndarray, np.ndarray]]
+    dealer_seed: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        from coopetition.protocols.copml.baseline import BaselineDealer, BaselineSetup
+
+        for X, y in self.parts:
+            check_inputs(X, y, self.params)
+        self.setup = BaselineSetup(
+            self.mode, self.params, tuple(len(y) for _, y in self.parts), self.parts[0][0].shape[1]
+        )
+        self.plan = self.setup.plan()
+        self.dealer = BaselineDealer(self.setup, self.plan, seed=self.dealer_seed)
+
+    def factory(self, party: PartyId, parties: tuple[PartyId, ...]) -> object:
+        from coopetition.protocols.copml.baseline import BaselineRun
+
+        pos = sorted(parties).index(party)
+        X, y = self.parts[pos]
+        return BaselineRun(
+            self.setup, X, y, self.dealer, party=party, parties=parties, seed=self.seed * 1000 + pos
+        )
