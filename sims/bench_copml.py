@@ -27,7 +27,13 @@ import numpy as np
 from coopetition.engine.party import Deadlines
 from coopetition.protocols.copml.params import CopmlParams
 from coopetition.sims.benchkit import machine_info
-from coopetition.sims.copml_work import CopmlWorkload, cifar_plane_car, gisette_subset, split_rows
+from coopetition.sims.copml_work import (
+    BaselineWorkload,
+    CopmlWorkload,
+    cifar_plane_car,
+    gisette_subset,
+    split_rows,
+)
 from coopetition.sims.runner import simulate
 
 PAPER = {
@@ -53,7 +59,9 @@ DEADLINES = Deadlines(phase=7200.0, heartbeat_interval=5.0, heartbeat_timeout=18
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--parties", type=int, default=50, help="N (default 50)")
     parser.add_argument("--iterations", type=int, default=50, help="training iterations")
-    parser.add_argument("--cases", default="case1,case2", help="COPML presets to run")
+    parser.add_argument(
+        "--cases", default="case1,case2,bgw,bh08", help="COPML presets and baselines to run"
+    )
     parser.add_argument("--dataset", choices=("cifar", "gisette"), default="cifar")
     parser.add_argument("--rows", type=int, default=None, help="use only the first ROWS rows")
     parser.add_argument("--network", default="wan-40mbps", help="WAN preset")
@@ -82,10 +90,21 @@ def _data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     return X, y, Xt, yt
 
 
+GRADIENT_PHASES = ("copml-gradient", "mpc-gradient")
+ITERATION_PHASES = (
+    "copml-model",
+    "copml-gradient",
+    "copml-decode",
+    "copml-update",
+    "mpc-gradient",
+    "mpc-update",
+)
+
+
 def _breakdown(result: Any) -> dict[str, float]:
     phases = result.per_phase()
-    comp = phases.get("copml-gradient", {}).get("compute_seconds", 0.0)
-    encdec = sum(v["compute_seconds"] for k, v in phases.items() if k != "copml-gradient")
+    comp = sum(phases.get(k, {}).get("compute_seconds", 0.0) for k in GRADIENT_PHASES)
+    encdec = sum(v["compute_seconds"] for k, v in phases.items() if k not in GRADIENT_PHASES)
     comm = sum(v["network_seconds"] for v in phases.values())
     return {
         "comp_s": round(comp, 2),
@@ -98,8 +117,14 @@ def _breakdown(result: Any) -> dict[str, float]:
 def _one_case(
     name: str, X: Any, y: Any, Xt: Any, yt: Any, args: argparse.Namespace
 ) -> dict[str, Any]:
-    params = CopmlParams.preset(name, args.parties, iterations=args.iterations)
-    work = CopmlWorkload(params, split_rows(X, y, args.parties), seed=args.seed)
+    parts = split_rows(X, y, args.parties)
+    work: Any
+    if name in ("bgw", "bh08"):
+        params = CopmlParams.preset("case2", args.parties, iterations=args.iterations)
+        work = BaselineWorkload(name, params, parts, seed=args.seed)
+    else:
+        params = CopmlParams.preset(name, args.parties, iterations=args.iterations)
+        work = CopmlWorkload(params, parts, seed=args.seed)
     started = time.perf_counter()
     result = simulate(
         work.factory,
@@ -111,9 +136,9 @@ def _one_case(
     )
     wall = time.perf_counter() - started
     out: dict[str, Any] = {
-        "K": params.K,
-        "T": params.T,
-        "threshold": params.threshold,
+        "K": params.K if name not in ("bgw", "bh08") else None,
+        "T": params.T if name not in ("bgw", "bh08") else work.setup.T,
+        "threshold": params.threshold if name not in ("bgw", "bh08") else None,
         "field_prime": work.plan.field.p,
         "field_bits": work.plan.field.bits,
         "kappa": work.plan.kappa,
@@ -127,14 +152,15 @@ def _one_case(
         **_breakdown(result),
     }
     if result.outcome == "completed":
-        model = result.results[0].model
+        first = result.results[0]
+        model = first if isinstance(first, np.ndarray) else first.model
         out["accuracy"] = round(float(((Xt @ model > 0) == yt).mean()), 4)
     if args.iterations < PAPER_ITERATIONS:
         phases = result.per_phase()
         per_iter = sum(
             v["compute_seconds"] + v["network_seconds"]
             for k, v in phases.items()
-            if k in ("copml-model", "copml-gradient", "copml-decode", "copml-update")
+            if k in ITERATION_PHASES
         ) / max(1, args.iterations)
         out["total_s_extrapolated"] = round(
             result.virtual_seconds + per_iter * (PAPER_ITERATIONS - args.iterations), 1
@@ -168,12 +194,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for key, value in case.items():
             result[f"{name}_{key}"] = value
     result["plaintext_accuracy"] = _plaintext_accuracy(X, y, Xt, yt)
-    first = next((c for c in args.cases.split(",") if c), "case1")
-    result["accuracy"] = result.get(f"{first}_accuracy")
-    # the MPC baselines of Table I (BGW, BH08) are not implemented yet: no figure, said so
-    result["bgw_total_s"] = None
-    result["bh08_total_s"] = None
-    result["baselines"] = "not implemented (BGW and BH08 with three groups are missing)"
+    copml_cases = [c for c in args.cases.split(",") if c.startswith("case")]
+    result["accuracy"] = result.get(f"{copml_cases[0]}_accuracy") if copml_cases else None
+    for name in ("bgw", "bh08"):
+        result.setdefault(f"{name}_total_s", None)  # None: not run in this invocation
     result["load_average_after"] = os.getloadavg()[0]
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)

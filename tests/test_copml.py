@@ -153,3 +153,37 @@ def test_a_malformed_share_names_its_sender():
     assert info.value.culprit == 4
     with pytest.raises(ProtocolViolation):
         run._expect({2: np.full(3, run.field.p, dtype=np.int64)}, (3,), "share")
+
+
+@pytest.mark.parametrize("mode", ["bgw", "bh08"])
+async def test_mpc_baselines_match_numpy(autojump_clock, mode):
+    """BGW and BH08 with three groups (N = 9: T = 1, groups of 2T+1 = 3) train the same model."""
+    from coopetition.sims.copml_work import BaselineWorkload
+
+    X, y = dataset()
+    params = CopmlParams(N=9, K=2, T=1, iterations=4, lx=8, lw=12, lc=6, eta_exp=5)
+    work = BaselineWorkload(mode, params, split_rows(X, y, 9), dealer_seed=1)
+    result = await run_parties(work.factory, range(9), network="lan", seed=1)
+    assert result.outcome == "completed", result.abort_reason
+    models = list(result.results.values())
+    assert all((m == models[0]).all() for m in models)
+    assert np.max(np.abs(models[0] - numpy_gd(X, y, params))) < 0.02
+
+
+def test_bench_copml_small_run_has_table_one_fields(tmp_path):
+    import argparse
+
+    from coopetition.sims import bench_copml
+
+    parser = argparse.ArgumentParser()
+    bench_copml.add_arguments(parser)
+    out = tmp_path / "bench.json"
+    args = parser.parse_args(
+        ["--parties", "9", "--iterations", "1", "--rows", "90", "--out", str(out)]
+    )
+    result = bench_copml.run(args)
+    for key in ("case1_total_s", "case2_total_s", "bgw_total_s", "bh08_total_s"):
+        assert result[key] > 0
+    for key in ("accuracy", "plaintext_accuracy", "parties", "commit"):
+        assert result[key] is not None
+    assert out.exists()

@@ -293,7 +293,7 @@ class BaselineRun:
         sub = f.sub(sub, xty)
         # reshare the group's sub-gradient share to every group; combine at 0 per source group
         parts = {}
-        for h, members in enumerate(self.groups):
+        for members in self.groups:
             if self.rank <= self.T:  # T+1 members of each group suffice
                 sh = yield Work(
                     "reshare",
