@@ -146,3 +146,33 @@ class BaselineWorkload:
         return BaselineRun(
             self.setup, X, y, self.dealer, party=party, parties=parties, seed=self.seed * 1000 + pos
         )
+
+
+class _Factory:
+    def __init__(self, work: CopmlWorkload) -> None:
+        self.work = work
+
+    def factory(self) -> object:
+        return self.work.factory
+
+
+def synthetic_copml(
+    parties: int,
+    *,
+    preset: str = "case1",
+    iterations: int = 10,
+    rows_per_party: int = 50,
+    features: int = 8,
+    seed: int = 0,
+) -> _Factory:
+    """A scenario's COPML workload: a noisy linear classifier's labels on uniform features in
+    [-1/2, 1/2] (bias column included), drawn from the seed."""
+    rng = np.random.default_rng(seed)
+    m = parties * rows_per_party
+    X = rng.uniform(-0.5, 0.5, (m, features))
+    X[:, -1] = 0.5
+    y = (X @ rng.normal(size=features) * 4 + rng.normal(size=m) * 0.3 > 0).astype(np.int64)
+    params = CopmlParams.preset(
+        preset, parties, iterations=iterations, lx=8, lw=12, lc=6, eta_exp=5
+    )
+    return _Factory(CopmlWorkload(params, split_rows(X, y, parties), seed=seed))

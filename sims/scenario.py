@@ -49,7 +49,7 @@ PARTY_FAULTS = ("crash", "byzantine")
 
 _SECTIONS = {
     "run": {"name", "seed", "parties"},
-    "protocol": {"name", "objective", "lam", "rho", "iterations", "l1_ratio"},
+    "protocol": {"name", "objective", "lam", "rho", "iterations", "l1_ratio", "preset"},
     "data": {"kind", "rows_per_party", "features", "noise"},
     "network": {
         "preset",
@@ -255,10 +255,12 @@ def _located(where: str, section: str, fn: Any) -> Any:
 def _protocol(table: Mapping[str, Any], where: str) -> dict[str, Any]:
     def check() -> dict[str, Any]:
         out = dict(table)
-        if out.setdefault("name", "admm") != "admm":
+        if out.setdefault("name", "admm") == "copml":
+            return _copml_protocol(table, out)
+        if out["name"] != "admm":
             raise ConfigError(
                 f"[protocol] name {out['name']!r} is not supported by the "
-                "simulator yet (supported: admm)"
+                "simulator yet (supported: admm, copml)"
             )
         objective = _get(table, "objective", str, "protocol", default="lasso")
         lam = _number(table, "lam", "protocol", default=1.0, low=0.0)
@@ -529,8 +531,25 @@ def _check_fault_types(spec: Mapping[str, Any], ids: set[int]) -> None:
             raise ConfigError(f"{key} must be {need}, got {value!r}")
 
 
+def _copml_protocol(table: Mapping[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+    """COPML in a scenario: ``preset`` (case1/case2) and ``iterations``; N is [run] parties."""
+    extra = set(table) - {"name", "preset", "iterations"}
+    if extra:
+        raise ConfigError(f"[protocol] keys {sorted(extra)} do not apply to copml")
+    preset = _get(table, "preset", str, "protocol", default="case1")
+    if preset not in ("case1", "case2"):
+        raise ConfigError(f"[protocol] preset {preset!r}: case1 or case2")
+    out["preset"] = preset
+    out["iterations"] = _integer(table, "iterations", "protocol", default=10, low=1, high=100_000)
+    return out
+
+
 def _check_target(scenario: Scenario, phase: str, round_: int | None, tag: str | None) -> None:
     """Refuse a phase, round or tag the protocol never sends: such a fault would never fire."""
+    if scenario.protocol.get("name") == "copml":
+        if not phase.startswith("copml-"):
+            raise ConfigError(f"phase {phase!r} never sends a message in copml")
+        return
     if phase not in ADMM_MESSAGES:
         raise ConfigError(
             f"phase {phase!r} never sends a message in admm (phases that do: "

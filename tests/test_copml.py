@@ -187,3 +187,29 @@ def test_bench_copml_small_run_has_table_one_fields(tmp_path):
     for key in ("accuracy", "plaintext_accuracy", "parties", "commit"):
         assert result[key] is not None
     assert out.exists()
+
+
+def test_copml_scenario_runs_in_the_simulator(tmp_path):
+    from coopetition.sims.execute import simulate_scenario, unmet_expectations
+    from coopetition.sims.scenario import load
+
+    path = tmp_path / "copml.toml"
+    path.write_text(
+        '[run]\nparties = 7\nseed = 2\n[protocol]\nname = "copml"\npreset = "case1"\n'
+        "iterations = 2\n[data]\nrows_per_party = 6\nfeatures = 5\n"
+        '[network]\npreset = "wan-40mbps"\n[expect]\noutcome = "completed"\n'
+    )
+    scenario = load(path)
+    result = simulate_scenario(scenario)
+    assert not unmet_expectations(scenario, result), result.abort_reason
+
+
+@pytest.mark.long
+def test_copml_fifty_parties_on_the_wan():
+    """N = 50, Case 1 (K = 16, T = 1, R = 49) on the 40 Mbit/s WAN preset (small data)."""
+    from coopetition.sims.execute import simulate_scenario, unmet_expectations
+    from coopetition.sims.scenario import load
+
+    scenario = load("sims/scenarios/copml-protocol-50-wan.toml")
+    result = simulate_scenario(scenario)
+    assert not unmet_expectations(scenario, result), result.abort_reason
