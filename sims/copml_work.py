@@ -176,3 +176,37 @@ def synthetic_copml(
         preset, parties, iterations=iterations, lx=8, lw=12, lc=6, eta_exp=5
     )
     return _Factory(CopmlWorkload(params, split_rows(X, y, parties), seed=seed))
+
+
+def fixed_point_model(
+    X: np.ndarray, y: np.ndarray, params: CopmlParams, seed: int = 0
+) -> np.ndarray:
+    """COPML's arithmetic without the parties: the same quantised data, polynomial, exact integer
+    gradient and stochastic truncation by ``k1`` bits (uniform ``r'``), in int64/object integers.
+
+    The protocol decodes exactly this gradient in the field (decoding is exact interpolation), so
+    the trained model has the same distribution; used to measure accuracy at sizes the one-process
+    simulation of all N parties cannot reach on a small machine. Not a protocol run.
+    """
+    from coopetition.protocols.copml.approx import fit_sigmoid, quantised_coefficients
+    from coopetition.protocols.copml.arith import quantise
+
+    setup = CopmlSetup(params, (len(y),), X.shape[1])
+    plan = setup.plan()
+    coeffs = quantised_coefficients(fit_sigmoid(params.r, params.fit_range), params.lc)
+    s = params.lx + params.lw
+    r = params.r
+    Xq = quantise(X, params.lx)
+    xty = (Xq.T @ y.astype(np.int64)) << (r * s + params.lc)
+    rng = np.random.default_rng(seed)
+    w = np.zeros(X.shape[1], dtype=np.int64)
+    # int64 is exact here: the plan bounds |X^T g| (and every partial sum) by 2^(k-1) <= 2^57
+    for _ in range(params.iterations):
+        z = Xq @ w
+        g = np.zeros_like(z)
+        for i, c in enumerate(coeffs):
+            g = g + c * z**i * (1 << ((r - i) * s))
+        grad = Xq.T @ g - xty
+        low = rng.integers(0, 1 << plan.k1, size=len(w), dtype=np.int64)
+        w = w - ((grad + low) >> plan.k1)
+    return w.astype(np.float64) / float(1 << params.lw)
