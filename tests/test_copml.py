@@ -213,3 +213,15 @@ def test_copml_fifty_parties_on_the_wan():
     scenario = load("sims/scenarios/copml-protocol-50-wan.toml")
     result = simulate_scenario(scenario)
     assert not unmet_expectations(scenario, result), result.abort_reason
+
+
+async def test_fixed_point_model_matches_the_protocol(autojump_clock):
+    """The benchmark's all-rows accuracy uses COPML's arithmetic without parties: check it
+    against a protocol run (same data, same scales; truncation randomness differs)."""
+    from coopetition.sims.copml_work import fixed_point_model
+
+    X, y = dataset(seed=6)
+    work = CopmlWorkload(PARAMS, split_rows(X, y, 7), dealer_seed=4)
+    result = await run_parties(work.factory, range(7), network="lan", seed=4)
+    assert result.outcome == "completed"
+    assert np.max(np.abs(fixed_point_model(X, y, PARAMS) - result.results[0].model)) < 0.01

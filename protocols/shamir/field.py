@@ -148,4 +148,4 @@ class PrimeField:
 
     def scale(self, a: np.ndarray, c: int) -> np.ndarray:
         """``c * a mod p`` for a public constant ``c``."""
-        return self.mul(a, np.int64(c % self.p))
+        return self.mul(a, np.array(c % self.p, dtype=np.int64))
