@@ -242,28 +242,20 @@ class CopmlRun:
             )
         )
 
+    def _quorum_open(self, tag: str, own: np.ndarray, what: str) -> Generator[Any, Any, Any]:
+        """Collect shares of one degree-T value from the fastest quorum, check, reconstruct."""
+        got = yield Collect(tag, self._others(range(self.params.N)), at_least=self.quorum - 1)
+        self._expect(got, own.shape, what)
+        positions, stacked = self._stack(own, got)
+        points = [self.code.alphas[i] for i in positions]
+        senders = [self.parties[i] for i in positions]
+        args = (self.field, stacked, points, senders, self.params.T, self.rng, what)
+        return (yield Work("reconstruct", arith.checked_reconstruct, args))
+
     def _model(self, w: np.ndarray, rand: Any) -> Generator[Any, Any, Any]:
-        p, f = self.params, self.field
         coded = yield Work("encode-model", self.code.encode_model, (w, rand.model_masks))
         yield Scatter("w", {q: coded[i] for i, q in enumerate(self.parties) if i != self.pos})
-        got = yield Collect("w", self._others(range(p.N)), at_least=self.quorum - 1)
-        self._expect(got, w.shape, "coded model share")
-        positions, stacked = self._stack(coded[self.pos], got)
-        return (
-            yield Work(
-                "reconstruct-model",
-                arith.checked_reconstruct,
-                (
-                    f,
-                    stacked,
-                    [self.code.alphas[i] for i in positions],
-                    [self.parties[i] for i in positions],
-                    p.T,
-                    self.rng,
-                    "the coded model",
-                ),
-            )
-        )
+        return (yield from self._quorum_open("w", coded[self.pos], "the coded model"))
 
     def _gradient(self, coded_X: np.ndarray, coded_w: np.ndarray) -> Generator[Any, Any, Any]:
         p = self.params
@@ -332,22 +324,6 @@ class CopmlRun:
         )
 
     def _release(self, w: np.ndarray) -> Generator[Any, Any, Any]:
-        p, f = self.params, self.field
         yield Scatter("model", {q: w for i, q in enumerate(self.parties) if i != self.pos})
-        got = yield Collect("model", self._others(range(p.N)), at_least=self.quorum - 1)
-        self._expect(got, w.shape, "share of the final model")
-        positions, stacked = self._stack(w, got)
-        w_q = yield Work(
-            "reconstruct-model",
-            arith.checked_reconstruct,
-            (
-                f,
-                stacked,
-                [self.code.alphas[i] for i in positions],
-                [self.parties[i] for i in positions],
-                p.T,
-                self.rng,
-                "the final model",
-            ),
-        )
-        return f.decode_signed(w_q).astype(np.float64) / float(1 << p.lw)
+        w_q = yield from self._quorum_open("model", w, "the final model")
+        return self.field.decode_signed(w_q).astype(np.float64) / float(1 << self.params.lw)
