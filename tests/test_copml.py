@@ -178,10 +178,8 @@ def test_bench_copml_small_run_has_table_one_fields(tmp_path):
     parser = argparse.ArgumentParser()
     bench_copml.add_arguments(parser)
     out = tmp_path / "bench.json"
-    args = parser.parse_args(
-        ["--parties", "9", "--iterations", "1", "--rows", "90", "--no-full-accuracy"]
-        + ["--out", str(out)]
-    )
+    argv = ["--parties", "9", "--iterations", "1", "--rows", "90", "--no-full-accuracy"]
+    args = parser.parse_args([*argv, "--out", str(out)])
     result = bench_copml.run(args)
     for key in ("case1_total_s", "case2_total_s", "bgw_total_s", "bh08_total_s"):
         assert result[key] > 0
