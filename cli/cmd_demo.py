@@ -46,7 +46,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="example:\n  coopetition demo --dataset diabetes --objective ridge --transport tcp",
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--protocol", choices=["admm", *BASELINES], default="admm")
+    parser.add_argument("--protocol", choices=["admm", *BASELINES, "copml"], default="admm")
+    parser.add_argument(
+        "--preset", choices=["case1", "case2"], default="case1", help="COPML (K, T)"
+    )
+    parser.add_argument("--rows", type=int, help="COPML: CIFAR rows to train on (default 900)")
     parser.add_argument("--parties", type=int, default=4, help="number of parties (default 4)")
     parser.add_argument("--transport", choices=["memory", "tcp"], default="memory")
     parser.add_argument("--dataset", choices=DATASETS, default="wine-red")
@@ -88,6 +92,10 @@ def _config(args: argparse.Namespace, rows: int) -> AdmmConfig:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.protocol == "copml":
+        from coopetition.cmd_demo_copml import run_demo
+
+        return run_demo(args)
     try:
         if args.parties < 2:
             raise ConfigError("--parties must be at least 2")

@@ -134,17 +134,29 @@ class Bus:
     # -- outbound to machines --------------------------------------------------------------
 
     async def gather(
-        self, phase: str, round: int, tag: str, senders: list[PartyId], *, deadline: float
+        self,
+        phase: str,
+        round: int,
+        tag: str,
+        senders: list[PartyId],
+        *,
+        deadline: float,
+        at_least: int | None = None,
     ) -> dict[PartyId, Any]:
         """Wait until every sender's message for ``(phase, round, tag)`` is here, or the deadline.
 
-        Missing messages at the deadline raise ``DeadlineExceeded`` naming the missing sender
-        when there is exactly one (with several, no single party can be blamed).
+        With ``at_least`` the wait ends once that many senders delivered, and only the senders
+        present then are returned. Missing messages at the deadline raise ``DeadlineExceeded``
+        naming the missing sender when there is exactly one (with several, no single party can
+        be blamed).
         """
         slots = {s: self._slots.setdefault((phase, round, tag, s), _Slot()) for s in senders}
+        need = len(slots) if at_least is None else max(0, min(at_least, len(slots)))
         with trio.move_on_at(deadline):
-            for slot in slots.values():
-                await slot.arrived.wait()
+            await _wait_for(list(slots.values()), need)
+        present = [s for s, slot in slots.items() if slot.envelope is not None]
+        if len(present) >= need:
+            slots = {s: slots[s] for s in present}
         missing = sorted(s for s, slot in slots.items() if slot.envelope is None)
         if missing:
             raise DeadlineExceeded(
@@ -178,3 +190,29 @@ class Bus:
             slot = self._slots.pop(key)
             if slot.frame is not None and not slot.consumed and key[3] != self.local_id:
                 self._parked_bytes[key[3]] -= len(slot.frame)
+
+
+async def _wait_for(slots: list[_Slot], need: int) -> None:
+    """Return once ``need`` of ``slots`` have arrived (all of them when ``need`` is their count)."""
+    if need >= len(slots):
+        for slot in slots:
+            await slot.arrived.wait()
+        return
+    if sum(slot.arrived.is_set() for slot in slots) >= need:
+        return
+    enough = trio.Event()
+    count = [sum(slot.arrived.is_set() for slot in slots)]
+
+    async def watch(slot: _Slot) -> None:
+        if slot.arrived.is_set():
+            return
+        await slot.arrived.wait()
+        count[0] += 1
+        if count[0] >= need:
+            enough.set()
+
+    async with trio.open_nursery() as nursery:
+        for slot in slots:
+            nursery.start_soon(watch, slot)
+        await enough.wait()
+        nursery.cancel_scope.cancel()

@@ -223,7 +223,10 @@ class PhaseDriver:
         senders = sorted(set(action.senders))
         try:
             try:
-                messages = await self.bus.gather(phase, rnd, action.tag, senders, deadline=deadline)
+                messages = await self.bus.gather(
+                    phase, rnd, action.tag, senders, deadline=deadline, at_least=action.at_least
+                )
+                senders = sorted(messages)  # a quorum gather returns the senders that arrived
             except DeadlineExceeded:
                 if not action.report_timeout:
                     raise

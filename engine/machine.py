@@ -113,6 +113,11 @@ class Gather:
     the round delivered with every party and aborts on any difference, before handing the
     messages to the machine. ``senders`` may include the local party when it broadcast under the
     same tag; its own message is then included.
+
+    With ``at_least=k`` the wait ends as soon as ``k`` of ``senders`` delivered (a quorum: the
+    fastest ``k``, for protocols such as COPML that decode from any ``k`` of ``n`` and ignore
+    stragglers); ``Received.messages`` then holds the senders that had arrived by then (at least
+    ``k``), and messages arriving after the phase ended are dropped as stale.
     """
 
     tag: str
@@ -124,6 +129,9 @@ class Gather:
     #: at the deadline, feed ``TimedOut`` to the machine instead of aborting with
     #: ``DeadlineExceeded`` (for machines that decide what silence means, as the dispute does)
     report_timeout: bool = False
+    #: return once this many of ``senders`` have arrived (a quorum: the fastest parties), with
+    #: only those messages; never combined with ``consistent``
+    at_least: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

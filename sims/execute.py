@@ -15,6 +15,17 @@ from coopetition.sims.workloads import synthetic_admm
 
 def workload_of(scenario: Scenario):
     p, d = scenario.protocol, scenario.data
+    if p.get("name") == "copml":
+        from coopetition.sims.copml_work import synthetic_copml
+
+        return synthetic_copml(
+            scenario.parties,
+            preset=str(p.get("preset", "case1")),
+            iterations=int(p.get("iterations", 10)),
+            rows_per_party=int(d.get("rows_per_party", 50)),
+            features=int(d.get("features", 8)),
+            seed=scenario.seed,
+        )
     return synthetic_admm(
         scenario.parties,
         rows_per_party=int(d.get("rows_per_party", 50)),

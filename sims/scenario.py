@@ -53,7 +53,7 @@ PARTY_FAULTS = ("crash", "byzantine")
 
 _SECTIONS = {
     "run": {"name", "seed", "parties"},
-    "protocol": {"name", *ADMM_INFO.parameters, *BASELINE_KEYS},
+    "protocol": {"name", *ADMM_INFO.parameters, *BASELINE_KEYS, "preset"},
     "data": {"kind", "rows_per_party", "features", "noise"},
     "network": {
         "preset",
@@ -255,16 +255,19 @@ def _located(where: str, section: str, fn: Any) -> Any:
 def _protocol(table: Mapping[str, Any], where: str) -> dict[str, Any]:
     def check() -> dict[str, Any]:
         out = dict(table)
-        if out.setdefault("name", "admm") in BASELINE_PROTOCOLS:
+        if out.setdefault("name", "admm") == "copml":
+            return _copml_protocol(table, out)
+        if out["name"] in BASELINE_PROTOCOLS:
             baseline_workloads.validate(out)
             return out
         if out["name"] != "admm":
             raise ConfigError(
                 f"[protocol] name {out['name']!r} is not supported by the "
-                f"simulator yet (supported: admm, {', '.join(BASELINE_PROTOCOLS)})"
+                f"simulator yet (supported: admm, copml, {', '.join(BASELINE_PROTOCOLS)})"
             )
-        if set(table) & BASELINE_KEYS:
-            raise ConfigError(f"[protocol] {sorted(set(table) & BASELINE_KEYS)} are not admm keys")
+        foreign = set(table) & {*BASELINE_KEYS, "preset"}
+        if foreign:
+            raise ConfigError(f"[protocol] {sorted(foreign)} are not admm keys")
         objective = _get(table, "objective", str, "protocol", default="lasso")
         lam = _number(table, "lam", "protocol", default=1.0, low=0.0)
         rho = _number(table, "rho", "protocol", default=1.0, low=0.0, low_open=True)
@@ -534,8 +537,25 @@ def _check_fault_types(spec: Mapping[str, Any], ids: set[int]) -> None:
             raise ConfigError(f"{key} must be {need}, got {value!r}")
 
 
+def _copml_protocol(table: Mapping[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+    """COPML in a scenario: ``preset`` (case1/case2) and ``iterations``; N is [run] parties."""
+    extra = set(table) - {"name", "preset", "iterations"}
+    if extra:
+        raise ConfigError(f"[protocol] keys {sorted(extra)} do not apply to copml")
+    preset = _get(table, "preset", str, "protocol", default="case1")
+    if preset not in ("case1", "case2"):
+        raise ConfigError(f"[protocol] preset {preset!r}: case1 or case2")
+    out["preset"] = preset
+    out["iterations"] = _integer(table, "iterations", "protocol", default=10, low=1, high=100_000)
+    return out
+
+
 def _check_target(scenario: Scenario, phase: str, round_: int | None, tag: str | None) -> None:
     """Refuse a phase, round or tag the protocol never sends: such a fault would never fire."""
+    if scenario.protocol.get("name") == "copml":
+        if not phase.startswith("copml-"):
+            raise ConfigError(f"phase {phase!r} never sends a message in copml")
+        return
     if scenario.protocol.get("name") in BASELINE_PROTOCOLS:
         baseline_workloads.check_target(scenario.protocol, phase, round_, tag)
         return

@@ -1,0 +1,329 @@
+"""The COPML protocol a ``Party`` runs: input sharing, Lagrange encoding, J training iterations
+(model encoding, coded gradient, decoding from the fastest parties, secure truncation and model
+update), and the release of the final model. Algorithm 1 of So, Guler and Avestimehr (2020).
+
+Every party is both a data owner and a worker. Raw data are Shamir-shared (degree T) only with
+the ``T + 2`` encoders (``T + 1`` suffice, one more lets the recipients detect a wrong share);
+``X^T y`` needs no multiplication here because each owner shares its own ``X_j^T y_j``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from coopetition.engine.errors import ConfigError, PartyId, ProtocolViolation
+from coopetition.engine.machine import PhaseMachine
+
+from . import arith
+from .approx import fit_sigmoid, quantised_coefficients
+from .coding import LagrangeCode
+from .dealer import Dealer
+from .params import CopmlParams, FieldPlan
+from .steps import (
+    Collect,
+    DecodePhase,
+    EncodePhase,
+    GradientPhase,
+    InputPhase,
+    ModelPhase,
+    ReleasePhase,
+    Scatter,
+    UpdatePhase,
+    Work,
+)
+
+
+@dataclass(frozen=True)
+class CopmlResult:
+    model: np.ndarray
+    iterations: int
+    field_prime: int
+    kappa: int
+
+
+@dataclass(frozen=True)
+class CopmlSetup:
+    """What every party must agree on before the run (public)."""
+
+    params: CopmlParams
+    rows: tuple[int, ...]  # rows held by each party, in roster order
+    features: int
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows)
+
+    @property
+    def block_rows(self) -> int:
+        return -(-self.total_rows // self.params.K)
+
+    def plan(self) -> FieldPlan:
+        p = self.params
+        coeffs = fit_sigmoid(p.r, p.fit_range)
+        spread = float(sum(abs(c) * p.fit_range**i for i, c in enumerate(coeffs)))
+        return FieldPlan(p, self.total_rows, self.features, spread)
+
+
+def check_inputs(
+    X: np.ndarray, y: np.ndarray, params: CopmlParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """Refuse data COPML cannot train on, naming the rule (before anything is sent)."""
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y)
+    if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0] or X.shape[0] == 0:
+        raise ConfigError(
+            "rule: X is a non-empty (rows, features) matrix and y has one label per row"
+        )
+    if not np.all(np.isfinite(X)):
+        raise ConfigError("rule: the data must be finite numbers")
+    if not np.all((y == 0) | (y == 1)):
+        raise ConfigError("rule: labels must be 0 or 1")
+    if np.max(np.abs(X)) > params.x_max:
+        raise ConfigError(
+            f"rule: the data do not fit the field: |x| <= x_max = {params.x_max} is required "
+            f"(largest |x| is {float(np.max(np.abs(X)))})"
+        )
+    return X, y.astype(np.int64)
+
+
+class CopmlRun:
+    name = "copml"
+
+    def __init__(
+        self,
+        setup: CopmlSetup,
+        X: np.ndarray,
+        y: np.ndarray,
+        dealer: Dealer,
+        *,
+        party: PartyId,
+        parties: tuple[PartyId, ...],
+        seed: int | None = None,
+    ) -> None:
+        self.setup = setup
+        self.params = p = setup.params
+        if len(parties) != p.N or len(setup.rows) != p.N:
+            raise ConfigError(f"rule: the run has {len(parties)} parties but N = {p.N}")
+        self.X, self.y = check_inputs(X, y, p)
+        self.party, self.parties = party, tuple(sorted(parties))
+        self.pos = self.parties.index(party)
+        if self.X.shape != (setup.rows[self.pos], setup.features):
+            raise ConfigError("this party's data do not have the agreed shape")
+        self.plan = setup.plan()
+        self.field = self.plan.field
+        self.code = LagrangeCode(self.field, p.N, p.K, p.T)
+        self.dealer = dealer
+        self.coeffs = quantised_coefficients(fit_sigmoid(p.r, p.fit_range), p.lc)
+        self.rng = np.random.default_rng(seed)
+        self.encoders = list(range(p.encoders))
+        self.threshold = p.threshold
+        self.quorum = p.quorum
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _others(self, positions: Sequence[int]) -> tuple[PartyId, ...]:
+        return tuple(self.parties[i] for i in positions if i != self.pos)
+
+    def _expect(self, messages: dict[PartyId, Any], shape: tuple[int, ...], what: str) -> None:
+        for sender, value in messages.items():
+            ok = (
+                isinstance(value, np.ndarray)
+                and value.dtype == np.int64
+                and value.shape == shape
+                and (value.size == 0 or (value.min() >= 0 and value.max() < self.field.p))
+            )
+            if not ok:
+                raise ProtocolViolation(
+                    f"party {sender} sent a malformed {what} (expected {shape} field elements)",
+                    culprit=sender,
+                )
+
+    def _stack(
+        self, mine: np.ndarray, got: dict[PartyId, np.ndarray]
+    ) -> tuple[list[int], np.ndarray]:
+        """Own value plus received ones, in roster order: (positions, stacked array)."""
+        by_pos = {self.pos: mine, **{self.parties.index(s): v for s, v in got.items()}}
+        positions = sorted(by_pos)
+        return positions, np.stack([by_pos[i] for i in positions])
+
+    # -- the protocol ------------------------------------------------------------------------
+
+    def phases(self) -> Generator[PhaseMachine, Any, CopmlResult]:
+        p = self.params
+        me, everyone = self.party, self.parties
+        xty, blocks = yield InputPhase(me, everyone, program=self._input())
+        coded_X = yield EncodePhase(me, everyone, program=self._encode(blocks))
+        del blocks
+        w = self.dealer.initial_model(self.pos)
+        for t in range(p.iterations):
+            rand = self.dealer.iteration(self.pos, t)
+            coded_w = yield ModelPhase(me, everyone, round=t, program=self._model(w, rand))
+            grad = yield GradientPhase(
+                me, everyone, round=t, program=self._gradient(coded_X, coded_w)
+            )
+            g_share = yield DecodePhase(
+                me, everyone, round=t, program=self._decode(grad, xty, rand)
+            )
+            w = yield UpdatePhase(me, everyone, round=t, program=self._update(w, g_share, rand))
+        model = yield ReleasePhase(me, everyone, program=self._release(w))
+        return CopmlResult(model, p.iterations, self.field.p, self.plan.kappa)
+
+    def _input(self) -> Generator[Any, Any, Any]:
+        p, f = self.params, self.field
+        s = p.lx + p.lw
+        g_scale = p.r * s + p.lc
+        data_shares, xty_shares = yield Work(
+            "share-input",
+            arith.share_input,
+            (f, self.X, self.y, p.lx, g_scale, self.code, self.encoders, self.rng),
+        )
+        yield Scatter(
+            "xty", {q: xty_shares[i] for i, q in enumerate(self.parties) if i != self.pos}
+        )
+        yield Scatter(
+            "data",
+            {self.parties[e]: data_shares[k] for k, e in enumerate(self.encoders) if e != self.pos},
+        )
+        got = yield Collect("xty", self._others(range(p.N)))
+        self._expect(got, (self.setup.features,), "share of X^T y")
+        xty = yield Work("sum-input", arith.sum_shares, (f, xty_shares[self.pos], got))
+        if self.pos not in self.encoders:
+            return xty, None
+        got = yield Collect("data", self._others(range(p.N)))
+        for sender, value in got.items():
+            rows = self.setup.rows[self.parties.index(sender)]
+            self._expect({sender: value}, (rows, self.setup.features), "data share")
+        mine = data_shares[self.encoders.index(self.pos)]
+        blocks = yield Work(
+            "stack-data",
+            arith.stack_blocks,
+            (
+                mine,
+                self.pos,
+                {self.parties.index(s): v for s, v in got.items()},
+                p.K,
+                self.setup.block_rows,
+            ),
+        )
+        return xty, blocks
+
+    def _encode(self, blocks: np.ndarray | None) -> Generator[Any, Any, Any]:
+        p, f = self.params, self.field
+        shape = (self.setup.block_rows, self.setup.features)
+        own = None
+        if blocks is not None:
+            masks = self.dealer.data_masks(self.pos)
+            coded = yield Work(
+                "encode-data", self.code.encode_blocks, (blocks, masks, list(range(p.N)))
+            )
+            del masks
+            own = coded[self.pos]
+            yield Scatter(
+                "coded", {q: coded[i] for i, q in enumerate(self.parties) if i != self.pos}
+            )
+            del coded
+        got = yield Collect("coded", self._others(self.encoders))
+        self._expect(got, shape, "coded data share")
+        if own is not None:
+            got = {**got, self.party: own}
+        positions = sorted(self.parties.index(s) for s in got)
+        stacked = np.stack([got[self.parties[i]] for i in positions])
+        points = [self.code.alphas[i] for i in positions]
+        senders = [self.parties[i] for i in positions]
+        return (
+            yield Work(
+                "reconstruct-data",
+                arith.checked_reconstruct,
+                (f, stacked, points, senders, p.T, self.rng, "the coded data"),
+            )
+        )
+
+    def _quorum_open(self, tag: str, own: np.ndarray, what: str) -> Generator[Any, Any, Any]:
+        """Collect shares of one degree-T value from the fastest quorum, check, reconstruct."""
+        got = yield Collect(tag, self._others(range(self.params.N)), at_least=self.quorum - 1)
+        self._expect(got, own.shape, what)
+        positions, stacked = self._stack(own, got)
+        points = [self.code.alphas[i] for i in positions]
+        senders = [self.parties[i] for i in positions]
+        args = (self.field, stacked, points, senders, self.params.T, self.rng, what)
+        return (yield Work("reconstruct", arith.checked_reconstruct, args))
+
+    def _model(self, w: np.ndarray, rand: Any) -> Generator[Any, Any, Any]:
+        coded = yield Work("encode-model", self.code.encode_model, (w, rand.model_masks))
+        yield Scatter("w", {q: coded[i] for i, q in enumerate(self.parties) if i != self.pos})
+        return (yield from self._quorum_open("w", coded[self.pos], "the coded model"))
+
+    def _gradient(self, coded_X: np.ndarray, coded_w: np.ndarray) -> Generator[Any, Any, Any]:
+        p = self.params
+        return (
+            yield Work(
+                "gradient",
+                arith.coded_gradient,
+                (self.field, coded_X, coded_w, self.coeffs, p.lx + p.lw),
+            )
+        )
+
+    def _decode(self, grad: np.ndarray, xty: np.ndarray, rand: Any) -> Generator[Any, Any, Any]:
+        p, f = self.params, self.field
+        shares = yield Work(
+            "share-gradient",
+            arith.share_gradient,
+            (f, grad, rand.gradient_masks, self.code.alphas),
+        )
+        yield Scatter("f", {q: shares[i] for i, q in enumerate(self.parties) if i != self.pos})
+        got = yield Collect("f", self._others(range(p.N)), at_least=self.quorum - 1)
+        self._expect(got, grad.shape, "share of a coded gradient")
+        positions, stacked = self._stack(shares[self.pos], got)
+        return (
+            yield Work(
+                "decode",
+                arith.decode_gradient,
+                (
+                    f,
+                    self.code,
+                    stacked,
+                    positions,
+                    [self.parties[i] for i in positions],
+                    self.threshold,
+                    xty,
+                    self.rng,
+                ),
+            )
+        )
+
+    def _update(self, w: np.ndarray, g: np.ndarray, rand: Any) -> Generator[Any, Any, Any]:
+        p, f, plan = self.params, self.field, self.plan
+        c_share = yield Work(
+            "mask", arith.truncation_mask, (f, g, rand.r_low, rand.r_high, plan.k, plan.k1)
+        )
+        yield Scatter("c", {q: c_share for i, q in enumerate(self.parties) if i != self.pos})
+        got = yield Collect("c", self._others(range(p.N)), at_least=self.quorum - 1)
+        self._expect(got, w.shape, "share of the masked gradient")
+        positions, stacked = self._stack(c_share, got)
+        return (
+            yield Work(
+                "truncate-update",
+                arith.truncate_update,
+                (
+                    f,
+                    w,
+                    g,
+                    rand.r_low,
+                    stacked,
+                    [self.code.alphas[i] for i in positions],
+                    [self.parties[i] for i in positions],
+                    p.T,
+                    plan.k1,
+                    self.rng,
+                ),
+            )
+        )
+
+    def _release(self, w: np.ndarray) -> Generator[Any, Any, Any]:
+        yield Scatter("model", {q: w for i, q in enumerate(self.parties) if i != self.pos})
+        w_q = yield from self._quorum_open("model", w, "the final model")
+        return self.field.decode_signed(w_q).astype(np.float64) / float(1 << self.params.lw)
