@@ -40,10 +40,16 @@ class CandidateRecord:
         if stage not in self.stages:
             self.stages.append(stage)
 
-    def private_digest(self, sender: int) -> bytes:
-        return payload_digest(
-            [self.private[s].get(sender, []) for s in self.stages if is_private(s)]
-        )
+    def private_digests(self, parties: int, me: int) -> list[list[bytes]]:
+        """Per private stage, per sender: a digest of what this party received."""
+        return [
+            [
+                payload_digest(self.private[s].get(j, [])) if j != me else b""
+                for j in range(parties)
+            ]
+            for s in self.stages
+            if is_private(s)
+        ]
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,7 @@ class AuditInput:
     index: int
     commitments: Sequence[bytes]
     seeds: Sequence[bytes]
-    claims: Sequence[Sequence[bytes]]  # claims[l][j]: l's digest of what j sent to l
+    claims: Sequence[Sequence[Sequence[bytes]]]  # claims[l][stage][j]: digest of j -> l
     record: CandidateRecord
 
 
@@ -72,37 +78,11 @@ def audit_candidate(audit: AuditInput, bases_for: BasesFor) -> None:
             )
     stages = list(audit.record.stages)
     rep = replay(p, audit.seeds, stages, bases_for)
-    private_stages = [s for s in stages if is_private(s)]
-    for stage in private_stages:
-        for j in range(m):
-            if j != me and _ints(rep.private[stage][j][me]) != audit.record.private[stage].get(j):
-                raise CheatingDetected(
-                    f"party {j} sent party {me} a share of candidate {k} ({stage}) that its "
-                    "committed seed does not produce",
-                    culprit=j,
-                )
-    for receiver in range(m):
-        if receiver == me:
-            continue
-        for sender in range(m):
-            if sender == receiver:
-                continue
-            digest = payload_digest(
-                [_ints(rep.private[s][sender][receiver]) for s in private_stages]
-            )
-            if digest == audit.claims[receiver][sender]:
-                continue
-            if sender == me:
-                raise CheatingDetected(
-                    f"party {receiver} misreports what party {me} sent it for candidate {k}",
-                    culprit=receiver,
-                )
-            raise CheatingDetected(
-                f"party {receiver} and party {sender} disagree on a private share of candidate "
-                f"{k}: one of them cheated (party {me} cannot tell which)"
-            )
-    for stage in stages:
+    private_index = 0
+    for stage in stages:  # stage order: the first deviation is the one to blame
         if is_private(stage):
+            _check_private(audit, stage, private_index, rep.private[stage])
+            private_index += 1
             continue
         for j in range(m):
             if _ints(rep.broadcast[stage][j]) != audit.record.broadcast[stage].get(j):
@@ -111,6 +91,37 @@ def audit_candidate(audit: AuditInput, bases_for: BasesFor) -> None:
                     "seed does not produce",
                     culprit=j,
                 )
+
+
+def _check_private(
+    audit: AuditInput, stage: str, index: int, expected: list[list[list[int]]]
+) -> None:
+    me, k, m = audit.me, audit.index, audit.params.parties
+    for j in range(m):
+        if j != me and _ints(expected[j][me]) != audit.record.private[stage].get(j):
+            raise CheatingDetected(
+                f"party {j} sent party {me} a share of candidate {k} ({stage}) that its "
+                "committed seed does not produce",
+                culprit=j,
+            )
+    for receiver in range(m):
+        if receiver == me:
+            continue
+        for sender in range(m):
+            if sender == receiver:
+                continue
+            claim = audit.claims[receiver][index][sender]
+            if payload_digest(_ints(expected[sender][receiver])) == claim:
+                continue
+            if sender == me:
+                raise CheatingDetected(
+                    f"party {receiver} misreports what party {me} sent it for candidate {k}",
+                    culprit=receiver,
+                )
+            raise CheatingDetected(
+                f"party {receiver} and party {sender} disagree on a private share of candidate "
+                f"{k} ({stage}): one of them cheated (party {me} cannot tell which)"
+            )
 
 
 def _ints(values: Sequence[Any]) -> list[int]:

@@ -28,7 +28,7 @@ The steps, for both prime candidates p and q (sigma in "pq"):
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import gmpy2
 
@@ -244,27 +244,29 @@ def seed_commitment(session: bytes, batch: int, party: int, index: int, seed: by
 
 def payload_digest(*items: object) -> bytes:
     """Digest of nested lists of ints / bytes / str (commitments to revealed values)."""
-    h = hashlib.sha3_256(b"coopetition/dkg/digest/v1")
-    _absorb(h, items)
-    return h.digest()
+    chunks: list[bytes] = []
+    _encode(items, chunks)
+    return hashlib.sha3_256(b"coopetition/dkg/digest/v1" + b"".join(chunks)).digest()
 
 
-def _absorb(h: hashlib._Hash, item: object) -> None:  # type: ignore[name-defined]
+_MPZ = type(gmpy2.mpz(0))
+
+
+def _encode(item: object, out: list[bytes]) -> None:
+    """Injective, type-tagged, length-prefixed encoding."""
     if isinstance(item, (list, tuple)):
-        h.update(b"L" + len(item).to_bytes(8, "big"))
+        out.append(b"L" + len(item).to_bytes(8, "big"))
         for x in item:
-            _absorb(h, x)
-    elif isinstance(item, Mapping):
-        _absorb(h, sorted(item.items()))
+            _encode(x, out)
     elif isinstance(item, bool):
         raise TypeError("bool in digest")
-    elif isinstance(item, (int, type(gmpy2.mpz(0)))):
-        item = int(item)
-        b = item.to_bytes((item.bit_length() + 8) // 8 + 1, "big", signed=True)
-        h.update(b"I" + len(b).to_bytes(8, "big") + b)
+    elif isinstance(item, (int, _MPZ)):
+        x = int(item)
+        b = x.to_bytes((x.bit_length() + 8) // 8 + 1, "big", signed=True)
+        out.append(b"I" + len(b).to_bytes(8, "big") + b)
     elif isinstance(item, bytes):
-        h.update(b"B" + len(item).to_bytes(8, "big") + item)
+        out.append(b"B" + len(item).to_bytes(8, "big") + item)
     elif isinstance(item, str):
-        _absorb(h, item.encode())
+        _encode(item.encode(), out)
     else:
         raise TypeError(f"cannot digest a {type(item).__name__}")

@@ -176,3 +176,25 @@ class DkgParams:
             "batch": self.batch,
             "biprimality_rounds": self.biprimality_rounds,
         }
+
+
+def _product_tree(values: list[gmpy2.mpz]) -> list[list[gmpy2.mpz]]:
+    levels = [values]
+    while len(levels[-1]) > 1:
+        last = levels[-1]
+        levels.append(
+            [last[i] * last[i + 1] if i + 1 < len(last) else last[i] for i in range(0, len(last), 2)]
+        )
+    return levels
+
+
+def coprime_to(moduli: list[int], product: int) -> list[bool]:
+    """For each modulus, whether it shares no factor with ``product`` (a remainder tree:
+    ``product`` is reduced modulo the product of all moduli once, then down the tree)."""
+    if not moduli:
+        return []
+    levels = _product_tree([gmpy2.mpz(n) for n in moduli])
+    remainders = [gmpy2.mpz(product) % levels[-1][0]]
+    for level in reversed(levels[:-1]):
+        remainders = [remainders[i // 2] % level[i] for i in range(len(level))]
+    return [gmpy2.gcd(r, n) == 1 for r, n in zip(remainders, levels[0], strict=True)]

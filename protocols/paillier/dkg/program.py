@@ -22,12 +22,13 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import gmpy2
 
 from coopetition.engine.errors import CheatingDetected, ProtocolViolation
+from coopetition.engine.wire import BigIntVector
 from coopetition.protocols.paillier.keys import PublicKey, register_insecure_test_key
 from coopetition.protocols.paillier.threshold import (
     DecryptionShare,
@@ -43,7 +44,7 @@ from . import derive, shamir
 from .audit import AuditInput, CandidateRecord, audit_candidate
 from .candidate import CandidateParty, payload_digest, seed_commitment, tree_shape
 from .machine import Step, StepReply
-from .params import DkgParams, trial_division_product
+from .params import DkgParams, coprime_to, trial_division_product
 from .replay import (
     BIPRIME_FIRST,
     BIPRIME_FULL,
@@ -75,7 +76,9 @@ class DkgContext:
     session: bytes
     audit_fraction: float = 0.125
     tamper: Tamper | None = None
-    stats: BatchStats = field(default_factory=BatchStats)
+    #: test hook: called with ("received", StepReply) for every reply and ("state", batch) at
+    #: the end of every batch, so a test can inspect everything a party received and held
+    observe: Callable[[str, Any], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -83,9 +86,6 @@ class BatchOutcome:
     key_share: KeyShare | None
     stats: BatchStats
     seconds: float
-
-
-_FIRST_SMALL_BOUND = 1 << 16
 
 
 class _Batch:
@@ -129,26 +129,26 @@ class _Batch:
     ) -> Generator[Step, StepReply, dict[int, list[list[int]]]]:
         """Send each peer its row of every active candidate; return rows by candidate, sender order."""
         payload = {
-            peer: [
-                [int(v) for v in self._tamper(stage, k, peer, list(outputs[k][peer]))]
-                for k in active
-            ]
+            peer: _pack(
+                [self._tamper(stage, k, peer, list(outputs[k][peer])) for k in active], bound
+            )
             for peer in range(self.m)
             if peer != self.me
         }
         reply = yield Step(tag=stage, private=payload)
+        received = {
+            sender: _unpack(reply.private.get(sender), len(active), width, bound, sender, stage)
+            for sender in range(self.m)
+            if sender != self.me
+        }
         rows: dict[int, list[list[int]]] = {}
-        for sender in range(self.m):
-            if sender == self.me:
-                continue
-            _check_matrix(reply.private.get(sender), len(active), width, bound, sender, stage)
         for pos, k in enumerate(active):
             row = []
             for sender in range(self.m):
                 if sender == self.me:
                     values = [int(v) for v in outputs[k][self.me]]
                 else:
-                    values = list(reply.private[sender][pos])
+                    values = received[sender][pos]
                 self.records[k].private.setdefault(stage, {})[sender] = values
                 row.append(values)
             self.records[k].reached(stage)
@@ -166,10 +166,10 @@ class _Batch:
         committed: bool = False,
     ) -> Generator[Step, StepReply, dict[int, list[list[int]]]]:
         """Broadcast one row per active candidate (after a commitment round if ``committed``)."""
-        mine = [[int(v) for v in self._tamper(stage, k, None, list(outputs[k]))] for k in active]
+        mine = _pack([self._tamper(stage, k, None, list(outputs[k])) for k in active], bound)
         commitments: dict[int, Any] = {}
         if committed:
-            digest = payload_digest(self.ctx.session, self.batch, self.me, stage, mine)
+            digest = payload_digest(self.ctx.session, self.batch, self.me, stage, list(mine.values))
             reply = yield Step(tag=stage + "-commit", broadcast=digest)
             commitments = reply.broadcast
             for sender, value in commitments.items():
@@ -177,18 +177,20 @@ class _Batch:
                     raise ProtocolViolation(f"malformed {stage} commitment", culprit=sender)
         reply = yield Step(tag=stage, broadcast=mine)
         rows: dict[int, list[list[int]]] = {}
+        received = {}
         for sender in range(self.m):
-            values = reply.broadcast.get(sender)
-            _check_matrix(values, len(active), width, bound, sender, stage)
+            raw = reply.broadcast.get(sender)
+            received[sender] = _unpack(raw, len(active), width, bound, sender, stage)
             if committed:
-                digest = payload_digest(self.ctx.session, self.batch, sender, stage, values)
+                flat = [x for r in received[sender] for x in r]
+                digest = payload_digest(self.ctx.session, self.batch, sender, stage, flat)
                 if digest != commitments[sender]:
                     raise CheatingDetected(
                         f"party {sender} revealed {stage} values that do not match its commitment",
                         culprit=sender,
                     )
         for pos, k in enumerate(active):
-            row = [list(reply.broadcast[sender][pos]) for sender in range(self.m)]
+            row = [received[sender][pos] for sender in range(self.m)]
             for sender in range(self.m):
                 self.records[k].broadcast.setdefault(stage, {})[sender] = row[sender]
             self.records[k].reached(stage)
@@ -255,7 +257,7 @@ class _Batch:
             MODULUS_OPEN, alive, {k: self.live[k].modulus_share() for k in alive}, 1, p.field_modulus
         )
         self.moduli = self._open(rows, 0, p.field_modulus)
-        survivors = [k for k in alive if k in self.moduli and self._sieved(self.moduli[k])]
+        survivors = self._sieved([k for k in alive if k in self.moduli])
         stats.survivors = len(survivors)
 
         # Boneh-Franklin, one base for every survivor, then all bases for the first that passes
@@ -274,20 +276,21 @@ class _Batch:
                 self.failed_checks.add(k)
             break
 
-        stats.audited = yield from self._audit(accepted, set(survivors))
+        stats.audited = yield from self._audit(accepted)
+        if self.ctx.observe is not None:
+            self.ctx.observe("state", self)
         return BatchOutcome(key_share, stats, time.perf_counter() - started)
 
-    def _sieved(self, n: int) -> bool:
+    def _sieved(self, candidates: list[int]) -> list[int]:
+        """Candidates whose N has the right length, is 1 mod 4 and has no odd prime factor
+        below ``trial_bound`` (p and q are units modulo the sieve primes already)."""
         p = self.p
-        if n.bit_length() != p.bits or n % 4 != 1:
-            return False
-        small = trial_division_product(p.sieve_bound, min(_FIRST_SMALL_BOUND, p.trial_bound))
-        if gmpy2.gcd(n, small) != 1:
-            return False
-        if p.trial_bound > _FIRST_SMALL_BOUND:
-            rest = trial_division_product(_FIRST_SMALL_BOUND - 1, p.trial_bound)
-            return bool(gmpy2.gcd(n, rest) == 1)
-        return True
+        ok = [
+            k for k in candidates if self.moduli[k].bit_length() == p.bits and self.moduli[k] % 4 == 1
+        ]
+        product = trial_division_product(p.sieve_bound, p.trial_bound)
+        coprime = coprime_to([self.moduli[k] for k in ok], product)
+        return [k for k, good in zip(ok, coprime, strict=True) if good]
 
     def _biprimality(self, stage: str, candidates: list[int]) -> Generator[Step, Any, list[int]]:
         if not candidates:
@@ -364,7 +367,7 @@ class _Batch:
             return None
         return share
 
-    def _audit(self, accepted: int | None, reached_test: set[int]) -> Generator[Step, Any, int]:
+    def _audit(self, accepted: int | None) -> Generator[Step, Any, int]:
         """Reveal and replay the rejected candidates chosen for audit; raise on any deviation."""
         session = self.ctx.session
         transcript = payload_digest(self.commitments, sorted(self.moduli.items()))
@@ -373,22 +376,23 @@ class _Batch:
             for k in range(self.size)
             if k != accepted
             and (
-                k in reached_test
-                or k in self.failed_checks
+                k in self.failed_checks
                 or derive.audit_coin(session, self.batch, k, transcript) < self.ctx.audit_fraction
             )
         ]
         if not chosen:
             return 0
         seeds = [self._tamper("audit-seed", k, None, [self.seeds[k]])[0] for k in chosen]
-        claims = [
-            [self.records[k].private_digest(j) if j != self.me else b"" for j in range(self.m)]
-            for k in chosen
-        ]
+        claims = [self.records[k].private_digests(self.m, self.me) for k in chosen]
         reply = yield Step(tag="audit", broadcast={"seeds": seeds, "claims": claims})
         revealed = {}
         for sender in range(self.m):
-            revealed[sender] = _check_audit(reply.broadcast.get(sender), len(chosen), self.m, sender)
+            revealed[sender] = _check_audit(
+                reply.broadcast.get(sender),
+                [len(claims[pos]) for pos in range(len(chosen))],
+                self.m,
+                sender,
+            )
         for pos, k in enumerate(chosen):
             audit_candidate(
                 AuditInput(
@@ -408,7 +412,23 @@ class _Batch:
 
 
 def batch_program(ctx: DkgContext, batch: int) -> Generator[Step, Any, BatchOutcome]:
-    return _Batch(ctx, batch).run()
+    program = _Batch(ctx, batch).run()
+    if ctx.observe is None:
+        return program
+    return _observed(program, ctx.observe)
+
+
+def _observed(
+    program: Generator[Step, Any, BatchOutcome], observe: Callable[[str, Any], None]
+) -> Generator[Step, Any, BatchOutcome]:
+    reply = None
+    while True:
+        try:
+            request = program.send(reply)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        reply = yield request
+        observe("received", reply)
 
 
 def _boneh_franklin(n: int, row: list[list[int]]) -> bool:
@@ -429,16 +449,29 @@ def _is_int(x: object) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
-def _check_matrix(values: object, rows: int, width: int, bound: int, sender: int, stage: str) -> None:
-    if (
-        not isinstance(values, list)
-        or len(values) != rows
-        or not all(
-            isinstance(r, list) and len(r) == width and all(_is_int(x) and 0 <= x < bound for x in r)
-            for r in values
-        )
-    ):
+def _pack(rows: Sequence[Sequence[int]], bound: int) -> BigIntVector:
+    """Rows of values below ``bound`` as one fixed-width vector (one CBOR item, sizes leak nothing)."""
+    width = (bound.bit_length() + 7) // 8
+    flat = []
+    for row in rows:
+        for v in row:
+            v = int(v)
+            if not 0 <= v < bound:  # only a tampering test hook produces these
+                v %= bound
+            flat.append(v)
+    return BigIntVector(tuple(flat), width)
+
+
+def _unpack(
+    value: object, rows: int, width: int, bound: int, sender: int, stage: str
+) -> list[list[int]]:
+    """The rows a peer sent, or ``ProtocolViolation`` naming it if shape or range is wrong."""
+    if not isinstance(value, BigIntVector) or len(value.values) != rows * width:
         raise ProtocolViolation(f"malformed {stage} message", culprit=sender)
+    flat = value.values
+    if any(not 0 <= x < bound for x in flat):
+        raise ProtocolViolation(f"{stage} value out of range", culprit=sender)
+    return [list(flat[i * width : (i + 1) * width]) for i in range(rows)]
 
 
 def _decryption_share(value: object, sender: int) -> DecryptionShare:
@@ -453,7 +486,9 @@ def _decryption_share(value: object, sender: int) -> DecryptionShare:
     return DecryptionShare(sender, tuple(value["values"]), DecryptionProof(value["e"], value["z"]))
 
 
-def _check_audit(value: object, count: int, parties: int, sender: int) -> dict[str, Any]:
+def _check_audit(value: object, stages: list[int], parties: int, sender: int) -> dict[str, Any]:
+    """Shape of an audit reveal: a seed and, per private stage, one digest per sender."""
+    count = len(stages)
     if (
         not isinstance(value, dict)
         or not isinstance(value.get("seeds"), list)
@@ -462,8 +497,15 @@ def _check_audit(value: object, count: int, parties: int, sender: int) -> dict[s
         or len(value["claims"]) != count
         or not all(isinstance(s, bytes) and len(s) == 32 for s in value["seeds"])
         or not all(
-            isinstance(c, list) and len(c) == parties and all(isinstance(x, bytes) for x in c)
-            for c in value["claims"]
+            isinstance(c, list)
+            and len(c) == n
+            and all(
+                isinstance(row, list)
+                and len(row) == parties
+                and all(isinstance(x, bytes) for x in row)
+                for row in c
+            )
+            for c, n in zip(value["claims"], stages, strict=True)
         )
     ):
         raise ProtocolViolation("malformed audit reveal", culprit=sender)

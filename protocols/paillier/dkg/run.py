@@ -69,13 +69,14 @@ class DkgRun:
     max_batches: int = 10_000
     progress: Callable[[DkgProgress], None] | None = None
     tamper: Tamper | None = None
+    observe: Callable[[str, Any], None] | None = None
     name: str = "dkg"
 
     def phases(self) -> Generator[PhaseMachine, Any, DkgResult]:
         if tuple(self.parties) != tuple(range(self.params.parties)):
             raise ValueError("parties must be 0..m-1 and match params.parties")
         ctx = DkgContext(
-            self.params, self.party, self.session, self.audit_fraction, self.tamper
+            self.params, self.party, self.session, self.audit_fraction, self.tamper, self.observe
         )
         tried, history = 0, []
         for batch in range(self.max_batches):
