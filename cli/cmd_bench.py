@@ -12,7 +12,7 @@ import importlib
 import json
 import sys
 
-BENCHMARKS = ("paillier", "zk", "spdz")
+BENCHMARKS = ("paillier", "zk", "spdz", "dkg")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

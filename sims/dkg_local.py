@@ -122,7 +122,7 @@ def _child(
                 audit_fraction=audit_fraction,
             )
         )
-        queue.put(("result", party_id, result, time.perf_counter() - started))
+        queue.put(("result", party_id, result, time.process_time()))
     except ProtocolAborted as exc:
         queue.put(("error", party_id, f"{type(exc).__name__}: {exc}", exc.culprit))
 
@@ -132,6 +132,7 @@ class LocalDkgOutcome:
     results: dict[int, DkgResult]
     errors: dict[int, tuple[str, int | None]]
     seconds: float
+    cpu_seconds: dict[int, float]
 
 
 def run_dkg_processes(
@@ -174,6 +175,7 @@ def run_dkg_processes(
         proc.start()
     results: dict[int, DkgResult] = {}
     errors: dict[int, tuple[str, int | None]] = {}
+    cpu: dict[int, float] = {}
     try:
         while len(results) + len(errors) < m:
             remaining = timeout - (time.perf_counter() - started)
@@ -185,6 +187,7 @@ def run_dkg_processes(
                     progress(item[1])
             elif item[0] == "result":
                 results[item[1]] = item[2]
+                cpu[item[1]] = item[3]
             else:
                 errors[item[1]] = (item[2], item[3])
     finally:
@@ -192,4 +195,4 @@ def run_dkg_processes(
             proc.join(timeout=10)
             if proc.is_alive():
                 proc.kill()
-    return LocalDkgOutcome(results, errors, time.perf_counter() - started)
+    return LocalDkgOutcome(results, errors, time.perf_counter() - started, cpu)
