@@ -14,7 +14,12 @@ import gmpy2
 import pytest
 import trio
 
-from coopetition.engine.errors import CheatingDetected, DeadlineExceeded, Equivocation, ProtocolAborted
+from coopetition.engine.errors import (
+    CheatingDetected,
+    DeadlineExceeded,
+    Equivocation,
+    ProtocolAborted,
+)
 from coopetition.engine.local import local_configs, run_parties
 from coopetition.engine.machine import Gather, PhaseMachine, Started
 from coopetition.engine.party import Deadlines
@@ -33,7 +38,13 @@ def _params(m: int, batch: int = 48) -> DkgParams:
 
 
 async def _run(
-    m: int, *, batch: int = 48, audit_fraction: float = 1.0, options=None, max_batches=10_000, **kw: Any
+    m: int,
+    *,
+    batch: int = 48,
+    audit_fraction: float = 1.0,
+    options=None,
+    max_batches=10_000,
+    **kw: Any,
 ):
     ids = list(range(m))
     params = _params(m, batch)
@@ -131,7 +142,9 @@ async def test_dkg_key_works_and_no_party_holds_or_receives_a_factor():
     for i in range(m):
         # a rejected candidate's values are unrelated to the accepted N; the accepted batch's
         # state and every message ever received are what must not leak
-        last_state_only.append([v for v in seen[i] if not (isinstance(v, tuple) and v[0] == "state")])
+        last_state_only.append(
+            [v for v in seen[i] if not (isinstance(v, tuple) and v[0] == "state")]
+        )
         last_state_only[i].append([v for v in seen[i] if isinstance(v, tuple)][-1])
     checked = 0
     for i in range(m):
@@ -256,7 +269,9 @@ async def test_a_silent_party_is_named_at_the_deadline(autojump_clock):
         _SilentRun(i, tuple(ids)) if i == 1 else DkgRun(i, tuple(ids), params, session=session)
         for i in ids
     ]
-    deadlines = Deadlines(phase=30, heartbeat_interval=1, heartbeat_timeout=10, finish=5, abort_send=2)
+    deadlines = Deadlines(
+        phase=30, heartbeat_interval=1, heartbeat_timeout=10, finish=5, abort_send=2
+    )
     with trio.fail_after(120):
         run = await run_parties(
             local_configs(ids, deadlines=deadlines), MemoryNetwork(ids).transports(), runs
