@@ -109,8 +109,8 @@ def _ours(bits: int, m: int, runs: int, batch: int, insecure: bool, say: Any) ->
     for run in range(runs):
         loads.append(_load())
 
-        def progress(p: Any) -> None:
-            say(f"  {bits}-bit m={m} run {run + 1}: {p.candidates_tried} candidates tried")
+        def progress(p: Any, number: int = run + 1) -> None:
+            say(f"  {bits}-bit m={m} run {number}: {p.candidates_tried} candidates tried")
 
         outcome = run_dkg_processes(params, progress=progress)
         if outcome.errors:
@@ -176,7 +176,12 @@ def _tno(bits: int, m: int, runs: int, say: Any) -> dict[str, Any]:
         walls.append(queue.get(timeout=3600))
         proc.join(timeout=30)
         say(f"  TNO {bits}-bit m={m} run {run + 1}: {walls[-1]:.1f} s, load {loads[-1]:.1f}")
-    return {"runs": walls, "median": statistics.median(walls), "spread": _spread(walls), "load_at_start": loads}
+    return {
+        "runs": walls,
+        "median": statistics.median(walls),
+        "spread": _spread(walls),
+        "load_at_start": loads,
+    }
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -69,7 +69,9 @@ async def run_dkg_party(
         async with transport:
             result: DkgResult = await Party(config, transport).run(run)
     except TransportError as exc:
-        raise PeerUnreachable(f"could not connect: {exc}", culprit=exc.peer, phase="connect") from None
+        raise PeerUnreachable(
+            f"could not connect: {exc}", culprit=exc.peer, phase="connect"
+        ) from None
     return result
 
 
@@ -107,7 +109,6 @@ def _child(
         if report_progress:
             queue.put(("progress", p))
 
-    started = time.perf_counter()
     try:
         result = trio.run(
             lambda: run_dkg_party(

@@ -75,7 +75,7 @@ def test_keys_dkg_makes_a_working_key_with_no_dealer(tmp_path):
         for c in configs
     ]
     outputs = [p.communicate(timeout=600) for p in procs]
-    for proc, (out, err) in zip(procs, outputs, strict=True):
+    for proc, (_out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
     reports = [json.loads(out) for out, _ in outputs]
     assert len({r["fingerprint"] for r in reports}) == 1

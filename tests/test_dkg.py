@@ -8,7 +8,7 @@ the engine takes seconds; the 2048-bit run is the benchmark (`coopetition bench 
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, ClassVar
 
 import gmpy2
 import pytest
@@ -244,7 +244,7 @@ class _Silent(PhaseMachine):
     import enum as _enum
 
     State = _enum.Enum("State", "START WAIT DONE ABORTED")
-    TRANSITIONS = {(State.START, Started): "on_started"}
+    TRANSITIONS: ClassVar[dict[Any, str]] = {(State.START, Started): "on_started"}
 
     def on_started(self, event: Started) -> list[Any]:
         self.move(self.State.WAIT)
@@ -280,3 +280,17 @@ async def test_a_silent_party_is_named_at_the_deadline(autojump_clock):
         err = run.errors[i]
         assert isinstance(err, ProtocolAborted)
         assert err.culprit == 1 or err.claimed_culprit == 1 or isinstance(err, DeadlineExceeded)
+
+
+def test_the_dkg_scenario_simulates_to_a_key():
+    from pathlib import Path
+
+    from coopetition.sims import scenario as sc
+    from coopetition.sims.execute import simulate_scenario, unmet_expectations
+
+    path = Path(__file__).resolve().parent.parent / "sims" / "scenarios" / "dkg-keygen.toml"
+    scenario = sc.load(path)
+    result = simulate_scenario(scenario)
+    assert not unmet_expectations(scenario, result), result.as_dict()
+    keys = {r.threshold_public for r in result.results.values()}
+    assert len(keys) == 1

@@ -43,10 +43,7 @@ class CandidateRecord:
     def private_digests(self, parties: int, me: int) -> list[list[bytes]]:
         """Per private stage, per sender: a digest of what this party received."""
         return [
-            [
-                payload_digest(self.private[s].get(j, [])) if j != me else b""
-                for j in range(parties)
-            ]
+            [payload_digest(self.private[s].get(j, [])) if j != me else b"" for j in range(parties)]
             for s in self.stages
             if is_private(s)
         ]
@@ -67,7 +64,7 @@ class AuditInput:
 
 def audit_candidate(audit: AuditInput, bases_for: BasesFor) -> None:
     """Raise ``CheatingDetected`` if anyone deviated on this candidate; return if all is well."""
-    p, me, k = audit.params, audit.me, audit.index
+    p, k = audit.params, audit.index
     m = p.parties
     for j in range(m):
         expected = seed_commitment(audit.session, audit.batch, j, k, audit.seeds[j])

@@ -8,13 +8,14 @@ Each is SHAKE-256 of a domain tag, the session, the batch, the candidate index a
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import gmpy2
 
 _DOMAIN = b"coopetition/dkg/derive/v1"
 
 
-def _stream(label: str, session: bytes, *numbers: int) -> hashlib._Hash:  # type: ignore[name-defined]
+def _stream(label: str, session: bytes, *numbers: int) -> Any:
     h = hashlib.shake_256(_DOMAIN)
     for item in (label.encode(), session):
         h.update(len(item).to_bytes(4, "big") + item)
@@ -29,7 +30,9 @@ def derive_int(bound: int, label: str, session: bytes, *numbers: int) -> int:
     return int.from_bytes(_stream(label, session, *numbers).digest(size), "big") % bound
 
 
-def biprimality_bases(session: bytes, batch: int, index: int, n: int, stage: str, count: int) -> list[int]:
+def biprimality_bases(
+    session: bytes, batch: int, index: int, n: int, stage: str, count: int
+) -> list[int]:
     """``count`` elements of Z_N^* with Jacobi symbol +1 (Boneh-Franklin's test needs them)."""
     out: list[int] = []
     i = 0
@@ -69,4 +72,7 @@ def test_plaintexts(session: bytes, n: int, count: int) -> list[tuple[int, int]]
 
 def audit_coin(session: bytes, batch: int, index: int, transcript: bytes) -> float:
     """A public coin in [0, 1) drawn after the batch's messages are fixed."""
-    return derive_int(1 << 64, "audit", session, batch, index, int.from_bytes(transcript, "big")) / 2**64
+    return (
+        derive_int(1 << 64, "audit", session, batch, index, int.from_bytes(transcript, "big"))
+        / 2**64
+    )

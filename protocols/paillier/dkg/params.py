@@ -183,7 +183,10 @@ def _product_tree(values: list[gmpy2.mpz]) -> list[list[gmpy2.mpz]]:
     while len(levels[-1]) > 1:
         last = levels[-1]
         levels.append(
-            [last[i] * last[i + 1] if i + 1 < len(last) else last[i] for i in range(0, len(last), 2)]
+            [
+                last[i] * last[i + 1] if i + 1 < len(last) else last[i]
+                for i in range(0, len(last), 2)
+            ]
         )
     return levels
 

@@ -214,7 +214,9 @@ class _Batch:
         p, session = self.p, self.ctx.session
         stats = BatchStats(candidates=self.size)
         everyone = list(range(self.size))
-        mine = [seed_commitment(session, self.batch, self.me, k, s) for k, s in enumerate(self.seeds)]
+        mine = [
+            seed_commitment(session, self.batch, self.me, k, s) for k, s in enumerate(self.seeds)
+        ]
         reply = yield Step(tag="commit", broadcast=mine)
         for sender in range(self.m):
             value = reply.broadcast.get(sender)
@@ -228,18 +230,28 @@ class _Batch:
 
         # distributed sieving
         rows = yield from self._private(
-            SIEVE_DEAL, everyone, {k: c.sieve_deal() for k, c in enumerate(self.live)}, 4, p.field_sieve
+            SIEVE_DEAL,
+            everyone,
+            {k: c.sieve_deal() for k, c in enumerate(self.live)},
+            4,
+            p.field_sieve,
         )
         for k, c in enumerate(self.live):
             c.absorb_sieve_deal(rows[k])
         for level, factors in enumerate(tree_shape(self.m)):
             width = 2 * (factors // 2)
             outputs = {k: c.reshare(level) for k, c in enumerate(self.live)}
-            rows = yield from self._private(reshare_stage(level), everyone, outputs, width, p.field_sieve)
+            rows = yield from self._private(
+                reshare_stage(level), everyone, outputs, width, p.field_sieve
+            )
             for k, c in enumerate(self.live):
                 c.absorb_reshare(rows[k])
         rows = yield from self._broadcast(
-            SIEVE_OPEN, everyone, {k: c.sieve_open() for k, c in enumerate(self.live)}, 2, p.field_sieve
+            SIEVE_OPEN,
+            everyone,
+            {k: c.sieve_open() for k, c in enumerate(self.live)},
+            2,
+            p.field_sieve,
         )
         opened_p = self._open(rows, 0, p.field_sieve)
         opened_q = self._open(rows, 1, p.field_sieve)
@@ -254,7 +266,11 @@ class _Batch:
         for k in alive:
             self.live[k].absorb_modulus_deal(rows[k])
         rows = yield from self._broadcast(
-            MODULUS_OPEN, alive, {k: self.live[k].modulus_share() for k in alive}, 1, p.field_modulus
+            MODULUS_OPEN,
+            alive,
+            {k: self.live[k].modulus_share() for k in alive},
+            1,
+            p.field_modulus,
         )
         self.moduli = self._open(rows, 0, p.field_modulus)
         survivors = self._sieved([k for k in alive if k in self.moduli])
@@ -286,7 +302,9 @@ class _Batch:
         below ``trial_bound`` (p and q are units modulo the sieve primes already)."""
         p = self.p
         ok = [
-            k for k in candidates if self.moduli[k].bit_length() == p.bits and self.moduli[k] % 4 == 1
+            k
+            for k in candidates
+            if self.moduli[k].bit_length() == p.bits and self.moduli[k] % 4 == 1
         ]
         product = trial_division_product(p.sieve_bound, p.trial_bound)
         coprime = coprime_to([self.moduli[k] for k in ok], product)
@@ -320,7 +338,9 @@ class _Batch:
             return None
         return (yield from self._check_key(k, n, c))
 
-    def _check_key(self, k: int, n: int, c: CandidateParty) -> Generator[Step, Any, KeyShare | None]:
+    def _check_key(
+        self, k: int, n: int, c: CandidateParty
+    ) -> Generator[Step, Any, KeyShare | None]:
         """Verification keys (committed first), then proved joint decryption of test ciphertexts."""
         p, session = self.p, self.ctx.session
         public = PublicKey(n)
@@ -333,7 +353,9 @@ class _Batch:
         mine_vk = int(gmpy2.powmod(v, d, n2))
         vk_stage = "verification-key"
         vk = self._tamper(vk_stage, k, None, [mine_vk])[0]
-        reply = yield Step(tag=vk_stage + "-commit", broadcast=payload_digest(session, self.batch, vk))
+        reply = yield Step(
+            tag=vk_stage + "-commit", broadcast=payload_digest(session, self.batch, vk)
+        )
         vk_commitments = reply.broadcast
         reply = yield Step(tag=vk_stage, broadcast=vk)
         keys = []
@@ -357,7 +379,11 @@ class _Batch:
         ciphertexts = [public.raw_encrypt(m, r) for m, r in tests]
         context = ProofContext(session, f"dkg-key-check/{self.batch}", k, self.me)
         dec = partial_decrypt(share, ciphertexts, context)
-        wire = {"values": [int(x) for x in dec.values], "e": int(dec.proof.challenge), "z": int(dec.proof.response)}
+        wire = {
+            "values": [int(x) for x in dec.values],
+            "e": int(dec.proof.challenge),
+            "z": int(dec.proof.response),
+        }
         reply = yield Step(tag="key-check", broadcast=wire)
         shares = {}
         for sender in range(self.m):

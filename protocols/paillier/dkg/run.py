@@ -80,7 +80,9 @@ class DkgRun:
         )
         tried, history = 0, []
         for batch in range(self.max_batches):
-            machine = StepMachine(self.party, self.parties, round=batch, program=batch_program(ctx, batch))
+            machine = StepMachine(
+                self.party, self.parties, round=batch, program=batch_program(ctx, batch)
+            )
             outcome: BatchOutcome = yield machine
             tried += outcome.stats.candidates
             history.append(outcome.stats)
@@ -88,8 +90,14 @@ class DkgRun:
                 s = outcome.stats
                 self.progress(
                     DkgProgress(
-                        self.party, batch, tried, s.survivors, s.passed_first, s.audited,
-                        outcome.seconds, outcome.key_share is not None,
+                        self.party,
+                        batch,
+                        tried,
+                        s.survivors,
+                        s.passed_first,
+                        s.audited,
+                        outcome.seconds,
+                        outcome.key_share is not None,
                     )
                 )
             if outcome.key_share is not None:

@@ -69,7 +69,9 @@ def open_value(shares: Sequence[int], degree: int, prime: int) -> int:
 Draw = Callable[[str, int], int]
 
 
-def deal_random(secret: int, label: str, degree: int, parties: int, prime: int, draw: Draw) -> list[int]:
+def deal_random(
+    secret: int, label: str, degree: int, parties: int, prime: int, draw: Draw
+) -> list[int]:
     """``deal`` with coefficients drawn from ``draw(label/i, prime)``."""
     coefficients = [draw(f"{label}/c{i}", prime) for i in range(degree)]
     return deal(secret, coefficients, parties, prime)
