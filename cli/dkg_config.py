@@ -29,7 +29,6 @@ Relative paths are resolved against the config file's folder. Errors name the ke
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,14 @@ from nacl.signing import SigningKey
 from coopetition.engine.errors import ConfigError, PartyId
 from coopetition.engine.identity import read_key_file, verify_key_from_hex
 from coopetition.engine.party import Deadlines
-from coopetition.party_config import DEADLINE_KEYS, _get, _number, _table, parse_address
+from coopetition.party_config import (
+    DEADLINE_KEYS,
+    _get,
+    _number,
+    _table,
+    parse_address,
+    read_toml,
+)
 from coopetition.protocols.paillier.dkg import DkgParams
 from coopetition.sims.dkg_local import DkgPeer
 
@@ -61,14 +67,7 @@ class DkgFile:
 
 
 def load_dkg_file(path: Path) -> DkgFile:
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} cannot be read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    doc = read_toml(path)
     base = path.parent
     party, session, dkg = _table(doc, "party"), _table(doc, "session"), _table(doc, "dkg")
     unknown = sorted(set(dkg) - _DKG_KEYS)

@@ -106,15 +106,20 @@ def _table(doc: dict[str, Any], name: str) -> dict[str, Any]:
 DEADLINE_KEYS = ("phase", "heartbeat_interval", "heartbeat_timeout", "finish", "abort_send", "send")
 
 
-def load_party_file(path: Path) -> PartyFile:
+def read_toml(path: Path) -> dict[str, Any]:
+    """The TOML document at ``path``; ``ConfigError`` naming the file if it cannot be had."""
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path} cannot be read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def load_party_file(path: Path) -> PartyFile:
+    doc = read_toml(path)
     base = path.parent
     party, session, admm = _table(doc, "party"), _table(doc, "session"), _table(doc, "admm")
     deadlines_table = _table(doc, "deadlines")
