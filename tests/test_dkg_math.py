@@ -14,8 +14,8 @@ from scipy import stats
 
 from coopetition.engine.errors import ConfigError
 from coopetition.protocols.paillier.dkg import shamir
+from coopetition.protocols.paillier.dkg.checks import boneh_franklin as _boneh_franklin
 from coopetition.protocols.paillier.dkg.params import DkgParams, coprime_to, trial_division_product
-from coopetition.protocols.paillier.dkg.program import _boneh_franklin
 from coopetition.protocols.paillier.dkg.replay import generation_stages, replay
 
 PRIME = int(gmpy2.next_prime(2**127))

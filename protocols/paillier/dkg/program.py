@@ -28,21 +28,19 @@ from typing import Any
 import gmpy2
 
 from coopetition.engine.errors import CheatingDetected, ProtocolViolation
-from coopetition.engine.wire import BigIntVector
 from coopetition.protocols.paillier.keys import PublicKey, register_insecure_test_key
 from coopetition.protocols.paillier.threshold import (
-    DecryptionShare,
     KeyShare,
     ThresholdPublicKey,
     combine,
     partial_decrypt,
 )
-from coopetition.protocols.zk.decryption import DecryptionProof
 from coopetition.protocols.zk.transcript import ProofContext
 
 from . import derive, shamir
 from .audit import AuditInput, CandidateRecord, audit_candidate
 from .candidate import CandidateParty, payload_digest, seed_commitment, tree_shape
+from .checks import boneh_franklin, check_audit, decryption_share, pack, unpack
 from .machine import Step, StepReply
 from .params import DkgParams, coprime_to, trial_division_product
 from .replay import (
@@ -129,7 +127,7 @@ class _Batch:
     ) -> Generator[Step, StepReply, dict[int, list[list[int]]]]:
         """Send each peer its row of every active candidate; return rows by candidate, sender order."""
         payload = {
-            peer: _pack(
+            peer: pack(
                 [self._tamper(stage, k, peer, list(outputs[k][peer])) for k in active], bound
             )
             for peer in range(self.m)
@@ -137,7 +135,7 @@ class _Batch:
         }
         reply = yield Step(tag=stage, private=payload)
         received = {
-            sender: _unpack(reply.private.get(sender), len(active), width, bound, sender, stage)
+            sender: unpack(reply.private.get(sender), len(active), width, bound, sender, stage)
             for sender in range(self.m)
             if sender != self.me
         }
@@ -166,7 +164,7 @@ class _Batch:
         committed: bool = False,
     ) -> Generator[Step, StepReply, dict[int, list[list[int]]]]:
         """Broadcast one row per active candidate (after a commitment round if ``committed``)."""
-        mine = _pack([self._tamper(stage, k, None, list(outputs[k])) for k in active], bound)
+        mine = pack([self._tamper(stage, k, None, list(outputs[k])) for k in active], bound)
         commitments: dict[int, Any] = {}
         if committed:
             digest = payload_digest(self.ctx.session, self.batch, self.me, stage, list(mine.values))
@@ -180,7 +178,7 @@ class _Batch:
         received = {}
         for sender in range(self.m):
             raw = reply.broadcast.get(sender)
-            received[sender] = _unpack(raw, len(active), width, bound, sender, stage)
+            received[sender] = unpack(raw, len(active), width, bound, sender, stage)
             if committed:
                 flat = [x for r in received[sender] for x in r]
                 digest = payload_digest(self.ctx.session, self.batch, sender, stage, flat)
@@ -322,7 +320,7 @@ class _Batch:
         rows = yield from self._broadcast(stage, candidates, outputs, count, bound, committed=True)
         passed = []
         for k in candidates:
-            if _boneh_franklin(self.moduli[k], rows[k]):
+            if boneh_franklin(self.moduli[k], rows[k]):
                 passed.append(k)
             elif stage == BIPRIME_FULL:
                 self.failed_checks.add(k)
@@ -387,7 +385,7 @@ class _Batch:
         reply = yield Step(tag="key-check", broadcast=wire)
         shares = {}
         for sender in range(self.m):
-            shares[sender] = _decryption_share(reply.broadcast.get(sender), sender)
+            shares[sender] = decryption_share(reply.broadcast.get(sender), sender)
         plain = combine(tpk, shares, ciphertexts, context, signed=False)  # names a bad prover
         if plain != [m for m, _ in tests]:
             return None
@@ -413,7 +411,7 @@ class _Batch:
         reply = yield Step(tag="audit", broadcast={"seeds": seeds, "claims": claims})
         revealed = {}
         for sender in range(self.m):
-            revealed[sender] = _check_audit(
+            revealed[sender] = check_audit(
                 reply.broadcast.get(sender),
                 [len(claims[pos]) for pos in range(len(chosen))],
                 self.m,
@@ -455,84 +453,3 @@ def _observed(
             return stop.value  # type: ignore[no-any-return]
         reply = yield request
         observe("received", reply)
-
-
-def _boneh_franklin(n: int, row: list[list[int]]) -> bool:
-    """v_0 * prod_{j>0} v_j^-1 = +-1 mod N for every base (Boneh-Franklin 2001, section 3)."""
-    for column in range(len(row[0])):
-        others = 1
-        for values in row[1:]:
-            others = others * values[column] % n
-        if gmpy2.gcd(others, n) != 1:
-            return False
-        first = row[0][column] % n
-        if first != others and first != (-others) % n:
-            return False
-    return True
-
-
-def _is_int(x: object) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
-def _pack(rows: Sequence[Sequence[int]], bound: int) -> BigIntVector:
-    """Rows of values below ``bound`` as one fixed-width vector (one CBOR item, sizes leak nothing)."""
-    width = (bound.bit_length() + 7) // 8
-    flat = []
-    for row in rows:
-        for v in row:
-            v = int(v)
-            if not 0 <= v < bound:  # only a tampering test hook produces these
-                v %= bound
-            flat.append(v)
-    return BigIntVector(tuple(flat), width)
-
-
-def _unpack(
-    value: object, rows: int, width: int, bound: int, sender: int, stage: str
-) -> list[list[int]]:
-    """The rows a peer sent, or ``ProtocolViolation`` naming it if shape or range is wrong."""
-    if not isinstance(value, BigIntVector) or len(value.values) != rows * width:
-        raise ProtocolViolation(f"malformed {stage} message", culprit=sender)
-    flat = value.values
-    if any(not 0 <= x < bound for x in flat):
-        raise ProtocolViolation(f"{stage} value out of range", culprit=sender)
-    return [list(flat[i * width : (i + 1) * width]) for i in range(rows)]
-
-
-def _decryption_share(value: object, sender: int) -> DecryptionShare:
-    if (
-        not isinstance(value, dict)
-        or not isinstance(value.get("values"), list)
-        or not all(_is_int(x) for x in value["values"])
-        or not _is_int(value.get("e"))
-        or not _is_int(value.get("z"))
-    ):
-        raise ProtocolViolation("malformed decryption share", culprit=sender)
-    return DecryptionShare(sender, tuple(value["values"]), DecryptionProof(value["e"], value["z"]))
-
-
-def _check_audit(value: object, stages: list[int], parties: int, sender: int) -> dict[str, Any]:
-    """Shape of an audit reveal: a seed and, per private stage, one digest per sender."""
-    count = len(stages)
-    if (
-        not isinstance(value, dict)
-        or not isinstance(value.get("seeds"), list)
-        or not isinstance(value.get("claims"), list)
-        or len(value["seeds"]) != count
-        or len(value["claims"]) != count
-        or not all(isinstance(s, bytes) and len(s) == 32 for s in value["seeds"])
-        or not all(
-            isinstance(c, list)
-            and len(c) == n
-            and all(
-                isinstance(row, list)
-                and len(row) == parties
-                and all(isinstance(x, bytes) for x in row)
-                for row in c
-            )
-            for c, n in zip(value["claims"], stages, strict=True)
-        )
-    ):
-        raise ProtocolViolation("malformed audit reveal", culprit=sender)
-    return value
