@@ -24,7 +24,17 @@ from tqdm import tqdm
 from coopetition.engine.errors import ConfigError
 from coopetition.outputs import fresh_name
 
-BENCHMARKS = ("paillier", "zk", "spdz", "range", "preprocessing", "ppadmm", "sgd-spdz", "copml")
+BENCHMARKS = (
+    "paillier",
+    "zk",
+    "spdz",
+    "range",
+    "preprocessing",
+    "ppadmm",
+    "sgd-spdz",
+    "copml",
+    "dkg",
+)
 EXAMPLE = "example:\n  coopetition bench {name} --insecure-bits 512 --seconds 0.2 --json"
 
 

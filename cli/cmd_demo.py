@@ -72,6 +72,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the row split")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     add_baseline_arguments(parser)
+    parser.add_argument(
+        "--keygen",
+        choices=["dkg", "dealer"],
+        help="first make and check the threshold Paillier key Helen will use (dkg: no dealer)",
+    )
+    parser.add_argument("--keygen-bits", type=int, default=2048, help="key length for --keygen")
     parser.set_defaults(func=_run)
 
 
@@ -116,6 +122,15 @@ def _run(args: argparse.Namespace) -> int:
         f"at most {config.iterations} rounds",
         file=log,
     )
+    keygen = None
+    if args.keygen:
+        from coopetition.demo_keygen import run_keygen
+
+        try:
+            keygen = run_keygen(args.keygen, args.parties, args.keygen_bits, args.transport, log)
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     started = time.perf_counter()
     if args.transport == "memory":
         models, transcript, rounds = _run_memory(parts, config, log)
@@ -129,6 +144,8 @@ def _run(args: argparse.Namespace) -> int:
         return 3
     report = _report(args, dataset, config, models, transcript, wall)
     report["iterations"] = rounds
+    if keygen is not None:
+        report["keygen"] = keygen
     _warn_if_not_converged(report, log)
     if args.json:
         print(json.dumps(report, sort_keys=True))

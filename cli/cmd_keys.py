@@ -1,4 +1,5 @@
-"""``coopetition keys new``: make a party identity (an Ed25519 key pair)."""
+"""``coopetition keys new``: make a party identity (an Ed25519 key pair); ``keys dkg``: see
+``cmd_dkg``."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     new.add_argument("--out", type=Path, required=True, help="secret key file to write (0600)")
     new.add_argument("--force", action="store_true", help="overwrite an existing key file")
     new.set_defaults(func=_new)
+    from coopetition.cmd_dkg import register_dkg
+
+    register_dkg(keys_sub)
     show = keys_sub.add_parser(
         "show",
         help="print the public key of a key file",

@@ -9,6 +9,7 @@ every party but itself). Relative paths are resolved against the file's folder. 
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,18 @@ def load_session_file(path: Path) -> SessionDoc:
     if len(ids) < 2 or len(set(ids)) != len(ids):
         raise ConfigError(f"{path}: [[parties]] needs at least two entries with distinct ids")
     return doc
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The TOML document at ``path``; ``ConfigError`` naming the file if it cannot be had."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
 
 
 def load_party_file(path: Path) -> PartyFile:

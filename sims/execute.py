@@ -10,11 +10,19 @@ import trio.testing
 from coopetition.sims.baseline_workloads import BASELINE_PROTOCOLS, baseline_factory
 from coopetition.sims.runner import SimResult, run_parties, size_cost_model
 from coopetition.sims.scenario import Scenario
-from coopetition.sims.workloads import synthetic_admm
+from coopetition.sims.workloads import dkg_workload, synthetic_admm
 
 
 def workload_of(scenario: Scenario):
     p, d = scenario.protocol, scenario.data
+    if p.get("name") == "dkg":
+        return dkg_workload(
+            scenario.parties,
+            bits=int(p.get("bits", 2048)),
+            batch=int(p.get("batch", 256)),
+            insecure_allow_small=bool(p.get("insecure_allow_small", False)),
+            seed=scenario.seed,
+        )
     if p.get("name") == "copml":
         from coopetition.sims.copml_work import synthetic_copml
 

@@ -53,7 +53,15 @@ PARTY_FAULTS = ("crash", "byzantine")
 
 _SECTIONS = {
     "run": {"name", "seed", "parties"},
-    "protocol": {"name", *ADMM_INFO.parameters, *BASELINE_KEYS, "preset"},
+    "protocol": {
+        "name",
+        *ADMM_INFO.parameters,
+        *BASELINE_KEYS,
+        "preset",
+        "bits",
+        "batch",
+        "insecure_allow_small",
+    },
     "data": {"kind", "rows_per_party", "features", "noise"},
     "network": {
         "preset",
@@ -255,6 +263,8 @@ def _located(where: str, section: str, fn: Any) -> Any:
 def _protocol(table: Mapping[str, Any], where: str) -> dict[str, Any]:
     def check() -> dict[str, Any]:
         out = dict(table)
+        if out.setdefault("name", "admm") == "dkg":
+            return _dkg_protocol(table, out)
         if out.setdefault("name", "admm") == "copml":
             return _copml_protocol(table, out)
         if out["name"] in BASELINE_PROTOCOLS:
@@ -263,7 +273,7 @@ def _protocol(table: Mapping[str, Any], where: str) -> dict[str, Any]:
         if out["name"] != "admm":
             raise ConfigError(
                 f"[protocol] name {out['name']!r} is not supported by the "
-                f"simulator yet (supported: admm, copml, {', '.join(BASELINE_PROTOCOLS)})"
+                f"simulator yet (supported: admm, copml, dkg, {', '.join(BASELINE_PROTOCOLS)})"
             )
         foreign = set(table) & {*BASELINE_KEYS, "preset"}
         if foreign:
@@ -286,6 +296,18 @@ def _protocol(table: Mapping[str, Any], where: str) -> dict[str, Any]:
         return out
 
     return _located(where, "protocol", check)
+
+
+def _dkg_protocol(table: Mapping[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+    """Distributed key generation: bits (2048 unless insecure_allow_small), batch."""
+    _integer(table, "bits", "protocol", default=2048, low=512, high=4096)
+    _integer(table, "batch", "protocol", default=256, low=1, high=100_000)
+    if not isinstance(table.get("insecure_allow_small", False), bool):
+        raise ConfigError("[protocol] insecure_allow_small must be true or false")
+    admm_only = sorted({"objective", "lam", "rho", "iterations", "l1_ratio"} & set(table))
+    if admm_only:
+        raise ConfigError(f"[protocol] {admm_only} do not apply to dkg")
+    return out
 
 
 def _data(table: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -552,6 +574,10 @@ def _copml_protocol(table: Mapping[str, Any], out: dict[str, Any]) -> dict[str, 
 
 def _check_target(scenario: Scenario, phase: str, round_: int | None, tag: str | None) -> None:
     """Refuse a phase, round or tag the protocol never sends: such a fault would never fire."""
+    if scenario.protocol.get("name") == "dkg":
+        if phase != "dkg":
+            raise ConfigError(f"phase {phase!r} never sends a message in dkg (only 'dkg')")
+        return  # rounds are batches (as many as the search needs); tags depend on the batch
     if scenario.protocol.get("name") == "copml":
         if not phase.startswith("copml-"):
             raise ConfigError(f"phase {phase!r} never sends a message in copml")

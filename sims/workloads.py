@@ -7,12 +7,14 @@ model with Gaussian noise, drawn from the seed, split evenly across parties.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from coopetition.engine.errors import ConfigError, PartyId
 from coopetition.protocols.admm import AdmmConfig, AdmmRun, Objective
+from coopetition.protocols.paillier.dkg import DkgParams, DkgRun
 from coopetition.sims.runner import ProtocolFactory
 
 
@@ -68,3 +70,27 @@ def synthetic_admm(
         iterations=iterations,
     )
     return AdmmWorkload(config, parts, true)
+
+
+@dataclass(frozen=True)
+class DkgWorkload:
+    """Distributed key generation among the simulated parties (no data). The DKG's own
+    randomness comes from ``secrets``, so its transcript differs between runs of one seed."""
+
+    params: DkgParams
+    session: bytes
+
+    def factory(self) -> ProtocolFactory:
+        def make(pid: PartyId, parties: tuple[PartyId, ...]) -> DkgRun:
+            return DkgRun(pid, parties, self.params, session=self.session)
+
+        return make
+
+
+def dkg_workload(
+    parties: int, *, bits: int, batch: int, insecure_allow_small: bool, seed: int
+) -> DkgWorkload:
+    params = DkgParams(bits, parties, batch=batch, insecure_allow_small=insecure_allow_small)
+    return DkgWorkload(
+        params, hashlib.sha256(b"coopetition/sim/dkg" + seed.to_bytes(8, "big")).digest()[:16]
+    )

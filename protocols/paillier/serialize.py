@@ -148,7 +148,8 @@ def decode_threshold_public_key(
     n, v, share_bits, *keys = ints
     check_modulus_bits(n.bit_length(), insecure_allow_small=insecure_allow_small)
     pk = PublicKey(n)
-    if not 2 * n.bit_length() < share_bits < 2 * n.bit_length() + 512:
+    # dealer keys: about 2|N| + 130 bits; distributed keys (dkg): about 3|N| + 170 bits
+    if not 2 * n.bit_length() < share_bits < 3 * n.bit_length() + 512:
         raise MalformedEncoding("threshold public key: implausible share length")
     try:
         # the constructor refuses degenerate verification bases and keys (see threshold)
