@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "coopetition.cmd_keys",
     "coopetition.cmd_bench",
     "coopetition.cmd_sim",
+    "coopetition.cmd_fuzz",
 )
 
 

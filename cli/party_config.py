@@ -32,6 +32,9 @@ Relative paths are resolved against the config file's folder. Errors name the ke
 from __future__ import annotations
 
 import tomllib
+import warnings
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,6 +106,9 @@ def _table(doc: dict[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
+#: Party ids travel as u64 in the TCP handshake.
+MAX_PARTY_ID = 2**64 - 1
+
 DEADLINE_KEYS = ("phase", "heartbeat_interval", "heartbeat_timeout", "finish", "abort_send", "send")
 
 
@@ -146,9 +152,14 @@ def load_party_file(path: Path) -> PartyFile:
     deadlines = Deadlines(
         **{k: _number(deadlines_table, k, "deadlines", 0.0) for k in deadlines_table}
     )
+    peer_tables = doc.get("peers", [])
+    if not isinstance(peer_tables, list):
+        raise ConfigError("peers must be an array of tables ([[peers]])")
     peers = []
-    for index, entry in enumerate(doc.get("peers", [])):
+    for index, entry in enumerate(peer_tables):
         where = f"peers #{index + 1}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"[{where}] must be a table")
         host, port = parse_address(_get(entry, "address", str, where), what=f"[{where}] address")
         peers.append(
             PeerEntry(
@@ -161,6 +172,10 @@ def load_party_file(path: Path) -> PartyFile:
             )
         )
     ids = [p.id for p in peers]
+    if not all(0 <= i <= MAX_PARTY_ID for i in [pid, *ids]):
+        raise ConfigError(f"party ids must be integers in [0, {MAX_PARTY_ID}]")
+    if not 1 <= len(session_id) <= 64:
+        raise ConfigError("[session] id must be 1 to 64 bytes (2 to 128 hex digits)")
     if not peers:
         raise ConfigError("a session needs at least one [[peers]] entry")
     if len(set(ids)) != len(ids) or pid in ids:
@@ -179,28 +194,68 @@ def load_party_file(path: Path) -> PartyFile:
 
 
 def load_party_data(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """``.npz`` with arrays ``X`` and ``y``, or CSV with the target in the last column."""
-    if not path.exists():
+    """``.npz`` with arrays ``X`` and ``y``, or CSV with the target in the last column.
+
+    Whatever the file holds, the result is a 2-D ``X`` with at least one row and column and a
+    1-D ``y`` of the same length, all finite; anything else is a ``ConfigError``.
+    """
+    try:
+        exists = path.exists()
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise ConfigError(f"data file {path!r} is not a usable path: {exc}") from None
+    if not exists:
         raise ConfigError(f"data file {path} does not exist")
     if path.suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                if "X" not in archive or "y" not in archive:
-                    raise ConfigError(f"{path} must hold arrays named X and y")
-                return np.asarray(archive["X"], dtype=float), np.asarray(archive["y"], dtype=float)
-        except ConfigError:
-            raise
-        except (OSError, ValueError, EOFError) as exc:
-            raise ConfigError(f"{path} is not a readable .npz archive: {exc}") from None
+        X, y = _load_npz(path)
+    else:
+        X, y = _load_csv(path)
+    if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1 or y.ndim != 1 or len(y) != X.shape[0]:
+        raise ConfigError(
+            f"{path}: need X of shape (rows, features) and y of shape (rows,), "
+            f"got {X.shape} and {y.shape}"
+        )
+    if not (np.isfinite(X).all() and np.isfinite(y).all()):
+        raise ConfigError(f"{path} holds NaN or infinite values")
+    return X, y
+
+
+#: What numpy's and zipfile's readers raise on a damaged or hostile archive.
+_NPZ_ERRORS = (
+    OSError,
+    ValueError,
+    EOFError,
+    KeyError,
+    TypeError,
+    NotImplementedError,
+    zipfile.BadZipFile,
+    zlib.error,
+)
+
+
+def _load_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
-        table = np.loadtxt(path, delimiter=",", ndmin=2)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} cannot be read: {exc}") from None
-    except ValueError:
+        with np.load(path, allow_pickle=False) as archive:
+            if not hasattr(archive, "files") or "X" not in archive or "y" not in archive:
+                raise ConfigError(f"{path} must hold arrays named X and y")
+            return np.asarray(archive["X"], dtype=float), np.asarray(archive["y"], dtype=float)
+    except ConfigError:
+        raise
+    except _NPZ_ERRORS as exc:
+        raise ConfigError(f"{path} is not a readable .npz archive: {exc}") from None
+
+
+def _load_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "input contained no data": checked below
         try:
-            table = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=1)
-        except ValueError as exc:
-            raise ConfigError(f"{path} is not a numeric CSV: {exc}") from None
+            table = np.loadtxt(path, delimiter=",", ndmin=2)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} cannot be read: {exc}") from None
+        except ValueError:
+            try:
+                table = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=1)
+            except ValueError as exc:
+                raise ConfigError(f"{path} is not a numeric CSV: {exc}") from None
     if table.shape[1] < 2:
         raise ConfigError(f"{path} needs at least one feature column and a target column")
     return table[:, :-1], table[:, -1]
