@@ -31,6 +31,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=Path(tempfile.gettempdir()) / "coopetition-fuzz-findings",
         help="folder for the inputs behind findings",
     )
+    parser.add_argument(
+        "--corpus", type=Path, help="keep the working corpus here (one subfolder per target)"
+    )
+    parser.add_argument(
+        "--accumulate",
+        action="store_true",
+        help="with --out: add this run's inputs and findings to the target's earlier entry "
+        "(a long campaign in chunks), instead of replacing it",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object per target")
     parser.add_argument("--out", type=Path, help="merge the reports into this JSON file")
     parser.set_defaults(func=_run)
@@ -59,6 +68,7 @@ def _run(args: argparse.Namespace) -> int:
             memory_limit_mib=args.memory_limit,
             findings_dir=args.findings,
             seed=args.seed,
+            corpus_dir=args.corpus / name if args.corpus else None,
         )
         report.update(_context())
         reports[name] = report
@@ -76,10 +86,34 @@ def _run(args: argparse.Namespace) -> int:
         merged: dict[str, Any] = {}
         if args.out.exists():
             merged = json.loads(args.out.read_text())
-        merged.setdefault("targets", {}).update(reports)
+        table = merged.setdefault("targets", {})
+        for name, report in reports.items():
+            table[name] = _accumulate(table.get(name), report) if args.accumulate else report
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
     return 1 if any(r["open_findings"] for r in reports.values()) else 0
+
+
+def _accumulate(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """One campaign entry from two chunks: inputs, time and findings add up."""
+    if not old:
+        return new
+    out = dict(new)
+    out["inputs"] = old["inputs"] + new["inputs"]
+    out["seconds"] = round(old["seconds"] + new["seconds"], 2)
+    out["inputs_per_second"] = round(out["inputs"] / out["seconds"]) if out["seconds"] else None
+    out["chunks"] = old.get("chunks", 1) + 1
+    out["peak_rss_mib"] = max(old["peak_rss_mib"], new["peak_rss_mib"])
+    kinds = dict(old["findings_by_kind"])
+    for kind, count in new["findings_by_kind"].items():
+        kinds[kind] = kinds.get(kind, 0) + count
+    out["findings_by_kind"] = kinds
+    seen = {(f["kind"], f["error"], f["where"]) for f in new["findings"]}
+    out["findings"] = new["findings"] + [
+        f for f in old["findings"] if (f["kind"], f["error"], f["where"]) not in seen
+    ]
+    out["open_findings"] = len(out["findings"])
+    return out
 
 
 def _context() -> dict[str, Any]:

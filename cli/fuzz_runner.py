@@ -9,7 +9,8 @@ Every input goes through ``Harness``, which turns the target's contract into fin
 
 * ``exception``: an exception that is not one of the target's documented typed errors;
 * ``invariant``: the input decoded but the decoded value broke one of the harness's checks;
-* ``hang``: one input ran longer than ``time_limit`` seconds (SIGALRM interrupts it);
+* ``hang``: one input used more than ``time_limit`` seconds of CPU (a CPU-time timer,
+  SIGPROF, interrupts it: wall time would report a starved process on a busy machine);
 * ``memory``: the process's peak RSS rose by more than ``memory_limit_mib`` during one input.
 
 Findings are grouped by signature (kind, exception type, innermost project frame); the first
@@ -47,7 +48,7 @@ def targets() -> dict[str, FuzzTarget]:
 
 
 class _Timeout(BaseException):
-    """Raised by SIGALRM inside a harness; a BaseException so no harness swallows it."""
+    """Raised by SIGPROF inside a harness; a BaseException so no harness swallows it."""
 
 
 def _on_alarm(_signum: int, _frame: Any) -> None:
@@ -90,8 +91,7 @@ class Harness:
 
     def __post_init__(self) -> None:
         self._rss = _max_rss_mib()
-        if hasattr(signal, "SIGALRM"):
-            signal.signal(signal.SIGALRM, _on_alarm)
+        signal.signal(signal.SIGPROF, _on_alarm)
 
     def warm_up(self, samples: list[bytes]) -> None:
         """Run a few inputs untimed and uncounted: first calls import modules and fill caches,
@@ -103,13 +103,13 @@ class Harness:
 
     def __call__(self, data: bytes) -> None:
         self.inputs += 1
-        signal.setitimer(signal.ITIMER_REAL, self.time_limit)
+        signal.setitimer(signal.ITIMER_PROF, self.time_limit)
         try:
             self.target.run(data)
         except self.target.expected:
             pass
         except _Timeout:
-            self._record("hang", "Timeout", "?", f"over {self.time_limit}s", data)
+            self._record("hang", "Timeout", "?", f"over {self.time_limit} CPU seconds", data)
         except AssertionError as exc:
             self._record("invariant", "AssertionError", _where(exc), str(exc), data)
         except MemoryError as exc:
@@ -117,7 +117,7 @@ class Harness:
         except Exception as exc:
             self._record("exception", type(exc).__name__, _where(exc), str(exc)[:200], data)
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.setitimer(signal.ITIMER_PROF, 0)
         rss = _max_rss_mib()
         if rss - self._rss > self.memory_limit_mib:
             self._record("memory", "PeakRss", "?", f"+{rss - self._rss:.0f} MiB", data)
@@ -202,14 +202,18 @@ def run(
     memory_limit_mib: float = 256.0,
     findings_dir: Path | None = None,
     seed: int = 0,
+    corpus_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Fuzz target ``name`` for ``runs`` inputs; returns the report (see module docstring)."""
+    """Fuzz target ``name`` for ``runs`` inputs; returns the report (see module docstring).
+    ``corpus_dir`` keeps atheris's working corpus between runs (default: a temporary one)."""
     target = targets()[name]
     if engine == "auto":
         engine = "atheris" if _atheris_available() else "mutation"
     started = time.perf_counter()
     if engine == "atheris":
-        report = _run_atheris_child(target, runs, time_limit, memory_limit_mib, findings_dir, seed)
+        report = _run_atheris_child(
+            target, runs, time_limit, memory_limit_mib, findings_dir, seed, corpus_dir
+        )
     else:
         harness = Harness(target, time_limit, memory_limit_mib, findings_dir)
         run_mutation(harness, runs, seed)
@@ -241,11 +245,12 @@ def _run_atheris_child(
     memory_limit_mib: float,
     findings_dir: Path | None,
     seed: int,
+    corpus_dir: Path | None,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="coopetition-fuzz-") as tmp:
         stats = Path(tmp) / "stats.json"
-        corpus = Path(tmp) / "corpus"
-        corpus.mkdir()
+        corpus = corpus_dir or Path(tmp) / "corpus"
+        corpus.mkdir(parents=True, exist_ok=True)
         for data in corpus_inputs(target):
             (corpus / hashlib.sha1(data).hexdigest()).write_bytes(data)
         cmd = [
@@ -312,7 +317,8 @@ def worker(argv: list[str]) -> None:
             corpus,
             f"-runs={runs}",
             f"-max_len={target.max_len}",
-            f"-timeout={max(10, int(float(limit_s) * 20))}",
+            # libFuzzer's own (wall-clock) timeout only as a backstop for a stuck C call.
+            f"-timeout={max(120, int(float(limit_s) * 100))}",
             f"-rss_limit_mb={int(float(mem_s) * 8 + 2048)}",
             f"-seed={int(seed) + 1}",
         ],
