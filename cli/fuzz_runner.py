@@ -174,14 +174,18 @@ def _mutate(rng: random.Random, data: bytes, pool: list[bytes], max_len: int) ->
     return bytes(buf[:max_len])
 
 
-def run_mutation(harness: Harness, runs: int, seed: int = 0) -> None:
-    """The fallback engine: seeds first, then random mutations of the corpus (no coverage)."""
+def run_mutation(
+    harness: Harness, runs: int, seed: int = 0, budget_seconds: float | None = None
+) -> None:
+    """The fallback engine: the whole corpus first, then random mutations of it (no coverage
+    feedback) until ``runs`` inputs or ``budget_seconds`` have passed."""
     pool = corpus_inputs(harness.target) or [b""]
     harness.warm_up(pool)
-    for data in pool[:runs]:
+    for data in pool:
         harness(data)
     rng = random.Random(seed)
-    while harness.inputs < runs:
+    stop = time.monotonic() + budget_seconds if budget_seconds is not None else float("inf")
+    while harness.inputs < runs and time.monotonic() < stop:
         harness(_mutate(rng, rng.choice(pool), pool, harness.target.max_len))
 
 
