@@ -59,13 +59,17 @@ def _max_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+_PROJECT = str(Path(__file__).resolve().parent.parent)
+
+
 def _where(exc: BaseException) -> str:
+    """The innermost frame in the project's own code (else the innermost frame at all)."""
     frames = traceback.extract_tb(exc.__traceback__)
-    ours = [f for f in frames if "coopetition" in f.filename or "/wt-" in f.filename]
-    frame = (ours or frames or [None])[-1]
-    if frame is None:
+    ours = [f for f in frames if f.filename.startswith(_PROJECT) and ".venv" not in f.filename]
+    chosen = ours or frames
+    if not chosen:
         return "?"
-    return f"{Path(frame.filename).name}:{frame.lineno}"
+    return f"{Path(chosen[-1].filename).name}:{chosen[-1].lineno}"
 
 
 @dataclass

@@ -90,9 +90,9 @@ def _free_ports(count: int) -> list[int]:
             s.close()
 
 
-def plan_fault(rng: random.Random, iterations: int) -> dict[str, Any]:
-    """One fault from the catalogue with seeded parameters."""
-    kind = rng.choice(FAULTS)
+def plan_fault(rng: random.Random, iterations: int, kind: str | None = None) -> dict[str, Any]:
+    """One fault from the catalogue (``kind``, or a seeded random one) with seeded parameters."""
+    kind = kind or rng.choice(FAULTS)
     victim = rng.randrange(PARTIES)
     others = [p for p in range(PARTIES) if p != victim]
     if kind == "crash":
@@ -244,7 +244,12 @@ class _Workers:
 
 
 def run_once(
-    index: int, seed: int, folder: Path, hang_after: float, workers: _Workers
+    index: int,
+    seed: int,
+    folder: Path,
+    hang_after: float,
+    workers: _Workers,
+    kind: str | None = None,
 ) -> dict[str, Any]:
     rng = random.Random(seed)
     iterations = rng.randint(10, 30)
@@ -257,7 +262,7 @@ def run_once(
         iterations=iterations,
         seed=seed,
     )
-    fault = plan_fault(rng, iterations)
+    fault = plan_fault(rng, iterations, kind)
     keys = [SigningKey.generate() for _ in range(PARTIES)]
     ports = _free_ports(PARTIES)
     session = os.urandom(16).hex()
@@ -454,15 +459,20 @@ def soak(
     hang_after: float = 60.0,
     progress: Any = None,
     checkpoint: Any = None,
+    rotate: bool = False,
 ) -> dict:
-    """Run the sessions; ``checkpoint(report)`` is called after each (for partial results)."""
+    """Run the sessions; ``checkpoint(report)`` is called after each (for partial results).
+    ``rotate``: take the fault kinds in catalogue order (a short run then meets every one)."""
     me = psutil.Process()
     results, driver = [], []
     with tempfile.TemporaryDirectory(prefix="coopetition-soak-") as tmp:
         workers = _Workers(Path(tmp))
         try:
             for index in range(runs):
-                result = run_once(index, seed * 100_003 + index, Path(tmp), hang_after, workers)
+                kind = FAULTS[index % len(FAULTS)] if rotate else None
+                result = run_once(
+                    index, seed * 100_003 + index, Path(tmp), hang_after, workers, kind
+                )
                 results.append(result)
                 driver.append({"rss_mib": me.memory_info().rss / 2**20, "fds": me.num_fds()})
                 if checkpoint is not None:
@@ -478,9 +488,9 @@ def soak(
         finally:
             workers.close()
             spawned = workers.spawned
-    report = {"summary": summarise(results, driver), "runs": results}
-    report["summary"]["party_processes_spawned"] = spawned
-    return report
+    summary = summarise(results, driver)
+    summary["party_processes_spawned"] = spawned
+    return {"summary": summary, "runs": results}
 
 
 def _git_commit() -> str | None:
