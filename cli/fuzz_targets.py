@@ -152,14 +152,20 @@ def _check_refusal(machine: hs.Responder) -> None:
     assert machine.reject is not None and len(machine.reject) == hs.REJECT_SIZE
 
 
-def _as_responder(hello: bytes, finish: bytes) -> None:
-    responder = _responder()
+def _receive_hello(responder: hs.Responder, hello: bytes) -> bytes:
+    """``receive_hello``; a refusal must leave the machine failed with a REJECT to send."""
     try:
         response = responder.receive_hello(hello)
     except (HandshakeFailed, UnknownPeer):
         _check_refusal(responder)
         raise
     assert len(response) == hs.RESPONSE_SIZE
+    return response
+
+
+def _as_responder(hello: bytes, finish: bytes) -> None:
+    responder = _responder()
+    _receive_hello(responder, hello)
     try:
         keys = responder.receive_finish(finish)
     except HandshakeFailed:
@@ -189,12 +195,7 @@ def _signed_hello_run(rest: bytes) -> None:
         esk, epk = None, rest[4:36]  # raw point: low-order and invalid points included
     hello = bytes([1]) + hs.LABEL + struct.pack(">QQ", id_i, id_r) + epk
     responder = _responder()
-    try:
-        response = responder.receive_hello(hello)
-    except (HandshakeFailed, UnknownPeer):
-        _check_refusal(responder)
-        raise
-    epk_r = response[1:33]
+    epk_r = _receive_hello(responder, hello)[1:33]
     th = hs.transcript_hash(id_i, 1, epk, epk_r)
     key = KEYS.get(signer) or _fixed_key("outsider")
     keys = responder.receive_finish(bytes([3]) + key.sign(b"I" + th).signature)

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
 from nacl.signing import SigningKey
 
 from coopetition.sims.workloads import AdmmWorkload, synthetic_admm
@@ -161,6 +160,9 @@ class _Sampler:
     """Peak RSS, descriptors and threads of the party processes, sampled while they run."""
 
     def __init__(self, pids: list[int]) -> None:
+        import psutil  # a test/bench dependency: only the soak itself needs it
+
+        self._gone = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)
         self.procs = {i: psutil.Process(pid) for i, pid in enumerate(pids)}
         self.peak: dict[int, dict[str, float]] = {
             i: {"rss_mib": 0.0, "fds": 0, "threads": 0} for i in self.procs
@@ -172,7 +174,7 @@ class _Sampler:
                 with proc.oneshot():
                     rss = proc.memory_info().rss / 2**20
                     fds, threads = proc.num_fds(), proc.num_threads()
-            except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+            except self._gone:
                 continue
             peak = self.peak[i]
             peak["rss_mib"] = max(peak["rss_mib"], round(rss, 1))
@@ -463,6 +465,8 @@ def soak(
 ) -> dict:
     """Run the sessions; ``checkpoint(report)`` is called after each (for partial results).
     ``rotate``: take the fault kinds in catalogue order (a short run then meets every one)."""
+    import psutil
+
     me = psutil.Process()
     results, driver = [], []
     with tempfile.TemporaryDirectory(prefix="coopetition-soak-") as tmp:
