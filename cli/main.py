@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "coopetition.cmd_train",
     "coopetition.cmd_session",
     "coopetition.cmd_report",
+    "coopetition.cmd_fuzz",
 )
 
 

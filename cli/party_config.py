@@ -75,6 +75,10 @@ def parse_address(text: Any, *, what: str) -> tuple[str, int]:
     return host, number
 
 
+#: Party ids travel as u64 in the TCP handshake.
+MAX_PARTY_ID = 2**64 - 1
+
+
 def admm_config(table: AdmmTable, *, where: str) -> AdmmConfig:
     """The protocol's parameters from a validated ``[admm]`` table."""
     try:
@@ -181,8 +185,10 @@ def load_party_file(path: Path) -> PartyFile:
         session_id = bytes.fromhex(session_table.id)
     except ValueError:
         raise ConfigError(f"{where}: [session] id must be hexadecimal") from None
-    if not session_id:
-        raise ConfigError(f"{where}: [session] id must not be empty")
+    if not 1 <= len(session_id) <= 64:
+        raise ConfigError(f"{where}: [session] id must be 1 to 64 bytes (2 to 128 hex digits)")
+    if not all(0 <= i <= MAX_PARTY_ID for i in [party.id, *ids]):
+        raise ConfigError(f"{where}: party ids must be integers in [0, {MAX_PARTY_ID}]")
     if party.listen is not None:
         listen = parse_address(party.listen, what=f"{path}: [party] listen")
     elif me is not None:

@@ -203,6 +203,9 @@ def _decode_bigint_vector(value: Any) -> BigIntVector:
         raise WireError("big-integer vector width out of range")
     if not isinstance(packed, bytes) or len(packed) % width:
         raise WireError("big-integer vector length is not a multiple of its width")
+    if len(packed) // width > MAX_ITEMS:
+        # Each value becomes a Python int (~36 bytes for 2 wire bytes): bounded like items.
+        raise WireError(f"a big-integer vector of more than {MAX_ITEMS} values")
     values = tuple(
         int.from_bytes(packed[i : i + width], "big") for i in range(0, len(packed), width)
     )

@@ -66,9 +66,15 @@ def write_key_file(path: Path, signing_key: SigningKey, *, overwrite: bool = Fal
 
 def read_key_file(path: Path) -> SigningKey:
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"key file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"key file {path} cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"key file {path} is not UTF-8 text ({exc.reason})") from None
+    except ValueError as exc:  # e.g. a NUL byte in the path
+        raise ConfigError(f"key file {path!r} is not a usable path: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"key file {path} is not valid TOML: {exc}") from None
     secret = data.get("secret_key")

@@ -137,9 +137,11 @@ class Scenario:
 def load(path: str | Path, *, seed: int | None = None, parties: int | None = None) -> Scenario:
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read scenario {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -594,7 +596,7 @@ def _fault(scenario: Scenario, spec: Any, where: str, ids: set[int]) -> None:
         raise ConfigError(f"{where}: each fault is a table with a 'kind'")
     spec = dict(spec)
     kind = spec.pop("kind")
-    if kind not in LINK_FAULTS and kind not in PARTY_FAULTS:
+    if not isinstance(kind, str) or (kind not in LINK_FAULTS and kind not in PARTY_FAULTS):
         known = ", ".join([*LINK_FAULTS, *PARTY_FAULTS])
         raise ConfigError(f"{where}: unknown fault kind {kind!r} (known: {known})")
     try:

@@ -24,6 +24,7 @@ from coopetition.engine.errors import (
 from coopetition.engine.party import Deadlines
 from coopetition.sims.byzantine import Byzantine
 from coopetition.sims.runner import run_parties, size_cost_model
+from coopetition.sims.soak import textbook_admm
 from coopetition.sims.workloads import synthetic_admm
 from coopetition.transports.faults import (
     BurstDrop,
@@ -48,23 +49,6 @@ WORKLOAD = synthetic_admm(
     len(PARTIES), rows_per_party=30, features=6, lam=0.5, iterations=8, seed=7
 )
 SEEDS = (1, 2, 3)
-
-
-def textbook_admm(workload) -> np.ndarray:
-    cfg = workload.config
-    rho, m = cfg.rho, len(workload.parts)
-    lam1, lam2 = cfg.objective.lam1, cfg.objective.lam2
-    d = workload.true_model.shape[0]
-    A = [np.linalg.inv(X.T @ X + rho * np.eye(d)) for X, _ in workload.parts.values()]
-    b = [X.T @ y for X, y in workload.parts.values()]
-    z, u = np.zeros(d), [np.zeros(d) for _ in range(m)]
-    for _ in range(cfg.iterations):
-        w = [A[i] @ (b[i] + rho * (z - u[i])) for i in range(m)]
-        v = sum(w[i] + u[i] for i in range(m)) / m
-        kappa = lam1 / (rho * m)
-        z = np.sign(v) * np.maximum(np.abs(v) - kappa, 0) * (rho * m / (rho * m + 2 * lam2))
-        u = [u[i] + w[i] - z for i in range(m)]
-    return z
 
 
 @dataclass
