@@ -58,7 +58,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--lam", type=float, help="regularisation (default 0.02 x rows)")
     parser.add_argument("--rho", type=float, help="ADMM penalty (default 0.1 x rows)")
     parser.add_argument("--l1-ratio", type=float, default=0.5, help="elastic net mix")
-    parser.add_argument("--iterations", type=int, default=1000, help="most ADMM rounds")
+    parser.add_argument(
+        "--iterations",
+        type=int,
+        help="ADMM: most rounds (default 1000, stops at --tolerance); "
+        "the baselines and COPML: rounds run (default 50)",
+    )
     parser.add_argument(
         "--tolerance",
         type=float,
@@ -91,7 +96,7 @@ def _config(args: argparse.Namespace, rows: int) -> AdmmConfig:
     return AdmmConfig(
         Objective(args.objective, lam=lam, l1_ratio=args.l1_ratio),
         rho=rho,
-        iterations=args.iterations,
+        iterations=args.iterations if args.iterations is not None else 1000,
         tolerance=args.tolerance or None,
         adaptive_rho=not args.fixed_rho,
     )

@@ -25,7 +25,11 @@ def run_demo(args: argparse.Namespace) -> int:
         X, y, Xt, yt = cifar_plane_car()
         rows = args.rows or 900
         X, y = X[:rows], y[:rows]
-        params = CopmlParams.preset(args.preset, args.parties, iterations=args.iterations)
+        params = CopmlParams.preset(
+            args.preset,
+            args.parties,
+            iterations=args.iterations if args.iterations is not None else 50,
+        )
         work = CopmlWorkload(params, split_rows(X, y, args.parties), seed=args.seed)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -9,6 +9,7 @@ Parties run in this process over the memory transport (the protocols run over an
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -56,6 +57,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_baseline(args: argparse.Namespace, admm_config: AdmmConfig) -> int:
     log = sys.stderr
+    # the baselines run a fixed, public number of rounds at a fixed rho: so does their yardstick
+    admm_config = dataclasses.replace(
+        admm_config,
+        iterations=args.iterations if args.iterations is not None else 50,
+        tolerance=None,
+        adaptive_rho=False,
+    )
     try:
         if args.parties < 2:
             raise ConfigError("--parties must be at least 2")
