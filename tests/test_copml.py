@@ -157,13 +157,14 @@ def test_a_malformed_share_names_its_sender():
 
 @pytest.mark.parametrize("mode", ["bgw", "bh08"])
 async def test_mpc_baselines_match_numpy(autojump_clock, mode):
-    """BGW and BH08 with three groups (N = 9: T = 1, groups of 2T+1 = 3) train the same model."""
+    """BGW and BH08 with three groups (N = 10: T = 1, groups of 4, 3, 3 holding different
+    numbers of rows) train the same model."""
     from coopetition.sims.copml_work import BaselineWorkload
 
     X, y = dataset()
-    params = CopmlParams(N=9, K=2, T=1, iterations=4, lx=8, lw=12, lc=6, eta_exp=5)
-    work = BaselineWorkload(mode, params, split_rows(X, y, 9), dealer_seed=1)
-    result = await run_parties(work.factory, range(9), network="lan", seed=1)
+    params = CopmlParams(N=10, K=2, T=1, iterations=4, lx=8, lw=12, lc=6, eta_exp=5)
+    work = BaselineWorkload(mode, params, split_rows(X, y, 10), dealer_seed=1)
+    result = await run_parties(work.factory, range(10), network="lan", seed=1)
     assert result.outcome == "completed", result.abort_reason
     models = list(result.results.values())
     assert all((m == models[0]).all() for m in models)

@@ -140,19 +140,19 @@ class BaselineDealer:
         return self._per_position(("trunc", t), make)[pos]
 
     def double(self, pos: int, t: int, size: int, tag: str) -> tuple[np.ndarray, np.ndarray]:
-        """BH08's pair ([rho]_T, [rho]_2T) of ``size`` random elements for this party's group."""
+        """BH08's pair ([rho]_T, [rho]_2T) of ``size`` random elements for this party's group
+        (groups may hold different numbers of rows, so each group gets its own size)."""
+        g = next(i for i, members in enumerate(self.groups) if pos in members)
+        members = self.groups[g]
 
         def make() -> dict[int, Any]:
-            out = {}
-            for g, members in enumerate(self.groups):
-                pts = self._group_points(g)
-                rho = self.field.random(self.rng, size)
-                lo = share(self.field, rho, pts, self.setup.T, self.rng)
-                hi = share(self.field, rho, pts, 2 * self.setup.T, self.rng)
-                out.update({m: (lo[i], hi[i]) for i, m in enumerate(members)})
-            return out
+            pts = self._group_points(g)
+            rho = self.field.random(self.rng, size)
+            lo = share(self.field, rho, pts, self.setup.T, self.rng)
+            hi = share(self.field, rho, pts, 2 * self.setup.T, self.rng)
+            return {m: (lo[i], hi[i]) for i, m in enumerate(members)}
 
-        return self._per_position((tag, t), make)[pos]
+        return self._per_position((f"{tag}/{g}", t), make)[pos]
 
 
 def _reshare(
