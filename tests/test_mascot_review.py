@@ -6,9 +6,14 @@ arithmetic against Python integers, independently of the code under test.
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
 from coopetition.protocols.ot.errors import MalformedOtMessage
+from coopetition.protocols.spdz import field as F
+from coopetition.protocols.spdz import mascot
+from coopetition.protocols.spdz.errors import SacrificeFailed
 from coopetition.protocols.spdz.harness import run_local
 from coopetition.protocols.spdz.mascot import MascotParty
 
@@ -39,3 +44,85 @@ def test_an_ot_message_that_is_not_a_map_is_a_typed_abort_naming_the_sender(pref
     with pytest.raises(MalformedOtMessage) as exc:
         run_local([p.setup() for p in parties], tamper=tamper)
     assert hit["done"] and exc.value.culprit == 1
+
+
+# -- selective failure in Multiply: tau must hide the leaked bits from the opened rho ----------
+
+
+class _Recording(MascotParty):
+    """An honest party whose random samples the test reads afterwards."""
+
+    def _sample(self, n: int) -> list[int]:
+        out = super()._sample(n)
+        self.__dict__.setdefault("samples", []).append(out)
+        return out
+
+
+def _solve_alternative(r, s, a_h, rho_h, bit, tau):  # type: ignore[no-untyped-def]
+    """An a-vector other than the honest one with the same a = <r, a>, rho = <s, a> and bit
+    ``bit`` of its first element set; None if the public view pins the first element down."""
+    det = (r[0] * s[1] - r[1] * s[0]) % F.P
+    assert det != 0
+    inv = pow(det, -1, F.P)
+    for _ in range(64):
+        rest = [secrets.randbelow(F.P) for _ in range(tau - 2)]
+        y0 = (a_h - sum(x * y for x, y in zip(r[2:], rest, strict=True))) % F.P
+        y1 = (rho_h - sum(x * y for x, y in zip(s[2:], rest, strict=True))) % F.P
+        first = (s[1] * y0 - r[1] * y1) * inv % F.P
+        if (first >> bit) & 1:
+            return first
+    return None
+
+
+def test_multiply_selective_failure_leaves_the_honest_a_share_hidden(monkeypatch):
+    """Party 1 corrupts one Multiply OT message (row ``bit`` of party 0's first factor a_0).
+
+    The sacrifice passes exactly when that bit is 0. Then the opened rho = t a - a^ and the
+    honest share a = <r, a_vec> must still leave the bit open: with tau = 2 the two linear
+    equations determine a_vec, so the passed check tells the attacker one bit about the honest
+    share of a (and, once a masks an input x - a, about x), with probability 1/2 per try.
+    """
+    coins: dict[bytes, list[int]] = {}
+    original = mascot._coins
+
+    def recording_coins(seeds, label, count):  # type: ignore[no-untyped-def]
+        out = original(seeds, label, count)
+        coins[label] = out
+        return out
+
+    monkeypatch.setattr(mascot, "_coins", recording_coins)
+    bit = 5
+
+    def tamper(i, j, tag, payload):  # type: ignore[no-untyped-def]
+        if i == 1 and j == 0 and tag.startswith("mascot-mul-d/"):
+            rows = bytearray(payload["d"])
+            rows[bit * 32 + 1] ^= 1  # OT row `bit` of element 0: a wrong d there
+            payload = {"d": bytes(rows)}
+        return payload
+
+    for _ in range(30):
+        honest, cheater = _Recording(0, 2, b"review-tau"), MascotParty(1, 2, b"review-tau")
+        run_local([honest.setup(), cheater.setup()])
+        try:
+            batches = run_local([honest.triples(1), cheater.triples(1)], tamper=tamper)
+        except SacrificeFailed:
+            continue  # the attacked bit was 1; the attacker tries again in a fresh run
+        break
+    else:
+        pytest.fail("the sacrifice never passed")
+    a_vec = honest.samples[0]  # type: ignore[attr-defined]
+    assert (a_vec[0] >> bit) & 1 == 0  # passing told the attacker this bit
+    tau = mascot.TAU
+    comb = coins[b"combine"]
+    r, r_hat = comb[:tau], comb[tau : 2 * tau]
+    t = coins[b"sacrifice"][0]
+    a_h = int(batches[0].parts[0].value[0])
+    assert a_h == sum(x * y for x, y in zip(r, a_vec, strict=True)) % F.P
+    s = [(t * x - y) % F.P for x, y in zip(r, r_hat, strict=True)]
+    rho_h = sum(x * y for x, y in zip(s, a_vec, strict=True)) % F.P
+    assert _solve_alternative(r, s, a_h, rho_h, bit, tau) is not None
+
+
+def test_tau_meets_the_bound_with_the_opened_rho():
+    """(tau - 2) k >= 2 s: a and a^ both come from the tau k hashed bits (docs/crypto.md)."""
+    assert (mascot.TAU - 2) * F.P_BITS >= 2 * 64

@@ -12,11 +12,12 @@ the online phase, Gadgets 3/4 and the consumption journal take them unchanged.
   MAC-checked. A party that fed COPE different values towards different peers is caught
   except with probability 2/P. Values are shared trivially (the owner holds the value);
   sums over owners give properly random sharings.
-* **Triples** (Figure 9): Multiply gives tau = 2 products a_h * b per triple, Combine takes
+* **Triples** (Figure 9): Multiply gives tau = 3 products a_h * b per triple, Combine takes
   two random combinations (a, c) and (a^, c^) with coin-tossed coefficients, the five values
   are authenticated, and Sacrifice opens rho = t a - a^ and checks t c - c^ - rho b = 0, then
-  MAC-checks everything. A wrong triple survives with probability 1/P; tau = 2 suffices
-  for selective-failure leakage at k = 256 (docs/crypto.md).
+  MAC-checks everything. A wrong triple survives with probability 1/P; tau = 3 hides
+  selective-failure leakage at k = 256 because rho = t a - a^ is opened too, so the hash
+  output seen is 2k bits (tau = 2 leaked a bit of the honest a; docs/crypto.md).
 * **Random values**: the sum of every party's authenticated random contribution.
 * **Input masks**: only the owner contributes; it keeps the value.
 * **Bits**: random squares (Damgard et al., CRYPTO 2012): a random [[r]] and a triple give
@@ -47,7 +48,7 @@ from .preprocessing import Batch, PreprocessingStore
 from .shares import Share
 
 #: Products per triple before combining (see docs/crypto.md, "MASCOT").
-TAU = 2
+TAU = 3
 
 
 def _coins(seeds: dict[int, bytes], label: bytes, count: int) -> list[int]:
