@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import secrets
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from coopetition.protocols.ot.errors import MalformedOtMessage
 from coopetition.protocols.spdz import field as F
+from coopetition.protocols.spdz import fieldvec as V
 from coopetition.protocols.spdz import mascot
 from coopetition.protocols.spdz.errors import SacrificeFailed
 from coopetition.protocols.spdz.harness import run_local
@@ -126,3 +130,55 @@ def test_multiply_selective_failure_leaves_the_honest_a_share_hidden(monkeypatch
 def test_tau_meets_the_bound_with_the_opened_rho():
     """(tau - 2) k >= 2 s: a and a^ both come from the tau k hashed bits (docs/crypto.md)."""
     assert (mascot.TAU - 2) * F.P_BITS >= 2 * 64
+
+
+# -- field arithmetic on numpy buffers against Python integers --------------------------------
+
+_EDGES = st.sampled_from([0, 1, 188, 189, F.P - 1, F.P, F.P + 1, 2**256 - 1, 2**255, 2**32 - 1])
+_U256 = st.one_of(_EDGES, st.integers(0, 2**256 - 1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_U256, _U256, st.integers(0, F.P - 1)), min_size=1, max_size=6))
+def test_sub_add_matches_python_ints(triples):
+    a, b, c = (V.ints_to_rows([t[k] for t in triples]) for k in range(3))
+    assert V.rows_to_ints(V.sub_add(a, b, c)) == [(x - y + z) % F.P for x, y, z in triples]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 3), st.integers(0, 2**32 - 1), st.booleans())
+def test_gadget_sum_matches_python_ints_or_refuses(parts, n, seed, saturate):
+    """Every part count the function accepts gives the exact sum (all-0xFF bytes are the
+    worst case for the accumulators); counts it cannot sum exactly are refused."""
+    rng = np.random.default_rng(seed)
+    k = 16
+    bufs = [
+        np.full((n, k, 32), 0xFF, dtype=np.uint8)
+        if saturate
+        else rng.integers(0, 256, (n, k, 32), dtype=np.uint8)
+        for _ in range(parts)
+    ]
+    ref = [
+        sum(
+            int.from_bytes(buf[i, h].tobytes(), "little") << h for buf in bufs for h in range(k)
+        )
+        % F.P
+        for i in range(n)
+    ]
+    try:
+        got = V.gadget_sum(*bufs)
+    except ValueError:
+        assert parts * 255 * 255 * (k // 8) >= 1 << 24
+        return
+    assert got == ref
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(9, 64))
+def test_gadget_sum_at_full_width_is_exact_or_refused(parts):
+    bufs = [np.full((1, 256, 32), 0xFF, dtype=np.uint8) for _ in range(parts)]
+    ref = parts * sum((2**256 - 1) << h for h in range(256)) % F.P
+    try:
+        assert V.gadget_sum(*bufs) == [ref]
+    except ValueError:
+        pass
