@@ -17,7 +17,7 @@ from coopetition.protocols.ot.errors import MalformedOtMessage
 from coopetition.protocols.spdz import field as F
 from coopetition.protocols.spdz import fieldvec as V
 from coopetition.protocols.spdz import mascot
-from coopetition.protocols.spdz.errors import SacrificeFailed
+from coopetition.protocols.spdz.errors import MacCheckFailed, SacrificeFailed
 from coopetition.protocols.spdz.harness import run_local
 from coopetition.protocols.spdz.mascot import MascotParty
 
@@ -181,3 +181,29 @@ def test_gadget_sum_at_full_width_is_exact_or_refused(parts):
     else:
         with pytest.raises(ValueError):
             V.gadget_sum(*bufs)
+
+
+# -- COPE errors: the input check's exact guarantee -------------------------------------------
+
+
+def test_cope_error_in_one_position_passes_iff_that_key_bit_is_0():
+    """Party 1 adds an error to its COPE u_l towards party 0 for one l only: the input check
+    catches it exactly when bit l of party 0's key share is 1 (a selective failure on alpha,
+    not a 2/P event); docs/crypto.md states this, as MASCOT does."""
+    for bit in (3, 200):
+        parties = [MascotParty(i, 2, b"review-cope") for i in range(2)]
+        run_local([p.setup() for p in parties])
+
+        def tamper(i, j, tag, payload, bit=bit):  # type: ignore[no-untyped-def]
+            if i == 1 and j == 0 and tag.startswith("mascot-cope-u/"):
+                u = np.frombuffer(payload["u"], dtype=np.uint8).reshape(256, -1, 32).copy()
+                u[bit, 0, 1] ^= 1
+                payload = {"u": u.tobytes()}
+            return payload
+
+        key_bit = (parties[0].alpha_share >> bit) & 1
+        if key_bit:
+            with pytest.raises(MacCheckFailed):
+                run_local([p.randoms(2) for p in parties], tamper=tamper)
+        else:
+            run_local([p.randoms(2) for p in parties], tamper=tamper)
