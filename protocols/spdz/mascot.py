@@ -10,7 +10,8 @@ the online phase, Gadgets 3/4 and the consumption journal take them unchanged.
   (:mod:`.mascot_links`) plus one random extra value; after a coin toss every party's
   inputs are combined with random coefficients and the combination is opened and
   MAC-checked. A party that fed COPE different values towards different peers is caught
-  except with probability 2/P. Values are shared trivially (the owner holds the value);
+  except with probability 2/P once its error shows; an error in one COPE position l shows
+  only where the peer's key bit l is 1 (a selective failure on alpha, docs/crypto.md). Values are shared trivially (the owner holds the value);
   sums over owners give properly random sharings.
 * **Triples** (Figure 9): Multiply gives tau = 3 products a_h * b per triple, Combine takes
   two random combinations (a, c) and (a^, c^) with coin-tossed coefficients, the five values
