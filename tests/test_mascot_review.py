@@ -13,7 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coopetition.protocols.ot.errors import MalformedOtMessage
+from coopetition.engine.errors import LocalFailure
+from coopetition.protocols.ot.errors import CorrelationCheckFailed, MalformedOtMessage
+from coopetition.protocols.ot.kos import KosReceiver, KosSender
 from coopetition.protocols.spdz import field as F
 from coopetition.protocols.spdz import fieldvec as V
 from coopetition.protocols.spdz import mascot
@@ -197,3 +199,47 @@ def test_cope_error_in_one_position_passes_iff_that_key_bit_is_0():
                 run_local([p.randoms(2) for p in parties], tamper=tamper)
         else:
             run_local([p.randoms(2) for p in parties], tamper=tamper)
+
+
+# -- no reuse of OT correlations after an abort ------------------------------------------------
+
+
+def _flip_one_cope_position(bit):  # type: ignore[no-untyped-def]
+    def tamper(i, j, tag, payload):  # type: ignore[no-untyped-def]
+        if i == 1 and j == 0 and tag.startswith("mascot-cope-u/"):
+            u = np.frombuffer(payload["u"], dtype=np.uint8).reshape(256, -1, 32).copy()
+            u[bit, 0, 1] ^= 1
+            payload = {"u": u.tobytes()}
+        return payload
+
+    return tamper
+
+
+def test_a_party_that_aborted_refuses_to_go_on_with_the_same_correlations():
+    """An abort after a one-position COPE error tells the cheater alpha_0[l] = 1 (a pass would
+    have told it 0): going on with the same links would leak alpha_0 a bit per attempt."""
+    parties = [MascotParty(i, 2, b"review-reuse") for i in range(2)]
+    run_local([p.setup() for p in parties])
+    bit = next(b for b in range(256) if (parties[0].alpha_share >> b) & 1)
+    with pytest.raises(MacCheckFailed):
+        run_local([p.randoms(2) for p in parties], tamper=_flip_one_cope_position(bit))
+    for step in (parties[0].randoms(2), parties[0].triples(1), parties[0].fill(bits=1)):
+        with pytest.raises(LocalFailure):
+            next(step)
+
+
+def test_a_kos_sender_refuses_a_new_extension_after_a_failed_check():
+    s, r = KosSender(b"k", peer=1), KosReceiver(b"k", peer=0)
+    r.setup_finish(s.setup_reply(r.setup_first()))
+    s.setup_finish()
+    x = np.zeros(64, dtype=np.uint8)
+    u = bytearray(r.extend(x))
+    for col in range(
+        128
+    ):  # row 0 flipped in the odd columns: passes only if those Delta bits are 0
+        u[col * (len(u) // 128)] ^= 1 if col % 2 else 0
+    seed = s.extend(64, bytes(u))
+    with pytest.raises(CorrelationCheckFailed):
+        s.verify(r.check(seed))
+    with pytest.raises(RuntimeError):
+        s.extend(64, r.extend(x))
