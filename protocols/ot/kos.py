@@ -129,6 +129,7 @@ class KosSender:
     _seed: bytes = b""
     _n: int = 0
     _checked: bool = False
+    _failed: bool = False
 
     @property
     def delta_bits(self) -> list[int]:
@@ -144,6 +145,10 @@ class KosSender:
 
     def extend(self, n: int, u: object) -> bytes:
         """Take R's u for n OTs; returns the challenge seed."""
+        if self._failed:
+            # A failed check showed R that Delta is 1 where it tampered; another extension
+            # under the same Delta would let it learn one more bit per attempt.
+            raise RuntimeError("this KOS sender failed a correlation check; set up a new one")
         total = _padded(n)
         if not isinstance(u, (bytes, bytearray)) or len(u) != KAPPA * total // 8:
             raise MalformedOtMessage("KOS: extension message of the wrong size", culprit=self.peer)
@@ -167,6 +172,7 @@ class KosSender:
         chi = _chi(self._seed, self._q_rows.shape[0] // 8)
         qs = gf128.weighted_sum(chi, self._q_rows)
         if qs != ts ^ gf128.mul(xs, self._delta):
+            self._failed = True
             raise CorrelationCheckFailed(
                 "KOS correlation check failed: inconsistent OT extension columns",
                 culprit=self.peer,

@@ -84,8 +84,10 @@ def gadget_sum(*parts: np.ndarray) -> list[int]:
     if k % 8 or width != ELEM:
         raise ValueError("gadget_sum needs (n, k, 32) buffers with k a multiple of 8")
     groups = k // 8
-    if len(parts) > 64:
-        raise ValueError("too many parts for 32-bit accumulators")
+    if len(parts) * 255 * 255 * groups >= 1 << 24:
+        # Every sum z below must fit the three byte-lanes read back (24 bits): at k = 256
+        # that allows at most 8 parts (8 * 255 * 255 * 32 < 2^24).
+        raise ValueError("too many parts for gadget_sum's 24-bit sums")
     total = parts[0]
     if len(parts) > 1:
         total = parts[0].astype(np.uint16)

@@ -10,13 +10,15 @@ the online phase, Gadgets 3/4 and the consumption journal take them unchanged.
   (:mod:`.mascot_links`) plus one random extra value; after a coin toss every party's
   inputs are combined with random coefficients and the combination is opened and
   MAC-checked. A party that fed COPE different values towards different peers is caught
-  except with probability 2/P. Values are shared trivially (the owner holds the value);
+  except with probability 2/P once its error shows; an error in one COPE position l shows
+  only where the peer's key bit l is 1 (a selective failure on alpha, docs/crypto.md). Values are shared trivially (the owner holds the value);
   sums over owners give properly random sharings.
-* **Triples** (Figure 9): Multiply gives tau = 2 products a_h * b per triple, Combine takes
+* **Triples** (Figure 9): Multiply gives tau = 3 products a_h * b per triple, Combine takes
   two random combinations (a, c) and (a^, c^) with coin-tossed coefficients, the five values
   are authenticated, and Sacrifice opens rho = t a - a^ and checks t c - c^ - rho b = 0, then
-  MAC-checks everything. A wrong triple survives with probability 1/P; tau = 2 suffices
-  for selective-failure leakage at k = 256 (docs/crypto.md).
+  MAC-checks everything. A wrong triple survives with probability 1/P; tau = 3 hides
+  selective-failure leakage at k = 256 because rho = t a - a^ is opened too, so the hash
+  output seen is 2k bits (tau = 2 leaked a bit of the honest a; docs/crypto.md).
 * **Random values**: the sum of every party's authenticated random contribution.
 * **Input masks**: only the owner contributes; it keeps the value.
 * **Bits**: random squares (Damgard et al., CRYPTO 2012): a random [[r]] and a triple give
@@ -30,12 +32,16 @@ from OT; they stay with the Paillier generator (:mod:`.offline`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Concatenate, ParamSpec, TypeVar
 
 import numpy as np
+
+from coopetition.engine.errors import LocalFailure
 
 from . import field as F
 from .errors import SacrificeFailed
@@ -47,7 +53,36 @@ from .preprocessing import Batch, PreprocessingStore
 from .shares import Share
 
 #: Products per triple before combining (see docs/crypto.md, "MASCOT").
-TAU = 2
+TAU = 3
+
+_A = ParamSpec("_A")
+_T = TypeVar("_T")
+
+
+def _single_use(
+    method: Callable[Concatenate[MascotParty, _A], Program[_T]],
+) -> Callable[Concatenate[MascotParty, _A], Program[_T]]:
+    """Refuse every step once a step of this party ended in an exception (an abort).
+
+    A failed check tells the cheater something about the honest party's secret correlations
+    (a COPE error that aborts shows alpha_j[l] = 1, a KOS column that aborts shows
+    Delta_l = 1), so going on with the same OT links would leak a bit per attempt.
+    """
+
+    @functools.wraps(method)
+    def guarded(self: MascotParty, *args: _A.args, **kwargs: _A.kwargs) -> Program[_T]:
+        if self._aborted:
+            raise LocalFailure(
+                "this MASCOT party aborted earlier; its OT correlations must not be reused "
+                "(start a new MascotParty with a fresh MAC key share)"
+            )
+        try:
+            return (yield from method(self, *args, **kwargs))
+        except BaseException:
+            self._aborted = True
+            raise
+
+    return guarded
 
 
 def _coins(seeds: dict[int, bytes], label: bytes, count: int) -> list[int]:
@@ -73,7 +108,9 @@ class MascotParty:
     _batches: int = 0
     _rounds: int = 0
     _online: SpdzParty | None = None
+    _aborted: bool = False
 
+    @_single_use
     def setup(self) -> Program[PreprocessingStore]:
         """Base OTs, KOS and COPE set-up with every peer, and the run nonce for batch ids."""
         self.store = PreprocessingStore(self.party, self.parties, self.alpha_share % F.P)
@@ -115,6 +152,7 @@ class MascotParty:
 
     # -- authentication --------------------------------------------------------------------
 
+    @_single_use
     def authenticate(self, counts: dict[int, int], mine: list[int]) -> Program[dict[int, Share]]:
         """Authenticated trivial sharings of every party's inputs, checked (Pi_[[.]]).
 
@@ -154,6 +192,7 @@ class MascotParty:
 
     # -- kinds -----------------------------------------------------------------------------
 
+    @_single_use
     def raw_pairs(self, n: int, extra: int = 0) -> Program[tuple[Share, ...]]:
         """[[a]], [[b]], [[c]], [[a^]], [[c^]] (c = ab, c^ = a^ b if all were honest), and
         ``extra`` random values [[r]] authenticated in the same pass."""
@@ -194,6 +233,7 @@ class MascotParty:
         zero = yield from spdz.open(c.scale(t) - ch - b.scale(rho))
         return a, b, c, rand, [int(v) for v in zero]
 
+    @_single_use
     def triples(self, n: int) -> Program[Batch]:
         """n triples, each checked by sacrificing its companion (a^, b, c^)."""
         a, b, c, _, zero = yield from self._sacrificed(n, 0)
@@ -201,10 +241,12 @@ class MascotParty:
         _require_zero(zero)
         return Batch("triple", self._batch_id("triple"), (a, b, c))
 
+    @_single_use
     def randoms(self, n: int) -> Program[Batch]:
         shares = yield from self.authenticate({j: n for j in range(self.parties)}, self._sample(n))
         return Batch("random", self._batch_id("random"), (_sum_shares(shares),))
 
+    @_single_use
     def input_masks(self, owner: int, n: int) -> Program[Batch]:
         counts = {j: (n if j == owner else 0) for j in range(self.parties)}
         mine = self._sample(n) if self.party == owner else []
@@ -218,6 +260,7 @@ class MascotParty:
             clear=clear,
         )
 
+    @_single_use
     def bit_shares(self, n: int) -> Program[Share]:
         """n checked random bits (random squares).
 
@@ -238,10 +281,12 @@ class MascotParty:
         """Open [[r^2]] (a hook: tests override it to cheat)."""
         return (yield from spdz.open(sq))
 
+    @_single_use
     def bits(self, n: int) -> Program[Batch]:
         share = yield from self.bit_shares(n)
         return Batch("bit", self._batch_id("bit"), (share,))
 
+    @_single_use
     def bounded(self, n: int, bits: int) -> Program[Batch]:
         """n masks uniform in [0, 2^bits), each the weighted sum of ``bits`` checked bits."""
         b = yield from self.bit_shares(n * bits)
@@ -251,6 +296,7 @@ class MascotParty:
         mac = np.array([int(v) % F.P for v in w.mac.reshape(n, bits).sum(axis=1)], dtype=object)
         return Batch("bounded", self._batch_id(f"bounded/{bits}"), (Share(value, mac),), bits=bits)
 
+    @_single_use
     def fill(
         self,
         *,

@@ -46,6 +46,13 @@ def field_bits(values: list[int]) -> np.ndarray:
     return np.unpackbits(V.ints_to_rows(values), axis=1, bitorder="little")
 
 
+def _get(payload: object, key: str, peer: int) -> object:
+    """``payload[key]`` of a peer's message; a message that is not a map is the peer's fault."""
+    if not isinstance(payload, dict):
+        raise MalformedOtMessage("MASCOT: an OT message must be a map", culprit=peer)
+    return payload.get(key)
+
+
 def _bytes_of(payload: object, key: str, size: int, peer: int) -> bytes:
     raw = payload.get(key) if isinstance(payload, dict) else None
     if not isinstance(raw, (bytes, bytearray)) or len(raw) != size:
@@ -101,10 +108,10 @@ class PartyLinks:
         )
         got = yield Pairwise(
             self._tag("mascot-base-2"),
-            {j: {"r": self.send[j].setup_reply(got[j].get("A"))} for j in self.peers},
+            {j: {"r": self.send[j].setup_reply(_get(got[j], "A", j))} for j in self.peers},
         )
         for j in self.peers:
-            self.recv[j].setup_finish(got[j].get("r"))
+            self.recv[j].setup_finish(_get(got[j], "r", j))
             self.send[j].setup_finish()
         mine = field_bits([self.alpha_share])[0]
         recv_out, send_out = yield from self.random_ots({j: mine for j in self.peers}, K, 1)
@@ -125,14 +132,14 @@ class PartyLinks:
             self._tag("mascot-ot-u"),
             {j: {"u": self.recv[j].extend(choices[j])} for j in self.peers},
         )
-        seeds = {j: self.send[j].extend(n_peer, got[j].get("u")) for j in self.peers}
+        seeds = {j: self.send[j].extend(n_peer, _get(got[j], "u", j)) for j in self.peers}
         got = yield Pairwise(self._tag("mascot-ot-seed"), {j: {"s": seeds[j]} for j in self.peers})
-        answers = {j: self.recv[j].check(got[j].get("s")) for j in self.peers}
+        answers = {j: self.recv[j].check(_get(got[j], "s", j)) for j in self.peers}
         got = yield Pairwise(
             self._tag("mascot-ot-check"), {j: {"c": answers[j]} for j in self.peers}
         )
         for j in self.peers:
-            self.send[j].verify(got[j].get("c"))
+            self.send[j].verify(_get(got[j], "c", j))
         self.ot_count += sum(len(c) for c in choices.values())
         recv_out = {j: self.recv[j].outputs(blocks) for j in self.peers}
         send_out = {j: self.send[j].outputs(blocks) for j in self.peers}
