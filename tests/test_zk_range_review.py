@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import secrets
 
+import gmpy2
 import pytest
 
 from coopetition.protocols.zk import group
 from coopetition.protocols.zk import range_params as rpm
 from coopetition.protocols.zk import range_proof as rproof
+from coopetition.protocols.zk.errors import ProofRejected
 from coopetition.protocols.zk.range_proof import RangeStatement, RangeWitness
 from coopetition.protocols.zk.transcript import ProofContext
 from coopetition.sims.benchkit import random_modulus
@@ -44,3 +46,19 @@ def test_honest_proof_for_the_widest_interval_is_accepted(ring512):
     st = RangeStatement(int(pk.raw_encrypt(x % pk.n, r)), low, high)
     proof = rproof.prove(pk, ring512, [st], [RangeWitness(x, r)], CTX)
     rproof.verify(pk, ring512, [st], proof, CTX)
+
+
+def test_oversized_ring_pedersen_modulus_is_refused_before_any_table():
+    """A malicious party's N~ of 2^17 bits (a valid-looking unit s, t) must be refused at once.
+
+    Otherwise every prover building window-8 tables for it, and every verifier of its
+    parameter proof, allocates gigabytes (tables grow with |N~|^2) and dies without naming it.
+    """
+    bits = 1 << 17
+    n = gmpy2.mpz(secrets.randbits(bits)) | (1 << (bits - 1)) | 1
+    params = rpm.RingPedersen(int(n), 4, 9)
+    with pytest.raises(ValueError, match="above"):
+        params.check()
+    proof = rpm.ParamProof(tuple([1] * rpm.PARAM_REPETITIONS), tuple([0] * rpm.PARAM_REPETITIONS))
+    with pytest.raises(ProofRejected, match="above"):
+        rpm.verify_params(params, proof, CTX)

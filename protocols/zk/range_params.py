@@ -45,6 +45,10 @@ KIND = "ring-pedersen-params"
 PARAM_REPETITIONS = 128
 #: Smallest N~ accepted at all (tests); below DEFAULT_MODULUS_BITS only with the insecure flag.
 MIN_TEST_BITS = 512
+#: Largest N~ accepted: parameters come from other (possibly malicious) parties, and the
+#: window-8 tables over t grow with |N~|^2 (about 22 MB at 2048 bits, gigabytes at 2^15 bits),
+#: so an unbounded N~ would let one party exhaust every prover's and verifier's memory.
+MAX_BITS = 2 * DEFAULT_MODULUS_BITS
 
 _INSECURE_TEST_MODULI: set[int] = set()
 
@@ -65,6 +69,8 @@ class RingPedersen:
         """Refuse malformed or too small parameters (ValueError naming the problem)."""
         if self.bits < MIN_TEST_BITS:
             raise ValueError(f"{what}: N~ below {MIN_TEST_BITS} bits")
+        if self.bits > MAX_BITS:
+            raise ValueError(f"{what}: N~ above {MAX_BITS} bits")
         if self.bits < DEFAULT_MODULUS_BITS and self.n not in _INSECURE_TEST_MODULI:
             raise ValueError(
                 f"{what}: a {self.bits}-bit N~ was not made through the insecure test option"
@@ -102,8 +108,8 @@ def generate(
     """Fresh parameters: N~ = p~ q~ (safe primes), t a random square, s = t^lambda."""
     if bits < DEFAULT_MODULUS_BITS and not insecure_allow_small:
         raise ValueError(f"N~ below {DEFAULT_MODULUS_BITS} bits needs insecure_allow_small=True")
-    if bits < MIN_TEST_BITS:
-        raise ValueError(f"N~ must have at least {MIN_TEST_BITS} bits")
+    if not MIN_TEST_BITS <= bits <= MAX_BITS:
+        raise ValueError(f"N~ must have {MIN_TEST_BITS}..{MAX_BITS} bits")
     while True:
         p = random_safe_prime(bits // 2)
         q = random_safe_prime(bits - bits // 2)
