@@ -8,11 +8,17 @@ error that names nobody. Paillier keys and N~ below 2048 bits here are INSECURE 
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 
 import gmpy2
+import numpy as np
 import pytest
 
+from coopetition.protocols.fixedpoint import HelenScales
+from coopetition.protocols.helen import input_proof as ip
+from coopetition.protocols.helen import numerics as H
+from coopetition.protocols.paillier.keys import insecure_test_keypair
 from coopetition.protocols.zk import group
 from coopetition.protocols.zk import range_params as rpm
 from coopetition.protocols.zk import range_proof as rproof
@@ -62,3 +68,40 @@ def test_oversized_ring_pedersen_modulus_is_refused_before_any_table():
     proof = rpm.ParamProof(tuple([1] * rpm.PARAM_REPETITIONS), tuple([0] * rpm.PARAM_REPETITIONS))
     with pytest.raises(ProofRejected, match="above"):
         rpm.verify_params(params, proof, CTX)
+
+
+# -- the input proof's verifier on malformed commitments ----------------------------------------
+
+PK, _ = insecure_test_keypair(512)
+VERIFIER = 0
+
+
+@pytest.fixture(scope="module")
+def input_honest(ring512):
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(40, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.normal(size=40)
+    scales = HelenScales(features=3, rows=40, parties=3, rho=4.0, x_bound=5.0, y_bound=20.0)
+    prep = H.prepare_input(X, y, scales)
+    com, proof, _ = ip.prove(PK, prep, scales, CTX, {VERIFIER: ring512})
+    return scales, com, proof
+
+
+@pytest.mark.parametrize("field", ["A", "b"])
+@pytest.mark.parametrize("bad", [0, "N", "N2"])
+def test_malformed_enc_a_or_b_is_a_rejection_naming_the_prover(ring512, input_honest, field, bad):
+    """Enc(A) and Enc(b) enter only the residues: a non-unit there crashed the verifier with
+    InvalidCiphertext (no culprit) instead of ProofRejected naming the prover."""
+    scales, com, proof = input_honest
+    value = {"N": PK.n, "N2": PK.n_square}.get(bad, bad)
+    if field == "A":
+        rows = [list(r) for r in com.A]
+        rows[0][0] = value
+        com = dataclasses.replace(com, A=tuple(tuple(r) for r in rows))
+    else:
+        b = list(com.b)
+        b[0] = value
+        com = dataclasses.replace(com, b=tuple(b))
+    with pytest.raises(ProofRejected) as info:
+        ip.verify(PK, com, proof, scales, CTX, VERIFIER, ring512)
+    assert info.value.prover == CTX.prover
