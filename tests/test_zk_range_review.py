@@ -105,3 +105,14 @@ def test_malformed_enc_a_or_b_is_a_rejection_naming_the_prover(ring512, input_ho
     with pytest.raises(ProofRejected) as info:
         ip.verify(PK, com, proof, scales, CTX, VERIFIER, ring512)
     assert info.value.prover == CTX.prover
+
+
+@pytest.mark.parametrize("field", ["n", "s", "t"])
+@pytest.mark.parametrize("bad", [1.5, "12345", None, True])
+def test_non_integer_parameters_are_a_rejection(ring512, field, bad):
+    """(N~, s, t) arrive from another party: a non-integer field was an AttributeError or a
+    TypeError out of verify_params instead of ProofRejected naming the generator."""
+    params = dataclasses.replace(ring512, **{field: bad})
+    proof = rpm.ParamProof(tuple([1] * rpm.PARAM_REPETITIONS), tuple([0] * rpm.PARAM_REPETITIONS))
+    with pytest.raises(ProofRejected, match="not an integer"):
+        rpm.verify_params(params, proof, CTX)

@@ -67,6 +67,11 @@ class RingPedersen:
 
     def check(self, what: str = "ring-Pedersen parameters") -> None:
         """Refuse malformed or too small parameters (ValueError naming the problem)."""
+        for name, v in (("N~", self.n), ("s", self.s), ("t", self.t)):
+            # parameters come from other parties: a non-integer must be a rejection, not an
+            # AttributeError from bit_length or a TypeError from gcd
+            if isinstance(v, bool) or not isinstance(v, (int, type(mpz(0)))):
+                raise ValueError(f"{what}: {name} is not an integer")
         if self.bits < MIN_TEST_BITS:
             raise ValueError(f"{what}: N~ below {MIN_TEST_BITS} bits")
         if self.bits > MAX_BITS:
