@@ -116,3 +116,12 @@ def test_non_integer_parameters_are_a_rejection(ring512, field, bad):
     proof = rpm.ParamProof(tuple([1] * rpm.PARAM_REPETITIONS), tuple([0] * rpm.PARAM_REPETITIONS))
     with pytest.raises(ProofRejected, match="not an integer"):
         rpm.verify_params(params, proof, CTX)
+
+
+@pytest.mark.parametrize("bad", [None, 7, 1.5, True, "x" * 128])
+@pytest.mark.parametrize("field", ["commitments", "responses"])
+def test_param_proof_that_is_no_sequence_is_a_rejection(ring512, field, bad):
+    """len() of a non-sequence was a TypeError out of verify_params, naming nobody."""
+    proof = rpm.ParamProof(tuple([1] * rpm.PARAM_REPETITIONS), tuple([0] * rpm.PARAM_REPETITIONS))
+    with pytest.raises(ProofRejected, match="repetitions"):
+        rpm.verify_params(ring512, dataclasses.replace(proof, **{field: bad}), CTX)

@@ -174,7 +174,10 @@ def verify_params(params: RingPedersen, proof: object, ctx: ProofContext) -> Non
     if not isinstance(proof, ParamProof):
         raise ProofRejected(KIND, ctx.prover, "proof is not a ParamProof")
     k = PARAM_REPETITIONS
-    if len(proof.commitments) != k or len(proof.responses) != k:
+    if not all(
+        isinstance(seq, (tuple, list)) and len(seq) == k
+        for seq in (proof.commitments, proof.responses)
+    ):
         raise ProofRejected(KIND, ctx.prover, f"proof must have {k} repetitions")
     n = params.n
     for j, (a, z) in enumerate(zip(proof.commitments, proof.responses, strict=True)):
