@@ -125,3 +125,19 @@ def test_param_proof_that_is_no_sequence_is_a_rejection(ring512, field, bad):
     proof = rpm.ParamProof(tuple([1] * rpm.PARAM_REPETITIONS), tuple([0] * rpm.PARAM_REPETITIONS))
     with pytest.raises(ProofRejected, match="repetitions"):
         rpm.verify_params(ring512, dataclasses.replace(proof, **{field: bad}), CTX)
+
+
+def test_multi_pow_agrees_with_powmod_for_negative_exponents():
+    """Pippenger's digits of a negative exponent were garbage: with four or more bases the
+    product silently differed from powmod's (a batch built on it would have failed honest
+    proofs; no caller passes one today, so this pins the contract)."""
+    n = gmpy2.mpz(random_modulus(512).n)
+    pairs = [
+        (gmpy2.mpz(secrets.randbelow(n - 2) + 2), secrets.randbits(130) - (1 << 129))
+        for _ in range(6)
+    ]
+    pairs = [(b, e) for b, e in pairs if gmpy2.gcd(b, n) == 1]
+    want = gmpy2.mpz(1)
+    for base, exp in pairs:
+        want = want * gmpy2.powmod(base, exp, n) % n
+    assert group.multi_pow(pairs, n) == want
