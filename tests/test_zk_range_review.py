@@ -24,6 +24,7 @@ from coopetition.protocols.zk import range_params as rpm
 from coopetition.protocols.zk import range_proof as rproof
 from coopetition.protocols.zk.errors import ProofRejected
 from coopetition.protocols.zk.range_proof import RangeStatement, RangeWitness
+from coopetition.protocols.zk.range_squares import four_squares
 from coopetition.protocols.zk.transcript import ProofContext
 from coopetition.sims.benchkit import random_modulus
 
@@ -141,3 +142,11 @@ def test_multi_pow_agrees_with_powmod_for_negative_exponents():
     for base, exp in pairs:
         want = want * gmpy2.powmod(base, exp, n) % n
     assert group.multi_pow(pairs, n) == want
+
+
+@pytest.mark.parametrize("n", [4**1100, 3 * 4**1500 + 0, 7 * 4**700, 4**2047])
+def test_four_squares_of_large_powers_of_four(n):
+    """n = 4^k m recursed once per factor 4: the centred value x' = 0 of an interval of width
+    B = 2^1100 (B^2 - x'^2 = 4^1100) made the honest prover die with RecursionError."""
+    a = four_squares(n)
+    assert all(x >= 0 for x in a) and sum(x * x for x in a) == n
