@@ -150,3 +150,12 @@ def test_four_squares_of_large_powers_of_four(n):
     B = 2^1100 (B^2 - x'^2 = 4^1100) made the honest prover die with RecursionError."""
     a = four_squares(n)
     assert all(x >= 0 for x in a) and sum(x * x for x in a) == n
+
+
+def test_secrets_are_not_printed():
+    """RangeWitness and RingPedersenSecret printed the plaintext, the randomness, and the order
+    p'q' that factors N~ (whoever reads it can forge range proofs for that verifier)."""
+    value, randomness, order, lam = (secrets.randbits(200) | (1 << 199) for _ in range(4))
+    text = repr(RangeWitness(value, randomness)) + repr(rpm.RingPedersenSecret(order, lam))
+    for secret in (value, randomness, order, lam):
+        assert str(secret) not in text and hex(secret) not in text

@@ -28,7 +28,7 @@ The generator's secret (the factorisation and lambda) is never needed again afte
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import gmpy2
@@ -93,10 +93,14 @@ class RingPedersen:
 
 @dataclass(frozen=True, slots=True)
 class RingPedersenSecret:
-    """What the generator knows: phi(N~)/4 = p' q' and lambda with s = t^lambda."""
+    """What the generator knows: phi(N~)/4 = p' q' and lambda with s = t^lambda.
 
-    order: int
-    lam: int
+    Never printed: the order factors N~, and whoever learns it can open commitments to anything
+    and so forge range proofs for this verifier.
+    """
+
+    order: int = field(repr=False)
+    lam: int = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gmpy2
 from gmpy2 import mpz
@@ -70,10 +70,13 @@ class RangeStatement:
 
 @dataclass(frozen=True, slots=True)
 class RangeWitness:
-    """Secret: the signed plaintext and the randomness r with c = Enc(value mod N; r)."""
+    """Secret: the signed plaintext and the randomness r with c = Enc(value mod N; r).
 
-    value: int
-    randomness: int
+    Never printed (a failing assertion or a log line would otherwise show the plaintext).
+    """
+
+    value: int = field(repr=False)
+    randomness: int = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
