@@ -282,7 +282,10 @@ def verify(
     d = scales.features
     blame = group.blame_for(KIND, ctx)
     shape_check(com, proof, d, blame)
-    for c in [x for row in com.V for x in row] + list(com.theta) + list(com.sigma):
+    # every commitment, including Enc(A) and Enc(b), which enter only the residues' ``ops``
+    # (whose InvalidCiphertext would name nobody)
+    committed = [x for rows in (com.V, com.A) for row in rows for x in row]
+    for c in committed + list(com.theta) + list(com.sigma) + list(com.ystar) + list(com.b):
         group.element(pk, c, "committed ciphertext", blame)
     V, Vt = [list(r) for r in com.V], _transpose(com.V)
     gadgets.verify_gadget1(

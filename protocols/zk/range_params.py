@@ -28,7 +28,7 @@ The generator's secret (the factorisation and lambda) is never needed again afte
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import gmpy2
@@ -45,6 +45,10 @@ KIND = "ring-pedersen-params"
 PARAM_REPETITIONS = 128
 #: Smallest N~ accepted at all (tests); below DEFAULT_MODULUS_BITS only with the insecure flag.
 MIN_TEST_BITS = 512
+#: Largest N~ accepted: parameters come from other (possibly malicious) parties, and the
+#: window-8 tables over t grow with |N~|^2 (about 22 MB at 2048 bits, gigabytes at 2^15 bits),
+#: so an unbounded N~ would let one party exhaust every prover's and verifier's memory.
+MAX_BITS = 2 * DEFAULT_MODULUS_BITS
 
 _INSECURE_TEST_MODULI: set[int] = set()
 
@@ -63,8 +67,15 @@ class RingPedersen:
 
     def check(self, what: str = "ring-Pedersen parameters") -> None:
         """Refuse malformed or too small parameters (ValueError naming the problem)."""
+        for name, v in (("N~", self.n), ("s", self.s), ("t", self.t)):
+            # parameters come from other parties: a non-integer must be a rejection, not an
+            # AttributeError from bit_length or a TypeError from gcd
+            if isinstance(v, bool) or not isinstance(v, (int, type(mpz(0)))):
+                raise ValueError(f"{what}: {name} is not an integer")
         if self.bits < MIN_TEST_BITS:
             raise ValueError(f"{what}: N~ below {MIN_TEST_BITS} bits")
+        if self.bits > MAX_BITS:
+            raise ValueError(f"{what}: N~ above {MAX_BITS} bits")
         if self.bits < DEFAULT_MODULUS_BITS and self.n not in _INSECURE_TEST_MODULI:
             raise ValueError(
                 f"{what}: a {self.bits}-bit N~ was not made through the insecure test option"
@@ -82,10 +93,14 @@ class RingPedersen:
 
 @dataclass(frozen=True, slots=True)
 class RingPedersenSecret:
-    """What the generator knows: phi(N~)/4 = p' q' and lambda with s = t^lambda."""
+    """What the generator knows: phi(N~)/4 = p' q' and lambda with s = t^lambda.
 
-    order: int
-    lam: int
+    Never printed: the order factors N~, and whoever learns it can open commitments to anything
+    and so forge range proofs for this verifier.
+    """
+
+    order: int = field(repr=False)
+    lam: int = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +117,8 @@ def generate(
     """Fresh parameters: N~ = p~ q~ (safe primes), t a random square, s = t^lambda."""
     if bits < DEFAULT_MODULUS_BITS and not insecure_allow_small:
         raise ValueError(f"N~ below {DEFAULT_MODULUS_BITS} bits needs insecure_allow_small=True")
-    if bits < MIN_TEST_BITS:
-        raise ValueError(f"N~ must have at least {MIN_TEST_BITS} bits")
+    if not MIN_TEST_BITS <= bits <= MAX_BITS:
+        raise ValueError(f"N~ must have {MIN_TEST_BITS}..{MAX_BITS} bits")
     while True:
         p = random_safe_prime(bits // 2)
         q = random_safe_prime(bits - bits // 2)
@@ -163,7 +178,10 @@ def verify_params(params: RingPedersen, proof: object, ctx: ProofContext) -> Non
     if not isinstance(proof, ParamProof):
         raise ProofRejected(KIND, ctx.prover, "proof is not a ParamProof")
     k = PARAM_REPETITIONS
-    if len(proof.commitments) != k or len(proof.responses) != k:
+    if not all(
+        isinstance(seq, (tuple, list)) and len(seq) == k
+        for seq in (proof.commitments, proof.responses)
+    ):
         raise ProofRejected(KIND, ctx.prover, f"proof must have {k} repetitions")
     n = params.n
     for j, (a, z) in enumerate(zip(proof.commitments, proof.responses, strict=True)):

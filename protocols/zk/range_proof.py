@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gmpy2
 from gmpy2 import mpz
@@ -52,7 +52,10 @@ CHALLENGE_BITS = 128
 STAT_BITS = 80
 #: Squares per value (Lagrange).
 SQUARES = 4
-#: Responses longer than |N~| + this many bits are refused unparsed (bounds verifier work).
+#: Responses longer than |N~| + (bits of the largest bound) + (bits of the batch size) + this
+#: many bits are refused unparsed (bounds verifier work). The honest w, the longest response,
+#: has at most |N~| + |B| + log2(n) + 3 * 128 + 2 * 80 + 6 bits, so this leaves ample room
+#: while a fixed cap of |N~| + 2048 refused honest proofs for intervals wider than ~2^1600.
 _RESPONSE_EXTRA_BITS = 2048
 
 
@@ -67,10 +70,13 @@ class RangeStatement:
 
 @dataclass(frozen=True, slots=True)
 class RangeWitness:
-    """Secret: the signed plaintext and the randomness r with c = Enc(value mod N; r)."""
+    """Secret: the signed plaintext and the randomness r with c = Enc(value mod N; r).
 
-    value: int
-    randomness: int
+    Never printed (a failing assertion or a log line would otherwise show the plaintext).
+    """
+
+    value: int = field(repr=False)
+    randomness: int = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,12 +258,19 @@ class _Parsed:
     """A received proof after every value passed its type and range check."""
 
     def __init__(
-        self, pk: PublicKey, rp: RingPedersen, count: int, proof: object, blame: group.Blame
+        self,
+        pk: PublicKey,
+        rp: RingPedersen,
+        statements: Sequence[RangeStatement],
+        proof: object,
+        blame: group.Blame,
     ) -> None:
         if not isinstance(proof, RangeProof):
             raise blame.reject("proof is not a RangeProof")
         unit = _unit_checker(rp, blame)
-        cap = rp.bits + _RESPONSE_EXTRA_BITS
+        count = len(statements)
+        value_bits, log_n = _sizes(statements)
+        cap = rp.bits + value_bits + log_n + _RESPONSE_EXTRA_BITS
         self.S = [
             unit(x, f"commitment {j}")
             for j, x in enumerate(_seq(proof.commitments, count, "commitments", blame))
@@ -400,7 +413,7 @@ def verify(
         group.element(pk, st.ciphertext, f"ciphertext {j}", blame)
         for j, st in enumerate(statements)
     ]
-    parsed = _Parsed(pk, rp, len(statements), proof, blame)
+    parsed = _Parsed(pk, rp, statements, proof, blame)
     transcript = _start(pk, rp, statements, ctx).absorb(parsed.S, parsed.C)
     eps = transcript.challenge_ints(len(statements), CHALLENGE_BITS, "combine")
     transcript.absorb(int(parsed.A), parsed.CL, parsed.D, parsed.E)

@@ -25,12 +25,17 @@ def four_squares(n: int) -> tuple[int, int, int, int]:
     """Non-negative (a, b, c, d) with a^2 + b^2 + c^2 + d^2 == n; ValueError for n < 0."""
     if n < 0:
         raise ValueError("a negative number is not a sum of squares")
+    # n = 4^k m: the decomposition of m, times 2^k (keeps n - a^2 - b^2 odd below). A loop,
+    # not recursion: B^2 for a centred value of a 2^1000-wide interval is 4^1000 m.
+    shift = 0
+    while n >= _SMALL and n % 4 == 0:
+        n //= 4
+        shift += 1
+    if shift:
+        a, b, c, d = four_squares(n)
+        return a << shift, b << shift, c << shift, d << shift
     if n < _SMALL:
         return _small(n)
-    if n % 4 == 0:
-        # n = 4m: the decomposition of m, doubled (keeps n - a^2 - b^2 odd below)
-        a, b, c, d = four_squares(n // 4)
-        return 2 * a, 2 * b, 2 * c, 2 * d
     root = int(gmpy2.isqrt(n))
     while True:
         a = secrets.randbelow(root + 1)
