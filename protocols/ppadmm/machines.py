@@ -182,7 +182,8 @@ class KeyConfirm(PhaseMachine):
 
     def _confirmed(self, event: Received) -> list[Action]:
         assert self.roles is not None
-        if event.messages.get(self.roles.auxiliary) != list(self.roles.participants):
+        confirmed = event.messages.get(self.roles.auxiliary)
+        if not (isinstance(confirmed, list) and confirmed == list(self.roles.participants)):
             return [
                 Abort(
                     error=ProtocolViolation(

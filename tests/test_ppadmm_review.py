@@ -1,0 +1,56 @@
+"""Adversarial review of PPADMM: malformed or malicious messages end in typed, attributed aborts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from coopetition.engine.errors import ProtocolViolation
+from coopetition.protocols.admm import AdmmConfig, Objective
+from coopetition.protocols.ppadmm import PpadmmConfig
+from coopetition.protocols.ppadmm.local_run import train_ppadmm
+
+ITERATIONS = 4
+
+
+def _data(m: int = 3, n: int = 30, d: int = 4) -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(5)
+    true = rng.normal(size=d) * 3
+    out = []
+    for _ in range(m):
+        X = rng.normal(size=(n, d))
+        out.append((X, X @ true + rng.normal(size=n)))
+    return out
+
+
+def _config() -> PpadmmConfig:
+    return PpadmmConfig(AdmmConfig(Objective("lasso", lam=2.0), rho=5.0, iterations=ITERATIONS))
+
+
+def _rewrite(target: int, tag: str, change: Any, rnd: int | None = None):  # type: ignore[no-untyped-def]
+    def options(pid: int) -> dict[str, Any]:
+        if pid != target:
+            return {}
+
+        def hook(header, payload, destination):  # type: ignore[no-untyped-def]
+            if header.tag == tag and (rnd is None or header.round == rnd):
+                return change(payload)
+            return payload
+
+        return {"payload_hook": hook}
+
+    return options
+
+
+async def test_s2_confirmation_of_the_wrong_type_is_blamed_on_s2() -> None:
+    """S2's "confirmed" as an array used to crash every party with an untyped ValueError."""
+    s2 = 4
+    run = await train_ppadmm(
+        _data(), _config(), party_options=_rewrite(s2, "confirmed", lambda p: np.array(p))
+    )
+    assert not run.completed
+    for pid, error in run.errors.items():
+        if pid != s2:
+            assert isinstance(error, ProtocolViolation), (pid, error)
+            assert error.culprit == s2, (pid, error)
