@@ -54,3 +54,19 @@ async def test_s2_confirmation_of_the_wrong_type_is_blamed_on_s2() -> None:
         if pid != s2:
             assert isinstance(error, ProtocolViolation), (pid, error)
             assert error.culprit == s2, (pid, error)
+
+
+async def test_low_order_x25519_key_is_blamed_on_its_announcer_not_on_s2() -> None:
+    """A participant announcing the zero point used to make honest S2 fail and be blamed."""
+    cheat = 1
+    run = await train_ppadmm(
+        _data(),
+        _config(),
+        party_options=_rewrite(cheat, "parameters", lambda p: {**p, "x25519": bytes(32)}),
+    )
+    assert not run.completed
+    for pid, error in run.errors.items():
+        if pid != cheat:
+            assert isinstance(error, ProtocolViolation), (pid, error)
+            assert error.culprit == cheat, (pid, error)
+            assert error.phase == "setup"

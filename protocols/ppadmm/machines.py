@@ -98,6 +98,8 @@ class Setup(PhaseMachine):
             needs_key = sender != self.roles.primary
             if needs_key and not (isinstance(key, bytes) and len(key) == M.KEY_BYTES):
                 return [self._violation(sender, "announced no 32-byte X25519 public key")]
+            if needs_key and not M.usable_public_key(key):
+                return [self._violation(sender, "announced a low-order X25519 public key")]
             if needs_key:
                 keys[sender] = key
         return [Done(result=keys)]
