@@ -70,3 +70,38 @@ async def test_low_order_x25519_key_is_blamed_on_its_announcer_not_on_s2() -> No
             assert isinstance(error, ProtocolViolation), (pid, error)
             assert error.culprit == cheat, (pid, error)
             assert error.phase == "setup"
+
+
+async def test_corrupt_upload_in_the_last_round_aborts_instead_of_releasing_garbage() -> None:
+    """A participant's random upload used to yield a released model of about 1e28, silently."""
+    last = ITERATIONS - 1
+    run = await train_ppadmm(
+        _data(),
+        _config(),
+        party_options=_rewrite(1, "masked", lambda p: bytes(reversed(p)), rnd=last),
+    )
+    assert not run.completed
+    s1_error = run.errors[3]
+    assert isinstance(s1_error, ProtocolViolation) and s1_error.round == last
+    assert "range" in s1_error.reason
+
+
+async def test_corrupt_mask_sum_aborts_instead_of_releasing_garbage() -> None:
+    run = await train_ppadmm(
+        _data(),
+        _config(),
+        party_options=_rewrite(4, "mask_sum", lambda p: bytes(reversed(p)), rnd=ITERATIONS - 1),
+    )
+    assert not run.completed
+    assert isinstance(run.errors[3], ProtocolViolation)
+
+
+async def test_z_beyond_the_agreed_bound_is_blamed_on_s1() -> None:
+    s1 = 3
+    run = await train_ppadmm(
+        _data(), _config(), party_options=_rewrite(s1, "z", lambda p: p + 1e20, rnd=0)
+    )
+    assert not run.completed
+    for pid in (0, 1, 2, 4):
+        error = run.errors[pid]
+        assert isinstance(error, ProtocolViolation) and error.culprit == s1, (pid, error)
