@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 
-from coopetition.engine.errors import ProtocolViolation
+from coopetition.engine.errors import ConfigError, ProtocolViolation
 from coopetition.protocols.admm import AdmmConfig, Objective
 from coopetition.protocols.ppadmm import PpadmmConfig
 from coopetition.protocols.ppadmm.local_run import train_ppadmm
@@ -105,3 +106,13 @@ async def test_z_beyond_the_agreed_bound_is_blamed_on_s1() -> None:
     for pid in (0, 1, 2, 4):
         error = run.errors[pid]
         assert isinstance(error, ProtocolViolation) and error.culprit == s1, (pid, error)
+
+
+@pytest.mark.parametrize(
+    "option", [{"tolerance": 1e-3}, {"adaptive_rho": True}, {"scaling": "standardize"}]
+)
+def test_admm_options_ppadmm_does_not_run_are_refused(option: dict[str, Any]) -> None:
+    """PPADMM used to announce these in its parameters and silently run plain fixed-rho ADMM."""
+    admm = AdmmConfig(Objective("lasso", lam=2.0), rho=5.0, iterations=3, **option)
+    with pytest.raises(ConfigError, match="PPADMM"):
+        PpadmmConfig(admm)
