@@ -1,0 +1,27 @@
+"""Adversarial review of secure SGD: bad configuration is refused before anything runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from coopetition.engine.errors import ConfigError
+from coopetition.protocols.sgd_spdz import SgdConfig
+from coopetition.protocols.sgd_spdz.local_run import train_sgd_spdz
+
+
+@pytest.mark.parametrize("field", ["data_bound", "model_bound"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 0.0, -1.0])
+def test_bounds_that_are_not_positive_numbers_are_refused(field: str, value: float) -> None:
+    """A NaN data_bound used to pass every range check, letting any data wrap the field."""
+    with pytest.raises(ConfigError, match=field):
+        SgdConfig(**{field: value})  # type: ignore[arg-type]
+
+
+async def test_nan_bound_no_longer_lets_huge_data_through() -> None:
+    rng = np.random.default_rng(1)
+    parts = [(rng.normal(size=(2, 2)) * 1e9, rng.normal(size=2)) for _ in range(2)]
+    with pytest.raises(ConfigError):
+        await train_sgd_spdz(
+            parts, SgdConfig(data_bound=float("nan")), preprocessing="insecure-dealer"
+        )
