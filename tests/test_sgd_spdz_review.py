@@ -8,6 +8,7 @@ import pytest
 from coopetition.engine.errors import ConfigError
 from coopetition.protocols.sgd_spdz import SgdConfig
 from coopetition.protocols.sgd_spdz.local_run import train_sgd_spdz
+from coopetition.protocols.sgd_spdz.session import SgdSpdzRun
 
 
 @pytest.mark.parametrize("field", ["data_bound", "model_bound"])
@@ -25,3 +26,10 @@ async def test_nan_bound_no_longer_lets_huge_data_through() -> None:
         await train_sgd_spdz(
             parts, SgdConfig(data_bound=float("nan")), preprocessing="insecure-dealer"
         )
+
+
+def test_a_party_outside_the_plan_is_a_config_error() -> None:
+    """The party-range check compared range(m) with itself; party 5 of 2 raised IndexError."""
+    X, y = np.ones((2, 2)), np.ones(2)
+    with pytest.raises(ConfigError, match="party"):
+        SgdSpdzRun(SgdConfig(), X, y, party=5, rows=(2, 2), source=None)  # type: ignore[arg-type]
