@@ -33,3 +33,26 @@ def test_a_party_outside_the_plan_is_a_config_error() -> None:
     X, y = np.ones((2, 2)), np.ones(2)
     with pytest.raises(ConfigError, match="party"):
         SgdSpdzRun(SgdConfig(), X, y, party=5, rows=(2, 2), source=None)  # type: ignore[arg-type]
+
+
+def test_out_of_range_input_from_a_cheater_aborts_instead_of_releasing_garbage() -> None:
+    """A party skipping its own range check (x * 1e12) used to open a model of about 1e44."""
+    from coopetition.engine.errors import ProtocolAborted
+    from coopetition.protocols.sgd_spdz import SgdPlan
+    from coopetition.protocols.sgd_spdz.program import sgd_program
+    from coopetition.protocols.sgd_spdz.sources import deal
+    from coopetition.protocols.spdz.harness import run_local
+    from coopetition.protocols.spdz.online import SpdzParty
+
+    rng = np.random.default_rng(2)
+    parts = [(rng.normal(size=(4, 2)), rng.normal(size=4)) for _ in range(2)]
+    parts[1] = (parts[1][0] * 1e12, parts[1][1])
+    config = SgdConfig(learning_rate=0.1)
+    plan = SgdPlan((4, 4), 2, config)
+    dealt = deal(*plan.needs(), 2)
+    programs = [
+        sgd_program(SpdzParty(dealt.stores[i], session=b"t"), plan, X, y)
+        for i, (X, y) in enumerate(parts)
+    ]
+    with pytest.raises(ProtocolAborted, match="model_bound"):
+        run_local(programs)
