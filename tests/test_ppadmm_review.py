@@ -17,12 +17,9 @@ ITERATIONS = 4
 
 def _data(m: int = 3, n: int = 30, d: int = 4) -> list[tuple[np.ndarray, np.ndarray]]:
     rng = np.random.default_rng(5)
-    true = rng.normal(size=d) * 3
-    out = []
-    for _ in range(m):
-        X = rng.normal(size=(n, d))
-        out.append((X, X @ true + rng.normal(size=n)))
-    return out
+    true = 3 * rng.normal(size=d)
+    blocks = [rng.normal(size=(n, d)) for _ in range(m)]
+    return [(X, X @ true + rng.normal(size=n)) for X in blocks]
 
 
 def _config() -> PpadmmConfig:
