@@ -8,9 +8,10 @@ Sensitivity, stated: the shared vector is clipped coordinatewise to [-clip, clip
 one participant's data changes each coordinate by at most 2 * clip and the vector by at most
 ``2 * clip * d`` in L1 norm. Laplace noise of scale ``2 * clip * d / epsilon`` per coordinate makes
 one upload epsilon-differentially private (Dwork et al. 2006); T uploads compose to T * epsilon
-(basic composition). The noise is drawn with numpy's floating-point Laplace sampler from a
-seeded generator, which reproduces benchmarks but is not a hardened DP implementation
-(Mironov, CCS 2012, shows floating-point Laplace samplers leak through their low bits).
+(basic composition). The noise is drawn with numpy's floating-point Laplace sampler, which is
+not a hardened DP implementation (Mironov, CCS 2012, shows floating-point Laplace samplers leak
+through their low bits). By default the generator is seeded from the OS for every upload; a
+configured seed reproduces benchmarks but gives no privacy against anyone who knows the seed.
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ class DssgdConfig:
     learning_rate: float = 0.01
     batch_size: int = 10
     iterations: int = 20
-    #: seed of the noise generators; None draws one from the OS (reproducible runs need a seed)
-    seed: int | None = 0
+    #: seed of the noise generators. None (the default) draws fresh OS randomness for every
+    #: upload; a fixed seed makes runs repeat (benchmarks) but voids the privacy: it is shared
+    #: configuration, so whoever knows it (the server) regenerates and subtracts the noise.
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.epsilon) and self.epsilon > 0):
@@ -92,5 +95,4 @@ def noisy_local_update(
 ) -> np.ndarray:
     """What a participant uploads in one iteration (a pure function, so workers can run it)."""
     local = local_sgd(X, y, w, config.learning_rate, config.batch_size)
-    seed = None if config.seed is None else config.seed
-    return perturb(local, config, noise_generator(seed, party, iteration))
+    return perturb(local, config, noise_generator(config.seed, party, iteration))

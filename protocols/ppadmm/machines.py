@@ -98,6 +98,8 @@ class Setup(PhaseMachine):
             needs_key = sender != self.roles.primary
             if needs_key and not (isinstance(key, bytes) and len(key) == M.KEY_BYTES):
                 return [self._violation(sender, "announced no 32-byte X25519 public key")]
+            if needs_key and not M.usable_public_key(key):
+                return [self._violation(sender, "announced a low-order X25519 public key")]
             if needs_key:
                 keys[sender] = key
         return [Done(result=keys)]
@@ -182,7 +184,8 @@ class KeyConfirm(PhaseMachine):
 
     def _confirmed(self, event: Received) -> list[Action]:
         assert self.roles is not None
-        if event.messages.get(self.roles.auxiliary) != list(self.roles.participants):
+        confirmed = event.messages.get(self.roles.auxiliary)
+        if not (isinstance(confirmed, list) and confirmed == list(self.roles.participants)):
             return [
                 Abort(
                     error=ProtocolViolation(
@@ -215,18 +218,21 @@ def precompute_masks(keys: list[bytes], iterations: int, features: int) -> dict[
 
 
 def _check_model(
-    value: object, features: int, sender: PartyId, phase: str, rnd: int
+    value: object, features: int, bound: float, sender: PartyId, phase: str, rnd: int
 ) -> Abort | None:
+    """z from honest contributions (each within ``bound``) is within ``bound`` too."""
     if (
         isinstance(value, np.ndarray)
         and value.dtype == np.float64
         and value.shape == (features,)
         and np.isfinite(value).all()
+        and np.abs(value).max() <= bound
     ):
         return None
     return Abort(
         error=ProtocolViolation(
-            f"S1 sent a model that is not a finite float64 vector of length {features}",
+            f"S1 sent a model that is not a float64 vector of length {features} within the "
+            f"agreed bound {bound:g}",
             culprit=sender,
             phase=phase,
             round=rnd,
@@ -342,7 +348,7 @@ class Aggregate(PhaseMachine):
             Compute(
                 label="coordinate",
                 fn=coordinate,
-                args=(self._uploads, total, self.ring, self.objective, self.rho),
+                args=(self._uploads, total, self.ring, self.objective, self.rho, self.bound),
             )
         ]
 
@@ -354,13 +360,27 @@ class Aggregate(PhaseMachine):
         )
 
     def _combined(self, event: Computed) -> list[Action]:
+        if event.result is None:
+            # honest uploads sum to at most m * bound: a participant or S2 sent a corrupt
+            # vector, and S1 cannot tell which (masked values carry no evidence)
+            return [
+                Abort(
+                    error=ProtocolViolation(
+                        "the unmasked sum leaves the range honest contributions can reach: a "
+                        "participant's upload or S2's mask sum is corrupt",
+                        phase=self.phase,
+                        round=self.round,
+                    )
+                )
+            ]
         self.move(AggState.AWAITING)
         return [Broadcast(tag="z", payload=event.result), self._await_model()]
 
     def _received_model(self, event: Received) -> list[Action]:
         assert self.roles is not None
         z = event.messages.get(self.roles.primary)
-        bad = _check_model(z, self.features, self.roles.primary, self.phase, self.round)
+        limit = _with_rounding(self.bound, self.ring)
+        bad = _check_model(z, self.features, limit, self.roles.primary, self.phase, self.round)
         return [bad] if bad is not None else [Done(result=z)]
 
 
@@ -370,7 +390,18 @@ def coordinate(
     ring: M.FixedPointRing,
     objective: Objective,
     rho: float,
-) -> np.ndarray:
-    """S1's coordination: exact sum of encodings -> mean -> ADMM's z-update (eq. 5)."""
+    bound: float,
+) -> np.ndarray | None:
+    """S1's coordination: exact sum of encodings -> mean -> ADMM's z-update (eq. 5).
+
+    None when the sum exceeds ``len(uploads) * bound``, which honest contributions cannot reach.
+    """
     total = ring.decode_sum(M.unmask_sum(uploads, masks_total))
+    if not np.abs(total).max() <= len(uploads) * _with_rounding(bound, ring):
+        return None
     return objective.consensus(total / len(uploads), len(uploads), rho)
+
+
+def _with_rounding(bound: float, ring: M.FixedPointRing) -> float:
+    """``bound`` plus the encoding's rounding and a float division's: no honest value exceeds it."""
+    return bound * (1 + 1e-9) + 2.0**-ring.frac_bits

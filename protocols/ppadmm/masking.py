@@ -33,6 +33,7 @@ KEY_BYTES = 32
 _KDF_LABEL = b"coopetition/ppadmm/x25519-key/v1"
 _MASK_LABEL = b"coopetition/ppadmm/mask/v1"
 _CONFIRM_LABEL = b"coopetition/ppadmm/key-confirm/v1"
+_PROBE_SCALAR = hashlib.sha256(b"coopetition/ppadmm/low-order-probe").digest()
 
 
 class KeyMismatch(ProtocolViolation):
@@ -108,6 +109,19 @@ def agree_key(
         h.update(len(part).to_bytes(2, "big") + part)
     h.update(shared)
     return h.digest()
+
+
+def usable_public_key(public: bytes) -> bool:
+    """False for a low-order X25519 point (every agreement with it gives the all-zero secret).
+
+    Clamped scalars are multiples of the cofactor, so any one of them maps a low-order point
+    to zero; libsodium reports that as an error. Checked in setup so the announcer is named.
+    """
+    try:
+        crypto_scalarmult(_PROBE_SCALAR, public)
+    except NaclRuntimeError:
+        return False
+    return True
 
 
 def confirmation(key: bytes, session: bytes, participant: PartyId) -> bytes:

@@ -32,6 +32,16 @@ class PpadmmConfig:
     frac_bits: int = M.DEFAULT_FRAC_BITS
     precompute_masks: bool = False
 
+    def __post_init__(self) -> None:
+        # PPADMM runs plain fixed-rho ADMM for exactly admm.iterations rounds on the raw data;
+        # options it would announce but not run are refused instead of silently ignored
+        admm = self.admm
+        if admm.tolerance is not None or admm.adaptive_rho or admm.scaling != "none":
+            raise ConfigError(
+                "PPADMM runs fixed-rho ADMM for a fixed number of rounds on unscaled data: "
+                "set tolerance=None, adaptive_rho=False and scaling='none'"
+            )
+
     @property
     def ring(self) -> M.FixedPointRing:
         return M.FixedPointRing(self.frac_bits)

@@ -37,6 +37,10 @@ class SgdConfig:
             raise ConfigError(f"learning_rate must be positive, got {self.learning_rate}")
         if self.batch_size is not None and self.batch_size < 1:
             raise ConfigError("batch_size must be at least 1")
+        for name in ("data_bound", "model_bound"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value > 0):  # NaN would pass every range check
+                raise ConfigError(f"{name} must be a positive number, got {value}")
         if not 2 <= self.frac_bits <= 30:
             raise ConfigError("frac_bits must lie in [2, 30]")
         if self.k + DEFAULT_KAPPA + MASK_HEADROOM_BITS >= F.P_BITS:

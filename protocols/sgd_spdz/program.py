@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from coopetition.engine.errors import LocalFailure
 from coopetition.protocols.fixedpoint import encode
 from coopetition.protocols.spdz import field as F
 from coopetition.protocols.spdz.online import Program, SpdzParty
@@ -56,7 +57,15 @@ def sgd_program(
         step = yield from spdz.trunc_pr(gradient.scale(cfg.step_constant(b)), k, 2 * f)
         w = w - step
     opened = yield from spdz.output(w)
-    return np.array([int(v) / 2**f for v in F.signed(opened)])
+    model = np.array([int(v) / 2**f for v in F.signed(opened)])
+    if not np.abs(model).max(initial=0.0) <= cfg.model_bound:
+        # inputs are not range-checked inside SPDZ: a party beyond data_bound (or an honest
+        # divergence) wraps the fixed-point arithmetic; refuse the wrapped model, naming nobody
+        raise LocalFailure(
+            f"the opened model leaves model_bound {cfg.model_bound:g}: training diverged or a "
+            "party input data beyond data_bound; the model is not released"
+        )
+    return model
 
 
 def _sum(x: Share) -> Share:

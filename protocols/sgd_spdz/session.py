@@ -70,8 +70,10 @@ class SgdSpdzRun:
         session: bytes = b"",
     ) -> None:
         self.X, self.y = check_data(X, y)
-        if tuple(range(len(rows))) != tuple(sorted(set(range(len(rows))))) or len(rows) < 2:
+        if len(rows) < 2:
             raise ConfigError("secure SGD needs at least two parties")
+        if party not in range(len(rows)):
+            raise ConfigError(f"party {party} is not one of the plan's parties 0..{len(rows) - 1}")
         if rows[party] != self.X.shape[0]:
             raise ConfigError(
                 f"party {party} holds {self.X.shape[0]} rows, the plan says {rows[party]}"
