@@ -13,7 +13,8 @@ gradient, which every party computes on values it holds in the clear (coded, hen
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 import numpy as np
 
@@ -30,10 +31,10 @@ class LagrangeCode:
     N: int
     K: int
     T: int
-    alphas: tuple[int, ...] = field(init=False)
-    betas: tuple[int, ...] = field(init=False)
+    alphas: tuple[int, ...] = dataclass_field(init=False)
+    betas: tuple[int, ...] = dataclass_field(init=False)
     #: U[j, k] = l_k(alpha_j): the weight of node k's value in party j's coded value
-    U: np.ndarray = field(init=False, repr=False)
+    U: np.ndarray = dataclass_field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         alphas = tuple(range(1, self.N + 1))

@@ -450,6 +450,6 @@ def _observed(
         try:
             request = program.send(reply)
         except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+            return stop.value
         reply = yield request
         observe("received", reply)
