@@ -71,10 +71,10 @@ class _State(enum.Enum):
 class StepMachine(PhaseMachine):
     phase: ClassVar[str] = "copml"
     State: ClassVar[type[enum.Enum]] = _State
-    TRANSITIONS: ClassVar[dict[tuple[Any, type], str]] = {
-        (_State.START, Started): "on_started",
-        (_State.WAITING, Received): "on_reply",
-        (_State.WAITING, Computed): "on_reply",
+    TRANSITIONS: ClassVar[dict[tuple[Any, type], Any]] = {
+        (_State.START, Started): ((_State.WAITING, _State.DONE), "on_started"),
+        (_State.WAITING, Received): ((_State.WAITING, _State.DONE), "on_reply"),
+        (_State.WAITING, Computed): ((_State.WAITING, _State.DONE), "on_reply"),
     }
 
     program: Program | None = None

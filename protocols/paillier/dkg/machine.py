@@ -73,10 +73,16 @@ class StepMachine(PhaseMachine):
 
     phase: ClassVar[str] = "dkg"
     State: ClassVar[type[enum.Enum]] = _State
-    TRANSITIONS: ClassVar[dict[tuple[Any, type], str]] = {
-        (_State.START, Started): "on_started",
-        (_State.EXCHANGING, Received): "on_received",
-        (_State.COMPUTING, Computed): "on_computed",
+    TRANSITIONS: ClassVar[dict[tuple[Any, type], Any]] = {
+        (_State.START, Started): ((_State.EXCHANGING, _State.COMPUTING, _State.DONE), "on_started"),
+        (_State.EXCHANGING, Received): (
+            (_State.EXCHANGING, _State.COMPUTING, _State.DONE),
+            "on_received",
+        ),
+        (_State.COMPUTING, Computed): (
+            (_State.EXCHANGING, _State.COMPUTING, _State.DONE),
+            "on_computed",
+        ),
     }
 
     program: Program | None = None
