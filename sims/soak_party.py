@@ -27,15 +27,11 @@ from coopetition.engine.errors import ProtocolAborted, TransportError
 from coopetition.engine.identity import Identity
 from coopetition.engine.party import Deadlines, Party, PartyConfig
 from coopetition.protocols.admm import AdmmConfig, AdmmRun, Objective
+from coopetition.sims.byzantine import Byzantine
 from coopetition.transports.faults import Corrupt, Delay, Partition, ideal_topology
 from coopetition.transports.reliable import ReliableTransport
 from coopetition.transports.tcp import PeerAddress, TcpTransport
 from coopetition.transports.wan import WanSimulator
-
-try:  # the Byzantine rewrite is moving to sims (it acts on engine envelopes)
-    from coopetition.sims.byzantine import Byzantine
-except ImportError:
-    from coopetition.transports.faults import Byzantine
 
 LINK_FAULTS = {"partition": Partition, "delay": Delay, "corrupt": Corrupt}
 

@@ -9,9 +9,10 @@ import pytest
 from coopetition.engine.errors import ConfigError, ProtocolViolation
 from coopetition.protocols.copml import CopmlParams
 from coopetition.protocols.copml.approx import fit_sigmoid
+from coopetition.sims.byzantine import Byzantine
 from coopetition.sims.copml_work import CopmlWorkload, split_rows
 from coopetition.sims.runner import run_parties, size_cost_model
-from coopetition.transports.faults import Byzantine, Slow
+from coopetition.transports.faults import Slow
 
 
 def dataset(m: int = 126, d: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

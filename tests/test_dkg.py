@@ -21,7 +21,7 @@ from coopetition.engine.errors import (
     ProtocolAborted,
 )
 from coopetition.engine.local import local_configs, run_parties
-from coopetition.engine.machine import Gather, PhaseMachine, Started
+from coopetition.engine.machine import Done, Gather, PhaseMachine, Received, Started
 from coopetition.engine.party import Deadlines
 from coopetition.protocols.paillier.dkg import DistributedKeyGeneration, DkgParams, DkgRun
 from coopetition.protocols.paillier.dkg.replay import BIPRIME_FIRST, SIEVE_DEAL
@@ -244,11 +244,16 @@ class _Silent(PhaseMachine):
     import enum as _enum
 
     State = _enum.Enum("State", "START WAIT DONE ABORTED")
-    TRANSITIONS: ClassVar[dict[Any, str]] = {(State.START, Started): "on_started"}
+    TRANSITIONS: ClassVar[dict[Any, Any]] = {
+        (State.START, Started): (State.WAIT, "on_started"),
+        (State.WAIT, Received): (State.DONE, "on_never"),
+    }
 
     def on_started(self, event: Started) -> list[Any]:
-        self.move(self.State.WAIT)
         return [Gather(tag="never", senders=self.peers)]
+
+    def on_never(self, event: Received) -> list[Any]:
+        return [Done(result=None)]
 
 
 class _SilentRun:
