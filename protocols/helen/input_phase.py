@@ -10,6 +10,7 @@ party's proof, and a rejected or malformed one is ``CheatingDetected`` naming th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,8 @@ from coopetition.protocols.zk.errors import ProofRejected
 from coopetition.protocols.zk.transcript import ProofContext
 
 PHASE = "helen-input"
+
+ProveInput = Callable[..., tuple[InputCommitments, input_proof.InputProof, InputWitness]]
 
 
 @dataclass(frozen=True)
@@ -49,11 +52,16 @@ def input_program(
     ring: dict[int, rpm.RingPedersen],
     session: bytes,
     encryptor: Encryptor | None = None,
+    prove: ProveInput = input_proof.prove,
 ) -> Program[InputResult]:
+    """Every party's checked commitments, and this party's witnesses.
+
+    ``prove`` is ``input_proof.prove`` (a seam for tests that play a cheating prover).
+    """
     prep = numerics.prepare_input(X, y, scales)
     numerics.check_prepared(prep, scales)
     verifiers = {j: ring[j] for j in parties if j != me}
-    com, proof, witness = input_proof.prove(
+    com, proof, witness = prove(
         pk, prep, scales, context(session, me), verifiers, encryptor=encryptor
     )
     replies = yield Exchange(payload={"com": codec.encode(com), "proof": codec.encode(proof)})

@@ -11,6 +11,7 @@ broadcast; a rejected proof, or a reply of the wrong shape, names its sender.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from math import gcd
 
 from coopetition.engine.errors import CheatingDetected, ProtocolViolation
@@ -25,6 +26,8 @@ from coopetition.protocols.zk.gadgets import MatMulProof
 from coopetition.protocols.zk.transcript import ProofContext
 
 PHASE = "helen-local"
+
+LocalProduct = Callable[..., tuple[list[int], MatMulProof]]
 
 
 def context(session: bytes, iteration: int, prover: int) -> ProofContext:
@@ -80,10 +83,14 @@ def local_program(
     rho_int: int,
     session: bytes,
     encryptor: Encryptor | None = None,
+    product: LocalProduct | None = None,
 ) -> Program[dict[int, list[int]]]:
-    """Every party's proved Enc(w_full_j) for this iteration."""
+    """Every party's proved Enc(w_full_j) for this iteration.
+
+    ``product`` is ``local_product`` (a seam for tests that play a cheating party).
+    """
     vs = {j: encrypted_v(pk, commitments[j].b, enc_z, enc_u[j], rho_int) for j in parties}
-    w, proof = local_product(
+    w, proof = (product or local_product)(
         pk, witness, commitments[me], vs[me], context(session, iteration, me), encryptor
     )
     replies = yield Exchange(payload={"w": w, "proof": codec.encode(proof)})

@@ -16,11 +16,12 @@ Running the offline phases over the bus, per party, is future work (issue 10).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from coopetition.engine.errors import ConfigError
+from coopetition.engine.errors import ConfigError, PartyId
 from coopetition.engine.local import LocalRun, local_configs, run_parties
 from coopetition.engine.party import Deadlines
 from coopetition.protocols.helen import coordinate_phase as coord
@@ -104,6 +105,8 @@ async def train_locally(
     deadlines: Deadlines | None = None,
     session: bytes = b"helen-local",
     paillier_class: dict[int, type[PaillierParty]] | None = None,
+    run_class: dict[int, type[HelenRun]] | None = None,
+    party_options: Callable[[PartyId], dict[str, Any]] | None = None,
 ) -> LocalRun:
     """Run Helen with one party per ``(X_i, y_i)``; parties are numbered 0..m-1."""
     if len(parts) < 2:
@@ -118,7 +121,7 @@ async def train_locally(
         transports = MemoryNetwork(ids).transports()
     configs = local_configs(ids, session=session, deadlines=deadlines)
     protocols = [
-        HelenRun(
+        (run_class or {}).get(pid, HelenRun)(
             config,
             X,
             y,
@@ -131,4 +134,4 @@ async def train_locally(
         )
         for pid, (X, y) in zip(ids, parts, strict=True)
     ]
-    return await run_parties(configs, transports, protocols)
+    return await run_parties(configs, transports, protocols, party_options=party_options)

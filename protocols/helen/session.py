@@ -25,7 +25,13 @@ from coopetition.engine.machine import PhaseMachine
 from coopetition.engine.program import ProgramMachine, program_machine
 from coopetition.protocols.admm.local import check_data
 from coopetition.protocols.helen import coordinate_phase as coord
-from coopetition.protocols.helen import input_phase, local_phase, release_phase, setup_phase
+from coopetition.protocols.helen import (
+    input_phase,
+    input_proof,
+    local_phase,
+    release_phase,
+    setup_phase,
+)
 from coopetition.protocols.helen.config import HelenConfig
 from coopetition.protocols.paillier import ops
 from coopetition.protocols.spdz.conversion import PaillierParty
@@ -54,6 +60,9 @@ class HelenRun:
     """Helen over the bus for one party; ``phases()`` is the whole protocol."""
 
     name = "helen"
+    #: the proving steps, as seams: tests replace them in a subclass to play a cheating party
+    prove_input = staticmethod(input_proof.prove)
+    local_product = staticmethod(local_phase.local_product)
 
     def __init__(
         self,
@@ -109,7 +118,16 @@ class HelenRun:
         prepared = yield self._machine(
             InputMachine,
             input_phase.input_program(
-                me, everyone, pk, self.X, self.y, scales, setup.ring, session, p.encryptor
+                me,
+                everyone,
+                pk,
+                self.X,
+                self.y,
+                scales,
+                setup.ring,
+                session,
+                p.encryptor,
+                self.prove_input,
             ),
         )
         timed("input", t0)
@@ -136,6 +154,7 @@ class HelenRun:
                     scales.rho_int,
                     session,
                     p.encryptor,
+                    self.local_product,
                 ),
                 k,
             )
