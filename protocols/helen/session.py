@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from coopetition.engine.errors import ConfigError, PartyId
+from coopetition.engine.errors import ConfigError, PartyId, ProtocolAborted
 from coopetition.engine.machine import PhaseMachine
-from coopetition.engine.program import ProgramMachine, program_machine
+from coopetition.engine.program import Program, ProgramMachine, program_machine
 from coopetition.protocols.admm.local import check_data
 from coopetition.protocols.helen import coordinate_phase as coord
 from coopetition.protocols.helen import (
@@ -44,6 +44,17 @@ LocalMachine = program_machine(local_phase.PHASE)
 CoordinateMachine = program_machine(coord.PHASE)
 VerifyMachine = program_machine(release_phase.VERIFY_PHASE)
 ReleaseMachine = program_machine(release_phase.RELEASE_PHASE)
+
+
+def _in_phase(program: Program[Any], phase: str, rnd: int) -> Program[Any]:
+    """Run ``program``; an abort raised without a phase (deep in a gadget) gets this one."""
+    try:
+        return (yield from program)
+    except ProtocolAborted as exc:
+        if exc.phase is None:
+            exc.phase, exc.round = phase, rnd
+            exc.args = (exc._describe(),)
+        raise
 
 
 @dataclass(frozen=True)
@@ -91,7 +102,7 @@ class HelenRun:
         self.provenance = dict(provenance or {})
 
     def _machine(self, cls: type[ProgramMachine], program: Any, rnd: int = 0) -> ProgramMachine:
-        return cls(self.party, self.parties, round=rnd, program=program)
+        return cls(self.party, self.parties, round=rnd, program=_in_phase(program, cls.phase, rnd))
 
     def phases(self) -> Generator[PhaseMachine, Any, HelenResult]:
         cfg, me, everyone = self.config, self.party, self.parties
