@@ -25,6 +25,8 @@ from coopetition.cli_help import HelpFormatter
 from coopetition.cli_progress import RoundPrinter
 from coopetition.demo_baselines import BASELINES, run_baseline
 from coopetition.demo_baselines import add_arguments as add_baseline_arguments
+from coopetition.demo_helen import add_arguments as add_helen_arguments
+from coopetition.demo_helen import run_helen
 from coopetition.engine.errors import ConfigError
 from coopetition.engine.identity import public_key_hex, write_key_file
 from coopetition.optional import require
@@ -46,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="example:\n  coopetition demo --dataset diabetes --objective ridge --transport tcp",
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--protocol", choices=["admm", *BASELINES], default="admm")
+    parser.add_argument("--protocol", choices=["admm", "helen", *BASELINES], default="admm")
     parser.add_argument("--parties", type=int, default=4, help="number of parties (default 4)")
     parser.add_argument("--transport", choices=["memory", "tcp"], default="memory")
     parser.add_argument("--dataset", choices=DATASETS, default="wine-red")
@@ -68,6 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the row split")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     add_baseline_arguments(parser)
+    add_helen_arguments(parser)
     parser.set_defaults(func=_run)
 
 
@@ -88,6 +91,8 @@ def _config(args: argparse.Namespace, rows: int) -> AdmmConfig:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.protocol == "helen":
+        return run_helen(args)
     try:
         if args.parties < 2:
             raise ConfigError("--parties must be at least 2")

@@ -70,3 +70,24 @@ async def test_honest_three_party_lasso_matches_references():
     record = run.results[0].record
     assert record["key_generation"].startswith("trusted-dealer")
     assert record["conversions_verified"] == ITERATIONS * (2 * PARTIES + 1) * len(FEATURES)
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("kind", ["ridge", "least_squares", "elastic_net"])
+async def test_honest_run_other_objectives(kind):
+    parts = wine_parts()
+    lam = 0.0 if kind == "least_squares" else 0.02 * PARTIES * ROWS
+    objective = (
+        Objective(kind, lam=lam, l1_ratio=0.5)
+        if kind == "elastic_net"
+        else Objective(kind, lam=lam)
+    )
+    config = insecure_config(objective)
+    run = await train_locally(parts, config, session=b"helen-test-" + kind.encode())
+    assert run.completed, run.errors
+    model = run.results[0].model
+    scales = config.scales(len(FEATURES), ROWS, PARTIES)
+    fixed = H.run_fixed_point(parts, objective, scales, ITERATIONS).model
+    plain = H.run_plaintext(parts, objective, scales.rho_quantised, ITERATIONS)
+    np.testing.assert_allclose(model, fixed, atol=16 * 2.0**-scales.z_bits)
+    assert H.relative_l2(model, plain) <= 1e-3

@@ -76,17 +76,16 @@ def prepare_parties(
     need = coord.needs_per_iteration(scales, config.objective)
     alphas = [s.alpha_share for s in stores]
     it = config.iterations
-    gen: InsecureDealerPreprocessing | object
     if config.preprocessing == "insecure-dealer":
         gen = InsecureDealerPreprocessing(parties, alpha_shares=alphas)
     else:
         gen = local_generator("mascot", parties, alpha_shares=alphas, session=session + b"/mascot")
     if need.triples:
-        gen.triples(need.triples * it)  # type: ignore[attr-defined]
-    gen.bits(need.bits * it)  # type: ignore[attr-defined]
+        gen.triples(need.triples * it)
+    gen.bits(need.bits * it)
     for b, c in need.bounded:
-        gen.bounded(c * it, b)  # type: ignore[attr-defined]
-    gen.transfer_to(stores)  # type: ignore[attr-defined]
+        gen.bounded(c * it, b)
+    gen.transfer_to(stores)
     provenance = {
         "key_generation": "trusted-dealer"
         + (" (INSECURE test key)" if config.key_bits < SECURE_KEY_BITS else ""),
