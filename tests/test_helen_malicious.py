@@ -9,11 +9,13 @@ abort naming it (the cheater itself may end differently).
 from __future__ import annotations
 
 import dataclasses
+import re
 
+import numpy as np
 import pytest
 from test_helen_run import PARTIES, ROWS, insecure_config, wine_parts
 
-from coopetition.engine.errors import CheatingDetected, ConfigMismatch, Equivocation
+from coopetition.engine.errors import CheatingDetected, ConfigError, ConfigMismatch, Equivocation
 from coopetition.engine.party import Deadlines
 from coopetition.protocols.admm.objective import Objective
 from coopetition.protocols.helen import input_proof, release_phase
@@ -130,3 +132,29 @@ class WrongDecryptionShare(PaillierParty):
 async def test_wrong_decryption_share_is_named():
     run = await _run(b"helen-decrypt", paillier_class={CHEATER: WrongDecryptionShare})
     _named(run, phase=release_phase.RELEASE_PHASE)
+
+
+@pytest.mark.parametrize(
+    ("problem", "expected"),
+    [
+        ("nan", "party 2: data contains NaN"),
+        ("short", "party 2: 1 rows for 2 features"),
+        ("constant", "party 2: constant column(s) [0]"),
+        ("width", "different numbers of features"),
+    ],
+)
+async def test_bad_input_is_refused_before_any_cryptography(problem, expected):
+    parts = wine_parts(FEATURES)
+    X, y = parts[2]
+    X = X.copy()
+    if problem == "nan":
+        X[3, 1] = np.nan
+    elif problem == "short":
+        X, y = X[:1], y[:1]
+    elif problem == "constant":
+        X[:, 0] = 1.5
+    else:
+        X = np.hstack([X, X[:, :1]])
+    parts[2] = (X, y)
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        await train_locally(parts, _config(), session=b"helen-bad-input")

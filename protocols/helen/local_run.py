@@ -24,6 +24,7 @@ import numpy as np
 from coopetition.engine.errors import ConfigError, PartyId
 from coopetition.engine.local import LocalRun, local_configs, run_parties
 from coopetition.engine.party import Deadlines
+from coopetition.protocols.admm.local import check_data
 from coopetition.protocols.helen import coordinate_phase as coord
 from coopetition.protocols.helen.config import SECURE_KEY_BITS, HelenConfig
 from coopetition.protocols.helen.session import HelenRun
@@ -96,6 +97,25 @@ def prepare_parties(
     return paillier, stores, provenance
 
 
+def check_parts(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
+    """Refuse bad data before any cryptography, naming the party and the problem."""
+    widths = set()
+    for pid, (X, y) in enumerate(parts):
+        try:
+            X, y = check_data(X, y)
+        except ConfigError as exc:
+            raise ConfigError(f"party {pid}: {exc}") from exc
+        n, d = X.shape
+        if n < d:
+            raise ConfigError(f"party {pid}: {n} rows for {d} features (needs n_i >= d)")
+        constant = [j for j in range(d) if np.ptp(X[:, j]) == 0]
+        if constant:
+            raise ConfigError(f"party {pid}: constant column(s) {constant}")
+        widths.add(d)
+    if len(widths) > 1:
+        raise ConfigError(f"parties hold different numbers of features: {sorted(widths)}")
+
+
 async def train_locally(
     parts: Sequence[tuple[np.ndarray, np.ndarray]],
     config: HelenConfig,
@@ -110,6 +130,7 @@ async def train_locally(
     """Run Helen with one party per ``(X_i, y_i)``; parties are numbered 0..m-1."""
     if len(parts) < 2:
         raise ConfigError("training needs at least two parties")
+    check_parts(parts)
     ids = list(range(len(parts)))
     d = parts[0][0].shape[1]
     rows = max(len(X) for X, _ in parts)
