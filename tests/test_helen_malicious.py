@@ -158,3 +158,19 @@ async def test_bad_input_is_refused_before_any_cryptography(problem, expected):
     parts[2] = (X, y)
     with pytest.raises(ConfigError, match=re.escape(expected)):
         await train_locally(parts, _config(), session=b"helen-bad-input")
+
+
+def test_model_object_follows_scikit_learn():
+    """coef_, predict and score against sklearn's LinearRegression with the same coefficients."""
+    from sklearn.linear_model import LinearRegression
+
+    from coopetition.protocols.helen.model import model_of
+
+    X, y = wine_parts(FEATURES)[0]
+    ref = LinearRegression(fit_intercept=False).fit(X, y)
+    model = model_of(ref.coef_, ("volatile acidity", "alcohol"))
+    np.testing.assert_allclose(model.predict(X), ref.predict(X))
+    assert model.score(X, y) == pytest.approx(ref.score(X, y))
+    assert model.feature_names_in_ == ("volatile acidity", "alcohol")
+    with pytest.raises(ValueError):
+        model_of(ref.coef_, ("only one",))

@@ -14,7 +14,7 @@ come in from outside (``local_run`` makes them in-process; the run record says h
 from __future__ import annotations
 
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,7 @@ from coopetition.protocols.helen import (
     setup_phase,
 )
 from coopetition.protocols.helen.config import HelenConfig
+from coopetition.protocols.helen.model import HelenModel, model_of
 from coopetition.protocols.paillier import ops
 from coopetition.protocols.spdz.conversion import PaillierParty
 from coopetition.protocols.spdz.online import SpdzParty
@@ -65,6 +66,10 @@ class HelenResult:
     iterations: int
     local_rows: int
     record: dict[str, Any] = field(default_factory=dict)
+
+    def estimator(self, feature_names: Sequence[str] = ()) -> HelenModel:
+        """The model with ``coef_``, ``predict`` and ``score`` (scikit-learn's conventions)."""
+        return model_of(self.model, feature_names)
 
 
 class HelenRun:
