@@ -38,6 +38,12 @@ from coopetition.protocols.spdz.preprocessing import InsecureDealerPreprocessing
 from coopetition.transports.base import Transport
 from coopetition.transports.memory import MemoryNetwork
 
+#: In-process parties share one event loop, and a proof runs on it without yielding (programs
+#: have no Compute request yet), so one party's input proof silences the others' heartbeats for
+#: as long as it takes: minutes at d = 11. Until the heavy steps move to worker processes, local
+#: runs wait this long.
+IN_PROCESS_DEADLINES = Deadlines(phase=7200.0, heartbeat_timeout=3600.0, finish=600.0)
+
 
 def dealer_key(parties: int, config: HelenConfig) -> TrustedDealerKeyGeneration:
     """The threshold key from a trusted dealer (INSECURE cached test key below 2048 bits)."""
@@ -139,7 +145,7 @@ async def train_locally(
     )
     if transports is None:
         transports = MemoryNetwork(ids).transports()
-    configs = local_configs(ids, session=session, deadlines=deadlines)
+    configs = local_configs(ids, session=session, deadlines=deadlines or IN_PROCESS_DEADLINES)
     protocols = [
         (run_class or {}).get(pid, HelenRun)(
             config,
