@@ -174,3 +174,19 @@ def test_model_object_follows_scikit_learn():
     assert model.feature_names_in_ == ("volatile acidity", "alcohol")
     with pytest.raises(ValueError):
         model_of(ref.coef_, ("only one",))
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--key-bits", "1024", "--insecure"], "at least 1280"),
+        (["--key-bits", "1280"], "needs insecure=True"),
+        (["--transport", "tcp", "--insecure", "--key-bits", "1280"], "memory only"),
+    ],
+)
+def test_demo_refuses_bad_helen_flags_in_one_line(flags, message, capsys):
+    from coopetition.main import main
+
+    assert main(["demo", "--protocol", "helen", "--parties", "3", *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and message in err and "\n" not in err
