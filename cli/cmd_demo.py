@@ -25,6 +25,8 @@ from coopetition.cli_help import HelpFormatter
 from coopetition.cli_progress import RoundPrinter
 from coopetition.demo_baselines import BASELINES, run_baseline
 from coopetition.demo_baselines import add_arguments as add_baseline_arguments
+from coopetition.demo_helen import add_arguments as add_helen_arguments
+from coopetition.demo_helen import run_helen
 from coopetition.engine.errors import ConfigError
 from coopetition.engine.identity import public_key_hex, write_key_file
 from coopetition.optional import require
@@ -46,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="example:\n  coopetition demo --dataset diabetes --objective ridge --transport tcp",
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--protocol", choices=["admm", *BASELINES, "copml"], default="admm")
+    parser.add_argument("--protocol", choices=["admm", "helen", *BASELINES, "copml"], default="admm")
     parser.add_argument(
         "--preset", choices=["case1", "case2"], default="case1", help="COPML (K, T)"
     )
@@ -83,6 +85,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="first make and check the threshold Paillier key Helen will use (dkg: no dealer)",
     )
     parser.add_argument("--keygen-bits", type=int, default=2048, help="key length for --keygen")
+    add_helen_arguments(parser)
     parser.set_defaults(func=_run)
 
 
@@ -107,6 +110,8 @@ def _run(args: argparse.Namespace) -> int:
         from coopetition.cmd_demo_copml import run_demo
 
         return run_demo(args)
+    if args.protocol == "helen":
+        return run_helen(args)
     try:
         if args.parties < 2:
             raise ConfigError("--parties must be at least 2")

@@ -1,0 +1,118 @@
+"""Helen's coordination (section VI-C/D) as one program: Gadget 3 in, SPDZ, Gadget 3 back.
+
+1. Gadget 3 converts every party's public Enc(w_full_j) (|w_full| < 2^(k_w - 1) for any
+   party, ``HelenScales.k_w``) into authenticated SPDZ shares, masks interval-proved.
+2. In SPDZ, with the integers of ``numerics.coordinate``: w_j = TruncPr(w_full_j, k_w,
+   w_shift); s = sum_j (w_j + u_j); for LASSO and elastic net s = S_kappa(s) with kappa =
+   ``threshold_int(lam1)``; z = TruncPr(s * c, k_consensus, coef_bits) with c =
+   ``consensus_int(lam2)`` (mean and ridge shrinkage in one product; least squares has
+   lam1 = lam2 = 0); u_j += w_j - z. The u_j stay shared between iterations.
+3. Gadget 3 back turns z and every u_j into public ciphertexts, exactly (not merely mod P),
+   after a MAC check of everything opened so far.
+
+Both conversions go into the run-level ledger that Gadget 4 verifies at the end. Every message
+of the gadgets and of SPDZ travels by the engine's consistent broadcast (``ProgramMachine``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from coopetition.engine.program import Program
+from coopetition.protocols.admm.objective import Objective
+from coopetition.protocols.fixedpoint import HelenScales
+from coopetition.protocols.spdz import field as F
+from coopetition.protocols.spdz.conversion import Conversion, PaillierParty
+from coopetition.protocols.spdz.gadgets import ciphertext_to_shares, shares_to_ciphertext
+from coopetition.protocols.spdz.online import (
+    DEFAULT_KAPPA,
+    Needs,
+    SpdzParty,
+    needs_soft_threshold,
+    needs_trunc,
+)
+from coopetition.protocols.spdz.shares import Share
+
+PHASE = "helen-coordinate"
+
+
+def needs_per_iteration(scales: HelenScales, objective: Objective) -> Needs:
+    """SPDZ preprocessing one coordination consumes (the dual masks of the way back aside)."""
+    m, d = scales.parties, scales.features
+    need = needs_trunc(m * d, scales.k_w, scales.w_shift)
+    if objective.lam1 > 0:
+        need = need + needs_soft_threshold(d, scales.k_sum)
+    return need + needs_trunc(d, scales.k_consensus, scales.coef_bits)
+
+
+def back_bits(scales: HelenScales, objective: Objective) -> int:
+    """Gadget 3 back argument for z and u: |x| < 2^(k - 1), one bit of room above w_bound.
+
+    Its masks (k + kappa bits, carrying ciphertexts) get a width no truncation or comparison
+    mask of the same iteration has, so the store never hands one kind to the other.
+    """
+    taken = {bits for bits, _ in needs_per_iteration(scales, objective).bounded}
+    k = scales.w_int_bound.bit_length() + 2
+    while k + DEFAULT_KAPPA in taken:
+        k += 1
+    return k
+
+
+def dual_masks_per_iteration(scales: HelenScales, objective: Objective) -> tuple[int, int]:
+    """(bits, count) of the ciphertext-carrying masks of the way back, per iteration."""
+    return back_bits(scales, objective) + DEFAULT_KAPPA, (scales.parties + 1) * scales.features
+
+
+@dataclass
+class Coordinated:
+    enc_z: list[int]
+    enc_u: dict[int, list[int]]
+    u: dict[int, Share]  # shares of every u_j, kept in SPDZ
+    forward: Conversion
+    back: Conversion
+
+
+def zero_shares(spdz: SpdzParty, d: int) -> Share:
+    return spdz.public(F.zeros(d))
+
+
+def coordinate_program(
+    paillier: PaillierParty,
+    spdz: SpdzParty,
+    parties: tuple[int, ...],
+    w_full: dict[int, list[int]],
+    u: dict[int, Share],
+    scales: HelenScales,
+    objective: Objective,
+) -> Program[Coordinated]:
+    d = scales.features
+    cts = [c for j in parties for c in w_full[j]]
+    forward = yield from ciphertext_to_shares(paillier, cts, scales.k_w)
+    w_all = yield from spdz.trunc_pr(forward.share, scales.k_w, scales.w_shift)
+    w = {j: w_all[t * d : (t + 1) * d] for t, j in enumerate(parties)}
+    total = zero_shares(spdz, d)
+    for j in parties:
+        total = total + w[j] + u[j]
+    if objective.lam1 > 0:
+        total = yield from spdz.soft_threshold(
+            total, scales.threshold_int(objective.lam1), scales.k_sum
+        )
+    z = yield from spdz.mul_public_fixed(
+        total, scales.consensus_int(objective.lam2), scales.coef_bits, scales.k_consensus
+    )
+    new_u = {j: u[j] + w[j] - z for j in parties}
+    back = yield from shares_to_ciphertext(
+        paillier,
+        spdz,
+        Share.concat([z, *[new_u[j] for j in parties]]),
+        back_bits(scales, objective),
+    )
+    enc = back.ciphertexts
+    enc_u = {j: enc[(t + 1) * d : (t + 2) * d] for t, j in enumerate(parties)}
+    return Coordinated(enc_z=enc[:d], enc_u=enc_u, u=new_u, forward=forward, back=back)
+
+
+def expected_sizes(scales: HelenScales) -> tuple[int, int]:
+    """Values in one iteration's forward and back conversions (the ledger's count check)."""
+    m, d = scales.parties, scales.features
+    return m * d, (m + 1) * d

@@ -1,0 +1,163 @@
+"""Train with Helen among m in-process parties (memory transport by default).
+
+What happens before the parties start, in this process, and is recorded as such in the run
+record (``key_generation``, ``preprocessing``):
+
+* the threshold Paillier key comes from a TRUSTED DEALER (``TrustedDealerKeyGeneration``; the
+  dealer knows the decryption key), with a small INSECURE cached test key when
+  ``config.key_bits < 2048`` (``config.insecure`` required);
+* the SPDZ MAC key and the ciphertext-carrying masks of Gadget 3's way back come from the real
+  threshold-Paillier offline phase (``OfflineParty``, interval-proved contributions);
+* triples, bits and truncation masks come from MASCOT (``preprocessing="mascot"``, real OT
+  based) or from an INSECURE dealer that knows the MAC key (``"insecure-dealer"``, tests).
+
+Running the offline phases over the bus, per party, is future work (issue 10).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from coopetition.engine.errors import ConfigError, PartyId
+from coopetition.engine.local import LocalRun, local_configs, run_parties
+from coopetition.engine.party import Deadlines
+from coopetition.protocols.admm.local import check_data
+from coopetition.protocols.helen import coordinate_phase as coord
+from coopetition.protocols.helen.config import SECURE_KEY_BITS, HelenConfig
+from coopetition.protocols.helen.session import HelenRun
+from coopetition.protocols.paillier.keys import insecure_test_keypair
+from coopetition.protocols.paillier.threshold import TrustedDealerKeyGeneration
+from coopetition.protocols.spdz.conversion import PaillierParty
+from coopetition.protocols.spdz.generators import local_generator
+from coopetition.protocols.spdz.harness import run_local
+from coopetition.protocols.spdz.offline import OfflineParty
+from coopetition.protocols.spdz.preprocessing import InsecureDealerPreprocessing
+from coopetition.transports.base import Transport
+from coopetition.transports.memory import MemoryNetwork
+
+#: In-process parties share one event loop, and a proof runs on it without yielding (programs
+#: have no Compute request yet), so one party's input proof silences the others' heartbeats for
+#: as long as it takes: minutes at d = 11. Until the heavy steps move to worker processes, local
+#: runs wait this long.
+IN_PROCESS_DEADLINES = Deadlines(phase=7200.0, heartbeat_timeout=3600.0, finish=600.0)
+
+
+def dealer_key(parties: int, config: HelenConfig) -> TrustedDealerKeyGeneration:
+    """The threshold key from a trusted dealer (INSECURE cached test key below 2048 bits)."""
+    if config.key_bits < SECURE_KEY_BITS:
+        return TrustedDealerKeyGeneration(
+            parties,
+            config.key_bits,
+            insecure_allow_small=True,
+            keypair=insecure_test_keypair(config.key_bits),
+        )
+    return TrustedDealerKeyGeneration(parties, config.key_bits)
+
+
+def prepare_parties(
+    config: HelenConfig,
+    parties: int,
+    features: int,
+    rows: int,
+    session: bytes,
+    paillier_class: dict[int, type[PaillierParty]] | None = None,
+) -> tuple[list[PaillierParty], list, dict[str, str]]:
+    """Key shares, MAC key and all preprocessing of a run, made in this process."""
+    kg = dealer_key(parties, config)
+    classes = paillier_class or {}
+    reps = (
+        {}
+        if config.interval_repetitions is None
+        else {"interval_repetitions": config.interval_repetitions}
+    )
+    paillier = [
+        classes.get(i, PaillierParty)(kg.key_share(i), session, **reps) for i in range(parties)
+    ]
+    scales = config.scales(features, rows, parties)
+    bits, count = coord.dual_masks_per_iteration(scales, config.objective)
+    offline = [OfflineParty(p) for p in paillier]
+    stores = run_local([o.fill(bounded=((bits, count * config.iterations),)) for o in offline])
+    need = coord.needs_per_iteration(scales, config.objective)
+    alphas = [s.alpha_share for s in stores]
+    it = config.iterations
+    if config.preprocessing == "insecure-dealer":
+        gen = InsecureDealerPreprocessing(parties, alpha_shares=alphas)
+    else:
+        gen = local_generator("mascot", parties, alpha_shares=alphas, session=session + b"/mascot")
+    if need.triples:
+        gen.triples(need.triples * it)
+    gen.bits(need.bits * it)
+    for b, c in need.bounded:
+        gen.bounded(c * it, b)
+    gen.transfer_to(stores)
+    provenance = {
+        "key_generation": "trusted-dealer"
+        + (" (INSECURE test key)" if config.key_bits < SECURE_KEY_BITS else ""),
+        "key_bits": str(config.key_bits),
+        "preprocessing": config.preprocessing
+        + " (triples, bits, masks); threshold-Paillier offline phase (MAC key, dual masks)",
+    }
+    return paillier, stores, provenance
+
+
+def check_parts(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
+    """Refuse bad data before any cryptography, naming the party and the problem."""
+    widths = set()
+    for pid, (X, y) in enumerate(parts):
+        try:
+            X, y = check_data(X, y)
+        except ConfigError as exc:
+            raise ConfigError(f"party {pid}: {exc}") from exc
+        n, d = X.shape
+        if n < d:
+            raise ConfigError(f"party {pid}: {n} rows for {d} features (needs n_i >= d)")
+        constant = [j for j in range(d) if np.ptp(X[:, j]) == 0]
+        if constant:
+            raise ConfigError(f"party {pid}: constant column(s) {constant}")
+        widths.add(d)
+    if len(widths) > 1:
+        raise ConfigError(f"parties hold different numbers of features: {sorted(widths)}")
+
+
+async def train_locally(
+    parts: Sequence[tuple[np.ndarray, np.ndarray]],
+    config: HelenConfig,
+    *,
+    transports: Sequence[Transport] | None = None,
+    deadlines: Deadlines | None = None,
+    session: bytes = b"helen-local",
+    paillier_class: dict[int, type[PaillierParty]] | None = None,
+    run_class: dict[int, type[HelenRun]] | None = None,
+    party_options: Callable[[PartyId], dict[str, Any]] | None = None,
+) -> LocalRun:
+    """Run Helen with one party per ``(X_i, y_i)``; parties are numbered 0..m-1."""
+    if len(parts) < 2:
+        raise ConfigError("training needs at least two parties")
+    check_parts(parts)
+    ids = list(range(len(parts)))
+    d = parts[0][0].shape[1]
+    rows = max(len(X) for X, _ in parts)
+    paillier, stores, provenance = prepare_parties(
+        config, len(parts), d, rows, session, paillier_class
+    )
+    if transports is None:
+        transports = MemoryNetwork(ids).transports()
+    configs = local_configs(ids, session=session, deadlines=deadlines or IN_PROCESS_DEADLINES)
+    protocols = [
+        (run_class or {}).get(pid, HelenRun)(
+            config,
+            X,
+            y,
+            party=pid,
+            parties=tuple(ids),
+            paillier=paillier[pid],
+            store=stores[pid],
+            rows=rows,
+            provenance=provenance,
+        )
+        for pid, (X, y) in zip(ids, parts, strict=True)
+    ]
+    return await run_parties(configs, transports, protocols, party_options=party_options)
