@@ -48,7 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="example:\n  coopetition demo --dataset diabetes --objective ridge --transport tcp",
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--protocol", choices=["admm", "helen", *BASELINES, "copml"], default="admm")
+    parser.add_argument(
+        "--protocol", choices=["admm", "helen", *BASELINES, "copml"], default="admm"
+    )
     parser.add_argument(
         "--preset", choices=["case1", "case2"], default="case1", help="COPML (K, T)"
     )

@@ -68,7 +68,7 @@ def prepare_parties(
     """Key shares, MAC key and all preprocessing of a run, made in this process."""
     kg = dealer_key(parties, config)
     classes = paillier_class or {}
-    reps = (
+    reps: dict[str, Any] = (
         {}
         if config.interval_repetitions is None
         else {"interval_repetitions": config.interval_repetitions}
@@ -83,6 +83,7 @@ def prepare_parties(
     need = coord.needs_per_iteration(scales, config.objective)
     alphas = [s.alpha_share for s in stores]
     it = config.iterations
+    gen: Any
     if config.preprocessing == "insecure-dealer":
         gen = InsecureDealerPreprocessing(parties, alpha_shares=alphas)
     else:
