@@ -38,18 +38,37 @@ from nacl.signing import SigningKey
 from coopetition.engine.errors import ConfigError, PartyId
 from coopetition.engine.identity import read_key_file, verify_key_from_hex
 from coopetition.engine.party import Deadlines
-from coopetition.party_config import (
-    DEADLINE_KEYS,
-    _get,
-    _number,
-    _table,
-    parse_address,
-    read_toml,
-)
+from coopetition.party_config import parse_address, read_toml
 from coopetition.protocols.paillier.dkg import DkgParams
 from coopetition.sims.dkg_local import DkgPeer
 
 _DKG_KEYS = {"bits", "share_out", "public_out", "batch", "audit_fraction", "insecure_allow_small"}
+
+
+DEADLINE_KEYS = ("phase", "heartbeat_interval", "heartbeat_timeout", "finish", "abort_send", "send")
+
+
+def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if key not in table:
+        raise ConfigError(f"[{where}] needs '{key}'")
+    value = table[key]
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise ConfigError(f"[{where}] {key} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def _number(table: dict[str, Any], key: str, where: str, default: float) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"[{where}] {key} must be a number, got {value!r}")
+    return float(value)
+
+
+def _table(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    value = doc.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    return value
 
 
 @dataclass(frozen=True)
