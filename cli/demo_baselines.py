@@ -76,9 +76,6 @@ def run_baseline(args: argparse.Namespace, admm_config: AdmmConfig) -> int:
             if rows < 1:
                 raise ConfigError("--rows-per-party must be at least 1")
             parts = [(X[:rows], y[:rows]) for X, y in parts]
-        if args.protocol == "ppadmm":
-            # PPADMM is fixed-rho ADMM for exactly --iterations rounds: so is its ADMM peer
-            admm_config = dataclasses.replace(admm_config, tolerance=None, adaptive_rho=False)
         started = time.perf_counter()
         print(
             f"coopetition demo: {args.protocol}, {args.parties} parties on {dataset.name}", file=log
