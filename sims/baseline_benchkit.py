@@ -10,9 +10,8 @@ from __future__ import annotations
 import csv
 import os
 import secrets
-import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,23 +33,6 @@ def measure_e(rounds: int = 20, clock: Callable[[], float] = time.perf_counter) 
 
 def loadavg() -> float:
     return round(os.getloadavg()[0], 2)
-
-
-def git_commit(paths: Sequence[str]) -> str | None:
-    """Short HEAD, with ``+dirty`` when any of ``paths`` has uncommitted edits."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", *paths],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head + ("+dirty" if dirty else "")
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -27,8 +27,8 @@ from coopetition.protocols.dssgd.local_run import train_dssgd
 from coopetition.protocols.ppadmm import PpadmmConfig
 from coopetition.protocols.ppadmm.local_run import train_ppadmm
 from coopetition.protocols.ppadmm.masking import mask_sum
-from coopetition.sims.baseline_benchkit import git_commit, loadavg, measure_e, write_csv
-from coopetition.sims.benchkit import machine_info
+from coopetition.sims.baseline_benchkit import loadavg, measure_e, write_csv
+from coopetition.sims.benchkit import git_commit, machine_info
 
 PAPER_NOISE_STD = 20.0
 
@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "lasso_lambda": admm.objective.lam,
         "rho": admm.rho,
         "machine.loadavg_before": loadavg(),
-        "git_commit": git_commit(["protocols/ppadmm", "protocols/dssgd", "sims"]),
+        "git_commit": git_commit(("protocols/ppadmm", "protocols/dssgd", "sims")),
     }
     result.update(machine_info())
     e_seconds = measure_e(clock=time.process_time)

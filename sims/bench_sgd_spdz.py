@@ -41,8 +41,8 @@ from coopetition.protocols.spdz.harness import run_local
 from coopetition.protocols.spdz.offline import OfflineParty
 from coopetition.protocols.spdz.online import SpdzParty
 from coopetition.protocols.zk import interval
-from coopetition.sims.baseline_benchkit import git_commit, loadavg, measure_e, write_csv
-from coopetition.sims.benchkit import machine_info
+from coopetition.sims.baseline_benchkit import loadavg, measure_e, write_csv
+from coopetition.sims.benchkit import git_commit, machine_info
 
 #: Helen's projected wall minutes on 2 reference cores at m = 4 (helen_cost_projection.md,
 #: table 3.3): d -> (with the SPDZ offline phase, without it).
@@ -210,7 +210,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "insecure_small_key": insecure,
         "interval_repetitions": args.interval_repetitions,
         "machine.loadavg_before": loadavg(),
-        "git_commit": git_commit(["protocols/sgd_spdz", "protocols/spdz", "sims"]),
+        "git_commit": git_commit(("protocols/sgd_spdz", "protocols/spdz", "sims")),
         "extrapolation_rule": "secure SGD(n) = sum over kinds of items(n) x measured s/item "
         "+ batches(n) x measured online s/batch (items and batches exactly linear in n)",
         "helen_source": "helen_cost_projection.md table 3.3 (m = 4, 2 reference cores), "
