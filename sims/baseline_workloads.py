@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from coopetition.engine.errors import ConfigError, PartyId
-from coopetition.engine.tags import ECHO_SUFFIX, EVIDENCE_SUFFIX
+from coopetition.engine.tags import echo_tag, evidence_tag
 from coopetition.protocols.admm import AdmmConfig, Objective
 from coopetition.protocols.dssgd import DssgdConfig, DssgdRun
 from coopetition.protocols.ppadmm import PpadmmConfig, PpadmmRun
@@ -194,7 +194,7 @@ def check_target(
         raise ConfigError(f"round {round_} never occurs in phase {phase!r} (rounds 0..{last})")
     tags = table[phase]
     if tag is not None and tags:
-        known = [*tags, *(t + suffix for t in tags for suffix in (ECHO_SUFFIX, EVIDENCE_SUFFIX))]
+        known = [*tags, *(derive(t) for t in tags for derive in (echo_tag, evidence_tag))]
         if tag not in known:
             raise ConfigError(
                 f"tag {tag!r} is never sent in phase {phase!r} (tags: {', '.join(known)})"
