@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import csv
 import math
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,19 +144,37 @@ def _read_parquet(path: Path, spec: DataTable) -> Table:
     return Table(data[:, :-1], data[:, -1], tuple(names[i] for i in features), names[target])
 
 
+#: What numpy's and zipfile's readers raise on a damaged or hostile archive.
+_NPZ_ERRORS = (
+    OSError,
+    ValueError,
+    EOFError,
+    KeyError,
+    TypeError,
+    NotImplementedError,
+    zipfile.BadZipFile,
+    zlib.error,
+)
+
+
 def _read_npz(path: Path) -> Table:
     try:
         with np.load(path, allow_pickle=False) as archive:
-            if "X" not in archive or "y" not in archive:
+            if not hasattr(archive, "files") or "X" not in archive or "y" not in archive:
                 raise ConfigError(f"{path} must hold arrays named X and y")
             X = np.asarray(archive["X"], dtype=float)
             y = np.asarray(archive["y"], dtype=float)
     except ConfigError:
         raise
-    except (OSError, ValueError, EOFError) as exc:
+    except _NPZ_ERRORS as exc:
         raise ConfigError(f"{path} is not a readable .npz archive: {exc}") from None
-    if X.ndim != 2:
-        raise ConfigError(f"{path}: X must be a 2-d array")
+    if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1 or y.ndim != 1 or len(y) != X.shape[0]:
+        raise ConfigError(
+            f"{path}: need X of shape (rows, features) and y of shape (rows,), "
+            f"got {X.shape} and {y.shape}"
+        )
+    if not (np.isfinite(X).all() and np.isfinite(y).all()):
+        raise ConfigError(f"{path} holds NaN or infinite values")
     return Table(X, y, tuple(f"x{i}" for i in range(X.shape[1])), "y")
 
 

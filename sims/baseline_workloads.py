@@ -61,6 +61,13 @@ def _admm(p: Mapping[str, Any]) -> AdmmConfig:
 
 def validate(protocol: Mapping[str, Any]) -> None:
     """Build the configuration once so that a bad value fails at load time, named."""
+    try:
+        _validate(protocol)
+    except (TypeError, ValueError, OverflowError) as exc:  # e.g. lam = [1] or iterations = "x"
+        raise ConfigError(f"[protocol] a value has the wrong type or range: {exc}") from None
+
+
+def _validate(protocol: Mapping[str, Any]) -> None:
     name = protocol["name"]
     unknown = (
         set(protocol)
