@@ -13,6 +13,7 @@ checked. The schemas are plain data, small enough to read as documentation of th
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,12 +39,12 @@ __all__ = [
 ]
 
 
-class Schema:
+class Schema(abc.ABC):
     """A predicate on decoded payloads with a description for the error message."""
 
+    @abc.abstractmethod
     def problem(self, value: Any) -> str | None:
         """``None`` if ``value`` fits, else what is wrong with it."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ def honest(scales, ring):
     return prep, com, proof, witness
 
 
-def _rejected(scales, ring, com, proof, ctx=CTX) -> ProofRejected:
+def assert_rejected(scales, ring, com, proof, ctx=CTX) -> ProofRejected:
     with pytest.raises(ProofRejected) as info:
         ip.verify(PK, com, proof, scales, ctx, VERIFIER, ring)
     assert info.value.prover == PROVER
@@ -73,8 +73,8 @@ def test_honest_party_passes_and_commits_to_a_and_b(scales, ring, honest):
 
 def test_replay_in_another_round_or_session_is_rejected(scales, ring, honest):
     _, com, proof, _ = honest
-    _rejected(scales, ring, com, proof, dataclasses.replace(CTX, round=1))
-    _rejected(scales, ring, com, proof, dataclasses.replace(CTX, session=b"other"))
+    assert_rejected(scales, ring, com, proof, dataclasses.replace(CTX, round=1))
+    assert_rejected(scales, ring, com, proof, dataclasses.replace(CTX, session=b"other"))
 
 
 def _cheat(scales, ring, prep):
@@ -102,7 +102,7 @@ def test_v_not_orthogonal_is_rejected(scales, ring, honest):
     V = prep.V.copy()
     V[0, 1] += 1 << (scales.v_bits - 6)  # a 1.5 % change: V^T V is no longer close to I
     com, proof, _ = _cheat(scales, ring, _recompute(prep, scales, V=V))
-    assert "range" in _rejected(scales, ring, com, proof).check
+    assert "range" in assert_rejected(scales, ring, com, proof).check
 
 
 def test_theta_not_matching_sigma_is_rejected(scales, ring, honest):
@@ -110,7 +110,7 @@ def test_theta_not_matching_sigma_is_rejected(scales, ring, honest):
     theta = prep.theta.copy()
     theta[1] = theta[1] * 101 // 100
     com, proof, _ = _cheat(scales, ring, _recompute(prep, scales, theta=theta))
-    assert "range" in _rejected(scales, ring, com, proof).check
+    assert "range" in assert_rejected(scales, ring, com, proof).check
 
 
 def test_a_out_of_range_or_off_its_product_is_rejected(scales, ring, honest):
@@ -118,11 +118,11 @@ def test_a_out_of_range_or_off_its_product_is_rejected(scales, ring, honest):
     A = prep.A.copy()
     A[0, 0] += 1  # one unit off the rounding of V Theta V^T
     com, proof, _ = _cheat(scales, ring, dataclasses.replace(prep, A=A))
-    assert "range" in _rejected(scales, ring, com, proof).check
+    assert "range" in assert_rejected(scales, ring, com, proof).check
     A = prep.A.copy()
     A[2, 1] = scales.a_bound + 1  # beyond the range Gadget 4 relies on
     com, proof, _ = _cheat(scales, ring, dataclasses.replace(prep, A=A))
-    assert "range" in _rejected(scales, ring, com, proof).check
+    assert "range" in assert_rejected(scales, ring, com, proof).check
 
 
 def test_b_out_of_range_is_rejected(scales, ring, honest):
@@ -130,7 +130,7 @@ def test_b_out_of_range_is_rejected(scales, ring, honest):
     ystar = prep.ystar.copy()
     ystar[0] = 4 * scales.ystar_int_bound  # b grows with it; y* and b leave their ranges
     com, proof, _ = _cheat(scales, ring, _recompute(prep, scales, ystar=ystar))
-    assert "range" in _rejected(scales, ring, com, proof).check
+    assert "range" in assert_rejected(scales, ring, com, proof).check
 
 
 def test_inconsistent_svd_pieces_are_rejected(scales, ring, honest):
@@ -138,21 +138,21 @@ def test_inconsistent_svd_pieces_are_rejected(scales, ring, honest):
     _, com, proof, _ = honest
     other = ops.add_plain(PK, proof.a_full[0][0], 1)
     a_full = ((other, *proof.a_full[0][1:]), *proof.a_full[1:])
-    err = _rejected(scales, ring, com, dataclasses.replace(proof, a_full=a_full))
+    err = assert_rejected(scales, ring, com, dataclasses.replace(proof, a_full=a_full))
     assert err.kind == "gadget1"
     # b_full built from another y* than the committed one: the multiplication proof fails
     sigma_y = (ops.add_plain(PK, proof.sigma_y[0], 5), *proof.sigma_y[1:])
-    err = _rejected(scales, ring, com, dataclasses.replace(proof, sigma_y=sigma_y))
+    err = assert_rejected(scales, ring, com, dataclasses.replace(proof, sigma_y=sigma_y))
     assert err.kind in ("multiplication", "gadget1")
 
 
 def test_missing_range_proof_for_this_verifier_is_rejected(scales, ring, honest):
     _, com, proof, _ = honest
-    err = _rejected(
+    err = assert_rejected(
         scales, ring, com, dataclasses.replace(proof, range_verifiers=(), range_proofs=())
     )
     assert "no single range proof" in err.check
-    err = _rejected(scales, ring, com, dataclasses.replace(proof, range_verifiers=(0, 1)))
+    err = assert_rejected(scales, ring, com, dataclasses.replace(proof, range_verifiers=(0, 1)))
     assert "one range proof per named verifier" in err.check
 
 

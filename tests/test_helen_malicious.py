@@ -42,7 +42,7 @@ async def _run(session: bytes, **options):
     )
 
 
-def _named(run, kind=CheatingDetected, phase=None):
+def assert_culprit_named(run, kind=CheatingDetected, phase=None):
     for honest in HONEST:
         error = run.errors.get(honest)
         assert isinstance(error, kind), run.errors
@@ -77,7 +77,7 @@ async def test_inconsistent_svd_pieces_are_named():
             return com, dataclasses.replace(proof, a_full=a_full), witness
 
     run = await _run(b"helen-svd", run_class={CHEATER: Inconsistent})
-    _named(run, phase="helen-input")
+    assert_culprit_named(run, phase="helen-input")
 
 
 async def test_wrong_local_product_is_named():
@@ -90,7 +90,7 @@ async def test_wrong_local_product_is_named():
             return [ops.add_plain(pk, w[0], 1), *w[1:]], proof
 
     run = await _run(b"helen-product", run_class={CHEATER: WrongProduct})
-    _named(run, phase=lp.PHASE)
+    assert_culprit_named(run, phase=lp.PHASE)
 
 
 async def test_equivocating_broadcast_is_named():
@@ -104,7 +104,7 @@ async def test_equivocating_broadcast_is_named():
     run = await _run(
         b"helen-equivocate", party_options=lambda p: {"payload_hook": equivocate} if p == 1 else {}
     )
-    _named(run, kind=Equivocation)
+    assert_culprit_named(run, kind=Equivocation)
 
 
 class WrongDecryptionShare(PaillierParty):
@@ -131,7 +131,7 @@ class WrongDecryptionShare(PaillierParty):
 @pytest.mark.long
 async def test_wrong_decryption_share_is_named():
     run = await _run(b"helen-decrypt", paillier_class={CHEATER: WrongDecryptionShare})
-    _named(run, phase=release_phase.RELEASE_PHASE)
+    assert_culprit_named(run, phase=release_phase.RELEASE_PHASE)
 
 
 @pytest.mark.parametrize(

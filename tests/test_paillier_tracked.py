@@ -22,7 +22,7 @@ def _textbook(m: int, r: int) -> int:
     return (1 + (m % n) * n) * pow(r, n, n2) % n2
 
 
-def _ok(t: T.Tracked, expected: int) -> None:
+def assert_tracked(t: T.Tracked, expected: int) -> None:
     assert t.plaintext == expected
     assert _textbook(t.plaintext, t.randomness) == t.ciphertext
     assert SK.decrypt(t.ciphertext) == expected
@@ -32,18 +32,18 @@ def _ok(t: T.Tracked, expected: int) -> None:
 @settings(max_examples=40, deadline=None)
 def test_scalar_operations(a, b, k):
     ta, tb = T.encrypt(PK, a), T.encrypt(PK, b)
-    _ok(ta, a)
-    _ok(T.add(PK, ta, tb), a + b)
-    _ok(T.sub(PK, ta, tb), a - b)
-    _ok(T.neg(PK, ta), -a)
-    _ok(T.add_plain(PK, ta, k), a + k)
-    _ok(T.mul_plain(PK, ta, k), k * a)
-    _ok(T.rerandomize(PK, ta, 12345), a)
+    assert_tracked(ta, a)
+    assert_tracked(T.add(PK, ta, tb), a + b)
+    assert_tracked(T.sub(PK, ta, tb), a - b)
+    assert_tracked(T.neg(PK, ta), -a)
+    assert_tracked(T.add_plain(PK, ta, k), a + k)
+    assert_tracked(T.mul_plain(PK, ta, k), k * a)
+    assert_tracked(T.rerandomize(PK, ta, 12345), a)
 
 
 def test_djn_encryption_is_tracked():
     enc = Encryptor(PK)
-    _ok(T.encrypt(PK, -77, encryptor=enc), -77)
+    assert_tracked(T.encrypt(PK, -77, encryptor=enc), -77)
 
 
 def test_matvec_and_matmul_against_numpy():
@@ -53,13 +53,13 @@ def test_matvec_and_matmul_against_numpy():
     X = rng.integers(-(1 << 20), 1 << 20, size=(5, 3)).astype(object)
     tx = T.encrypt_vector(PK, x.tolist())
     for t, e in zip(T.matvec(PK, A.tolist(), tx), A.dot(x), strict=True):
-        _ok(t, int(e))
+        assert_tracked(t, int(e))
     tX = [T.encrypt_vector(PK, row) for row in X.tolist()]
     out = T.matmul(PK, A.tolist(), tX)
     expected = A.dot(X)
     for i in range(4):
         for j in range(3):
-            _ok(out[i][j], int(expected[i, j]))
+            assert_tracked(out[i][j], int(expected[i, j]))
 
 
 def test_a_chain_like_helen_local_product():
@@ -76,8 +76,8 @@ def test_a_chain_like_helen_local_product():
     ]
     w = T.matvec(PK, A, v)
     vv = [100 + 9 * 6, -200 + 9 * 4]
-    _ok(w[0], 3 * vv[0] - 2 * vv[1])
-    _ok(w[1], -7 * vv[0] + 5 * vv[1])
+    assert_tracked(w[0], 3 * vv[0] - 2 * vv[1])
+    assert_tracked(w[1], -7 * vv[0] + 5 * vv[1])
 
 
 def test_wrapping_is_refused_and_repr_hides_the_witness():
