@@ -35,7 +35,8 @@ BENCHMARKS = (
     "copml",
     "dkg",
 )
-EXAMPLE = "example:\n  coopetition bench {name} --insecure-bits 512 --seconds 0.2 --json"
+#: the epilog when a benchmark module names no ``EXAMPLE`` of its own (a quick, valid command)
+EXAMPLE = "coopetition bench {name} --json"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         one = bench_sub.add_parser(
             name,
             help=(module.__doc__ or "").strip().splitlines()[0],
-            epilog=EXAMPLE.format(name=name),
+            epilog="example:\n  " + getattr(module, "EXAMPLE", EXAMPLE.format(name=name)),
             formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         )
         one.add_argument("--json", action="store_true", help="print one JSON object")

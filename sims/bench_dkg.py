@@ -34,6 +34,10 @@ from coopetition.protocols.zk.transcript import ProofContext
 from coopetition.sims.benchkit import machine_info
 from coopetition.sims.dkg_local import run_dkg_processes
 
+#: a quick, valid command shown in ``coopetition bench dkg --help``
+EXAMPLE = (
+    "coopetition bench dkg --bits 512 --insecure-bits --runs 1 --parties 3 --tno-runs 0 --json"
+)
 DEFAULT_OUT = Path("results/bench_dkg.json")
 TNO_INSTALL = (
     "pip install 'tno.mpc.protocols.distributed_keygen' 'tno.mpc.communication==4.8.1' "

@@ -48,6 +48,8 @@ from coopetition.protocols.paillier.threshold import (
 from coopetition.protocols.zk.transcript import ProofContext
 from coopetition.sims.benchkit import git_commit, machine_info
 
+#: a quick, valid command shown in ``coopetition bench paillier --help``
+EXAMPLE = "coopetition bench paillier --insecure-bits 512 --seconds 0.2 --json"
 DEFAULT_OUT = Path("results/bench_paillier.json")
 
 

@@ -35,6 +35,8 @@ from coopetition.protocols.zk import equality, gadgets, group, interval, multipl
 from coopetition.protocols.zk.transcript import ProofContext
 from coopetition.sims.benchkit import machine_info, random_modulus
 
+#: a quick, valid command shown in ``coopetition bench zk --help``
+EXAMPLE = "coopetition bench zk --insecure-bits 512 --seconds 0.2 --json"
 DEFAULT_OUT = Path("results/bench_zk.json")
 #: Gadget 3's mask range: a 256-bit SPDZ prime plus a 40-bit statistical parameter.
 GADGET3_BITS = 256 + 40

@@ -47,18 +47,29 @@ def random_modulus(bits: int) -> PublicKey:
 
 
 def git_commit(paths: tuple[str, ...]) -> str | None:
-    """The commit measured (``+dirty`` if any of ``paths`` has uncommitted edits)."""
+    """The commit measured (``+dirty`` if any of ``paths`` has uncommitted edits).
+
+    Git runs in the source tree this module was imported from, not the working directory, so a
+    benchmark started elsewhere (``cd /tmp && coopetition bench ...``) still names its commit.
+    """
     import subprocess
+
+    source = Path(__file__).resolve().parent.parent  # the repository root
 
     try:
         head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=source,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--", *paths],
             capture_output=True,
             text=True,
             check=True,
+            cwd=source,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
