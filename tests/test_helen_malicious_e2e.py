@@ -1,0 +1,372 @@
+"""Helen end to end with one cheating party: the rest of issue 10's item-6 strategies.
+
+Same INSECURE parameters and tiny shape as ``test_helen_malicious`` (1280-bit trusted-dealer
+test key, 512-bit ring-Pedersen moduli, 16 interval-proof repetitions, dealer triples and bits,
+3 parties, d = 2, 1 iteration unless a strategy needs a second). Party 1 cheats through a seam
+(``HelenRun.prove_input`` / ``local_product`` / ``carry``, a ``PaillierParty`` subclass, a
+transport that withholds one message); each test ends either in ``CheatingDetected`` naming
+party 1 at both honest parties, or, where the protocol cannot tell who cheated (SPDZ's MAC
+check, Gadget 4's sums), in the documented typed anonymous abort with no honest party named.
+``docs/threat-model.md`` tabulates the strategies and what catches each.
+
+The strategies that stop in the input phase are cheap (no conversion runs); the ones that need
+a whole run are marked ``long``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+from test_helen_input_proof import _recompute
+from test_helen_malicious import (
+    CHEATER,
+    FEATURES,
+    HONEST,
+    SLOW_MACHINE,
+    _config,
+    _run,
+    assert_culprit_named,
+)
+from test_helen_run import PARTIES, ROWS, wine_parts
+
+from coopetition.engine.errors import (
+    CheatingDetected,
+    DeadlineExceeded,
+    ProtocolAborted,
+)
+from coopetition.engine.tags import is_internal
+from coopetition.engine.wire import peek_header
+from coopetition.protocols.helen import coordinate_phase as coord
+from coopetition.protocols.helen import input_phase, input_proof, release_phase
+from coopetition.protocols.helen import local_phase as lp
+from coopetition.protocols.helen import numerics as H
+from coopetition.protocols.helen.local_run import train_locally
+from coopetition.protocols.helen.session import HelenRun
+from coopetition.protocols.paillier import ops
+from coopetition.protocols.spdz import field as F
+from coopetition.protocols.spdz.conversion import PaillierParty
+from coopetition.protocols.spdz.errors import ConversionRejected, MacCheckFailed
+from coopetition.protocols.spdz.shares import Share
+from coopetition.transports.memory import MemoryNetwork, MemoryTransport
+
+ACCUSED = 0
+
+
+def assert_anonymous_abort(run, kind: type[ProtocolAborted]) -> None:
+    """Every honest party stops with ``kind``, and no honest party is named or accused."""
+    for honest in HONEST:
+        error = run.errors.get(honest)
+        assert isinstance(error, kind), run.errors
+        assert error.culprit not in HONEST, error
+        assert error.claimed_culprit not in HONEST, error
+    assert not run.results
+
+
+# -- section V: the cheater proves altered (self-consistent) input pieces -----------------------
+
+
+def _scales():
+    return _config().scales(len(FEATURES), ROWS, PARTIES)
+
+
+def _v_not_orthogonal(prep: H.PreparedInput) -> H.PreparedInput:
+    V = prep.V.copy()
+    V[0, 1] += 1 << (_scales().v_bits - 6)  # V^T V is no longer close to I
+    return _recompute(prep, _scales(), V=V)
+
+
+def _theta_off_sigma(prep: H.PreparedInput) -> H.PreparedInput:
+    theta = prep.theta.copy()
+    theta[1] = theta[1] * 101 // 100  # 1 % off (Sigma^2 + rho)^-1
+    return _recompute(prep, _scales(), theta=theta)
+
+
+def _a_out_of_range(prep: H.PreparedInput) -> H.PreparedInput:
+    A = prep.A.copy()
+    A[1, 0] = _scales().a_bound + 1  # beyond the range the Gadget 4 budget relies on
+    return dataclasses.replace(prep, A=A)
+
+
+def _b_out_of_range(prep: H.PreparedInput) -> H.PreparedInput:
+    ystar = prep.ystar.copy()
+    ystar[0] = 4 * _scales().ystar_int_bound  # y* and b = V Sigma y* leave their ranges
+    return _recompute(prep, _scales(), ystar=ystar)
+
+
+def _altered_input(alter) -> type[HelenRun]:
+    class AlteredInput(HelenRun):
+        @staticmethod
+        def prove_input(pk, prep, scales, ctx, verifiers, **kwargs):
+            return input_proof.prove(
+                pk, alter(prep), scales, ctx, verifiers, _unchecked=True, **kwargs
+            )
+
+    return AlteredInput
+
+
+@pytest.mark.parametrize(
+    "alter",
+    [
+        _v_not_orthogonal,
+        pytest.param(_theta_off_sigma, marks=pytest.mark.long),
+        pytest.param(_a_out_of_range, marks=pytest.mark.long),
+        pytest.param(_b_out_of_range, marks=pytest.mark.long),
+    ],
+    ids=["v-not-orthogonal", "theta-off-sigma", "a-out-of-range", "b-out-of-range"],
+)
+async def test_altered_input_pieces_are_named(alter):
+    """Statements 1-4 are checked by every verifier: the range proof of the residue fails."""
+    run = await _run(
+        b"helen-input-" + alter.__name__.encode(), run_class={CHEATER: _altered_input(alter)}
+    )
+    assert_culprit_named(run, phase=input_phase.PHASE)
+
+
+async def test_input_proof_replayed_from_another_session_is_named():
+    """Commitments and proofs as made in an earlier session (same data, same verifiers)."""
+
+    class Replayed(HelenRun):
+        @staticmethod
+        def prove_input(pk, prep, scales, ctx, verifiers, **kwargs):
+            earlier = dataclasses.replace(ctx, session=b"an earlier session")
+            return input_proof.prove(pk, prep, scales, earlier, verifiers, **kwargs)
+
+    run = await _run(b"helen-replay-session", run_class={CHEATER: Replayed})
+    assert_culprit_named(run, phase=input_phase.PHASE)
+
+
+# -- section VI-B: the local product ----------------------------------------------------------
+
+
+def _other_data_prepared() -> H.PreparedInput:
+    """Section V integers of another data set of the same shape (the cheater's rows, shifted)."""
+    X, y = wine_parts(FEATURES)[CHEATER]
+    return H.prepare_input(np.roll(X, 3, axis=0) * 0.9, np.roll(y, 5), _scales())
+
+
+async def test_local_product_on_other_data_than_committed_is_named():
+    """Party 1 multiplies by the A of another data set (with its committed randomness)."""
+    other = _other_data_prepared()
+
+    class OtherData(HelenRun):
+        @staticmethod
+        def local_product(pk, witness, com, v, ctx, encryptor=None):
+            A = [
+                [dataclasses.replace(t, plaintext=int(other.A[i][j])) for j, t in enumerate(row)]
+                for i, row in enumerate(witness.A)
+            ]
+            mine = [[t.plaintext for t in row] for row in witness.A]
+            assert mine != [[t.plaintext for t in row] for row in A]
+            return lp.local_product(pk, dataclasses.replace(witness, A=A), com, v, ctx, encryptor)
+
+    run = await _run(b"helen-other-data", run_class={CHEATER: OtherData})
+    assert_culprit_named(run, phase=lp.PHASE)
+
+
+@pytest.mark.long
+async def test_local_proof_replayed_from_another_round_is_named():
+    """A Gadget 1 proof bound to another iteration's round does not verify in this one."""
+
+    class Replayed(HelenRun):
+        @staticmethod
+        def local_product(pk, witness, com, v, ctx, encryptor=None):
+            other_round = dataclasses.replace(ctx, round=ctx.round + 1)
+            return lp.local_product(pk, witness, com, v, other_round, encryptor)
+
+    run = await _run(b"helen-replay-round", run_class={CHEATER: Replayed})
+    assert_culprit_named(run, phase=lp.PHASE)
+
+
+# -- Gadget 3: masks, shares and MAC shares the cheater publishes ------------------------------
+
+
+class Tampering(PaillierParty):
+    """Changes the ``call``-th batch of values it proves in ``phase`` (0: first batch)."""
+
+    phase: ClassVar[str] = ""
+    call: ClassVar[int] = 0
+
+    def tamper(self, values: list[int], bits: int) -> tuple[list[int], int]:
+        raise NotImplementedError
+
+    def prove_values(self, values, mode, bits, phase, rnd):
+        seen: dict[Any, int] = self.__dict__.setdefault("_seen", {})
+        index = seen[(phase, rnd)] = seen.get((phase, rnd), -1) + 1
+        if phase == self.phase and index == self.call:
+            values, bits = self.tamper([int(v) for v in values], bits)
+        return super().prove_values(values, mode, bits, phase, rnd)
+
+
+def _out_of_range(phase: str, call: int) -> type[PaillierParty]:
+    """One value far above its bound, proved as well as the prover can: for a wider range."""
+
+    class OutOfRange(Tampering):
+        def tamper(self, values, bits):
+            values[0] += 1 << (bits + 120)  # beyond any slack a range proof allows
+            return values, bits + 121
+
+    OutOfRange.phase, OutOfRange.call = phase, call
+    return OutOfRange
+
+
+@pytest.mark.parametrize(
+    ("phase", "call"),
+    [
+        ("gadget3-shares", 0),
+        pytest.param("gadget3", 0, marks=pytest.mark.long),
+        pytest.param("gadget3-shares", 1, marks=pytest.mark.long),
+    ],
+    ids=["share", "mask", "mac-share"],
+)
+async def test_out_of_range_conversion_value_is_named(phase, call):
+    """A Gadget 3 mask, encrypted share or encrypted MAC share outside its range."""
+    cls = _out_of_range(phase, call)
+    run = await _run(b"helen-range-" + f"{phase}-{call}".encode(), paillier_class={CHEATER: cls})
+    assert_culprit_named(run, phase=coord.PHASE)
+
+
+class InconsistentMask(Tampering):
+    """Publishes Enc(r') for its Gadget 3 mask but keeps the share -r of the mask it drew."""
+
+    phase, call = "gadget3", 0
+
+    def tamper(self, values, bits):
+        values[0] ^= 1  # still in range, proof honest: only the share it keeps disagrees
+        return values, bits
+
+
+@pytest.mark.long
+async def test_wrong_conversion_mask_aborts_anonymously():
+    """The shares now add up to w + 1 under a MAC of w: the MAC check of the way back fails."""
+    run = await _run(b"helen-mask", paillier_class={CHEATER: InconsistentMask})
+    assert_anonymous_abort(run, MacCheckFailed)
+
+
+class WrongMacShare(Tampering):
+    """Publishes Enc(its MAC share + 1) for the first value of a Gadget 3 conversion."""
+
+    phase, call = "gadget3-shares", 1
+
+    def tamper(self, values, bits):
+        values[0] = (values[0] + 1) % F.P
+        return values, bits
+
+
+@pytest.mark.long
+async def test_wrong_mac_share_aborts_anonymously_in_gadget4():
+    run = await _run(b"helen-mac-share", paillier_class={CHEATER: WrongMacShare})
+    assert_anonymous_abort(run, ConversionRejected)
+    for honest in HONEST:
+        assert run.errors[honest].phase == release_phase.VERIFY_PHASE
+
+
+# -- between conversions: z and u_i -----------------------------------------------------------
+
+
+@pytest.mark.long
+async def test_z_altered_after_the_way_back_is_named():
+    """Party 1 carries Enc(z + 1) into the release: its decryption share proves the wrong thing."""
+
+    class AlteredZ(HelenRun):
+        def carry(self, step):
+            enc_z, enc_u, u = super().carry(step)
+            pk = self.paillier.pk
+            return [ops.add_plain(pk, enc_z[0], 1), *enc_z[1:]], enc_u, u
+
+    run = await _run(b"helen-z", run_class={CHEATER: AlteredZ})
+    assert_culprit_named(run, phase=release_phase.RELEASE_PHASE)
+
+
+@pytest.mark.long
+async def test_u_share_altered_between_iterations_aborts_anonymously():
+    """Party 1 adds one to its SPDZ share of u_1 before iteration 2: the MAC check fails."""
+
+    class AlteredU(HelenRun):
+        def carry(self, step):
+            enc_z, enc_u, u = super().carry(step)
+            mine = u[CHEATER]
+            value = mine.value.copy()
+            value[0] = (int(value[0]) + 1) % F.P
+            return enc_z, enc_u, {**u, CHEATER: Share(value, mine.mac)}
+
+    two = dataclasses.replace(_config(), iterations=2)
+    run = await train_locally(
+        wine_parts(FEATURES),
+        two,
+        session=b"helen-u",
+        deadlines=SLOW_MACHINE,
+        run_class={CHEATER: AlteredU},
+    )
+    assert_anonymous_abort(run, MacCheckFailed)
+
+
+# -- silence and false accusation --------------------------------------------------------------
+
+
+class Withholding(MemoryTransport):
+    """Party 1's transport: everything goes out except its Gadget 4 mask contribution."""
+
+    def __init__(self, network: MemoryNetwork, local_id: int) -> None:
+        super().__init__(network, local_id)
+        self.withheld = 0
+
+    async def send(self, peer, data):
+        tag = peek_header(data).tag
+        if "gadget4-masks" in tag and not is_internal(tag):
+            self.withheld += 1
+            return
+        await super().send(peer, data)
+
+
+@pytest.mark.long
+async def test_withheld_gadget4_contribution_is_named_by_the_deadline(autojump_clock):
+    """Virtual time: party 1 stays alive (heartbeats) but never sends its Gadget 4 masks."""
+    network = MemoryNetwork(list(range(PARTIES)))
+    transports = [
+        Withholding(network, p) if p == CHEATER else network.transport(p) for p in range(PARTIES)
+    ]
+    run = await train_locally(
+        wine_parts(FEATURES),
+        _config(),
+        session=b"helen-silent",
+        deadlines=SLOW_MACHINE,
+        transports=transports,
+    )
+    assert transports[CHEATER].withheld > 0
+    for honest in HONEST:
+        error = run.errors.get(honest)
+        assert isinstance(error, DeadlineExceeded), run.errors
+        assert error.culprit == CHEATER, error
+        assert error.phase == release_phase.VERIFY_PHASE, error
+    assert not run.results
+
+
+async def test_false_accusation_does_not_blame_the_accused():
+    """Party 1 aborts after the input phase claiming party 0's proof failed (no evidence)."""
+
+    class FalseAccuser(HelenRun):
+        def phases(self):
+            inner = super().phases()
+            machine = next(inner)
+            while True:
+                result = yield machine
+                if machine.phase == input_phase.PHASE:
+                    raise CheatingDetected(
+                        f"input preparation of party {ACCUSED} rejected",
+                        culprit=ACCUSED,
+                        phase=input_phase.PHASE,
+                    )
+                machine = inner.send(result)
+
+    run = await _run(b"helen-accuse", run_class={CHEATER: FalseAccuser})
+    assert not run.results
+    for honest in HONEST:
+        error = run.errors.get(honest)
+        assert isinstance(error, ProtocolAborted), run.errors
+        assert error.culprit in (None, CHEATER), error  # never the accused, never the other
+    # the witness of the accusation holds it as an unproven claim, not as a verdict
+    bystander = run.errors[2]
+    assert bystander.culprit is None or bystander.culprit == CHEATER
