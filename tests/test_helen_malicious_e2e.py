@@ -33,11 +33,12 @@ from test_helen_malicious import (
 from test_helen_run import PARTIES, ROWS, wine_parts
 
 from coopetition.engine.errors import (
+    BroadcastInconsistent,
     CheatingDetected,
     DeadlineExceeded,
     ProtocolAborted,
 )
-from coopetition.engine.tags import is_internal
+from coopetition.engine.tags import ECHO_SUFFIX, is_internal
 from coopetition.engine.wire import peek_header
 from coopetition.protocols.helen import coordinate_phase as coord
 from coopetition.protocols.helen import input_phase, input_proof, release_phase
@@ -126,16 +127,22 @@ async def test_altered_input_pieces_are_named(alter):
 
 
 @pytest.mark.long
-async def test_input_proof_replayed_from_another_session_is_named():
-    """Commitments and proofs as made in an earlier session (same data, same verifiers)."""
+@pytest.mark.parametrize(
+    "elsewhere",
+    [{"session": b"an earlier session"}, {"prover": 0}],
+    ids=["another-session", "another-prover"],
+)
+async def test_input_proof_replayed_from_elsewhere_is_named(elsewhere):
+    """Commitments and proofs as made in an earlier session, or as party 0 made them (copied):
+    the statement is the same, only the proof context differs."""
 
     class Replayed(HelenRun):
         @staticmethod
         def prove_input(pk, prep, scales, ctx, verifiers, **kwargs):
-            earlier = dataclasses.replace(ctx, session=b"an earlier session")
-            return input_proof.prove(pk, prep, scales, earlier, verifiers, **kwargs)
+            other = dataclasses.replace(ctx, **elsewhere)
+            return input_proof.prove(pk, prep, scales, other, verifiers, **kwargs)
 
-    run = await _run(b"helen-replay-session", run_class={CHEATER: Replayed})
+    run = await _run(b"helen-replay-" + "-".join(elsewhere).encode(), run_class={CHEATER: Replayed})
     assert_culprit_named(run, phase=input_phase.PHASE)
 
 
@@ -374,3 +381,18 @@ async def test_false_accusation_does_not_blame_the_accused():
         if isinstance(error, CheatingDetected) and error.reported_by == CHEATER:
             # the accusation is kept as what it is: an unproven claim of party 1
             assert error.hearsay and error.claimed_culprit == ACCUSED, error
+
+
+@pytest.mark.long
+async def test_false_echo_names_the_accuser_not_the_accused():
+    """Party 1's digest echo claims party 0 sent another input broadcast than it did."""
+
+    def lie(header, payload, destination):
+        if header.phase == input_phase.PHASE and header.tag.endswith(ECHO_SUFFIX):
+            return [[s, bytes(b ^ 1 for b in d) if s == ACCUSED else d] for s, d in payload]
+        return payload
+
+    run = await _run(
+        b"helen-false-echo", party_options=lambda p: {"payload_hook": lie} if p == CHEATER else {}
+    )
+    assert_culprit_named(run, kind=BroadcastInconsistent, phase=input_phase.PHASE)
