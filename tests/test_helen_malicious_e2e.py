@@ -192,82 +192,114 @@ async def test_local_proof_replayed_from_another_round_is_named():
 
 
 class Tampering(PaillierParty):
-    """Changes the ``call``-th batch of values it proves in ``phase`` (0: first batch)."""
+    """Changes the group ``key`` of the values it range-proves in ``phase``.
+
+    Keys as in the payloads: Gadget 3's masks "r" (values) and "s" (MACs), its published
+    shares "b" and MAC shares "c", Gadget 4's masks "r0" and "r1". ``tamper`` gets the values
+    and their inclusive upper bound and returns what to encrypt and the bound to prove it for.
+    Works with either prover API: ``prove_values`` (one call per group, in payload order; the
+    interval proof) and ``prove_bounded`` (all groups at once; the tight range proof).
+    """
 
     phase: ClassVar[str] = ""
-    call: ClassVar[int] = 0
+    key: ClassVar[str] = ""
+    ORDER: ClassVar[dict[str, int]] = {"r": 0, "s": 1, "b": 0, "c": 1, "r0": 0, "r1": 1}
+    #: how many times the cheater tampered (a test asserts it did: phase and key names matter)
+    hits: ClassVar[int] = 0
 
-    def tamper(self, values: list[int], bits: int) -> tuple[list[int], int]:
+    def tamper(self, values: list[int], high: int) -> tuple[list[int], int]:
         raise NotImplementedError
+
+    def _tampered(self, values, high):
+        type(self).hits += 1
+        return self.tamper([int(v) for v in values], high)
 
     def prove_values(self, values, mode, bits, phase, rnd):
         seen: dict[Any, int] = self.__dict__.setdefault("_seen", {})
         index = seen[(phase, rnd)] = seen.get((phase, rnd), -1) + 1
-        if phase == self.phase and index == self.call:
-            values, bits = self.tamper([int(v) for v in values], bits)
+        direct = not self.__dict__.get("_in_bounded", False)
+        if direct and phase == self.phase and index == self.ORDER[self.key]:
+            values, high = self._tampered(values, (1 << bits) - 1)
+            bits = high.bit_length()
         return super().prove_values(values, mode, bits, phase, rnd)
 
+    def prove_bounded(self, groups, phase, rnd):
+        if phase == self.phase:
+            groups = [
+                (k, *self._tampered(v, high)) if k == self.key else (k, v, high)
+                for k, v, high in groups
+            ]
+        self.__dict__["_in_bounded"] = True
+        try:
+            return super().prove_bounded(groups, phase, rnd)  # type: ignore[misc]
+        finally:
+            self.__dict__["_in_bounded"] = False
 
-def _out_of_range(phase: str, call: int) -> type[PaillierParty]:
+
+def _tampering(cls: type[Tampering], phase: str, key: str) -> type[Tampering]:
+    return type(cls.__name__, (cls,), {"phase": phase, "key": key})
+
+
+class OutOfRange(Tampering):
     """One value far above its bound, proved as well as the prover can: for a wider range."""
 
-    class OutOfRange(Tampering):
-        def tamper(self, values, bits):
-            values[0] += 1 << (bits + 120)  # beyond any slack a range proof allows
-            return values, bits + 121
-
-    OutOfRange.phase, OutOfRange.call = phase, call
-    return OutOfRange
+    def tamper(self, values, high):
+        bits = high.bit_length()
+        values[0] += 1 << (bits + 120)  # beyond any slack a range proof allows
+        return values, (1 << (bits + 121)) - 1
 
 
 @pytest.mark.parametrize(
-    ("phase", "call", "caught_in"),
+    ("phase", "key", "caught_in"),
     [
-        ("gadget3-shares", 0, coord.PHASE),
-        pytest.param("gadget3", 0, coord.PHASE, marks=pytest.mark.long),
-        pytest.param("gadget3-shares", 1, coord.PHASE, marks=pytest.mark.long),
-        pytest.param("gadget4-masks", 0, release_phase.VERIFY_PHASE, marks=pytest.mark.long),
+        ("gadget3-shares", "b", coord.PHASE),
+        pytest.param("gadget3", "r", coord.PHASE, marks=pytest.mark.long),
+        pytest.param("gadget3-shares", "c", coord.PHASE, marks=pytest.mark.long),
+        pytest.param("gadget4-masks", "r0", release_phase.VERIFY_PHASE, marks=pytest.mark.long),
     ],
     ids=["share", "mask", "mac-share", "gadget4-mask"],
 )
-async def test_out_of_range_conversion_value_is_named(phase, call, caught_in):
+async def test_out_of_range_conversion_value_is_named(phase, key, caught_in):
     """A Gadget 3 mask, encrypted share or encrypted MAC share, or a Gadget 4 mask, outside
     its range: the range proof fails at every verifier (whichever range proof it is)."""
-    cls = _out_of_range(phase, call)
-    run = await _run(b"helen-range-" + f"{phase}-{call}".encode(), paillier_class={CHEATER: cls})
+    cls = _tampering(OutOfRange, phase, key)
+    run = await _run(b"helen-range-" + f"{phase}-{key}".encode(), paillier_class={CHEATER: cls})
+    assert cls.hits == 1
     assert_culprit_named(run, phase=caught_in)
 
 
 class InconsistentMask(Tampering):
     """Publishes Enc(r') for its Gadget 3 mask but keeps the share -r of the mask it drew."""
 
-    phase, call = "gadget3", 0
+    phase, key = "gadget3", "r"
 
-    def tamper(self, values, bits):
+    def tamper(self, values, high):
         values[0] ^= 1  # still in range, proof honest: only the share it keeps disagrees
-        return values, bits
+        return values, high
 
 
 @pytest.mark.long
 async def test_wrong_conversion_mask_aborts_anonymously():
     """The shares now add up to w + 1 under a MAC of w: the MAC check of the way back fails."""
     run = await _run(b"helen-mask", paillier_class={CHEATER: InconsistentMask})
+    assert InconsistentMask.hits >= 1
     assert_anonymous_abort(run, MacCheckFailed)
 
 
 class WrongMacShare(Tampering):
     """Publishes Enc(its MAC share + 1) for the first value of a Gadget 3 conversion."""
 
-    phase, call = "gadget3-shares", 1
+    phase, key = "gadget3-shares", "c"
 
-    def tamper(self, values, bits):
+    def tamper(self, values, high):
         values[0] = (values[0] + 1) % F.P
-        return values, bits
+        return values, high
 
 
 @pytest.mark.long
 async def test_wrong_mac_share_aborts_anonymously_in_gadget4():
     run = await _run(b"helen-mac-share", paillier_class={CHEATER: WrongMacShare})
+    assert WrongMacShare.hits >= 1
     assert_anonymous_abort(run, ConversionRejected)
     for honest in HONEST:
         assert run.errors[honest].phase == release_phase.VERIFY_PHASE
