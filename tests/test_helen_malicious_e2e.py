@@ -386,8 +386,27 @@ async def test_withheld_gadget4_contribution_is_named_by_the_deadline(autojump_c
     assert not run.results
 
 
-async def test_false_accusation_does_not_blame_the_accused():
-    """Party 1 aborts after the input phase claiming party 0's proof failed (no evidence)."""
+class Overhearing(MemoryTransport):
+    """Party 1's transport: keeps every frame party 0 sent it (genuine, signed by party 0)."""
+
+    def __init__(self, network: MemoryNetwork, local_id: int) -> None:
+        super().__init__(network, local_id)
+        self.heard: list[bytes] = []
+
+    async def receive(self):
+        frame = await super().receive()
+        if frame.peer == ACCUSED:
+            self.heard.append(frame.data)
+        return frame
+
+
+@pytest.mark.parametrize("backed", [False, True], ids=["no-evidence", "genuine-frames"])
+async def test_false_accusation_does_not_blame_the_accused(backed):
+    """Party 1 aborts after the input phase claiming party 0's proof failed, with no evidence
+    or with every frame party 0 really sent it (signed, of this run, proving nothing)."""
+    network = MemoryNetwork(list(range(PARTIES)))
+    ear = Overhearing(network, CHEATER)
+    transports = [ear if p == CHEATER else network.transport(p) for p in range(PARTIES)]
 
     class FalseAccuser(HelenRun):
         def phases(self):
@@ -396,14 +415,20 @@ async def test_false_accusation_does_not_blame_the_accused():
             while True:
                 result = yield machine
                 if machine.phase == input_phase.PHASE:
+                    assert ear.heard
                     raise CheatingDetected(
                         f"input preparation of party {ACCUSED} rejected",
                         culprit=ACCUSED,
+                        evidence=list(ear.heard) if backed else [],
                         phase=input_phase.PHASE,
                     )
                 machine = inner.send(result)
 
-    run = await _run(b"helen-accuse", run_class={CHEATER: FalseAccuser})
+    run = await _run(
+        b"helen-accuse-" + str(backed).encode(),
+        run_class={CHEATER: FalseAccuser},
+        transports=transports,
+    )
     assert isinstance(run.errors.get(CHEATER), CheatingDetected)
     assert not run.results
     for honest in HONEST:
