@@ -1,4 +1,4 @@
-"""No secret reaches a log record of a Helen run.
+"""No secret reaches a log record (or the run record) of a Helen run.
 
 A small honest run (INSECURE 1280-bit test key, 3 parties, d = 2, 1 iteration, 12 rows each)
 with every party logging through structlog and with stdlib logging captured at DEBUG. The test
@@ -162,6 +162,8 @@ async def test_no_secret_in_any_log_record(caplog):
     text = "\n".join(
         [json.dumps(r, default=repr, sort_keys=True) for r in records]
         + [f"{r.name} {r.levelname} {r.getMessage()} {r.__dict__!r}" for r in caplog.records]
+        # the run record is written out by the CLI next to the model: it must be clean too
+        + [json.dumps(result.record, default=repr) for result in run.results.values()]
     )
     found = leaks(text, ints, floats)
     assert not found, f"{len(found)} secret(s) logged, e.g. {found[:5]}"
