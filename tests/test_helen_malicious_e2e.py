@@ -268,41 +268,33 @@ async def test_out_of_range_conversion_value_is_named(phase, key, caught_in):
     assert_culprit_named(run, phase=caught_in)
 
 
-class InconsistentMask(Tampering):
-    """Publishes Enc(r') for its Gadget 3 mask but keeps the share -r of the mask it drew."""
-
-    phase, key = "gadget3", "r"
+class InRange(Tampering):
+    """Publishes another in-range value than the one it keeps (its range proof is honest)."""
 
     def tamper(self, values, high):
-        values[0] ^= 1  # still in range, proof honest: only the share it keeps disagrees
+        values[0] ^= 1
         return values, high
 
 
 @pytest.mark.long
-async def test_wrong_conversion_mask_aborts_anonymously():
-    """The shares now add up to w + 1 under a MAC of w: the MAC check of the way back fails."""
-    run = await _run(b"helen-mask", paillier_class={CHEATER: InconsistentMask})
-    assert InconsistentMask.hits >= 1
-    assert_anonymous_abort(run, MacCheckFailed)
-
-
-class WrongMacShare(Tampering):
-    """Publishes Enc(its MAC share + 1) for the first value of a Gadget 3 conversion."""
-
-    phase, key = "gadget3-shares", "c"
-
-    def tamper(self, values, high):
-        values[0] = (values[0] + 1) % F.P
-        return values, high
-
-
-@pytest.mark.long
-async def test_wrong_mac_share_aborts_anonymously_in_gadget4():
-    run = await _run(b"helen-mac-share", paillier_class={CHEATER: WrongMacShare})
-    assert WrongMacShare.hits >= 1
-    assert_anonymous_abort(run, ConversionRejected)
+@pytest.mark.parametrize(
+    ("phase", "key", "kind", "caught_in"),
+    [
+        ("gadget3", "r", MacCheckFailed, coord.PHASE),
+        ("gadget3-shares", "c", ConversionRejected, release_phase.VERIFY_PHASE),
+    ],
+    ids=["conversion-mask", "mac-share"],
+)
+async def test_wrong_value_in_range_aborts_anonymously(phase, key, kind, caught_in):
+    """A wrong conversion mask: Enc(r') published, the share -r kept, so the shares add up to
+    w ± 1 under a MAC of w and the MAC check before the way back fails. A wrong MAC share:
+    Enc(c ± 1) published, so Gadget 4's sum alpha * sum b_j - sum c_j is off."""
+    cls = _tampering(InRange, phase, key)
+    run = await _run(b"helen-in-range-" + key.encode(), paillier_class={CHEATER: cls})
+    assert cls.hits == 1
+    assert_anonymous_abort(run, kind)
     for honest in HONEST:
-        assert run.errors[honest].phase == release_phase.VERIFY_PHASE
+        assert run.errors[honest].phase == caught_in, run.errors[honest]
 
 
 # -- between conversions: z and u_i -----------------------------------------------------------
