@@ -38,6 +38,7 @@ from coopetition.protocols.paillier import ops
 from coopetition.protocols.spdz.conversion import PaillierParty
 from coopetition.protocols.spdz.online import SpdzParty
 from coopetition.protocols.spdz.preprocessing import PreprocessingStore
+from coopetition.protocols.spdz.shares import Share
 
 SetupMachine = program_machine(setup_phase.PHASE)
 InputMachine = program_machine(input_phase.PHASE)
@@ -79,6 +80,16 @@ class HelenRun:
     #: the proving steps, as seams: tests replace them in a subclass to play a cheating party
     prove_input = staticmethod(input_proof.prove)
     local_product = staticmethod(local_phase.local_product)
+
+    def carry(
+        self, step: coord.Coordinated
+    ) -> tuple[list[int], dict[int, list[int]], dict[int, Share]]:
+        """What one iteration hands the next: Enc(z), every Enc(u_j), the shares of every u_j.
+
+        A seam like the two above: tests override it to play a party that alters z or u_i
+        between the conversion back and the next iteration (or the release).
+        """
+        return step.enc_z, step.enc_u, step.u
 
     def __init__(
         self,
@@ -184,7 +195,7 @@ class HelenRun:
             timed("coordinate", t0)
             ledger.add(step.forward, forward_size)
             ledger.add(step.back, back_size)
-            enc_z, enc_u, u = step.enc_z, step.enc_u, step.u
+            enc_z, enc_u, u = self.carry(step)
         t0 = time.perf_counter()
         verified = yield self._machine(
             VerifyMachine, release_phase.verify_program(p, spdz, ledger, cfg.iterations)
