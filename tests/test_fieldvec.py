@@ -41,7 +41,7 @@ def test_gadget_sum_matches_the_definition(parts, n, seed):
         % F.P
         for i in range(n)
     ]
-    assert V.gadget_sum(*bufs) == ref
+    assert V.gadget_sum(*(b.transpose(1, 0, 2) for b in bufs)) == ref
 
 
 @given(st.lists(canonical, max_size=8))

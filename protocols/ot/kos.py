@@ -48,9 +48,7 @@ def _padded(n: int) -> int:
 
 
 def _expand(prgs: list[aes.Prg], nbytes: int) -> np.ndarray:
-    return np.frombuffer(b"".join(p.read(nbytes) for p in prgs), dtype=np.uint8).reshape(
-        len(prgs), nbytes
-    )
+    return aes.streams(prgs, nbytes)
 
 
 @dataclass
