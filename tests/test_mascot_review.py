@@ -102,7 +102,8 @@ def test_multiply_selective_failure_leaves_the_honest_a_share_hidden(monkeypatch
     def tamper(i, j, tag, payload):  # type: ignore[no-untyped-def]
         if i == 1 and j == 0 and tag.startswith("mascot-mul-d/"):
             rows = bytearray(payload["d"])
-            rows[bit * 32 + 1] ^= 1  # OT row `bit` of element 0: a wrong d there
+            # OTs run bit-first (h * tau * n + element): bit `bit` of element 0.
+            rows[bit * mascot.TAU * 32 + 1] ^= 1
             payload = {"d": bytes(rows)}
         return payload
 
