@@ -28,9 +28,9 @@ def permute(blocks: np.ndarray) -> np.ndarray:
     ``update_into`` a numpy buffer: ``update`` on megabytes allocates and copies its output
     twice and ran at a sixth of the speed here.
     """
-    data = memoryview(np.ascontiguousarray(blocks)).cast("B")
+    data = _buffer(np.ascontiguousarray(blocks))
     out = np.empty(len(data) + 16, dtype=np.uint8)
-    _ECB.encryptor().update_into(data, out)
+    _ECB.encryptor().update_into(data, _buffer(out))
     return out[: len(data)].reshape(-1, 16)
 
 
@@ -64,7 +64,7 @@ class Prg:
 
     def read_into(self, out: np.ndarray, n: int) -> None:
         """Write the next n stream bytes to ``out[:n]``; ``out`` needs 15 spare bytes after."""
-        self._enc.update_into(_zeros(n), out)
+        self._enc.update_into(_zeros(n), _buffer(out))
 
 
 def streams(prgs: list[Prg], n: int) -> np.ndarray:
@@ -73,6 +73,11 @@ def streams(prgs: list[Prg], n: int) -> np.ndarray:
     for i, prg in enumerate(prgs):
         prg.read_into(flat[i * n : (i + 1) * n + 15], n)
     return flat[: len(prgs) * n].reshape(len(prgs), n)
+
+
+def _buffer(array: np.ndarray) -> memoryview:
+    """A contiguous array's bytes as a (writable, if the array is) flat memoryview."""
+    return memoryview(array).cast("B")  # type: ignore[arg-type]
 
 
 _ZEROS = memoryview(bytes(1 << 16))
