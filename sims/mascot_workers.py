@@ -23,18 +23,8 @@ import cbor2
 
 from coopetition.protocols.spdz.mascot import MascotParty
 from coopetition.protocols.spdz.online import Exchange
-from coopetition.protocols.spdz.pairwise import MixedProgram, Pairwise
-
-
-def _program(
-    member: MascotParty, job: dict[str, Any], marks: dict[str, float]
-) -> MixedProgram[Any]:
-    yield from member.setup()
-    marks["setup"], marks["cpu_setup"] = time.perf_counter(), time.process_time()
-    yield from member.fill(triples=job["triples"], batch=job["batch"])
-    marks["triples"], marks["cpu_triples"] = time.perf_counter(), time.process_time()
-    yield from member.fill(bits=job["bits"], batch=job["batch"])
-    marks["bits"], marks["cpu_bits"] = time.perf_counter(), time.process_time()
+from coopetition.protocols.spdz.pairwise import Pairwise
+from coopetition.sims.mascot_processes import collect_marks, phase_rates, timed_fill
 
 
 def _encode(sender: int, request: Exchange | Pairwise, m: int) -> dict[int, bytes]:
@@ -48,7 +38,12 @@ def _encode(sender: int, request: Exchange | Pairwise, m: int) -> dict[int, byte
 def _worker(w: int, workers: int, m: int, job: dict[str, Any], links: list[Any], out: Any) -> None:
     mine = [i for i in range(m) if i % workers == w]
     marks: dict[str, float] = {"start": time.perf_counter()}
-    progs = {i: _program(MascotParty(i, m, job["session"]), job, marks) for i in mine}
+    progs = {
+        i: timed_fill(
+            MascotParty(i, m, job["session"]), job["triples"], job["bits"], job["batch"], marks
+        )
+        for i in mine
+    }
     try:
         requests = {i: progs[i].send(None) for i in mine}
         while True:
@@ -109,28 +104,7 @@ def run_workers(
     procs = [
         ctx.Process(target=_worker, args=(w, workers, m, job, ends[w], out)) for w in range(workers)
     ]
-    for proc in procs:
-        proc.start()
-    marks: dict[int, dict[str, float]] = {}
-    try:
-        for _ in range(workers):
-            w, got = out.get(timeout=timeout)
-            marks[w] = got
-    finally:
-        for proc in procs:
-            proc.join(timeout=10)
-            if proc.is_alive():
-                proc.kill()
-    errors = {w: v["error"] for w, v in marks.items() if "error" in v}
-    if errors:
-        raise RuntimeError(f"MASCOT worker processes failed: {errors}")
-    setup_end = max(v["setup"] for v in marks.values())
-    triples_end = max(v["triples"] for v in marks.values())
-    bits_end = max(v["bits"] for v in marks.values())
-    cpu_triples = sum(v["cpu_triples"] - v["cpu_setup"] for v in marks.values())
-    return {
-        "workers": workers,
-        "mascot_triples_per_s_workers": round(triples / (triples_end - setup_end), 2),
-        "mascot_triples_per_cpu_s_workers": round(triples / cpu_triples, 2),
-        "mascot_bits_per_s_workers": round(bits / (bits_end - triples_end), 2) if bits else None,
+    rates = phase_rates(collect_marks(procs, out, timeout, "worker"), triples, bits)
+    return {"workers": workers} | {
+        f"{k}_workers" if "per_" in k else f"workers_{k}": v for k, v in rates.items()
     }
