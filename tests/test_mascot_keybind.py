@@ -15,7 +15,7 @@ from coopetition.protocols.spdz.conversion import PaillierParty
 from coopetition.protocols.spdz.errors import MacCheckFailed
 from coopetition.protocols.spdz.harness import run_local
 from coopetition.protocols.spdz.mascot import MascotParty
-from coopetition.protocols.spdz.mascot_keybind import PHASE, binding_rounds
+from coopetition.protocols.spdz.mascot_keybind import PHASE, bind_mac_key, binding_rounds
 from coopetition.protocols.spdz.mascot_local import LocalMascot
 from coopetition.protocols.spdz.testing import paillier_parties
 
@@ -49,7 +49,7 @@ def test_a_party_whose_cope_key_differs_from_its_enc_alpha_share_aborts(offset):
     run_local([honest.setup(), cheater.setup()])
     run_local([honest.triples(2), cheater.triples(2)])  # MASCOT alone does not notice
     with pytest.raises(MacCheckFailed):
-        run_local([honest.bind_key(ps[0]), binding_rounds(cheater, ps[1])])
+        run_local([bind_mac_key(honest, ps[0]), binding_rounds(cheater, ps[1])])
     with pytest.raises(Exception, match="aborted earlier"):  # no retry on the same links
         run_local([honest.triples(1), cheater.triples(1)])
 
@@ -74,4 +74,4 @@ def test_mismatched_local_key_shares_are_refused_before_anything_is_sent():
     ps = _paillier(2, b"keybind-local")
     party = MascotParty(0, 2, b"keybind-local", alpha_share=(ps[0].alpha_share + 1) % F.P)
     with pytest.raises(ValueError, match="differ"):
-        next(party.bind_key(ps[0]))
+        next(bind_mac_key(party, ps[0]))

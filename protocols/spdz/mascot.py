@@ -27,7 +27,7 @@ the online phase, Gadgets 3/4 and the consumption journal take them unchanged.
   exactly whatever a cheater does (no range proof needed).
 
 *MAC key binding*: with Helen the key shares are those of the published Enc(alpha_i);
-:meth:`MascotParty.bind_key` checks that (:mod:`.mascot_keybind`).
+:func:`.mascot_keybind.bind_mac_key` checks that.
 
 Dual-form bounded masks (with a Paillier ciphertext, used by Gadget 3's way back) cannot come
 from OT; they stay with the Paillier generator (:mod:`.offline`).
@@ -47,9 +47,7 @@ import numpy as np
 from coopetition.engine.errors import LocalFailure
 
 from . import field as F
-from .conversion import PaillierParty
 from .errors import SacrificeFailed
-from .mascot_keybind import bind_mac_key
 from .mascot_links import PartyLinks
 from .offline import bits_from_opened_squares
 from .online import SpdzParty
@@ -134,11 +132,10 @@ class MascotParty:
         """The run's online party (openings and MAC checks under this party's key share)."""
         return self._spdz("online")
 
-    @_single_use
-    def bind_key(self, paillier: PaillierParty) -> Program[None]:
-        """Prove to all that this run's key shares are the ones inside the published
-        Enc(alpha_i) (:mod:`.mascot_keybind`); every party runs it once after setup."""
-        return (yield from bind_mac_key(self, paillier))
+    def mark_aborted(self) -> None:
+        """Refuse every further step (a check run outside this class, e.g. the MAC key
+        binding of :mod:`.mascot_keybind`, failed with these correlations)."""
+        self._aborted = True
 
     def _spdz(self, tag: str) -> SpdzParty:
         """The online party used for this run's openings and MAC checks.

@@ -28,8 +28,6 @@ once, at the end).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from coopetition.engine.errors import LocalFailure
 from coopetition.protocols.paillier import ops
 
@@ -37,11 +35,9 @@ from . import field as F
 from .conversion import SLACK_BITS, PaillierParty
 from .errors import MacCheckFailed
 from .gadgets import SHARE_BITS
+from .mascot import MascotParty
 from .online import Exchange
 from .pairwise import MixedProgram as Program
-
-if TYPE_CHECKING:
-    from .mascot import MascotParty
 
 PHASE = "mascot-key-binding"
 
@@ -50,7 +46,8 @@ def bind_mac_key(mascot: MascotParty, paillier: PaillierParty) -> Program[None]:
     """Check that every party's MASCOT key share is the alpha_i of its Enc(alpha_i).
 
     Run by all parties after both setups (MASCOT's and ``paillier.setup()``); raises
-    ``MacCheckFailed`` if some party's keys differ or it published a wrong share.
+    ``MacCheckFailed`` if some party's keys differ or it published a wrong share, after which
+    ``mascot`` refuses every further step.
     """
     if not paillier.enc_alpha_shares:
         raise RuntimeError("run the Paillier setup (Enc(alpha_i)) before binding the MAC key")
@@ -63,7 +60,16 @@ def bind_mac_key(mascot: MascotParty, paillier: PaillierParty) -> Program[None]:
 
 def binding_rounds(mascot: MascotParty, paillier: PaillierParty) -> Program[None]:
     """The protocol of :func:`bind_mac_key` without the local guard (tests run it as a cheater
-    whose MASCOT key share differs from its Paillier one)."""
+    whose MASCOT key share differs from its Paillier one). A failure retires the MASCOT party:
+    its correlations must not be used again."""
+    try:
+        yield from _rounds(mascot, paillier)
+    except BaseException:
+        mascot.mark_aborted()
+        raise
+
+
+def _rounds(mascot: MascotParty, paillier: PaillierParty) -> Program[None]:
     (r,) = (yield from mascot.randoms(1)).parts
     rnd = paillier.next_round()
     cts, proofs, _ = paillier.prove_values([int(r.value[0])], "interval", SHARE_BITS, PHASE, rnd)

@@ -19,6 +19,7 @@ from typing import Any
 from .conversion import PaillierParty
 from .harness import HarnessStats, run_local
 from .mascot import MascotParty
+from .mascot_keybind import bind_mac_key
 from .pairwise import MixedProgram as Program
 from .preprocessing import Batch, PreprocessingStore, transfer_batches
 
@@ -54,7 +55,7 @@ class LocalMascot:
         ]
         self.stores: list[PreprocessingStore] = self._run(lambda p: p.setup())
         if paillier is not None:  # the shares must be those inside the published Enc(alpha_i)
-            self._run(lambda p: p.bind_key(paillier[p.party]))
+            self._run(lambda p: bind_mac_key(p, paillier[p.party]))
 
     def _run(self, make: Callable[[MascotParty], Program[Any]]) -> list[Any]:
         return run_local([make(p) for p in self.members], stats=self.stats)
