@@ -74,8 +74,21 @@ def _normalise(d: np.ndarray) -> np.ndarray:
 
 
 def sub_add(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """(a - b + c) mod P for (n, 32) uint8 buffers (a, b any 256-bit values, c canonical)."""
-    return _normalise(_limbs(a) - _limbs(b) + _limbs(c))
+    """(a - b + c) mod P for (n, 32) uint8 buffers (a, b any 256-bit values, c canonical).
+
+    ``c`` may also have r rows with r dividing n: it is then added to every block of r
+    consecutive rows (``np.tile`` semantics, without building the tiled copy).
+    """
+    d = _limbs(a) - _limbs(b)
+    cl = _limbs(c)
+    n, r = d.shape[1], cl.shape[1]
+    if r == n:
+        d += cl
+    elif r and n % r == 0:
+        d.reshape(LIMBS, n // r, r)[...] += cl[:, None, :]
+    else:
+        raise ValueError("c must have as many rows as a and b, or a divisor of that")
+    return _normalise(d)
 
 
 def gadget_sum(*parts: np.ndarray) -> list[int]:

@@ -156,7 +156,7 @@ class PartyLinks:
         recv_out, send_out = yield from self.random_ots(
             {j: bits for j in self.peers}, n * tau * K, 2
         )
-        corr = np.tile(np.repeat(V.ints_to_rows(b), tau, axis=0), (K, 1))
+        corr = np.repeat(V.ints_to_rows(b), tau, axis=0)  # added to each of the K blocks
         msgs = {}
         shares = [0] * (n * tau)
         for j in self.peers:
@@ -191,7 +191,7 @@ class PartyLinks:
             g0, g1 = self._cope_pairs[j]
             t0 = _stream(g0, n)
             t1 = _stream(g1, n)
-            u = V.sub_add(t0.reshape(-1, V.ELEM), t1.reshape(-1, V.ELEM), np.tile(x, (K, 1)))
+            u = V.sub_add(t0.reshape(-1, V.ELEM), t1.reshape(-1, V.ELEM), x)  # x per K block
             msgs[j] = {"u": u.tobytes()}
             terms = V.gadget_sum(t0) if n else []
             own = [(o - v) % F.P for o, v in zip(own, terms, strict=True)]
