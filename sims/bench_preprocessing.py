@@ -175,12 +175,18 @@ def _paillier(kg: TrustedDealerKeyGeneration, m: int, args: argparse.Namespace) 
 
 
 def _drop_in(kg: TrustedDealerKeyGeneration, m: int, args: argparse.Namespace) -> bool:
-    """Items from the chosen generator drive one online product and output, checked."""
+    """Items from the chosen generator drive one online product and output, checked.
+
+    For MASCOT the Paillier MAC-key setup runs first and MASCOT's key shares are bound to the
+    published Enc(alpha_i) (``mascot_keybind``), as Helen needs them.
+    """
     reps = interval.DEFAULT_REPETITIONS if args.insecure_bits is None else 16
     paillier = [
         PaillierParty(kg.key_share(i), b"bench-drop-in", interval_repetitions=reps)
         for i in range(m)
     ]
+    if args.preprocessing == "mascot":
+        run_local([p.setup() for p in paillier])
     gen = local_generator(args.preprocessing, m, paillier=paillier, session=b"bench-drop-in")
     gen.triples(2).input_masks(0, 2)
     xs = [123456789, -987654321]

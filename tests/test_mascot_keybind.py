@@ -13,6 +13,7 @@ import pytest
 from coopetition.protocols.spdz import field as F
 from coopetition.protocols.spdz.conversion import PaillierParty
 from coopetition.protocols.spdz.errors import MacCheckFailed
+from coopetition.protocols.spdz.generators import local_generator
 from coopetition.protocols.spdz.harness import run_local
 from coopetition.protocols.spdz.mascot import MascotParty
 from coopetition.protocols.spdz.mascot_keybind import PHASE, bind_mac_key, binding_rounds
@@ -64,10 +65,11 @@ class _WrongShare(PaillierParty):
 
 
 def test_a_party_that_publishes_another_share_than_its_mascot_share_aborts():
+    """Through ``local_generator`` too: given Paillier parties, MASCOT binds their keys."""
     session = b"keybind-cheat-share"
     ps = _paillier(2, session, cheat={1: _WrongShare})
     with pytest.raises(MacCheckFailed):
-        LocalMascot(2, paillier=ps, session=session)
+        local_generator("mascot", 2, paillier=ps, session=session)
 
 
 def test_mismatched_local_key_shares_are_refused_before_anything_is_sent():
