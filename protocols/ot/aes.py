@@ -62,16 +62,13 @@ class Prg:
     def read(self, n: int) -> bytes:
         return self._enc.update(bytes(n))
 
-    def read_into(self, out: np.ndarray, n: int) -> None:
-        """Write the next n stream bytes to ``out[:n]``; ``out`` needs 15 spare bytes after."""
-        self._enc.update_into(_zeros(n), _buffer(out))
-
 
 def streams(prgs: list[Prg], n: int) -> np.ndarray:
     """(len(prgs), n) uint8: the next n bytes of every PRG, written in place."""
     flat = np.empty(len(prgs) * n + 16, dtype=np.uint8)
+    view, zeros = _buffer(flat), _zeros(n)  # made once: hundreds of PRGs per call
     for i, prg in enumerate(prgs):
-        prg.read_into(flat[i * n : (i + 1) * n + 15], n)
+        prg._enc.update_into(zeros, view[i * n : (i + 1) * n + 15])
     return flat[: len(prgs) * n].reshape(len(prgs), n)
 
 
