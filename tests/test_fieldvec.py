@@ -30,6 +30,21 @@ def test_sub_add_matches_big_integers(triples):
     assert all(0 <= v < F.P for v in got)
 
 
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.tuples(raw256, raw256), min_size=1, max_size=4),
+    st.integers(1, 3),
+    st.lists(canonical, min_size=1, max_size=4),
+)
+def test_sub_add_adds_a_short_c_to_every_block(pairs, blocks, cs):
+    """c with r rows is added to each block of r rows of a - b (np.tile semantics)."""
+    r = len(cs)
+    a = [pairs[i % len(pairs)][0] for i in range(blocks * r)]
+    b = [pairs[i % len(pairs)][1] for i in range(blocks * r)]
+    got = V.rows_to_ints(V.sub_add(_buf(a), _buf(b), _buf(cs)))
+    assert got == [(x - y + cs[i % r]) % F.P for i, (x, y) in enumerate(zip(a, b, strict=True))]
+
+
 @settings(max_examples=15, deadline=None)
 @given(st.integers(1, 3), st.integers(1, 4), st.integers(0, 2**32))
 def test_gadget_sum_matches_the_definition(parts, n, seed):
@@ -41,7 +56,7 @@ def test_gadget_sum_matches_the_definition(parts, n, seed):
         % F.P
         for i in range(n)
     ]
-    assert V.gadget_sum(*bufs) == ref
+    assert V.gadget_sum(*(b.transpose(1, 0, 2) for b in bufs)) == ref
 
 
 @given(st.lists(canonical, max_size=8))

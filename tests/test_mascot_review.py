@@ -102,7 +102,8 @@ def test_multiply_selective_failure_leaves_the_honest_a_share_hidden(monkeypatch
     def tamper(i, j, tag, payload):  # type: ignore[no-untyped-def]
         if i == 1 and j == 0 and tag.startswith("mascot-mul-d/"):
             rows = bytearray(payload["d"])
-            rows[bit * 32 + 1] ^= 1  # OT row `bit` of element 0: a wrong d there
+            # OTs run bit-first (h * tau * n + element): bit `bit` of element 0.
+            rows[bit * mascot.TAU * 32 + 1] ^= 1
             payload = {"d": bytes(rows)}
         return payload
 
@@ -156,19 +157,19 @@ def test_gadget_sum_matches_python_ints_or_refuses(parts, n, seed, saturate):
         for i in range(n)
     ]
     try:
-        got = V.gadget_sum(*bufs)
+        got = V.gadget_sum(*(b.transpose(1, 0, 2) for b in bufs))
     except ValueError:
-        assert parts * 255 * 255 * (k // 8) >= 1 << 24
+        assert parts * 255 * 255 * (k // 8) >= 1 << 31
         return
     assert got == ref
 
 
-@pytest.mark.parametrize("parts", [1, 2, 8, 9, 64])
+@pytest.mark.parametrize("parts", [1, 2, 9, 64, 1032, 1033])
 def test_gadget_sum_at_full_width_is_exact_or_refused(parts):
-    """At k = 256 nine all-0xFF parts overflow the 24-bit read-back (they were accepted)."""
-    bufs = [np.full((1, 256, 32), 0xFF, dtype=np.uint8) for _ in range(parts)]
+    """All-0xFF parts at k = 256: exact up to 1032 parts (int32 sums), refused from 1033."""
+    bufs = [np.full((256, 1, 32), 0xFF, dtype=np.uint8) for _ in range(parts)]
     ref = parts * sum((2**256 - 1) << h for h in range(256)) % F.P
-    if parts <= 8:
+    if parts <= 1032:
         assert V.gadget_sum(*bufs) == [ref]
     else:
         with pytest.raises(ValueError):

@@ -1,4 +1,4 @@
-"""Oblivious transfer: base OT, bit-matrix transpose, GF(2^128) check sums and KOS extension.
+"""Oblivious transfer: base OT, bit-matrix transpose, the KOS check hash and KOS extension.
 
 References are independent: numpy's unpackbits for the transpose, a textbook shift-and-add
 carry-less product for GF(2^128), and the OT relations themselves (the receiver's output is
@@ -11,10 +11,11 @@ import secrets
 
 import numpy as np
 import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coopetition.protocols.ot import gf128
+from coopetition.protocols.ot import aes, checkhash, gf128
 from coopetition.protocols.ot.baseot import BaseOtReceiver, BaseOtSender
 from coopetition.protocols.ot.bitmatrix import transpose
 from coopetition.protocols.ot.errors import CorrelationCheckFailed, MalformedOtMessage
@@ -49,22 +50,45 @@ def test_gf128_mul_matches_textbook(a, b):
     assert gf128.mul(a, b) == _clmul_reduce(a, b)
 
 
-@pytest.mark.parametrize("n", [8, 64, 4096 + 8])
-def test_weighted_sum_matches_rowwise_products(n):
+def _ghash_poly(block: bytes) -> int:
+    """GHASH's bit order, spelled out: the most significant bit of byte 0 is X^0."""
+    return sum(1 << i for i in range(128) if (block[i // 8] >> (7 - i % 8)) & 1)
+
+
+@pytest.mark.parametrize("n", [8, 200, 2 * checkhash.BLOCK_ROWS + 200])
+def test_row_hash_is_the_blockwise_polynomial_hash(n):
+    """G(rows) = sum over blocks (cut from the end) of sum_i H_b^(a+2-i) row_i, H_b = E_Kb(0)."""
     rng = np.random.default_rng(n)
-    chi = rng.integers(0, 256, (128, n // 8), dtype=np.uint8)
     rows = rng.integers(0, 256, (n, 16), dtype=np.uint8)
-    bits = rng.integers(0, 256, n // 8, dtype=np.uint8)
-    chib = np.unpackbits(chi, axis=1, bitorder="little")
-    xb = np.unpackbits(bits, bitorder="little")
-    ref, ref_bits = 0, 0
-    for j in range(n):
-        cj = int.from_bytes(np.packbits(chib[:, j], bitorder="little").tobytes(), "little")
-        ref ^= _clmul_reduce(cj, gf128.row_int(rows[j]))
-        if xb[j]:
-            ref_bits ^= cj
-    assert gf128.weighted_sum(chi, rows) == ref
-    assert gf128.bit_sum(chi, bits) == ref_bits
+    bits = rng.integers(0, 2, n).astype(np.uint8)
+    seed = secrets.token_bytes(16)
+    sizes = [n % checkhash.BLOCK_ROWS or checkhash.BLOCK_ROWS]
+    sizes += [checkhash.BLOCK_ROWS] * ((n - sizes[0]) // checkhash.BLOCK_ROWS)
+    keys = aes.Prg(seed).read(16 * len(sizes))
+    ref, ref_bits, start = 0, 0, 0
+    for b, a in enumerate(sizes):
+        enc = Cipher(algorithms.AES(keys[16 * b : 16 * b + 16]), modes.ECB()).encryptor()
+        h = _ghash_poly(enc.update(bytes(16)))
+        power = 1
+        for i in range(a, 0, -1):  # row i (1-based) gets H^(a + 2 - i)
+            power = _clmul_reduce(power, h)
+            if i == a:
+                power = _clmul_reduce(power, h)
+            ref ^= _clmul_reduce(power, _ghash_poly(rows[start + i - 1].tobytes()))
+            if bits[start + i - 1]:
+                ref_bits ^= power
+        start += a
+    g = checkhash.RowHash(seed, n)
+    assert _ghash_poly(g(rows)) == ref
+    assert _ghash_poly(g.of_bits(np.packbits(bits, bitorder="little"))) == ref_bits
+    assert checkhash.to_poly(g(rows)) == ref
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.binary(min_size=16, max_size=16), st.binary(min_size=16, max_size=16))
+def test_ghash_block_product_matches_textbook(a, b):
+    got = checkhash.mul(a, b)
+    assert _ghash_poly(got) == _clmul_reduce(_ghash_poly(a), _ghash_poly(b))
 
 
 def _base(n=128, choices=None):

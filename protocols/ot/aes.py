@@ -23,26 +23,30 @@ _ECB = Cipher(algorithms.AES(FIXED_KEY), modes.ECB())
 
 
 def permute(blocks: np.ndarray) -> np.ndarray:
-    """pi applied to every 16-byte row of a (n, 16) uint8 array."""
-    enc = _ECB.encryptor()
-    out = enc.update(np.ascontiguousarray(blocks, dtype=np.uint8).tobytes())
-    return np.frombuffer(out, dtype=np.uint8).reshape(-1, 16)
+    """pi applied to every 16-byte row of a (n, 16) uint8 array (or (n, 2) uint64).
+
+    ``update_into`` a numpy buffer: ``update`` on megabytes allocates and copies its output
+    twice and ran at a sixth of the speed here.
+    """
+    data = _buffer(np.ascontiguousarray(blocks))
+    out = np.empty(len(data) + 16, dtype=np.uint8)
+    _ECB.encryptor().update_into(data, _buffer(out))
+    return out[: len(data)].reshape(-1, 16)
 
 
 def tweaked_hash(rows: np.ndarray, tweaks: np.ndarray, blocks_out: int) -> np.ndarray:
     """TMMO hash of each row to ``blocks_out`` 16-byte blocks: (n, 16) -> (n, 16*blocks_out).
 
     ``tweaks`` is (n,) uint64, unique per row within one key's lifetime; block j of row r uses
-    the tweak (tweaks[r], j) in the low and high 8 bytes.
+    the tweak (tweaks[r], j) in the low and high 8 bytes. The XORs run on uint64 halves.
     """
     n = rows.shape[0]
-    p = permute(rows)  # (n, 16)
-    tw = np.zeros((n, blocks_out, 16), dtype=np.uint8)
-    tw[:, :, :8] = tweaks.astype("<u8").view(np.uint8).reshape(n, 1, 8)
-    tw[:, :, 8:] = np.arange(blocks_out, dtype="<u8").view(np.uint8).reshape(1, blocks_out, 8)
-    x = tw ^ p[:, None, :]
-    y = permute(x.reshape(-1, 16)).reshape(n, blocks_out, 16) ^ p[:, None, :]
-    return y.reshape(n, 16 * blocks_out)
+    p = permute(rows).view("<u8")  # (n, 2)
+    x = np.empty((n, blocks_out, 2), dtype="<u8")
+    x[:, :, 0] = (tweaks.astype("<u8") ^ p[:, 0])[:, None]
+    x[:, :, 1] = np.arange(blocks_out, dtype="<u8")[None, :] ^ p[:, 1:2]
+    y = permute(x.view(np.uint8).reshape(-1, 16)).view("<u8").reshape(n, blocks_out, 2)
+    return (y ^ p[:, None, :]).view(np.uint8).reshape(n, 16 * blocks_out)
 
 
 class Prg:
@@ -57,3 +61,27 @@ class Prg:
 
     def read(self, n: int) -> bytes:
         return self._enc.update(bytes(n))
+
+
+def streams(prgs: list[Prg], n: int) -> np.ndarray:
+    """(len(prgs), n) uint8: the next n bytes of every PRG, written in place."""
+    flat = np.empty(len(prgs) * n + 16, dtype=np.uint8)
+    view, zeros = _buffer(flat), _zeros(n)  # made once: hundreds of PRGs per call
+    for i, prg in enumerate(prgs):
+        prg._enc.update_into(zeros, view[i * n : (i + 1) * n + 15])
+    return flat[: len(prgs) * n].reshape(len(prgs), n)
+
+
+def _buffer(array: np.ndarray) -> memoryview:
+    """A contiguous array's bytes as a (writable, if the array is) flat memoryview."""
+    return memoryview(array).cast("B")  # type: ignore[arg-type]
+
+
+_ZEROS = memoryview(bytes(1 << 16))
+
+
+def _zeros(n: int) -> memoryview:
+    global _ZEROS
+    if len(_ZEROS) < n:
+        _ZEROS = memoryview(bytes(n))
+    return _ZEROS[:n]

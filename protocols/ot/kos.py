@@ -10,7 +10,8 @@ random bits, kappa = 128 and s = 64, that are discarded):
 1. R expands both base keys of every column l with the PRG: T0_l, T1_l in {0,1}^n', and sends
    u_l = T0_l xor T1_l xor x. S computes Q_l = G(k_l^Delta_l) xor Delta_l * u_l, so that the rows
    satisfy q_j = t_j xor x_j * Delta.
-2. S sends a fresh seed; both expand it to chi_j in GF(2^128).
+2. S sends a fresh seed; both derive from it the linear hash G(t) = sum chi_j t_j in
+   GF(2^128) of :mod:`.checkhash` (block-wise polynomial hashing, epsilon < 2^-116).
 3. R sends xs = sum chi_j x_j and ts = sum chi_j t_j; S checks qs = ts + xs * Delta and
    aborts with :class:`CorrelationCheckFailed` otherwise. A receiver that used different x
    in different columns (to learn bits of Delta by selective failure) passes only where the
@@ -22,7 +23,7 @@ random bits, kappa = 128 and s = 64, that are discarded):
    (tweaks) run on across extends, so no tweak is used twice under one Delta.
 
 All steps work on whole numpy buffers: the PRG fills the columns, :mod:`.bitmatrix` turns
-columns into rows and :mod:`.gf128` computes the check sums.
+columns into rows and :mod:`.checkhash` computes the check sums (GHASH through AES-GCM).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import aes, gf128
+from . import aes, checkhash
 from .baseot import BaseOtReceiver, BaseOtSender
 from .bitmatrix import transpose
 from .errors import CorrelationCheckFailed, MalformedOtMessage
@@ -47,13 +48,7 @@ def _padded(n: int) -> int:
 
 
 def _expand(prgs: list[aes.Prg], nbytes: int) -> np.ndarray:
-    return np.frombuffer(b"".join(p.read(nbytes) for p in prgs), dtype=np.uint8).reshape(
-        len(prgs), nbytes
-    )
-
-
-def _chi(seed: bytes, nbytes: int) -> np.ndarray:
-    return _expand([aes.Prg(seed)], KAPPA * nbytes).reshape(KAPPA, nbytes)
+    return aes.streams(prgs, nbytes)
 
 
 @dataclass
@@ -99,10 +94,8 @@ class KosReceiver:
         if not isinstance(seed, (bytes, bytearray)) or len(seed) != 16:
             raise MalformedOtMessage("KOS: malformed challenge", culprit=self.peer)
         assert self._x is not None and self._t_rows is not None
-        chi = _chi(bytes(seed), len(self._x))
-        xs = gf128.bit_sum(chi, self._x)
-        ts = gf128.weighted_sum(chi, self._t_rows)
-        return xs.to_bytes(16, "little") + ts.to_bytes(16, "little")
+        chi = checkhash.RowHash(bytes(seed), self._t_rows.shape[0])
+        return chi.of_bits(self._x) + chi(self._t_rows)
 
     def outputs(self, blocks: int) -> np.ndarray:
         """(n, 16*blocks) uint8: H(j, t_j) for the n real OTs of the last extend."""
@@ -167,11 +160,9 @@ class KosSender:
         if not isinstance(answer, (bytes, bytearray)) or len(answer) != 32:
             raise MalformedOtMessage("KOS: malformed check answer", culprit=self.peer)
         assert self._q_rows is not None
-        xs = int.from_bytes(answer[:16], "little")
-        ts = int.from_bytes(answer[16:], "little")
-        chi = _chi(self._seed, self._q_rows.shape[0] // 8)
-        qs = gf128.weighted_sum(chi, self._q_rows)
-        if qs != ts ^ gf128.mul(xs, self._delta):
+        xs, ts = bytes(answer[:16]), bytes(answer[16:])
+        qs = checkhash.RowHash(self._seed, self._q_rows.shape[0])(self._q_rows)
+        if qs != checkhash.xor(ts, checkhash.mul(xs, self._delta.to_bytes(16, "little"))):
             self._failed = True
             raise CorrelationCheckFailed(
                 "KOS correlation check failed: inconsistent OT extension columns",

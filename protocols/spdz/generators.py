@@ -61,8 +61,15 @@ def local_generator(
     alpha_shares: list[int] | None = None,
     session: bytes = b"local-preprocessing",
 ) -> LocalMascot | LocalPaillier:
-    """A generator of the named kind; ``paillier`` parties are required for ``paillier``."""
+    """A generator of the named kind; ``paillier`` parties are required for ``paillier``.
+
+    For ``mascot``, given ``paillier`` parties (after their MAC-key setup) the key shares are
+    theirs and are bound to their published Enc(alpha_i) (:mod:`.mascot_keybind`); given only
+    ``alpha_shares`` nothing checks that binding.
+    """
     if kind == "mascot":
+        if paillier is not None:
+            return LocalMascot(parties, paillier=paillier, session=session)
         return LocalMascot(parties, alpha_shares=alpha_shares, session=session)
     if kind == "paillier":
         if paillier is None or len(paillier) != parties:

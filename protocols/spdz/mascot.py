@@ -26,6 +26,9 @@ the online phase, Gadgets 3/4 and the consumption journal take them unchanged.
 * **Bounded** masks of ``bits`` bits: sum_i 2^i [[b_i]] from checked bits, so 0 <= R < 2^bits
   exactly whatever a cheater does (no range proof needed).
 
+*MAC key binding*: with Helen the key shares are those of the published Enc(alpha_i);
+:func:`.mascot_keybind.bind_mac_key` checks that.
+
 Dual-form bounded masks (with a Paillier ciphertext, used by Gadget 3's way back) cannot come
 from OT; they stay with the Paillier generator (:mod:`.offline`).
 """
@@ -124,6 +127,15 @@ class MascotParty:
             h.update(seeds[j])
         self._run_nonce = h.digest()
         return self.store
+
+    def online(self) -> SpdzParty:
+        """The run's online party (openings and MAC checks under this party's key share)."""
+        return self._spdz("online")
+
+    def mark_aborted(self) -> None:
+        """Refuse every further step (a check run outside this class, e.g. the MAC key
+        binding of :mod:`.mascot_keybind`, failed with these correlations)."""
+        self._aborted = True
 
     def _spdz(self, tag: str) -> SpdzParty:
         """The online party used for this run's openings and MAC checks.

@@ -151,25 +151,26 @@ class PartyLinks:
         Returns my share of sum_(j != me) (a_me * b_j + a_j * b_me) for every a element.
         """
         n = len(b)
-        bits = field_bits(a).reshape(-1)  # (n*tau*K,)
+        # OT number h * (n * tau) + e carries bit h of a[e] (h-first, as gadget_sum reads it).
+        bits = np.ascontiguousarray(field_bits(a).T).reshape(-1)  # (K * n * tau,)
         recv_out, send_out = yield from self.random_ots(
             {j: bits for j in self.peers}, n * tau * K, 2
         )
-        corr = np.repeat(V.ints_to_rows(b), tau * K, axis=0)
+        corr = np.repeat(V.ints_to_rows(b), tau, axis=0)  # added to each of the K blocks
         msgs = {}
         shares = [0] * (n * tau)
         for j in self.peers:
             o0, o1 = send_out[j]
             msgs[j] = {"d": V.sub_add(o0, o1, corr).tobytes()}
-            sender = V.gadget_sum(o0.reshape(n * tau, K, V.ELEM))
+            sender = V.gadget_sum(o0.reshape(K, n * tau, V.ELEM))
             shares = [(s - v) % F.P for s, v in zip(shares, sender, strict=True)]
         got = yield Pairwise(self._tag("mascot-mul-d"), msgs)
         for j in self.peers:
             raw = _bytes_of(got[j], "d", n * tau * K * V.ELEM, j)
             d = _rows(raw, (n * tau * K, V.ELEM), j)
             mine = V.gadget_sum(
-                recv_out[j].reshape(n * tau, K, V.ELEM),
-                (d * bits[:, None]).reshape(n * tau, K, V.ELEM),
+                recv_out[j].reshape(K, n * tau, V.ELEM),
+                (d * bits[:, None]).reshape(K, n * tau, V.ELEM),
             )
             shares = [(s + v) % F.P for s, v in zip(shares, mine, strict=True)]
         return shares
@@ -190,9 +191,9 @@ class PartyLinks:
             g0, g1 = self._cope_pairs[j]
             t0 = _stream(g0, n)
             t1 = _stream(g1, n)
-            u = V.sub_add(t0.reshape(-1, V.ELEM), t1.reshape(-1, V.ELEM), np.tile(x, (K, 1)))
+            u = V.sub_add(t0.reshape(-1, V.ELEM), t1.reshape(-1, V.ELEM), x)  # x per K block
             msgs[j] = {"u": u.tobytes()}
-            terms = V.gadget_sum(t0.transpose(1, 0, 2)) if n else []
+            terms = V.gadget_sum(t0) if n else []
             own = [(o - v) % F.P for o, v in zip(own, terms, strict=True)]
         got = yield Pairwise(self._tag("mascot-cope-u"), msgs)
         out: dict[int, list[int]] = {self.party: own}
@@ -202,14 +203,10 @@ class PartyLinks:
             raw = _bytes_of(got[j], "u", K * nj * V.ELEM, j)
             u = _rows(raw, (K, nj, V.ELEM), j)
             tq = _stream(self._cope_mine[j], nj)
-            out[j] = (
-                V.gadget_sum(tq.transpose(1, 0, 2), (u * mask).transpose(1, 0, 2)) if nj else []
-            )
+            out[j] = V.gadget_sum(tq, u * mask) if nj else []
         return out
 
 
 def _stream(prgs: list[aes.Prg], n: int) -> np.ndarray:
     """(K, n, 32): n pseudo-random 256-bit values from each of the K seeds."""
-    return np.frombuffer(b"".join(p.read(n * V.ELEM) for p in prgs), dtype=np.uint8).reshape(
-        len(prgs), n, V.ELEM
-    )
+    return aes.streams(prgs, n * V.ELEM).reshape(len(prgs), n, V.ELEM)

@@ -6,7 +6,9 @@ local harness) and offers the same calls as
 :class:`~.preprocessing.InsecureDealerPreprocessing` (``triples(n)``, ``bits(n)``,
 ``randoms(n)``, ``bounded(n, bits)``, ``input_masks(owner, n)``, ``stores``,
 ``transfer_to``), so a test written against the dealer can be run on real preprocessing.
-Nobody here knows alpha: each party's key share stays in its own object.
+Nobody here knows alpha: each party's key share stays in its own object. Given ``paillier``
+parties (after their setup), the key shares are theirs and are bound to the published
+Enc(alpha_i) right after MASCOT's setup (:mod:`.mascot_keybind`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .conversion import PaillierParty
 from .harness import HarnessStats, run_local
 from .mascot import MascotParty
+from .mascot_keybind import bind_mac_key
 from .pairwise import MixedProgram as Program
 from .preprocessing import Batch, PreprocessingStore, transfer_batches
 
@@ -30,9 +34,14 @@ class LocalMascot:
         alpha_shares: list[int] | None = None,
         session: bytes = b"local-mascot",
         batch: int = 128,
+        paillier: list[PaillierParty] | None = None,
     ) -> None:
         if parties < 2:
             raise ValueError("MASCOT needs at least two parties")
+        if paillier is not None:
+            if len(paillier) != parties:
+                raise ValueError("one Paillier party per party")
+            alpha_shares = [p.alpha_share for p in paillier]
         if alpha_shares is not None and len(alpha_shares) != parties:
             raise ValueError("one MAC key share per party")
         self.parties = parties
@@ -45,6 +54,8 @@ class LocalMascot:
             for i in range(parties)
         ]
         self.stores: list[PreprocessingStore] = self._run(lambda p: p.setup())
+        if paillier is not None:  # the shares must be those inside the published Enc(alpha_i)
+            self._run(lambda p: bind_mac_key(p, paillier[p.party]))
 
     def _run(self, make: Callable[[MascotParty], Program[Any]]) -> list[Any]:
         return run_local([make(p) for p in self.members], stats=self.stats)
