@@ -17,7 +17,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
+
+#: Where this task's counts go as well, keyed ``"<tally>.<kind>"`` (``paillier.powmod``,
+#: ``zk.full``): one ``Counter`` per party, so in-process parties that share the process-wide
+#: tallies are still told apart. A context variable, because in-process parties are trio tasks
+#: (each task runs in its own copy of the context, which child tasks and ``trio.to_thread``
+#: workers inherit); a party that does not set it adds to the process-wide tallies only.
+PARTY_SINK: ContextVar[Counter[str] | None] = ContextVar("opcount_party_sink", default=None)
 
 
 class Tally:
@@ -26,8 +34,16 @@ class Tally:
     The Paillier code and the proof library each keep one, with their own kinds of operation.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, name: str) -> None:
+        self.name = name
         self.counts: Counter[str] = Counter()
+
+    def add(self, kind: str, count: int = 1) -> None:
+        """Count ``count`` operations of ``kind`` here and in the current party's sink, if any."""
+        self.counts[kind] += count
+        sink = PARTY_SINK.get()
+        if sink is not None:
+            sink[f"{self.name}.{kind}"] += count
 
     @contextmanager
     def counting(self) -> Iterator[Counter[str]]:
@@ -41,12 +57,12 @@ class Tally:
             result.update({k: v for k, v in after.items() if v > 0})
 
 
-_PAILLIER = Tally()
+_PAILLIER = Tally("paillier")
 COUNTS: Counter[str] = _PAILLIER.counts
 
 
 def tally(kind: str, count: int = 1) -> None:
-    COUNTS[kind] += count
+    _PAILLIER.add(kind, count)
 
 
 def reset() -> None:
