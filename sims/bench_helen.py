@@ -11,7 +11,8 @@ loads; wall seconds do not (record ``uptime``'s load average with them, as the J
 What the parties start with is made here first, and reported apart as ``prepare_wall_seconds``:
 the trusted dealer's threshold key (safe primes) and all SPDZ preprocessing (MASCOT, or the
 INSECURE dealer with ``--insecure``). Peak RSS is the process's (all parties together).
-Nothing is written unless ``--out`` is given.
+Nothing is written unless ``--out`` is given. ``--sweep d|m`` runs the paper's Fig. 3 points
+(``helen_sweep``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from coopetition.protocols.helen.config import SECURE_KEY_BITS, HelenConfig
 from coopetition.protocols.helen.local_run import train_locally
 from coopetition.protocols.helen.run_record import full_exponentiations, traffic
 from coopetition.protocols.zk import group
+from coopetition.sims import helen_sweep
 from coopetition.sims.benchkit import git_commit, machine_info, random_modulus
 
 #: the synthetic model's noise (standard deviation of y's noise term)
@@ -53,6 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="keys below 2048 bits, dealer preprocessing, 16 proof repetitions (smoke tests)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
+    parser.add_argument(
+        "--sweep",
+        choices=("d", "m"),
+        help="the paper's Fig. 3a (d = 10..90 at m = 4) or 3b (m = 2..8 at d = 50): CSV and PNG "
+        "beside --out",
+    )
+    parser.add_argument("--sweep-values", help="comma-separated points instead of the paper's")
     parser.add_argument("--out", type=Path, default=None, help="write JSON here (nothing else)")
 
 
@@ -109,6 +118,13 @@ def _phases(
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.sweep:
+        return helen_sweep.sweep(args, run_one)
+    return run_one(args)
+
+
+def run_one(args: argparse.Namespace) -> dict[str, Any]:
+    """One run at ``args``' shape."""
     if args.parties < 2 or args.features < 1 or args.iterations < 1:
         raise ConfigError("needs --parties >= 2, --features >= 1, --iterations >= 1")
     if args.rows < args.features:

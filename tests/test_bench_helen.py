@@ -50,3 +50,18 @@ def test_bench_helen_reports_every_phase(tmp_path, monkeypatch, capsys):
     assert result["rel_l2_vs_admm"] <= 1e-3
     assert result["insecure"] and result["key_bits"] == 1280
     assert not (tmp_path / "results").exists()
+
+
+def test_sweep_writes_the_fig3_csv_and_png(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "sweep" / "bench_helen.json"
+    args = ["--sweep", "m", "--sweep-values", "2", "--features", "1", "--iterations", "1"]
+    insecure = ["--rows", "12", "--key-bits", "1280", "--insecure", "--json", "--out", str(out)]
+    assert main(["bench", "helen", *args, *insecure]) == 0
+    result = json.loads(capsys.readouterr().out)
+    (point,) = result["points"]
+    # with --sweep-values the other dimension is the one given (d = 1), not the paper's 50
+    assert (point["parties"], point["features"]) == (2, 1)
+    assert point["svd_proofs_E"] > 0 and point["model_compute_E"] > 0
+    assert (out.parent / "bench_helen_fig3b.csv").read_text().startswith("sweep,")
+    assert (out.parent / "bench_helen_fig3b.png").stat().st_size > 1000
