@@ -57,14 +57,15 @@ def sweep(args: argparse.Namespace, run_one: Any) -> dict[str, Any]:
     fixed_name, fixed_value = FIXED[axis]
     out = args.out
     args.out = None
-    rows = []
+    rows, runs = [], []
     if not args.sweep_values:  # the paper's points at the paper's fixed m or d
         setattr(args, fixed_name, fixed_value)
     for value in points(args):
         setattr(args, "features" if axis == "d" else "parties", value)
-        rows.append(row(axis, value, run_one(args)))
+        runs.append(run_one(args))
+        rows.append(row(axis, value, runs[-1]))
     args.out = out
-    result = {"benchmark": "helen", "sweep": axis, "points": rows}
+    result = {"benchmark": "helen", "sweep": axis, "points": rows, "runs": runs}
     if out is not None:
         stem = Path(out).with_suffix("")
         write_csv(stem.with_name(f"{stem.name}_fig3{'a' if axis == 'd' else 'b'}.csv"), rows)

@@ -31,37 +31,32 @@ def test_synthetic_data_follows_its_model():
     )
 
 
-def test_bench_helen_reports_every_phase(tmp_path, monkeypatch, capsys):
+def test_bench_helen_reports_every_phase_and_sweeps(tmp_path, monkeypatch, capsys):
+    """One tiny sweep point (m = 2, d = 2): its run's per-phase table and the Fig. 3 files."""
     monkeypatch.chdir(tmp_path)
-    args = ["--parties", str(M), "--features", str(D), "--iterations", "1", "--rows", "20"]
-    assert main(["bench", "helen", *args, "--key-bits", "1280", "--insecure", "--json"]) == 0
+    out = tmp_path / "sweep" / "bench_helen.json"
+    args = ["--sweep", "m", "--sweep-values", str(M), "--features", str(D), "--iterations", "1"]
+    insecure = ["--rows", "20", "--key-bits", "1280", "--insecure", "--json", "--out", str(out)]
+    assert main(["bench", "helen", *args, *insecure]) == 0
     result = json.loads(capsys.readouterr().out)
-    phases = result["phases"]
+    (run,) = result["runs"]
+    phases = run["phases"]
     assert set(phases) == {"setup", "input", "local", "coordinate", "verify", "release"}
     for name in ("input", "local", "coordinate", "verify", "release"):
         assert phases[name]["cost_E_mean"] > 0 and phases[name]["full_exponentiations_mean"] > 0
     for name, row in phases.items():
         assert row["bytes_sent_total"] == sum(
-            p["phase_traffic"][name]["bytes_sent"] for p in result["per_party"]
+            p["phase_traffic"][name]["bytes_sent"] for p in run["per_party"]
         )
     release = phases["release"]["exponentiations_party0"]
     assert release["paillier.powmod"] == D + 2 + 2 * M
-    assert result["E_seconds"] > 0 and result["peak_rss_mib"] > 0
-    assert result["rel_l2_vs_admm"] <= 1e-3
-    assert result["insecure"] and result["key_bits"] == 1280
+    assert run["E_seconds"] > 0 and run["peak_rss_mib"] > 0
+    assert run["rel_l2_vs_admm"] <= 1e-3
+    assert run["insecure"] and run["key_bits"] == 1280
     assert not (tmp_path / "results").exists()
-
-
-def test_sweep_writes_the_fig3_csv_and_png(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    out = tmp_path / "sweep" / "bench_helen.json"
-    args = ["--sweep", "m", "--sweep-values", "2", "--features", "1", "--iterations", "1"]
-    insecure = ["--rows", "12", "--key-bits", "1280", "--insecure", "--json", "--out", str(out)]
-    assert main(["bench", "helen", *args, *insecure]) == 0
-    result = json.loads(capsys.readouterr().out)
     (point,) = result["points"]
-    # with --sweep-values the other dimension is the one given (d = 1), not the paper's 50
-    assert (point["parties"], point["features"]) == (2, 1)
+    # with --sweep-values the other dimension is the one given (d = 2), not the paper's 50
+    assert (point["parties"], point["features"]) == (M, D)
     assert point["svd_proofs_E"] > 0 and point["model_compute_E"] > 0
     assert (out.parent / "bench_helen_fig3b.csv").read_text().startswith("sweep,")
     assert (out.parent / "bench_helen_fig3b.png").stat().st_size > 1000
