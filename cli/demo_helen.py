@@ -29,10 +29,10 @@ from coopetition.optional import require
 from coopetition.protocols.admm.objective import Objective
 from coopetition.protocols.admm.reference import reference_fit
 from coopetition.protocols.helen import numerics
-from coopetition.protocols.helen.config import HelenConfig
 from coopetition.protocols.helen.local_run import train_locally
 from coopetition.protocols.helen.run_record import traffic
 from coopetition.sims.data import Dataset, load
+from coopetition.sims.helen_matrix import helen_config
 
 #: Helen's iterations when ``--iterations`` is not given. The paper runs 10; on the default data
 #: (wine-red, lasso, rho = 0.1 n) plaintext ADMM's test error after 3 is within 0.5 % of
@@ -53,11 +53,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         help="Helen: train on the first K features only (default: all of the dataset's)",
     )
-
-
-def _bound(values: np.ndarray) -> float:
-    """A public power-of-two bound above every |entry| (agreed in setup)."""
-    return float(2.0 ** np.ceil(np.log2(max(float(np.abs(values).max()), 1.0) * 1.01)))
 
 
 def _features(data: Dataset, count: int | None) -> Dataset:
@@ -87,16 +82,14 @@ def run_helen(args: argparse.Namespace) -> int:
         lam = 0.0 if args.objective == "least_squares" else (args.lam or 0.02 * rows)
         objective = Objective(args.objective, lam=lam, l1_ratio=args.l1_ratio)
         iterations = DEFAULT_ITERATIONS if args.iterations is None else args.iterations
-        config = HelenConfig(
-            objective=objective,
+        config = helen_config(
+            objective,
+            X,
+            y,
             rho=args.rho or 0.1 * rows,
             iterations=iterations,
-            x_bound=_bound(X),
-            y_bound=_bound(y),
             key_bits=args.key_bits,
             insecure=args.insecure,
-            interval_repetitions=16 if args.insecure else None,
-            preprocessing="insecure-dealer" if args.insecure else "mascot",
         )
         scales = config.scales(X.shape[1], max(len(p[0]) for p in parts), args.parties)
     except ConfigError as exc:

@@ -32,12 +32,13 @@ import trio
 from coopetition.engine.errors import ConfigError
 from coopetition.protocols.admm.objective import Objective
 from coopetition.protocols.helen import numerics
-from coopetition.protocols.helen.config import SECURE_KEY_BITS, HelenConfig
+from coopetition.protocols.helen.config import SECURE_KEY_BITS
 from coopetition.protocols.helen.local_run import train_locally
 from coopetition.protocols.helen.run_record import full_exponentiations, traffic
 from coopetition.protocols.zk import group
 from coopetition.sims import helen_sweep
 from coopetition.sims.benchkit import git_commit, machine_info, random_modulus
+from coopetition.sims.helen_matrix import helen_config
 
 #: the synthetic model's noise (standard deviation of y's noise term)
 NOISE = 0.1
@@ -74,10 +75,6 @@ def synthetic(
     X = rng.standard_normal((parties * rows, features))
     y = X @ w + NOISE * rng.standard_normal(parties * rows)
     return [(X[i * rows : (i + 1) * rows], y[i * rows : (i + 1) * rows]) for i in range(parties)], w
-
-
-def _bound(values: np.ndarray) -> float:
-    return float(2.0 ** np.ceil(np.log2(max(float(np.abs(values).max()), 1.0) * 1.01)))
 
 
 def e_seconds(bits: int = SECURE_KEY_BITS, reps: int = 20) -> float:
@@ -134,16 +131,14 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
     y = np.concatenate([p[1] for p in parts])
     total = len(y)
     objective = Objective("lasso", lam=0.02 * total)
-    config = HelenConfig(
-        objective=objective,
+    config = helen_config(
+        objective,
+        X,
+        y,
         rho=0.1 * total,
         iterations=args.iterations,
-        x_bound=_bound(X),
-        y_bound=_bound(y),
         key_bits=args.key_bits,
         insecure=args.insecure,
-        interval_repetitions=16 if args.insecure else None,
-        preprocessing="insecure-dealer" if args.insecure else "mascot",
     )
     e = e_seconds()
     first_start: list[float] = []

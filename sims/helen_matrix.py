@@ -54,6 +54,31 @@ def value_bound(values: np.ndarray) -> float:
     return float(2.0 ** np.ceil(np.log2(max(float(np.abs(values).max()), 1.0) * 1.01)))
 
 
+def helen_config(
+    objective: Objective,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    rho: float,
+    iterations: int,
+    key_bits: int,
+    insecure: bool,
+) -> HelenConfig:
+    """Helen's parameters for training data ``X``, ``y``: power-of-two value bounds, and with
+    ``insecure`` the test shortcuts (16 interval-proof repetitions, the insecure dealer)."""
+    return HelenConfig(
+        objective=objective,
+        rho=rho,
+        iterations=iterations,
+        x_bound=value_bound(X),
+        y_bound=value_bound(y),
+        key_bits=key_bits,
+        insecure=insecure,
+        interval_repetitions=16 if insecure else None,
+        preprocessing="insecure-dealer" if insecure else "mascot",
+    )
+
+
 def load_shared(name: str, data: Path = DATA) -> tuple[np.ndarray, np.ndarray]:
     """Standardised features and centred target of one of ``DATASETS``."""
     if name.startswith("wine-"):
@@ -101,16 +126,14 @@ def run_cell(
     rows = len(y_train)
     objective = Objective("lasso", lam=0.02 * rows)
     insecure = key_bits < 2048
-    config = HelenConfig(
-        objective=objective,
+    config = helen_config(
+        objective,
+        X_train,
+        y_train,
         rho=0.1 * rows,
         iterations=iterations,
-        x_bound=value_bound(X_train),
-        y_bound=value_bound(y_train),
         key_bits=key_bits,
         insecure=insecure,
-        interval_repetitions=16 if insecure else None,
-        preprocessing="insecure-dealer" if insecure else "mascot",
     )
     scales = config.scales(X.shape[1], max(len(p[1]) for p in parts), parties)
     cpu, started = time.process_time(), time.perf_counter()
