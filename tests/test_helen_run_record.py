@@ -12,6 +12,7 @@ INSECURE parameters for speed (a 1280-bit test key; see ``test_helen_run``).
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 import numpy as np
@@ -21,7 +22,7 @@ from test_helen_run import insecure_config, wine_parts
 from coopetition.protocols.admm.objective import Objective
 from coopetition.protocols.helen.local_run import train_locally
 from coopetition.protocols.helen.run_record import PhaseMeter, full_exponentiations, traffic
-from coopetition.protocols.paillier import opcount
+from coopetition.protocols.paillier import opcount, parallel
 from coopetition.protocols.zk import group
 
 FEATURES, PARTIES, ROWS = (1, 10), 2, 20
@@ -67,13 +68,31 @@ async def test_counts_follow_a_party_into_worker_threads():
     assert await trio.to_thread.run_sync(next, program) == "request"
     assert await trio.to_thread.run_sync(program.send, 1) == "request"
     assert meter.counts["input"]["paillier.powmod"] == 2
-    sink: Counter[str] = Counter()
+    sink = opcount.PartySink()
     token = opcount.PARTY_SINK.set(sink)
     try:
         await trio.to_thread.run_sync(opcount.tally, "fixed_base", 5)
     finally:
         opcount.PARTY_SINK.reset(token)
-    assert sink == {"paillier.fixed_base": 5}
+    assert sink.counts == {"paillier.fixed_base": 5}
+
+
+def test_helper_threads_cpu_is_charged_to_the_party_that_asked():
+    """``paillier.parallel`` runs exponentiation lists in a thread pool: their CPU must reach the
+    meter (the step's own thread clock does not see it)."""
+    n2 = (2**1279 - 1) ** 2  # any odd modulus; 40 full-length exponentiations on 2 threads
+
+    def step():
+        parallel.powmod_base_list([3 + 2 * i for i in range(40)], 2**2500 + 1, n2)
+        yield "request"
+
+    meter = PhaseMeter()
+    program = meter.metered(step(), "helen-verify")
+    started = time.process_time()
+    next(program)
+    process = time.process_time() - started
+    charged = meter.cpu_seconds["verify"]
+    assert charged >= 0.8 * process, (charged, process)
 
 
 async def test_a_tiny_run_records_per_party_counts_against_the_formula():

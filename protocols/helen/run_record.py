@@ -8,10 +8,10 @@ per-party sink (``opcount.PARTY_SINK``) at this party's counter for the phase an
 thread's CPU clock. A step runs start to finish on one thread, inline on the event loop or in a
 worker thread (``trio.to_thread`` copies the context; the sink is set inside the step either
 way), so the thread clock charges exactly this party's step, also while other parties' steps run
-in other threads. Not counted: helper threads a step hands lists of exponentiations to
-(``paillier.parallel``) add their CPU to their own threads (their *counts* are tallied by the
-caller and are complete), and work outside the programs (the engine's signatures and echo
-hashes).
+in other threads. Helper threads a step hands lists of exponentiations to (``paillier.parallel``)
+measure their own thread CPU and the step's thread adds it to the sink, so it is charged to the
+party that asked. Not counted: work outside the programs (the engine's signatures, echo hashes
+and frame encoding).
 
 Bytes come from the engine's per-phase ``Party.stats`` (the driver counts every frame sent,
 echo rounds included); ``traffic`` merges them into the record after the run.
@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Generator, Mapping
 from typing import Any
 
-from coopetition.protocols.paillier.opcount import PARTY_SINK
+from coopetition.protocols.paillier.opcount import PARTY_SINK, PartySink
 
 __all__ = ["PhaseMeter", "full_exponentiations", "short_name", "traffic"]
 
@@ -43,25 +43,30 @@ class PhaseMeter:
     """Exponentiation counts and CPU seconds of one party's phase programs, per phase."""
 
     def __init__(self) -> None:
-        self.counts: dict[str, Counter[str]] = {}
+        self.sinks: dict[str, PartySink] = {}
         self.cpu_seconds: dict[str, float] = {}
+
+    @property
+    def counts(self) -> dict[str, Counter[str]]:
+        return {phase: sink.counts for phase, sink in self.sinks.items()}
 
     def metered(self, program: Generator[Any, Any, Any], phase: str) -> Generator[Any, Any, Any]:
         """``program`` unchanged (requests, replies, thrown aborts, return value), measured."""
         name = short_name(phase)
-        counts = self.counts.setdefault(name, Counter())
+        sink = self.sinks.setdefault(name, PartySink())
         self.cpu_seconds.setdefault(name, 0.0)
         reply: Any = None
         error: BaseException | None = None
         while True:
-            token = PARTY_SINK.set(counts)
-            started = time.thread_time()
+            token = PARTY_SINK.set(sink)
+            started, helpers = time.thread_time(), sink.helper_seconds
             try:
                 request = program.send(reply) if error is None else program.throw(error)
             except StopIteration as stop:
                 return stop.value
             finally:
-                self.cpu_seconds[name] += time.thread_time() - started
+                spent = time.thread_time() - started + sink.helper_seconds - helpers
+                self.cpu_seconds[name] += spent
                 PARTY_SINK.reset(token)
             try:
                 reply, error = (yield request), None

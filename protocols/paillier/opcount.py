@@ -18,14 +18,33 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
-#: Where this task's counts go as well, keyed ``"<tally>.<kind>"`` (``paillier.powmod``,
-#: ``zk.full``): one ``Counter`` per party, so in-process parties that share the process-wide
-#: tallies are still told apart. A context variable, because in-process parties are trio tasks
-#: (each task runs in its own copy of the context, which child tasks and ``trio.to_thread``
-#: workers inherit); a party that does not set it adds to the process-wide tallies only.
-PARTY_SINK: ContextVar[Counter[str] | None] = ContextVar("opcount_party_sink", default=None)
+
+@dataclass
+class PartySink:
+    """What one party's work adds up to: its operation counts, keyed ``"<tally>.<kind>"``
+    (``paillier.powmod``, ``zk.full``), and the CPU seconds helper threads spent for it
+    (``paillier.parallel`` hands lists of exponentiations to a thread pool, whose CPU the
+    party's own thread clock does not see)."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    helper_seconds: float = 0.0
+
+
+#: The current party's sink, besides the process-wide tallies. A context variable, because
+#: in-process parties are trio tasks: each task runs in its own copy of the context, which child
+#: tasks and ``trio.to_thread`` workers inherit. Work with no sink set adds to the process-wide
+#: tallies only.
+PARTY_SINK: ContextVar[PartySink | None] = ContextVar("opcount_party_sink", default=None)
+
+
+def helper_cpu(seconds: float) -> None:
+    """Charge helper threads' CPU seconds to the current party, if one is set."""
+    sink = PARTY_SINK.get()
+    if sink is not None:
+        sink.helper_seconds += seconds
 
 
 class Tally:
@@ -43,7 +62,7 @@ class Tally:
         self.counts[kind] += count
         sink = PARTY_SINK.get()
         if sink is not None:
-            sink[f"{self.name}.{kind}"] += count
+            sink.counts[f"{self.name}.{kind}"] += count
 
     @contextmanager
     def counting(self) -> Iterator[Counter[str]]:
