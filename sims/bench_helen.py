@@ -40,6 +40,11 @@ from coopetition.sims import helen_sweep
 from coopetition.sims.benchkit import git_commit, machine_info, random_modulus
 from coopetition.sims.helen_matrix import helen_config
 
+#: a quick, valid command for ``--help`` (an INSECURE key; the real figure needs 2048 bits)
+EXAMPLE = (
+    "coopetition bench helen --parties 2 --features 2 --iterations 1 --rows 30 "
+    "--key-bits 1280 --insecure --json"
+)
 #: the synthetic model's noise (standard deviation of y's noise term)
 NOISE = 0.1
 
