@@ -10,6 +10,9 @@ Kinds:
   batching coefficient),
 - ``fixed_base``: a fixed-base exponentiation from a precomputed table (DJN randomness),
   each costing about |alpha|/w multiplications instead of ~1.2*|alpha|.
+
+The tallies are process-wide; ``PARTY_SINK`` also sends every count (and helper threads' CPU)
+to the party whose work it is, for in-process parties (``helen.run_record``).
 """
 
 from __future__ import annotations
