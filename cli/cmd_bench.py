@@ -34,6 +34,7 @@ BENCHMARKS = (
     "sgd-spdz",
     "copml",
     "dkg",
+    "helen",
 )
 #: the epilog when a benchmark module names no ``EXAMPLE`` of its own (a quick, valid command)
 EXAMPLE = "coopetition bench {name} --json"

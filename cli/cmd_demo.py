@@ -45,11 +45,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "demo",
         help="train jointly among local parties on real data",
-        epilog="example:\n  coopetition demo --dataset diabetes --objective ridge --transport tcp",
+        epilog="examples:\n  coopetition demo --parties 3 --iterations 2 --key-bits 1280 --insecure\n"
+        "  coopetition demo --protocol admm --dataset diabetes --objective ridge --transport tcp",
         formatter_class=HelpFormatter,
     )
     parser.add_argument(
-        "--protocol", choices=["admm", "helen", *BASELINES, "copml"], default="admm"
+        "--protocol",
+        choices=["helen", "admm", *BASELINES, "copml"],
+        default="helen",
+        help="helen (maliciously secure, the default), plaintext admm, a baseline or copml",
     )
     parser.add_argument(
         "--preset", choices=["case1", "case2"], default="case1", help="COPML (K, T)"
@@ -65,8 +69,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--iterations",
         type=int,
-        help="ADMM: most rounds (default 1000, stops at --tolerance); "
-        "the baselines and COPML: rounds run (default 50)",
+        help="Helen: iterations run (default 3); ADMM: most rounds (default 1000, stops at "
+        "--tolerance); the baselines and COPML: rounds run (default 50)",
     )
     parser.add_argument(
         "--tolerance",

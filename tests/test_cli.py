@@ -18,7 +18,11 @@ CLI = [sys.executable, "-m", "coopetition"]
 
 def _demo_json(*extra):
     out = subprocess.run(
-        [*CLI, "demo", "--json", *extra], capture_output=True, text=True, timeout=300, check=True
+        [*CLI, "demo", "--protocol", "admm", "--json", *extra],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     )
     assert "round" in out.stderr  # progress is shown, on stderr
     return json.loads(out.stdout)

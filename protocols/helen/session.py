@@ -34,6 +34,7 @@ from coopetition.protocols.helen import (
 )
 from coopetition.protocols.helen.config import HelenConfig
 from coopetition.protocols.helen.model import HelenModel, model_of
+from coopetition.protocols.helen.run_record import PhaseMeter
 from coopetition.protocols.paillier import ops
 from coopetition.protocols.spdz.conversion import PaillierParty
 from coopetition.protocols.spdz.online import SpdzParty
@@ -116,9 +117,12 @@ class HelenRun:
         self.store = store
         self.rows = rows
         self.provenance = dict(provenance or {})
+        #: this party's exponentiations and CPU seconds per phase (the run record)
+        self.meter = PhaseMeter()
 
     def _machine(self, cls: type[ProgramMachine], program: Any, rnd: int = 0) -> ProgramMachine:
-        return cls(self.party, self.parties, round=rnd, program=_in_phase(program, cls.phase, rnd))
+        metered = self.meter.metered(program, cls.phase)
+        return cls(self.party, self.parties, round=rnd, program=_in_phase(metered, cls.phase, rnd))
 
     def phases(self) -> Generator[PhaseMachine, Any, HelenResult]:
         cfg, me, everyone = self.config, self.party, self.parties
@@ -213,6 +217,7 @@ class HelenRun:
             "rows": dict(setup.rows),
             "conversions_verified": verified,
             "phase_seconds": times,
+            **self.meter.record(),
             **self.provenance,
         }
         return HelenResult(model=model, iterations=cfg.iterations, local_rows=n, record=record)

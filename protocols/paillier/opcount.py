@@ -10,6 +10,9 @@ Kinds:
   batching coefficient),
 - ``fixed_base``: a fixed-base exponentiation from a precomputed table (DJN randomness),
   each costing about |alpha|/w multiplications instead of ~1.2*|alpha|.
+
+The tallies are process-wide; ``PARTY_SINK`` also sends every count (and helper threads' CPU)
+to the party whose work it is, for in-process parties (``helen.run_record``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,34 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
+
+
+@dataclass
+class PartySink:
+    """What one party's work adds up to: its operation counts, keyed ``"<tally>.<kind>"``
+    (``paillier.powmod``, ``zk.full``), and the CPU seconds helper threads spent for it
+    (``paillier.parallel`` hands lists of exponentiations to a thread pool, whose CPU the
+    party's own thread clock does not see)."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    helper_seconds: float = 0.0
+
+
+#: The current party's sink, besides the process-wide tallies. A context variable, because
+#: in-process parties are trio tasks: each task runs in its own copy of the context, which child
+#: tasks and ``trio.to_thread`` workers inherit. Work with no sink set adds to the process-wide
+#: tallies only.
+PARTY_SINK: ContextVar[PartySink | None] = ContextVar("opcount_party_sink", default=None)
+
+
+def helper_cpu(seconds: float) -> None:
+    """Charge helper threads' CPU seconds to the current party, if one is set."""
+    sink = PARTY_SINK.get()
+    if sink is not None:
+        sink.helper_seconds += seconds
 
 
 class Tally:
@@ -26,8 +56,16 @@ class Tally:
     The Paillier code and the proof library each keep one, with their own kinds of operation.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, name: str) -> None:
+        self.name = name
         self.counts: Counter[str] = Counter()
+
+    def add(self, kind: str, count: int = 1) -> None:
+        """Count ``count`` operations of ``kind`` here and in the current party's sink, if any."""
+        self.counts[kind] += count
+        sink = PARTY_SINK.get()
+        if sink is not None:
+            sink.counts[f"{self.name}.{kind}"] += count
 
     @contextmanager
     def counting(self) -> Iterator[Counter[str]]:
@@ -41,12 +79,12 @@ class Tally:
             result.update({k: v for k, v in after.items() if v > 0})
 
 
-_PAILLIER = Tally()
+_PAILLIER = Tally("paillier")
 COUNTS: Counter[str] = _PAILLIER.counts
 
 
 def tally(kind: str, count: int = 1) -> None:
-    COUNTS[kind] += count
+    _PAILLIER.add(kind, count)
 
 
 def reset() -> None:

@@ -73,7 +73,7 @@ SECURE_MODULUS_BITS = DEFAULT_MODULUS_BITS
 #: Exponents longer than this count as "full" exponentiations in the cost tally.
 SHORT_EXPONENT_BITS = 256
 
-_TALLY = opcount.Tally()
+_TALLY = opcount.Tally("zk")
 COUNTS: Counter[str] = _TALLY.counts
 
 
@@ -86,7 +86,7 @@ def powmod(base: mpz | int, exponent: mpz | int, modulus: mpz | int) -> mpz:
     """gmpy2.powmod that records whether the exponent was full-length or short."""
     bits = exponent.bit_length()
     if bits > 1:
-        COUNTS["full" if bits > SHORT_EXPONENT_BITS else "short"] += 1
+        _TALLY.add("full" if bits > SHORT_EXPONENT_BITS else "short")
     return gmpy2.powmod(base, exponent, modulus)
 
 
@@ -107,8 +107,8 @@ def multi_pow(pairs: Sequence[tuple[mpz, mpz | int]], modulus: mpz | int) -> mpz
             out = out * _power(base, exp, modulus) % modulus
         return out
     n = len(pairs)
-    COUNTS["multi"] += 1
-    COUNTS["multi_bases"] += n
+    _TALLY.add("multi")
+    _TALLY.add("multi_bases", n)
     c = 3 if n < 16 else 4 if n < 64 else 5 if n < 256 else 6
     mask = (1 << c) - 1
     bits = max(int(e).bit_length() for _, e in pairs)
@@ -193,7 +193,7 @@ def encrypt_fresh(pk: PublicKey, m: int, encryptor: Encryptor | None = None) -> 
         return int(encrypt(pk, m, r)), r
     if encryptor.pk != pk:
         raise ValueError("the encryptor is for another key")
-    COUNTS["fixed_base"] += 2
+    _TALLY.add("fixed_base", 2)
     c, r = encryptor.encrypt_with_randomness(m)
     if secrets.randbits(1):
         t, t_n = _jacobi_minus_one(pk.n)

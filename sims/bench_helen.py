@@ -1,0 +1,212 @@
+"""Helen end to end on synthetic data: per-phase wall and CPU seconds, exponentiations, E, bytes.
+
+All m parties run in this process over the memory transport (``helen.local_run``), on seeded
+synthetic data of a known linear model plus noise (``--rows`` per party, ``--features`` d). Per
+phase and per party the run record gives CPU seconds (the thread CPU of the party's own
+program steps), exponentiation counts (the per-party tallies) and bytes sent (the engine's
+counters); wall seconds are party 0's. Costs in E divide CPU seconds by one full 2048-bit
+r^N mod N^2 measured in this process before the run, so they carry over between machines and
+loads; wall seconds do not (record ``uptime``'s load average with them, as the JSON does).
+
+What the parties start with is made here first, and reported apart as ``prepare_wall_seconds``:
+the trusted dealer's threshold key (safe primes) and all SPDZ preprocessing (MASCOT, or the
+INSECURE dealer with ``--insecure``). Peak RSS is the process's (all parties together).
+Nothing is written unless ``--out`` is given. ``--sweep d|m`` runs the paper's Fig. 3 points
+(``helen_sweep``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import trio
+
+from coopetition.engine.errors import ConfigError
+from coopetition.protocols.admm.objective import Objective
+from coopetition.protocols.helen import numerics
+from coopetition.protocols.helen.config import SECURE_KEY_BITS
+from coopetition.protocols.helen.local_run import train_locally
+from coopetition.protocols.helen.run_record import full_exponentiations, traffic
+from coopetition.protocols.zk import group
+from coopetition.sims import helen_sweep
+from coopetition.sims.benchkit import git_commit, machine_info, random_modulus
+from coopetition.sims.helen_matrix import helen_config
+
+#: a quick, valid command for ``--help`` (an INSECURE key; the real figure needs 2048 bits)
+EXAMPLE = (
+    "coopetition bench helen --parties 2 --features 2 --iterations 1 --rows 30 "
+    "--key-bits 1280 --insecure --json"
+)
+#: the synthetic model's noise (standard deviation of y's noise term)
+NOISE = 0.1
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--parties", type=int, default=4, help="m")
+    parser.add_argument("--features", type=int, default=20, help="d")
+    parser.add_argument("--iterations", type=int, default=2, help="ADMM iterations")
+    parser.add_argument("--rows", type=int, default=1000, help="rows per party")
+    parser.add_argument("--key-bits", type=int, default=SECURE_KEY_BITS, help="Paillier |N|")
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="keys below 2048 bits, dealer preprocessing, 16 proof repetitions (smoke tests)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
+    parser.add_argument(
+        "--sweep",
+        choices=("d", "m"),
+        help="the paper's Fig. 3a (d = 10..90 at m = 4) or 3b (m = 2..8 at d = 50): CSV and PNG "
+        "beside --out",
+    )
+    parser.add_argument("--sweep-values", help="comma-separated points instead of the paper's")
+    parser.add_argument("--out", type=Path, default=None, help="write JSON here (nothing else)")
+
+
+def synthetic(
+    parties: int, features: int, rows: int, seed: int
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    """Standard-normal features, y = X w + N(0, NOISE^2), dealt into ``parties`` parts."""
+    rng = np.random.default_rng(seed)
+    w = rng.uniform(-2.0, 2.0, features)
+    X = rng.standard_normal((parties * rows, features))
+    y = X @ w + NOISE * rng.standard_normal(parties * rows)
+    return [(X[i * rows : (i + 1) * rows], y[i * rows : (i + 1) * rows]) for i in range(parties)], w
+
+
+def e_seconds(bits: int = SECURE_KEY_BITS, reps: int = 20) -> float:
+    """CPU seconds of one full ``bits``-bit r^N mod N^2 (best of three batches)."""
+    pk = random_modulus(bits)
+    m, r = secrets.randbelow(pk.n), group.random_unit(pk)
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        for _ in range(reps):
+            group.encrypt(pk, m, r)
+        best = min(best, time.process_time() - start)
+    return best / reps
+
+
+def _phases(
+    records: list[dict[str, Any]], sent: list[dict[str, dict[str, int]]], e: float, its: int
+) -> dict[str, dict[str, Any]]:
+    """The per-phase table: party 0's wall, the parties' mean CPU and E, exponentiations, bytes."""
+    table: dict[str, dict[str, Any]] = {}
+    for phase, wall in records[0]["phase_seconds"].items():
+        cpu = [r["phase_cpu_seconds"].get(phase, 0.0) for r in records]
+        full = [full_exponentiations(r["phase_exponentiations"].get(phase, {})) for r in records]
+        row = {
+            "wall_seconds": round(wall, 3),
+            "cpu_seconds_mean": round(float(np.mean(cpu)), 3),
+            "cpu_seconds_max": round(max(cpu), 3),
+            "cost_E_mean": round(float(np.mean(cpu)) / e, 1),
+            "full_exponentiations_mean": round(float(np.mean(full)), 1),
+            "exponentiations_party0": records[0]["phase_exponentiations"].get(phase, {}),
+            "bytes_sent_total": sum(s.get(phase, {}).get("bytes_sent", 0) for s in sent),
+            "messages_sent_total": sum(s.get(phase, {}).get("messages_sent", 0) for s in sent),
+        }
+        if phase in ("local", "coordinate"):
+            row["cost_E_per_iteration"] = round(row["cost_E_mean"] / its, 1)
+        table[phase] = row
+    return table
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.sweep:
+        return helen_sweep.sweep(args, run_one)
+    return run_one(args)
+
+
+def run_one(args: argparse.Namespace) -> dict[str, Any]:
+    """One run at ``args``' shape."""
+    if args.parties < 2 or args.features < 1 or args.iterations < 1:
+        raise ConfigError("needs --parties >= 2, --features >= 1, --iterations >= 1")
+    if args.rows < args.features:
+        raise ConfigError(f"--rows ({args.rows}) must be at least --features ({args.features})")
+    parts, truth = synthetic(args.parties, args.features, args.rows, args.seed)
+    X = np.vstack([p[0] for p in parts])
+    y = np.concatenate([p[1] for p in parts])
+    total = len(y)
+    objective = Objective("lasso", lam=0.02 * total)
+    config = helen_config(
+        objective,
+        X,
+        y,
+        rho=0.1 * total,
+        iterations=args.iterations,
+        key_bits=args.key_bits,
+        insecure=args.insecure,
+    )
+    e = e_seconds()
+    first_start: list[float] = []
+
+    def observer(party: int, phase: str, rnd: int, event: str) -> None:
+        if not first_start and event == "start":
+            first_start.append(time.perf_counter())
+
+    load_before = os.getloadavg()
+    cpu0 = time.process_time()
+    started = time.perf_counter()
+    outcome = trio.run(
+        lambda: train_locally(
+            parts, config, session=b"bench-helen", party_options=lambda _p: {"observer": observer}
+        )
+    )
+    wall = time.perf_counter() - started
+    if not outcome.completed:
+        raise ConfigError(f"the run aborted: {outcome.first_error()}")
+    ids = sorted(outcome.results)
+    records = [outcome.results[p].record for p in ids]
+    sent = [traffic(outcome.parties[p].stats.as_dict()) for p in ids]
+    model = outcome.results[0].model
+    admm = numerics.run_plaintext(
+        parts,
+        objective,
+        config.scales(args.features, args.rows, args.parties).rho_quantised,
+        args.iterations,
+    )
+    result: dict[str, Any] = {
+        "benchmark": "helen",
+        "commit": git_commit(("protocols", "engine", "sims")),
+        **machine_info(),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "parties": args.parties,
+        "features": args.features,
+        "iterations": args.iterations,
+        "rows_per_party": args.rows,
+        "key_bits": args.key_bits,
+        "insecure": bool(args.insecure),
+        "key_generation": records[0]["key_generation"],
+        "preprocessing": records[0]["preprocessing"],
+        "E_seconds": round(e, 6),
+        "prepare_wall_seconds": round(first_start[0] - started, 2) if first_start else None,
+        "wall_seconds": round(wall, 2),
+        "process_cpu_seconds": round(time.process_time() - cpu0, 2),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "phases": _phases(records, sent, e, args.iterations),
+        "rel_l2_vs_admm": numerics.relative_l2(model, admm),
+        "rel_l2_vs_true_model": numerics.relative_l2(model, truth),
+        "per_party": [
+            {
+                "party": p,
+                "phase_seconds": r["phase_seconds"],
+                "phase_cpu_seconds": r["phase_cpu_seconds"],
+                "phase_exponentiations": r["phase_exponentiations"],
+                "phase_traffic": s,
+            }
+            for p, r, s in zip(ids, records, sent, strict=True)
+        ],
+    }
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+    return result

@@ -1,0 +1,71 @@
+"""``coopetition demo``: Helen is the default protocol; flags, JSON report and progress.
+
+Small INSECURE keys are passed explicitly (1280 bits, ``--insecure``) and only the first two
+features are used, so this stays fast; the default (2048 bits, every feature) is timed in
+docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from coopetition.main import main
+
+FAST = ["--parties", "2", "--features", "2", "--iterations", "1", "--key-bits", "1280"]
+
+
+def test_default_protocol_is_helen_and_the_json_has_every_field(capsys):
+    assert main(["demo", *FAST, "--insecure", "--json"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    for key in (
+        "protocol",
+        "parties",
+        "objective",
+        "iterations",
+        "key_bits",
+        "outcome",
+        "model",
+        "admm_model",
+        "rel_l2_vs_admm",
+        "max_abs_coef_diff_vs_admm",
+        "test_error",
+        "sklearn_test_error",
+        "phase_seconds",
+    ):
+        assert key in report, key
+    assert report["protocol"] == "helen" and report["outcome"] == "completed"
+    assert (report["parties"], report["iterations"], report["key_bits"]) == (2, 1, 1280)
+    assert report["objective"] == "lasso" and len(report["model"]) == 2
+    # independent check of the reported figures from the reported models
+    model, admm = np.array(report["model"]), np.array(report["admm_model"])
+    assert report["rel_l2_vs_admm"] == pytest.approx(
+        np.linalg.norm(model - admm) / np.linalg.norm(admm)
+    )
+    assert report["rel_l2_vs_admm"] <= 1e-3
+    assert report["max_abs_coef_diff_vs_admm"] == pytest.approx(np.max(np.abs(model - admm)))
+    assert [p["party"] for p in report["per_party"]] == [0, 1]
+    for party in report["per_party"]:
+        assert party["phase_exponentiations"]["release"]["paillier.powmod"] > 0
+        assert party["phase_traffic"]["input"]["bytes_sent"] > 0
+    # progress: one line per phase of the plan (setup, input, local, coordinate, verify, release)
+    lines = [line for line in captured.err.splitlines() if line.lstrip().startswith("[")]
+    assert len(lines) == 6 and lines[0].lstrip().startswith("[1/6] helen-setup")
+    assert "ETA" in lines[2] and lines[-1].rstrip().endswith("done)")
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--key-bits", "1280"], "needs insecure=True"),
+        (["--features", "0", "--insecure", "--key-bits", "1280"], "--features must be in 1..11"),
+        (["--iterations", "0", "--insecure", "--key-bits", "1280"], "iterations must be"),
+    ],
+)
+def test_bad_helen_flags_are_one_line_errors(flags, message, capsys):
+    assert main(["demo", *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and message in err and "\n" not in err
