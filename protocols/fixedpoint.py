@@ -241,7 +241,10 @@ def gadget3_key_bits(
 
 
 def gadget4_key_bits(
-    parties: int, value_bits: int = 0, kappa: int = PAILLIER_KAPPA, prime_bits: int = SPDZ_PRIME_BITS
+    parties: int,
+    value_bits: int = 0,
+    kappa: int = PAILLIER_KAPPA,
+    prime_bits: int = SPDZ_PRIME_BITS,
 ) -> int:
     """Smallest Paillier |N| for Gadget 4 with tight range proofs (slack 0).
 

@@ -112,7 +112,9 @@ class RangeContributions:
             theirs = rpm.RingPedersen(*raw)
             try:
                 if theirs.bits < self.ring_bits:
-                    raise ProofRejected("ring-pedersen-params", j, f"N~ below {self.ring_bits} bits")
+                    raise ProofRejected(
+                        "ring-pedersen-params", j, f"N~ below {self.ring_bits} bits"
+                    )
                 decoded = codec.decode(rpm.ParamProof, got.get("proof"), prover=j)
                 rpm.verify_params(theirs, decoded, self.ctx("ring-params", rnd, j))
             except ProofRejected as exc:

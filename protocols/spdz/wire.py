@@ -75,5 +75,3 @@ def share_from_wire(pk: PublicKey, data: object, n: int, sender: int) -> Decrypt
     return DecryptionShare(
         sender, tuple(values), proof_from_wire(DecryptionProof, data.get("p"), sender, "decryption")
     )
-
-
