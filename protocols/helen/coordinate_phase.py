@@ -1,7 +1,7 @@
 """Helen's coordination (section VI-C/D) as one program: Gadget 3 in, SPDZ, Gadget 3 back.
 
 1. Gadget 3 converts every party's public Enc(w_full_j) (|w_full| < 2^(k_w - 1) for any
-   party, ``HelenScales.k_w``) into authenticated SPDZ shares, masks interval-proved.
+   party, ``HelenScales.k_w``) into authenticated SPDZ shares, masks range-proved exactly.
 2. In SPDZ, with the integers of ``numerics.coordinate``: w_j = TruncPr(w_full_j, k_w,
    w_shift); s = sum_j (w_j + u_j); for LASSO and elastic net s = S_kappa(s) with kappa =
    ``threshold_int(lam1)``; z = TruncPr(s * c, k_consensus, coef_bits) with c =

@@ -2,16 +2,18 @@
 of Helen's Gadget 3.
 
 Every party holds a key share of an m-out-of-m threshold Paillier key and its share alpha_j of
-the SPDZ MAC key, published once as Enc(alpha_j) with an interval proof (alpha = sum alpha_j is
-an integer below m * 2**(256+slack), and alpha mod P is the SPDZ key). To authenticate public
+the SPDZ MAC key, published once as Enc(alpha_j) with a tight range proof of 0 <= alpha_j < P
+(alpha = sum alpha_j is an integer in [0, m P), and alpha mod P is the SPDZ key). To
+authenticate public
 ciphertexts Enc(x_1..x_n) of integers with |x| < 2**B:
 
 round 1, each party j broadcasts
   * Enc(alpha_j * x_t) = Enc(x_t)**alpha_j * Enc(0; gamma) with a plaintext-ciphertext
     multiplication proof (Cramer-Damgard-Nielsen) against its published Enc(alpha_j);
   * masks Enc(r_jt) with r_jt uniform in [0, 2**(B+kappa)) and Enc(s_jt) with s_jt uniform in
-    [0, 2**(B_mac+kappa)), each with a proof: an interval proof (Gadget 3, as in Helen VI-D) or
-    a proof of plaintext knowledge (offline phase, see below);
+    [0, 2**(B_mac+kappa)), each with a proof: a tight range proof of exactly that interval
+    (Gadget 3, ``mode="bounded"``; the paper's interval proofs, Helen VI-D, without the slack;
+    see ``ranges``) or a proof of plaintext knowledge (offline phase, see below);
 round 2, each party broadcasts its decryption shares (with proofs) of
   Enc(x_t + sum_j r_jt) and Enc(alpha x_t + sum_j s_jt); everybody combines them to b_t, b'_t.
 Shares: party 0 takes b_t - r_0t mod P, party j > 0 takes -r_jt mod P (likewise for MACs).
@@ -23,24 +25,24 @@ party's (e.g. Enc(-r_h)). A cheater whose mask makes x + sum r wrap modulo N onl
 resulting sharing by a multiple of N that it cannot match in the MAC without knowing alpha,
 and whether the wrap happens is 2**-kappa-close to independent of x; the sacrifice and the MAC
 check catch it. Gadget 3 and Gadget 4 compare plaintexts across the two worlds, so there the
-masks are interval-proved as in the paper.
+masks are range-proved, as in the paper but exactly (slack 0), which is what lets Gadget 4 fit
+a 1024-bit key (docs/crypto.md, "Gadget 3 and Gadget 4 with tight range proofs").
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import gmpy2
 
-from coopetition.engine.errors import CheatingDetected, LocalFailure, ProtocolViolation
+from coopetition.engine.errors import LocalFailure, ProtocolViolation
 from coopetition.protocols.paillier import ops, parallel
 from coopetition.protocols.paillier.encryptor import Encryptor
-from coopetition.protocols.paillier.keys import InvalidCiphertext, PublicKey, is_insecure_test_key
+from coopetition.protocols.paillier.keys import PublicKey, is_insecure_test_key
 from coopetition.protocols.paillier.threshold import (
-    DecryptionShare,
     KeyShare,
     ThresholdPublicKey,
     combine,
@@ -48,8 +50,8 @@ from coopetition.protocols.paillier.threshold import (
 )
 from coopetition.protocols.zk import interval, multiplication, plaintext
 from coopetition.protocols.zk.errors import ProofRejected
-from coopetition.protocols.zk.range_params import RingPedersen, RingPedersenSecret
 from coopetition.protocols.zk.group import multiply
+from coopetition.protocols.zk.range_params import RingPedersen, RingPedersenSecret
 from coopetition.protocols.zk.transcript import ProofContext, Transcript
 
 from . import field as F

@@ -1,17 +1,18 @@
 """Helen's Gadget 3 (Paillier <-> SPDZ, both directions) and Gadget 4 (verification).
 
 Gadget 3, forward (section VI-D-1): public Enc(a) -> authenticated SPDZ shares of a mod P, by
-:meth:`PaillierParty.authenticate` with interval-proved masks, then every party publishes
-Enc(share) and Enc(MAC share) with interval proofs (step 5 of the paper), which Gadget 4 checks.
+:meth:`PaillierParty.authenticate` with range-proved masks, then every party publishes
+Enc(share) and Enc(MAC share), each proved to lie in [0, P) exactly (step 5 of the paper, with
+the tight range proof of ``ranges`` instead of interval proofs), which Gadget 4 checks.
 
 Gadget 3, back (section VI-D-3): shares of x -> Enc(x) *exactly* (not merely modulo P). The
 paper sums encrypted shares, which gives a plaintext congruent to x modulo P but off by a
 multiple of P, useless for further Paillier arithmetic on signed fixed-point values. Here a
 dual-form random R (a ``bounded`` preprocessing item of K + kappa bits: SPDZ shares of R
-*and* the public Enc(R), built from interval-proved contributions, so that
-0 <= R < m * 2**(K+kappa+81) whatever a cheater contributes) masks the value: open
+*and* the public Enc(R), built from range-proved contributions in [0, 2**(K+kappa)), so that
+0 <= R < m * 2**(K+kappa) whatever a cheater contributes) masks the value: open
 c = x + 2**(K-1) + R in SPDZ, which stays below 2**255 < P (no wrap-around modulo P) because
-the budget check enforces K + kappa + 88 < 256 (enough for m < 128 parties); then
+the budget check enforces K + kappa + 8 < 256 (enough for m < 128 parties); then
 Enc(x) = Enc(c - 2**(K-1)) / Enc(R), computed by everyone alike. R hides x statistically
 (kappa bits). The opening c is MAC-checked (together with every earlier opening, e.g. the
 Beaver openings that computed x) before the ciphertext is returned, so a value shifted by an
@@ -19,12 +20,13 @@ additive attack never leaves SPDZ as a ciphertext. The encrypted shares and MAC 
 published as in the forward direction, so Gadget 4 covers both.
 
 Gadget 4 (section VI-E-1), for records (Enc(a), Enc(b_j), Enc(c_j)): every value is range
-bounded by its proofs; each party adds interval-proved masks r_j times P:
+bounded by its proofs; each party adds range-proved masks r_j times P:
 Ef = Enc(a - sum b_j) * prod Enc(r_j)**P, joint decryption, and every party checks P | ef.
 Then alpha is released (joint decryption of Enc(alpha)) and the same test runs on
 Enc(alpha * sum b_j - sum c_j). The masks hide a - sum b_j (when it is a multiple of P) with
-kappa bits; the interval proofs stop a cheater from forcing a wrap-around modulo N that would
-turn a non-multiple into a multiple of P. A failed test shows an inconsistent conversion but
+kappa bits; the range proofs stop a cheater from forcing a wrap-around modulo N that would
+turn a non-multiple into a multiple of P, and since they are exact, the modulus only has to
+hold the honest widths (``gadget4_budget``: 818 bits at m <= 3 instead of 1058). A failed test shows an inconsistent conversion but
 not who caused it: ``ConversionRejected`` has no culprit.
 
 Order matters: once alpha is public anyone can forge MACs, so :func:`verify_conversions` first
