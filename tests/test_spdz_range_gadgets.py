@@ -45,8 +45,10 @@ class OutOfRange(PaillierParty):
         ]
         return super().prove_bounded(groups, phase, rnd)
 
-    def range_proof(self, rp, statements, witnesses, ctx):
-        squares = range_proof._cheater_squares(statements, witnesses)
+    def decompose(self, statements, witnesses):
+        return range_proof._cheater_squares(statements, witnesses)
+
+    def range_proof(self, rp, statements, witnesses, ctx, squares):
         return range_proof._prove_unchecked(
             self.pk, rp, statements, witnesses, ctx, self.encryptor, squares
         )

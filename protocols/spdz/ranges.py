@@ -150,14 +150,23 @@ class RangeContributions:
                 witnesses.append(RangeWitness(int(v), r))
             payload[key], rands[key] = cts, rs
         ctx = self.ctx(phase, rnd)
+        # decomposed once for all verifiers; each proof commits to the squares afresh
+        squares = self.decompose(statements, witnesses) if statements else []
         proofs: list[Any] = []
         for v in range(self.parties):
             if v == self.party or not statements:
                 proofs.append([])
                 continue
-            proofs.append(codec.encode(self.range_proof(self.rings[v], statements, witnesses, ctx)))
+            rp = self.rings[v]
+            proofs.append(codec.encode(self.range_proof(rp, statements, witnesses, ctx, squares)))
         payload[RANGE_PROOF] = proofs
         return payload, rands
+
+    def decompose(
+        self, statements: Sequence[RangeStatement], witnesses: Sequence[RangeWitness]
+    ) -> Sequence[tuple[int, ...]]:
+        """Four-square decompositions of the prover's values (a seam, like ``range_proof``)."""
+        return range_proof.decompose(statements, witnesses)
 
     def range_proof(
         self,
@@ -165,9 +174,12 @@ class RangeContributions:
         statements: Sequence[RangeStatement],
         witnesses: Sequence[RangeWitness],
         ctx: ProofContext,
+        squares: Sequence[tuple[int, ...]],
     ) -> RangeProof:
         """The proof for one verifier (a seam: tests override it to play a cheating prover)."""
-        return range_proof.prove(self.pk, rp, statements, witnesses, ctx, encryptor=self.encryptor)
+        return range_proof.prove(
+            self.pk, rp, statements, witnesses, ctx, encryptor=self.encryptor, squares=squares
+        )
 
     def verify_groups(
         self,
