@@ -21,6 +21,7 @@ from coopetition.protocols.spdz import field as F
 from coopetition.protocols.spdz import gadgets as g
 from coopetition.protocols.spdz.conversion import PaillierParty
 from coopetition.protocols.spdz.harness import run_local
+from coopetition.protocols.spdz.offline import OfflineParty
 from coopetition.protocols.spdz.ranges import RANGE_PROOF
 from coopetition.protocols.spdz.testing import dealer, paillier_parties
 from coopetition.protocols.zk import range_params as rpm
@@ -75,10 +76,13 @@ def test_mac_key_share_beyond_p_names_the_prover():
     assert_names(err, 1)
 
 
-def test_gadget3_mask_one_past_its_bound_names_the_prover():
+@pytest.mark.parametrize("key", ["r", "s"])  # value mask, MAC mask
+def test_gadget3_mask_one_past_its_bound_names_the_prover(key):
     m = 3
     cts = encrypt_public(m, [7, -7])
-    ps = paillier_parties(m, b"range-g3-mask", cheat={2: cheater("r", 1 << (VALUE_BITS + 40))})
+    alpha_bits = F.P_BITS + m.bit_length()
+    bits = VALUE_BITS + 40 + (alpha_bits if key == "s" else 0)
+    ps = paillier_parties(m, b"range-g3-" + key.encode(), cheat={2: cheater(key, 1 << bits)})
     run_local([p.setup() for p in ps])
     with pytest.raises(CheatingDetected) as err:
         run_local([g.ciphertext_to_shares(p, cts, VALUE_BITS) for p in ps])
@@ -111,6 +115,15 @@ def test_gadget4_mask_past_its_bound_names_the_prover(key):
         run_local([g.verify_conversions(p, None, [c]) for p, c in zip(ps, convs, strict=True)])
     assert_names(err, 0)
     assert not ps[1].alpha_released  # both masks are checked before anything is decrypted
+
+
+def test_offline_bounded_contribution_past_its_bound_names_the_prover():
+    """A dual-form mask contribution of 2^41 claimed in [0, 2^41): refused, prover named."""
+    ps = paillier_parties(2, b"range-bounded", cheat={1: cheater("v", 1 << 41)})
+    offs = [OfflineParty(p) for p in ps]
+    with pytest.raises(CheatingDetected) as err:
+        run_local([o.fill(bounded=((41, 2),)) for o in offs])
+    assert_names(err, 1)
 
 
 def test_a_proof_missing_for_one_verifier_names_the_prover():
