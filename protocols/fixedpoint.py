@@ -473,15 +473,31 @@ class HelenScales:
         return (self.features * self.a_bound * v).bit_length() + 1
 
     @property
+    def w_trunc_bound(self) -> int:
+        """Largest |w_j| after SPDZ's truncation for ANY party: TruncPr of |w_full| <
+        2^(k_w - 1) by w_shift bits is floor or floor + 1 of the quotient. Honest w_j stay within
+        w_int; a cheater's (A_j, b_j anywhere in their proved ranges) can reach this."""
+        return (1 << max(0, self.k_w - 1 - self.w_shift)) + 1
+
+    @property
     def k_sum(self) -> int:
-        """Soft-threshold argument: |sum_i (w_i + u_i)| < 2^(k_sum - 1), one bit wider for S."""
-        return (2 * self.parties * self.w_int_bound + 2).bit_length() + 2
+        """Soft-threshold argument: |sum_j (w_j + u_j)| < 2^(k_sum - 1) for ANY party's w_j.
+
+        Sized with ``w_trunc_bound`` (not w_bound: a cheater's w_j reaches it) and |u_j| <=
+        w_int (enforced by the bound check), so the LTZs stay exact whatever a party sends.
+        """
+        return (self.parties * (self.w_trunc_bound + self.w_int_bound) + 2).bit_length() + 2
 
     @property
     def k_consensus(self) -> int:
-        """Truncation of S(sum) * c: |product| < 2^(k_consensus - 1)."""
+        """Truncation of S(sum) * c: |product| < 2^(k_consensus - 1), |S(sum)| <= |sum|."""
         c = max(1, abs(self.consensus_int(0.0)))
-        return (2 * self.parties * self.w_int_bound * c).bit_length() + 2
+        return (self.parties * (self.w_trunc_bound + self.w_int_bound) * c).bit_length() + 2
+
+    @property
+    def z_trunc_bound(self) -> int:
+        """Largest |z| SPDZ can produce for ANY inputs: TruncPr of |S(sum) c| < 2^(k_c - 1)."""
+        return (1 << max(0, self.k_consensus - 1 - self.coef_bits)) + 1
 
     def headroom(
         self,

@@ -54,9 +54,7 @@ def test_values_up_to_the_bound_pass():
 
 def largest_update() -> int:
     """The largest |w_j - z| a cheater can reach in one iteration (``check_bits``' model)."""
-    w_max = (1 << (SCALES.k_w - 1 - SCALES.w_shift)) + 1
-    z_max = (1 << max(0, SCALES.k_consensus - 1 - SCALES.coef_bits)) + 1
-    return w_max + z_max
+    return SCALES.w_trunc_bound + SCALES.z_trunc_bound
 
 
 @pytest.mark.parametrize("largest", [False, True])

@@ -55,12 +55,12 @@ def check_bits(scales: HelenScales) -> int:
     """LTZ width of the bound check: its arguments w_int -+ x satisfy |arg| < 2^(k - 1).
 
     x is z or a new u_j = u_j + w_j - z with |u_j| <= w_int (checked the iteration before;
-    0 at the start), |w_j| <= 2^(k_w - 1 - w_shift) + 1 (TruncPr of |w_full| < 2^(k_w - 1))
-    and |z| <= 2^(k_consensus - 1 - coef_bits) + 1, so |arg| <= 2 w_int + w_max + z_max.
+    0 at the start), |w_j| <= ``w_trunc_bound`` (any party's, after TruncPr) and |z| <=
+    ``z_trunc_bound`` (k_sum and k_consensus are sized for any party's w_j, so the soft
+    threshold and the truncation stay exact), hence |arg| <= 2 w_int + w_max + z_max.
     """
-    w_max = (1 << (scales.k_w - 1 - scales.w_shift)) + 1
-    z_max = (1 << max(0, scales.k_consensus - 1 - scales.coef_bits)) + 1
-    return (2 * scales.w_int_bound + w_max + z_max).bit_length() + 1
+    step = scales.w_trunc_bound + scales.z_trunc_bound
+    return (2 * scales.w_int_bound + step).bit_length() + 1
 
 
 def needs_per_iteration(scales: HelenScales, objective: Objective) -> Needs:
