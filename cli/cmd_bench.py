@@ -29,6 +29,7 @@ BENCHMARKS = (
     "zk",
     "spdz",
     "range",
+    "gadgets",
     "preprocessing",
     "ppadmm",
     "sgd-spdz",

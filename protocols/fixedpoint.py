@@ -222,9 +222,42 @@ class Scaled:
 #: in rather than imported so this module stays below every protocol (tests pin them equal).
 SPDZ_PRIME_BITS = 256
 SPDZ_KAPPA = 40
-SPDZ_MASK_HEADROOM_BITS = 88
-#: Gadget 3's masks are |p| + kappa bits; Paillier must hold value + m masks with room to spare.
+SPDZ_MASK_HEADROOM_BITS = 8
+#: Statistical parameter of Gadget 3's and Gadget 4's masks (``PaillierParty.kappa``).
 PAILLIER_KAPPA = 40
+
+
+def gadget3_key_bits(
+    value_bits: int, parties: int, kappa: int = PAILLIER_KAPPA, prime_bits: int = SPDZ_PRIME_BITS
+) -> int:
+    """Smallest Paillier |N| for Gadget 3 forward on |x| < 2^value_bits, tight range proofs.
+
+    Mirrors ``spdz.gadgets.gadget3_key_bits`` with slack 0 (a test pins them equal): alpha <
+    m P < 2^(p + lm), the MAC alpha x has value_bits + p + lm bits, its masks kappa more, and
+    alpha x + sum_j s_j < 2^(value_bits + p + 2 lm + kappa + 1) <= 2^(|N| - 2) <= N/2.
+    """
+    lm = parties.bit_length()
+    return value_bits + prime_bits + 2 * lm + kappa + 3
+
+
+def gadget4_key_bits(
+    parties: int,
+    value_bits: int = 0,
+    kappa: int = PAILLIER_KAPPA,
+    prime_bits: int = SPDZ_PRIME_BITS,
+) -> int:
+    """Smallest Paillier |N| for Gadget 4 with tight range proofs (slack 0).
+
+    Mirrors ``spdz.gadgets.gadget4_budget(...).key_bits`` (pinned by a test). The MAC test
+    binds for any value_bits < p + lm: e = alpha sum b_j - sum c_j has 2 (p + lm) + 1 bits,
+    its masks kappa more, and e + P sum r'_j stays below 2^(|N| - 2) when
+    |N| >= p + 2 (p + lm) + 1 + kappa + lm + 3 = 3p + 3 lm + kappa + 4 (818 bits at m = 2, 3).
+    """
+    lm = parties.bit_length()
+    share_bits = prime_bits + lm
+    d_bits = max(value_bits, share_bits) + 1
+    e_bits = 2 * share_bits + 1
+    return prime_bits + max(d_bits, e_bits) + kappa + lm + 3
 
 
 def _bits_of(x: float) -> int:
@@ -440,15 +473,31 @@ class HelenScales:
         return (self.features * self.a_bound * v).bit_length() + 1
 
     @property
+    def w_trunc_bound(self) -> int:
+        """Largest |w_j| after SPDZ's truncation for ANY party: TruncPr of |w_full| <
+        2^(k_w - 1) by w_shift bits is floor or floor + 1 of the quotient. Honest w_j stay within
+        w_int; a cheater's (A_j, b_j anywhere in their proved ranges) can reach this."""
+        return (1 << max(0, self.k_w - 1 - self.w_shift)) + 1
+
+    @property
     def k_sum(self) -> int:
-        """Soft-threshold argument: |sum_i (w_i + u_i)| < 2^(k_sum - 1), one bit wider for S."""
-        return (2 * self.parties * self.w_int_bound + 2).bit_length() + 2
+        """Soft-threshold argument: |sum_j (w_j + u_j)| < 2^(k_sum - 1) for ANY party's w_j.
+
+        Sized with ``w_trunc_bound`` (not w_bound: a cheater's w_j reaches it) and |u_j| <=
+        w_int (enforced by the bound check), so the LTZs stay exact whatever a party sends.
+        """
+        return (self.parties * (self.w_trunc_bound + self.w_int_bound) + 2).bit_length() + 2
 
     @property
     def k_consensus(self) -> int:
-        """Truncation of S(sum) * c: |product| < 2^(k_consensus - 1)."""
+        """Truncation of S(sum) * c: |product| < 2^(k_consensus - 1), |S(sum)| <= |sum|."""
         c = max(1, abs(self.consensus_int(0.0)))
-        return (2 * self.parties * self.w_int_bound * c).bit_length() + 2
+        return (self.parties * (self.w_trunc_bound + self.w_int_bound) * c).bit_length() + 2
+
+    @property
+    def z_trunc_bound(self) -> int:
+        """Largest |z| SPDZ can produce for ANY inputs: TruncPr of |S(sum) c| < 2^(k_c - 1)."""
+        return (1 << max(0, self.k_consensus - 1 - self.coef_bits)) + 1
 
     def headroom(
         self,
@@ -461,8 +510,11 @@ class HelenScales:
         """Spare bits of every budget (negative = overflow); ``check`` refuses any below 1."""
         spdz_k = spdz_prime_bits - kappa - mask_headroom_bits - 1
         half_n = paillier_bits - 1
-        masks = spdz_prime_bits + PAILLIER_KAPPA + self.parties.bit_length()
         d_bits = self.features.bit_length()
+        # Gadget budgets as "|N| >= key_bits"; spare = |N| - key_bits + 1 (>= 1 iff it fits),
+        # the same convention as the half_n - bits entries above.
+        g3 = gadget3_key_bits(self.k_w, self.parties, prime_bits=spdz_prime_bits)
+        g4 = gadget4_key_bits(self.parties, self.k_w, prime_bits=spdz_prime_bits)
         a_full = self.a_bound.bit_length() + self.a_shift + 1
         v_full = self.b_bound + self.rho_int * 2 * self.w_int_bound
         return {
@@ -475,7 +527,8 @@ class HelenScales:
             "paillier.a_full": half_n - (a_full + d_bits),
             "paillier.b_full": half_n - (self.b_bound.bit_length() + self.b_shift + d_bits + 1),
             "paillier.local_product": half_n - ((self.a_bound * v_full).bit_length() + d_bits),
-            "paillier.gadget3": half_n - (max(self.k_w, spdz_prime_bits) + 1 + masks),
+            "paillier.gadget3": paillier_bits - g3 + 1,
+            "paillier.gadget4": paillier_bits - g4 + 1,
         }
 
     def check(self, paillier_bits: int = 2048, **budget: int) -> None:

@@ -179,7 +179,7 @@ def test_model_object_follows_scikit_learn():
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--key-bits", "1024", "--insecure"], "at least 1280"),
+        (["--key-bits", "800", "--insecure"], "at least 818"),
         (["--key-bits", "1280"], "needs insecure=True"),
         (["--transport", "tcp", "--insecure", "--key-bits", "1280"], "memory only"),
     ],

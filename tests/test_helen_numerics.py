@@ -139,8 +139,8 @@ def test_song_workload_fits_and_overflow_is_named():
         rho=40_000.0,
         x_bound=30.0,
         y_bound=90.0,
-        w_bound=2.0**40,
-        precision=32,
+        w_bound=2.0**80,  # with 8 bits of mask headroom (tight range proofs) 2^40 now fits
+        precision=40,
     )
     with pytest.raises(ValueError, match=r"spdz\.truncate_w"):
         too_big.check()

@@ -1,9 +1,9 @@
 """Helen end to end in memory: an honest 3-party run against the integer reference and ADMM.
 
-INSECURE parameters for speed (named as such): a 1280-bit trusted-dealer test key, 512-bit
-ring-Pedersen moduli, 16 interval-proof repetitions and the insecure-dealer SPDZ preprocessing
-for triples and bits (the MAC key and Gadget 3's dual masks come from the real offline phase).
-The reference is ``numerics.run_fixed_point`` (the integer arithmetic, with its own random
+INSECURE parameters for speed (named as such): a 1024-bit trusted-dealer test key (Gadget 4
+needs 818 bits with tight range proofs, docs/crypto.md), 512-bit ring-Pedersen moduli and the
+insecure-dealer SPDZ preprocessing for triples and bits (the MAC key and Gadget 3's dual masks
+come from the real offline phase). The reference is ``numerics.run_fixed_point`` (the integer arithmetic, with its own random
 truncation) and plaintext ADMM in float64 (``numerics.run_plaintext``) with the same quantised
 rho, objective and iterations.
 """
@@ -45,7 +45,7 @@ def insecure_config(objective: Objective, iterations: int = ITERATIONS) -> Helen
         y_bound=8.0,
         w_bound=2.0**10,
         precision=20,
-        key_bits=1280,
+        key_bits=1024,
         insecure=True,
         interval_repetitions=16,
         preprocessing="insecure-dealer",

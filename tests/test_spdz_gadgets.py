@@ -83,7 +83,7 @@ def test_gadget3_soft_threshold_and_back_then_gadget4_accepts():
 
 def _forward_then_verify(ps, cts, cheat_party=None, delta=0):
     def prog(p: PaillierParty):
-        conv = yield from p.authenticate(cts, VALUE_BITS, mode="interval", phase="gadget3")
+        conv = yield from p.authenticate(cts, VALUE_BITS, mode="bounded", phase="gadget3")
         share = conv.share
         if p.party == cheat_party:
             share = Share(F.add(share.value, F.vec([delta] + [0] * (len(cts) - 1))), share.mac)
@@ -151,7 +151,7 @@ def test_wrong_conversion_mask_is_rejected_by_gadget4():
         _forward_then_verify(ps, cts)
 
 
-def test_wrong_interval_proof_on_a_mask_names_the_prover():
+def test_wrong_range_proof_on_a_mask_names_the_prover():
     m = 2
     cts = encrypt_public(m, [1, 2])
     ps = paillier_parties(m, b"gadget3-bad-proof")
@@ -159,7 +159,7 @@ def test_wrong_interval_proof_on_a_mask_names_the_prover():
 
     def tamper(sender, receiver, tag, payload):
         if sender == 1 and tag.startswith("spdz-gadget3/"):
-            payload["r_proof"][1][2][0] += 1  # a response w of the second mask's proof
+            payload["range_proof"][0][9][1][0] += 1  # a response u of the second mask (verifier 0)
         return payload
 
     def prog(p):

@@ -51,8 +51,8 @@ def test_offline_items_satisfy_their_relations():
     assert len(set(int(v) for v in rnd)) == 2
     bd = [s.take("bounded", 2, bits=41) for s in stores]
     bounded = reconstruct([d.parts[0] for d in bd], alpha)
-    # Positive and below m * 2^(41+80+1), and equal to the plaintext of its public ciphertext.
-    assert all(0 < int(v) < m << 122 for v in bounded)
+    # In [0, m * 2^41) exactly, and equal to the plaintext of its public ciphertext.
+    assert all(0 <= int(v) < m << 41 for v in bounded)  # exact: m range-proved 41-bit parts
     sk = dealer(m).dealer_private_key
     assert [sk.decrypt(c) for c in bd[0].ciphertexts] == [int(v) for v in bounded]
     masks = [s.take("input_mask", 2, owner=m - 1) for s in stores]
@@ -107,13 +107,13 @@ def test_product_ciphertext_swapped_is_caught():
     assert err.value.culprit == 0
 
 
-def test_wrong_mac_key_interval_proof_names_the_prover():
+def test_wrong_mac_key_range_proof_names_the_prover():
     ps = offline_parties(3, b"offline-alpha")
 
     def tamper(sender, receiver, tag, payload):
         if sender == 2 and tag.startswith("spdz-mac-key/"):
-            proof = payload["a_proof"][0]
-            proof[1][0] += 1  # first response z
+            proof = payload["range_proof"][0]  # the proof made for verifier 0
+            proof[6] += 1  # response z1 of the Paillier link
         return payload
 
     with pytest.raises(CheatingDetected) as err:

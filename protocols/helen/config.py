@@ -16,12 +16,14 @@ import cbor2
 
 from coopetition.engine.errors import ConfigError
 from coopetition.protocols.admm.objective import Objective
-from coopetition.protocols.fixedpoint import HelenScales
+from coopetition.protocols.fixedpoint import HelenScales, gadget4_key_bits
 
 #: Production Paillier modulus; anything smaller needs ``insecure=True``.
 SECURE_KEY_BITS = 2048
-#: Smallest Paillier modulus Gadget 4 fits in (MAC key, shares and masks; docs/crypto.md).
-MIN_KEY_BITS = 1280
+#: Smallest Paillier modulus Gadget 4 fits in with tight range proofs, at the fewest parties
+#: (m = 2): 3 * 256 + 3 * 2 + 40 + 4 = 818 bits (docs/crypto.md, "Gadget 3 and Gadget 4 with
+#: tight range proofs"). ``HelenScales.check`` repeats the test for the run's own m and values.
+MIN_KEY_BITS = gadget4_key_bits(2)
 #: Ring-Pedersen modulus of the tight range proofs: production and insecure test sizes.
 SECURE_RING_BITS = 2048
 INSECURE_RING_BITS = 512
@@ -54,7 +56,10 @@ class HelenConfig:
         if not (isinstance(self.iterations, int) and 1 <= self.iterations <= 10_000):
             raise ConfigError(f"iterations must be an integer in [1, 10000], got {self.iterations}")
         if self.key_bits < MIN_KEY_BITS:
-            raise ConfigError(f"key_bits must be at least {MIN_KEY_BITS} (Gadget 4's budget)")
+            raise ConfigError(
+                f"key_bits must be at least {MIN_KEY_BITS} (budget paillier.gadget4: Gadget 4's "
+                "MAC test must not wrap modulo N)"
+            )
         if self.key_bits < SECURE_KEY_BITS and not self.insecure:
             raise ConfigError(f"key_bits below {SECURE_KEY_BITS} needs insecure=True")
         if self.interval_repetitions is not None and not self.insecure:

@@ -1,13 +1,20 @@
 """Helen's coordination (section VI-C/D) as one program: Gadget 3 in, SPDZ, Gadget 3 back.
 
 1. Gadget 3 converts every party's public Enc(w_full_j) (|w_full| < 2^(k_w - 1) for any
-   party, ``HelenScales.k_w``) into authenticated SPDZ shares, masks interval-proved.
+   party, ``HelenScales.k_w``) into authenticated SPDZ shares, masks range-proved exactly.
 2. In SPDZ, with the integers of ``numerics.coordinate``: w_j = TruncPr(w_full_j, k_w,
    w_shift); s = sum_j (w_j + u_j); for LASSO and elastic net s = S_kappa(s) with kappa =
    ``threshold_int(lam1)``; z = TruncPr(s * c, k_consensus, coef_bits) with c =
    ``consensus_int(lam2)`` (mean and ridge shrinkage in one product; least squares has
    lam1 = lam2 = 0); u_j += w_j - z. The u_j stay shared between iterations.
-3. Gadget 3 back turns z and every u_j into public ciphertexts, exactly (not merely mod P),
+3. **Bound check**: |z| <= w_int and |u_j| <= w_int for every entry (``HelenScales.k_w`` and
+   Gadget 1's budget assume it). Two LTZs per entry, on w_int - x and x + w_int; the sum of the
+   2 (m + 1) d flags is opened and MAC-checked, and a nonzero sum aborts with
+   ``WeightBoundViolated``. The abort names nobody: the values are computed jointly, so, as
+   for a MAC failure, the sum shows that the bound broke, not who pushed it. The opened sum
+   is 0 in every honest run, so it reveals nothing then; under attack it reveals how many
+   entries broke the bound.
+4. Gadget 3 back turns z and every u_j into public ciphertexts, exactly (not merely mod P),
    after a MAC check of everything opened so far.
 
 Both conversions go into the run-level ledger that Gadget 4 verifies at the end. Every message
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from coopetition.engine.errors import CheatingDetected
 from coopetition.engine.program import Program
 from coopetition.protocols.admm.objective import Objective
 from coopetition.protocols.fixedpoint import HelenScales
@@ -28,6 +36,7 @@ from coopetition.protocols.spdz.online import (
     DEFAULT_KAPPA,
     Needs,
     SpdzParty,
+    needs_ltz,
     needs_soft_threshold,
     needs_trunc,
 )
@@ -36,13 +45,32 @@ from coopetition.protocols.spdz.shares import Share
 PHASE = "helen-coordinate"
 
 
+class WeightBoundViolated(CheatingDetected):
+    """Some |z| or |u_j| exceeded w_bound inside SPDZ (anonymous, like a MAC failure)."""
+
+    code = "helen_weight_bound_violated"
+
+
+def check_bits(scales: HelenScales) -> int:
+    """LTZ width of the bound check: its arguments w_int -+ x satisfy |arg| < 2^(k - 1).
+
+    x is z or a new u_j = u_j + w_j - z with |u_j| <= w_int (checked the iteration before;
+    0 at the start), |w_j| <= ``w_trunc_bound`` (any party's, after TruncPr) and |z| <=
+    ``z_trunc_bound`` (k_sum and k_consensus are sized for any party's w_j, so the soft
+    threshold and the truncation stay exact), hence |arg| <= 2 w_int + w_max + z_max.
+    """
+    step = scales.w_trunc_bound + scales.z_trunc_bound
+    return (2 * scales.w_int_bound + step).bit_length() + 1
+
+
 def needs_per_iteration(scales: HelenScales, objective: Objective) -> Needs:
     """SPDZ preprocessing one coordination consumes (the dual masks of the way back aside)."""
     m, d = scales.parties, scales.features
     need = needs_trunc(m * d, scales.k_w, scales.w_shift)
     if objective.lam1 > 0:
         need = need + needs_soft_threshold(d, scales.k_sum)
-    return need + needs_trunc(d, scales.k_consensus, scales.coef_bits)
+    need = need + needs_trunc(d, scales.k_consensus, scales.coef_bits)
+    return need + needs_ltz(2 * (m + 1) * d, check_bits(scales))
 
 
 def back_bits(scales: HelenScales, objective: Objective) -> int:
@@ -101,6 +129,7 @@ def coordinate_program(
         total, scales.consensus_int(objective.lam2), scales.coef_bits, scales.k_consensus
     )
     new_u = {j: u[j] + w[j] - z for j in parties}
+    yield from check_bound(spdz, Share.concat([z, *[new_u[j] for j in parties]]), scales)
     back = yield from shares_to_ciphertext(
         paillier,
         spdz,
@@ -110,6 +139,30 @@ def coordinate_program(
     enc = back.ciphertexts
     enc_u = {j: enc[(t + 1) * d : (t + 2) * d] for t, j in enumerate(parties)}
     return Coordinated(enc_z=enc[:d], enc_u=enc_u, u=new_u, forward=forward, back=back)
+
+
+def check_bound(spdz: SpdzParty, x: Share, scales: HelenScales) -> Program[None]:
+    """Abort (``WeightBoundViolated``) unless every |x_t| <= w_int; see the module docstring."""
+    bound = scales.w_int_bound
+    k = check_bits(scales)
+    above = (-x).add_public(bound, spdz.party, spdz.alpha_share)  # < 0 iff x > bound
+    below = x.add_public(bound, spdz.party, spdz.alpha_share)  # < 0 iff x < -bound
+    flags = yield from spdz.ltz(Share.concat([above, below]), k)
+    total = Share(
+        F.vec([int(sum(int(v) for v in flags.value) % F.P)]),
+        F.vec([int(sum(int(v) for v in flags.mac) % F.P)]),
+    )
+    (opened,) = yield from spdz.open(total)
+    # The opening is MAC-checked before it is believed: a cheater could otherwise open a
+    # nonzero count as 0.
+    yield from spdz.mac_check()
+    if int(opened) != 0:
+        raise WeightBoundViolated(
+            f"{int(opened)} of {len(x)} entries of z, u broke |x| <= w_bound "
+            f"({scales.w_bound:g}) inside SPDZ",
+            phase=PHASE,
+        )
+    return None
 
 
 def expected_sizes(scales: HelenScales) -> tuple[int, int]:

@@ -7,7 +7,7 @@ record (``key_generation``, ``preprocessing``):
   dealer knows the decryption key), with a small INSECURE cached test key when
   ``config.key_bits < 2048`` (``config.insecure`` required);
 * the SPDZ MAC key and the ciphertext-carrying masks of Gadget 3's way back come from the real
-  threshold-Paillier offline phase (``OfflineParty``, interval-proved contributions);
+  threshold-Paillier offline phase (``OfflineParty``, range-proved contributions);
 * triples, bits and truncation masks come from MASCOT (``preprocessing="mascot"``, real OT
   based) or from an INSECURE dealer that knows the MAC key (``"insecure-dealer"``, tests).
 

@@ -1,17 +1,18 @@
 """Helen's Gadget 3 (Paillier <-> SPDZ, both directions) and Gadget 4 (verification).
 
 Gadget 3, forward (section VI-D-1): public Enc(a) -> authenticated SPDZ shares of a mod P, by
-:meth:`PaillierParty.authenticate` with interval-proved masks, then every party publishes
-Enc(share) and Enc(MAC share) with interval proofs (step 5 of the paper), which Gadget 4 checks.
+:meth:`PaillierParty.authenticate` with range-proved masks, then every party publishes
+Enc(share) and Enc(MAC share), each proved to lie in [0, P) exactly (step 5 of the paper, with
+the tight range proof of ``ranges`` instead of interval proofs), which Gadget 4 checks.
 
 Gadget 3, back (section VI-D-3): shares of x -> Enc(x) *exactly* (not merely modulo P). The
 paper sums encrypted shares, which gives a plaintext congruent to x modulo P but off by a
 multiple of P, useless for further Paillier arithmetic on signed fixed-point values. Here a
 dual-form random R (a ``bounded`` preprocessing item of K + kappa bits: SPDZ shares of R
-*and* the public Enc(R), built from interval-proved contributions, so that
-0 <= R < m * 2**(K+kappa+81) whatever a cheater contributes) masks the value: open
+*and* the public Enc(R), built from range-proved contributions in [0, 2**(K+kappa)), so that
+0 <= R < m * 2**(K+kappa) whatever a cheater contributes) masks the value: open
 c = x + 2**(K-1) + R in SPDZ, which stays below 2**255 < P (no wrap-around modulo P) because
-the budget check enforces K + kappa + 88 < 256 (enough for m < 128 parties); then
+the budget check enforces K + kappa + 8 < 256 (enough for m < 128 parties); then
 Enc(x) = Enc(c - 2**(K-1)) / Enc(R), computed by everyone alike. R hides x statistically
 (kappa bits). The opening c is MAC-checked (together with every earlier opening, e.g. the
 Beaver openings that computed x) before the ciphertext is returned, so a value shifted by an
@@ -19,12 +20,13 @@ additive attack never leaves SPDZ as a ciphertext. The encrypted shares and MAC 
 published as in the forward direction, so Gadget 4 covers both.
 
 Gadget 4 (section VI-E-1), for records (Enc(a), Enc(b_j), Enc(c_j)): every value is range
-bounded by its proofs; each party adds interval-proved masks r_j times P:
+bounded by its proofs; each party adds range-proved masks r_j times P:
 Ef = Enc(a - sum b_j) * prod Enc(r_j)**P, joint decryption, and every party checks P | ef.
 Then alpha is released (joint decryption of Enc(alpha)) and the same test runs on
 Enc(alpha * sum b_j - sum c_j). The masks hide a - sum b_j (when it is a multiple of P) with
-kappa bits; the interval proofs stop a cheater from forcing a wrap-around modulo N that would
-turn a non-multiple into a multiple of P. A failed test shows an inconsistent conversion but
+kappa bits; the range proofs stop a cheater from forcing a wrap-around modulo N that would
+turn a non-multiple into a multiple of P, and since they are exact, the modulus only has to
+hold the honest widths (``gadget4_budget``: 818 bits at m <= 3 instead of 1058). A failed test shows an inconsistent conversion but
 not who caused it: ``ConversionRejected`` has no culprit.
 
 Order matters: once alpha is public anyone can forge MACs, so :func:`verify_conversions` first
@@ -34,9 +36,8 @@ runs the SPDZ MAC check on every pending opening of the session's ``SpdzParty``,
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
 
 import gmpy2
 
@@ -44,38 +45,90 @@ from coopetition.engine.errors import LocalFailure
 from coopetition.protocols.paillier import ops
 
 from . import field as F
-from .conversion import SLACK_BITS, Conversion, PaillierParty
+from .conversion import Conversion, PaillierParty
 from .errors import ConversionRejected
 from .online import Exchange, Program, SpdzParty
 from .shares import Share
 
-#: Interval bound of a published share or MAC share: honest ones lie in [0, P).
+#: Bits of a published share or MAC share: honest ones lie in [0, P), range-proved exactly.
 SHARE_BITS = F.P_BITS
+
+
+@dataclass(frozen=True)
+class Gadget4Budget:
+    """Mask widths of Gadget 4 and the smallest Paillier modulus that holds its tests.
+
+    With m parties (m < 2**lm), sigma bits of proof slack (0 for the tight range proof) and
+    statistical parameter kappa: published shares satisfy |sum_j b_j| < 2**S with
+    S = 256 + sigma + lm (likewise sum_j c_j), alpha < 2**A with A = 256 + sigma + lm;
+    d = a - sum b_j has d_bits = max(a_bits, S) + 1 bits, e = alpha sum b_j - sum c_j has
+    e_bits = A + S + 1. Masks are r_bits = d_bits + kappa (resp. rm_bits = e_bits + kappa)
+    wide, and |d + P sum r_j| < 2**(256 + r_bits + sigma + lm + 1); nothing wraps modulo N
+    when that is at most 2**(|N| - 2) <= N / 2, i.e. |N| >= 256 + rm_bits + sigma + lm + 3
+    (the MAC test binds; docs/crypto.md, "Gadget 3 and Gadget 4 with tight range proofs").
+    """
+
+    r_bits: int
+    rm_bits: int
+    value_key_bits: int
+    mac_key_bits: int
+
+    @property
+    def key_bits(self) -> int:
+        return max(self.value_key_bits, self.mac_key_bits)
+
+    @property
+    def binding(self) -> str:
+        if self.mac_key_bits >= self.value_key_bits:
+            return "the MAC test alpha * sum b_j - sum c_j + P * sum r'_j"
+        return "the value test a - sum b_j + P * sum r_j"
+
+
+def gadget4_budget(a_bits: int, parties: int, kappa: int, slack_bits: int = 0) -> Gadget4Budget:
+    """Gadget 4's budget for records with |a| < 2**a_bits (see ``Gadget4Budget``)."""
+    lm = parties.bit_length()
+    share_bits = F.P_BITS + slack_bits + lm
+    alpha_bits = F.P_BITS + slack_bits + lm
+    d_bits = max(a_bits, share_bits) + 1
+    e_bits = alpha_bits + share_bits + 1
+    r_bits, rm_bits = d_bits + kappa, e_bits + kappa
+    extra = F.P_BITS + slack_bits + lm + 3
+    return Gadget4Budget(r_bits, rm_bits, r_bits + extra, rm_bits + extra)
+
+
+def gadget3_key_bits(value_bits: int, parties: int, kappa: int, slack_bits: int = 0) -> int:
+    """Smallest |N| for Gadget 3 forward on |x| < 2**value_bits (``authenticate``'s check).
+
+    The MAC alpha x has value_bits + A bits (A = 256 + sigma + lm), its masks kappa more; the
+    opened alpha x + sum_j s_j stays below 2**(|N| - 2) when |N| >= that + sigma + lm + 3.
+    """
+    lm = parties.bit_length()
+    return value_bits + F.P_BITS + slack_bits + lm + kappa + slack_bits + lm + 3
 
 
 def publish_encrypted_shares(
     p: PaillierParty, share: Share, phase: str
 ) -> Program[tuple[dict[int, list[int]], dict[int, list[int]]]]:
-    """Every party publishes Enc(value share) and Enc(MAC share) with interval proofs."""
+    """Every party publishes Enc(value share) and Enc(MAC share), proved to lie in [0, P).
+
+    One range proof per verifier covers both lists (``PaillierParty.prove_bounded``).
+    """
     n = len(share)
     rnd = p.next_round()
     vals = [int(v) for v in share.value]
     macs = [int(v) for v in share.mac]
-    v_cts, v_proofs, _ = p.prove_values(vals, "interval", SHARE_BITS, phase, rnd)
-    m_cts, m_proofs, _ = p.prove_values(macs, "interval", SHARE_BITS, phase, rnd)
-    payload = {"b": v_cts, "b_proof": v_proofs, "c": m_cts, "c_proof": m_proofs}
+    payload, _ = p.prove_bounded([("b", vals, F.P - 1), ("c", macs, F.P - 1)], phase, rnd)
     replies = yield Exchange(f"spdz-{phase}/{rnd}", payload)
     replies[p.party] = payload
-    enc_b = p.verify_values(replies, "b", n, "interval", SHARE_BITS, phase, rnd)
-    enc_c = p.verify_values(replies, "c", n, "interval", SHARE_BITS, phase, rnd)
-    return enc_b, enc_c
+    got = p.verify_bounded(replies, [("b", n, F.P - 1), ("c", n, F.P - 1)], phase, rnd)
+    return got["b"], got["c"]
 
 
 def ciphertext_to_shares(
     p: PaillierParty, cts: Sequence[int], value_bits: int
 ) -> Program[Conversion]:
     """Gadget 3: public Enc(a) with |a| < 2**value_bits -> authenticated shares of a mod P."""
-    conv = yield from p.authenticate(cts, value_bits, mode="interval", phase="gadget3")
+    conv = yield from p.authenticate(cts, value_bits, mode="bounded", phase="gadget3")
     conv.enc_shares, conv.enc_mac_shares = yield from publish_encrypted_shares(
         p, conv.share, "gadget3-shares"
     )
@@ -116,20 +169,22 @@ def shares_to_ciphertext(
 
 
 def _masks(p: PaillierParty, counts: list[tuple[int, int]], phase: str) -> Program[list[list[int]]]:
-    """Interval-proved masks for each (count, bits) group; returns prod_j Enc(r_j) per mask."""
+    """Range-proved masks in [0, 2**bits) per (count, bits) group (one proof per verifier for
+    all groups); returns prod_j Enc(r_j) per mask."""
     rnd = p.next_round()
-    payload: dict[str, Any] = {}
-    for g, (count, bits) in enumerate(counts):
-        vals = [secrets.randbits(bits) for _ in range(count)]
-        cts, proofs, _ = p.prove_values(vals, "interval", bits, phase, rnd)
-        payload[f"r{g}"], payload[f"r{g}_proof"] = cts, proofs
+    specs = [(f"r{g}", count, (1 << bits) - 1) for g, (count, bits) in enumerate(counts)]
+    groups = [
+        (key, [p.mask(bits) for _ in range(count)], high)
+        for (key, count, high), (_, bits) in zip(specs, counts, strict=True)
+    ]
+    payload, _ = p.prove_bounded(groups, phase, rnd)
     replies = yield Exchange(f"spdz-{phase}/{rnd}", payload)
     replies[p.party] = payload
-    out = []
-    for g, (count, bits) in enumerate(counts):
-        got = p.verify_values(replies, f"r{g}", count, "interval", bits, phase, rnd)
-        out.append([ops.sum_ct(p.pk, [got[j][t] for j in range(p.parties)]) for t in range(count)])
-    return out
+    got = p.verify_bounded(replies, specs, phase, rnd)
+    return [
+        [ops.sum_ct(p.pk, [got[key][j][t] for j in range(p.parties)]) for t in range(count)]
+        for key, count, _ in specs
+    ]
 
 
 def _check_multiples(values: list[int], what: str) -> None:
@@ -178,12 +233,13 @@ def verify_conversions(
             sum_b.append(ops.sum_ct(pk, [rec.enc_shares[j][t] for j in range(m)]))
             sum_c.append(ops.sum_ct(pk, [rec.enc_mac_shares[j][t] for j in range(m)]))
     n = len(enc_a)
-    share_bound = SHARE_BITS + SLACK_BITS + m.bit_length()  # |sum b_j|, |sum c_j| below 2**this
-    d_bits = max(a_bits, share_bound) + 1
-    e_bits = p.alpha_bits + share_bound + 1
-    r_bits, rm_bits = d_bits + p.kappa, e_bits + p.kappa
-    if F.P_BITS + rm_bits + SLACK_BITS + m.bit_length() + 2 >= pk.bits:
-        raise ValueError(f"{pk.bits}-bit Paillier key too small for Gadget 4")
+    budget = gadget4_budget(a_bits, m, p.kappa, p.slack_bits)
+    if budget.key_bits > pk.bits:
+        raise ValueError(
+            f"{pk.bits}-bit Paillier key too small for Gadget 4 (needs {budget.key_bits} bits: "
+            f"{budget.binding})"
+        )
+    r_bits, rm_bits = budget.r_bits, budget.rm_bits
     masks, mac_masks = yield from _masks(p, [(n, r_bits), (n, rm_bits)], "gadget4-masks")
     # Step 2-6: a - sum b_j + P * sum r_j must decrypt to a multiple of P.
     ef = [

@@ -17,10 +17,11 @@ authenticated additive shares. What differs per kind is where the ciphertexts co
   probability 2/P. This trades one extra triple for the 2 interval proofs per party that range
   proofs on a_j, b_j would cost (an interval proof costs 128 encryptions).
 * **bounded** (statistical masks of truncation and comparison, and the dual-form randoms of
-  the SPDZ -> Paillier conversion): each party contributes v_j in [0, 2**bits) with an
-  interval proof (verified: |v_j| < 2**(bits+80)); the value is sum (v_j + 2**(bits+80)),
-  which is positive and below m * 2**(bits+81) whatever a cheater does, so masked openings
-  cannot wrap modulo P. Its public ciphertext is kept.
+  the SPDZ -> Paillier conversion): each party contributes v_j in [0, 2**bits) with a tight
+  range proof (verified exactly, ``ranges``); the value is sum v_j, in [0, m * 2**bits)
+  whatever a cheater does, so with m < 128 masked openings keep ``MASK_HEADROOM_BITS`` = 8
+  bits below P and cannot wrap. Its public ciphertext is kept. (Interval proofs would show
+  only |v_j| < 2**(bits+80) and need 88 bits of headroom: refused here.)
 * **input_mask**: only the owner contributes (with a proof of knowledge) and keeps the value.
 * **bit**: from a random a and a triple: open a**2, b = (a / sqrt(a**2) + 1) / 2 (P = 3 mod 4),
   then MAC-check (Damgard et al. 2012).
@@ -44,7 +45,7 @@ from coopetition.protocols.zk.group import multiply
 from . import bitproof
 from . import field as F
 from .conversion import (
-    SLACK_BITS,
+    INTERVAL,
     Conversion,
     PaillierParty,
     ciphertexts_from_wire,
@@ -53,7 +54,7 @@ from .conversion import (
     rejected,
 )
 from .errors import SacrificeFailed
-from .online import Exchange, Program, SpdzParty
+from .online import MASK_HEADROOM_BITS, Exchange, Program, SpdzParty
 from .preprocessing import Batch, PreprocessingStore
 from .shares import Share
 
@@ -185,14 +186,22 @@ class OfflineParty:
         )
 
     def bounded(self, n: int, bits: int) -> Program[Batch]:
+        """n masks in [0, m * 2**bits): range-proved contributions, with their ciphertexts."""
         p = self.paillier
-        _, _, got = yield from self._contribute(n, bits, "interval", f"bounded-{bits}")
-        shift = self.parties << (bits + SLACK_BITS)
-        enc = [
-            ops.add_plain(p.pk, ops.sum_ct(p.pk, [got[j][t] for j in range(self.parties)]), shift)
-            for t in range(n)
-        ]
-        value_bits = bits + SLACK_BITS + self.parties.bit_length() + 1
+        if p.range_kind == INTERVAL:
+            raise ValueError("bounded masks need tight range proofs (interval slack would wrap P)")
+        if self.parties.bit_length() > MASK_HEADROOM_BITS - 1:
+            raise ValueError(f"bounded masks keep {MASK_HEADROOM_BITS} bits: at most 127 parties")
+        phase = f"bounded-{bits}"
+        high = (1 << bits) - 1
+        rnd = p.next_round()
+        mine = [self._sample(bits) for _ in range(n)]
+        payload, _ = p.prove_bounded([("v", mine, high)], phase, rnd)
+        replies = yield Exchange(f"spdz-{phase}/{rnd}", payload)
+        replies[self.party] = payload
+        got = p.verify_bounded(replies, [("v", n, high)], phase, rnd)["v"]
+        enc = [ops.sum_ct(p.pk, [got[j][t] for j in range(self.parties)]) for t in range(n)]
+        value_bits = bits + self.parties.bit_length()
         conv = yield from self._auth(enc, value_bits, phase=f"bounded-{bits}-auth")
         return Batch(
             "bounded", self._batch_id(f"bounded/{bits}"), (conv.share,), bits=bits, ciphertexts=enc

@@ -40,9 +40,10 @@ T = TypeVar("T")
 
 #: Statistical security parameter (bits) of the masks used by truncation and comparison.
 DEFAULT_KAPPA = 40
-#: Bits of headroom kept below P for masks built from up to 8 contributions, each proved with
-#: an interval proof of 80 bits of slack and shifted to be non-negative (80 + 3 + 2, rounded up).
-MASK_HEADROOM_BITS = 88
+#: Bits of headroom kept below P for masks: a bounded mask of b bits is a sum of at most
+#: m < 128 contributions, each range-proved in [0, 2^b) exactly, so it lies below 2^(b + 7),
+#: and c = x + 2^(k-1) + r < 2^(k + kappa + 8) <= 2^255 < P (docs/crypto.md, "Field size").
+MASK_HEADROOM_BITS = 8
 
 
 def _fixed_bytes(payload: object, key: str, size: int, sender: int) -> bytes:

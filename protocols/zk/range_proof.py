@@ -130,14 +130,38 @@ def prove(
     ctx: ProofContext,
     *,
     encryptor: Encryptor | None = None,
+    squares: Sequence[tuple[int, ...]] | None = None,
 ) -> RangeProof:
-    """Prove every statement at once; ValueError if a value lies outside its interval."""
+    """Prove every statement at once; ValueError if a value lies outside its interval.
+
+    ``squares`` (from :func:`decompose`) lets a prover that proves the same values to several
+    verifiers decompose them once; they are checked here, so a wrong one is a ValueError.
+    """
     if len(witnesses) != len(statements):
         raise ValueError("one witness per statement")
     for j, (st, wit) in enumerate(zip(statements, witnesses, strict=True)):
         if not st.low <= wit.value <= st.high:
             raise ValueError(f"value {j} lies outside the interval its proof is for")
-    return _prove_unchecked(pk, rp, statements, witnesses, ctx, encryptor)
+    if squares is not None:
+        if len(squares) != len(statements):
+            raise ValueError("one four-square decomposition per statement")
+        for j, (st, wit, ys) in enumerate(zip(statements, witnesses, squares, strict=True)):
+            if len(ys) != SQUARES or sum(y * y for y in ys) != _gap(st, wit):
+                raise ValueError(f"squares {j} do not decompose B^2 - x'^2")
+    return _prove_unchecked(pk, rp, statements, witnesses, ctx, encryptor, squares)
+
+
+def _gap(st: RangeStatement, wit: RangeWitness) -> int:
+    """B^2 - x'^2 >= 0 for x in [low, high] (x' = 2x - low - high, B = high - low)."""
+    centred = 2 * wit.value - st.low - st.high
+    return (st.high - st.low) ** 2 - centred * centred
+
+
+def decompose(
+    statements: Sequence[RangeStatement], witnesses: Sequence[RangeWitness]
+) -> list[tuple[int, int, int, int]]:
+    """Four squares of B^2 - x'^2 per statement (the prover's most expensive local step)."""
+    return [four_squares(_gap(st, wit)) for st, wit in zip(statements, witnesses, strict=True)]
 
 
 def _prove_unchecked(

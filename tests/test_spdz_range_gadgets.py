@@ -1,0 +1,218 @@
+"""Gadget 3, Gadget 4 and the MAC key on the tight range proof: one cheater per new check.
+
+Each cheater proves a value just outside its interval (a value the interval proof's 2^80 slack
+would have let through) with the range prover's unchecked path and its best forged squares;
+every honest party must abort with ``CheatingDetected`` naming it. INSECURE parameters for
+speed: the 1280-bit test key of ``spdz.testing`` with 512-bit ring-Pedersen moduli. The
+production-size case (2048-bit N and N~) is marked ``long``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from coopetition.engine.errors import CheatingDetected, ConfigError
+from coopetition.protocols import fixedpoint as fx
+from coopetition.protocols.helen.config import MIN_KEY_BITS, HelenConfig
+from coopetition.protocols.paillier.encryptor import Encryptor
+from coopetition.protocols.paillier.keys import generate_keypair, insecure_test_keypair
+from coopetition.protocols.paillier.threshold import TrustedDealerKeyGeneration
+from coopetition.protocols.spdz import field as F
+from coopetition.protocols.spdz import gadgets as g
+from coopetition.protocols.spdz.conversion import PaillierParty
+from coopetition.protocols.spdz.harness import run_local
+from coopetition.protocols.spdz.offline import OfflineParty
+from coopetition.protocols.spdz.ranges import RANGE_PROOF
+from coopetition.protocols.spdz.testing import dealer, paillier_parties
+from coopetition.protocols.zk import range_params as rpm
+from coopetition.protocols.zk import range_proof
+from coopetition.protocols.zk.errors import ProofRejected
+from coopetition.protocols.zk.range_proof import RangeStatement, RangeWitness
+from coopetition.protocols.zk.transcript import ProofContext
+
+VALUE_BITS = 63
+
+
+class OutOfRange(PaillierParty):
+    """Adds ``offset`` to the first value of group ``key`` and proves it anyway (unchecked)."""
+
+    key = ""
+    offset = 0
+
+    def prove_bounded(self, groups, phase, rnd):
+        groups = [
+            (key, [values[0] + self.offset, *values[1:]] if key == self.key else values, high)
+            for key, values, high in groups
+        ]
+        return super().prove_bounded(groups, phase, rnd)
+
+    def decompose(self, statements, witnesses):
+        return range_proof._cheater_squares(statements, witnesses)
+
+    def range_proof(self, rp, statements, witnesses, ctx, squares):
+        return range_proof._prove_unchecked(
+            self.pk, rp, statements, witnesses, ctx, self.encryptor, squares
+        )
+
+
+def cheater(key: str, offset: int) -> type[PaillierParty]:
+    return type(f"OutOfRange_{key}", (OutOfRange,), {"key": key, "offset": offset})
+
+
+def encrypt_public(m, values):
+    pk = dealer(m).threshold_public.public
+    return [pk.encrypt(int(v)) for v in values]
+
+
+def assert_names(exc_info, culprit):
+    assert exc_info.value.culprit == culprit, exc_info.value
+
+
+def test_mac_key_share_beyond_p_names_the_prover():
+    """alpha_j + P is congruent to alpha_j mod P; with slack it would pass, exactly it cannot."""
+    ps = paillier_parties(3, b"range-alpha", cheat={1: cheater("a", F.P)})
+    with pytest.raises(CheatingDetected) as err:
+        run_local([p.setup() for p in ps])
+    assert_names(err, 1)
+
+
+@pytest.mark.parametrize("key", ["r", "s"])  # value mask, MAC mask
+def test_gadget3_mask_one_past_its_bound_names_the_prover(key):
+    m = 3
+    cts = encrypt_public(m, [7, -7])
+    alpha_bits = F.P_BITS + m.bit_length()
+    bits = VALUE_BITS + 40 + (alpha_bits if key == "s" else 0)
+    ps = paillier_parties(m, b"range-g3-" + key.encode(), cheat={2: cheater(key, 1 << bits)})
+    run_local([p.setup() for p in ps])
+    with pytest.raises(CheatingDetected) as err:
+        run_local([g.ciphertext_to_shares(p, cts, VALUE_BITS) for p in ps])
+    assert_names(err, 2)
+
+
+@pytest.mark.parametrize("key", ["b", "c"])  # value share, MAC share
+def test_published_share_outside_0_p_names_the_prover(key):
+    """A share (or MAC share) published as s + P: right mod P, outside [0, P): refused."""
+    m = 2
+    cts = encrypt_public(m, [3, 4])
+    ps = paillier_parties(m, b"range-g3-" + key.encode(), cheat={1: cheater(key, F.P)})
+    run_local([p.setup() for p in ps])
+    with pytest.raises(CheatingDetected) as err:
+        run_local([g.ciphertext_to_shares(p, cts, VALUE_BITS) for p in ps])
+    assert_names(err, 1)
+
+
+@pytest.mark.parametrize("key", ["r0", "r1"])  # value-test mask, MAC-test mask
+def test_gadget4_mask_past_its_bound_names_the_prover(key):
+    m = 2
+    cts = encrypt_public(m, [11, 12])
+    ps = paillier_parties(m, b"range-g4-" + key.encode())
+    run_local([p.setup() for p in ps])
+    convs = run_local([g.ciphertext_to_shares(p, cts, VALUE_BITS) for p in ps])
+    budget = g.gadget4_budget(VALUE_BITS, m, ps[0].kappa)
+    bits = budget.r_bits if key == "r0" else budget.rm_bits
+    ps[0].__class__ = cheater(key, 1 << bits)  # from now on party 0 cheats
+    with pytest.raises(CheatingDetected) as err:
+        run_local([g.verify_conversions(p, None, [c]) for p, c in zip(ps, convs, strict=True)])
+    assert_names(err, 0)
+    assert not ps[1].alpha_released  # both masks are checked before anything is decrypted
+
+
+def test_offline_bounded_contribution_past_its_bound_names_the_prover():
+    """A dual-form mask contribution of 2^41 claimed in [0, 2^41): refused, prover named."""
+    ps = paillier_parties(2, b"range-bounded", cheat={1: cheater("v", 1 << 41)})
+    offs = [OfflineParty(p) for p in ps]
+    with pytest.raises(CheatingDetected) as err:
+        run_local([o.fill(bounded=((41, 2),)) for o in offs])
+    assert_names(err, 1)
+
+
+def test_a_proof_missing_for_one_verifier_names_the_prover():
+    m = 3
+    cts = encrypt_public(m, [1])
+    ps = paillier_parties(m, b"range-missing")
+    run_local([p.setup() for p in ps])
+
+    def tamper(sender, receiver, tag, payload):
+        if sender == 0 and tag.startswith("spdz-gadget3-shares/"):
+            payload[RANGE_PROOF] = payload[RANGE_PROOF][:2]
+        return payload
+
+    with pytest.raises(CheatingDetected) as err:
+        run_local([g.ciphertext_to_shares(p, cts, VALUE_BITS) for p in ps], tamper=tamper)
+    assert_names(err, 0)
+
+
+# -- budgets ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("m", [2, 3, 4, 7, 8, 127])
+@pytest.mark.parametrize("value_bits", [1, 63, 114, 207, 300])
+def test_helen_budget_formulas_equal_the_gadgets_own(m, value_bits):
+    assert fx.gadget4_key_bits(m, value_bits) == g.gadget4_budget(value_bits, m, 40).key_bits
+    assert fx.gadget3_key_bits(value_bits, m) == g.gadget3_key_bits(value_bits, m, 40)
+
+
+def test_gadget4_budget_closed_form_and_the_old_slack():
+    """3 * 256 + 3 lm + kappa + 4 with slack 0; 1058 bits at m = 3 with the interval proof."""
+    for m in (2, 3, 4, 8, 127):
+        lm = m.bit_length()
+        assert g.gadget4_budget(200, m, 40).key_bits == 3 * 256 + 3 * lm + 40 + 4
+    assert g.gadget4_budget(63, 3, 40, slack_bits=80).key_bits == 1058
+    assert MIN_KEY_BITS == 818 < 1024
+
+
+def test_helen_config_admits_1024_and_refuses_below_the_budget():
+    scales = dict(features=11, rows=1280, parties=3)
+    cfg = HelenConfig(key_bits=1024, insecure=True, preprocessing="insecure-dealer")
+    cfg.scales(**scales).check(1024)
+    with pytest.raises(ConfigError, match=r"paillier\.gadget4"):
+        HelenConfig(key_bits=MIN_KEY_BITS - 1, insecure=True)
+    s4 = fx.HelenScales(features=3, rows=30, parties=4, rho=9.0, x_bound=8.0, y_bound=8.0)
+    s4.check(821)  # 3 * 256 + 3 * 3 + 40 + 4 at m = 4
+    with pytest.raises(ValueError, match=r"paillier\.gadget4"):
+        s4.check(820)
+
+
+def test_gadget4_refuses_a_key_below_its_budget():
+    """A 768-bit key holds the MAC key and Gadget 3 (366 bits) but not Gadget 4 (818)."""
+    m, bits = 2, 768
+    kg = TrustedDealerKeyGeneration(
+        m, bits, insecure_allow_small=True, keypair=insecure_test_keypair(bits)
+    )
+    ps = [PaillierParty(kg.key_share(i), b"range-g4-small") for i in range(m)]
+    run_local([p.setup() for p in ps])
+    cts = [kg.threshold_public.public.encrypt(1)]
+    convs = run_local([g.ciphertext_to_shares(p, cts, VALUE_BITS) for p in ps])
+    with pytest.raises(
+        ValueError, match=r"768-bit Paillier key too small for Gadget 4 \(needs 818"
+    ):
+        run_local([g.verify_conversions(p, None, [c]) for p, c in zip(ps, convs, strict=True)])
+
+
+# -- production parameters ----------------------------------------------------------------------
+
+
+@pytest.mark.long
+def test_out_of_range_share_is_rejected_at_production_parameters():
+    """2048-bit N and N~, 128-bit challenges: a share P + 1 claimed in [0, P - 1] is refused,
+    the honest batch accepted (soundness and completeness at the deployed sizes)."""
+    pk, _ = generate_keypair(2048)
+    rp, secret = rpm.generate(2048)
+    pctx = ProofContext(b"range-prod", "ring-params", 0, 0)
+    rpm.verify_params(rp, rpm.prove_params(rp, secret, pctx), pctx)
+    ctx = ProofContext(b"range-prod", "spdz/gadget3-shares", 1, 1)
+    enc = Encryptor(pk)
+    values = [5, F.P - 1, 0, F.P + 1]
+    stmts, wits = [], []
+    for v in values:
+        c, r = enc.encrypt_with_randomness(v)
+        stmts.append(RangeStatement(c, 0, F.P - 1))
+        wits.append(RangeWitness(v, r))
+    honest = range_proof.prove(pk, rp, stmts[:3], wits[:3], ctx)
+    range_proof.verify(pk, rp, stmts[:3], honest, ctx)
+    forged = range_proof._prove_unchecked(
+        pk, rp, stmts, wits, ctx, None, range_proof._cheater_squares(stmts, wits)
+    )
+    with pytest.raises(ProofRejected) as err:
+        range_proof.verify(pk, rp, stmts, forged, ctx)
+    assert err.value.prover == 1
