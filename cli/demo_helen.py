@@ -63,6 +63,11 @@ def run_helen(args: argparse.Namespace) -> int:
         lam = 0.0 if args.objective == "least_squares" else (args.lam or 0.02 * rows)
         objective = Objective(args.objective, lam=lam, l1_ratio=args.l1_ratio)
         iterations = DEFAULT_ITERATIONS if args.iterations is None else args.iterations
+        # --keygen dkg: the key comes from the in-session DKG (no dealer) and each party makes
+        # its own preprocessing over the bus (MASCOT and the Paillier offline phase)
+        keygen_dkg = getattr(args, "keygen", None) == "dkg"
+        if keygen_dkg and args.parties < 3:
+            raise ConfigError("--keygen dkg needs --parties 3 or more (honest-majority DKG)")
         config = HelenConfig(
             objective=objective,
             rho=args.rho or 0.1 * rows,
@@ -72,7 +77,7 @@ def run_helen(args: argparse.Namespace) -> int:
             key_bits=args.key_bits,
             insecure=args.insecure,
             interval_repetitions=16 if args.insecure else None,
-            preprocessing="insecure-dealer" if args.insecure else "mascot",
+            preprocessing="insecure-dealer" if args.insecure and not keygen_dkg else "mascot",
         )
         scales = config.scales(X.shape[1], max(len(p[0]) for p in parts), args.parties)
     except ConfigError as exc:
@@ -85,7 +90,8 @@ def run_helen(args: argparse.Namespace) -> int:
         file=log,
     )
     started = time.perf_counter()
-    run = trio.run(lambda: train_locally(parts, config, session=b"helen-demo"))
+    keygen = "dkg" if keygen_dkg else "dealer"
+    run = trio.run(lambda: train_locally(parts, config, session=b"helen-demo", keygen=keygen))
     wall = time.perf_counter() - started
     if not run.completed:
         reason = str(run.first_error())

@@ -174,9 +174,7 @@ async def run_party_file(
 
         protocol = helen_run(spec, table, tuple(config.parties))
     else:
-        protocol = AdmmRun(
-            spec.admm, table.X, table.y, party=spec.party_id, parties=config.parties
-        )
+        protocol = AdmmRun(spec.admm, table.X, table.y, party=spec.party_id, parties=config.parties)
     try:
         await _connect_reporting(transport, spec, watch, log)
         result = await party.run(protocol)
@@ -237,7 +235,9 @@ def model_json(outcome: dict[str, Any], spec: PartyFile) -> dict[str, Any]:
     """The released model file: what a user loads to predict (``coopetition.load_model``)."""
     objective = spec.admm.objective
     if spec.protocol == "helen" and spec.helen is not None:
-        objective = Objective(spec.helen.objective, lam=spec.helen.lam, l1_ratio=spec.helen.l1_ratio)
+        objective = Objective(
+            spec.helen.objective, lam=spec.helen.lam, l1_ratio=spec.helen.l1_ratio
+        )
     keys = ("target", "feature_names", "coef", "intercept", "scaling", "iterations", "converged")
     return {
         "format": "coopetition-linear-model/1",

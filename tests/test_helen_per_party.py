@@ -136,3 +136,24 @@ def test_a_peers_small_ring_modulus_is_admitted_only_with_its_proof():
     rpm.admit_insecure_modulus(forged)
     with pytest.raises(ProofRejected):
         rpm.verify_params(forged, proof, ctx)
+
+
+@pytest.mark.long
+async def test_helen_with_in_session_dkg_key_has_no_dealer():
+    """Issue 11: the key comes from the DKG among the Helen parties; the record says dkg."""
+    parts = wine_parts(FEATURES)
+    config = per_party_config()
+    run = await train_locally(
+        parts, config, session=b"helen-dkg", deadlines=SLOW_MACHINE, keygen="dkg"
+    )
+    assert run.completed, run.errors
+    models = [r.model for r in run.results.values()]
+    assert all(np.array_equal(models[0], mdl) for mdl in models)
+    scales = config.scales(len(FEATURES), ROWS, PARTIES)
+    plain = H.run_plaintext(parts, config.objective, scales.rho_quantised, config.iterations)
+    assert H.relative_l2(models[0], plain) <= 1e-3
+    records = [r.record for r in run.results.values()]
+    assert all(r["key_generation"] == "dkg (INSECURE test key)" for r in records)
+    assert len({r["key_fingerprint"] for r in records}) == 1
+    assert records[0]["parameters"]["key"]["source"] == "dkg"
+    assert records[0]["phase_seconds"]["keygen"] > 0
