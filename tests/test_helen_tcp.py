@@ -163,3 +163,15 @@ def test_bad_helen_party_config_is_one_line(tmp_path, monkeypatch, capsys, chang
     assert main(["party", "--config", "party0.toml"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+
+
+@pytest.mark.long
+@pytest.mark.processes
+def test_helen_tcp_processes_with_in_session_dkg(tmp_path):
+    """keygen = "dkg": the key is generated among the Helen processes; the record says dkg."""
+    parts = wine_parts(FEATURES)
+    hosts = make_hosts(tmp_path, parts, helen_table(keygen="dkg"), key_share=False)
+    outcomes = run_parties(hosts)
+    assert_matches_admm(outcomes, parts)
+    assert all(o["record"]["key_generation"] == "dkg (INSECURE test key)" for o in outcomes)
+    assert len({o["record"]["key_fingerprint"] for o in outcomes}) == 1
