@@ -40,18 +40,24 @@ def per_party_config(iterations: int = 1):
     return dataclasses.replace(cfg, preprocessing="mascot")
 
 
-async def test_per_party_setup_over_memory_matches_plaintext_admm():
-    parts = wine_parts(FEATURES)
-    config = per_party_config()
-    run = await train_locally(
-        parts, config, session=b"helen-per-party", deadlines=SLOW_MACHINE, per_party=True
-    )
+def assert_matches_plaintext_admm(run, parts, config):
+    """Every party released the same model, within 1e-3 relative L2 of plaintext ADMM."""
     assert run.completed, run.errors
     models = [r.model for r in run.results.values()]
     assert all(np.array_equal(models[0], mdl) for mdl in models)
     scales = config.scales(len(FEATURES), ROWS, PARTIES)
     plain = H.run_plaintext(parts, config.objective, scales.rho_quantised, config.iterations)
     assert H.relative_l2(models[0], plain) <= 1e-3
+    return scales
+
+
+async def test_per_party_setup_over_memory_matches_plaintext_admm():
+    parts = wine_parts(FEATURES)
+    config = per_party_config()
+    run = await train_locally(
+        parts, config, session=b"helen-per-party", deadlines=SLOW_MACHINE, per_party=True
+    )
+    scales = assert_matches_plaintext_admm(run, parts, config)
     record = run.results[0].record
     assert record["key_generation"] == "trusted-dealer (INSECURE test key)"
     assert record["preprocessing"].startswith("per party over the bus: MASCOT")
@@ -146,12 +152,7 @@ async def test_helen_with_in_session_dkg_key_has_no_dealer():
     run = await train_locally(
         parts, config, session=b"helen-dkg", deadlines=SLOW_MACHINE, keygen="dkg"
     )
-    assert run.completed, run.errors
-    models = [r.model for r in run.results.values()]
-    assert all(np.array_equal(models[0], mdl) for mdl in models)
-    scales = config.scales(len(FEATURES), ROWS, PARTIES)
-    plain = H.run_plaintext(parts, config.objective, scales.rho_quantised, config.iterations)
-    assert H.relative_l2(models[0], plain) <= 1e-3
+    assert_matches_plaintext_admm(run, parts, config)
     records = [r.record for r in run.results.values()]
     assert all(r["key_generation"] == "dkg (INSECURE test key)" for r in records)
     assert len({r["key_fingerprint"] for r in records}) == 1
