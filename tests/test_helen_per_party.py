@@ -158,3 +158,11 @@ async def test_helen_with_in_session_dkg_key_has_no_dealer():
     assert len({r["key_fingerprint"] for r in records}) == 1
     assert records[0]["parameters"]["key"]["source"] == "dkg"
     assert records[0]["phase_seconds"]["keygen"] > 0
+
+
+def test_demo_keygen_dkg_needs_three_parties(capsys):
+    from coopetition.main import main
+
+    argv = ["demo", "--protocol", "helen", "--keygen", "dkg", "--parties", "2"]
+    assert main([*argv, "--insecure", "--key-bits", "1280", "--iterations", "1"]) == 2
+    assert "needs --parties 3 or more" in capsys.readouterr().err
