@@ -59,11 +59,9 @@ def prepare(config: Path) -> tuple[PartyFile, Table]:
         raise ConfigError(f"{config}: protocol {spec.protocol!r} is not available yet")
     table = load_table(spec.data_path, spec.data)
     if spec.helen is not None and spec.protocol == "helen":
-        from coopetition.helen_party import check_helen_data, helen_config, load_key_share
+        from coopetition.helen_party import check_helen_party
 
-        helen = helen_config(spec.helen, where=str(config))
-        check_helen_data(table, helen, spec.helen.rows, spec.party_id)
-        load_key_share(spec, helen)  # a bad or unreadable share file is a one-line error now
+        check_helen_party(spec, table)  # parameters, data and key share: one-line errors now
     return spec, table
 
 

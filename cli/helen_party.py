@@ -94,14 +94,24 @@ def check_helen_data(table: Table, config: HelenConfig, rows: int, party: int) -
         raise ConfigError(f"party {party}: a target value reaches [helen] y_bound")
 
 
-def helen_run(spec: PartyFile, table: Table, parties: tuple[int, ...]) -> HelenRun:
-    """The ``HelenRun`` of this party, with its key source and data checked."""
+def check_helen_party(spec: PartyFile, table: Table) -> tuple[HelenConfig, KeySetup]:
+    """Everything checkable before connecting: parameters, party ids, data, key source."""
     assert spec.helen is not None
     where = str(spec.config_path)
     config = helen_config(spec.helen, where=where)
-    if parties != tuple(range(len(parties))):
-        raise ConfigError(f"{where}: Helen numbers its parties 0..m-1, got {list(parties)}")
+    parties = sorted([spec.party_id, *(p.id for p in spec.peers)])
+    if parties != list(range(len(parties))):
+        raise ConfigError(f"{where}: Helen numbers its parties 0..m-1, got {parties}")
     check_helen_data(table, config, spec.helen.rows, spec.party_id)
+    key = load_key_share(spec, config)
+    key.check(config, spec.party_id, len(parties))
+    return config, key
+
+
+def helen_run(spec: PartyFile, table: Table, parties: tuple[int, ...]) -> HelenRun:
+    """The ``HelenRun`` of this party, with its key source and data checked."""
+    assert spec.helen is not None
+    config, key = check_helen_party(spec, table)
     return HelenRun(
         config,
         table.X,
@@ -109,7 +119,7 @@ def helen_run(spec: PartyFile, table: Table, parties: tuple[int, ...]) -> HelenR
         party=spec.party_id,
         parties=parties,
         rows=spec.helen.rows,
-        key=load_key_share(spec, config),
+        key=key,
         session=spec.session,
     )
 

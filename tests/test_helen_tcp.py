@@ -175,3 +175,12 @@ def test_helen_tcp_processes_with_in_session_dkg(tmp_path):
     assert_matches_admm(outcomes, parts)
     assert all(o["record"]["key_generation"] == "dkg (INSECURE test key)" for o in outcomes)
     assert len({o["record"]["key_fingerprint"] for o in outcomes}) == 1
+
+
+def test_two_party_helen_with_dkg_is_refused_before_connecting(tmp_path, monkeypatch, capsys):
+    parts = wine_parts(FEATURES)[:2]
+    host = make_hosts(tmp_path, parts, helen_table(keygen="dkg"), key_share=False)[0]
+    monkeypatch.chdir(host)
+    assert main(["party", "--config", "party0.toml"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "at least 3 parties" in lines[0], lines
