@@ -8,27 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+from test_deployment import _free_ports as free_ports
 
 from coopetition.engine.identity import public_key_hex, write_key_file
 
 CLI = [sys.executable, "-m", "coopetition"]
-
-
-def free_ports(count: int) -> list[int]:
-    socks = [socket.socket() for _ in range(count)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def write_secret(path: Path, data: bytes) -> None:
