@@ -55,9 +55,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def prepare(config: Path) -> tuple[PartyFile, Table]:
     spec = load_party_file(config)
-    if spec.protocol != "admm":
+    if spec.protocol not in ("admm", "helen"):
         raise ConfigError(f"{config}: protocol {spec.protocol!r} is not available yet")
-    return spec, load_table(spec.data_path, spec.data)
+    table = load_table(spec.data_path, spec.data)
+    if spec.helen is not None and spec.protocol == "helen":
+        from coopetition.helen_party import check_helen_party
+
+        check_helen_party(spec, table)  # parameters, data and key share: one-line errors now
+    return spec, table
 
 
 def run_one_party(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None, PartyFile | None]:
@@ -68,7 +73,7 @@ def run_one_party(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None,
         print(f"error: {exc}", file=sys.stderr)
         return 2, None, None
     log = configure(json_lines=args.log_json, quiet=args.quiet)
-    progress = None if args.quiet else RoundPrinter(sys.stderr, spec.admm.iterations)
+    progress = None if args.quiet else _progress(spec)
     started = time.perf_counter()
     log.info(
         "party_starting",
@@ -92,6 +97,14 @@ def run_one_party(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None,
         return 2, None, spec
     outcome["wall_seconds"] = round(time.perf_counter() - started, 3)
     return code, outcome, spec
+
+
+def _progress(spec: PartyFile) -> RoundPrinter:
+    if spec.protocol == "helen" and spec.helen is not None:
+        from coopetition.protocols.helen.info import HELEN_INFO
+
+        return RoundPrinter(sys.stderr, spec.helen.iterations, info=HELEN_INFO)
+    return RoundPrinter(sys.stderr, spec.admm.iterations)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ The session file (``coopetition session new`` writes it; every party gets the sa
 
     [session]
     id = "5f0c..."                  # fresh for every run
-    protocol = "admm"               # "helen" once it exists: its own [helen] table
+    protocol = "admm"               # or "helen", with its own [helen] table
     [admm]                          # the protocol's public training parameters
     objective = "lasso"
     ...
@@ -52,7 +52,7 @@ class _Table(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class SessionTable(_Table):
     id: str
-    protocol: Literal["admm"] = "admm"
+    protocol: Literal["admm", "helen"] = "admm"
 
 
 class AdmmTable(_Table):
@@ -67,6 +67,30 @@ class AdmmTable(_Table):
     adaptive_rho: bool = True
     scaling: Literal["none", "center", "standardize"] = "standardize"
     contribution_bound: Positive = 1e12
+
+
+class HelenTable(_Table):
+    """Helen's public parameters (every party's copy must agree; setup checks the digest)."""
+
+    #: the agreed largest number of rows any party holds (a public bound)
+    rows: Annotated[int, msgspec.Meta(ge=1)]
+    objective: Literal["least_squares", "lasso", "ridge", "elastic_net"] = "lasso"
+    lam: NonNegativeFloat = 0.0
+    l1_ratio: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.5
+    rho: Positive = 1.0
+    iterations: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 10
+    #: public bounds on every |feature| and |target| entry, and on |w|, |u|, |z|
+    x_bound: Positive = 8.0
+    y_bound: Positive = 8.0
+    w_bound: Positive = 65536.0
+    precision: Annotated[int, msgspec.Meta(ge=8, le=40)] = 24
+    key_bits: Annotated[int, msgspec.Meta(ge=1280)] = 2048
+    #: small keys, 512-bit ring-Pedersen moduli and fewer proof repetitions (tests only)
+    insecure: bool = False
+    interval_repetitions: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    #: "file": each party's [party] key_share file; "dkg": generate the key in the session
+    keygen: Literal["file", "dkg"] = "file"
+    dkg_batch: Annotated[int, msgspec.Meta(ge=1)] = 256
 
 
 class DataTable(_Table):
@@ -99,6 +123,7 @@ class DeadlinesTable(_Table):
 class SessionDoc(_Table):
     session: SessionTable
     admm: AdmmTable = msgspec.field(default_factory=AdmmTable)
+    helen: HelenTable | None = None
     data: DataTable = msgspec.field(default_factory=DataTable)
     parties: list[PartyEntry] = msgspec.field(default_factory=list)
 
@@ -109,6 +134,8 @@ class PartyTable(_Table):
     data: str | None = None
     session: str | None = None
     listen: str | None = None
+    #: Helen with keygen = "file": this party's threshold key share (0600)
+    key_share: str | None = None
 
 
 class PartyDoc(_Table):
@@ -119,6 +146,7 @@ class PartyDoc(_Table):
     data: DataTable | None = None
     session: SessionTable | None = None
     admm: AdmmTable | None = None
+    helen: HelenTable | None = None
     parties: list[PartyEntry] = msgspec.field(default_factory=list)
     #: the older inline form: every party but this one
     peers: list[PartyEntry] = msgspec.field(default_factory=list)

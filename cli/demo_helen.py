@@ -15,6 +15,7 @@ JSON report adds each party's run record: exponentiations, CPU seconds and bytes
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -82,6 +83,11 @@ def run_helen(args: argparse.Namespace) -> int:
         lam = 0.0 if args.objective == "least_squares" else (args.lam or 0.02 * rows)
         objective = Objective(args.objective, lam=lam, l1_ratio=args.l1_ratio)
         iterations = DEFAULT_ITERATIONS if args.iterations is None else args.iterations
+        # --keygen dkg: the key comes from the in-session DKG (no dealer) and each party makes
+        # its own preprocessing over the bus (MASCOT and the Paillier offline phase)
+        keygen_dkg = getattr(args, "keygen", None) == "dkg"
+        if keygen_dkg and args.parties < 3:
+            raise ConfigError("--keygen dkg needs --parties 3 or more (honest-majority DKG)")
         config = helen_config(
             objective,
             X,
@@ -91,6 +97,8 @@ def run_helen(args: argparse.Namespace) -> int:
             key_bits=args.key_bits,
             insecure=args.insecure,
         )
+        if keygen_dkg:  # the insecure dealer cannot serve parties that make their own key
+            config = dataclasses.replace(config, preprocessing="mascot")
         scales = config.scales(X.shape[1], max(len(p[0]) for p in parts), args.parties)
     except ConfigError as exc:
         print(f"error: {exc}", file=log)
@@ -109,6 +117,7 @@ def run_helen(args: argparse.Namespace) -> int:
             config,
             session=b"helen-demo",
             party_options=lambda _pid: {"observer": progress},
+            keygen="dkg" if keygen_dkg else "dealer",
         )
     )
     wall = time.perf_counter() - started

@@ -21,6 +21,7 @@ from coopetition.config_schema import (
     AdmmTable,
     DataTable,
     DeadlinesTable,
+    HelenTable,
     PartyDoc,
     PartyEntry,
     SessionDoc,
@@ -59,6 +60,9 @@ class PartyFile:
     connect_timeout: float = DEFAULT_CONNECT_SECONDS
     config_path: Path = Path(".")
     key_path: Path = Path(".")
+    #: Helen's table (``protocol = "helen"``) and this party's key share file, if any
+    helen: HelenTable | None = None
+    key_share_path: Path | None = None
 
 
 def parse_address(text: Any, *, what: str) -> tuple[str, int]:
@@ -151,14 +155,21 @@ def load_party_file(path: Path) -> PartyFile:
     base = path.parent
     party = doc.party
     if party.session is not None:
-        if doc.session is not None or doc.admm is not None or doc.peers or doc.parties:
+        if (
+            doc.session is not None
+            or doc.admm is not None
+            or doc.helen is not None
+            or doc.peers
+            or doc.parties
+        ):
             raise ConfigError(
-                f"{path}: [party] session names a session file, so [session], [admm] and "
-                "[[peers]] belong there, not here"
+                f"{path}: [party] session names a session file, so [session], [admm], [helen] "
+                "and [[peers]] belong there, not here"
             )
         session_path = base / party.session
         shared = load_session_file(session_path)
         session_table, admm_table, where = shared.session, shared.admm, str(session_path)
+        helen_table = shared.helen
         entries = [e for e in shared.parties if e.id != party.id]
         if len(entries) == len(shared.parties):
             raise ConfigError(
@@ -173,6 +184,7 @@ def load_party_file(path: Path) -> PartyFile:
                 f'{path}: needs [party] session = "session.toml" (or an inline [session] table)'
             )
         session_table, admm_table, where = doc.session, doc.admm or AdmmTable(), str(path)
+        helen_table = doc.helen
         entries = [e for e in [*doc.peers, *doc.parties] if e.id != party.id]
         me = next((e for e in doc.parties if e.id == party.id), None)
         data_table = doc.data or DataTable()
@@ -203,6 +215,8 @@ def load_party_file(path: Path) -> PartyFile:
         for e in entries
     )
     key_path = base / party.key_file
+    if session_table.protocol == "helen" and helen_table is None:
+        raise ConfigError(f'{where}: protocol = "helen" needs a [helen] table')
     return PartyFile(
         party_id=party.id,
         signing_key=read_private_key(key_path),
@@ -217,6 +231,8 @@ def load_party_file(path: Path) -> PartyFile:
         connect_timeout=connect,
         config_path=path,
         key_path=key_path,
+        helen=helen_table,
+        key_share_path=None if party.key_share is None else base / party.key_share,
     )
 
 

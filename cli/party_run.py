@@ -26,7 +26,7 @@ from coopetition.engine.errors import ConfigError, PeerUnreachable, ProtocolAbor
 from coopetition.engine.identity import Identity
 from coopetition.engine.party import Party, PartyConfig
 from coopetition.party_config import PartyFile
-from coopetition.protocols.admm import AdmmRun
+from coopetition.protocols.admm import AdmmRun, Objective
 from coopetition.protocols.admm.session import AdmmResult
 from coopetition.tabular import Table
 from coopetition.transports.tcp import PeerAddress, TcpTransport
@@ -168,7 +168,13 @@ async def run_party_file(
     )
     timeline = Timeline()
     party = Party(config, transport, logger=log, observer=observers(progress, timeline))
-    protocol = AdmmRun(spec.admm, table.X, table.y, party=spec.party_id, parties=config.parties)
+    protocol: Any
+    if spec.protocol == "helen":
+        from coopetition.helen_party import helen_run
+
+        protocol = helen_run(spec, table, tuple(config.parties))
+    else:
+        protocol = AdmmRun(spec.admm, table.X, table.y, party=spec.party_id, parties=config.parties)
     try:
         await _connect_reporting(transport, spec, watch, log)
         result = await party.run(protocol)
@@ -185,6 +191,10 @@ async def run_party_file(
         raise
     finally:
         await transport.aclose()
+    if spec.protocol == "helen":
+        from coopetition.helen_party import helen_result_dict
+
+        return {**helen_result_dict(result, table, party), "timeline": timeline.as_list()}
     return result_dict(result, table, party, timeline)
 
 
@@ -224,6 +234,10 @@ def aborted_dict(spec: PartyFile, exc: ProtocolAborted) -> dict[str, Any]:
 def model_json(outcome: dict[str, Any], spec: PartyFile) -> dict[str, Any]:
     """The released model file: what a user loads to predict (``coopetition.load_model``)."""
     objective = spec.admm.objective
+    if spec.protocol == "helen" and spec.helen is not None:
+        objective = Objective(
+            spec.helen.objective, lam=spec.helen.lam, l1_ratio=spec.helen.l1_ratio
+        )
     keys = ("target", "feature_names", "coef", "intercept", "scaling", "iterations", "converged")
     return {
         "format": "coopetition-linear-model/1",

@@ -12,6 +12,7 @@ from coopetition.protocols.helen import (
     coordinate_phase,
     input_phase,
     local_phase,
+    preprocess_phase,
     release_phase,
     setup_phase,
 )
@@ -23,6 +24,10 @@ HELEN_INFO = ProtocolInfo(
     name="helen",
     phases=(
         PhaseInfo(setup_phase.PHASE, tags=("x/1", "x/2"), progress="milestone"),
+        # per-party setup only (``HelenRun(key=...)``): after the in-session DKG's ``dkg``
+        # batches, if any, the party's own preprocessing (``preprocess_phase``)
+        PhaseInfo(preprocess_phase.OFFLINE_PHASE, progress="milestone"),
+        PhaseInfo(preprocess_phase.MASCOT_PHASE, progress="milestone"),
         PhaseInfo(input_phase.PHASE, tags=("x/1",), progress="milestone"),
         PhaseInfo(local_phase.PHASE, tags=("x/1",), repeat="iterations"),
         PhaseInfo(coordinate_phase.PHASE, repeat="iterations", progress="round"),

@@ -11,7 +11,11 @@ record (``key_generation``, ``preprocessing``):
 * triples, bits and truncation masks come from MASCOT (``preprocessing="mascot"``, real OT
   based) or from an INSECURE dealer that knows the MAC key (``"insecure-dealer"``, tests).
 
-Running the offline phases over the bus, per party, is future work (issue 10).
+With ``per_party=True`` (or ``keygen="dkg"``) each party instead makes its own MAC key and
+preprocessing over the bus inside the session (``preprocess_phase``), as one OS process per
+party does (``coopetition party``); the key share then comes from the dealer (handed to the
+party like a key file) or, with ``keygen="dkg"``, from the in-session distributed key generation
+(no dealer at all).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from coopetition.engine.party import Deadlines
 from coopetition.protocols.admm.local import check_data
 from coopetition.protocols.helen import coordinate_phase as coord
 from coopetition.protocols.helen.config import SECURE_KEY_BITS, HelenConfig
+from coopetition.protocols.helen.key_phase import KeySetup
 from coopetition.protocols.helen.session import HelenRun
 from coopetition.protocols.paillier.keys import insecure_test_keypair
 from coopetition.protocols.paillier.threshold import TrustedDealerKeyGeneration
@@ -133,17 +138,35 @@ async def train_locally(
     paillier_class: dict[int, type[PaillierParty]] | None = None,
     run_class: dict[int, type[HelenRun]] | None = None,
     party_options: Callable[[PartyId], dict[str, Any]] | None = None,
+    keygen: str = "dealer",
+    per_party: bool = False,
 ) -> LocalRun:
-    """Run Helen with one party per ``(X_i, y_i)``; parties are numbered 0..m-1."""
+    """Run Helen with one party per ``(X_i, y_i)``; parties are numbered 0..m-1.
+
+    ``keygen`` is ``"dealer"`` (trusted dealer, in this process) or ``"dkg"`` (in-session
+    distributed key generation, which implies ``per_party``); ``per_party`` makes every
+    party's preprocessing over the bus instead of in this process.
+    """
     if len(parts) < 2:
         raise ConfigError("training needs at least two parties")
     check_parts(parts)
     ids = list(range(len(parts)))
     d = parts[0][0].shape[1]
     rows = max(len(X) for X, _ in parts)
-    paillier, stores, provenance = prepare_parties(
-        config, len(parts), d, rows, session, paillier_class
-    )
+    if keygen not in ("dealer", "dkg"):
+        raise ConfigError(f"keygen must be 'dealer' or 'dkg', got {keygen!r}")
+    per_party_setup: dict[str, Any] = {}
+    if keygen == "dkg" or per_party:
+        if keygen == "dkg":
+            keys = [KeySetup.distributed() for _ in ids]
+        else:
+            dealer = dealer_key(len(ids), config)
+            keys = [KeySetup.from_share(dealer.key_share(i), "trusted-dealer") for i in ids]
+        per_party_setup = {"keys": keys}
+    else:
+        paillier, stores, provenance = prepare_parties(
+            config, len(parts), d, rows, session, paillier_class
+        )
     if transports is None:
         transports = MemoryNetwork(ids).transports()
     configs = local_configs(ids, session=session, deadlines=deadlines or IN_PROCESS_DEADLINES)
@@ -154,10 +177,12 @@ async def train_locally(
             y,
             party=pid,
             parties=tuple(ids),
-            paillier=paillier[pid],
-            store=stores[pid],
             rows=rows,
-            provenance=provenance,
+            **(
+                {"key": per_party_setup["keys"][pid], "session": session}
+                if per_party_setup
+                else {"paillier": paillier[pid], "store": stores[pid], "provenance": provenance}
+            ),
         )
         for pid, (X, y) in zip(ids, parts, strict=True)
     ]

@@ -8,7 +8,13 @@
 Each phase is a straight-line program run by the engine's ``ProgramMachine`` (tags derived from
 program position, or the SPDZ/Paillier parties' own tags), so every message is a consistent
 broadcast. The threshold Paillier key share, the SPDZ MAC key share and the preprocessing store
-come in from outside (``local_run`` makes them in-process; the run record says how).
+either come in from outside (``local_run``'s in-process shortcut; the run record says how) or,
+given a ``KeySetup`` instead, are made by this party inside the session, right after setup:
+
+    setup -> key (held share, or the in-session DKG) -> helen-offline (Paillier: MAC key,
+    dual masks) -> helen-mascot (MASCOT: triples, bits, masks) -> input -> ...
+
+which is what one OS process per party (``coopetition party``) runs.
 """
 
 from __future__ import annotations
@@ -32,7 +38,9 @@ from coopetition.protocols.helen import (
     release_phase,
     setup_phase,
 )
+from coopetition.protocols.helen import preprocess_phase as pre
 from coopetition.protocols.helen.config import HelenConfig
+from coopetition.protocols.helen.key_phase import KeySetup, key_phases
 from coopetition.protocols.helen.model import HelenModel, model_of
 from coopetition.protocols.helen.run_record import PhaseMeter
 from coopetition.protocols.paillier import ops
@@ -100,10 +108,12 @@ class HelenRun:
         *,
         party: PartyId,
         parties: tuple[PartyId, ...],
-        paillier: PaillierParty,
-        store: PreprocessingStore,
+        paillier: PaillierParty | None = None,
+        store: PreprocessingStore | None = None,
         rows: int,
         provenance: dict[str, str] | None = None,
+        key: KeySetup | None = None,
+        session: bytes | None = None,
     ) -> None:
         self.config = config
         self.X, self.y = check_data(X, y)
@@ -111,14 +121,65 @@ class HelenRun:
         self.parties = tuple(sorted(parties))
         if self.parties != tuple(range(len(self.parties))):
             raise ConfigError("Helen numbers its parties 0..m-1 (threshold key shares)")
-        if paillier.party != party:
+        if (paillier is None) != (store is None) or (paillier is None) == (key is None):
+            raise ConfigError("give HelenRun either paillier and store, or a KeySetup")
+        if paillier is not None and paillier.party != party:
             raise ConfigError(f"party {party} was given the key share of party {paillier.party}")
+        if key is not None:
+            if session is None:
+                raise ConfigError("a HelenRun with a KeySetup needs the session id")
+            if config.preprocessing != "mascot":
+                raise ConfigError(
+                    "a party making its own preprocessing uses MASCOT: set preprocessing = "
+                    f"'mascot' (got {config.preprocessing!r})"
+                )
+            key.check(config, party, len(self.parties))
         self.paillier = paillier
         self.store = store
+        self.key = key
+        self.session = paillier.session if paillier is not None else session
         self.rows = rows
         self.provenance = dict(provenance or {})
         #: this party's exponentiations and CPU seconds per phase (the run record)
         self.meter = PhaseMeter()
+
+    def _key_announcement(self) -> dict[str, Any]:
+        if self.key is not None:
+            return self.key.announce()
+        assert self.paillier is not None
+        return {"source": "given", "fingerprint": self.paillier.pk.fingerprint.hex()}
+
+    def _per_party_setup(
+        self, scales: Any, timed: Any
+    ) -> Generator[PhaseMachine, Any, tuple[PaillierParty, PreprocessingStore]]:
+        """Key share, MAC key and every preprocessing item, made by this party over the bus."""
+        cfg, me, everyone = self.config, self.party, self.parties
+        assert self.key is not None and self.session is not None
+        t0 = time.perf_counter()
+        share = yield from key_phases(self.key, cfg, me, everyone, self.session)
+        timed("keygen", t0)
+        reps: dict[str, Any] = (
+            {}
+            if cfg.interval_repetitions is None
+            else {"interval_repetitions": cfg.interval_repetitions}
+        )
+        paillier = PaillierParty(share, self.session, **reps)
+        work = pre.plan(cfg, scales)
+        t0 = time.perf_counter()
+        store = yield self._machine(
+            pre.OfflineMachine, pre.paillier_offline_program(paillier, work)
+        )
+        timed("offline", t0)
+        t0 = time.perf_counter()
+        made = yield self._machine(
+            pre.HelenMascotMachine,
+            pre.mascot_program(me, len(everyone), self.session, store.alpha_share, work),
+        )
+        timed("mascot", t0)
+        pre.merge(store, made)
+        self.provenance.update(self.key.record(share, cfg))
+        self.provenance["preprocessing"] = pre.provenance(work)
+        return paillier, store
 
     def _machine(self, cls: type[ProgramMachine], program: Any, rnd: int = 0) -> ProgramMachine:
         metered = self.meter.metered(program, cls.phase)
@@ -126,12 +187,15 @@ class HelenRun:
 
     def phases(self) -> Generator[PhaseMachine, Any, HelenResult]:
         cfg, me, everyone = self.config, self.party, self.parties
-        p = self.paillier
-        pk, session = p.pk, p.session
+        session = self.session
+        assert session is not None
         n, d = self.X.shape
         m = len(everyone)
         scales = cfg.scales(d, self.rows, m)
         parameters = cfg.public_parameters(d, self.rows, m)
+        # also agreed: the insecure flag (it admits small ring-Pedersen moduli) and the key
+        parameters["insecure"] = bool(cfg.insecure)
+        parameters["key"] = self._key_announcement()
         times: dict[str, float] = {}
 
         def timed(name: str, start: float) -> None:
@@ -145,6 +209,11 @@ class HelenRun:
             ),
         )
         timed("setup", t0)
+        if self.paillier is None:
+            self.paillier, self.store = yield from self._per_party_setup(scales, timed)
+        p = self.paillier
+        assert self.store is not None
+        pk = p.pk
         t0 = time.perf_counter()
         prepared = yield self._machine(
             InputMachine,

@@ -149,6 +149,21 @@ def from_safe_primes(
     return params, RingPedersenSecret(order, lam)
 
 
+def admit_insecure_modulus(params: RingPedersen) -> None:
+    """Accept another party's small N~ in a session whose AGREED parameters say insecure.
+
+    Small moduli are otherwise accepted only if this process made them (the registry above),
+    which refuses every insecure test run with one OS process per party. Admitting a peer's
+    modulus is sound when the caller (Helen's setup) does it only after all parties agreed,
+    by signed digest, on the insecure flag, and then still verifies the ``ParamProof``: the
+    proof, not the size, is what the prover's hiding rests on, and binding under N~ protects
+    only N~'s owner, who chose the small size with everybody's agreement. Sizes below
+    ``MIN_TEST_BITS`` stay refused.
+    """
+    if MIN_TEST_BITS <= params.bits < DEFAULT_MODULUS_BITS:
+        _INSECURE_TEST_MODULI.add(int(params.n))
+
+
 def _challenge_bits(params: RingPedersen, commitments: list[int], ctx: ProofContext) -> list[int]:
     transcript = Transcript(f"coopetition/zk/{KIND}/v1")
     ctx.absorb_into(transcript)

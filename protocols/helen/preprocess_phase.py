@@ -1,0 +1,111 @@
+"""Helen's SPDZ preprocessing, made by each party over the bus (one OS process per party works).
+
+Two phases, in this order, sized from the public parameters alone (d, m, the largest n_i,
+iterations, objective; see ``plan``):
+
+1. ``helen-offline``: the threshold-Paillier offline phase (``OfflineParty``), for what must
+   carry ciphertexts: each party's MAC key share alpha_i with its interval-proved Enc(alpha_i)
+   (Gadgets 3 and 4 need the encrypted key), and the dual-form masks of Gadget 3's way back
+   (authenticated shares *and* the public ciphertext of each mask).
+2. ``helen-mascot``: MASCOT (OT-based, ``MascotParty``) under the same MAC key share, for the
+   triples, bits and truncation/comparison masks of the SPDZ coordination; its batches are then
+   moved into the Paillier phase's store.
+
+Every broadcast goes through the engine's consistent broadcast (``ProgramMachine``); MASCOT's
+OT messages are point-to-point (``MascotMachine``). Nothing here needs another party's secret,
+so it is what ``coopetition party`` runs; ``local_run`` keeps an in-process shortcut for tests.
+Known gap (docs/crypto.md, MASCOT chapter): nothing proves that the alpha_i a party feeds to
+MASCOT equals the plaintext of its Enc(alpha_i).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from coopetition.engine.program import Program, program_machine
+from coopetition.protocols.fixedpoint import HelenScales
+from coopetition.protocols.helen import coordinate_phase as coord
+from coopetition.protocols.helen.config import HelenConfig
+from coopetition.protocols.spdz.conversion import PaillierParty
+from coopetition.protocols.spdz.mascot import MascotParty
+from coopetition.protocols.spdz.mascot_machine import MascotMachine
+from coopetition.protocols.spdz.offline import OfflineParty
+from coopetition.protocols.spdz.pairwise import MixedProgram
+from coopetition.protocols.spdz.preprocessing import PreprocessingStore, transfer_batches
+
+OFFLINE_PHASE = "helen-offline"
+MASCOT_PHASE = "helen-mascot"
+
+OfflineMachine = program_machine(OFFLINE_PHASE)
+
+
+class HelenMascotMachine(MascotMachine):
+    """MASCOT under Helen's own phase name (its own message space and deadline)."""
+
+    phase: ClassVar[str] = MASCOT_PHASE
+
+
+@dataclass(frozen=True)
+class PreprocessingPlan:
+    """What a whole run consumes; public (derived from the agreed parameters only)."""
+
+    triples: int
+    bits: int
+    bounded: tuple[tuple[int, int], ...]  # (bits, count) of statistical masks
+    dual: tuple[int, int]  # (bits, count) of ciphertext-carrying masks (Gadget 3 back)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "triples": self.triples,
+            "bits": self.bits,
+            "masks": {str(b): c for b, c in self.bounded},
+            "dual_masks": {str(self.dual[0]): self.dual[1]},
+        }
+
+
+def plan(config: HelenConfig, scales: HelenScales) -> PreprocessingPlan:
+    """The items ``config.iterations`` coordinations take (``coordinate_phase`` counts one)."""
+    it = config.iterations
+    need = coord.needs_per_iteration(scales, config.objective)
+    dual_bits, dual_count = coord.dual_masks_per_iteration(scales, config.objective)
+    return PreprocessingPlan(
+        triples=need.triples * it,
+        bits=need.bits * it,
+        bounded=tuple((b, c * it) for b, c in need.bounded if c),
+        dual=(dual_bits, dual_count * it),
+    )
+
+
+def paillier_offline_program(
+    paillier: PaillierParty, work: PreprocessingPlan
+) -> Program[PreprocessingStore]:
+    """MAC key share with Enc(alpha_i), then the dual-form masks, into a fresh store."""
+    offline = OfflineParty(paillier)
+    return (yield from offline.fill(bounded=(work.dual,)))
+
+
+def mascot_program(
+    party: int,
+    parties: int,
+    session: bytes,
+    alpha_share: int,
+    work: PreprocessingPlan,
+) -> MixedProgram[PreprocessingStore]:
+    """MASCOT's base OTs and COPE set-up, then triples, bits and masks under ``alpha_share``."""
+    mascot = MascotParty(party, parties, session + b"/helen-mascot", alpha_share=alpha_share)
+    return (yield from mascot.fill(triples=work.triples, bits=work.bits, bounded=work.bounded))
+
+
+def merge(target: PreprocessingStore, source: PreprocessingStore) -> PreprocessingStore:
+    """Move MASCOT's batches into the Paillier phase's store (same MAC key share, checked)."""
+    transfer_batches([source], [target])
+    return target
+
+
+def provenance(work: PreprocessingPlan) -> str:
+    return (
+        "per party over the bus: MASCOT (triples "
+        f"{work.triples}, bits {work.bits}, masks {sum(c for _, c in work.bounded)}); "
+        f"threshold-Paillier offline phase (MAC key with Enc(alpha_i), {work.dual[1]} dual masks)"
+    )
