@@ -13,6 +13,13 @@ Every ``Gather(consistent=True)`` runs the echo/dispute machine (``engine.consis
 through this same driver before the messages reach the phase machine. Any exception a handler
 raises that is not a typed abort becomes ``LocalFailure``: payloads of the wrong shape are
 refused before, naming their sender, by the schema check (``engine.schema``).
+
+A machine whose class sets ``offload = True`` (Helen's proof programs) has each ``handle`` call
+run through the offload backend (``engine.compute``): a worker thread in real runs, so that
+heartbeats, echo rounds and the other in-process parties keep running while a proof is computed;
+inline and charged to virtual time under a simulation's ``MockClock``. The phase deadline and
+an abort cancel that wait at once (the thread is abandoned; nothing touches the machine again).
+The time is added to the phase's ``compute_seconds``.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from typing import Any
 import trio
 
 from coopetition.engine.bus import Bus
-from coopetition.engine.compute import Compute
+from coopetition.engine.compute import Compute, Offload, ThreadCompute
 from coopetition.engine.config import PartyConfig
 from coopetition.engine.consistency import EchoCheck
 from coopetition.engine.errors import DeadlineExceeded, LocalFailure, ProtocolAborted
@@ -68,8 +75,10 @@ class PhaseDriver:
         judge: EvidenceJudge,
         observe: Observer,
         max_concurrent: int = DEFAULT_MAX_CONCURRENT,
+        offload: Offload | None = None,
     ) -> None:
         self.config = config
+        self.offload = offload or ThreadCompute()
         self.bus = bus
         self.outbox = outbox
         self.compute = compute
@@ -119,7 +128,7 @@ class PhaseDriver:
         while True:
             actions: list[Action] = []
             for index, event in enumerate(events):
-                actions.extend(_handle(machine, event))
+                actions.extend(await self._feed(machine, event, phase))
                 if machine.finished and index < len(events) - 1:
                     raise LocalFailure(
                         f"{type(machine).__name__} finished with events still to handle",
@@ -146,6 +155,15 @@ class PhaseDriver:
                 raise LocalFailure(
                     f"{type(machine).__name__} stopped without finishing", phase=phase, round=rnd
                 )
+
+    async def _feed(self, machine: PhaseMachine, event: Any, phase: str) -> list[Action]:
+        """One ``handle`` call: inline, or through the offload backend for heavy machines."""
+        if not machine.offload:
+            return _handle(machine, event)
+        label = f"{machine.phase}:{type(event).__name__}"
+        actions, cost = await self.offload.run_here(label, _handle, machine, event)
+        self.stats.phase(phase).compute_seconds += cost
+        return list(actions)
 
     async def _perform(
         self,

@@ -34,7 +34,7 @@ from coopetition.engine.barrier import (
     PeerDone,
 )
 from coopetition.engine.bus import Bus
-from coopetition.engine.compute import Compute, InlineCompute
+from coopetition.engine.compute import Compute, InlineCompute, Offload, ThreadCompute
 from coopetition.engine.config import (
     Deadlines,
     PartyConfig,
@@ -88,6 +88,7 @@ class Party:
         payload_hook: PayloadHook | None = None,
         observer: PhaseObserver | None = None,
         max_concurrent: int = DEFAULT_MAX_CONCURRENT,
+        offload: Offload | None = None,
     ) -> None:
         if transport.local_id != config.party_id:
             raise ConfigError("transport and config disagree on the local party id")
@@ -98,6 +99,8 @@ class Party:
         self.peers = tuple(p for p in config.parties if p != self.id)
         self.transport = transport
         self.compute = compute or InlineCompute()
+        #: runs the handlers of ``offload`` machines (proof programs) off the event loop
+        self.offload = offload or ThreadCompute()
         self.payload_hook = payload_hook
         self.observer = observer
         self.max_concurrent = max_concurrent
@@ -155,6 +158,7 @@ class Party:
             judge=self._judge,
             observe=self._observe,
             max_concurrent=self.max_concurrent,
+            offload=self.offload,
         )
         now = trio.current_time()
         for peer in self.peers:

@@ -38,12 +38,6 @@ from coopetition.protocols.spdz.preprocessing import InsecureDealerPreprocessing
 from coopetition.transports.base import Transport
 from coopetition.transports.memory import MemoryNetwork
 
-#: In-process parties share one event loop, and a proof runs on it without yielding (programs
-#: have no Compute request yet), so one party's input proof silences the others' heartbeats for
-#: as long as it takes: minutes at d = 11. Until the heavy steps move to worker processes, local
-#: runs wait this long.
-IN_PROCESS_DEADLINES = Deadlines(phase=7200.0, heartbeat_timeout=3600.0, finish=600.0)
-
 
 def dealer_key(parties: int, config: HelenConfig) -> TrustedDealerKeyGeneration:
     """The threshold key from a trusted dealer (INSECURE cached test key below 2048 bits)."""
@@ -123,18 +117,18 @@ def check_parts(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
         raise ConfigError(f"parties hold different numbers of features: {sorted(widths)}")
 
 
-async def train_locally(
+def helen_runs(
     parts: Sequence[tuple[np.ndarray, np.ndarray]],
     config: HelenConfig,
+    session: bytes,
     *,
-    transports: Sequence[Transport] | None = None,
-    deadlines: Deadlines | None = None,
-    session: bytes = b"helen-local",
     paillier_class: dict[int, type[PaillierParty]] | None = None,
     run_class: dict[int, type[HelenRun]] | None = None,
-    party_options: Callable[[PartyId], dict[str, Any]] | None = None,
-) -> LocalRun:
-    """Run Helen with one party per ``(X_i, y_i)``; parties are numbered 0..m-1."""
+) -> list[HelenRun]:
+    """Checked data, key shares and preprocessing, and one ``HelenRun`` per party (0..m-1).
+
+    ``session`` must be the session id the parties run under (the proofs bind to it).
+    """
     if len(parts) < 2:
         raise ConfigError("training needs at least two parties")
     check_parts(parts)
@@ -144,10 +138,7 @@ async def train_locally(
     paillier, stores, provenance = prepare_parties(
         config, len(parts), d, rows, session, paillier_class
     )
-    if transports is None:
-        transports = MemoryNetwork(ids).transports()
-    configs = local_configs(ids, session=session, deadlines=deadlines or IN_PROCESS_DEADLINES)
-    protocols = [
+    return [
         (run_class or {}).get(pid, HelenRun)(
             config,
             X,
@@ -161,4 +152,30 @@ async def train_locally(
         )
         for pid, (X, y) in zip(ids, parts, strict=True)
     ]
+
+
+async def train_locally(
+    parts: Sequence[tuple[np.ndarray, np.ndarray]],
+    config: HelenConfig,
+    *,
+    transports: Sequence[Transport] | None = None,
+    deadlines: Deadlines | None = None,
+    session: bytes = b"helen-local",
+    paillier_class: dict[int, type[PaillierParty]] | None = None,
+    run_class: dict[int, type[HelenRun]] | None = None,
+    party_options: Callable[[PartyId], dict[str, Any]] | None = None,
+) -> LocalRun:
+    """Run Helen with one party per ``(X_i, y_i)``; parties are numbered 0..m-1.
+
+    The default deadlines are the engine's (``Deadlines()``): the phases' proof steps run in
+    worker threads (``engine.compute``), so in-process parties keep exchanging heartbeats while
+    one of them proves.
+    """
+    protocols = helen_runs(
+        parts, config, session, paillier_class=paillier_class, run_class=run_class
+    )
+    ids = list(range(len(parts)))
+    if transports is None:
+        transports = MemoryNetwork(ids).transports()
+    configs = local_configs(ids, session=session, deadlines=deadlines)
     return await run_parties(configs, transports, protocols, party_options=party_options)
