@@ -34,6 +34,7 @@ BENCHMARKS = (
     "sgd-spdz",
     "copml",
     "dkg",
+    "helen-offload",
 )
 EXAMPLE = "example:\n  coopetition bench {name} --insecure-bits 512 --seconds 0.2 --json"
 

@@ -14,7 +14,7 @@ from coopetition.sims.scenario import Scenario
 from coopetition.sims.workloads import dkg_workload, synthetic_admm
 
 
-def workload_of(scenario: Scenario):
+def workload_of(scenario: Scenario) -> Any:
     p, d = scenario.protocol, scenario.data
     if p.get("name") == "dkg":
         return dkg_workload(
