@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "iterations": args.iterations,
         "key_bits": f"{args.key_bits} (INSECURE test key)",
         "E_cpu_s": e_cpu,
-        **{f"{mode}.{k}": round(v, 4) for mode, row in best.items() for k, v in row.items()},
+        **{f"{mode}.{k}": float(f"{v:.4g}") for mode, row in best.items() for k, v in row.items()},
         "inline_cpu_E": round(inline["cpu_s"] / e_cpu),
         "wall_ratio_inline_over_threads": round(inline["wall_s"] / threaded["wall_s"], 3),
         "cpu_ratio_threads_over_inline": round(threaded["cpu_s"] / inline["cpu_s"], 3),
