@@ -29,6 +29,8 @@ from coopetition.sims.baseline_benchkit import loadavg, measure_e
 from coopetition.sims.benchkit import git_commit, machine_info
 from coopetition.sims.helen_work import synthetic_helen
 
+#: the ``--help`` example (a quick, valid command)
+EXAMPLE = "coopetition bench helen-offload --iterations 1 --features 2 --json"
 #: what in-process Helen runs needed while their proofs ran on the loop
 BLOCKING_DEADLINES = Deadlines(phase=7200.0, heartbeat_timeout=3600.0, finish=600.0)
 
