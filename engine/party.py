@@ -205,7 +205,13 @@ class Party:
             self._fail(failure, local=True)
 
     def _fail(self, error: ProtocolAborted, *, local: bool) -> None:
-        if self._error is None:
+        """The first error wins, except that this party's own finding naming a culprit replaces
+        a peer's report naming nobody (hearsay), e.g. when a check that was running as the
+        report arrived (an offloaded step, see ``PhaseDriver._feed``) finds the cheater."""
+        hearsay = (
+            self._error is not None and not self._error_is_local and self._error.culprit is None
+        )
+        if self._error is None or (hearsay and local and error.culprit is not None):
             self._error = error
             self._error_is_local = local
         if self._cancel is not None:

@@ -19,7 +19,12 @@ import pytest
 import trio
 
 from coopetition.engine.compute import InlineCompute, ThreadCompute
-from coopetition.engine.errors import DeadlineExceeded, PeerUnreachable, ProtocolAborted
+from coopetition.engine.errors import (
+    CheatingDetected,
+    DeadlineExceeded,
+    PeerUnreachable,
+    ProtocolAborted,
+)
 from coopetition.engine.local import LocalRun, local_configs, run_parties
 from coopetition.engine.party import Deadlines
 from coopetition.engine.program import Exchange, Program, ProgramRun, program_machine
@@ -40,11 +45,12 @@ def burn_for(seconds: float, stop: threading.Event | None = None) -> int:
     return count
 
 
-def burning_program(first_step: Callable[[], Any]) -> Program[dict[str, Any]]:
-    """Does ``first_step`` before its first broadcast, then two plain exchanges."""
-    flag = first_step()
-    total = 0
-    for value in (1, 2):
+def burning_program(step: Callable[[], Any], at: int = 0) -> Program[dict[str, Any]]:
+    """Two plain exchanges; does ``step`` before exchange number ``at`` (0 or 1)."""
+    flag, total = None, 0
+    for index, value in enumerate((1, 2)):
+        if index == at:
+            flag = step()
         replies = yield Exchange(payload={"v": value})
         total += sum(r["v"] for r in replies.values())
     return {"total": total, "first": flag}
@@ -54,10 +60,13 @@ async def _run(
     first_step: Callable[[int], Callable[[], Any]],
     machine: type,
     deadlines: Deadlines,
+    at: int = 0,
     **options: Any,
 ) -> LocalRun:
     protocols = [
-        ProgramRun(p, IDS, lambda p=p: burning_program(first_step(p)), name="burn", machine=machine)
+        ProgramRun(
+            p, IDS, lambda p=p: burning_program(first_step(p), at), name="burn", machine=machine
+        )
         for p in IDS
     ]
     return await run_parties(
@@ -89,8 +98,13 @@ async def test_a_charged_step_longer_than_the_heartbeat_timeout_is_not_a_death(
 
 
 async def test_control_a_step_holding_the_loop_starves_heartbeats(autojump_clock) -> None:
-    """The same 30 s as a step that holds the loop (the clock moves, nobody is heard)."""
-    run = await _run(lambda p: lambda: autojump_clock.jump(30.0), Inline, VIRTUAL)
+    """Party 0 holds the loop for 30 s in its second step (the clock moves, nobody runs, so
+    nobody is heard): the failure detectors fire."""
+
+    def step(p: int) -> Callable[[], Any]:
+        return (lambda: autojump_clock.jump(30.0)) if p == 0 else (lambda: None)
+
+    run = await _run(step, Inline, VIRTUAL, at=1)
     assert not run.completed
     assert any(isinstance(e, PeerUnreachable) for e in run.errors.values()), run.errors
 
@@ -127,7 +141,10 @@ async def test_worker_threads_keep_heartbeats_on_the_real_clock() -> None:
 
 
 async def test_control_the_same_work_on_the_loop_starves_heartbeats() -> None:
-    run = await _run(lambda p: lambda: burn_for(4.0), Inline, REAL)
+    def step(p: int) -> Callable[[], Any]:
+        return (lambda: burn_for(4.0)) if p == 0 else (lambda: None)
+
+    run = await _run(step, Inline, REAL, at=1)
     assert not run.completed
     assert any(isinstance(e, PeerUnreachable) for e in run.errors.values()), run.errors
 
@@ -168,3 +185,24 @@ async def test_thread_compute_runs_inline_and_charges_under_a_virtual_clock(
 async def test_thread_compute_uses_a_worker_thread_on_the_real_clock() -> None:
     ident, cost = await ThreadCompute().run("x", threading.get_ident)
     assert ident != threading.get_ident() and cost >= 0
+
+
+async def test_a_check_running_when_a_peer_reports_cheating_names_the_cheater_itself() -> None:
+    """Party 0 rejects party 1 at once; party 2 is still checking (1 s in its thread) when that
+    unproven report arrives. The report takes effect when party 2's step ends, and party 2's
+    own finding, which names party 1, replaces the hearsay (as when steps held the loop)."""
+
+    def step(p: int) -> Callable[[], Any]:
+        def check() -> None:
+            if p == 2:
+                burn_for(1.0)
+            if p != 1:
+                raise CheatingDetected("party 1's proof does not verify", culprit=1)
+
+        return check
+
+    run = await _run(step, Offloaded, REAL)
+    for honest in (0, 2):
+        error = run.errors[honest]
+        assert isinstance(error, CheatingDetected), error
+        assert error.culprit == 1 and error.reported_by is None, error
