@@ -22,8 +22,9 @@ Backends:
   proof runs, and two parties' exponentiations run on two cores. Under a ``MockClock`` it runs
   inline and charges the measured time instead (a virtual clock cannot see a thread's
   progress: autojump would advance it past every deadline while the thread computes).
-  Cancellation (an abort, a phase deadline) returns at once and *abandons* the thread: it
-  finishes the step it is in, its result is dropped, and nothing touches the machine again.
+  Cancellation returns at once and *abandons* the thread: it finishes the step it is in, its
+  result is dropped, and nothing touches the machine again. (The driver shields offloaded
+  steps from the party's cancellation, so only the phase deadline cancels them there.)
 * ``ProcessCompute`` sends the function to worker processes with trio-parallel, for real runs
   where the event loop must stay responsive (heartbeats, other peers).
 """
