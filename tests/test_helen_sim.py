@@ -58,6 +58,8 @@ def test_helen_on_the_us_west_east_wan_matches_plaintext_admm() -> None:
         ({"insecure": 1}, "[protocol] insecure must be bool"),
         ({"key_bits": 1280}, "needs insecure=True"),
         ({"rho": 0}, "rho must be a finite number > 0"),
+        ({"lam": 10**400}, "lam is too large"),
+        ({"w_bound": float("nan")}, "w_bound must be a finite number > 0"),
         ({"objective": "svm", "insecure": True}, "objective must be one of"),
     ],
 )

@@ -56,6 +56,11 @@ def config_of(parameters: Mapping[str, Any]) -> HelenConfig:
         if isinstance(value, bool) != isinstance(default, bool) or not isinstance(value, kinds):
             kind = "a number" if isinstance(default, float) else type(default).__name__
             raise ConfigError(f"[protocol] {key} must be {kind}, got {value!r}")
+        if isinstance(default, float):
+            try:
+                values[key] = float(value)
+            except OverflowError:
+                raise ConfigError(f"[protocol] {key} is too large, got {value!r}") from None
     for key in ("rho", "x_bound", "y_bound", "w_bound"):
         if not math.isfinite(values[key]) or values[key] <= 0:
             raise ConfigError(f"[protocol] {key} must be a finite number > 0, got {values[key]!r}")
