@@ -49,7 +49,10 @@ def config_of(parameters: Mapping[str, Any]) -> HelenConfig:
     unknown = sorted(set(parameters) - {"name", *HELEN_PARAMETERS})
     if unknown:
         raise ConfigError(f"[protocol] keys {unknown} do not apply to helen")
-    values = {**HELEN_PARAMETERS, **{k: v for k, v in parameters.items() if k != "name"}}
+    values: dict[str, Any] = {
+        **HELEN_PARAMETERS,
+        **{k: v for k, v in parameters.items() if k != "name"},
+    }
     for key, default in HELEN_PARAMETERS.items():
         value = values[key]
         kinds: tuple[type, ...] = (int, float) if isinstance(default, float) else (type(default),)
@@ -58,7 +61,7 @@ def config_of(parameters: Mapping[str, Any]) -> HelenConfig:
             raise ConfigError(f"[protocol] {key} must be {kind}, got {value!r}")
         if isinstance(default, float):
             try:
-                values[key] = float(value)
+                values[key] = float(values[key])
             except OverflowError:
                 raise ConfigError(f"[protocol] {key} is too large, got {value!r}") from None
     for key in ("rho", "x_bound", "y_bound", "w_bound"):
