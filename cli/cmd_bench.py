@@ -36,6 +36,7 @@ BENCHMARKS = (
     "copml",
     "dkg",
     "helen",
+    "helen-offload",
 )
 #: the epilog when a benchmark module names no ``EXAMPLE`` of its own (a quick, valid command)
 EXAMPLE = "coopetition bench {name} --json"

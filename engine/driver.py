@@ -13,6 +13,14 @@ Every ``Gather(consistent=True)`` runs the echo/dispute machine (``engine.consis
 through this same driver before the messages reach the phase machine. Any exception a handler
 raises that is not a typed abort becomes ``LocalFailure``: payloads of the wrong shape are
 refused before, naming their sender, by the schema check (``engine.schema``).
+
+A machine whose class sets ``offload = True`` (Helen's proof programs) has each ``handle`` call
+run through the offload backend (``engine.compute``): a worker thread in real runs, so that
+heartbeats, echo rounds and the other in-process parties keep running while a proof is computed;
+inline and charged to virtual time under a simulation's ``MockClock``. The phase deadline
+ends that wait on time (the thread is abandoned; nothing touches the machine again); an abort
+takes effect when the running step ends (see ``_feed``).
+The time is added to the phase's ``compute_seconds``.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from typing import Any
 import trio
 
 from coopetition.engine.bus import Bus
-from coopetition.engine.compute import Compute
+from coopetition.engine.compute import Compute, Offload, ThreadCompute
 from coopetition.engine.config import PartyConfig
 from coopetition.engine.consistency import EchoCheck
 from coopetition.engine.errors import DeadlineExceeded, LocalFailure, ProtocolAborted
@@ -68,8 +76,10 @@ class PhaseDriver:
         judge: EvidenceJudge,
         observe: Observer,
         max_concurrent: int = DEFAULT_MAX_CONCURRENT,
+        offload: Offload | None = None,
     ) -> None:
         self.config = config
+        self.offload = offload or ThreadCompute()
         self.bus = bus
         self.outbox = outbox
         self.compute = compute
@@ -119,7 +129,7 @@ class PhaseDriver:
         while True:
             actions: list[Action] = []
             for index, event in enumerate(events):
-                actions.extend(_handle(machine, event))
+                actions.extend(await self._feed(machine, event, phase, deadline))
                 if machine.finished and index < len(events) - 1:
                     raise LocalFailure(
                         f"{type(machine).__name__} finished with events still to handle",
@@ -146,6 +156,33 @@ class PhaseDriver:
                 raise LocalFailure(
                     f"{type(machine).__name__} stopped without finishing", phase=phase, round=rnd
                 )
+
+    async def _feed(
+        self, machine: PhaseMachine, event: Any, phase: str, deadline: float
+    ) -> list[Action]:
+        """One ``handle`` call: inline, or through the offload backend for heavy machines.
+
+        An offloaded step is shielded from the party's cancellation but not from the phase's
+        deadline (``deadline + abort_send``, the outer limit of ``drive``): an abort that
+        arrives while the step runs takes effect when the step ends, as it did when steps held
+        the loop. So a party finishes the check it is doing and names a cheater itself rather
+        than ending on a peer's unproven report (``Party._fail`` prefers its own finding).
+        """
+        if not machine.offload:
+            return _handle(machine, event)
+        label = f"{machine.phase}:{type(event).__name__}"
+        with trio.CancelScope(shield=True) as step:
+            step.deadline = deadline + self.config.deadlines.abort_send
+            actions, cost = await self.offload.run_here(label, _handle, machine, event)
+        if step.cancelled_caught:  # the phase's deadline: the outer scope raises it here
+            await trio.lowlevel.checkpoint()
+            raise DeadlineExceeded(
+                f"a step of {phase} did not finish by the phase deadline",
+                phase=phase,
+                round=machine.round,
+            )
+        self.stats.phase(phase).compute_seconds += cost
+        return list(actions)
 
     async def _perform(
         self,

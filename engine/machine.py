@@ -245,6 +245,10 @@ class PhaseMachine:
     TABLE: ClassVar[dict[tuple[Any, type], Transition]]
     #: payload shape per tag (``engine.schema``), checked by the driver before ``Received``
     SCHEMAS: ClassVar[dict[str, Any]] = {}
+    #: ``True`` for machines whose handlers do heavy work (proofs): the driver then runs each
+    #: ``handle`` through its offload backend (a worker thread, or inline and charged to virtual
+    #: time in a simulation) so the event loop stays responsive (``engine.compute``)
+    offload: ClassVar[bool] = False
 
     party: PartyId
     parties: Sequence[PartyId]

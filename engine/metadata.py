@@ -10,7 +10,7 @@ is refused at load time) and ``cli/`` prints progress from it. Adding a protocol
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,9 @@ class ProtocolInfo:
     phases: tuple[PhaseInfo, ...]
     #: scenario parameters the protocol accepts, with their defaults
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    #: checks a scenario's parameters (types, ranges, combinations), raising ``ConfigError``
+    #: naming the key; ``None`` where ``sims/`` still checks them itself
+    check: Callable[[Mapping[str, Any]], None] | None = None
 
     def phase(self, name: str) -> PhaseInfo:
         for info in self.phases:

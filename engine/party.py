@@ -34,7 +34,7 @@ from coopetition.engine.barrier import (
     PeerDone,
 )
 from coopetition.engine.bus import Bus
-from coopetition.engine.compute import Compute, InlineCompute
+from coopetition.engine.compute import Compute, InlineCompute, Offload, ThreadCompute
 from coopetition.engine.config import (
     Deadlines,
     PartyConfig,
@@ -88,6 +88,7 @@ class Party:
         payload_hook: PayloadHook | None = None,
         observer: PhaseObserver | None = None,
         max_concurrent: int = DEFAULT_MAX_CONCURRENT,
+        offload: Offload | None = None,
     ) -> None:
         if transport.local_id != config.party_id:
             raise ConfigError("transport and config disagree on the local party id")
@@ -98,6 +99,8 @@ class Party:
         self.peers = tuple(p for p in config.parties if p != self.id)
         self.transport = transport
         self.compute = compute or InlineCompute()
+        #: runs the handlers of ``offload`` machines (proof programs) off the event loop
+        self.offload = offload or ThreadCompute()
         self.payload_hook = payload_hook
         self.observer = observer
         self.max_concurrent = max_concurrent
@@ -155,6 +158,7 @@ class Party:
             judge=self._judge,
             observe=self._observe,
             max_concurrent=self.max_concurrent,
+            offload=self.offload,
         )
         now = trio.current_time()
         for peer in self.peers:
@@ -201,7 +205,13 @@ class Party:
             self._fail(failure, local=True)
 
     def _fail(self, error: ProtocolAborted, *, local: bool) -> None:
-        if self._error is None:
+        """The first error wins, except that this party's own finding naming a culprit replaces
+        a peer's report naming nobody (hearsay), e.g. when a check that was running as the
+        report arrived (an offloaded step, see ``PhaseDriver._feed``) finds the cheater."""
+        hearsay = (
+            self._error is not None and not self._error_is_local and self._error.culprit is None
+        )
+        if self._error is None or (hearsay and local and error.culprit is not None):
             self._error = error
             self._error_is_local = local
         if self._cancel is not None:

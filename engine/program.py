@@ -17,6 +17,13 @@ program, so a program never has to name its messages. A request with an explicit
 (SPDZ's programs number their own openings). The program's return value is the phase's result;
 a ``ProtocolAborted`` it raises becomes the machine's ``Abort``. The same program runs unchanged
 in a lock-step local harness, which is how programs are unit-tested.
+
+All the work between two requests happens inside ``program.send()``, i.e. inside the machine's
+handler. For programs whose steps take seconds (proofs, Paillier work) the class sets
+``offload = True`` (``program_machine(phase, offload=True)``): the driver then runs each step
+in a worker thread in real runs and charges it to virtual time in simulations, so the event
+loop, heartbeats and other in-process parties are never starved (``engine.compute``). The
+program needs no locking for that: only its own driver resumes it, one step at a time.
 """
 
 from __future__ import annotations
@@ -143,9 +150,10 @@ class ProgramMachine(PhaseMachine):
         ]
 
 
-def program_machine(phase: str) -> type[ProgramMachine]:
-    """A ``ProgramMachine`` subclass running under another phase name (its own message space)."""
-    return type(f"ProgramMachine_{phase}", (ProgramMachine,), {"phase": phase})
+def program_machine(phase: str, *, offload: bool = False) -> type[ProgramMachine]:
+    """A ``ProgramMachine`` subclass running under another phase name (its own message space);
+    ``offload=True`` for programs whose steps do heavy work (see the module docstring)."""
+    return type(f"ProgramMachine_{phase}", (ProgramMachine,), {"phase": phase, "offload": offload})
 
 
 @dataclass

@@ -7,13 +7,14 @@ from typing import Any
 import trio
 import trio.testing
 
+from coopetition.engine.errors import ConfigError
 from coopetition.sims.baseline_workloads import BASELINE_PROTOCOLS, baseline_factory
 from coopetition.sims.runner import SimResult, run_parties, size_cost_model
 from coopetition.sims.scenario import Scenario
 from coopetition.sims.workloads import dkg_workload, synthetic_admm
 
 
-def workload_of(scenario: Scenario):
+def workload_of(scenario: Scenario) -> Any:
     p, d = scenario.protocol, scenario.data
     if p.get("name") == "dkg":
         return dkg_workload(
@@ -23,6 +24,14 @@ def workload_of(scenario: Scenario):
             insecure_allow_small=bool(p.get("insecure_allow_small", False)),
             seed=scenario.seed,
         )
+    if p.get("name") == "helen":
+        from coopetition.sims.helen_work import synthetic_helen
+
+        if scenario.compute["mode"] != "measured":
+            raise ConfigError(
+                '[compute] Helen\'s proofs are charged as measured CPU time: set mode = "measured"'
+            )
+        return synthetic_helen(scenario.parties, p, d, scenario.seed)
     if p.get("name") == "copml":
         from coopetition.sims.copml_work import synthetic_copml
 

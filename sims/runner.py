@@ -65,6 +65,27 @@ class PartyOutcome:
 
 
 @dataclass
+class PhaseSpans:
+    """Virtual time per phase round: from the first party starting it to the last one ending it
+    (an observer the runner gives every party)."""
+
+    spans: dict[tuple[str, int], list[float]] = field(default_factory=dict)
+
+    def observe(self, party: PartyId, phase: str, rnd: int, event: str) -> None:
+        now = trio.current_time()
+        span = self.spans.setdefault((phase, rnd), [now, now])
+        span[0] = min(span[0], now) if event == "start" else span[0]
+        span[1] = max(span[1], now)
+
+    def seconds(self) -> dict[str, float]:
+        """Per phase, the virtual seconds of its rounds added up."""
+        out: dict[str, float] = {}
+        for (phase, _), (start, end) in self.spans.items():
+            out[phase] = out.get(phase, 0.0) + end - start
+        return out
+
+
+@dataclass
 class SimResult:
     """What one run produced; ``as_dict()`` is the JSON the ``sim`` command prints."""
 
@@ -84,6 +105,8 @@ class SimResult:
     link_frames: int = 0
     link_bytes: int = 0
     retransmissions: int = 0
+    #: virtual seconds per phase (first start to last end, rounds added up)
+    phase_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def errors(self) -> dict[PartyId, ProtocolAborted]:
@@ -106,6 +129,7 @@ class SimResult:
                         "network_seconds": 0.0,
                         "bytes_sent": 0,
                         "messages_sent": 0,
+                        "virtual_seconds": self.phase_seconds.get(name, 0.0),
                     },
                 )
                 row["compute_seconds"] = max(row["compute_seconds"], stats.compute_seconds)
@@ -194,6 +218,7 @@ async def run_parties(
     schedule = FaultSchedule(seed)
     outcomes = {p: PartyOutcome(p) for p in ids}
     log = TranscriptLog()
+    spans = PhaseSpans()
     wall0 = time.perf_counter()
     t0 = trio.current_time()
 
@@ -225,16 +250,20 @@ async def run_parties(
                         )
                         transport = trigger
                         party_nursery.start_soon(trigger.arm_timer)
+                    # the same backend charges Compute actions and offloaded handlers (proofs)
+                    compute = InlineCompute(
+                        charge_virtual_time=True,
+                        cost_model=cost_model,
+                        speed_factor=slow_factor.get(pid, 1.0),
+                    )
                     party = Party(
                         PartyConfig(identities[pid], roster, session, deadlines),
                         transport,
                         logger=logger,
-                        compute=InlineCompute(
-                            charge_virtual_time=True,
-                            cost_model=cost_model,
-                            speed_factor=slow_factor.get(pid, 1.0),
-                        ),
+                        compute=compute,
+                        offload=compute,
                         payload_hook=hooks.get(pid),
+                        observer=spans.observe,
                     )
                     outcome.stats = party.stats
                     try:
@@ -272,6 +301,7 @@ async def run_parties(
         time.perf_counter() - wall0,
         reliables,
         log,
+        spans,
     )
 
 
@@ -285,6 +315,7 @@ def _summarise(
     wall: float,
     reliables: Mapping[PartyId, ReliableTransport],
     log: TranscriptLog,
+    spans: PhaseSpans,
 ) -> SimResult:
     errors = {p: o.error for p, o in outcomes.items() if o.error is not None}
     crashed = [p for p, o in outcomes.items() if o.crashed]
@@ -319,6 +350,7 @@ def _summarise(
         link_frames=sum(s.frames_sent for s in sim.stats.values()),
         link_bytes=sum(s.bytes_sent for s in sim.stats.values()),
         retransmissions=sum(r.stats.retransmissions for r in reliables.values()),
+        phase_seconds=spans.seconds(),
     )
 
 

@@ -22,6 +22,7 @@ from coopetition.engine.metadata import ProtocolInfo
 from coopetition.engine.party import Deadlines
 from coopetition.protocols.admm import AdmmConfig, Objective
 from coopetition.protocols.admm.info import ADMM_INFO
+from coopetition.protocols.helen.info import HELEN_INFO
 from coopetition.sims import baseline_workloads
 from coopetition.sims.baseline_workloads import BASELINE_KEYS, BASELINE_PROTOCOLS
 from coopetition.sims.byzantine import Byzantine
@@ -56,6 +57,7 @@ _SECTIONS = {
     "protocol": {
         "name",
         *ADMM_INFO.parameters,
+        *HELEN_INFO.parameters,
         *BASELINE_KEYS,
         "preset",
         "bits",
@@ -85,7 +87,7 @@ _LINK_KEYS = {"latency_ms", "jitter_ms", "bandwidth_mbps", "loss"}
 #: The protocols a scenario may name, described by their own metadata (phases, tags, rounds),
 #: so that a crash or a Byzantine rewrite aimed at a phase, round or tag that never occurs is
 #: refused at load time instead of silently never firing.
-PROTOCOLS: dict[str, ProtocolInfo] = {ADMM_INFO.name: ADMM_INFO}
+PROTOCOLS: dict[str, ProtocolInfo] = {ADMM_INFO.name: ADMM_INFO, HELEN_INFO.name: HELEN_INFO}
 #: kept for callers that read it: what each phase of plaintext ADMM sends
 ADMM_MESSAGES = {p.name: p.tags for p in ADMM_INFO.phases if p.tags}
 
@@ -272,10 +274,14 @@ def _protocol(table: Mapping[str, Any], where: str) -> dict[str, Any]:
         if out["name"] in BASELINE_PROTOCOLS:
             baseline_workloads.validate(out)
             return out
+        info = PROTOCOLS.get(out["name"])
+        if info is not None and info.check is not None:  # the protocol checks its own keys
+            info.check(table)
+            return out
         if out["name"] != "admm":
             raise ConfigError(
-                f"[protocol] name {out['name']!r} is not supported by the "
-                f"simulator yet (supported: admm, copml, dkg, {', '.join(BASELINE_PROTOCOLS)})"
+                f"[protocol] name {out['name']!r} is not supported by the simulator yet "
+                f"(supported: admm, copml, dkg, helen, {', '.join(BASELINE_PROTOCOLS)})"
             )
         foreign = set(table) & {*BASELINE_KEYS, "preset"}
         if foreign:

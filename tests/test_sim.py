@@ -67,7 +67,7 @@ def test_scenario_fields_are_parsed():
         ({"faults": [{"kind": "drop", "probablity": 0.1}]}, "faults[0] (drop)"),
         ({"faults": [{"kind": "crash", "party": 7, "at": 1.0}]}, "party in 0..2, got 7"),
         ({"faults": [{"kind": "crash", "party": 1}]}, "exactly one of phase"),
-        ({"protocol": {"name": "helen"}}, "not supported by the simulator yet"),
+        ({"protocol": {"name": "spdz"}}, "not supported by the simulator yet"),
         ({"compute": {"mode": "guess"}}, "mode must be"),
         ({"compute": {"per_operation": {"local_step": -1}}}, "per_operation"),
         ({"deadlines": {"phase": -1}}, "[deadlines] phase must be > 0"),

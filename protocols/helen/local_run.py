@@ -43,12 +43,6 @@ from coopetition.protocols.spdz.preprocessing import InsecureDealerPreprocessing
 from coopetition.transports.base import Transport
 from coopetition.transports.memory import MemoryNetwork
 
-#: In-process parties share one event loop, and a proof runs on it without yielding (programs
-#: have no Compute request yet), so one party's input proof silences the others' heartbeats for
-#: as long as it takes: minutes at d = 11. Until the heavy steps move to worker processes, local
-#: runs wait this long.
-IN_PROCESS_DEADLINES = Deadlines(phase=7200.0, heartbeat_timeout=3600.0, finish=600.0)
-
 
 def dealer_key(parties: int, config: HelenConfig) -> TrustedDealerKeyGeneration:
     """The threshold key from a trusted dealer (INSECURE cached test key below 2048 bits)."""
@@ -128,6 +122,69 @@ def check_parts(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
         raise ConfigError(f"parties hold different numbers of features: {sorted(widths)}")
 
 
+def helen_runs(
+    parts: Sequence[tuple[np.ndarray, np.ndarray]],
+    config: HelenConfig,
+    session: bytes,
+    *,
+    paillier_class: dict[int, type[PaillierParty]] | None = None,
+    run_class: dict[int, type[HelenRun]] | None = None,
+    keygen: str = "dealer",
+    per_party: bool = False,
+) -> list[HelenRun]:
+    """Checked data, key shares and preprocessing, and one ``HelenRun`` per party (0..m-1).
+
+    ``session`` must be the session id the parties run under (the proofs bind to it).
+    ``keygen`` is ``"dealer"`` (trusted dealer, in this process) or ``"dkg"`` (in-session
+    distributed key generation, which implies ``per_party``); ``per_party`` makes every
+    party's preprocessing over the bus instead of in this process.
+    """
+    if len(parts) < 2:
+        raise ConfigError("training needs at least two parties")
+    check_parts(parts)
+    if keygen not in ("dealer", "dkg"):
+        raise ConfigError(f"keygen must be 'dealer' or 'dkg', got {keygen!r}")
+    ids = list(range(len(parts)))
+    d = parts[0][0].shape[1]
+    rows = max(len(X) for X, _ in parts)
+    if keygen == "dkg" or per_party:
+        if keygen == "dkg":
+            keys = [KeySetup.distributed() for _ in ids]
+        else:
+            dealer = dealer_key(len(ids), config)
+            keys = [KeySetup.from_share(dealer.key_share(i), "trusted-dealer") for i in ids]
+        return [
+            (run_class or {}).get(pid, HelenRun)(
+                config,
+                X,
+                y,
+                party=pid,
+                parties=tuple(ids),
+                rows=rows,
+                key=keys[pid],
+                session=session,
+            )
+            for pid, (X, y) in zip(ids, parts, strict=True)
+        ]
+    paillier, stores, provenance = prepare_parties(
+        config, len(parts), d, rows, session, paillier_class
+    )
+    return [
+        (run_class or {}).get(pid, HelenRun)(
+            config,
+            X,
+            y,
+            party=pid,
+            parties=tuple(ids),
+            paillier=paillier[pid],
+            store=stores[pid],
+            rows=rows,
+            provenance=provenance,
+        )
+        for pid, (X, y) in zip(ids, parts, strict=True)
+    ]
+
+
 async def train_locally(
     parts: Sequence[tuple[np.ndarray, np.ndarray]],
     config: HelenConfig,
@@ -143,47 +200,21 @@ async def train_locally(
 ) -> LocalRun:
     """Run Helen with one party per ``(X_i, y_i)``; parties are numbered 0..m-1.
 
-    ``keygen`` is ``"dealer"`` (trusted dealer, in this process) or ``"dkg"`` (in-session
-    distributed key generation, which implies ``per_party``); ``per_party`` makes every
-    party's preprocessing over the bus instead of in this process.
+    ``keygen`` and ``per_party`` as for ``helen_runs``. The default deadlines are the engine's
+    (``Deadlines()``): the phases' proof steps run in worker threads (``engine.compute``), so
+    in-process parties keep exchanging heartbeats while one of them proves.
     """
-    if len(parts) < 2:
-        raise ConfigError("training needs at least two parties")
-    check_parts(parts)
+    protocols = helen_runs(
+        parts,
+        config,
+        session,
+        paillier_class=paillier_class,
+        run_class=run_class,
+        keygen=keygen,
+        per_party=per_party,
+    )
     ids = list(range(len(parts)))
-    d = parts[0][0].shape[1]
-    rows = max(len(X) for X, _ in parts)
-    if keygen not in ("dealer", "dkg"):
-        raise ConfigError(f"keygen must be 'dealer' or 'dkg', got {keygen!r}")
-    per_party_setup: dict[str, Any] = {}
-    if keygen == "dkg" or per_party:
-        if keygen == "dkg":
-            keys = [KeySetup.distributed() for _ in ids]
-        else:
-            dealer = dealer_key(len(ids), config)
-            keys = [KeySetup.from_share(dealer.key_share(i), "trusted-dealer") for i in ids]
-        per_party_setup = {"keys": keys}
-    else:
-        paillier, stores, provenance = prepare_parties(
-            config, len(parts), d, rows, session, paillier_class
-        )
     if transports is None:
         transports = MemoryNetwork(ids).transports()
-    configs = local_configs(ids, session=session, deadlines=deadlines or IN_PROCESS_DEADLINES)
-    protocols = [
-        (run_class or {}).get(pid, HelenRun)(
-            config,
-            X,
-            y,
-            party=pid,
-            parties=tuple(ids),
-            rows=rows,
-            **(
-                {"key": per_party_setup["keys"][pid], "session": session}
-                if per_party_setup
-                else {"paillier": paillier[pid], "store": stores[pid], "provenance": provenance}
-            ),
-        )
-        for pid, (X, y) in zip(ids, parts, strict=True)
-    ]
+    configs = local_configs(ids, session=session, deadlines=deadlines)
     return await run_parties(configs, transports, protocols, party_options=party_options)

@@ -37,13 +37,15 @@ from coopetition.protocols.spdz.preprocessing import PreprocessingStore, transfe
 OFFLINE_PHASE = "helen-offline"
 MASCOT_PHASE = "helen-mascot"
 
-OfflineMachine = program_machine(OFFLINE_PHASE)
+#: both preprocessing machines compute heavily in their handlers: run off the event loop
+OfflineMachine = program_machine(OFFLINE_PHASE, offload=True)
 
 
 class HelenMascotMachine(MascotMachine):
     """MASCOT under Helen's own phase name (its own message space and deadline)."""
 
     phase: ClassVar[str] = MASCOT_PHASE
+    offload: ClassVar[bool] = True
 
 
 @dataclass(frozen=True)

@@ -49,12 +49,13 @@ from coopetition.protocols.spdz.online import SpdzParty
 from coopetition.protocols.spdz.preprocessing import PreprocessingStore
 from coopetition.protocols.spdz.shares import Share
 
-SetupMachine = program_machine(setup_phase.PHASE)
-InputMachine = program_machine(input_phase.PHASE)
-LocalMachine = program_machine(local_phase.PHASE)
-CoordinateMachine = program_machine(coord.PHASE)
-VerifyMachine = program_machine(release_phase.VERIFY_PHASE)
-ReleaseMachine = program_machine(release_phase.RELEASE_PHASE)
+#: every phase proves or converts under Paillier, so its steps run off the event loop
+SetupMachine = program_machine(setup_phase.PHASE, offload=True)
+InputMachine = program_machine(input_phase.PHASE, offload=True)
+LocalMachine = program_machine(local_phase.PHASE, offload=True)
+CoordinateMachine = program_machine(coord.PHASE, offload=True)
+VerifyMachine = program_machine(release_phase.VERIFY_PHASE, offload=True)
+ReleaseMachine = program_machine(release_phase.RELEASE_PHASE, offload=True)
 
 
 def _in_phase(program: Program[Any], phase: str, rnd: int) -> Program[Any]:
