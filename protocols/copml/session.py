@@ -17,6 +17,7 @@ import numpy as np
 
 from coopetition.engine.errors import ConfigError, PartyId, ProtocolViolation
 from coopetition.engine.machine import PhaseMachine
+from coopetition.protocols.shamir.field import SplitMatrix
 
 from . import arith
 from .approx import fit_sigmoid, quantised_coefficients
@@ -92,6 +93,9 @@ def check_inputs(
 
 class CopmlRun:
     name = "copml"
+    #: every iteration step waits only for the fastest quorum, so peers that crash beyond the
+    #: recovery threshold are written off instead of aborting the run (engine.party)
+    tolerates_crashes = True
 
     def __init__(
         self,
@@ -234,13 +238,13 @@ class CopmlRun:
         stacked = np.stack([got[self.parties[i]] for i in positions])
         points = [self.code.alphas[i] for i in positions]
         senders = [self.parties[i] for i in positions]
-        return (
-            yield Work(
-                "reconstruct-data",
-                arith.checked_reconstruct,
-                (f, stacked, points, senders, p.T, self.rng, "the coded data"),
-            )
+        coded = yield Work(
+            "reconstruct-data",
+            arith.checked_reconstruct,
+            (f, stacked, points, senders, p.T, self.rng, "the coded data"),
         )
+        # cut once into float64 limbs: every iteration's gradient multiplies by it twice
+        return (yield Work("split-coded-data", f.split, (coded,)))
 
     def _quorum_open(self, tag: str, own: np.ndarray, what: str) -> Generator[Any, Any, Any]:
         """Collect shares of one degree-T value from the fastest quorum, check, reconstruct."""
@@ -257,7 +261,7 @@ class CopmlRun:
         yield Scatter("w", {q: coded[i] for i, q in enumerate(self.parties) if i != self.pos})
         return (yield from self._quorum_open("w", coded[self.pos], "the coded model"))
 
-    def _gradient(self, coded_X: np.ndarray, coded_w: np.ndarray) -> Generator[Any, Any, Any]:
+    def _gradient(self, coded_X: SplitMatrix, coded_w: np.ndarray) -> Generator[Any, Any, Any]:
         p = self.params
         return (
             yield Work(

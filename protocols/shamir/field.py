@@ -119,8 +119,78 @@ class PrimeField:
             acc = np.mod(self.shift(acc, h) + np.mod(partial[t], self.p), self.p)
         return acc
 
-    def matmul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """``a @ b mod p`` for reduced int64 matrices (or vectors), exact."""
+    @property
+    def wide_limb_bits(self) -> int:
+        """Limb size of the large operand of a product: two limbs per element."""
+        return -(-self.bits // 2)
+
+    def split(self, x: np.ndarray) -> SplitMatrix:
+        """``x`` cut once into two float64 limbs, for repeated products with small operands
+        (COPML's coded data enter every iteration's gradient)."""
+        x = np.asarray(x, dtype=np.int64)
+        if x.ndim != 2:
+            raise ValueError("only matrices are split ahead")
+        h = self.wide_limb_bits
+        return SplitMatrix(x.shape, h, tuple(self._split(x, h)))
+
+    def matmul(self, a: np.ndarray | SplitMatrix, b: np.ndarray | SplitMatrix) -> np.ndarray:
+        """``a @ b mod p`` for reduced int64 matrices (or vectors), exact.
+
+        The larger operand is cut into two limbs of ``ceil(bits/2)`` bits and the smaller one
+        into as many narrower limbs as the float64 budget needs (``ha + hb + log2(inner) <= 52``
+        keeps every partial dot product exact); the small operand's limbs are stacked into one
+        matrix, so BLAS passes over the large operand only twice. Either side may be a
+        :class:`SplitMatrix` (cut ahead of time).
+        """
+        a_shape = a.shape if isinstance(a, SplitMatrix) else np.shape(a)
+        b_shape = b.shape if isinstance(b, SplitMatrix) else np.shape(b)
+        if len(a_shape) > 2 or len(b_shape) > 2 or not a_shape or not b_shape:
+            raise ValueError("matmul takes vectors or matrices")
+        inner = a_shape[-1]
+        if b_shape[0] != inner:
+            raise ValueError(f"shapes {a_shape} and {b_shape} do not multiply")
+        out_shape = (*a_shape[:-1], *b_shape[1:])
+        budget = _FLOAT_EXACT_BITS - max(1, math.ceil(math.log2(max(inner, 2))))
+        wide = self.wide_limb_bits
+        narrow = budget - wide
+        a_big = isinstance(a, SplitMatrix) or (
+            not isinstance(b, SplitMatrix) and math.prod(a_shape) >= math.prod(b_shape)
+        )
+        if narrow < 1:  # inner dimension too long for the asymmetric cut
+            if isinstance(a, SplitMatrix) or isinstance(b, SplitMatrix):
+                raise ValueError("inner dimension too long for a split operand")
+            return self._matmul_square(np.asarray(a), np.asarray(b))
+        if a_big:
+            la = a.limbs if isinstance(a, SplitMatrix) else self._split(_as2d(a, 0), wide)
+            lb = self._split(_as2d(np.asarray(b), 1), narrow)
+            ha, hb = wide, narrow
+            cols = lb[0].shape[1]
+            stacked = np.concatenate(lb, axis=1)
+            products = [ai @ stacked for ai in la]
+            parts = [[pr[:, j * cols : (j + 1) * cols] for j in range(len(lb))] for pr in products]
+        else:
+            lb = b.limbs if isinstance(b, SplitMatrix) else self._split(_as2d(b, 1), wide)
+            la = self._split(_as2d(np.asarray(a), 0), narrow)
+            ha, hb = narrow, wide
+            rows = la[0].shape[0]
+            stacked = np.concatenate(la, axis=0)
+            products = [stacked @ bj for bj in lb]
+            parts = [[pr[i * rows : (i + 1) * rows] for pr in products] for i in range(len(la))]
+        # sum_i 2^(ha i) sum_j 2^(hb j) parts[i][j], Horner twice
+        acc: np.ndarray | None = None
+        for i in range(len(parts) - 1, -1, -1):
+            row = parts[i]
+            inner_acc = np.mod(row[-1].astype(np.int64), self.p)
+            for j in range(len(row) - 2, -1, -1):
+                inner_acc = np.mod(
+                    self.shift(inner_acc, hb) + np.mod(row[j].astype(np.int64), self.p), self.p
+                )
+            acc = inner_acc if acc is None else np.mod(self.shift(acc, ha) + inner_acc, self.p)
+        assert acc is not None
+        return acc.reshape(out_shape)
+
+    def _matmul_square(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Equal limbs on both sides (very long inner dimensions)."""
         a = np.asarray(a, dtype=np.int64)
         b = np.asarray(b, dtype=np.int64)
         inner = a.shape[-1]
@@ -149,3 +219,20 @@ class PrimeField:
     def scale(self, a: np.ndarray, c: int) -> np.ndarray:
         """``c * a mod p`` for a public constant ``c``."""
         return self.mul(a, np.array(c % self.p, dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class SplitMatrix:
+    """A field matrix already cut into float64 limbs of ``h`` bits (low limb first)."""
+
+    shape: tuple[int, ...]
+    h: int
+    limbs: tuple[np.ndarray, ...]
+
+
+def _as2d(x: np.ndarray, axis: int) -> np.ndarray:
+    """Vectors as one-row (``axis`` 0) or one-column (``axis`` 1) int64 matrices."""
+    x = np.asarray(x, dtype=np.int64)
+    if x.ndim == 2:
+        return x
+    return x.reshape(1, -1) if axis == 0 else x.reshape(-1, 1)
