@@ -1,4 +1,4 @@
-"""Prime-field arithmetic on numpy int64 arrays, exact, for primes below 2**58.
+"""Prime-field arithmetic on numpy int64 arrays, exact, for primes below 2**61.
 
 Shamir sharing and Lagrange coding multiply field elements by field elements, whose products
 (up to 116 bits) overflow every numpy integer type. Products are therefore formed from limbs:
@@ -25,8 +25,9 @@ import numpy as np
 from coopetition.engine.errors import ConfigError
 
 #: Largest supported prime size: int64 storage with room for a sum of two elements and for the
-#: shift steps of the recombination.
-MAX_FIELD_BITS = 58
+#: shift steps of the recombination (one bit at 61 bits, or the pseudo-Mersenne fold). At 61 bits
+#: the field is the Mersenne prime 2^61 - 1.
+MAX_FIELD_BITS = 61
 _FLOAT_EXACT_BITS = 52
 
 
@@ -94,12 +95,25 @@ class PrimeField:
         return pow(a, -1, self.p)
 
     def shift(self, x: np.ndarray, bits: int) -> np.ndarray:
-        """``x * 2**bits mod p`` for reduced int64 ``x``, in steps that cannot overflow."""
-        step = 62 - self.bits
+        """``x * 2**bits mod p`` for reduced int64 ``x``, in steps that cannot overflow.
+
+        For ``p = 2**b - c`` (what :meth:`with_bits` picks: ``c`` is small) a step of ``s`` bits
+        folds the bits pushed past ``2**b`` back in with ``2**b = c (mod p)``:
+        ``x 2^s = x_hi c + x_lo 2^s`` with ``x_hi < 2^s``, so one step covers up to
+        ``62 - log2(c)`` bits. Other primes step by ``62 - b`` bits at a time.
+        """
         out = np.asarray(x, dtype=np.int64)
+        b, c = self.bits, (1 << self.bits) - self.p
+        fold = min(b, 62 - c.bit_length())
         while bits > 0:
-            s = min(step, bits)
-            out = np.mod(np.left_shift(out, s), self.p)
+            if fold > 62 - b:
+                s = min(fold, bits)
+                high = np.right_shift(out, b - s)
+                low = np.bitwise_and(out, (1 << (b - s)) - 1)
+                out = np.mod(high * c + np.left_shift(low, s), self.p)
+            else:
+                s = min(62 - b, bits)
+                out = np.mod(np.left_shift(out, s), self.p)
             bits -= s
         return out
 
