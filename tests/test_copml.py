@@ -8,7 +8,7 @@ import pytest
 
 from coopetition.engine.errors import ConfigError, ProtocolViolation, Unavailable
 from coopetition.engine.party import Deadlines
-from coopetition.protocols.copml import CopmlParams
+from coopetition.protocols.copml import CopmlParams, dealer_node
 from coopetition.protocols.copml.approx import fit_sigmoid
 from coopetition.sims.byzantine import Byzantine
 from coopetition.sims.copml_work import BaselineWorkload, CopmlWorkload, split_rows
@@ -302,3 +302,41 @@ async def test_fixed_point_model_matches_the_protocol(autojump_clock):
     result = await run_parties(work.factory, range(7), network="lan", seed=4)
     assert result.outcome == "completed"
     assert np.max(np.abs(fixed_point_model(X, y, PARAMS) - result.results[0].model)) < 0.01
+
+
+async def test_the_dealer_as_its_own_node_trains_the_same_model(autojump_clock):
+    """The crypto-service provider as party 7 of 8 (signed messages over the bus, no shared
+    object): the seven data owners train exactly the model of the in-process dealer's run."""
+    X, y = dataset()
+    local = CopmlWorkload(PARAMS, split_rows(X, y, PARAMS.N), dealer_seed=1)
+    reference = await run_parties(local.factory, range(PARAMS.N), network="lan", seed=1)
+    node = CopmlWorkload(PARAMS, split_rows(X, y, PARAMS.N), dealer_seed=1, dealer_node=True)
+    result = await run_parties(node.factory, range(PARAMS.N + 1), network="lan", seed=1)
+    assert result.outcome == "completed", result.abort_reason
+    assert result.results[PARAMS.N] is None  # the dealer learns no model
+    for p in range(PARAMS.N):
+        assert (result.results[p].model == reference.results[0].model).all()
+    dealer_stats = result.parties[PARAMS.N].stats
+    assert dealer_stats.phases["copml-model"].messages_sent == PARAMS.N * PARAMS.iterations
+    assert "copml-input" not in dealer_stats.phases  # it never sees data or coded values
+
+
+def test_a_malformed_dealer_message_names_the_dealer():
+    """What the dealer node sends is checked for shape and range; a wrong one is a
+    ``ProtocolViolation`` naming the dealer (the dealer is trusted not to send wrong values of
+    the right shape: docs/threat-model.md)."""
+    X, y = dataset()
+    node = CopmlWorkload(PARAMS, split_rows(X, y, PARAMS.N), dealer_seed=1, dealer_node=True)
+    run = node.factory(2, tuple(range(PARAMS.N + 1)))
+    d, T = X.shape[1], PARAMS.T
+    good = [np.zeros((T, d), np.int64), np.zeros((T, d), np.int64), np.zeros(d, np.int64)]
+    for bad in (
+        [*good, np.zeros(d - 1, np.int64)],  # wrong shape
+        [*good, np.full(d, node.plan.field.p, np.int64)],  # not a field element
+        good,  # an item missing
+    ):
+        program = dealer_node.receive_iteration(run)
+        next(program)
+        with pytest.raises(ProtocolViolation, match="dealer") as caught:
+            program.send({PARAMS.N: bad})
+        assert caught.value.culprit == PARAMS.N
