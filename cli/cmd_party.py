@@ -60,6 +60,27 @@ def prepare(config: Path) -> tuple[PartyFile, Table]:
     return spec, load_table(spec.data_path, spec.data)
 
 
+def _run(args: argparse.Namespace) -> int:
+    try:
+        protocol = load_party_file(args.config).protocol
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if protocol == "copml":
+        from coopetition.copml_party import run_copml_party
+
+        code, outcome = run_copml_party(args)
+    else:
+        code, outcome, _ = run_one_party(args)
+    if outcome is None:
+        return code
+    text = json.dumps(outcome, sort_keys=True)
+    print(text)
+    if args.output:
+        args.output.write_text(text + "\n")
+    return code
+
+
 def run_one_party(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None, PartyFile | None]:
     """Load, lock, run; returns (exit code, outcome, spec). Errors are printed as one line."""
     try:
@@ -92,17 +113,6 @@ def run_one_party(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None,
         return 2, None, spec
     outcome["wall_seconds"] = round(time.perf_counter() - started, 3)
     return code, outcome, spec
-
-
-def _run(args: argparse.Namespace) -> int:
-    code, outcome, _ = run_one_party(args)
-    if outcome is None:
-        return code
-    text = json.dumps(outcome, sort_keys=True)
-    print(text)
-    if args.output:
-        args.output.write_text(text + "\n")
-    return code
 
 
 def _hint(spec: PartyFile, exc: ProtocolAborted) -> str:

@@ -52,7 +52,7 @@ class _Table(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class SessionTable(_Table):
     id: str
-    protocol: Literal["admm"] = "admm"
+    protocol: Literal["admm", "copml"] = "admm"
 
 
 class AdmmTable(_Table):
@@ -67,6 +67,30 @@ class AdmmTable(_Table):
     adaptive_rho: bool = True
     scaling: Literal["none", "center", "standardize"] = "standardize"
     contribution_bound: Positive = 1e12
+
+
+class CopmlTable(_Table):
+    """COPML's public parameters (docs/copml.md, "Multi-process runs"); the same in every file."""
+
+    K: Annotated[int, msgspec.Meta(ge=1)]
+    #: features per row (the dealer holds no data and sizes its masks from this)
+    features: Annotated[int, msgspec.Meta(ge=1)]
+    #: rows each data owner holds, in the order of their ids (public, like N)
+    rows: list[Annotated[int, msgspec.Meta(ge=1)]]
+    #: the party id of the dealer node (the crypto-service provider; it holds no data)
+    dealer: NonNegative
+    T: Annotated[int, msgspec.Meta(ge=1)] = 1
+    r: Literal[1, 3] = 1
+    iterations: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 50
+    lx: Annotated[int, msgspec.Meta(ge=1)] = 6
+    lw: Annotated[int, msgspec.Meta(ge=1)] = 14
+    lc: Annotated[int, msgspec.Meta(ge=1)] = 5
+    eta_exp: Annotated[int, msgspec.Meta(ge=1)] = 17
+    fit_range: Positive = 4.5
+    x_max: Positive = 0.5
+    stragglers: NonNegative | None = None
+    #: tests only: a fixed seed makes the dealer's randomness reproducible (and public)
+    insecure_dealer_seed: NonNegative | None = None
 
 
 class DataTable(_Table):
@@ -99,6 +123,7 @@ class DeadlinesTable(_Table):
 class SessionDoc(_Table):
     session: SessionTable
     admm: AdmmTable = msgspec.field(default_factory=AdmmTable)
+    copml: CopmlTable | None = None
     data: DataTable = msgspec.field(default_factory=DataTable)
     parties: list[PartyEntry] = msgspec.field(default_factory=list)
 
@@ -119,6 +144,7 @@ class PartyDoc(_Table):
     data: DataTable | None = None
     session: SessionTable | None = None
     admm: AdmmTable | None = None
+    copml: CopmlTable | None = None
     parties: list[PartyEntry] = msgspec.field(default_factory=list)
     #: the older inline form: every party but this one
     peers: list[PartyEntry] = msgspec.field(default_factory=list)

@@ -19,6 +19,7 @@ from nacl.signing import SigningKey, VerifyKey
 
 from coopetition.config_schema import (
     AdmmTable,
+    CopmlTable,
     DataTable,
     DeadlinesTable,
     PartyDoc,
@@ -59,6 +60,7 @@ class PartyFile:
     connect_timeout: float = DEFAULT_CONNECT_SECONDS
     config_path: Path = Path(".")
     key_path: Path = Path(".")
+    copml: CopmlTable | None = None
 
 
 def parse_address(text: Any, *, what: str) -> tuple[str, int]:
@@ -151,7 +153,13 @@ def load_party_file(path: Path) -> PartyFile:
     base = path.parent
     party = doc.party
     if party.session is not None:
-        if doc.session is not None or doc.admm is not None or doc.peers or doc.parties:
+        if (
+            doc.session is not None
+            or doc.admm is not None
+            or doc.copml is not None
+            or doc.peers
+            or doc.parties
+        ):
             raise ConfigError(
                 f"{path}: [party] session names a session file, so [session], [admm] and "
                 "[[peers]] belong there, not here"
@@ -159,6 +167,7 @@ def load_party_file(path: Path) -> PartyFile:
         session_path = base / party.session
         shared = load_session_file(session_path)
         session_table, admm_table, where = shared.session, shared.admm, str(session_path)
+        copml_table = shared.copml
         entries = [e for e in shared.parties if e.id != party.id]
         if len(entries) == len(shared.parties):
             raise ConfigError(
@@ -173,6 +182,7 @@ def load_party_file(path: Path) -> PartyFile:
                 f'{path}: needs [party] session = "session.toml" (or an inline [session] table)'
             )
         session_table, admm_table, where = doc.session, doc.admm or AdmmTable(), str(path)
+        copml_table = doc.copml
         entries = [e for e in [*doc.peers, *doc.parties] if e.id != party.id]
         me = next((e for e in doc.parties if e.id == party.id), None)
         data_table = doc.data or DataTable()
@@ -195,7 +205,10 @@ def load_party_file(path: Path) -> PartyFile:
         listen = ("0.0.0.0", parse_address(me.address, what=f"{where}: party {me.id} address")[1])
     else:
         raise ConfigError(f"{path}: [party] needs 'listen' (host:port)")
-    if party.data is None:
+    if session_table.protocol == "copml" and copml_table is None:
+        raise ConfigError(f"{where}: protocol 'copml' needs a [copml] table")
+    is_dealer = copml_table is not None and copml_table.dealer == party.id
+    if party.data is None and not is_dealer:
         raise ConfigError(f"{path}: [party] needs 'data' (the CSV, Parquet or .npz file)")
     deadlines, connect = _deadlines(doc.deadlines, str(path))
     peers = tuple(
@@ -207,7 +220,7 @@ def load_party_file(path: Path) -> PartyFile:
         party_id=party.id,
         signing_key=read_private_key(key_path),
         listen=listen,
-        data_path=base / party.data,
+        data_path=base / party.data if party.data is not None else base,
         session=session_id,
         protocol=session_table.protocol,
         admm=admm_config(admm_table, where=where),
@@ -217,6 +230,7 @@ def load_party_file(path: Path) -> PartyFile:
         connect_timeout=connect,
         config_path=path,
         key_path=key_path,
+        copml=copml_table,
     )
 
 

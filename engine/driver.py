@@ -274,12 +274,15 @@ class PhaseDriver:
             if self.dead:
                 self._check_reachable(phase, rnd, action, senders)
             got: dict[PartyId, Any] | None = None
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(_cancel_when, changed, nursery.cancel_scope)
-                got = await self.bus.gather(
-                    phase, rnd, action.tag, senders, deadline=deadline, at_least=action.at_least
-                )
-                nursery.cancel_scope.cancel()
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(_cancel_when, changed, nursery.cancel_scope)
+                    got = await self.bus.gather(
+                        phase, rnd, action.tag, senders, deadline=deadline, at_least=action.at_least
+                    )
+                    nursery.cancel_scope.cancel()
+            except BaseExceptionGroup as group:  # the gather's own typed error, unwrapped
+                raise _first_error(group) from None
             if got is not None:
                 return got
 
