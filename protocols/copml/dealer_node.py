@@ -133,7 +133,7 @@ def receive_setup(
     assert not isinstance(run.dealer, Dealer)
     got = yield Collect(SETUP_TAG, (run.dealer,))
     d, T, M = run.setup.features, run.params.T, run.setup.block_rows
-    shapes = [(d,), (T, M, d)] if encoder else [(d,)]
+    shapes: list[tuple[int, ...]] = [(d,), (T, M, d)] if encoder else [(d,)]
     values = _arrays(run, got[run.dealer], shapes, "setup randomness")
     return (values[1] if encoder else None), values[0]
 

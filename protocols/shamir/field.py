@@ -175,7 +175,7 @@ class PrimeField:
                 raise ValueError("inner dimension too long for a split operand")
             return self._matmul_square(np.asarray(a), np.asarray(b))
         if a_big:
-            la = a.limbs if isinstance(a, SplitMatrix) else self._split(_as2d(a, 0), wide)
+            la = list(a.limbs) if isinstance(a, SplitMatrix) else self._split(_as2d(a, 0), wide)
             lb = self._split(_as2d(np.asarray(b), 1), narrow)
             ha, hb = wide, narrow
             cols = lb[0].shape[1]
@@ -183,7 +183,7 @@ class PrimeField:
             products = [ai @ stacked for ai in la]
             parts = [[pr[:, j * cols : (j + 1) * cols] for j in range(len(lb))] for pr in products]
         else:
-            lb = b.limbs if isinstance(b, SplitMatrix) else self._split(_as2d(b, 1), wide)
+            lb = list(b.limbs) if isinstance(b, SplitMatrix) else self._split(_as2d(b, 1), wide)
             la = self._split(_as2d(np.asarray(a), 0), narrow)
             ha, hb = narrow, wide
             rows = la[0].shape[0]
