@@ -26,18 +26,17 @@ what it sends (a malformed message names it).
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from coopetition.engine.errors import PartyId, ProtocolViolation
 from coopetition.engine.machine import PhaseMachine
+from coopetition.protocols.shamir.field import PrimeField
 
 from .dealer import Dealer, IterationRandomness
+from .params import CopmlParams
 from .steps import Collect, EncodePhase, ModelPhase, ReleasePhase, Scatter, Work
-
-if TYPE_CHECKING:
-    from .session import CopmlRun
 
 SETUP_TAG = "dealer-setup"
 ITERATION_TAG = "dealer-rand"
@@ -102,6 +101,24 @@ class DealerRun:
 
 
 # -- the data owners' side (called from CopmlRun's phase programs) -------------------------------
+
+
+class _Setup(Protocol):
+    @property
+    def features(self) -> int: ...
+    @property
+    def block_rows(self) -> int: ...
+
+
+class CopmlRun(Protocol):
+    """What the owners' side needs of ``session.CopmlRun`` (a protocol, to avoid an import cycle)."""
+
+    dealer: Dealer | PartyId
+    field: PrimeField
+    params: CopmlParams
+
+    @property
+    def setup(self) -> _Setup: ...
 
 
 def _arrays(
