@@ -12,7 +12,6 @@ Exit codes as for ``coopetition party``: 0 trained, 2 bad input, 3 aborted.
 from __future__ import annotations
 
 import argparse
-import errno
 import sys
 import time
 from typing import Any
@@ -20,18 +19,15 @@ from typing import Any
 import trio
 
 from coopetition.cli_logging import configure
-from coopetition.engine.errors import ConfigError, PeerUnreachable, ProtocolAborted, TransportError
-from coopetition.engine.identity import Identity
-from coopetition.engine.party import Party, PartyConfig
+from coopetition.engine.errors import ConfigError, ProtocolAborted
 from coopetition.party_config import PartyFile, load_party_file
-from coopetition.party_run import _connect_reporting, aborted_dict, single_instance
+from coopetition.party_run import aborted_dict, run_over_tcp, single_instance
 from coopetition.protocols.copml.coding import LagrangeCode
 from coopetition.protocols.copml.dealer import Dealer
 from coopetition.protocols.copml.dealer_node import DealerRun
 from coopetition.protocols.copml.params import CopmlParams
 from coopetition.protocols.copml.session import CopmlRun, CopmlSetup
 from coopetition.tabular import Table, load_table
-from coopetition.transports.tcp import PeerAddress, TcpTransport
 
 
 def build_protocol(spec: PartyFile, table: Table | None) -> CopmlRun | DealerRun:
@@ -90,32 +86,7 @@ def build_protocol(spec: PartyFile, table: Table | None) -> CopmlRun | DealerRun
 async def run_copml_party_file(
     spec: PartyFile, protocol: CopmlRun | DealerRun, *, log: Any = None
 ) -> dict[str, Any]:
-    identity = Identity(spec.party_id, spec.signing_key)
-    roster = {p.id: p.verify_key for p in spec.peers}
-    roster[spec.party_id] = identity.verify_key
-    config = PartyConfig(identity, roster, spec.session, spec.deadlines)
-    transport = TcpTransport(
-        spec.party_id,
-        spec.signing_key,
-        spec.listen,
-        {p.id: PeerAddress(p.host, p.port, p.verify_key) for p in spec.peers},
-        connect_timeout=spec.connect_timeout,
-    )
-    party = Party(config, transport, logger=log)
-    try:
-        await _connect_reporting(transport, spec, None, log)
-        result = await party.run(protocol)
-    except TransportError as exc:
-        raise PeerUnreachable(
-            f"could not connect: {exc}", culprit=exc.peer, phase="connect"
-        ) from None
-    except ConfigError as exc:
-        cause = exc.__cause__
-        if isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE:
-            raise ConfigError(f"{exc} (is this party already running?)") from None
-        raise
-    finally:
-        await transport.aclose()
+    result, party = await run_over_tcp(spec, protocol, log=log)
     out: dict[str, Any] = {
         "outcome": "completed",
         "protocol": "copml",
