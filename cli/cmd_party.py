@@ -65,6 +65,27 @@ def prepare(config: Path) -> tuple[PartyFile, Table]:
     return spec, table
 
 
+def _run(args: argparse.Namespace) -> int:
+    try:
+        protocol = load_party_file(args.config).protocol
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if protocol == "copml":
+        from coopetition.copml_party import run_copml_party
+
+        code, outcome = run_copml_party(args)
+    else:
+        code, outcome, _ = run_one_party(args)
+    if outcome is None:
+        return code
+    text = json.dumps(outcome, sort_keys=True)
+    print(text)
+    if args.output:
+        args.output.write_text(text + "\n")
+    return code
+
+
 def run_one_party(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None, PartyFile | None]:
     """Load, lock, run; returns (exit code, outcome, spec). Errors are printed as one line."""
     try:
@@ -105,17 +126,6 @@ def _progress(spec: PartyFile) -> RoundPrinter:
 
         return RoundPrinter(sys.stderr, spec.helen.iterations, info=HELEN_INFO)
     return RoundPrinter(sys.stderr, spec.admm.iterations)
-
-
-def _run(args: argparse.Namespace) -> int:
-    code, outcome, _ = run_one_party(args)
-    if outcome is None:
-        return code
-    text = json.dumps(outcome, sort_keys=True)
-    print(text)
-    if args.output:
-        args.output.write_text(text + "\n")
-    return code
 
 
 def _hint(spec: PartyFile, exc: ProtocolAborted) -> str:

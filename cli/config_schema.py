@@ -52,7 +52,7 @@ class _Table(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class SessionTable(_Table):
     id: str
-    protocol: Literal["admm", "helen"] = "admm"
+    protocol: Literal["admm", "helen", "copml"] = "admm"
 
 
 class AdmmTable(_Table):
@@ -84,13 +84,37 @@ class HelenTable(_Table):
     y_bound: Positive = 8.0
     w_bound: Positive = 65536.0
     precision: Annotated[int, msgspec.Meta(ge=8, le=40)] = 24
-    key_bits: Annotated[int, msgspec.Meta(ge=1280)] = 2048
+    key_bits: Annotated[int, msgspec.Meta(ge=818)] = 2048  # HelenConfig names the budget
     #: small keys, 512-bit ring-Pedersen moduli and fewer proof repetitions (tests only)
     insecure: bool = False
     interval_repetitions: Annotated[int, msgspec.Meta(ge=1)] | None = None
     #: "file": each party's [party] key_share file; "dkg": generate the key in the session
     keygen: Literal["file", "dkg"] = "file"
     dkg_batch: Annotated[int, msgspec.Meta(ge=1)] = 256
+
+
+class CopmlTable(_Table):
+    """COPML's public parameters (docs/copml.md, "Multi-process runs"); the same in every file."""
+
+    K: Annotated[int, msgspec.Meta(ge=1)]
+    #: features per row (the dealer holds no data and sizes its masks from this)
+    features: Annotated[int, msgspec.Meta(ge=1)]
+    #: rows each data owner holds, in the order of their ids (public, like N)
+    rows: list[Annotated[int, msgspec.Meta(ge=1)]]
+    #: the party id of the dealer node (the crypto-service provider; it holds no data)
+    dealer: NonNegative
+    T: Annotated[int, msgspec.Meta(ge=1)] = 1
+    r: Literal[1, 3] = 1
+    iterations: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 50
+    lx: Annotated[int, msgspec.Meta(ge=1)] = 6
+    lw: Annotated[int, msgspec.Meta(ge=1)] = 14
+    lc: Annotated[int, msgspec.Meta(ge=1)] = 5
+    eta_exp: Annotated[int, msgspec.Meta(ge=1)] = 17
+    fit_range: Positive = 4.5
+    x_max: Positive = 0.5
+    stragglers: NonNegative | None = None
+    #: tests only: a fixed seed makes the dealer's randomness reproducible (and public)
+    insecure_dealer_seed: NonNegative | None = None
 
 
 class DataTable(_Table):
@@ -124,6 +148,7 @@ class SessionDoc(_Table):
     session: SessionTable
     admm: AdmmTable = msgspec.field(default_factory=AdmmTable)
     helen: HelenTable | None = None
+    copml: CopmlTable | None = None
     data: DataTable = msgspec.field(default_factory=DataTable)
     parties: list[PartyEntry] = msgspec.field(default_factory=list)
 
@@ -147,6 +172,7 @@ class PartyDoc(_Table):
     session: SessionTable | None = None
     admm: AdmmTable | None = None
     helen: HelenTable | None = None
+    copml: CopmlTable | None = None
     parties: list[PartyEntry] = msgspec.field(default_factory=list)
     #: the older inline form: every party but this one
     peers: list[PartyEntry] = msgspec.field(default_factory=list)

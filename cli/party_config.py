@@ -19,6 +19,7 @@ from nacl.signing import SigningKey, VerifyKey
 
 from coopetition.config_schema import (
     AdmmTable,
+    CopmlTable,
     DataTable,
     DeadlinesTable,
     HelenTable,
@@ -63,6 +64,7 @@ class PartyFile:
     #: Helen's table (``protocol = "helen"``) and this party's key share file, if any
     helen: HelenTable | None = None
     key_share_path: Path | None = None
+    copml: CopmlTable | None = None
 
 
 def parse_address(text: Any, *, what: str) -> tuple[str, int]:
@@ -159,6 +161,7 @@ def load_party_file(path: Path) -> PartyFile:
             doc.session is not None
             or doc.admm is not None
             or doc.helen is not None
+            or doc.copml is not None
             or doc.peers
             or doc.parties
         ):
@@ -170,6 +173,7 @@ def load_party_file(path: Path) -> PartyFile:
         shared = load_session_file(session_path)
         session_table, admm_table, where = shared.session, shared.admm, str(session_path)
         helen_table = shared.helen
+        copml_table = shared.copml
         entries = [e for e in shared.parties if e.id != party.id]
         if len(entries) == len(shared.parties):
             raise ConfigError(
@@ -185,6 +189,7 @@ def load_party_file(path: Path) -> PartyFile:
             )
         session_table, admm_table, where = doc.session, doc.admm or AdmmTable(), str(path)
         helen_table = doc.helen
+        copml_table = doc.copml
         entries = [e for e in [*doc.peers, *doc.parties] if e.id != party.id]
         me = next((e for e in doc.parties if e.id == party.id), None)
         data_table = doc.data or DataTable()
@@ -207,7 +212,10 @@ def load_party_file(path: Path) -> PartyFile:
         listen = ("0.0.0.0", parse_address(me.address, what=f"{where}: party {me.id} address")[1])
     else:
         raise ConfigError(f"{path}: [party] needs 'listen' (host:port)")
-    if party.data is None:
+    if session_table.protocol == "copml" and copml_table is None:
+        raise ConfigError(f"{where}: protocol 'copml' needs a [copml] table")
+    is_dealer = copml_table is not None and copml_table.dealer == party.id
+    if party.data is None and not is_dealer:
         raise ConfigError(f"{path}: [party] needs 'data' (the CSV, Parquet or .npz file)")
     deadlines, connect = _deadlines(doc.deadlines, str(path))
     peers = tuple(
@@ -221,7 +229,7 @@ def load_party_file(path: Path) -> PartyFile:
         party_id=party.id,
         signing_key=read_private_key(key_path),
         listen=listen,
-        data_path=base / party.data,
+        data_path=base / party.data if party.data is not None else base,
         session=session_id,
         protocol=session_table.protocol,
         admm=admm_config(admm_table, where=where),
@@ -233,6 +241,7 @@ def load_party_file(path: Path) -> PartyFile:
         key_path=key_path,
         helen=helen_table,
         key_share_path=None if party.key_share is None else base / party.key_share,
+        copml=copml_table,
     )
 
 

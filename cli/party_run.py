@@ -153,6 +153,30 @@ async def run_party_file(
     spec: PartyFile, table: Table, *, log: Any = None, progress: Any = None
 ) -> dict[str, Any]:
     """Connect to every peer, train, release; raises ``ProtocolAborted`` or ``ConfigError``."""
+    timeline = Timeline()
+    parties = tuple(sorted([spec.party_id, *(p.id for p in spec.peers)]))
+    protocol: Any
+    if spec.protocol == "helen":
+        from coopetition.helen_party import helen_run
+
+        protocol = helen_run(spec, table, parties)
+    else:
+        protocol = AdmmRun(spec.admm, table.X, table.y, party=spec.party_id, parties=parties)
+    result, party = await run_over_tcp(
+        spec, protocol, log=log, observer=observers(progress, timeline)
+    )
+    if spec.protocol == "helen":
+        from coopetition.helen_party import helen_result_dict
+
+        return {**helen_result_dict(result, table, party), "timeline": timeline.as_list()}
+    return result_dict(result, table, party, timeline)
+
+
+async def run_over_tcp(
+    spec: PartyFile, protocol: Any, *, log: Any = None, observer: Any = None
+) -> tuple[Any, Party]:
+    """Run ``protocol`` as this party over TCP: connect to every peer, run, close; returns the
+    protocol's result and the party (its transcript and statistics)."""
     identity = Identity(spec.party_id, spec.signing_key)
     roster = {p.id: p.verify_key for p in spec.peers}
     roster[spec.party_id] = identity.verify_key
@@ -166,15 +190,7 @@ async def run_party_file(
         connect_timeout=spec.connect_timeout,
         logger=watch,
     )
-    timeline = Timeline()
-    party = Party(config, transport, logger=log, observer=observers(progress, timeline))
-    protocol: Any
-    if spec.protocol == "helen":
-        from coopetition.helen_party import helen_run
-
-        protocol = helen_run(spec, table, tuple(config.parties))
-    else:
-        protocol = AdmmRun(spec.admm, table.X, table.y, party=spec.party_id, parties=config.parties)
+    party = Party(config, transport, logger=log, observer=observer)
     try:
         await _connect_reporting(transport, spec, watch, log)
         result = await party.run(protocol)
@@ -191,11 +207,7 @@ async def run_party_file(
         raise
     finally:
         await transport.aclose()
-    if spec.protocol == "helen":
-        from coopetition.helen_party import helen_result_dict
-
-        return {**helen_result_dict(result, table, party), "timeline": timeline.as_list()}
-    return result_dict(result, table, party, timeline)
+    return result, party
 
 
 async def _connect_reporting(

@@ -201,11 +201,11 @@ async def _wait_for(slots: list[_Slot], need: int) -> None:
     if sum(slot.arrived.is_set() for slot in slots) >= need:
         return
     enough = trio.Event()
-    count = [sum(slot.arrived.is_set() for slot in slots)]
+    # every watcher counts its slot once, arrived before or after it started: counting the
+    # arrived ones up front instead would lose a slot that arrives before its watcher runs
+    count = [0]
 
     async def watch(slot: _Slot) -> None:
-        if slot.arrived.is_set():
-            return
         await slot.arrived.wait()
         count[0] += 1
         if count[0] >= need:

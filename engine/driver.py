@@ -35,7 +35,13 @@ from coopetition.engine.bus import Bus
 from coopetition.engine.compute import Compute, Offload, ThreadCompute
 from coopetition.engine.config import PartyConfig
 from coopetition.engine.consistency import EchoCheck
-from coopetition.engine.errors import DeadlineExceeded, LocalFailure, ProtocolAborted
+from coopetition.engine.errors import (
+    DeadlineExceeded,
+    LocalFailure,
+    PartyId,
+    ProtocolAborted,
+    Unavailable,
+)
 from coopetition.engine.evidence import EvidenceJudge
 from coopetition.engine.machine import (
     Abort,
@@ -88,6 +94,18 @@ class PhaseDriver:
         self.observe = observe
         self.transcript = hashlib.sha256()
         self._limiter = trio.CapacityLimiter(max_concurrent)
+        #: set by the party for protocols that declare ``tolerates_crashes``
+        self.crash_tolerant = False
+        #: peers the party declared dead (crash-tolerant protocols only; see ``peer_died``)
+        self.dead: set[PartyId] = set()
+        self._dead_changed = trio.Event()
+
+    def peer_died(self, peer: PartyId) -> None:
+        """A crash-tolerant run lost ``peer``: quorum gathers go on without it while enough
+        senders remain; a gather that can no longer be met aborts at once (``Unavailable``)."""
+        self.dead.add(peer)
+        changed, self._dead_changed = self._dead_changed, trio.Event()
+        changed.set()
 
     async def drive(self, machine: PhaseMachine) -> Any:
         """Run one protocol phase to its result within the phase deadline."""
@@ -260,9 +278,7 @@ class PhaseDriver:
         senders = sorted(set(action.senders))
         try:
             try:
-                messages = await self.bus.gather(
-                    phase, rnd, action.tag, senders, deadline=deadline, at_least=action.at_least
-                )
+                messages = await self._bus_gather(phase, rnd, action, senders, deadline)
                 senders = sorted(messages)  # a quorum gather returns the senders that arrived
             except DeadlineExceeded:
                 if not action.report_timeout:
@@ -281,6 +297,49 @@ class PhaseDriver:
             mine.set()
             self.stats.phase(phase).network_wait_seconds += trio.current_time() - started
         return Received(tag=action.tag, messages=messages)
+
+    async def _bus_gather(
+        self, phase: str, rnd: int, action: Gather, senders: list[PartyId], deadline: float
+    ) -> dict[PartyId, Any]:
+        """The bus's gather; in a crash-tolerant run it is re-checked at every peer's death."""
+        if not self.crash_tolerant:
+            return await self.bus.gather(
+                phase, rnd, action.tag, senders, deadline=deadline, at_least=action.at_least
+            )
+        while True:
+            changed = self._dead_changed
+            if self.dead:
+                self._check_reachable(phase, rnd, action, senders)
+            got: dict[PartyId, Any] | None = None
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(_cancel_when, changed, nursery.cancel_scope)
+                    got = await self.bus.gather(
+                        phase, rnd, action.tag, senders, deadline=deadline, at_least=action.at_least
+                    )
+                    nursery.cancel_scope.cancel()
+            except BaseExceptionGroup as group:  # the gather's own typed error, unwrapped
+                raise _first_error(group) from None
+            if got is not None:
+                return got
+
+    def _check_reachable(
+        self, phase: str, rnd: int, action: Gather, senders: list[PartyId]
+    ) -> None:
+        gone = [
+            s
+            for s in senders
+            if s in self.dead and self.bus.frame((phase, rnd, action.tag, s)) is None
+        ]
+        need = len(senders) if action.at_least is None else min(action.at_least, len(senders))
+        if len(senders) - len(gone) < need:
+            raise Unavailable(
+                f"parties {gone} are down: {len(senders) - len(gone)} of the {need} messages "
+                f"tagged {action.tag!r} this step needs can still arrive",
+                culprit=gone[0] if len(gone) == 1 else None,
+                phase=phase,
+                round=rnd,
+            )
 
     async def _check_consistency(
         self,
@@ -322,6 +381,11 @@ class PhaseDriver:
             if sender != self.outbox.id:
                 stats.messages_received += 1
                 stats.bytes_received += len(self.bus.frame((phase, rnd, tag, sender)) or b"")
+
+
+async def _cancel_when(event: trio.Event, scope: trio.CancelScope) -> None:
+    await event.wait()
+    scope.cancel()
 
 
 def _handle(machine: PhaseMachine, event: Any) -> list[Action]:

@@ -59,6 +59,10 @@ class Outbox:
         self.on_sent = on_sent
         self.protocol = ""
         self.phase_name = "setup"  # for blame in errors raised while sending
+        #: crash-tolerant runs only (``Party``): peers declared dead are skipped, and a failed
+        #: send to a peer declares it dead through ``on_dead`` instead of aborting the run
+        self.dead: set[PartyId] = set()
+        self.on_dead: Callable[[PartyId], None] | None = None
         self._seq = 0
         self._control_seq = 0
 
@@ -108,12 +112,20 @@ class Outbox:
         header, payload = outgoing.header, outgoing.payload
         stats = self.stats.phase(header.phase)
         for peer in outgoing.targets:
+            if peer in self.dead:
+                continue
             frame = outgoing.frame
             if self.payload_hook is not None:
                 altered = self.payload_hook(header, payload, peer)
                 if altered is not payload:
                     frame = seal(header, altered, self.config.identity.signing_key)
-            await self.send_frame(peer, frame)
+            try:
+                await self.send_frame(peer, frame)
+            except (ConnectionClosed, PeerUnreachable):
+                if self.on_dead is None:
+                    raise
+                self.on_dead(peer)
+                continue
             stats.bytes_sent += len(frame)
             stats.messages_sent += 1
 
@@ -127,10 +139,14 @@ class Outbox:
         """A control broadcast; peers in ``gone`` (finished) may have closed already."""
         frame = self.seal_control(tag, payload, rnd=rnd)
         for peer in self.peers:
+            if peer in self.dead:
+                continue
             try:
                 await self.send_frame(peer, frame)
             except ConnectionClosed:
-                if gone is None or peer not in gone:
+                if self.on_dead is not None:
+                    self.on_dead(peer)
+                elif gone is None or peer not in gone:
                     raise
 
     async def send_frame(self, peer: PartyId, frame: bytes) -> None:

@@ -160,6 +160,9 @@ class Party:
             max_concurrent=self.max_concurrent,
             offload=self.offload,
         )
+        if getattr(protocol, "tolerates_crashes", False):
+            self._driver.crash_tolerant = True
+            self._outbox.on_dead = self._peer_died
         now = trio.current_time()
         for peer in self.peers:
             self._detector.heard(peer, now)
@@ -222,6 +225,22 @@ class Party:
             return LocalFailure(f"this party's transport failed: {exc}", phase=self._phase_name)
         return PeerCrashed(f"connection lost: {exc}", culprit=exc.peer, phase=self._phase_name)
 
+    def _peer_died(self, peer: PartyId) -> None:
+        """Crash-tolerant protocols only (``tolerates_crashes``): a peer whose connection broke,
+        who stopped reading or who fell silent past the heartbeat timeout is written off instead
+        of ending the run. Quorum gathers go on without it while enough senders remain (the
+        driver aborts with ``Unavailable`` once they cannot); it is excused from the finish
+        barrier and no longer sent to."""
+        assert self._driver is not None
+        if peer in self._outbox.dead:
+            return
+        self._log.warning("peer_declared_dead", peer=peer, phase=self._phase_name)
+        self._outbox.dead.add(peer)
+        self._detector.excuse({peer})
+        self._driver.peer_died(peer)
+        if peer not in self._barrier.done_peers and not self._barrier.finished:
+            self._feed_barrier(self._barrier.handle(PeerDone(peer=peer)))
+
     # -- main task -------------------------------------------------------------------------
 
     async def _main(self, protocol: ProtocolRun) -> None:
@@ -274,6 +293,9 @@ class Party:
                     continue
                 if exc.peer is None:
                     raise LocalFailure("this party's transport was closed during the run") from None
+                if self._outbox.on_dead is not None:
+                    self._outbox.on_dead(exc.peer)
+                    continue
                 raise
             duplicates, stale = self._bus.duplicates_dropped, self._bus.stale_dropped
             envelope = self._bus.deliver(frame.data, frame.peer)
@@ -316,7 +338,10 @@ class Party:
             await trio.sleep(self.config.deadlines.heartbeat_interval)
             tick = self._detector.tick(trio.current_time())
             if tick.suspect is not None:
-                raise self._detector.unreachable(tick.suspect, self._phase_name)
+                if self._outbox.on_dead is None:
+                    raise self._detector.unreachable(tick.suspect, self._phase_name)
+                self._outbox.on_dead(tick.suspect)
+                continue
             if tick.greet:
                 beat += 1
                 await self._outbox.send_control(

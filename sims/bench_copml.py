@@ -18,7 +18,9 @@ import argparse
 import json
 import os
 import subprocess
+import sys
 import time
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +122,40 @@ def _breakdown(result: Any) -> dict[str, float]:
     }
 
 
+class _Progress:
+    """Wraps the first party's protocol: one line on stderr per training iteration (virtual
+    seconds so far, wall and CPU seconds), so a run of hours shows its pace per iteration."""
+
+    ITERATION_START = ("copml-model", "mpc-gradient")
+
+    def __init__(self, inner: Any, case: str) -> None:
+        self.inner, self.case = inner, case
+        self.name = inner.name
+        self.tolerates_crashes = getattr(inner, "tolerates_crashes", False)
+
+    def phases(self) -> Generator[Any, Any, Any]:
+        import trio
+
+        start_v, start_w, start_c = trio.current_time(), time.perf_counter(), time.process_time()
+        program = self.inner.phases()
+        reply: Any = None
+        while True:
+            try:
+                machine = program.send(reply)
+            except StopIteration as stop:
+                return stop.value
+            if machine.phase in self.ITERATION_START:
+                print(
+                    f"[bench copml] {self.case} iteration {machine.round}: "
+                    f"virtual {trio.current_time() - start_v:.1f} s, "
+                    f"wall {time.perf_counter() - start_w:.0f} s, "
+                    f"cpu {time.process_time() - start_c:.0f} s, load {os.getloadavg()[0]:.1f}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            reply = yield machine
+
+
 def _one_case(
     name: str, X: Any, y: Any, Xt: Any, yt: Any, args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -131,9 +167,15 @@ def _one_case(
     else:
         params = CopmlParams.preset(name, args.parties, iterations=args.iterations)
         work = CopmlWorkload(params, parts, seed=args.seed)
+
+    def factory(party: Any, parties: tuple[Any, ...]) -> Any:
+        run = work.factory(party, parties)
+        return _Progress(run, name) if party == min(parties) else run
+
     started = time.perf_counter()
+    cpu_started = time.process_time()
     result = simulate(
-        work.factory,
+        factory,
         range(args.parties),
         network=args.network,
         seed=args.seed,
@@ -153,6 +195,7 @@ def _one_case(
         "outcome": result.outcome,
         "abort_reason": result.abort_reason,
         "wall_s": round(wall, 1),
+        "cpu_s": round(time.process_time() - cpu_started, 1),
         "link_bytes": result.link_bytes,
         "retransmissions": result.retransmissions,
         **_breakdown(result),
@@ -199,6 +242,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         case = _one_case(name, X, y, Xt, yt, args)
         for key, value in case.items():
             result[f"{name}_{key}"] = value
+        if args.out is not None:  # a run of hours keeps what it measured so far
+            _write(args.out, {**result, "complete": False})
     result["plaintext_accuracy"] = _plaintext_accuracy(X, y, Xt, yt)
     cut = args.rows is not None or args.iterations < PAPER_ITERATIONS
     if cut and not args.no_full_accuracy:
@@ -217,7 +262,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result.setdefault(f"{name}_total_s", None)  # None: not run in this invocation
     result["load_average_after"] = os.getloadavg()[0]
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
+        _write(args.out, {**result, "complete": True})
         result["written_to"] = str(args.out)
     return result
+
+
+def _write(path: Path, result: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")

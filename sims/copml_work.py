@@ -10,6 +10,7 @@ import numpy as np
 from coopetition.engine.errors import ConfigError, PartyId
 from coopetition.protocols.copml.coding import LagrangeCode
 from coopetition.protocols.copml.dealer import Dealer
+from coopetition.protocols.copml.dealer_node import DealerRun
 from coopetition.protocols.copml.params import CopmlParams
 from coopetition.protocols.copml.session import CopmlRun, CopmlSetup, check_inputs
 
@@ -48,6 +49,8 @@ class CopmlWorkload:
     parts: list[tuple[np.ndarray, np.ndarray]]
     dealer_seed: int | None = None
     seed: int = 0
+    #: the dealer as its own node (the last of N + 1 party ids) instead of an in-process object
+    dealer_node: bool = False
 
     def __post_init__(self) -> None:
         if len(self.parts) != self.params.N:
@@ -72,11 +75,37 @@ class CopmlWorkload:
             seed=self.dealer_seed,
         )
 
-    def factory(self, party: PartyId, parties: tuple[PartyId, ...]) -> CopmlRun:
-        pos = sorted(parties).index(party)
+    def factory(self, party: PartyId, parties: tuple[PartyId, ...]) -> CopmlRun | DealerRun:
+        roster = sorted(parties)
+        if not self.dealer_node:
+            pos = roster.index(party)
+            X, y = self.parts[pos]
+            return CopmlRun(
+                self.setup,
+                X,
+                y,
+                self.dealer,
+                party=party,
+                parties=parties,
+                seed=self.seed * 1000 + pos,
+            )
+        if len(roster) != self.params.N + 1:
+            raise ConfigError(
+                f"rule: a run with a dealer node has N + 1 = {self.params.N + 1} parties"
+            )
+        owners, dealer_id = tuple(roster[:-1]), roster[-1]
+        if party == dealer_id:
+            return DealerRun(
+                self.dealer,
+                party=party,
+                parties=owners,
+                iterations=self.params.iterations,
+                quorum=self.params.quorum,
+            )
+        pos = owners.index(party)
         X, y = self.parts[pos]
         return CopmlRun(
-            self.setup, X, y, self.dealer, party=party, parties=parties, seed=self.seed * 1000 + pos
+            self.setup, X, y, dealer_id, party=party, parties=owners, seed=self.seed * 1000 + pos
         )
 
 

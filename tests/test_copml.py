@@ -6,12 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from coopetition.engine.errors import ConfigError, ProtocolViolation
-from coopetition.protocols.copml import CopmlParams
+from coopetition.engine.errors import ConfigError, ProtocolViolation, Unavailable
+from coopetition.engine.party import Deadlines
+from coopetition.protocols.copml import CopmlParams, dealer_node
 from coopetition.protocols.copml.approx import fit_sigmoid
 from coopetition.sims.byzantine import Byzantine
-from coopetition.sims.copml_work import CopmlWorkload, split_rows
-from coopetition.sims.runner import run_parties, size_cost_model
+from coopetition.sims.copml_work import BaselineWorkload, CopmlWorkload, split_rows
+from coopetition.sims.runner import SimResult, run_parties, size_cost_model
+from coopetition.transports.crash import Crash
 from coopetition.transports.faults import Slow
 
 
@@ -48,7 +50,7 @@ async def test_copml_matches_numpy_gradient_descent(autojump_clock):
     reference = numpy_gd(X, y, PARAMS)
     assert np.max(np.abs(models[0] - reference)) < 0.02  # fixed-point and stochastic rounding
     # the field was chosen for the data and its statistical security is reported
-    assert result.results[0].field_prime.bit_length() <= 58 and result.results[0].kappa >= 8
+    assert result.results[0].field_prime.bit_length() <= 61 and result.results[0].kappa >= 8
     agree = ((X @ models[0] > 0) == (X @ reference > 0)).mean()
     assert agree >= 0.97
 
@@ -89,6 +91,80 @@ async def test_stragglers_beyond_the_threshold_are_ignored(autojump_clock):
     decode0 = slow.parties[0].stats.phases["copml-decode"]
     assert decode0.messages_received <= (params.quorum - 1) * params.iterations + 1
     assert slow.parties[0].stats.phases["copml-decode"].network_wait_seconds < 1.0
+
+
+KILL_PARAMS = CopmlParams(N=9, K=2, T=1, iterations=4, lx=8, lw=12, lc=6, eta_exp=5)
+KILL_DEADLINES = Deadlines(phase=120.0, heartbeat_interval=1.0, heartbeat_timeout=8.0, finish=30.0)
+
+
+async def _kill_run(crashes: list[Crash]) -> SimResult:
+    X, y = dataset(seed=4)
+    work = CopmlWorkload(KILL_PARAMS, split_rows(X, y, 9), dealer_seed=7)
+    return await run_parties(
+        work.factory,
+        range(9),
+        network="lan",
+        seed=3,
+        cost_model=COST,
+        crashes=crashes,
+        deadlines=KILL_DEADLINES,
+    )
+
+
+@pytest.mark.parametrize("mode", ["silent", "reset"])
+async def test_killed_parties_beyond_the_threshold_leave_the_model_unchanged(autojump_clock, mode):
+    """N = 9, R = 7: two parties are killed in the middle of training (one as it sends its
+    gradient shares of iteration 1, one in the model phase of iteration 2; "silent" is found by
+    the failure detector, "reset" by the broken connection). The seven survivors write them off,
+    finish, and release exactly the model of the run without crashes."""
+    clean = await _kill_run([])
+    assert clean.outcome == "completed", clean.abort_reason
+    crashes = [
+        Crash(party=3, phase="copml-decode", round=1, mode=mode),
+        Crash(party=8, phase="copml-model", round=2, mode=mode),
+    ]
+    killed = await _kill_run(crashes)
+    assert {p for p, o in killed.parties.items() if o.crashed} == {3, 8}
+    survivors = set(range(9)) - {3, 8}
+    assert not killed.errors, {p: e.reason for p, e in killed.errors.items()}
+    assert set(killed.results) == survivors
+    for p in survivors:
+        assert (killed.results[p].model == clean.results[0].model).all()
+
+
+async def test_killing_more_parties_than_the_threshold_allows_is_unavailable(autojump_clock):
+    """Three of nine killed when R = 7: no quorum can form; every survivor aborts with a typed
+    ``Unavailable`` (no hang, no wrong model)."""
+    crashes = [Crash(party=p, phase="copml-update", round=1, mode="reset") for p in (2, 5, 8)]
+    result = await _kill_run(crashes)
+    assert result.outcome == "aborted"
+    assert not result.results
+    for p in set(range(9)) - {2, 5, 8}:
+        assert isinstance(result.errors[p], Unavailable), result.errors[p]
+
+
+async def test_all_party_protocols_still_abort_on_a_killed_peer(autojump_clock):
+    """Crash tolerance is opt-in: the MPC baseline (every step waits for its whole group) does
+    not declare it, so a killed party ends the run with ``Unavailable`` naming it."""
+    X, y = dataset(m=63, d=4, seed=5)
+    work = BaselineWorkload(
+        "bgw",
+        CopmlParams(N=9, K=2, T=1, iterations=3, lx=8, lw=12, lc=6, eta_exp=5),
+        split_rows(X, y, 9),
+        dealer_seed=2,
+    )
+    result = await run_parties(
+        work.factory,
+        range(9),
+        network="lan",
+        seed=3,
+        crashes=[Crash(party=4, phase="mpc-update", round=1, mode="reset")],
+        deadlines=KILL_DEADLINES,
+    )
+    assert result.outcome == "aborted" and not result.results
+    assert any(isinstance(e, Unavailable) and e.culprit == 4 for e in result.errors.values()), {
+        p: e.reason for p, e in result.errors.items()
+    }
 
 
 def test_bad_input_is_refused_naming_the_rule():
@@ -226,3 +302,41 @@ async def test_fixed_point_model_matches_the_protocol(autojump_clock):
     result = await run_parties(work.factory, range(7), network="lan", seed=4)
     assert result.outcome == "completed"
     assert np.max(np.abs(fixed_point_model(X, y, PARAMS) - result.results[0].model)) < 0.01
+
+
+async def test_the_dealer_as_its_own_node_trains_the_same_model(autojump_clock):
+    """The crypto-service provider as party 7 of 8 (signed messages over the bus, no shared
+    object): the seven data owners train exactly the model of the in-process dealer's run."""
+    X, y = dataset()
+    local = CopmlWorkload(PARAMS, split_rows(X, y, PARAMS.N), dealer_seed=1)
+    reference = await run_parties(local.factory, range(PARAMS.N), network="lan", seed=1)
+    node = CopmlWorkload(PARAMS, split_rows(X, y, PARAMS.N), dealer_seed=1, dealer_node=True)
+    result = await run_parties(node.factory, range(PARAMS.N + 1), network="lan", seed=1)
+    assert result.outcome == "completed", result.abort_reason
+    assert result.results[PARAMS.N] is None  # the dealer learns no model
+    for p in range(PARAMS.N):
+        assert (result.results[p].model == reference.results[0].model).all()
+    dealer_stats = result.parties[PARAMS.N].stats
+    assert dealer_stats.phases["copml-model"].messages_sent == PARAMS.N * PARAMS.iterations
+    assert "copml-input" not in dealer_stats.phases  # it never sees data or coded values
+
+
+def test_a_malformed_dealer_message_names_the_dealer():
+    """What the dealer node sends is checked for shape and range; a wrong one is a
+    ``ProtocolViolation`` naming the dealer (the dealer is trusted not to send wrong values of
+    the right shape: docs/threat-model.md)."""
+    X, y = dataset()
+    node = CopmlWorkload(PARAMS, split_rows(X, y, PARAMS.N), dealer_seed=1, dealer_node=True)
+    run = node.factory(2, tuple(range(PARAMS.N + 1)))
+    d, T = X.shape[1], PARAMS.T
+    good = [np.zeros((T, d), np.int64), np.zeros((T, d), np.int64), np.zeros(d, np.int64)]
+    for bad in (
+        [*good, np.zeros(d - 1, np.int64)],  # wrong shape
+        [*good, np.full(d, node.plan.field.p, np.int64)],  # not a field element
+        good,  # an item missing
+    ):
+        program = dealer_node.receive_iteration(run)
+        next(program)
+        with pytest.raises(ProtocolViolation, match="dealer") as caught:
+            program.send({PARAMS.N: bad})
+        assert caught.value.culprit == PARAMS.N

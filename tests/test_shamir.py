@@ -26,8 +26,54 @@ def test_prime_is_checked_and_the_xor_bug_is_not_a_field_choice():
     assert (
         2 ^ (26 - 5) == 23
     )  # what `2^26 - 5` means in Python: the COPML code's "prime": refused by the data-fit rule instead
-    with pytest.raises(ConfigError):
-        PrimeField(2**61 - 1)  # prime, but beyond the int64 limb arithmetic
+    assert PrimeField.with_bits(61).p == 2**61 - 1  # the Mersenne prime: the widest field
+    with pytest.raises(ConfigError, match="more than 61 bits"):
+        PrimeField(2**62 - 57)  # prime, but beyond the int64 limb arithmetic
+
+
+#: fields of every kind the arithmetic distinguishes: small, the old 58-bit limit, the Mersenne
+#: prime 2^61 - 1, and two primes far from a power of two (the generic shift path)
+WIDE_FIELDS = [
+    PrimeField.with_bits(20),
+    FIELD,
+    PrimeField.with_bits(60),
+    PrimeField.with_bits(61),
+    PrimeField(3 * 2**58 + 49),  # 60 bits, 2^60 - p is large
+    PrimeField(2**60 + 33),  # 61 bits, just above a power of two
+]
+
+
+@pytest.mark.parametrize("field", WIDE_FIELDS, ids=lambda f: f"p{f.bits}-{f.p % 1000}")
+@settings(max_examples=20, deadline=None)
+@given(
+    rows=st.integers(1, 5),
+    inner=st.sampled_from([1, 2, 17, 300, 3073]),
+    cols=st.integers(1, 4),
+    seed=st.integers(0, 2**32),
+    shift=st.integers(0, 130),
+)
+def test_wide_field_arithmetic_is_exact(field, rows, inner, cols, seed, shift):
+    """matmul (either operand large or pre-split), mul and shift against Python integers, up to
+    61 bits, including the extreme element p - 1 everywhere."""
+    rng = np.random.default_rng(seed)
+    p = field.p
+    a = field.random(rng, (rows, inner))
+    b = field.random(rng, (inner, cols))
+    a[0, :] = p - 1
+    b[:, 0] = p - 1
+    want = [[sum(int(x) * int(y) for x, y in zip(r, c, strict=True)) % p for c in b.T] for r in a]
+    assert field.matmul(a, b).tolist() == want
+    assert field.matmul(a[0], b).tolist() == want[0]
+    assert field.matmul(a, b[:, 0]).tolist() == [row[0] for row in want]
+    if inner > 1:
+        assert field.matmul(field.split(a), b).tolist() == want
+        assert field.matmul(a, field.split(b)).tolist() == want
+    flat = a.reshape(-1)
+    other = field.random(rng, flat.size)
+    assert field.mul(flat, other).tolist() == [
+        int(x) * int(y) % p for x, y in zip(flat, other, strict=True)
+    ]
+    assert field.shift(flat, shift).tolist() == [int(x) * pow(2, shift, p) % p for x in flat]
 
 
 @settings(max_examples=30, deadline=None)

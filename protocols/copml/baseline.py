@@ -26,7 +26,7 @@ import numpy as np
 
 from coopetition.engine.errors import ConfigError, PartyId
 from coopetition.engine.machine import PhaseMachine
-from coopetition.protocols.shamir.field import PrimeField
+from coopetition.protocols.shamir.field import PrimeField, SplitMatrix
 from coopetition.protocols.shamir.sharing import lagrange_matrix, reconstruct, share
 
 from .approx import fit_sigmoid, quantised_coefficients
@@ -234,13 +234,13 @@ class BaselineRun:
         for sender in got_x:
             by[self.parties.index(sender)] = (got_x[sender], got_y[sender])
 
-        def stack() -> tuple[np.ndarray, np.ndarray]:
+        def stack() -> tuple[SplitMatrix, np.ndarray]:
             rows = np.concatenate([by[m][0] for m in sorted(by)], axis=0)
             total = by[self.pos][1]
             for m in sorted(by):
                 if m != self.pos:
                     total = f.add(total, by[m][1])
-            return rows, total
+            return f.split(rows), total  # limbs cut once: every iteration multiplies by it twice
 
         return (yield Work("stack-input", stack))
 
@@ -276,7 +276,7 @@ class BaselineRun:
         return (yield Work("open", unmask))
 
     def _gradient(
-        self, Xs: np.ndarray, xty: np.ndarray, w: np.ndarray, t: int
+        self, Xs: SplitMatrix, xty: np.ndarray, w: np.ndarray, t: int
     ) -> Generator[Any, Any, Any]:
         p, f = self.params, self.field
         s = p.lx + p.lw

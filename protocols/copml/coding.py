@@ -18,11 +18,11 @@ from dataclasses import field as dataclass_field
 
 import numpy as np
 
-from coopetition.protocols.shamir.field import PrimeField
+from coopetition.protocols.shamir.field import PrimeField, SplitMatrix
 from coopetition.protocols.shamir.sharing import lagrange_matrix
 
 #: Columns per block when encoding large matrices (bounds the temporaries' memory).
-ENCODE_CHUNK = 1 << 18
+ENCODE_CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class LagrangeCode:
 
 
 def coded_gradient(
-    field: PrimeField, X: np.ndarray, w: np.ndarray, coeffs: list[int], s: int
+    field: PrimeField, X: np.ndarray | SplitMatrix, w: np.ndarray, coeffs: list[int], s: int
 ) -> np.ndarray:
     """``X^T g(X w)`` in the field, g with quantised coefficients ``coeffs`` (lowest first).
 

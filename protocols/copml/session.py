@@ -17,8 +17,9 @@ import numpy as np
 
 from coopetition.engine.errors import ConfigError, PartyId, ProtocolViolation
 from coopetition.engine.machine import PhaseMachine
+from coopetition.protocols.shamir.field import SplitMatrix
 
-from . import arith
+from . import arith, dealer_node
 from .approx import fit_sigmoid, quantised_coefficients
 from .coding import LagrangeCode
 from .dealer import Dealer
@@ -92,13 +93,16 @@ def check_inputs(
 
 class CopmlRun:
     name = "copml"
+    #: every iteration step waits only for the fastest quorum, so peers that crash beyond the
+    #: recovery threshold are written off instead of aborting the run (engine.party)
+    tolerates_crashes = True
 
     def __init__(
         self,
         setup: CopmlSetup,
         X: np.ndarray,
         y: np.ndarray,
-        dealer: Dealer,
+        dealer: Dealer | PartyId,
         *,
         party: PartyId,
         parties: tuple[PartyId, ...],
@@ -116,7 +120,10 @@ class CopmlRun:
         self.plan = setup.plan()
         self.field = self.plan.field
         self.code = LagrangeCode(self.field, p.N, p.K, p.T)
+        #: the offline randomness: an in-process ``Dealer``, or the id of the dealer node
+        #: (``dealer_node.DealerRun``) whose messages carry this party's shares
         self.dealer = dealer
+        self._w0: np.ndarray | None = None
         self.coeffs = quantised_coefficients(fit_sigmoid(p.r, p.fit_range), p.lc)
         self.rng = np.random.default_rng(seed)
         self.encoders = list(range(p.encoders))
@@ -158,10 +165,9 @@ class CopmlRun:
         xty, blocks = yield InputPhase(me, everyone, program=self._input())
         coded_X = yield EncodePhase(me, everyone, program=self._encode(blocks))
         del blocks
-        w = self.dealer.initial_model(self.pos)
+        w = self._w0 if self._w0 is not None else self._local_dealer.initial_model(self.pos)
         for t in range(p.iterations):
-            rand = self.dealer.iteration(self.pos, t)
-            coded_w = yield ModelPhase(me, everyone, round=t, program=self._model(w, rand))
+            coded_w, rand = yield ModelPhase(me, everyone, round=t, program=self._model(w, t))
             grad = yield GradientPhase(
                 me, everyone, round=t, program=self._gradient(coded_X, coded_w)
             )
@@ -215,8 +221,13 @@ class CopmlRun:
         p, f = self.params, self.field
         shape = (self.setup.block_rows, self.setup.features)
         own = None
+        masks = None
+        if isinstance(self.dealer, Dealer):
+            if blocks is not None:
+                masks = self.dealer.data_masks(self.pos)
+        else:
+            masks, self._w0 = yield from dealer_node.receive_setup(self, blocks is not None)
         if blocks is not None:
-            masks = self.dealer.data_masks(self.pos)
             coded = yield Work(
                 "encode-data", self.code.encode_blocks, (blocks, masks, list(range(p.N)))
             )
@@ -234,13 +245,13 @@ class CopmlRun:
         stacked = np.stack([got[self.parties[i]] for i in positions])
         points = [self.code.alphas[i] for i in positions]
         senders = [self.parties[i] for i in positions]
-        return (
-            yield Work(
-                "reconstruct-data",
-                arith.checked_reconstruct,
-                (f, stacked, points, senders, p.T, self.rng, "the coded data"),
-            )
+        coded = yield Work(
+            "reconstruct-data",
+            arith.checked_reconstruct,
+            (f, stacked, points, senders, p.T, self.rng, "the coded data"),
         )
+        # cut once into float64 limbs: every iteration's gradient multiplies by it twice
+        return (yield Work("split-coded-data", f.split, (coded,)))
 
     def _quorum_open(self, tag: str, own: np.ndarray, what: str) -> Generator[Any, Any, Any]:
         """Collect shares of one degree-T value from the fastest quorum, check, reconstruct."""
@@ -252,12 +263,22 @@ class CopmlRun:
         args = (self.field, stacked, points, senders, self.params.T, self.rng, what)
         return (yield Work("reconstruct", arith.checked_reconstruct, args))
 
-    def _model(self, w: np.ndarray, rand: Any) -> Generator[Any, Any, Any]:
+    @property
+    def _local_dealer(self) -> Dealer:
+        assert isinstance(self.dealer, Dealer)
+        return self.dealer
+
+    def _model(self, w: np.ndarray, t: int) -> Generator[Any, Any, Any]:
+        if isinstance(self.dealer, Dealer):
+            rand = self.dealer.iteration(self.pos, t)
+        else:
+            rand = yield from dealer_node.receive_iteration(self)
         coded = yield Work("encode-model", self.code.encode_model, (w, rand.model_masks))
         yield Scatter("w", {q: coded[i] for i, q in enumerate(self.parties) if i != self.pos})
-        return (yield from self._quorum_open("w", coded[self.pos], "the coded model"))
+        opened = yield from self._quorum_open("w", coded[self.pos], "the coded model")
+        return opened, rand
 
-    def _gradient(self, coded_X: np.ndarray, coded_w: np.ndarray) -> Generator[Any, Any, Any]:
+    def _gradient(self, coded_X: SplitMatrix, coded_w: np.ndarray) -> Generator[Any, Any, Any]:
         p = self.params
         return (
             yield Work(
@@ -324,6 +345,7 @@ class CopmlRun:
         )
 
     def _release(self, w: np.ndarray) -> Generator[Any, Any, Any]:
+        yield from dealer_node.release_dealer(self)
         yield Scatter("model", {q: w for i, q in enumerate(self.parties) if i != self.pos})
         w_q = yield from self._quorum_open("model", w, "the final model")
         return self.field.decode_signed(w_q).astype(np.float64) / float(1 << self.params.lw)

@@ -10,6 +10,7 @@ is off (Shamir 1979; McEliece and Sarwate 1981 for the Reed-Solomon view).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,10 +29,16 @@ class InconsistentShares(CheatingDetected):
 def lagrange_matrix(field: PrimeField, xs: Sequence[int], targets: Sequence[int]) -> np.ndarray:
     """``L[t, j]``: the weight of the value at ``xs[j]`` in the interpolant's value at ``targets[t]``.
 
-    Public small matrices, computed with Python integers (exact) and returned as int64.
+    Public small matrices, computed with Python integers (exact) and returned as int64, read-only.
+    They are cached: a run asks for the same few (point set, targets) pairs every iteration, and
+    with 50 parties each costs tens of thousands of Python multiplications.
     """
-    p = field.p
-    xs = [x % p for x in xs]
+    return _lagrange_cached(field.p, tuple(int(x) for x in xs), tuple(int(t) for t in targets))
+
+
+@functools.lru_cache(maxsize=4096)
+def _lagrange_cached(p: int, xs_in: tuple[int, ...], targets: tuple[int, ...]) -> np.ndarray:
+    xs = [x % p for x in xs_in]
     if len(set(xs)) != len(xs):
         raise ValueError("interpolation points must be distinct")
     out = np.empty((len(targets), len(xs)), dtype=np.int64)
@@ -43,6 +50,7 @@ def lagrange_matrix(field: PrimeField, xs: Sequence[int], targets: Sequence[int]
                     num = num * (z - xm) % p
                     den = den * (xj - xm) % p
             out[t, j] = num * pow(den, -1, p) % p
+    out.flags.writeable = False
     return out
 
 
