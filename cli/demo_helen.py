@@ -30,6 +30,7 @@ from coopetition.optional import require
 from coopetition.protocols.admm.objective import Objective
 from coopetition.protocols.admm.reference import reference_fit
 from coopetition.protocols.helen import numerics
+from coopetition.protocols.helen import preprocess_phase as pre
 from coopetition.protocols.helen.local_run import train_locally
 from coopetition.protocols.helen.run_record import traffic
 from coopetition.sims.data import Dataset, load
@@ -110,7 +111,10 @@ def run_helen(args: argparse.Namespace) -> int:
         file=log,
     )
     started = time.perf_counter()
-    progress = PhaseProgress(log, iterations)
+    # the per-party preprocessing phases run only when the parties make their own key
+    progress = PhaseProgress(
+        log, iterations, skip=() if keygen_dkg else (pre.OFFLINE_PHASE, pre.MASCOT_PHASE)
+    )
     run = trio.run(
         lambda: train_locally(
             parts,

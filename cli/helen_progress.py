@@ -38,12 +38,15 @@ class PhaseProgress:
         *,
         only_party: int = 0,
         info: ProtocolInfo = HELEN_INFO,
+        skip: tuple[str, ...] = (),
     ) -> None:
+        """``skip`` names phases of ``info`` this run does not have (e.g. the per-party
+        preprocessing phases when the key and preprocessing are made before the parties start)."""
         self.stream = stream
         self.only_party = only_party
         self.plan: list[tuple[str, int]] = []
         block: list[str] = []  # consecutive phases that run once per iteration
-        for phase in [*info.phases, None]:
+        for phase in [*(p for p in info.phases if p.name not in skip), None]:
             if phase is not None and phase.repeat is not None:
                 block.append(phase.name)
                 continue

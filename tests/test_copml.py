@@ -248,6 +248,7 @@ async def test_mpc_baselines_match_numpy(autojump_clock, mode):
     assert np.max(np.abs(models[0] - numpy_gd(X, y, params))) < 0.02
 
 
+@pytest.mark.long  # full-width CIFAR (d = 3073) through the simulator: minutes on 2 cores
 def test_bench_copml_small_run_has_table_one_fields(tmp_path):
     import argparse
 
