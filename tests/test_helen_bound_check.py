@@ -16,6 +16,7 @@ from coopetition.protocols.helen.coordinate_phase import (
     WeightBoundViolated,
     check_bits,
     check_bound,
+    needs_per_iteration,
 )
 from coopetition.protocols.spdz import field as F
 from coopetition.protocols.spdz.harness import run_local
@@ -72,3 +73,36 @@ def test_the_check_width_covers_a_cheaters_largest_update():
     k = check_bits(SCALES)
     assert 2 * SCALES.w_int_bound + largest_update() < 1 << (k - 1)
     assert k + 40 + 8 < F.P_BITS
+
+
+def test_a_party_whose_w_full_drives_u_past_the_bound_aborts_the_coordination():
+    """End to end through ``coordinate_program`` (review addition): party 1 publishes an
+    Enc(w_full_1) inside k_w (so Gadget 3 and TruncPr accept it) but far above what w_bound
+    allows; the run aborts with ``WeightBoundViolated`` before z or u leave SPDZ."""
+    from coopetition.protocols.admm.objective import Objective
+    from coopetition.protocols.helen.coordinate_phase import coordinate_program, zero_shares
+    from coopetition.protocols.spdz.testing import dealer, paillier_parties
+
+    scales, objective = SCALES, Objective("least_squares")
+    m, d = scales.parties, scales.features
+    ps = paillier_parties(m, b"bound-e2e")
+    run_local([p.setup() for p in ps])
+    need = needs_per_iteration(scales, objective)
+    gen = InsecureDealerPreprocessing(m, alpha_shares=[p.alpha_share for p in ps])
+    gen.triples(need.triples).bits(need.bits)
+    for bits, count in need.bounded:
+        gen.bounded(count, bits)
+    pk = dealer(m).threshold_public.public
+    big = (1 << (scales.k_w - 2)) - 1  # |w_full| < 2^(k_w - 1): Gadget 3's bound holds
+    assert big >> scales.w_shift > 3 * scales.w_int_bound  # so u_1 = w_1 - z > 1.5 w_int
+    w_full = {0: [pk.encrypt(3), pk.encrypt(-3)], 1: [pk.encrypt(big), pk.encrypt(0)]}
+
+    def prog(p, store):  # type: ignore[no-untyped-def]
+        spdz = SpdzParty(store, session=b"bound-e2e")
+        u = {j: zero_shares(spdz, d) for j in range(m)}
+        return (
+            yield from coordinate_program(p, spdz, tuple(range(m)), w_full, u, scales, objective)
+        )
+
+    with pytest.raises(WeightBoundViolated):
+        run_local([prog(p, s) for p, s in zip(ps, gen.stores, strict=True)])
