@@ -75,3 +75,48 @@ def test_mismatched_local_key_shares_are_refused_before_anything_is_sent():
     party = MascotParty(0, 2, b"keybind-local", alpha_share=(ps[0].alpha_share + 1) % F.P)
     with pytest.raises(ValueError, match="differ"):
         next(party.bind_key(ps[0]))
+
+
+class _Reached(Exception):
+    """Raised where the run would go on to make MASCOT triples (the test stops there)."""
+
+
+def test_helen_mascot_preprocessing_binds_the_key_shares(monkeypatch):
+    """Review finding: Helen's default preprocessing (MASCOT) made its generator with the
+    Paillier alpha_i as plain numbers and never ran the binding, so a party feeding COPE
+    alpha_1 + 1 went unnoticed there. Now ``prepare_parties`` hands MASCOT the Paillier
+    parties and the binding aborts before any triple is made."""
+    from coopetition.protocols.admm.objective import Objective
+    from coopetition.protocols.helen.config import HelenConfig
+    from coopetition.protocols.helen.local_run import prepare_parties
+    from coopetition.protocols.spdz import mascot_local
+
+    class CheatingCope(MascotParty):
+        """Party 1 runs MASCOT with alpha_1 + 1 and skips the local guard of the binding."""
+
+        def __init__(self, party, parties, session, alpha_share=0, **kw):  # type: ignore[no-untyped-def]
+            if party == 1:
+                alpha_share = (alpha_share + 1) % F.P
+            super().__init__(party, parties, session, alpha_share=alpha_share, **kw)
+
+        def bind_key(self, paillier):  # type: ignore[no-untyped-def]
+            if self.party == 1:
+                return binding_rounds(self, paillier)
+            return super().bind_key(paillier)
+
+    def stop(self, n):  # type: ignore[no-untyped-def]
+        raise _Reached
+
+    monkeypatch.setattr(mascot_local, "MascotParty", CheatingCope)
+    monkeypatch.setattr(mascot_local.LocalMascot, "triples", stop)
+    monkeypatch.setattr(mascot_local.LocalMascot, "bits", stop)
+    config = HelenConfig(
+        objective=Objective("least_squares"),
+        iterations=1,
+        key_bits=1280,
+        insecure=True,
+        interval_repetitions=16,
+        preprocessing="mascot",
+    )
+    with pytest.raises(MacCheckFailed):
+        prepare_parties(config, 2, 2, 8, b"keybind-helen")
