@@ -9,7 +9,8 @@ record (``key_generation``, ``preprocessing``):
 * the SPDZ MAC key and the ciphertext-carrying masks of Gadget 3's way back come from the real
   threshold-Paillier offline phase (``OfflineParty``, interval-proved contributions);
 * triples, bits and truncation masks come from MASCOT (``preprocessing="mascot"``, real OT
-  based) or from an INSECURE dealer that knows the MAC key (``"insecure-dealer"``, tests).
+  based, its key shares bound to the published Enc(alpha_i) by ``mascot_keybind``) or from an
+  INSECURE dealer that knows the MAC key (``"insecure-dealer"``, tests).
 
 Running the offline phases over the bus, per party, is future work (issue 10).
 """
@@ -31,8 +32,8 @@ from coopetition.protocols.helen.session import HelenRun
 from coopetition.protocols.paillier.keys import insecure_test_keypair
 from coopetition.protocols.paillier.threshold import TrustedDealerKeyGeneration
 from coopetition.protocols.spdz.conversion import PaillierParty
-from coopetition.protocols.spdz.generators import local_generator
 from coopetition.protocols.spdz.harness import run_local
+from coopetition.protocols.spdz.mascot_local import LocalMascot
 from coopetition.protocols.spdz.offline import OfflineParty
 from coopetition.protocols.spdz.preprocessing import InsecureDealerPreprocessing
 from coopetition.transports.base import Transport
@@ -87,7 +88,9 @@ def prepare_parties(
     if config.preprocessing == "insecure-dealer":
         gen = InsecureDealerPreprocessing(parties, alpha_shares=alphas)
     else:
-        gen = local_generator("mascot", parties, alpha_shares=alphas, session=session + b"/mascot")
+        # Handing MASCOT the Paillier parties (not just their alpha_i) makes it run the key
+        # binding (``mascot_keybind``): COPE's key shares must be those inside Enc(alpha_i).
+        gen = LocalMascot(parties, paillier=paillier, session=session + b"/mascot")
     if need.triples:
         gen.triples(need.triples * it)
     gen.bits(need.bits * it)
