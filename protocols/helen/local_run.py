@@ -9,8 +9,7 @@ record (``key_generation``, ``preprocessing``):
 * the SPDZ MAC key and the ciphertext-carrying masks of Gadget 3's way back come from the real
   threshold-Paillier offline phase (``OfflineParty``, interval-proved contributions);
 * triples, bits and truncation masks come from MASCOT (``preprocessing="mascot"``, real OT
-  based, its key shares bound to the published Enc(alpha_i) by ``mascot_keybind``) or from an
-  INSECURE dealer that knows the MAC key (``"insecure-dealer"``, tests).
+  based) or from an INSECURE dealer that knows the MAC key (``"insecure-dealer"``, tests).
 
 Running the offline phases over the bus, per party, is future work (issue 10).
 """
