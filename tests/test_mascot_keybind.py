@@ -120,3 +120,26 @@ def test_helen_mascot_preprocessing_binds_the_key_shares(monkeypatch):
     )
     with pytest.raises(MacCheckFailed):
         prepare_parties(config, 2, 2, 8, b"keybind-helen")
+
+
+def test_binding_runs_on_the_authenticate_modes_the_range_proof_branch_keeps(monkeypatch):
+    """Review finding (merge): the tight-range-proof branch drops ``authenticate``'s
+    ``mode="interval"`` (only ``"knowledge"`` and ``"bounded"`` remain); the binding asked for
+    it, so the merged tree raised ValueError on every Helen run with MASCOT. The binding's
+    soundness rests on the MAC check, not on the masks' range, so it uses the knowledge-proved
+    masks that both branches keep."""
+    original = PaillierParty.authenticate
+
+    def merged_api(self, cts, value_bits, *, mode="knowledge", phase="auth"):  # type: ignore[no-untyped-def]
+        if mode not in ("knowledge", "bounded"):
+            raise ValueError("authenticate mode is 'knowledge' (packed) or 'bounded' (Gadget 3)")
+        return original(self, cts, value_bits, mode=mode, phase=phase)
+
+    monkeypatch.setattr(PaillierParty, "authenticate", merged_api)
+    ps = _paillier(2, b"keybind-merged-api")
+    gen = LocalMascot(2, paillier=ps, session=b"keybind-merged-api", batch=4).randoms(2)
+    alpha = sum(p.alpha_share for p in ps) % F.P
+    drawn = [st.take("random", 2) for st in gen.stores]
+    for t in range(2):
+        value = sum(int(d.parts[0].value[t]) for d in drawn) % F.P
+        assert sum(int(d.parts[0].mac[t]) for d in drawn) % F.P == alpha * value % F.P
