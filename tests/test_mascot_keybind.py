@@ -92,17 +92,16 @@ def test_helen_mascot_preprocessing_binds_the_key_shares(monkeypatch):
     from coopetition.protocols.spdz import mascot_local
 
     class CheatingCope(MascotParty):
-        """Party 1 runs MASCOT with alpha_1 + 1 and skips the local guard of the binding."""
+        """Party 1 sets MASCOT up (COPE, its store) with alpha_1 + 1, then claims alpha_1."""
 
-        def __init__(self, party, parties, session, alpha_share=0, **kw):  # type: ignore[no-untyped-def]
-            if party == 1:
-                alpha_share = (alpha_share + 1) % F.P
-            super().__init__(party, parties, session, alpha_share=alpha_share, **kw)
-
-        def bind_key(self, paillier):  # type: ignore[no-untyped-def]
-            if self.party == 1:
-                return binding_rounds(self, paillier)
-            return super().bind_key(paillier)
+        def setup(self):  # type: ignore[no-untyped-def]
+            if self.party != 1:
+                return (yield from super().setup())
+            claimed = self.alpha_share
+            self.alpha_share = (claimed + 1) % F.P
+            store = yield from super().setup()
+            self.alpha_share = claimed  # passes the local guard of the binding
+            return store
 
     def stop(self, n):  # type: ignore[no-untyped-def]
         raise _Reached
