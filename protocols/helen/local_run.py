@@ -36,8 +36,8 @@ from coopetition.protocols.helen.session import HelenRun
 from coopetition.protocols.paillier.keys import insecure_test_keypair
 from coopetition.protocols.paillier.threshold import TrustedDealerKeyGeneration
 from coopetition.protocols.spdz.conversion import PaillierParty
-from coopetition.protocols.spdz.generators import local_generator
 from coopetition.protocols.spdz.harness import run_local
+from coopetition.protocols.spdz.mascot_local import LocalMascot
 from coopetition.protocols.spdz.offline import OfflineParty
 from coopetition.protocols.spdz.preprocessing import InsecureDealerPreprocessing
 from coopetition.transports.base import Transport
@@ -86,7 +86,9 @@ def prepare_parties(
     if config.preprocessing == "insecure-dealer":
         gen = InsecureDealerPreprocessing(parties, alpha_shares=alphas)
     else:
-        gen = local_generator("mascot", parties, alpha_shares=alphas, session=session + b"/mascot")
+        # Handing MASCOT the Paillier parties (not just their alpha_i) makes it run the key
+        # binding (``mascot_keybind``): COPE's key shares must be those inside Enc(alpha_i).
+        gen = LocalMascot(parties, paillier=paillier, session=session + b"/mascot")
     if need.triples:
         gen.triples(need.triples * it)
     gen.bits(need.bits * it)

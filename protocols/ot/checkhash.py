@@ -7,8 +7,9 @@ hash). Uniform independent chi_j give epsilon = 2^-128 but cost a 128 x 128 GF(2
 row (about 80 ms for 10^5 rows in numpy, a third of all MASCOT work). Here chi_j are powers of
 one key per block of ``BLOCK_ROWS`` rows: in a block of a rows with key H_b,
 chi_j = H_b^(a + 2 - i) for its i-th row (i = 1..a), so the hash is a polynomial of degree at
-most a + 1 in H_b and epsilon <= (BLOCK_ROWS + 1) / 2^128 < 2^-116 (Schwartz-Zippel in the
-block that holds a non-zero error; the other blocks' keys are independent). Roy's
+most a + 1 in H_b and epsilon <= (BLOCK_ROWS + 1) / 2^128 = 4097 * 2^-128, just above 2^-116
+(< 2^-115.99; Schwartz-Zippel in the block that holds a non-zero error; the other blocks' keys
+are independent). Roy's
 SoftSpokenOT (CRYPTO 2022, Section 4) states its KOS-style check for any such hash, and its
 libOTe implementation hashes with a GF(2^64) polynomial hash in the same way; docs/crypto.md
 ("MASCOT", KOS check) gives the resulting bound.

@@ -11,7 +11,7 @@ random bits, kappa = 128 and s = 64, that are discarded):
    u_l = T0_l xor T1_l xor x. S computes Q_l = G(k_l^Delta_l) xor Delta_l * u_l, so that the rows
    satisfy q_j = t_j xor x_j * Delta.
 2. S sends a fresh seed; both derive from it the linear hash G(t) = sum chi_j t_j in
-   GF(2^128) of :mod:`.checkhash` (block-wise polynomial hashing, epsilon < 2^-116).
+   GF(2^128) of :mod:`.checkhash` (block-wise polynomial hashing, epsilon <= 4097 * 2^-128 < 2^-115.99).
 3. R sends xs = sum chi_j x_j and ts = sum chi_j t_j; S checks qs = ts + xs * Delta and
    aborts with :class:`CorrelationCheckFailed` otherwise. A receiver that used different x
    in different columns (to learn bits of Delta by selective failure) passes only where the

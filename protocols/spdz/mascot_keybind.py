@@ -9,9 +9,13 @@ alpha' = alpha + (alpha_i' - alpha_i). This check, run once after MASCOT's setup
 1. MASCOT makes one random authenticated value [[r]] (MACs under the COPE keys: alpha').
 2. Every party publishes Enc(r_i) of its share with an interval proof (r_i in [0, P) up to the
    proof's slack), so Enc(r) = prod Enc(r_i) is an encryption of sum r_i.
-3. Gadget 3's forward conversion (``PaillierParty.authenticate`` with interval-proved masks)
-   turns Enc(r) into a second sharing [[r]]' of the same value whose MACs are made with
-   multiplication proofs against the published Enc(alpha_i), i.e. under alpha.
+3. ``PaillierParty.authenticate`` (Gadget 3's forward conversion, with the offline phase's
+   knowledge-proved masks) turns Enc(r) into a second sharing [[r]]' of the same value whose
+   MACs are made with multiplication proofs against the published Enc(alpha_i), i.e. under
+   alpha. Range-proved masks are not needed: a cheater's mask that wraps modulo N only makes
+   [[r]]' differ from [[r]] (d != 0 or a MAC failure, so an abort), and whether it wraps is
+   2^-kappa-close to independent of r. (Knowledge mode is also the one mode every branch of
+   ``authenticate`` keeps; the tight-range-proof branch drops ``mode="interval"``.)
 4. [[r]] - [[r]]' is opened, must be 0, and the MAC check runs over it.
 
 The difference's MAC shares add up to alpha'·r - alpha·(r + e) = (alpha_i' - alpha_i)·r - alpha·e,
@@ -79,7 +83,7 @@ def _rounds(mascot: MascotParty, paillier: PaillierParty) -> Program[None]:
     got = paillier.verify_values(replies, "r", 1, "interval", SHARE_BITS, PHASE, rnd)
     enc_r = ops.sum_ct(paillier.pk, [got[j][0] for j in range(paillier.parties)])
     bound = SHARE_BITS + SLACK_BITS + paillier.parties.bit_length()  # |sum r_j| < 2**bound
-    conv = yield from paillier.authenticate([enc_r], bound, mode="interval", phase=PHASE)
+    conv = yield from paillier.authenticate([enc_r], bound, mode="knowledge", phase=PHASE)
     spdz = mascot.online()
     diff = yield from spdz.open(r - conv.share)
     yield from spdz.mac_check()
