@@ -267,7 +267,9 @@ def _located(where: str, section: str, fn: Any) -> Any:
 def _protocol(table: Mapping[str, Any], where: str) -> dict[str, Any]:
     def check() -> dict[str, Any]:
         out = dict(table)
-        if out.setdefault("name", "admm") == "dkg":
+        if not isinstance(out.setdefault("name", "admm"), str):
+            raise ConfigError(f"{where}: [protocol] name must be a string")
+        if out["name"] == "dkg":
             return _dkg_protocol(table, out)
         if out.setdefault("name", "admm") == "copml":
             return _copml_protocol(table, out)

@@ -75,9 +75,9 @@ async def test_parties_holding_different_keys_stop_in_setup_naming_the_key():
     right = dealer_key(PARTIES, config)
     other = TrustedDealerKeyGeneration(
         PARTIES,
-        1280,
+        config.key_bits,
         insecure_allow_small=True,
-        keypair=generate_keypair(1280, insecure_allow_small=True),
+        keypair=generate_keypair(config.key_bits, insecure_allow_small=True),
     )
     shares = [right.key_share(0), right.key_share(1), other.key_share(2)]
     runs = [
