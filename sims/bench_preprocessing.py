@@ -237,12 +237,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         entry["mascot_triple_cost_in_E"] = round(1 / entry["mascot_triples_per_s"] / e_s, 2)
         entry["paillier_triple_cost_in_E"] = round(1 / entry["paillier_triples_per_s"] / e_s, 1)
-        entry["meets_100_per_s"] = entry["mascot_triples_per_s"] >= 100
         entry[f"online_drop_in_ok.{args.preprocessing}"] = _drop_in(kg, m, args)
         if args.workers > 0:
             _progress(f"m={m}: parties spread over {args.workers} worker processes")
             entry.update(run_workers(m, args.triples, args.bits, args.batch, args.workers))
             entry["load_after_workers"] = _load()
+        # the target (>= 100 checked triples and bits per second at m = 4, every party on this
+        # machine) may be met by either no-engine layout: one process, or spread over the cores
+        best = max(
+            ("one_process", entry["mascot_triples_per_s"], entry["mascot_bits_per_s"]),
+            (
+                "workers",
+                entry.get("mascot_triples_per_s_workers", 0.0),
+                entry.get("mascot_bits_per_s_workers", 0.0),
+            ),
+            key=lambda layout: layout[1],
+        )
+        entry["best_layout"] = best[0]
+        entry["meets_100_per_s"] = best[1] >= 100 and best[2] >= 100
         if args.tcp_processes:
             _progress(f"m={m}: one process per party over loopback TCP")
             entry.update(run_processes(m, args.triples, args.bits, args.batch))
