@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -16,23 +15,13 @@ from nacl.signing import SigningKey
 
 from coopetition.engine.identity import public_key_hex, write_key_file
 from coopetition.protocols.copml import CopmlParams
+from coopetition.sims.benchkit import free_ports
 from coopetition.sims.copml_work import CopmlWorkload, split_rows
 from coopetition.sims.runner import simulate
 
 CLI = [sys.executable, "-m", "coopetition"]
 OWNERS, DEALER, SEED = 5, 5, 11
 PARAMS = CopmlParams(N=OWNERS, K=1, T=1, iterations=4, lx=8, lw=12, lc=6, eta_exp=5)
-
-
-def _free_ports(count):
-    socks = [socket.socket() for _ in range(count)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def _dataset():
@@ -79,7 +68,7 @@ def test_copml_one_process_per_party_over_tcp_matches_the_memory_run(tmp_path):
     X, y = _dataset()
     parts = split_rows(X, y, OWNERS)
     keys = [SigningKey.generate() for _ in range(OWNERS + 1)]
-    ports = _free_ports(OWNERS + 1)
+    ports = free_ports(OWNERS + 1)
     session = _session_toml(parts, ports, [public_key_hex(k.verify_key) for k in keys])
     procs = []
     for i in range(OWNERS + 1):

@@ -7,7 +7,6 @@ standardised data, mapped back to the original units.
 """
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,22 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from coopetition.sims.benchkit import free_ports
 from coopetition.sims.data import load_raw
 
 CLI = [sys.executable, "-m", "coopetition"]
 GUIDE = (Path(__file__).parent.parent / "docs" / "deployment.md").read_text()
 LAM = 30.0
-
-
-def _free_ports(count):
-    socks = [socket.socket() for _ in range(count)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def _write_csvs(hosts):
@@ -78,7 +67,7 @@ def test_three_parties_on_loopback_follow_the_guide(tmp_path):
     # 2. one host creates the session file (loopback: one port per party)
     assert "coopetition session new --out session.toml --target quality --objective lasso" in GUIDE
     assert "--lam 30" in GUIDE and "--party 0=" in GUIDE
-    ports = _free_ports(3)
+    ports = free_ports(3)
     parties = [f"--party={i}=127.0.0.1:{ports[i]},{public[i]}" for i in range(3)]
     _run(
         [
