@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from coopetition.engine.errors import PartyId, PeerUnreachable, ProtocolAborted,
 from coopetition.engine.identity import Identity
 from coopetition.engine.party import Deadlines, Party, PartyConfig
 from coopetition.protocols.paillier.dkg import DkgParams, DkgProgress, DkgResult, DkgRun
+from coopetition.sims.benchkit import free_ports
 from coopetition.transports.tcp import PeerAddress, TcpTransport
 
 
@@ -73,18 +73,6 @@ async def run_dkg_party(
             f"could not connect: {exc}", culprit=exc.peer, phase="connect"
         ) from None
     return result
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets, ports = [], []
-    for _ in range(count):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        sockets.append(s)
-        ports.append(s.getsockname()[1])
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def _child(
@@ -149,7 +137,7 @@ def run_dkg_processes(
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     keys = [SigningKey.generate() for _ in range(m)]
-    ports = _free_ports(m)
+    ports = free_ports(m)
     session = os.urandom(16)
     deadlines = deadlines or Deadlines()
     started = time.perf_counter()

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from nacl.signing import SigningKey
 
+from coopetition.sims.benchkit import free_ports
 from coopetition.sims.workloads import AdmmWorkload, synthetic_admm
 
 PARTIES = 4
@@ -74,19 +75,6 @@ def textbook_admm(workload: AdmmWorkload) -> np.ndarray:
         z = np.sign(v) * np.maximum(np.abs(v) - kappa, 0) * (rho * m / (rho * m + 2 * lam2))
         u = [u[i] + w[i] - z for i in range(m)]
     return z
-
-
-def _free_ports(count: int) -> list[int]:
-    import socket
-
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def plan_fault(rng: random.Random, iterations: int, kind: str | None = None) -> dict[str, Any]:
@@ -266,7 +254,7 @@ def run_once(
     )
     fault = plan_fault(rng, iterations, kind)
     keys = [SigningKey.generate() for _ in range(PARTIES)]
-    ports = _free_ports(PARTIES)
+    ports = free_ports(PARTIES)
     session = os.urandom(16).hex()
     workers.ensure()
     for pid in range(PARTIES):

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from test_deployment import _free_ports as free_ports
 
 from coopetition.engine.identity import public_key_hex, write_key_file
+from coopetition.sims.benchkit import free_ports
 
 CLI = [sys.executable, "-m", "coopetition"]
 
