@@ -42,6 +42,7 @@ import numpy as np
 import trio
 
 from coopetition.engine.errors import ConfigError
+from coopetition.engine.party import Deadlines
 from coopetition.protocols.admm.objective import Objective
 from coopetition.protocols.admm.reference import reference_fit
 from coopetition.protocols.helen import numerics
@@ -203,8 +204,17 @@ def run_cell(
     config = cell.config
     preset = PRESETS[name]
     cpu, started = time.process_time(), time.perf_counter()
+    # Gadget 4 checks every conversion of the run in the verify phase, so its work grows with
+    # the iterations; the engine's one phase deadline (600 s) does not (a 25-iteration gas cell
+    # at load 10-25 overran it): each phase gets 600 s per iteration here
+    deadlines = Deadlines(phase=600.0 * max(1, config.iterations))
     run = trio.run(
-        lambda: train_locally(cell.parts, config, session=f"matrix/{name}/{parties}".encode())
+        lambda: train_locally(
+            cell.parts,
+            config,
+            session=f"matrix/{name}/{parties}".encode(),
+            deadlines=deadlines,
+        )
     )
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     X_train, _ = cell.training
