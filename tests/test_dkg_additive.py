@@ -11,6 +11,7 @@ from functools import lru_cache
 import gmpy2
 import pytest
 
+from coopetition.engine.errors import CheatingDetected
 from coopetition.protocols.paillier.dkg.additive import AdditiveCandidate, OleKeys, ole_key_bits
 from coopetition.protocols.paillier.dkg.additive_local import AdditiveDkgResult, generate_additive
 from coopetition.protocols.paillier.dkg.params import DkgParams
@@ -121,3 +122,90 @@ def test_a_reply_that_is_no_ciphertext_is_refused():
         holder.sieve_absorb([reply[0], publics[0][0].n])  # shares a factor with N_0
     with pytest.raises(InvalidCiphertext):
         responder.sieve_reply(1, 0, [request[0], 0])
+
+
+def _cheat(stage: str, cheater: int, change):
+    """A tamper hook: ``cheater`` changes every ``stage`` message it sends."""
+
+    def tamper(kind, sender, receiver, value):
+        if kind == stage and sender == cheater:
+            return change(value)
+        return value
+
+    return tamper
+
+
+def _plus_one(c: int, public) -> int:
+    """A valid ciphertext whose plaintext is one more (c * (1 + N))."""
+    return c * (1 + public.n) % public.n_square
+
+
+def _generate_with(tamper, *, parties=3, fraction=1.0):
+    params = DkgParams(INSECURE_BITS, parties, insecure_allow_small=True)
+    keys = [OleKeys.generate(params) for _ in range(parties)]
+    return keys, lambda: generate_additive(
+        params, keys=keys, tamper=tamper, audit_fraction=fraction, max_candidates=400
+    )
+
+
+def _holder_key(keys, holder):
+    return keys[holder].public[0]
+
+
+def test_an_inconsistent_ole_reply_is_named_by_the_audit():
+    keys: list[OleKeys] = []
+
+    def change(value):
+        return _plus_one(value, keys[0].public[0])
+
+    tamper = _cheat("modulus-reply", 2, change)
+    made, run = _generate_with(lambda k, s, r, v: tamper(k, s, r, v) if r == 0 else v)
+    keys.extend(made)
+    with pytest.raises(CheatingDetected) as caught:
+        run()
+    assert caught.value.culprit == 2 and "modulus-reply" in str(caught.value)
+
+
+def test_an_inconsistent_sieve_request_is_named_by_the_audit():
+    keys: list[OleKeys] = []
+    tamper = _cheat("sieve-request", 1, lambda v: [_plus_one(v[0], keys[1].public[0]), v[1]])
+    made, run = _generate_with(tamper)
+    keys.extend(made)
+    with pytest.raises(CheatingDetected) as caught:
+        run()
+    assert caught.value.culprit == 1 and "sieve-request" in str(caught.value)
+
+
+def test_a_wrong_share_of_n_is_named_by_the_audit():
+    _, run = _generate_with(_cheat("modulus-share", 1, lambda v: v + 4))
+    with pytest.raises(CheatingDetected) as caught:
+        run()
+    assert caught.value.culprit == 1
+
+
+def test_a_party_lying_in_the_biprimality_test_is_named():
+    """Only candidates that reach Boneh-Franklin are lied about, and those are always audited
+    when rejected (fraction 0 for the others)."""
+    _, run = _generate_with(_cheat("biprimality", 1, lambda v: [x * 4 for x in v]), fraction=0.0)
+    with pytest.raises(CheatingDetected) as caught:
+        run()
+    assert caught.value.culprit == 1 and "biprimality" in str(caught.value)
+
+
+def test_a_seed_that_does_not_match_its_commitment_is_named():
+    _, run = _generate_with(_cheat("audit-seed", 2, lambda seed: bytes(32)))
+    with pytest.raises(CheatingDetected) as caught:
+        run()
+    assert caught.value.culprit == 2 and "commitment" in str(caught.value)
+
+
+def test_corrupting_the_accepted_key_stage_aborts_without_a_key():
+    keys: list[OleKeys] = []
+    tamper = _cheat(
+        "key-reply", 1, lambda v: v * (1 + keys[0].public[1].n) % keys[0].public[1].n_square
+    )
+    made, run = _generate_with(lambda k, s, r, v: tamper(k, s, r, v) if r == 0 else v, fraction=0.0)
+    keys.extend(made)
+    with pytest.raises(CheatingDetected) as caught:
+        run()
+    assert caught.value.culprit is None and "verification keys" in str(caught.value)

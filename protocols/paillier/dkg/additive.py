@@ -143,6 +143,14 @@ class AdditiveCandidate(CandidateParty):
         self.masks[label] = value
         return value
 
+    def _encrypt(self, public: PublicKey, value: int, label: str) -> int:
+        return _enc(public, value, self.seed, label)
+
+    def _reply(
+        self, public: PublicKey, pairs: Sequence[tuple[int, int]], mask: int, label: str
+    ) -> int:
+        return _answer(public, pairs, mask, self.seed, label)
+
     def _decrypt(self, which: int, reply: int) -> int:
         assert self.own is not None, "a replayed party cannot decrypt"
         key = self.own.product if which == 0 else self.own.key
@@ -154,8 +162,7 @@ class AdditiveCandidate(CandidateParty):
         """Holder i < step: Enc_i(u_i) for p and q, sent to party ``step``."""
         public = self.peers[self.party][0]
         return [
-            _enc(public, self.sieve_shares[s], self.seed, f"dm/sieve/{step}/{s}/enc")
-            for s in SIGMAS
+            self._encrypt(public, self.sieve_shares[s], f"dm/sieve/{step}/{s}/enc") for s in SIGMAS
         ]
 
     def sieve_reply(self, step: int, holder: int, request: object) -> list[int]:
@@ -167,7 +174,7 @@ class AdditiveCandidate(CandidateParty):
         for s, c in zip(SIGMAS, cts, strict=True):
             label = f"dm/sieve/{step}/{holder}/{s}"
             mask = self._mask(label, bits)
-            out.append(_answer(public, [(c, self.sieve_units[s])], mask, self.seed, label))
+            out.append(self._reply(public, [(c, self.sieve_units[s])], mask, label))
         return out
 
     def sieve_close(self, step: int) -> None:
@@ -195,9 +202,7 @@ class AdditiveCandidate(CandidateParty):
 
     def modulus_request(self) -> list[int]:
         public = self.peers[self.party][0]
-        return [
-            _enc(public, self.prime_share[s], self.seed, f"dm/modulus/{s}/enc") for s in SIGMAS
-        ]
+        return [self._encrypt(public, self.prime_share[s], f"dm/modulus/{s}/enc") for s in SIGMAS]
 
     def modulus_reply(self, holder: int, request: object) -> int:
         """For holder i < me: Enc_i(x_i y_me + y_i x_me + s)."""
@@ -205,7 +210,7 @@ class AdditiveCandidate(CandidateParty):
         label = f"dm/modulus/{holder}"
         mask = self._mask(label, self.params.bits + 1 + self.params.kappa)
         pairs = [(x_c, self.prime_share["q"]), (y_c, self.prime_share["p"])]
-        return _answer(self.peers[holder][0], pairs, mask, self.seed, label)
+        return self._reply(self.peers[holder][0], pairs, mask, label)
 
     def modulus_share(self, replies: Mapping[int, object]) -> int:
         """This party's additive share of N (replies from every party j > me)."""
@@ -227,7 +232,9 @@ class AdditiveCandidate(CandidateParty):
         self._key_values = {"mask": self._draw("key/mask", p.key_mask_bound)}
         self.key_inputs = {"phi": int(phi), "beta": int(beta)}
         public = self.peers[self.party][1]
-        return [_enc(public, v, self.seed, f"dm/key/{name}/enc") for name, v in self.key_inputs.items()]
+        return [
+            self._encrypt(public, v, f"dm/key/{name}/enc") for name, v in self.key_inputs.items()
+        ]
 
     def key_reply(self, holder: int, request: object) -> int:
         """For holder i < me: Enc_i(phi_i beta_me + beta_i phi_me + s)."""
@@ -235,7 +242,7 @@ class AdditiveCandidate(CandidateParty):
         label = f"dm/key/{holder}"
         mask = self._mask(label, 2 * self.params.bits + 2 * self.params.kappa + 1)
         pairs = [(phi_c, self.key_inputs["beta"]), (beta_c, self.key_inputs["phi"])]
-        return _answer(self.peers[holder][1], pairs, mask, self.seed, label)
+        return self._reply(self.peers[holder][1], pairs, mask, label)
 
     def key_open_share(self, n: int, replies: Mapping[int, object]) -> int:
         """This party's additive share of phi * beta + N * T."""

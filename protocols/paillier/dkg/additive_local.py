@@ -13,15 +13,20 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import gmpy2
 
+from coopetition.engine.errors import CheatingDetected
 from coopetition.protocols.paillier.keys import PublicKey, register_insecure_test_key
 from coopetition.protocols.paillier.threshold import KeyShare, ThresholdPublicKey
 
 from . import derive
 from .additive import AdditiveCandidate, OleKeys
+from .additive_audit import AdditiveTranscript, audit_additive
+from .candidate import payload_digest, seed_commitment
 from .checks import boneh_franklin
 from .params import DkgParams, coprime_to, trial_division_product
 from .replay import BIPRIME_FULL
@@ -43,6 +48,8 @@ class PartyView:
                 self.see(*value)
             elif isinstance(value, dict):
                 self.see(*value.values())
+            elif isinstance(value, bytes):
+                self.integers.append(int.from_bytes(value, "big"))
             else:
                 self.integers.append(int(value))  # type: ignore[call-overload]
 
@@ -58,60 +65,84 @@ class AdditiveDkgResult:
     accepted: list[AdditiveCandidate] = field(repr=False)
 
 
-def _sieve(parties: list[AdditiveCandidate], views: list[PartyView]) -> None:
-    m = len(parties)
+#: Byzantine test hook: (stage, sender, receiver or None, value) -> value actually sent.
+Tamper = Callable[[str, int, int | None, Any], Any]
+
+
+@dataclass
+class _Wire:
+    """Delivers one candidate's messages: applies the tamper hook, records the transcript and
+    what each receiver saw."""
+
+    views: list[PartyView]
+    tamper: Tamper | None
+    transcript: AdditiveTranscript = field(default_factory=AdditiveTranscript)
+
+    def send(self, stage: str, sender: int, receiver: int | None, value: Any) -> Any:
+        if self.tamper is not None:
+            value = self.tamper(stage, sender, receiver, value)
+        for j, view in enumerate(self.views):
+            if receiver is None or j == receiver:
+                view.see(value)
+        return value
+
+
+def _sieve(parties: list[AdditiveCandidate], wire: _Wire) -> None:
+    m, t = len(parties), wire.transcript
     for step in range(1, m):
         responder = parties[step]
         for holder in range(step):
-            request = parties[holder].sieve_request(step)
-            views[step].see(request)
-            reply = responder.sieve_reply(step, holder, request)
-            views[holder].see(reply)
+            request = wire.send("sieve-request", holder, step, parties[holder].sieve_request(step))
+            t.sieve_requests[(step, holder)] = request
+            reply = wire.send(
+                "sieve-reply", step, holder, responder.sieve_reply(step, holder, request)
+            )
+            t.sieve_replies[(step, holder)] = reply
             parties[holder].sieve_absorb(reply)
         responder.sieve_close(step)
-    for party, view in zip(parties, views, strict=True):
+    for party, view in zip(parties, wire.views, strict=True):
         party.finish_sieve()
         view.see(party.sieve_units, party.sieve_shares, party.prime_share)
 
 
 def _products(
+    stage: str,
     requests: list[list[int]],
-    reply: list[object],
-    share: list[object],
-    views: list[PartyView],
+    reply: list[Any],
+    share: list[Any],
+    wire: _Wire,
 ) -> int:
     """One all-pairs product round: broadcast requests, replies j -> i < j, open the sum."""
-    m = len(requests)
-    for view in views:
-        view.see(requests)
+    m, t = len(requests), wire.transcript
+    sent = [wire.send(f"{stage}-request", i, None, r) for i, r in enumerate(requests)]
     replies: list[dict[int, int]] = [{} for _ in range(m)]
     for holder in range(m):
         for j in range(holder + 1, m):
-            value = reply[j](holder, requests[holder])  # type: ignore[operator]
+            value = wire.send(f"{stage}-reply", j, holder, reply[j](holder, sent[holder]))
             replies[holder][j] = value
-            views[holder].see(value)
-    opened = [share[i](replies[i]) for i in range(m)]  # type: ignore[operator]
-    for view in views:
-        view.see(opened)
+            if stage == "modulus":
+                t.modulus_replies[(holder, j)] = value
+    opened = [wire.send(f"{stage}-share", i, None, share[i](replies[i])) for i in range(m)]
+    if stage == "modulus":
+        t.modulus_requests = dict(enumerate(sent))
+        t.modulus_shares = dict(enumerate(opened))
     return sum(opened)
 
 
 def _candidate(
-    params: DkgParams, keys: list[OleKeys], views: list[PartyView]
+    params: DkgParams, keys: list[OleKeys], seeds: list[bytes], wire: _Wire
 ) -> tuple[list[AdditiveCandidate], int]:
     publics = [k.public for k in keys]
-    seeds = [secrets.token_bytes(32) for _ in keys]
-    parties = [
-        AdditiveCandidate(params, j, seed, keys[j], publics) for j, seed in enumerate(seeds)
-    ]
-    _sieve(parties, views)
+    parties = [AdditiveCandidate(params, j, seed, keys[j], publics) for j, seed in enumerate(seeds)]
+    _sieve(parties, wire)
     n = _products(
+        "modulus",
         [c.modulus_request() for c in parties],
         [c.modulus_reply for c in parties],
         [c.modulus_share for c in parties],
-        views,
+        wire,
     )
-    for c, view in zip(parties, views, strict=True):
+    for c, view in zip(parties, wire.views, strict=True):
         view.see(c.masks)
     return parties, n
 
@@ -129,38 +160,74 @@ def generate_additive(
     session: bytes = b"additive-dkg",
     keys: list[OleKeys] | None = None,
     max_candidates: int = 100_000,
+    audit_fraction: float = 0.125,
+    tamper: Tamper | None = None,
 ) -> AdditiveDkgResult:
     """Candidates one at a time until one passes the sieve, trial division, Boneh-Franklin
-    (``params.biprimality_rounds`` bases) and yields an invertible theta."""
+    (``params.biprimality_rounds`` bases) and yields an invertible theta.
+
+    A rejected candidate that reached Boneh-Franklin, and a public random fraction
+    ``audit_fraction`` of the others, is audited (``audit_additive``): a deviation raises
+    ``CheatingDetected`` naming the party.
+    """
     started = time.perf_counter()
     m = params.parties
     keys = keys if keys is not None else [OleKeys.generate(params) for _ in range(m)]
+    publics = [k.public for k in keys]
     views = [PartyView() for _ in range(m)]
     for key, view in zip(keys, views, strict=True):
         view.see(key.product.p, key.product.q, key.key.p, key.key.q)
     for index in range(max_candidates):
-        parties, n = _candidate(params, keys, views)
-        if not _plausible(params, n):
-            continue
-        bases = derive.biprimality_bases(
-            session, 0, index, n, BIPRIME_FULL, params.biprimality_rounds
-        )
-        rows = [c.biprimality_values(n, bases) for c in parties]
-        for view in views:
-            view.see(rows)
-        if not boneh_franklin(n, rows):
+        seeds = [secrets.token_bytes(32) for _ in range(m)]
+        commitments = [seed_commitment(session, 0, j, index, s) for j, s in enumerate(seeds)]
+        wire = _Wire(views, tamper)
+        parties, n = _candidate(params, keys, seeds, wire)
+        bases: list[int] | None = None
+        accepted = False
+        if _plausible(params, n):
+            bases = derive.biprimality_bases(
+                session, 0, index, n, BIPRIME_FULL, params.biprimality_rounds
+            )
+            rows = [
+                wire.send("biprimality", j, None, c.biprimality_values(n, bases))
+                for j, c in enumerate(parties)
+            ]
+            wire.transcript.biprimality = dict(enumerate(rows))
+            accepted = boneh_franklin(n, rows)
+        if not accepted:
+            coin = derive.audit_coin(session, 0, index, payload_digest(commitments, n))
+            if bases is not None or coin < audit_fraction:
+                revealed = [wire.send("audit-seed", j, None, s) for j, s in enumerate(seeds)]
+                audit_additive(
+                    params,
+                    publics,
+                    commitments,
+                    revealed,
+                    wire.transcript,
+                    session=session,
+                    batch=0,
+                    index=index,
+                    bases=bases,
+                )
             continue
         opened = _products(
+            "key",
             [c.key_request(n) for c in parties],
             [c.key_reply for c in parties],
-            [lambda replies, c=c: c.key_open_share(n, replies) for c in parties],
-            views,
+            [lambda replies, c=c, n=n: c.key_open_share(n, replies) for c in parties],
+            wire,
         )
         if not all(c.set_key_open(n, opened) for c in parties):
             continue
         for c, view in zip(parties, views, strict=True):
             view.see(c.key_inputs, c.masks, c.decryption_exponent)
-        public, shares = _threshold_key(params, session, n, parties)
+        try:
+            public, shares = _threshold_key(params, session, n, parties)
+        except ValueError:
+            # the accepted candidate cannot be audited (its seeds are the key): abort, no culprit
+            raise CheatingDetected(
+                "the key stage produced verification keys that do not fit together"
+            ) from None
         for view in views:
             view.see(list(public.verification_keys))
         return AdditiveDkgResult(
