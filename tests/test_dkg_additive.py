@@ -144,7 +144,7 @@ def _generate_with(tamper, *, parties=3, fraction=1.0):
     params = DkgParams(INSECURE_BITS, parties, insecure_allow_small=True)
     keys = [OleKeys.generate(params) for _ in range(parties)]
     return keys, lambda: generate_additive(
-        params, keys=keys, tamper=tamper, audit_fraction=fraction, max_candidates=400
+        params, keys=keys, tamper=tamper, audit_fraction=fraction, max_candidates=5000
     )
 
 

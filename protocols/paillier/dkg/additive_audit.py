@@ -14,7 +14,7 @@ received a bad request is not blamed for answering it: the request's sender is n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from coopetition.engine.errors import CheatingDetected
@@ -22,18 +22,29 @@ from coopetition.protocols.paillier.keys import PublicKey
 
 from .additive import AdditiveCandidate
 from .candidate import seed_commitment
+from .params import DkgParams
+
+#: (stage, sender, receiver or None for a broadcast, the replayed value as a list of ints)
+#: -> None, or raise naming whom the evidence names.
+Check = Callable[[str, int, "int | None", list[int]], None]
+
+
+def as_row(value: object) -> list[int]:
+    """A message as the list of integers the transcript and the network carry."""
+    if isinstance(value, (list, tuple)):
+        return [int(x) for x in value]
+    return [int(value)]  # type: ignore[call-overload]
 
 
 @dataclass
 class AdditiveTranscript:
-    """What each party sent for one candidate, as it was sent (indexed as in ``additive``)."""
+    """What each party sent for one candidate, as sent: (stage, sender, receiver) -> row."""
 
-    sieve_requests: dict[tuple[int, int], list[int]] = field(default_factory=dict)
-    sieve_replies: dict[tuple[int, int], list[int]] = field(default_factory=dict)
-    modulus_requests: dict[int, list[int]] = field(default_factory=dict)
-    modulus_replies: dict[tuple[int, int], int] = field(default_factory=dict)
-    modulus_shares: dict[int, int] = field(default_factory=dict)
-    biprimality: dict[int, list[int]] = field(default_factory=dict)
+    sent: dict[tuple[str, int, int | None], list[int]] = field(default_factory=dict)
+
+    def check(self, stage: str, sender: int, receiver: int | None, replayed: list[int]) -> None:
+        if self.sent.get((stage, sender, receiver)) != replayed:
+            raise blame(stage, sender)
 
 
 class _Replayed(AdditiveCandidate):
@@ -41,13 +52,13 @@ class _Replayed(AdditiveCandidate):
 
     def __init__(
         self,
-        params: object,
+        params: DkgParams,
         party: int,
         seed: bytes,
         peers: Sequence[tuple[PublicKey, PublicKey]],
         known: dict[int, int],
     ) -> None:
-        super().__init__(params, party, seed, None, peers)  # type: ignore[arg-type]
+        super().__init__(params, party, seed, None, peers)
         self.known = known
 
     def _encrypt(self, public: PublicKey, value: int, label: str) -> int:
@@ -66,7 +77,7 @@ class _Replayed(AdditiveCandidate):
         return self.known[reply]
 
 
-def _blame(stage: str, sender: int) -> CheatingDetected:
+def blame(stage: str, sender: int) -> CheatingDetected:
     return CheatingDetected(
         f"audit: party {sender} sent {stage} values that its revealed seed does not produce",
         culprit=sender,
@@ -74,18 +85,20 @@ def _blame(stage: str, sender: int) -> CheatingDetected:
 
 
 def audit_additive(
-    params: object,
+    params: DkgParams,
     peers: Sequence[tuple[PublicKey, PublicKey]],
     commitment_of: Sequence[bytes],
     seeds: Sequence[bytes],
-    transcript: AdditiveTranscript,
+    check: Check,
     *,
     session: bytes,
     batch: int,
     index: int,
+    n: int,
     bases: Sequence[int] | None,
 ) -> None:
-    """Raise ``CheatingDetected`` naming the first party whose messages its seed does not give."""
+    """Raise naming the first party whose messages its seed does not give (``check`` decides
+    whom the evidence names; ``AdditiveTranscript.check`` for a complete transcript)."""
     m = len(seeds)
     for j in range(m):
         if seed_commitment(session, batch, j, index, seeds[j]) != commitment_of[j]:
@@ -97,31 +110,24 @@ def audit_additive(
     for step in range(1, m):
         for holder in range(step):
             request = replay[holder].sieve_request(step)
-            if transcript.sieve_requests.get((step, holder)) != request:
-                raise _blame("sieve-request", holder)
+            check(f"sieve-request/{step}", holder, step, as_row(request))
             reply = replay[step].sieve_reply(step, holder, request)
-            if transcript.sieve_replies.get((step, holder)) != reply:
-                raise _blame("sieve-reply", step)
+            check(f"sieve-reply/{step}", step, holder, as_row(reply))
             replay[holder].sieve_absorb(reply)
         replay[step].sieve_close(step)
     requests = []
     for j, c in enumerate(replay):
         c.finish_sieve()
         requests.append(c.modulus_request())
-        if transcript.modulus_requests.get(j) != requests[j]:
-            raise _blame("modulus-request", j)
+        check("modulus-request", j, None, as_row(requests[j]))
     replies: list[dict[int, int]] = [{} for _ in range(m)]
     for holder in range(m):
         for j in range(holder + 1, m):
             replies[holder][j] = replay[j].modulus_reply(holder, requests[holder])
-            if transcript.modulus_replies.get((holder, j)) != replies[holder][j]:
-                raise _blame("modulus-reply", j)
+            check("modulus-reply", j, holder, as_row(replies[holder][j]))
     for j, c in enumerate(replay):
-        if transcript.modulus_shares.get(j) != c.modulus_share(replies[j]):
-            raise _blame("modulus-share", j)
+        check("modulus-share", j, None, as_row(c.modulus_share(replies[j])))
     if bases is None:
         return
-    n = sum(transcript.modulus_shares.values())
     for j, c in enumerate(replay):
-        if transcript.biprimality.get(j) != c.biprimality_values(n, bases):
-            raise _blame("biprimality", j)
+        check("biprimality", j, None, as_row(c.biprimality_values(n, bases)))

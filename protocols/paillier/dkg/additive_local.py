@@ -25,7 +25,7 @@ from coopetition.protocols.paillier.threshold import KeyShare, ThresholdPublicKe
 
 from . import derive
 from .additive import AdditiveCandidate, OleKeys
-from .additive_audit import AdditiveTranscript, audit_additive
+from .additive_audit import AdditiveTranscript, as_row, audit_additive
 from .candidate import payload_digest, seed_commitment
 from .checks import boneh_franklin
 from .params import DkgParams, coprime_to, trial_division_product
@@ -80,7 +80,9 @@ class _Wire:
 
     def send(self, stage: str, sender: int, receiver: int | None, value: Any) -> Any:
         if self.tamper is not None:
-            value = self.tamper(stage, sender, receiver, value)
+            value = self.tamper(stage.split("/")[0], sender, receiver, value)
+        if not isinstance(value, bytes):
+            self.transcript.sent[(stage, sender, receiver)] = as_row(value)
         for j, view in enumerate(self.views):
             if receiver is None or j == receiver:
                 view.see(value)
@@ -88,16 +90,16 @@ class _Wire:
 
 
 def _sieve(parties: list[AdditiveCandidate], wire: _Wire) -> None:
-    m, t = len(parties), wire.transcript
+    m = len(parties)
     for step in range(1, m):
         responder = parties[step]
         for holder in range(step):
-            request = wire.send("sieve-request", holder, step, parties[holder].sieve_request(step))
-            t.sieve_requests[(step, holder)] = request
-            reply = wire.send(
-                "sieve-reply", step, holder, responder.sieve_reply(step, holder, request)
+            request = wire.send(
+                f"sieve-request/{step}", holder, step, parties[holder].sieve_request(step)
             )
-            t.sieve_replies[(step, holder)] = reply
+            reply = wire.send(
+                f"sieve-reply/{step}", step, holder, responder.sieve_reply(step, holder, request)
+            )
             parties[holder].sieve_absorb(reply)
         responder.sieve_close(step)
     for party, view in zip(parties, wire.views, strict=True):
@@ -113,19 +115,14 @@ def _products(
     wire: _Wire,
 ) -> int:
     """One all-pairs product round: broadcast requests, replies j -> i < j, open the sum."""
-    m, t = len(requests), wire.transcript
+    m = len(requests)
     sent = [wire.send(f"{stage}-request", i, None, r) for i, r in enumerate(requests)]
     replies: list[dict[int, int]] = [{} for _ in range(m)]
     for holder in range(m):
         for j in range(holder + 1, m):
             value = wire.send(f"{stage}-reply", j, holder, reply[j](holder, sent[holder]))
             replies[holder][j] = value
-            if stage == "modulus":
-                t.modulus_replies[(holder, j)] = value
     opened = [wire.send(f"{stage}-share", i, None, share[i](replies[i])) for i in range(m)]
-    if stage == "modulus":
-        t.modulus_requests = dict(enumerate(sent))
-        t.modulus_shares = dict(enumerate(opened))
     return sum(opened)
 
 
@@ -192,7 +189,6 @@ def generate_additive(
                 wire.send("biprimality", j, None, c.biprimality_values(n, bases))
                 for j, c in enumerate(parties)
             ]
-            wire.transcript.biprimality = dict(enumerate(rows))
             accepted = boneh_franklin(n, rows)
         if not accepted:
             coin = derive.audit_coin(session, 0, index, payload_digest(commitments, n))
@@ -203,10 +199,11 @@ def generate_additive(
                     publics,
                     commitments,
                     revealed,
-                    wire.transcript,
+                    wire.transcript.check,
                     session=session,
                     batch=0,
                     index=index,
+                    n=n,
                     bases=bases,
                 )
             continue
