@@ -34,7 +34,9 @@ BITS = 512  # INSECURE test size
 
 
 def _params(m: int, batch: int = 48) -> DkgParams:
-    return DkgParams(BITS, m, batch=batch, insecure_allow_small=True, biprimality_rounds=32)
+    return DkgParams(
+        BITS, m, batch=batch, insecure_allow_small=True, biprimality_rounds=32, multiplier="shamir"
+    )
 
 
 async def _run(

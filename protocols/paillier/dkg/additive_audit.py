@@ -95,7 +95,7 @@ def audit_additive(
     batch: int,
     index: int,
     n: int,
-    bases: Sequence[int] | None,
+    biprimality: Sequence[tuple[str, Sequence[int]]] = (),
 ) -> None:
     """Raise naming the first party whose messages its seed does not give (``check`` decides
     whom the evidence names; ``AdditiveTranscript.check`` for a complete transcript)."""
@@ -127,7 +127,6 @@ def audit_additive(
             check("modulus-reply", j, holder, as_row(replies[holder][j]))
     for j, c in enumerate(replay):
         check("modulus-share", j, None, as_row(c.modulus_share(replies[j])))
-    if bases is None:
-        return
-    for j, c in enumerate(replay):
-        check("biprimality", j, None, as_row(c.biprimality_values(n, bases)))
+    for stage, bases in biprimality:
+        for j, c in enumerate(replay):
+            check(stage, j, None, as_row(c.biprimality_values(n, bases)))

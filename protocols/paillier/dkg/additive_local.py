@@ -204,7 +204,7 @@ def generate_additive(
                     batch=0,
                     index=index,
                     n=n,
-                    bases=bases,
+                    biprimality=[("biprimality", bases)] if bases is not None else [],
                 )
             continue
         opened = _products(

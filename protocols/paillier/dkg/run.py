@@ -16,15 +16,18 @@ from typing import Any
 
 from coopetition.engine.errors import ProtocolAborted
 from coopetition.engine.machine import PhaseMachine
+from coopetition.protocols.paillier.keys import PublicKey
 from coopetition.protocols.paillier.threshold import (
     KeyShare,
     ThresholdKeyGeneration,
     ThresholdPublicKey,
 )
 
+from .additive import OleKeys
 from .machine import StepMachine
 from .params import DkgParams
 from .program import BatchOutcome, BatchStats, DkgContext, Tamper, batch_program
+from .program_additive import additive_batch_program
 
 
 @dataclass(frozen=True)
@@ -79,10 +82,15 @@ class DkgRun:
             self.params, self.party, self.session, self.audit_fraction, self.tamper, self.observe
         )
         tried, history = 0, []
+        additive = self.params.multiplier == "additive"
+        keys = OleKeys.generate(self.params) if additive else None
+        pinned: list[tuple[PublicKey, PublicKey]] = []
         for batch in range(self.max_batches):
-            machine = StepMachine(
-                self.party, self.parties, round=batch, program=batch_program(ctx, batch)
-            )
+            if keys is not None:
+                program = additive_batch_program(ctx, batch, keys, pinned)
+            else:
+                program = batch_program(ctx, batch)
+            machine = StepMachine(self.party, self.parties, round=batch, program=program)
             outcome: BatchOutcome = yield machine
             tried += outcome.stats.candidates
             history.append(outcome.stats)
