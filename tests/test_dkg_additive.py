@@ -209,3 +209,12 @@ def test_corrupting_the_accepted_key_stage_aborts_without_a_key():
     with pytest.raises(CheatingDetected) as caught:
         run()
     assert caught.value.culprit is None and "verification keys" in str(caught.value)
+
+
+def test_the_multiplier_is_additive_by_default_and_checked():
+    from coopetition.engine.errors import ConfigError
+
+    assert DkgParams(2048, 4).multiplier == "additive"
+    assert DkgParams(2048, 4, multiplier="shamir").describe()["multiplier"] == "shamir"
+    with pytest.raises(ConfigError):
+        DkgParams(2048, 4, multiplier="bgw")
