@@ -237,3 +237,14 @@ async def test_a_silent_party_is_named_at_the_deadline(autojump_clock):
         err = run.errors[i]
         assert isinstance(err, ProtocolAborted)
         assert err.culprit == 1 or err.claimed_culprit == 1 or isinstance(err, DeadlineExceeded)
+
+
+async def test_a_key_stage_request_outside_its_range_proof_is_named():
+    """The key stage is never audited, so its two encrypted inputs carry tight range proofs:
+    a party that sends Enc(beta) where Enc(phi) belongs (beta is far outside phi's interval,
+    the out-of-range input that would reveal a responder's secret) is named by every verifier."""
+    run = await _run(3, batch=32, options=_tamper(2, "key-request", lambda v: [v[1], v[0]]))
+    for i in (0, 1):
+        err = run.errors[i]
+        assert isinstance(err, CheatingDetected)
+        assert err.culprit == 2 or err.claimed_culprit == 2

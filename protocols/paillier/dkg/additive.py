@@ -93,9 +93,21 @@ class OleKeys:
         return self.product.public, self.key.public
 
 
+def encryption_randomness(public: PublicKey, seed: bytes, label: str) -> int:
+    """The r of Enc(value; r) for the encryption labelled ``label`` (a witness for proofs)."""
+    return int(draw(seed, label, public.n - 2) + 2)
+
+
 def _enc(public: PublicKey, value: int, seed: bytes, label: str) -> int:
-    r = draw(seed, label, public.n - 2) + 2
-    return public.raw_encrypt(int(value), int(r))
+    return public.raw_encrypt(int(value), encryption_randomness(public, seed, label))
+
+
+def key_input_ranges(params: DkgParams, party: int, n: int) -> list[tuple[int, int]]:
+    """Public intervals of (phi_j, beta_j): what the key-stage range proofs show. Prime shares
+    lie in [0, 2^(|N|/2)), so phi_0 = N + 1 - x_0 - y_0 and phi_j = -(x_j + y_j) are bounded."""
+    span = 1 << (params.half + 1)
+    phi = (n + 1 - span, n + 1) if party == 0 else (-span, 0)
+    return [phi, (0, params.beta_bound - 1)]
 
 
 def _answer(
@@ -234,6 +246,14 @@ class AdditiveCandidate(CandidateParty):
         public = self.peers[self.party][1]
         return [
             self._encrypt(public, v, f"dm/key/{name}/enc") for name, v in self.key_inputs.items()
+        ]
+
+    def key_witnesses(self) -> list[tuple[int, int]]:
+        """(value, randomness) of this party's two key-stage ciphertexts."""
+        public = self.peers[self.party][1]
+        return [
+            (v, encryption_randomness(public, self.seed, f"dm/key/{name}/enc"))
+            for name, v in self.key_inputs.items()
         ]
 
     def key_reply(self, holder: int, request: object) -> int:

@@ -22,22 +22,53 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from coopetition.engine.errors import CheatingDetected, ProtocolAborted, ProtocolViolation
-from coopetition.protocols.paillier.keys import InvalidCiphertext, PublicKey
+from coopetition.protocols.paillier.keys import (
+    InvalidCiphertext,
+    PublicKey,
+    register_insecure_test_key,
+)
 from coopetition.protocols.paillier.threshold import KeyShare
+from coopetition.protocols.zk import codec, range_params, range_proof
+from coopetition.protocols.zk.errors import ProofRejected
+from coopetition.protocols.zk.range_params import ParamProof, RingPedersen, RingPedersenSecret
+from coopetition.protocols.zk.range_proof import RangeProof, RangeStatement, RangeWitness
+from coopetition.protocols.zk.transcript import ProofContext
 
 from . import derive
-from .additive import AdditiveCandidate, OleKeys, ole_key_bits
+from .additive import AdditiveCandidate, OleKeys, key_input_ranges, ole_key_bits
 from .additive_audit import as_row, audit_additive, blame
 from .candidate import payload_digest, seed_commitment
 from .checks import pack, unpack
 from .machine import Step
+from .params import DkgParams
 from .program import BatchOutcome, BatchStats, DkgContext, _Batch
 from .replay import BIPRIME_FIRST, BIPRIME_FULL
 
 Message = tuple[str, int, int | None]
+_RP_LABEL = "dkg-ring-pedersen"
+
+
+@dataclass
+class AdditiveSetup:
+    """One party's material for a whole run (its OLE keys, its ring-Pedersen parameters for
+    the range proofs it verifies) and what it pinned from its peers in the first batch."""
+
+    keys: OleKeys
+    rp: RingPedersen
+    rp_secret: RingPedersenSecret = field(repr=False)
+    ole: list[tuple[PublicKey, PublicKey]] = field(default_factory=list)
+    rps: list[RingPedersen] = field(default_factory=list)
+
+    @classmethod
+    def generate(cls, params: DkgParams) -> AdditiveSetup:
+        small = params.insecure_allow_small and params.bits < range_params.DEFAULT_MODULUS_BITS
+        bits = range_params.MIN_TEST_BITS if small else range_params.DEFAULT_MODULUS_BITS
+        rp, secret = range_params.generate(bits, insecure_allow_small=small)
+        return cls(OleKeys.generate(params), rp, secret)
 
 
 def private_messages(parties: int) -> list[tuple[str, int, int]]:
@@ -62,12 +93,11 @@ def _ole_public(value: object, bits: int, sender: int) -> PublicKey:
 
 
 class AdditiveBatch(_Batch):
-    def __init__(
-        self, ctx: DkgContext, batch: int, keys: OleKeys, pinned: list[tuple[PublicKey, PublicKey]]
-    ) -> None:
+    def __init__(self, ctx: DkgContext, batch: int, setup: AdditiveSetup) -> None:
         super().__init__(ctx, batch)
-        self.keys = keys
-        self.pinned = pinned  # the OLE keys seen in the first batch (shared across batches)
+        self.setup = setup
+        self.keys = setup.keys
+        self.pinned = setup.ole  # the OLE keys seen in the first batch (shared across batches)
         self.publics: list[tuple[PublicKey, PublicKey]] = []
         self.additive: list[AdditiveCandidate] = []
         self.sent: list[dict[Message, list[int]]] = [{} for _ in range(self.size)]
@@ -137,7 +167,16 @@ class AdditiveBatch(_Batch):
         stats = BatchStats(candidates=self.size)
         mine = [seed_commitment(session, self.batch, me, k, s) for k, s in enumerate(self.seeds)]
         own = [k.n for k in self.keys.public]
-        reply = yield Step(tag="commit", broadcast={"seeds": mine, "ole": own})
+        first = len(self.pinned) != m
+        message: dict[str, Any] = {"seeds": mine, "ole": own}
+        if first:
+            rp = self.setup.rp
+            context = ProofContext(session, _RP_LABEL, 0, me)
+            message["rp"] = [rp.n, rp.s, rp.t]
+            message["rp_proof"] = codec.encode(
+                range_params.prove_params(rp, self.setup.rp_secret, context)
+            )
+        reply = yield Step(tag="commit", broadcast=message)
         bits = ole_key_bits(p)
         for sender in range(m):
             value = reply.broadcast.get(sender)
@@ -156,7 +195,11 @@ class AdditiveBatch(_Batch):
                 raise CheatingDetected("changed its OLE keys between batches", culprit=sender)
             self.commitments.append(seeds)
             self.publics.append(keys)
-        if len(self.pinned) != m:
+            if first:
+                self.setup.rps.append(self._peer_rp(value, sender))
+            if p.insecure_allow_small:
+                register_insecure_test_key(keys[1])  # the key-stage range proofs refuse it else
+        if first:
             self.pinned[:] = self.publics
         self.additive = [AdditiveCandidate(p, me, s, self.keys, self.publics) for s in self.seeds]
         self.live = list(self.additive)
@@ -241,11 +284,86 @@ class AdditiveBatch(_Batch):
             self.ctx.observe("state", self)
         return BatchOutcome(key_share, stats, time.perf_counter() - started)
 
+    def _peer_rp(self, value: dict[str, Any], sender: int) -> RingPedersen:
+        """A peer's ring-Pedersen parameters, after checking its proof that they hide."""
+        if sender == self.me:
+            return self.setup.rp
+        raw = value.get("rp")
+        if not isinstance(raw, list) or len(raw) != 3:
+            raise ProtocolViolation("malformed ring-Pedersen parameters", culprit=sender)
+        try:
+            rp = RingPedersen(*raw)
+            if self.p.insecure_allow_small:
+                range_params.admit_insecure_modulus(rp)
+            proof = codec.decode(ParamProof, value.get("rp_proof"), sender)
+            context = ProofContext(self.ctx.session, _RP_LABEL, 0, sender)
+            range_params.verify_params(rp, proof, context)
+        except ProofRejected as exc:
+            raise CheatingDetected(
+                f"ring-Pedersen parameter proof rejected: {exc.check}", culprit=sender
+            ) from None
+        except (ValueError, TypeError):
+            raise ProtocolViolation("bad ring-Pedersen parameters", culprit=sender) from None
+        return rp
+
+    def _key_requests(self, k: int, n: int) -> Generator[Step, Any, dict[int, list[int]]]:
+        """Broadcast Enc_i(phi_i), Enc_i(beta_i) with one tight range proof per verifier;
+        check the others' proofs under this party's own ring-Pedersen parameters."""
+        c, me, m, session = self.additive[k], self.me, self.m, self.ctx.session
+        cts = self._tamper("key-request", k, None, c.key_request(n))
+        ranges = key_input_ranges(self.p, me, n)
+        statements = [RangeStatement(ct, lo, hi) for ct, (lo, hi) in zip(cts, ranges, strict=True)]
+        witnesses = [RangeWitness(v, r) for v, r in c.key_witnesses()]
+        label = f"dkg-key-range/{self.batch}"
+        own_key = self.keys.key.public
+        proofs: list[Any] = [
+            None
+            if j == me
+            else codec.encode(
+                range_proof.prove(
+                    own_key,
+                    self.setup.rps[j],
+                    statements,
+                    witnesses,
+                    ProofContext(session, label, k, me),
+                )
+            )
+            for j in range(m)
+        ]
+        reply = yield Step(tag="key-request", broadcast={"cts": cts, "proofs": proofs})
+        rows = {me: [int(x) for x in cts]}
+        for sender in range(m):
+            if sender == me:
+                continue
+            value = reply.broadcast.get(sender)
+            public = self.publics[sender][1]
+            try:
+                if not isinstance(value, dict) or not isinstance(value.get("proofs"), list):
+                    raise TypeError("not a key request")
+                theirs = public.check_ciphertexts(value.get("cts"))
+                if len(theirs) != 2 or len(value["proofs"]) != m:
+                    raise TypeError("wrong shape")
+                bounds = key_input_ranges(self.p, sender, n)
+                claims = [
+                    RangeStatement(ct, lo, hi) for ct, (lo, hi) in zip(theirs, bounds, strict=True)
+                ]
+                proof = codec.decode(RangeProof, value["proofs"][me], sender)
+                context = ProofContext(session, label, k, sender)
+                range_proof.verify(public, self.setup.rp, claims, proof, context)
+            except ProofRejected as exc:
+                raise CheatingDetected(
+                    f"party {sender}'s key-stage range proof failed ({exc.check})", culprit=sender
+                ) from None
+            except (InvalidCiphertext, ValueError, TypeError):
+                raise ProtocolViolation("malformed key-stage request", culprit=sender) from None
+            rows[sender] = theirs
+        return rows
+
     def _key(self, k: int) -> Generator[Step, Any, KeyShare | None]:
         n, c, me = self.moduli[k], self.additive[k], self.me
-        rows = yield from self._public("key-request", {k: c.key_request(n)}, 2, self.key_ct_bound)
+        requests = yield from self._key_requests(k, n)
         out = {
-            holder: {k: [self._guard(holder, "key", c.key_reply, holder, rows[k][holder])]}
+            holder: {k: [self._guard(holder, "key", c.key_reply, holder, requests[holder])]}
             for holder in range(me)
         }
         others = range(me + 1, self.m)
@@ -373,6 +491,6 @@ class AdditiveBatch(_Batch):
 
 
 def additive_batch_program(
-    ctx: DkgContext, batch: int, keys: OleKeys, pinned: list[tuple[PublicKey, PublicKey]]
+    ctx: DkgContext, batch: int, setup: AdditiveSetup
 ) -> Generator[Step, Any, BatchOutcome]:
-    return AdditiveBatch(ctx, batch, keys, pinned).run()
+    return AdditiveBatch(ctx, batch, setup).run()

@@ -16,18 +16,16 @@ from typing import Any
 
 from coopetition.engine.errors import ProtocolAborted
 from coopetition.engine.machine import PhaseMachine
-from coopetition.protocols.paillier.keys import PublicKey
 from coopetition.protocols.paillier.threshold import (
     KeyShare,
     ThresholdKeyGeneration,
     ThresholdPublicKey,
 )
 
-from .additive import OleKeys
 from .machine import StepMachine
 from .params import DkgParams
 from .program import BatchOutcome, BatchStats, DkgContext, Tamper, batch_program
-from .program_additive import additive_batch_program
+from .program_additive import AdditiveSetup, additive_batch_program
 
 
 @dataclass(frozen=True)
@@ -83,11 +81,10 @@ class DkgRun:
         )
         tried, history = 0, []
         additive = self.params.multiplier == "additive"
-        keys = OleKeys.generate(self.params) if additive else None
-        pinned: list[tuple[PublicKey, PublicKey]] = []
+        setup = AdditiveSetup.generate(self.params) if additive else None
         for batch in range(self.max_batches):
-            if keys is not None:
-                program = additive_batch_program(ctx, batch, keys, pinned)
+            if setup is not None:
+                program = additive_batch_program(ctx, batch, setup)
             else:
                 program = batch_program(ctx, batch)
             machine = StepMachine(self.party, self.parties, round=batch, program=program)
