@@ -224,7 +224,7 @@ class AdditiveCandidate(CandidateParty):
         pairs = [(x_c, self.prime_share["q"]), (y_c, self.prime_share["p"])]
         return self._reply(self.peers[holder][0], pairs, mask, label)
 
-    def modulus_share(self, replies: Mapping[int, object]) -> int:
+    def n_share(self, replies: Mapping[int, object]) -> int:
         """This party's additive share of N (replies from every party j > me)."""
         total = self.prime_share["p"] * self.prime_share["q"]
         total -= sum(self.masks[f"dm/modulus/{i}"] for i in range(self.party))

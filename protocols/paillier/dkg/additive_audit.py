@@ -126,7 +126,7 @@ def audit_additive(
             replies[holder][j] = replay[j].modulus_reply(holder, requests[holder])
             check("modulus-reply", j, holder, as_row(replies[holder][j]))
     for j, c in enumerate(replay):
-        check("modulus-share", j, None, as_row(c.modulus_share(replies[j])))
+        check("modulus-share", j, None, as_row(c.n_share(replies[j])))
     for stage, bases in biprimality:
         for j, c in enumerate(replay):
             check(stage, j, None, as_row(c.biprimality_values(n, bases)))

@@ -136,7 +136,7 @@ def _candidate(
         "modulus",
         [c.modulus_request() for c in parties],
         [c.modulus_reply for c in parties],
-        [c.modulus_share for c in parties],
+        [c.n_share for c in parties],
         wire,
     )
     for c, view in zip(parties, wire.views, strict=True):

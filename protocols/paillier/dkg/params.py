@@ -172,7 +172,7 @@ class DkgParams:
         """Bound on |d_j| = |d'_j| * theta^-1 (d'_j < P_key, theta^-1 < N)."""
         return self.field_key.bit_length() + self.bits + 1
 
-    def describe(self) -> dict[str, int]:
+    def describe(self) -> dict[str, int | str]:
         return {
             "bits": self.bits,
             "parties": self.parties,

@@ -253,10 +253,7 @@ class AdditiveBatch(_Batch):
             for k in everyone:
                 self._guard(j, "modulus", own_public.check_ciphertext, got[j][k][0])
         shares = {
-            k: [
-                cands[k].modulus_share({j: got[j][k][0] for j in range(me + 1, m)})
-                % self.share_modulus
-            ]
+            k: [cands[k].n_share({j: got[j][k][0] for j in range(me + 1, m)}) % self.share_modulus]
             for k in everyone
         }
         rows = yield from self._public("modulus-share", shares, 1, self.share_modulus)
