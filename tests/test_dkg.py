@@ -33,9 +33,14 @@ FAST = Deadlines(phase=120, heartbeat_interval=1, heartbeat_timeout=30, finish=1
 BITS = 512  # INSECURE test size
 
 
-def _params(m: int, batch: int = 48) -> DkgParams:
+def _params(m: int, batch: int = 48, multiplier: str = "shamir") -> DkgParams:
     return DkgParams(
-        BITS, m, batch=batch, insecure_allow_small=True, biprimality_rounds=32, multiplier="shamir"
+        BITS,
+        m,
+        batch=batch,
+        insecure_allow_small=True,
+        biprimality_rounds=32,
+        multiplier=multiplier,
     )
 
 
@@ -268,9 +273,10 @@ class _SilentRun:
         yield _Silent(self.party, self.parties)
 
 
-async def test_a_silent_party_is_named_at_the_deadline(autojump_clock):
+@pytest.mark.parametrize("multiplier", ["shamir", "additive"])
+async def test_a_silent_party_is_named_at_the_deadline(autojump_clock, multiplier):
     ids = [0, 1, 2]
-    params = _params(3)
+    params = _params(3, multiplier=multiplier)
     session = secrets.token_bytes(16)
     runs = [
         _SilentRun(i, tuple(ids)) if i == 1 else DkgRun(i, tuple(ids), params, session=session)

@@ -12,18 +12,15 @@ from typing import Any
 
 import gmpy2
 import pytest
-import trio
-from test_dkg import FAST, _integers, _SilentRun
+from test_dkg import FAST, _integers
 
 from coopetition.engine.errors import (
     CheatingDetected,
-    DeadlineExceeded,
     Equivocation,
     ProtocolAborted,
     ProtocolViolation,
 )
 from coopetition.engine.local import local_configs, run_parties
-from coopetition.engine.party import Deadlines
 from coopetition.protocols.paillier.dkg import DkgParams, DkgRun
 from coopetition.protocols.paillier.dkg.replay import BIPRIME_FIRST
 from coopetition.protocols.paillier.threshold import threshold_decrypt
@@ -215,28 +212,6 @@ async def test_equivocating_a_broadcast_is_named_by_the_engine():
     for i in (1, 2):
         err = run.errors[i]
         assert isinstance(err, Equivocation) or err.culprit == 0 or err.claimed_culprit == 0
-
-
-async def test_a_silent_party_is_named_at_the_deadline(autojump_clock):
-    ids = [0, 1, 2]
-    session = secrets.token_bytes(16)
-    runs = [
-        _SilentRun(i, tuple(ids))
-        if i == 1
-        else DkgRun(i, tuple(ids), _params(3, 6), session=session)
-        for i in ids
-    ]
-    deadlines = Deadlines(
-        phase=30, heartbeat_interval=1, heartbeat_timeout=10, finish=5, abort_send=2
-    )
-    with trio.fail_after(120):
-        run = await run_parties(
-            local_configs(ids, deadlines=deadlines), MemoryNetwork(ids).transports(), runs
-        )
-    for i in (0, 2):
-        err = run.errors[i]
-        assert isinstance(err, ProtocolAborted)
-        assert err.culprit == 1 or err.claimed_culprit == 1 or isinstance(err, DeadlineExceeded)
 
 
 async def test_a_key_stage_request_outside_its_range_proof_is_named():

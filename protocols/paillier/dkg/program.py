@@ -274,7 +274,13 @@ class _Batch:
         survivors = self._sieved([k for k in alive if k in self.moduli])
         stats.survivors = len(survivors)
 
-        # Boneh-Franklin, one base for every survivor, then all bases for the first that passes
+        return (yield from self.finish(survivors, stats, started))
+
+    def finish(
+        self, survivors: list[int], stats: BatchStats, started: float
+    ) -> Generator[Step, Any, BatchOutcome]:
+        """Boneh-Franklin (one base for every survivor, then all bases for the first that
+        passes), the key stage for that one, the audit: the same for every multiplier."""
         key_share: KeyShare | None = None
         accepted: int | None = None
         passed = yield from self._biprimality(BIPRIME_FIRST, survivors)

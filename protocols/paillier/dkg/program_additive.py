@@ -262,24 +262,7 @@ class AdditiveBatch(_Batch):
         self.reached_test = set(survivors)
         stats.survivors = len(survivors)
 
-        key_share: KeyShare | None = None
-        accepted: int | None = None
-        passed = yield from self._biprimality(BIPRIME_FIRST, survivors)
-        stats.passed_first = len(passed)
-        for k in passed:
-            full = yield from self._biprimality(BIPRIME_FULL, [k])
-            if not full:
-                continue
-            key_share = yield from self._key(k)
-            if key_share is not None:
-                accepted = k
-            else:
-                self.failed_checks.add(k)
-            break
-        stats.audited = yield from self._audit(accepted)
-        if self.ctx.observe is not None:
-            self.ctx.observe("state", self)
-        return BatchOutcome(key_share, stats, time.perf_counter() - started)
+        return (yield from self.finish(survivors, stats, started))
 
     def _peer_rp(self, value: dict[str, Any], sender: int) -> RingPedersen:
         """A peer's ring-Pedersen parameters, after checking its proof that they hide."""
