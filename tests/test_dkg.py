@@ -51,10 +51,11 @@ async def _run(
     audit_fraction: float = 1.0,
     options=None,
     max_batches=10_000,
+    multiplier: str = "shamir",
     **kw: Any,
 ):
     ids = list(range(m))
-    params = _params(m, batch)
+    params = _params(m, batch, multiplier)
     session = secrets.token_bytes(16)
     runs = []
     for i in ids:
@@ -229,14 +230,21 @@ async def test_opening_a_seed_that_does_not_match_its_commitment_is_named():
         assert run.errors[i].culprit == 2 or run.errors[i].claimed_culprit == 2
 
 
-async def test_equivocating_a_broadcast_is_named_by_the_engine():
+@pytest.mark.parametrize(
+    ("multiplier", "tag"), [("shamir", "sieve-open/b"), ("additive", "modulus-share/b")]
+)
+async def test_equivocating_a_broadcast_is_named_by_the_engine(multiplier, tag):
     def hook(header, payload, destination):
-        if header.sender == 0 and header.tag == "sieve-open/b" and destination == 2:
+        if header.sender == 0 and header.tag == tag and destination == 2:
             return type(payload)(tuple((v + 1) % 2**64 for v in payload.values), payload.width)
         return payload
 
     run = await _run(
-        3, batch=6, max_batches=1, party_options=lambda i: {"payload_hook": hook} if i == 0 else {}
+        3,
+        batch=6,
+        max_batches=1,
+        multiplier=multiplier,
+        party_options=lambda i: {"payload_hook": hook} if i == 0 else {},
     )
     assert set(run.errors) == {0, 1, 2}
     for i in (1, 2):

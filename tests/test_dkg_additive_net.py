@@ -16,7 +16,6 @@ from test_dkg import FAST, _integers
 
 from coopetition.engine.errors import (
     CheatingDetected,
-    Equivocation,
     ProtocolAborted,
     ProtocolViolation,
 )
@@ -197,21 +196,6 @@ async def test_opening_a_seed_that_does_not_match_its_commitment_is_named():
     for i in (0, 1):
         assert isinstance(run.errors[i], CheatingDetected)
         assert run.errors[i].culprit == 2 or run.errors[i].claimed_culprit == 2
-
-
-async def test_equivocating_a_broadcast_is_named_by_the_engine():
-    def hook(header, payload, destination):
-        if header.sender == 0 and header.tag == "modulus-share/b" and destination == 2:
-            return type(payload)(tuple((v + 1) % 2**64 for v in payload.values), payload.width)
-        return payload
-
-    run = await _run(
-        3, batch=6, max_batches=1, party_options=lambda i: {"payload_hook": hook} if i == 0 else {}
-    )
-    assert set(run.errors) == {0, 1, 2}
-    for i in (1, 2):
-        err = run.errors[i]
-        assert isinstance(err, Equivocation) or err.culprit == 0 or err.claimed_culprit == 0
 
 
 async def test_a_key_stage_request_outside_its_range_proof_is_named():

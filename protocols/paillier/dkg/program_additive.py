@@ -380,17 +380,7 @@ class AdditiveBatch(_Batch):
 
     def _audit(self, accepted: int | None) -> Generator[Step, Any, int]:
         session = self.ctx.session
-        transcript = payload_digest(self.commitments, sorted(self.moduli.items()))
-        chosen = [
-            k
-            for k in range(self.size)
-            if k != accepted
-            and (
-                k in self.failed_checks
-                or k in self.reached_test
-                or derive.audit_coin(session, self.batch, k, transcript) < self.ctx.audit_fraction
-            )
-        ]
+        chosen = self.audit_choice(accepted, self.reached_test)
         if not chosen:
             return 0
         mine = [m for m in private_messages(self.m) if m[2] == self.me]
