@@ -303,8 +303,16 @@ async def test_a_silent_party_is_named_at_the_deadline(autojump_clock, multiplie
         assert err.culprit == 1 or err.claimed_culprit == 1 or isinstance(err, DeadlineExceeded)
 
 
-def test_the_dkg_scenario_simulates_to_a_key():
+@pytest.mark.parametrize("multiplier", ["shamir", pytest.param("additive", marks=pytest.mark.long)])
+def test_the_dkg_scenario_simulates_to_a_key(monkeypatch, multiplier):
+    """The shipped scenario (additive, the default: minutes under load, so ``long``), and the
+    same scenario on the Shamir path in the default run."""
+    import functools
     from pathlib import Path
+
+    from coopetition.sims import workloads
+
+    monkeypatch.setattr(workloads, "DkgParams", functools.partial(DkgParams, multiplier=multiplier))
 
     from coopetition.sims import scenario as sc
     from coopetition.sims.execute import simulate_scenario, unmet_expectations
