@@ -15,6 +15,8 @@ Example (every party's file lists the same session and [dkg] values)::
     share_out = "party0.share"       # this party's secret key share (written 0600)
     public_out = "threshold.pub"     # the threshold public key (the same at every party)
     batch = 256                      # candidates per round trip (optional)
+    multiplier = "additive"          # optional: "additive" (p, q secret against m-1 colluders,
+                                     # default) or "shamir" (honest majority only, faster)
 
     [deadlines]                      # optional, seconds
     phase = 900
@@ -42,7 +44,15 @@ from coopetition.party_config import parse_address, read_toml
 from coopetition.protocols.paillier.dkg import DkgParams
 from coopetition.sims.dkg_local import DkgPeer
 
-_DKG_KEYS = {"bits", "share_out", "public_out", "batch", "audit_fraction", "insecure_allow_small"}
+_DKG_KEYS = {
+    "bits",
+    "share_out",
+    "public_out",
+    "batch",
+    "audit_fraction",
+    "insecure_allow_small",
+    "multiplier",
+}
 
 
 DEADLINE_KEYS = ("phase", "heartbeat_interval", "heartbeat_timeout", "finish", "abort_send", "send")
@@ -111,7 +121,12 @@ def load_dkg_file(path: Path) -> DkgFile:
     if not isinstance(insecure, bool):
         raise ConfigError("[dkg] insecure_allow_small must be true or false")
     # ConfigError for bad sizes (below 2048 bits only with insecure_allow_small, tests) or m < 3
-    params = DkgParams(bits, len(ids), batch=batch, insecure_allow_small=insecure)
+    multiplier = dkg.get("multiplier", "additive")
+    if not isinstance(multiplier, str):
+        raise ConfigError("[dkg] multiplier must be a string")
+    params = DkgParams(
+        bits, len(ids), batch=batch, insecure_allow_small=insecure, multiplier=multiplier
+    )
     audit = _number(dkg, "audit_fraction", "dkg", 0.125)
     if not 0.0 <= audit <= 1.0:
         raise ConfigError("[dkg] audit_fraction must be between 0 and 1")

@@ -28,6 +28,7 @@ from typing import Any
 import gmpy2
 
 from coopetition.protocols.paillier.dkg import DkgParams
+from coopetition.protocols.paillier.dkg.params import MULTIPLIERS
 from coopetition.protocols.paillier.keys import register_insecure_test_key
 from coopetition.protocols.paillier.threshold import threshold_decrypt
 from coopetition.protocols.zk.transcript import ProofContext
@@ -57,6 +58,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tno-runs", type=int, default=3, help="TNO runs (0: skip the peer)")
     parser.add_argument(
         "--insecure-bits", action="store_true", help="allow --bits below 2048 (smoke tests)"
+    )
+    parser.add_argument(
+        "--multiplier",
+        choices=MULTIPLIERS,
+        default="additive",
+        help="additive: secret against m-1 colluders (default); shamir: honest majority only",
     )
     parser.add_argument("--out", type=Path, default=None, help=f"write JSON (e.g. {DEFAULT_OUT})")
 
@@ -107,8 +114,10 @@ def _check_key(outcome: Any, m: int, insecure: bool) -> None:
         raise RuntimeError("the generated key does not decrypt")
 
 
-def _ours(bits: int, m: int, runs: int, batch: int, insecure: bool, say: Any) -> dict[str, Any]:
-    params = DkgParams(bits, m, batch=batch, insecure_allow_small=insecure)
+def _ours(
+    bits: int, m: int, runs: int, batch: int, insecure: bool, say: Any, multiplier: str = "additive"
+) -> dict[str, Any]:
+    params = DkgParams(bits, m, batch=batch, insecure_allow_small=insecure, multiplier=multiplier)
     walls, cpus, candidates, loads = [], [], [], []
     for run in range(runs):
         loads.append(_load())
@@ -213,7 +222,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     for index, m in enumerate(args.parties):
         say(f"our DKG, {args.bits} bits, {m} parties, {args.runs} runs")
-        ours = _ours(args.bits, m, args.runs, args.batch, args.insecure_bits, say)
+        ours = _ours(args.bits, m, args.runs, args.batch, args.insecure_bits, say, args.multiplier)
         key = f"{args.bits}_m{m}"
         out[f"median_s_{key}"] = ours["median"]
         out[f"runs_{key}"] = ours["runs"]

@@ -33,8 +33,15 @@ FAST = Deadlines(phase=120, heartbeat_interval=1, heartbeat_timeout=30, finish=1
 BITS = 512  # INSECURE test size
 
 
-def _params(m: int, batch: int = 48) -> DkgParams:
-    return DkgParams(BITS, m, batch=batch, insecure_allow_small=True, biprimality_rounds=32)
+def _params(m: int, batch: int = 48, multiplier: str = "shamir") -> DkgParams:
+    return DkgParams(
+        BITS,
+        m,
+        batch=batch,
+        insecure_allow_small=True,
+        biprimality_rounds=32,
+        multiplier=multiplier,
+    )
 
 
 async def _run(
@@ -44,10 +51,11 @@ async def _run(
     audit_fraction: float = 1.0,
     options=None,
     max_batches=10_000,
+    multiplier: str = "shamir",
     **kw: Any,
 ):
     ids = list(range(m))
-    params = _params(m, batch)
+    params = _params(m, batch, multiplier)
     session = secrets.token_bytes(16)
     runs = []
     for i in ids:
@@ -222,14 +230,21 @@ async def test_opening_a_seed_that_does_not_match_its_commitment_is_named():
         assert run.errors[i].culprit == 2 or run.errors[i].claimed_culprit == 2
 
 
-async def test_equivocating_a_broadcast_is_named_by_the_engine():
+@pytest.mark.parametrize(
+    ("multiplier", "tag"), [("shamir", "sieve-open/b"), ("additive", "modulus-share/b")]
+)
+async def test_equivocating_a_broadcast_is_named_by_the_engine(multiplier, tag):
     def hook(header, payload, destination):
-        if header.sender == 0 and header.tag == "sieve-open/b" and destination == 2:
+        if header.sender == 0 and header.tag == tag and destination == 2:
             return type(payload)(tuple((v + 1) % 2**64 for v in payload.values), payload.width)
         return payload
 
     run = await _run(
-        3, batch=6, max_batches=1, party_options=lambda i: {"payload_hook": hook} if i == 0 else {}
+        3,
+        batch=6,
+        max_batches=1,
+        multiplier=multiplier,
+        party_options=lambda i: {"payload_hook": hook} if i == 0 else {},
     )
     assert set(run.errors) == {0, 1, 2}
     for i in (1, 2):
@@ -266,9 +281,10 @@ class _SilentRun:
         yield _Silent(self.party, self.parties)
 
 
-async def test_a_silent_party_is_named_at_the_deadline(autojump_clock):
+@pytest.mark.parametrize("multiplier", ["shamir", "additive"])
+async def test_a_silent_party_is_named_at_the_deadline(autojump_clock, multiplier):
     ids = [0, 1, 2]
-    params = _params(3)
+    params = _params(3, multiplier=multiplier)
     session = secrets.token_bytes(16)
     runs = [
         _SilentRun(i, tuple(ids)) if i == 1 else DkgRun(i, tuple(ids), params, session=session)
@@ -287,8 +303,16 @@ async def test_a_silent_party_is_named_at_the_deadline(autojump_clock):
         assert err.culprit == 1 or err.claimed_culprit == 1 or isinstance(err, DeadlineExceeded)
 
 
-def test_the_dkg_scenario_simulates_to_a_key():
+@pytest.mark.parametrize("multiplier", ["shamir", pytest.param("additive", marks=pytest.mark.long)])
+def test_the_dkg_scenario_simulates_to_a_key(monkeypatch, multiplier):
+    """The shipped scenario (additive, the default: minutes under load, so ``long``), and the
+    same scenario on the Shamir path in the default run."""
+    import functools
     from pathlib import Path
+
+    from coopetition.sims import workloads
+
+    monkeypatch.setattr(workloads, "DkgParams", functools.partial(DkgParams, multiplier=multiplier))
 
     from coopetition.sims import scenario as sc
     from coopetition.sims.execute import simulate_scenario, unmet_expectations

@@ -145,17 +145,10 @@ class CandidateParty:
         return out
 
     def set_sieve(self, opened: Sequence[int]) -> None:
-        p = self.params
-        modulus = p.sieve_modulus
-        inv_m = pow(modulus, -1, 4)
         for sigma, z in zip(SIGMAS, opened, strict=True):
             b = z - self._masks[sigma] if self.party == 0 else -self._masks[sigma]
-            residue = b % modulus
-            target = 3 if self.party == 0 else 0
-            c = residue + modulus * ((target - residue) * inv_m % 4)
-            high = self._draw(f"high/{sigma}", p.high_range)
-            x = c + 4 * modulus * high + (p.offset if self.party == 0 else 0)
-            self.prime_share[sigma] = int(x)
+            high = self._draw(f"high/{sigma}", self.params.high_range)
+            self.prime_share[sigma] = lift_prime_share(self.params, self.party, b, high)
 
     # -- 5: the modulus ---------------------------------------------------------------------
 
@@ -224,6 +217,17 @@ class CandidateParty:
         d_prime = opened - n * mask if self.party == 0 else -n * mask
         self.decryption_exponent = int(d_prime * theta_inv)
         return True
+
+
+def lift_prime_share(params: DkgParams, party: int, sieve_share: int, high: int) -> int:
+    """x_j from an additive share b_j of the sieve unit: c_j = b_j mod M lifted by CRT to 3
+    (party 0) or 0 (others) mod 4, plus 4M * high (and the offset for party 0). So
+    p = sum x_j is the unit mod M, 3 mod 4, and has its top two bits set."""
+    modulus = params.sieve_modulus
+    residue = sieve_share % modulus
+    target = 3 if party == 0 else 0
+    c = residue + modulus * ((target - residue) * pow(modulus, -1, 4) % 4)
+    return int(c + 4 * modulus * high + (params.offset if party == 0 else 0))
 
 
 def _sum_mod(values: Sequence[int], prime: int) -> int:

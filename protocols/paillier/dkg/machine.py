@@ -72,6 +72,8 @@ class StepMachine(PhaseMachine):
     """Runs ``program`` as one phase; its return value is the phase's result."""
 
     phase: ClassVar[str] = "dkg"
+    #: batches of OLEs take minutes of CPU under load: off the event loop, so heartbeats flow
+    offload: ClassVar[bool] = True
     State: ClassVar[type[enum.Enum]] = _State
     TRANSITIONS: ClassVar[dict[tuple[Any, type], Any]] = {
         (_State.START, Started): ((_State.EXCHANGING, _State.COMPUTING, _State.DONE), "on_started"),

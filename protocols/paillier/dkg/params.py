@@ -32,6 +32,8 @@ STATISTICAL_BITS = 80
 SIEVE_SLACK_BITS = 34
 #: Odd primes up to this bound divide N only if they divide p or q: N is trial-divided publicly.
 TRIAL_DIVISION_BOUND = 1 << 20
+#: How products of shared values are computed (see ``DkgParams.multiplier``).
+MULTIPLIERS = ("additive", "shamir")
 #: Boneh-Franklin bases for the accepted candidate: a non-biprime passes each with prob <= 1/2.
 BIPRIMALITY_ROUNDS = 64
 
@@ -89,6 +91,9 @@ class DkgParams:
     trial_bound: int = TRIAL_DIVISION_BOUND
     test_ciphertexts: int = 2
     insecure_allow_small: bool = False
+    #: "additive": m-of-m shares, pairwise Paillier OLE, p and q secret against m-1 colluders;
+    #: "shamir": BGW over Shamir shares, secret against floor((m-1)/2) only (docs/crypto.md)
+    multiplier: str = "additive"
 
     t: int = field(init=False)
     half: int = field(init=False)
@@ -117,6 +122,8 @@ class DkgParams:
                 "the distributed key generation needs at least 3 parties (honest-majority "
                 "Shamir sharing, t = (m-1)//2 >= 1)"
             )
+        if self.multiplier not in MULTIPLIERS:
+            raise ConfigError(f"multiplier must be one of {', '.join(MULTIPLIERS)}")
         if self.batch < 1 or self.biprimality_rounds < 1 or self.test_ciphertexts < 1:
             raise ConfigError("batch, biprimality_rounds and test_ciphertexts must be positive")
         if self.kappa < 40:
@@ -165,7 +172,7 @@ class DkgParams:
         """Bound on |d_j| = |d'_j| * theta^-1 (d'_j < P_key, theta^-1 < N)."""
         return self.field_key.bit_length() + self.bits + 1
 
-    def describe(self) -> dict[str, int]:
+    def describe(self) -> dict[str, int | str]:
         return {
             "bits": self.bits,
             "parties": self.parties,
@@ -175,6 +182,7 @@ class DkgParams:
             "trial_bound": self.trial_bound,
             "batch": self.batch,
             "biprimality_rounds": self.biprimality_rounds,
+            "multiplier": self.multiplier,
         }
 
 

@@ -274,7 +274,13 @@ class _Batch:
         survivors = self._sieved([k for k in alive if k in self.moduli])
         stats.survivors = len(survivors)
 
-        # Boneh-Franklin, one base for every survivor, then all bases for the first that passes
+        return (yield from self.finish(survivors, stats, started))
+
+    def finish(
+        self, survivors: list[int], stats: BatchStats, started: float
+    ) -> Generator[Step, Any, BatchOutcome]:
+        """Boneh-Franklin (one base for every survivor, then all bases for the first that
+        passes), the key stage for that one, the audit: the same for every multiplier."""
         key_share: KeyShare | None = None
         accepted: int | None = None
         passed = yield from self._biprimality(BIPRIME_FIRST, survivors)
@@ -391,19 +397,26 @@ class _Batch:
             return None
         return share
 
-    def _audit(self, accepted: int | None) -> Generator[Step, Any, int]:
-        """Reveal and replay the rejected candidates chosen for audit; raise on any deviation."""
+    def audit_choice(self, accepted: int | None, forced: set[int]) -> list[int]:
+        """Rejected candidates to open: ``forced`` ones, failed checks, and each other one with
+        public probability ``audit_fraction`` (a coin drawn after the batch is fixed)."""
         session = self.ctx.session
         transcript = payload_digest(self.commitments, sorted(self.moduli.items()))
-        chosen = [
+        return [
             k
             for k in range(self.size)
             if k != accepted
             and (
                 k in self.failed_checks
+                or k in forced
                 or derive.audit_coin(session, self.batch, k, transcript) < self.ctx.audit_fraction
             )
         ]
+
+    def _audit(self, accepted: int | None) -> Generator[Step, Any, int]:
+        """Reveal and replay the rejected candidates chosen for audit; raise on any deviation."""
+        session = self.ctx.session
+        chosen = self.audit_choice(accepted, set())
         if not chosen:
             return 0
         seeds = [self._tamper("audit-seed", k, None, [self.seeds[k]])[0] for k in chosen]

@@ -25,6 +25,7 @@ from coopetition.protocols.paillier.threshold import (
 from .machine import StepMachine
 from .params import DkgParams
 from .program import BatchOutcome, BatchStats, DkgContext, Tamper, batch_program
+from .program_additive import AdditiveSetup, additive_batch_program
 
 
 @dataclass(frozen=True)
@@ -79,10 +80,14 @@ class DkgRun:
             self.params, self.party, self.session, self.audit_fraction, self.tamper, self.observe
         )
         tried, history = 0, []
+        additive = self.params.multiplier == "additive"
+        setup = AdditiveSetup.generate(self.params) if additive else None
         for batch in range(self.max_batches):
-            machine = StepMachine(
-                self.party, self.parties, round=batch, program=batch_program(ctx, batch)
-            )
+            if setup is not None:
+                program = additive_batch_program(ctx, batch, setup)
+            else:
+                program = batch_program(ctx, batch)
+            machine = StepMachine(self.party, self.parties, round=batch, program=program)
             outcome: BatchOutcome = yield machine
             tried += outcome.stats.candidates
             history.append(outcome.stats)
