@@ -290,6 +290,18 @@ class WanSimulator:
         if self._heap[0].at < head:  # only an earlier head changes when the dispatcher wakes
             self._changed.set()
 
+    def departure_bound(self, src: PartyId, dst: PartyId) -> float:
+        """The virtual time by which every frame ``src`` handed over for ``dst`` at an earlier
+        instant has left ``src`` (finished serialisation behind the link's and the uplink's
+        queue; frames of the current instant are decided only once every task is blocked).
+
+        An upper bound for any one such frame (frames handed over after it count too). The
+        reliable layer uses it so that a frame still waiting in its sender's own queue on a slow
+        uplink is not taken for lost: its retransmission timer runs from departure, as TCP's
+        does (a kernel starts the timer when a segment goes on the wire, not when it is
+        written into the socket buffer)."""
+        return self._link_free.get((src, dst), -math.inf)
+
     # -- closing ---------------------------------------------------------------------------
 
     @property

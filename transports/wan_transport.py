@@ -29,6 +29,8 @@ class SimulatorPort(Protocol):
 
     def note_closed(self, party: PartyId) -> None: ...
 
+    def departure_bound(self, src: PartyId, dst: PartyId) -> float: ...
+
 
 class WanTransport(Transport):
     """One party's view of the simulated WAN: sends go through the simulator, receives are the
@@ -52,6 +54,11 @@ class WanTransport(Transport):
             raise UnknownPeer(f"party {peer} is not a peer of party {self.local_id}", peer=peer)
         self.check_frame_size(len(data), peer=peer)
         await self.sim.submit(self.local_id, peer, bytes(data))
+
+    def departure_bound(self, peer: PartyId) -> float:
+        """When every frame sent to ``peer`` before this instant will have left this host (see
+        ``WanSimulator.departure_bound``)."""
+        return self.sim.departure_bound(self.local_id, peer)
 
     async def receive(self) -> Frame:
         if self._closed:
