@@ -8,6 +8,8 @@ check the timer against the textbook serialisation time, and that real loss is s
 
 from __future__ import annotations
 
+import math
+
 import trio
 
 from coopetition.transports.memory import MemoryNetwork
@@ -73,7 +75,7 @@ async def test_a_lost_frame_in_a_queued_burst_is_still_repaired(autojump_clock):
     assert retransmissions > 0
 
 
-async def test_departure_bound_is_the_serialisation_time(autojump_clock):
+async def test_departure_is_the_serialisation_time(autojump_clock):
     ids = range(3)
     topo = Topology.uniform(ids, LinkSpec(latency=0.02, bandwidth=RATE), uplink=RATE)
     async with open_wan(MemoryNetwork(ids).transports(), topo) as (_, ts):
@@ -81,7 +83,11 @@ async def test_departure_bound_is_the_serialisation_time(autojump_clock):
         t0 = trio.current_time()
         await wan.send(1, b"x" * FRAME)
         await wan.send(2, b"y" * FRAME)
-        await trio.sleep(0.01)  # the instant's frames are decided once every task is blocked
+        await trio.sleep(0.05)  # the instant's frames are decided once every task is blocked
+        await wan.send(1, b"z" * FRAME)  # queues behind the first two on the uplink
+        await trio.sleep(0.01)
         # link 0->1 is free after one frame, link 0->2 waits for it on the shared uplink
-        assert abs(wan.departure_bound(1) - (t0 + 0.1)) < 1e-9
-        assert abs(wan.departure_bound(2) - (t0 + 0.2)) < 1e-9
+        assert abs(wan.departure(1, t0) - (t0 + 0.1)) < 1e-9
+        assert abs(wan.departure(2, t0) - (t0 + 0.2)) < 1e-9
+        assert abs(wan.departure(1, t0 + 0.05) - (t0 + 0.3)) < 1e-9
+        assert wan.departure(1, t0 - 1) == -math.inf  # nothing handed over then

@@ -62,7 +62,9 @@ class _Pending:
     deadline: float
     rto: float
     retries: int = 0
-    #: the timer has been moved to run from when the frame left the sender's own queue
+    #: when the copy in flight was handed to the inner transport
+    handed_over: float = 0.0
+    #: the timer has been moved to run from when that copy left the sender's own queue
     departed: bool = False
 
 
@@ -123,7 +125,7 @@ class ReliableTransport(Transport):
         # can move its deadline earlier (else a lost frame sent meanwhile waits for traffic).
         self._wait_scope: trio.CancelScope | None = None
         self.stats = ReliableStats()
-        self._departure_bound = getattr(inner, "departure_bound", _no_departure_bound)
+        self._departure = getattr(inner, "departure", _no_departure)
 
     async def connect(self) -> None:
         await self.inner.connect()
@@ -176,7 +178,7 @@ class ReliableTransport(Transport):
         now = trio.current_time()
         if not state.unacked:
             state.last_progress = now  # a new waiting period starts
-        state.unacked[seq] = _Pending(bytes(data), now, now + state.rto, state.rto)
+        state.unacked[seq] = _Pending(bytes(data), now, now + state.rto, state.rto, handed_over=now)
         self._set_earliest(now + state.rto)
         self.stats.data_frames += 1
         await self.inner.send(peer, encode(DATA, seq, bytes(data)))
@@ -268,15 +270,15 @@ class ReliableTransport(Transport):
         a 13.9 MB frame takes 2.8 s at 40 Mbit/s, so a broadcast of them waits minutes in the
         sender's own queue, and a timer counted from hand-over would retransmit frames that
         were never lost, each copy queueing behind the rest). Transports that cannot tell
-        (memory, TCP) keep the timer from hand-over. Asked once per copy: the bound is an upper
-        bound (it counts frames queued after this one), so a lost frame is retransmitted at
-        most that much later. The peer's silence (``last_progress``, which decides probing and
-        the burst after a healed partition) likewise starts only when the frames have left."""
+        (memory, TCP) keep the timer from hand-over. Asked once per copy, about the copy sent
+        last (``sent_at`` stays the first hand-over, for Karn's rule). The peer's silence
+        (``last_progress``, which decides probing and the burst after a healed partition)
+        likewise starts only when the frame has left."""
         pending.departed = True
-        bound = self._departure_bound(peer)
-        if bound + pending.rto > pending.deadline:
-            pending.deadline = bound + pending.rto
-            state.last_progress = max(state.last_progress, bound)
+        left = self._departure(peer, pending.handed_over)
+        if left + pending.rto > pending.deadline:
+            pending.deadline = left + pending.rto
+            state.last_progress = max(state.last_progress, left)
 
     def _sample_rtt(self, state: _PeerState, rtt: float) -> None:
         if state.srtt is None:
@@ -323,6 +325,7 @@ class ReliableTransport(Transport):
             for seq, pending in due:
                 pending.retries += 1
                 pending.departed = False  # the new copy queues behind whatever is queued now
+                pending.handed_over = now
                 pending.rto = min(self.rto_max, pending.rto * self.backoff)
                 pending.deadline = now + pending.rto
                 self._set_earliest(pending.deadline)
@@ -339,7 +342,7 @@ class ReliableTransport(Transport):
                 self._earliest = min(self._earliest, pending.deadline)
 
 
-def _no_departure_bound(peer: PartyId) -> float:
+def _no_departure(peer: PartyId, handed_over: float) -> float:
     return -math.inf
 
 

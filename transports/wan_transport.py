@@ -29,7 +29,7 @@ class SimulatorPort(Protocol):
 
     def note_closed(self, party: PartyId) -> None: ...
 
-    def departure_bound(self, src: PartyId, dst: PartyId) -> float: ...
+    def departure(self, src: PartyId, dst: PartyId, handed_over: float) -> float: ...
 
 
 class WanTransport(Transport):
@@ -55,10 +55,10 @@ class WanTransport(Transport):
         self.check_frame_size(len(data), peer=peer)
         await self.sim.submit(self.local_id, peer, bytes(data))
 
-    def departure_bound(self, peer: PartyId) -> float:
-        """When every frame sent to ``peer`` before this instant will have left this host (see
-        ``WanSimulator.departure_bound``)."""
-        return self.sim.departure_bound(self.local_id, peer)
+    def departure(self, peer: PartyId, handed_over: float) -> float:
+        """When the frames sent to ``peer`` up to ``handed_over`` left this host (see
+        ``WanSimulator.departure``)."""
+        return self.sim.departure(self.local_id, peer, handed_over)
 
     async def receive(self) -> Frame:
         if self._closed:
