@@ -271,14 +271,19 @@ class ReliableTransport(Transport):
         sender's own queue, and a timer counted from hand-over would retransmit frames that
         were never lost, each copy queueing behind the rest). Transports that cannot tell
         (memory, TCP) keep the timer from hand-over. Asked once per copy, about the copy sent
-        last (``sent_at`` stays the first hand-over, for Karn's rule). The peer's silence
-        (``last_progress``, which decides probing and the burst after a healed partition)
-        likewise starts only when the frame has left."""
+        last (``sent_at`` stays the first hand-over, for Karn's rule).
+
+        The peer's silence (``last_progress``, which decides probing and the burst after a
+        healed partition) moves to the departure only if it started no earlier than this
+        copy's hand-over (the wait began with this frame, or an ack came while it was queued):
+        the peer could not acknowledge a frame still in our queue. A silence that began before
+        (older frames unanswered, a partition) keeps running."""
         pending.departed = True
         left = self._departure(peer, pending.handed_over)
         if left + pending.rto > pending.deadline:
             pending.deadline = left + pending.rto
-            state.last_progress = max(state.last_progress, left)
+            if state.last_progress >= pending.handed_over:
+                state.last_progress = max(state.last_progress, left)
 
     def _sample_rtt(self, state: _PeerState, rtt: float) -> None:
         if state.srtt is None:
