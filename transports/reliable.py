@@ -62,6 +62,10 @@ class _Pending:
     deadline: float
     rto: float
     retries: int = 0
+    #: when the copy in flight was handed to the inner transport
+    handed_over: float = 0.0
+    #: the timer has been moved to run from when that copy left the sender's own queue
+    departed: bool = False
 
 
 @dataclass(slots=True)
@@ -121,6 +125,7 @@ class ReliableTransport(Transport):
         # can move its deadline earlier (else a lost frame sent meanwhile waits for traffic).
         self._wait_scope: trio.CancelScope | None = None
         self.stats = ReliableStats()
+        self._departure = getattr(inner, "departure", _no_departure)
 
     async def connect(self) -> None:
         await self.inner.connect()
@@ -173,7 +178,7 @@ class ReliableTransport(Transport):
         now = trio.current_time()
         if not state.unacked:
             state.last_progress = now  # a new waiting period starts
-        state.unacked[seq] = _Pending(bytes(data), now, now + state.rto, state.rto)
+        state.unacked[seq] = _Pending(bytes(data), now, now + state.rto, state.rto, handed_over=now)
         self._set_earliest(now + state.rto)
         self.stats.data_frames += 1
         await self.inner.send(peer, encode(DATA, seq, bytes(data)))
@@ -259,6 +264,27 @@ class ReliableTransport(Transport):
             async with self._acked:
                 self._acked.notify_all()
 
+    def _time_from_departure(self, peer: PartyId, state: _PeerState, pending: _Pending) -> None:
+        """When a frame's timer first fires, restart it from the time the frame left this host
+        if the inner transport can tell (the simulated WAN queues frames behind a slow uplink:
+        a 13.9 MB frame takes 2.8 s at 40 Mbit/s, so a broadcast of them waits minutes in the
+        sender's own queue, and a timer counted from hand-over would retransmit frames that
+        were never lost, each copy queueing behind the rest). Transports that cannot tell
+        (memory, TCP) keep the timer from hand-over. Asked once per copy, about the copy sent
+        last (``sent_at`` stays the first hand-over, for Karn's rule).
+
+        The peer's silence (``last_progress``, which decides probing and the burst after a
+        healed partition) moves to the departure only if it started no earlier than this
+        copy's hand-over (the wait began with this frame, or an ack came while it was queued):
+        the peer could not acknowledge a frame still in our queue. A silence that began before
+        (older frames unanswered, a partition) keeps running."""
+        pending.departed = True
+        left = self._departure(peer, pending.handed_over)
+        if left + pending.rto > pending.deadline:
+            pending.deadline = left + pending.rto
+            if state.last_progress >= pending.handed_over:
+                state.last_progress = max(state.last_progress, left)
+
     def _sample_rtt(self, state: _PeerState, rtt: float) -> None:
         if state.srtt is None:
             state.srtt, state.rttvar = rtt, rtt / 2
@@ -276,6 +302,8 @@ class ReliableTransport(Transport):
             due = []
             for seq in sorted(state.unacked):
                 pending = state.unacked[seq]
+                if pending.deadline <= now and not pending.departed:
+                    self._time_from_departure(peer, state, pending)
                 if pending.deadline > now:
                     self._earliest = min(self._earliest, pending.deadline)
                 else:
@@ -301,6 +329,8 @@ class ReliableTransport(Transport):
                 oldest = state.unacked[first]
             for seq, pending in due:
                 pending.retries += 1
+                pending.departed = False  # the new copy queues behind whatever is queued now
+                pending.handed_over = now
                 pending.rto = min(self.rto_max, pending.rto * self.backoff)
                 pending.deadline = now + pending.rto
                 self._set_earliest(pending.deadline)
@@ -315,6 +345,10 @@ class ReliableTransport(Transport):
             for _, pending in held_back:
                 pending.deadline = max(pending.deadline, oldest.deadline)
                 self._earliest = min(self._earliest, pending.deadline)
+
+
+def _no_departure(peer: PartyId, handed_over: float) -> float:
+    return -math.inf
 
 
 def _pack_sack(seqs: list[int]) -> bytes:

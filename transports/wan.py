@@ -23,10 +23,12 @@ by the same task, so one seed fixes every decision.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import heapq
 import math
 import random
+from collections import deque
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -112,6 +114,8 @@ class WanSimulator:
         self._link_seq: dict[Link, int] = {}
         self._link_free: dict[Link, float] = {}
         self._uplink_free: dict[PartyId, float] = {}
+        #: per link, (hand-over time, departure time) of recent frames (see ``departure``)
+        self._departures: dict[Link, deque[tuple[float, float]]] = {}
         self._rngs: dict[Link, random.Random] = {}
         self._link_arrival: dict[Link, float] = {}  # latest in-order arrival on each link
         # Submissions and close requests of the current instant, processed together once every
@@ -262,6 +266,10 @@ class WanSimulator:
         self._link_free[link] = done
         if up is not None:
             self._uplink_free[src] = done
+        queue = self._departures.setdefault(link, deque())
+        queue.append((now, done))
+        while len(queue) > 1 and queue[1][1] <= now:
+            queue.popleft()  # keep one departed frame: the answer for everything before it
 
         if u_loss < spec.loss:
             stats.frames_lost += 1
@@ -289,6 +297,23 @@ class WanSimulator:
             heapq.heappush(self._heap, _Event(at + fate.hold, src, dst, seq, copy, payload))
         if self._heap[0].at < head:  # only an earlier head changes when the dispatcher wakes
             self._changed.set()
+
+    def departure(self, src: PartyId, dst: PartyId, handed_over: float) -> float:
+        """The virtual time by which every frame ``src`` handed over for ``dst`` at or before
+        ``handed_over`` (an earlier instant: frames of the current instant are decided only
+        once every task is blocked) has left ``src``, i.e. finished serialisation behind the
+        link's and the uplink's queue; ``-inf`` if that was long enough ago to be forgotten
+        (before the oldest still-remembered frame's departure, itself in the past).
+
+        The reliable layer uses it so that a frame still waiting in its sender's own queue on a
+        slow uplink is not taken for lost: its retransmission timer runs from departure, as
+        TCP's does (a kernel starts the timer when a segment goes on the wire, not when it is
+        written into the socket buffer)."""
+        queue = self._departures.get((src, dst))
+        if not queue:
+            return -math.inf
+        index = bisect.bisect_right(queue, handed_over, key=lambda entry: entry[0])
+        return queue[index - 1][1] if index else -math.inf
 
     # -- closing ---------------------------------------------------------------------------
 

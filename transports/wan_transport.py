@@ -29,6 +29,8 @@ class SimulatorPort(Protocol):
 
     def note_closed(self, party: PartyId) -> None: ...
 
+    def departure(self, src: PartyId, dst: PartyId, handed_over: float) -> float: ...
+
 
 class WanTransport(Transport):
     """One party's view of the simulated WAN: sends go through the simulator, receives are the
@@ -52,6 +54,11 @@ class WanTransport(Transport):
             raise UnknownPeer(f"party {peer} is not a peer of party {self.local_id}", peer=peer)
         self.check_frame_size(len(data), peer=peer)
         await self.sim.submit(self.local_id, peer, bytes(data))
+
+    def departure(self, peer: PartyId, handed_over: float) -> float:
+        """When the frames sent to ``peer`` up to ``handed_over`` left this host (see
+        ``WanSimulator.departure``)."""
+        return self.sim.departure(self.local_id, peer, handed_over)
 
     async def receive(self) -> Frame:
         if self._closed:
