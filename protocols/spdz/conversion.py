@@ -16,6 +16,8 @@ round 1, each party j broadcasts
     see ``ranges``) or a proof of plaintext knowledge (offline phase, see below);
 round 2, each party broadcasts its decryption shares (with proofs) of
   Enc(x_t + sum_j r_jt) and Enc(alpha x_t + sum_j s_jt); everybody combines them to b_t, b'_t.
+  With tight range proofs these are packed several to a plaintext first (``open_bounded``,
+  ``packing``: every slot's interval is proved, so no slot overflows into the next).
 Shares: party 0 takes b_t - r_0t mod P, party j > 0 takes -r_jt mod P (likewise for MACs).
 
 Why masks need only proofs of knowledge in the offline phase: an honest party's mask is 2**kappa

@@ -21,7 +21,8 @@ published as in the forward direction, so Gadget 4 covers both.
 
 Gadget 4 (section VI-E-1), for records (Enc(a), Enc(b_j), Enc(c_j)): every value is range
 bounded by its proofs; each party adds range-proved masks r_j times P:
-Ef = Enc(a - sum b_j) * prod Enc(r_j)**P, joint decryption, and every party checks P | ef.
+Ef = Enc(a - sum b_j) * prod Enc(r_j)**P, joint decryption (packed several tests to a
+plaintext, ``PaillierParty.open_bounded``), and every party checks P | ef.
 Then alpha is released (joint decryption of Enc(alpha)) and the same test runs on
 Enc(alpha * sum b_j - sum c_j). The masks hide a - sum b_j (when it is a multiple of P) with
 kappa bits; the range proofs stop a cheater from forcing a wrap-around modulo N that would
