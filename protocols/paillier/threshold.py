@@ -335,6 +335,7 @@ def combine(
     context: ProofContext,
     *,
     signed: bool = True,
+    own: int | None = None,
 ) -> list[int]:
     """The plaintexts of ``ciphertexts`` from all m parties' decryption shares.
 
@@ -343,6 +344,10 @@ def combine(
     or a rejected proof ``CheatingDetected(culprit=party)``. ``context`` is the proof context
     with any prover: each party's proof is checked under its own id. Plaintexts are signed
     (in (-N/2, N/2)) unless ``signed=False``.
+
+    ``own`` is the calling party's id when ``shares_by_party[own]`` is the share it computed
+    itself with ``partial_decrypt`` (it never crossed the network): its shape is still checked,
+    its proof is not (a party does not re-verify its own share; the proof is for the others).
     """
     public = tpk.public
     cts = _ciphertext_list(public, ciphertexts)
@@ -358,7 +363,8 @@ def combine(
     if missing:
         raise MissingShares(sorted(missing))
     for party in range(tpk.parties):
-        verify_share(tpk, shares_by_party[party], cts, context)
+        if party != own:
+            verify_share(tpk, shares_by_party[party], cts, context)
     n, n2 = public.n_mpz, public.n2_mpz
     quarter = gmpy2.invert(4, n)
     out: list[int] = []

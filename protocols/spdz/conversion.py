@@ -16,6 +16,8 @@ round 1, each party j broadcasts
     see ``ranges``) or a proof of plaintext knowledge (offline phase, see below);
 round 2, each party broadcasts its decryption shares (with proofs) of
   Enc(x_t + sum_j r_jt) and Enc(alpha x_t + sum_j s_jt); everybody combines them to b_t, b'_t.
+  With tight range proofs these are packed several to a plaintext first (``open_bounded``,
+  ``packing``: every slot's interval is proved, so no slot overflows into the next).
 Shares: party 0 takes b_t - r_0t mod P, party j > 0 takes -r_jt mod P (likewise for MACs).
 
 Why masks need only proofs of knowledge in the offline phase: an honest party's mask is 2**kappa
@@ -56,6 +58,7 @@ from coopetition.protocols.zk.transcript import ProofContext, Transcript
 
 from . import field as F
 from .online import DEFAULT_KAPPA, Exchange, Program
+from .packing import Packing, capacity_bits, pack_slots
 from .ranges import Group, GroupSpec, RangeContributions
 from .shares import Share
 from .wire import (
@@ -311,7 +314,19 @@ class PaillierParty(RangeContributions):
             else share_from_wire(self.pk, replies[j].get("d"), len(cts), j)
             for j in range(self.parties)
         }
-        return combine(self.tpk, shares, cts, ctx)
+        return combine(self.tpk, shares, cts, ctx, own=self.party)
+
+    def open_bounded(
+        self, cts: list[int], bounds: Sequence[tuple[int, int]], phase: str
+    ) -> Program[list[int]]:
+        """Joint decryption of ciphertexts whose plaintexts lie in *proved* intervals [lo, hi],
+        packed several to a plaintext (``packing``). Only with exact range proofs (slack 0):
+        with interval proofs a bound is not proved, so each ciphertext is decrypted alone."""
+        if self.range_kind != RANGE:
+            return (yield from self.joint_decrypt(cts, phase))
+        layout = Packing.plan(bounds, capacity_bits(self.pk))
+        opened = yield from self.joint_decrypt(layout.pack(self.pk, cts), phase)
+        return layout.unpack(self.pk, opened)
 
     # -- authentication: ciphertexts -> shares with MACs ---------------------------------------
 
@@ -408,7 +423,10 @@ class PaillierParty(RangeContributions):
             ops.sum_ct(pk, [enc_mac[t]] + [s_all[j][t] for j in range(self.parties)])
             for t in range(n)
         ]
-        opened = yield from self.joint_decrypt(masked_x + masked_m, phase + "-open")
+        m = self.parties
+        bounds = [(1 - (1 << value_bits), (1 << value_bits) - 1 + m * ((1 << mask_bits) - 1))] * n
+        bounds += [(1 - (1 << mac_bits), (1 << mac_bits) - 1 + m * ((1 << mac_mask_bits) - 1))] * n
+        opened = yield from self.open_bounded(masked_x + masked_m, bounds, phase + "-open")
         share = self.local_shares(opened[:n], opened[n:], r_mine, s_mine)
         return Conversion(share=share, ciphertexts=[int(c) for c in cts], value_bits=value_bits)
 
@@ -538,21 +556,6 @@ def _combine(pk: PublicKey, values: Sequence[int], exponents: Sequence[int], mod
     for x in parallel.powmod_pairs([int(v) for v in values], list(exponents), modulus):
         acc = acc * x % modulus
     return int(acc)
-
-
-def pack_slots(widths: Sequence[int], capacity: int) -> list[list[tuple[int, int]]]:
-    """Greedy first-fit in order: groups of (slot index, bit offset) with total width <= capacity."""
-    groups: list[list[tuple[int, int]]] = []
-    used = capacity + 1
-    for i, w in enumerate(widths):
-        if w > capacity:
-            raise ValueError(f"a {w}-bit slot does not fit a {capacity}-bit plaintext")
-        if used + w > capacity:
-            groups.append([])
-            used = 0
-        groups[-1].append((i, used))
-        used += w
-    return groups
 
 
 @dataclass

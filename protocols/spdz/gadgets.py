@@ -21,7 +21,8 @@ published as in the forward direction, so Gadget 4 covers both.
 
 Gadget 4 (section VI-E-1), for records (Enc(a), Enc(b_j), Enc(c_j)): every value is range
 bounded by its proofs; each party adds range-proved masks r_j times P:
-Ef = Enc(a - sum b_j) * prod Enc(r_j)**P, joint decryption, and every party checks P | ef.
+Ef = Enc(a - sum b_j) * prod Enc(r_j)**P, joint decryption (packed several tests to a
+plaintext, ``PaillierParty.open_bounded``), and every party checks P | ef.
 Then alpha is released (joint decryption of Enc(alpha)) and the same test runs on
 Enc(alpha * sum b_j - sum c_j). The masks hide a - sum b_j (when it is a multiple of P) with
 kappa bits; the range proofs stop a cheater from forcing a wrap-around modulo N that would
@@ -72,6 +73,8 @@ class Gadget4Budget:
     rm_bits: int
     value_key_bits: int
     mac_key_bits: int
+    d_bits: int = 0
+    e_bits: int = 0
 
     @property
     def key_bits(self) -> int:
@@ -93,7 +96,7 @@ def gadget4_budget(a_bits: int, parties: int, kappa: int, slack_bits: int = 0) -
     e_bits = alpha_bits + share_bits + 1
     r_bits, rm_bits = d_bits + kappa, e_bits + kappa
     extra = F.P_BITS + slack_bits + lm + 3
-    return Gadget4Budget(r_bits, rm_bits, r_bits + extra, rm_bits + extra)
+    return Gadget4Budget(r_bits, rm_bits, r_bits + extra, rm_bits + extra, d_bits, e_bits)
 
 
 def gadget3_key_bits(value_bits: int, parties: int, kappa: int, slack_bits: int = 0) -> int:
@@ -187,6 +190,12 @@ def _masks(p: PaillierParty, counts: list[tuple[int, int]], phase: str) -> Progr
     ]
 
 
+def _test_bounds(diff_bits: int, mask_bits: int, m: int, n: int) -> list[tuple[int, int]]:
+    """Proved interval of diff + P * sum_j r_j with |diff| < 2**diff_bits, r_j in [0, 2**mask_bits)."""
+    high = (1 << diff_bits) - 1
+    return [(-high, high + F.P * m * ((1 << mask_bits) - 1))] * n
+
+
 def _check_multiples(values: list[int], what: str) -> None:
     bad = [i for i, v in enumerate(values) if int(v) % F.P != 0]
     if bad:
@@ -246,7 +255,11 @@ def verify_conversions(
         ops.add(pk, ops.sub(pk, enc_a[t], sum_b[t]), ops.mul_plain(pk, masks[t], F.P))
         for t in range(n)
     ]
-    opened = yield from p.joint_decrypt(ef, "gadget4-values")
+    # Packed several to a plaintext: d = a - sum b_j lies in (-2**d_bits, 2**d_bits) and
+    # sum r_j in [0, m (2**r_bits - 1)], both proved (``gadget4_budget``, ``packing``).
+    opened = yield from p.open_bounded(
+        ef, _test_bounds(budget.d_bits, r_bits, m, n), "gadget4-values"
+    )
     _check_multiples(opened, "a - sum of shares")
     # Step 7: release alpha (never twice; nothing may be authenticated under it afterwards).
     p.alpha_released = True
@@ -261,6 +274,9 @@ def verify_conversions(
             else ops.neg(pk, int(gmpy2.powmod(sum_b[t], -alpha, n2)))
         )
         em.append(ops.add(pk, ops.sub(pk, scaled, sum_c[t]), ops.mul_plain(pk, mac_masks[t], F.P)))
-    opened_m = yield from p.joint_decrypt(em, "gadget4-macs")
+    # alpha in [0, m (P - 1)] and the MAC shares are exact, so |e| < 2**e_bits likewise.
+    opened_m = yield from p.open_bounded(
+        em, _test_bounds(budget.e_bits, rm_bits, m, n), "gadget4-macs"
+    )
     _check_multiples(opened_m, "alpha * sum of shares - sum of MAC shares")
     return alpha % F.P

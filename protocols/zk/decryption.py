@@ -80,21 +80,29 @@ def _transcript(
     return t
 
 
+def _batch_coefficients(transcript: Transcript, count: int) -> list[int]:
+    """The rho_j of the small-exponent batch, drawn after every ciphertext and share is absorbed."""
+    return transcript.challenge_ints(count, BATCH_BITS, "batch")
+
+
+def _combined_ciphertext(
+    public: PublicKey, rho: Sequence[int], ciphertexts: Sequence[int]
+) -> gmpy2.mpz:
+    """C**4 with C = prod c_j**rho_j, by one multi-exponentiation (Pippenger)."""
+    n2 = public.n2_mpz
+    c_acc = group.multi_pow([(gmpy2.mpz(c), r) for c, r in zip(ciphertexts, rho, strict=True)], n2)
+    return gmpy2.powmod(c_acc, 4, n2)
+
+
 def _combined_bases(
     public: PublicKey, transcript: Transcript, ciphertexts: Sequence[int], shares: Sequence[int]
 ) -> tuple[gmpy2.mpz, gmpy2.mpz]:
-    """(C**4, S**2) for the batching coefficients drawn from the transcript."""
+    """(C**4, S**2) for the batching coefficients drawn from the transcript (the verifier's
+    side; the prover needs C only and computes nothing else, see ``prove_decryption_shares``)."""
     n2 = public.n2_mpz
-    count = len(ciphertexts)
-    rho = transcript.challenge_ints(count, BATCH_BITS, "batch")
-    opcount.tally("powmod_short", 2 * count)
-    powers = parallel.powmod_pairs([*ciphertexts, *shares], rho + rho, n2)
-    c_acc = gmpy2.mpz(1)
-    s_acc = gmpy2.mpz(1)
-    for j in range(count):
-        c_acc = c_acc * powers[j] % n2
-        s_acc = s_acc * powers[count + j] % n2
-    return gmpy2.powmod(c_acc, 4, n2), s_acc * s_acc % n2
+    rho = _batch_coefficients(transcript, len(ciphertexts))
+    s_acc = group.multi_pow([(gmpy2.mpz(s), r) for s, r in zip(shares, rho, strict=True)], n2)
+    return _combined_ciphertext(public, rho, ciphertexts), s_acc * s_acc % n2
 
 
 def prove_decryption_shares(
@@ -117,7 +125,9 @@ def prove_decryption_shares(
     transcript = _transcript(
         public, verification_base, verification_key, ciphertexts, shares, context
     )
-    base, _ = _combined_bases(public, transcript, ciphertexts, shares)
+    base = _combined_ciphertext(
+        public, _batch_coefficients(transcript, len(ciphertexts)), ciphertexts
+    )
     r = gmpy2.mpz(secrets.randbits(nonce_bits(share_bits)))
     opcount.tally("powmod", 2)
     a, b = parallel.powmod_pairs([base, verification_base], [r, r], n2)
