@@ -12,7 +12,8 @@ either come in from outside (``local_run``'s in-process shortcut; the run record
 given a ``KeySetup`` instead, are made by this party inside the session, right after setup:
 
     setup -> key (held share, or the in-session DKG) -> helen-offline (Paillier: MAC key,
-    dual masks) -> helen-mascot (MASCOT: triples, bits, masks) -> input -> ...
+    dual masks) -> helen-mascot (MASCOT set-up, its key bound to Enc(alpha_i), then triples,
+    bits, masks) -> input -> ...
 
 which is what one OS process per party (``coopetition party``) runs.
 """
@@ -44,6 +45,7 @@ from coopetition.protocols.helen.key_phase import KeySetup, key_phases
 from coopetition.protocols.helen.model import HelenModel, model_of
 from coopetition.protocols.helen.run_record import PhaseMeter
 from coopetition.protocols.paillier import ops
+from coopetition.protocols.spdz import mascot_keybind
 from coopetition.protocols.spdz.conversion import PaillierParty
 from coopetition.protocols.spdz.online import SpdzParty
 from coopetition.protocols.spdz.preprocessing import PreprocessingStore
@@ -90,6 +92,16 @@ class HelenRun:
     #: the proving steps, as seams: tests replace them in a subclass to play a cheating party
     prove_input = staticmethod(input_proof.prove)
     local_product = staticmethod(local_phase.local_product)
+    #: the per-party path's MAC-key binding (a cheater's subclass skips the local guard)
+    bind_mac_key = staticmethod(mascot_keybind.bind_mac_key)
+
+    def mascot_key_share(self, paillier: PaillierParty) -> int:
+        """The key share this party feeds MASCOT's COPE: the alpha_i inside its Enc(alpha_i).
+
+        A seam: tests override it to play a party whose MASCOT key differs from it, which the
+        binding in ``helen-mascot`` must catch.
+        """
+        return paillier.alpha_share
 
     def carry(
         self, step: coord.Coordinated
@@ -172,9 +184,9 @@ class HelenRun:
         )
         timed("offline", t0)
         t0 = time.perf_counter()
+        mascot = pre.mascot_party(me, len(everyone), self.session, self.mascot_key_share(paillier))
         made = yield self._machine(
-            pre.HelenMascotMachine,
-            pre.mascot_program(me, len(everyone), self.session, store.alpha_share, work),
+            pre.HelenMascotMachine, pre.mascot_program(mascot, paillier, work, self.bind_mac_key)
         )
         timed("mascot", t0)
         pre.merge(store, made)
