@@ -12,15 +12,14 @@ from __future__ import annotations
 import secrets
 import socket
 
-import numpy as np
 import pytest
 from test_bad_inputs import _one_line_error, _session
+from test_helen_per_party import assert_matches_plaintext_admm
 from test_helen_run import PARTIES, ROWS, insecure_config, wine_parts
 
 from coopetition.engine.errors import ConfigError
 from coopetition.main import main
 from coopetition.protocols.admm.objective import Objective
-from coopetition.protocols.helen import numerics as H
 from coopetition.protocols.helen.local_run import train_locally
 from coopetition.protocols.paillier import parallel, pools
 from coopetition.protocols.paillier.encryptor import Encryptor
@@ -115,12 +114,7 @@ async def test_a_short_helen_run_with_the_dask_backend_matches_plaintext_admm(da
     parts = wine_parts(features, parties=parties)
     config = insecure_config(Objective("lasso", lam=0.02 * PARTIES * ROWS), iterations=1)
     run = await train_locally(parts, config, session=b"helen-on-dask")
-    assert run.completed, run.errors
-    models = [r.model for r in run.results.values()]
-    assert all(np.array_equal(models[0], m) for m in models)
-    scales = config.scales(len(features), ROWS, parties)
-    plain = H.run_plaintext(parts, config.objective, scales.rho_quantised, config.iterations)
-    assert H.relative_l2(models[0], plain) <= 1e-3
+    assert_matches_plaintext_admm(run, parts, config)
     assert dask_pool.chunks > 0  # the run's exponentiation lists went to the cluster
 
 

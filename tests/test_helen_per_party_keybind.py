@@ -55,32 +55,23 @@ def assert_binding_abort(run) -> None:  # type: ignore[no-untyped-def]
     assert isinstance(run.errors.get(CHEATER), ProtocolAborted), run.errors
 
 
-async def test_a_party_whose_mascot_key_differs_from_its_enc_alpha_aborts_per_party():
-    parts = wine_parts(FEATURES)
-    run = await train_locally(
-        parts,
-        per_party_config(),
-        session=b"helen-per-party-keybind",
-        deadlines=SLOW_MACHINE,
-        per_party=True,
-        run_class={CHEATER: OtherMascotKey},
-    )
-    assert_binding_abort(run)
-
-
 class FarMascotKey(OtherMascotKey):
     offset = F.P - (1 << 200)  # a large shift the other way (alpha_1 - 2**200 mod P)
 
 
-@pytest.mark.long
-async def test_a_far_mascot_key_aborts_per_party_too():
+@pytest.mark.parametrize(
+    "cheater",
+    [OtherMascotKey, pytest.param(FarMascotKey, marks=pytest.mark.long)],
+    ids=["plus-one", "minus-2^200"],
+)
+async def test_a_party_whose_mascot_key_differs_from_its_enc_alpha_aborts_per_party(cheater):
     parts = wine_parts(FEATURES)
     run = await train_locally(
         parts,
         per_party_config(),
-        session=b"helen-per-party-keybind-far",
+        session=b"helen-per-party-keybind/" + cheater.__name__.encode(),
         deadlines=SLOW_MACHINE,
         per_party=True,
-        run_class={CHEATER: FarMascotKey},
+        run_class={CHEATER: cheater},
     )
     assert_binding_abort(run)

@@ -163,9 +163,15 @@ class HelenRun:
         return {"source": "given", "fingerprint": self.paillier.pk.fingerprint.hex()}
 
     def _per_party_setup(
-        self, scales: Any, timed: Any
+        self, scales: Any, timed: Any, setup: setup_phase.SetupResult
     ) -> Generator[PhaseMachine, Any, tuple[PaillierParty, PreprocessingStore]]:
-        """Key share, MAC key and every preprocessing item, made by this party over the bus."""
+        """Key share, MAC key and every preprocessing item, made by this party over the bus.
+
+        The Paillier side reuses this party's ring-Pedersen parameters from the setup phase
+        (checked there by every peer, and admitted there across processes when the agreed
+        digest says ``insecure``): a second modulus made in ``helen-offline`` would be refused
+        by peers in other processes as "not made through the insecure test option".
+        """
         cfg, me, everyone = self.config, self.party, self.parties
         assert self.key is not None and self.session is not None
         t0 = time.perf_counter()
@@ -177,6 +183,8 @@ class HelenRun:
             else {"interval_repetitions": cfg.interval_repetitions}
         )
         paillier = PaillierParty(share, self.session, **reps)
+        if setup.ring[me].bits >= paillier.ring_bits:  # else helen-offline makes a larger one
+            paillier.ring, paillier.ring_secret = setup.ring[me], setup.own_ring_secret
         work = pre.plan(cfg, scales)
         t0 = time.perf_counter()
         store = yield self._machine(
@@ -223,7 +231,7 @@ class HelenRun:
         )
         timed("setup", t0)
         if self.paillier is None:
-            self.paillier, self.store = yield from self._per_party_setup(scales, timed)
+            self.paillier, self.store = yield from self._per_party_setup(scales, timed, setup)
         p = self.paillier
         assert self.store is not None
         pk = p.pk
