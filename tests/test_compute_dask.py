@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 import socket
 
+import gmpy2
 import pytest
 from test_bad_inputs import _one_line_error, _session
 from test_helen_per_party import assert_matches_plaintext_admm
@@ -116,6 +117,19 @@ async def test_a_short_helen_run_with_the_dask_backend_matches_plaintext_admm(da
     run = await train_locally(parts, config, session=b"helen-on-dask")
     assert_matches_plaintext_admm(run, parts, config)
     assert dask_pool.chunks > 0  # the run's exponentiation lists went to the cluster
+
+
+def test_a_failed_chunk_leaves_no_number_in_the_worker_logs(dask_pool):
+    """Dask logs a failed task's arguments: they are sealed, so the exponent never shows."""
+    secret = secrets.randbits(1024) | (1 << 1023)
+    future = dask_pool.submit(parallel.timed_chunk, gmpy2.powmod_base_list, [secret], secret, 0)
+    with pytest.raises(ValueError, match="'mod' must be > 0"):
+        future.result()
+    client = dask_pool.pool.client
+    logs = "\n".join(line for lines in client.get_worker_logs().values() for _, line in lines)
+    assert "Compute Failed" in logs or "sealed" in logs, logs[-2000:]  # the failure was logged
+    for text in (str(secret), hex(secret)[2:], str(secret)[:40]):
+        assert text not in logs
 
 
 def _dead_address() -> str:
