@@ -132,6 +132,39 @@ def test_a_failed_chunk_leaves_no_number_in_the_worker_logs(dask_pool):
         assert text not in logs
 
 
+def _executed(client) -> int:  # type: ignore[no-untyped-def]
+    """Tasks the cluster's workers have run so far."""
+    counts = client.run(lambda dask_worker: dask_worker.state.executed_count)
+    return sum(counts.values())
+
+
+@pytest.mark.long
+@pytest.mark.processes
+def test_helen_party_over_tcp_with_the_dask_backend(tmp_path, scheduler):
+    """Three ``coopetition party`` processes; party 0's file says backend = "dask"."""
+    from helen_hosts import make_hosts, run_parties, write_secret
+    from test_helen_tcp import FEATURES, assert_matches_admm, config, helen_table
+
+    from coopetition.protocols.helen.local_run import dealer_key
+    from coopetition.protocols.paillier.serialize import encode_key_share
+
+    parts = wine_parts(FEATURES)
+    hosts = make_hosts(tmp_path, parts, helen_table(), key_share=True)
+    dealer = dealer_key(PARTIES, config())
+    for i, host in enumerate(hosts):
+        write_secret(host / f"party{i}.share", encode_key_share(dealer.key_share(i)))
+    party0 = hosts[0] / "party0.toml"
+    party0.write_text(
+        party0.read_text() + f'\n[compute]\nbackend = "dask"\nscheduler = "{scheduler}"\n'
+    )
+    with distributed.Client(scheduler, set_as_default=False) as client:
+        before = _executed(client)
+        outcomes = run_parties(hosts)
+        ran = _executed(client) - before
+    assert_matches_admm(outcomes, parts)
+    assert ran > 0  # party 0's exponentiation lists ran on the cluster
+
+
 def _dead_address() -> str:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
