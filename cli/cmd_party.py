@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from coopetition.cli_progress import RoundPrinter
 from coopetition.engine.errors import ConfigError, ProtocolAborted
 from coopetition.party_config import PartyFile, load_party_file
 from coopetition.party_run import aborted_dict, run_party_file, single_instance
+from coopetition.protocols.paillier.pools import open_pool
 from coopetition.tabular import Table, load_table
 
 EXAMPLE = """example:
@@ -104,9 +106,10 @@ def run_one_party(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None,
         rows=int(table.X.shape[0]),
         features=int(table.X.shape[1]),
         connect_timeout_s=spec.connect_timeout,
+        compute=spec.compute.backend,
     )
     try:
-        with single_instance(spec):
+        with single_instance(spec), compute_pool(spec):
             outcome = trio.run(lambda: run_party_file(spec, table, log=log, progress=progress))
         code = 0
     except ProtocolAborted as exc:
@@ -118,6 +121,12 @@ def run_one_party(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None,
         return 2, None, spec
     outcome["wall_seconds"] = round(time.perf_counter() - started, 3)
     return code, outcome, spec
+
+
+def compute_pool(spec: PartyFile) -> AbstractContextManager[Any]:
+    """The party's ``[compute]`` backend for its bulk exponentiations, for the whole run."""
+    c = spec.compute
+    return open_pool(c.backend, c.scheduler, timeout=c.connect, where=str(spec.config_path))
 
 
 def _progress(spec: PartyFile) -> RoundPrinter:

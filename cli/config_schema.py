@@ -163,11 +163,23 @@ class PartyTable(_Table):
     key_share: str | None = None
 
 
+class ComputeTable(_Table):
+    """Where this party's bulk exponentiations run (its own choice; docs/deployment.md)."""
+
+    #: "threads" (this process), "processes" (this machine), "dask" (the party's cluster)
+    backend: Literal["threads", "processes", "dask"] = "threads"
+    #: the Dask scheduler's address, e.g. "tcp://10.0.0.5:8786" (backend = "dask" only)
+    scheduler: str | None = None
+    #: seconds to reach the scheduler and see a worker before giving up
+    connect: Positive = 10.0
+
+
 class PartyDoc(_Table):
     """A party's file; the session tables may be inline instead of in a shared file."""
 
     party: PartyTable
     deadlines: DeadlinesTable = msgspec.field(default_factory=DeadlinesTable)
+    compute: ComputeTable = msgspec.field(default_factory=ComputeTable)
     data: DataTable | None = None
     session: SessionTable | None = None
     admm: AdmmTable | None = None

@@ -19,6 +19,7 @@ from nacl.signing import SigningKey, VerifyKey
 
 from coopetition.config_schema import (
     AdmmTable,
+    ComputeTable,
     CopmlTable,
     DataTable,
     DeadlinesTable,
@@ -65,6 +66,8 @@ class PartyFile:
     helen: HelenTable | None = None
     key_share_path: Path | None = None
     copml: CopmlTable | None = None
+    #: where the party's bulk exponentiations run (``[compute]``; ``pools.open_pool``)
+    compute: ComputeTable = field(default_factory=ComputeTable)
 
 
 def parse_address(text: Any, *, what: str) -> tuple[str, int]:
@@ -225,6 +228,13 @@ def load_party_file(path: Path) -> PartyFile:
     key_path = base / party.key_file
     if session_table.protocol == "helen" and helen_table is None:
         raise ConfigError(f'{where}: protocol = "helen" needs a [helen] table')
+    compute = doc.compute
+    if (compute.backend == "dask") != (compute.scheduler is not None):
+        raise ConfigError(
+            f"{path}: [compute] scheduler = 'tcp://host:port' goes with backend = 'dask' "
+            f"(and only with it); got backend = {compute.backend!r}, scheduler = "
+            f"{compute.scheduler!r}"
+        )
     return PartyFile(
         party_id=party.id,
         signing_key=read_private_key(key_path),
@@ -242,6 +252,7 @@ def load_party_file(path: Path) -> PartyFile:
         helen=helen_table,
         key_share_path=None if party.key_share is None else base / party.key_share,
         copml=copml_table,
+        compute=compute,
     )
 
 

@@ -27,6 +27,11 @@ Backends:
   steps from the party's cancellation, so only the phase deadline cancels them there.)
 * ``ProcessCompute`` sends the function to worker processes with trio-parallel, for real runs
   where the event loop must stay responsive (heartbeats, other peers).
+
+Inside an offloaded step, the bulk exponentiation lists go one level further: to the pool of
+``protocols.paillier.parallel`` (this process's threads by default; worker processes or the
+party's own Dask cluster with ``[compute] backend``, see ``paillier.pools``). The step itself
+stays here; only lists of (base, exponent, modulus) travel.
 """
 
 from __future__ import annotations

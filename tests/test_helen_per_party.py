@@ -45,7 +45,7 @@ def assert_matches_plaintext_admm(run, parts, config):
     assert run.completed, run.errors
     models = [r.model for r in run.results.values()]
     assert all(np.array_equal(models[0], mdl) for mdl in models)
-    scales = config.scales(len(FEATURES), ROWS, PARTIES)
+    scales = config.scales(parts[0][0].shape[1], ROWS, len(parts))
     plain = H.run_plaintext(parts, config.objective, scales.rho_quantised, config.iterations)
     assert H.relative_l2(models[0], plain) <= 1e-3
     return scales

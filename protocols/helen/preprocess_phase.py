@@ -7,19 +7,23 @@ iterations, objective; see ``plan``):
    carry ciphertexts: each party's MAC key share alpha_i with its interval-proved Enc(alpha_i)
    (Gadgets 3 and 4 need the encrypted key), and the dual-form masks of Gadget 3's way back
    (authenticated shares *and* the public ciphertext of each mask).
-2. ``helen-mascot``: MASCOT (OT-based, ``MascotParty``) under the same MAC key share, for the
-   triples, bits and truncation/comparison masks of the SPDZ coordination; its batches are then
-   moved into the Paillier phase's store.
+2. ``helen-mascot``: MASCOT (OT-based, ``MascotParty``) under the same MAC key share: its base
+   OTs and COPE set-up, then the MAC-key binding (``mascot_keybind``: one random MASCOT value
+   converted through Gadget 3 under the published Enc(alpha_i) and compared, so a party whose
+   COPE key differs from the plaintext of its Enc(alpha_i) makes the phase abort before any
+   item is made), then the triples, bits and truncation/comparison masks of the SPDZ
+   coordination; its batches are then moved into the Paillier phase's store.
 
 Every broadcast goes through the engine's consistent broadcast (``ProgramMachine``); MASCOT's
 OT messages are point-to-point (``MascotMachine``). Nothing here needs another party's secret,
-so it is what ``coopetition party`` runs; ``local_run`` keeps an in-process shortcut for tests.
-Known gap (docs/crypto.md, MASCOT chapter): nothing proves that the alpha_i a party feeds to
-MASCOT equals the plaintext of its Enc(alpha_i).
+so it is what ``coopetition party`` runs; ``local_run`` keeps an in-process shortcut for tests
+(which runs the same binding, through ``LocalMascot``). docs/crypto.md, "MAC key binding", says
+what the binding proves and why its abort names nobody.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -29,6 +33,7 @@ from coopetition.protocols.helen import coordinate_phase as coord
 from coopetition.protocols.helen.config import HelenConfig
 from coopetition.protocols.spdz.conversion import PaillierParty
 from coopetition.protocols.spdz.mascot import MascotParty
+from coopetition.protocols.spdz.mascot_keybind import bind_mac_key
 from coopetition.protocols.spdz.mascot_machine import MascotMachine
 from coopetition.protocols.spdz.offline import OfflineParty
 from coopetition.protocols.spdz.pairwise import MixedProgram
@@ -87,15 +92,30 @@ def paillier_offline_program(
     return (yield from offline.fill(bounded=(work.dual,)))
 
 
+#: the binding step's signature (``bind_mac_key``; a test's cheater skips its local guard)
+Binder = Callable[[MascotParty, PaillierParty], MixedProgram[None]]
+
+
+def mascot_party(party: int, parties: int, session: bytes, alpha_share: int) -> MascotParty:
+    """This party's MASCOT instance for the run, keyed with ``alpha_share``."""
+    return MascotParty(party, parties, session + b"/helen-mascot", alpha_share=alpha_share)
+
+
 def mascot_program(
-    party: int,
-    parties: int,
-    session: bytes,
-    alpha_share: int,
+    mascot: MascotParty,
+    paillier: PaillierParty,
     work: PreprocessingPlan,
+    bind: Binder = bind_mac_key,
 ) -> MixedProgram[PreprocessingStore]:
-    """MASCOT's base OTs and COPE set-up, then triples, bits and masks under ``alpha_share``."""
-    mascot = MascotParty(party, parties, session + b"/helen-mascot", alpha_share=alpha_share)
+    """MASCOT's base OTs and COPE set-up, the binding of its key share to Enc(alpha_i), then
+    triples, bits and masks.
+
+    The binding runs before any item is made: a mismatch aborts the phase (``MacCheckFailed``,
+    anonymous) after one conversion rather than after the whole preprocessing, and a retired
+    ``MascotParty`` refuses every further step.
+    """
+    yield from mascot.setup()
+    yield from bind(mascot, paillier)
     return (yield from mascot.fill(triples=work.triples, bits=work.bits, bounded=work.bounded))
 
 
@@ -109,5 +129,6 @@ def provenance(work: PreprocessingPlan) -> str:
     return (
         "per party over the bus: MASCOT (triples "
         f"{work.triples}, bits {work.bits}, masks {sum(c for _, c in work.bounded)}); "
-        f"threshold-Paillier offline phase (MAC key with Enc(alpha_i), {work.dual[1]} dual masks)"
+        f"threshold-Paillier offline phase (MAC key with Enc(alpha_i), {work.dual[1]} dual masks); "
+        "MASCOT key bound to Enc(alpha_i)"
     )

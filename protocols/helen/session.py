@@ -12,7 +12,8 @@ either come in from outside (``local_run``'s in-process shortcut; the run record
 given a ``KeySetup`` instead, are made by this party inside the session, right after setup:
 
     setup -> key (held share, or the in-session DKG) -> helen-offline (Paillier: MAC key,
-    dual masks) -> helen-mascot (MASCOT: triples, bits, masks) -> input -> ...
+    dual masks) -> helen-mascot (MASCOT set-up, its key bound to Enc(alpha_i), then triples,
+    bits, masks) -> input -> ...
 
 which is what one OS process per party (``coopetition party``) runs.
 """
@@ -44,6 +45,7 @@ from coopetition.protocols.helen.key_phase import KeySetup, key_phases
 from coopetition.protocols.helen.model import HelenModel, model_of
 from coopetition.protocols.helen.run_record import PhaseMeter
 from coopetition.protocols.paillier import ops
+from coopetition.protocols.spdz import mascot_keybind
 from coopetition.protocols.spdz.conversion import PaillierParty
 from coopetition.protocols.spdz.online import SpdzParty
 from coopetition.protocols.spdz.preprocessing import PreprocessingStore
@@ -90,6 +92,16 @@ class HelenRun:
     #: the proving steps, as seams: tests replace them in a subclass to play a cheating party
     prove_input = staticmethod(input_proof.prove)
     local_product = staticmethod(local_phase.local_product)
+    #: the per-party path's MAC-key binding (a cheater's subclass skips the local guard)
+    bind_mac_key = staticmethod(mascot_keybind.bind_mac_key)
+
+    def mascot_key_share(self, paillier: PaillierParty) -> int:
+        """The key share this party feeds MASCOT's COPE: the alpha_i inside its Enc(alpha_i).
+
+        A seam: tests override it to play a party whose MASCOT key differs from it, which the
+        binding in ``helen-mascot`` must catch.
+        """
+        return paillier.alpha_share
 
     def carry(
         self, step: coord.Coordinated
@@ -151,9 +163,15 @@ class HelenRun:
         return {"source": "given", "fingerprint": self.paillier.pk.fingerprint.hex()}
 
     def _per_party_setup(
-        self, scales: Any, timed: Any
+        self, scales: Any, timed: Any, setup: setup_phase.SetupResult
     ) -> Generator[PhaseMachine, Any, tuple[PaillierParty, PreprocessingStore]]:
-        """Key share, MAC key and every preprocessing item, made by this party over the bus."""
+        """Key share, MAC key and every preprocessing item, made by this party over the bus.
+
+        The Paillier side reuses this party's ring-Pedersen parameters from the setup phase
+        (checked there by every peer, and admitted there across processes when the agreed
+        digest says ``insecure``): a second modulus made in ``helen-offline`` would be refused
+        by peers in other processes as "not made through the insecure test option".
+        """
         cfg, me, everyone = self.config, self.party, self.parties
         assert self.key is not None and self.session is not None
         t0 = time.perf_counter()
@@ -165,6 +183,8 @@ class HelenRun:
             else {"interval_repetitions": cfg.interval_repetitions}
         )
         paillier = PaillierParty(share, self.session, **reps)
+        if setup.ring[me].bits >= paillier.ring_bits:  # else helen-offline makes a larger one
+            paillier.ring, paillier.ring_secret = setup.ring[me], setup.own_ring_secret
         work = pre.plan(cfg, scales)
         t0 = time.perf_counter()
         store = yield self._machine(
@@ -172,9 +192,9 @@ class HelenRun:
         )
         timed("offline", t0)
         t0 = time.perf_counter()
+        mascot = pre.mascot_party(me, len(everyone), self.session, self.mascot_key_share(paillier))
         made = yield self._machine(
-            pre.HelenMascotMachine,
-            pre.mascot_program(me, len(everyone), self.session, store.alpha_share, work),
+            pre.HelenMascotMachine, pre.mascot_program(mascot, paillier, work, self.bind_mac_key)
         )
         timed("mascot", t0)
         pre.merge(store, made)
@@ -211,7 +231,7 @@ class HelenRun:
         )
         timed("setup", t0)
         if self.paillier is None:
-            self.paillier, self.store = yield from self._per_party_setup(scales, timed)
+            self.paillier, self.store = yield from self._per_party_setup(scales, timed, setup)
         p = self.paillier
         assert self.store is not None
         pk = p.pk

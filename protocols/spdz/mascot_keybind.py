@@ -44,6 +44,11 @@ from .online import Exchange
 from .pairwise import MixedProgram as Program
 
 PHASE = "mascot-key-binding"
+#: the reason's prefix when the binding fails (no culprit: see the module docstring)
+FAILED = (
+    "MASCOT MAC key binding failed (some party's MASCOT key share is not the alpha_i of its "
+    "Enc(alpha_i), or it published another share than its MASCOT one)"
+)
 
 
 def bind_mac_key(mascot: MascotParty, paillier: PaillierParty) -> Program[None]:
@@ -86,6 +91,9 @@ def _rounds(mascot: MascotParty, paillier: PaillierParty) -> Program[None]:
     conv = yield from paillier.authenticate([enc_r], bound, mode="knowledge", phase=PHASE)
     spdz = mascot.online()
     diff = yield from spdz.open(r - conv.share)
-    yield from spdz.mac_check()
+    try:
+        yield from spdz.mac_check()
+    except MacCheckFailed as exc:  # say which check failed: the abort names nobody either way
+        raise MacCheckFailed(f"{FAILED}: {exc.reason}") from exc
     if int(diff[0]) % F.P != 0:  # unreachable unless the MAC check was forged (2/P)
-        raise MacCheckFailed("MASCOT MAC key binding: the two sharings of r differ")
+        raise MacCheckFailed(f"{FAILED}: the two sharings of r differ")
