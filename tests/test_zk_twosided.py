@@ -166,3 +166,31 @@ def test_production_size_catches_a_wrong_product(bits):
     ea, eb, ec, proof = _cheat(pk, (3, 3, 2), (2, 1))
     with pytest.raises(ProofRejected):
         twosided.verify(pk, ea, eb, ec, proof, CTX)
+
+
+def fresh_instance(pk, r: int, k: int, c: int, seed: int = 0, wrong: tuple | None = None):
+    """C = A B encrypted afresh from the integer product; the prover knows rb and rc."""
+    rng = np.random.default_rng(seed)
+    a = [[int(x) for x in row] for row in rng.integers(-(2**40), 2**40, (r, k))]
+    b = [[int(x) for x in row] for row in rng.integers(-(2**40), 2**40, (k, c))]
+    prod = (np.array(a, dtype=object) @ np.array(b, dtype=object)).tolist()
+    if wrong is not None:
+        prod[wrong[0]][wrong[1]] += 1
+    ea, ra = gadgets.encrypt_matrix(pk, a)
+    eb, rb = gadgets.encrypt_matrix(pk, b)
+    ec, rc = gadgets.encrypt_matrix(pk, prod)
+    return a, ea, ra, eb, rb, ec, rc
+
+
+@pytest.mark.parametrize("shape", [(3, 2, 4), (4, 4, 1), (1, 3, 2), (3, 3, 3)])
+def test_fresh_product_honest_and_one_unit_off_is_rejected(shape):
+    a, ea, ra, eb, rb, ec, rc = fresh_instance(PK, *shape, seed=11)
+    proof = twosided.prove(PK, ea, eb, ec, a, ra, CTX, fresh=(rb, rc))
+    twosided.verify(PK, ea, eb, ec, proof, CTX)
+    wrong = (shape[0] - 1, shape[2] - 1)
+    a, ea, ra, eb, rb, ec, rc = fresh_instance(PK, *shape, seed=11, wrong=wrong)
+    with pytest.raises(ValueError):
+        twosided.prove(PK, ea, eb, ec, a, ra, CTX, fresh=(rb, rc))
+    forged = twosided.prove(PK, ea, eb, ec, a, ra, CTX, fresh=(rb, rc), _check=False)
+    with pytest.raises(ProofRejected):
+        twosided.verify(PK, ea, eb, ec, forged, CTX)

@@ -90,6 +90,15 @@ def _cols_times(s: list[int], m: Sequence[Sequence[mpz | int]], modulus: mpz | i
     ]
 
 
+def signed_power_mod(x: mpz, e: int, modulus: int) -> mpz:
+    """x^e mod ``modulus`` for a signed e (inversion for e < 0)."""
+    return (
+        group.powmod(gmpy2.invert(x, modulus), -e, modulus)
+        if e < 0
+        else group.powmod(x, e, modulus)
+    )
+
+
 def reduced_statement(
     pk: PublicKey, ea: Matrix, eb: Matrix, ec: Matrix, s: list[int], v: list[int]
 ) -> tuple[list[mpz], list[mpz], mpz]:
@@ -111,13 +120,17 @@ def prove(
     ctx: ProofContext,
     gammas: Matrix | None = None,
     *,
+    fresh: tuple[Matrix, Matrix] | None = None,
     encryptor: Encryptor | None = None,
     _check: bool = True,
 ) -> TwoSidedProof:
     """Prove Dec(ec) = A Dec(eb), where ``ec = gadgets.matmul_encrypted(pk, a, eb, gammas)``.
 
     ``ea[i][h] = Enc(a[i][h]; ra[i][h])``; matrices are nested lists of ints or numpy arrays.
-    ``_check`` (default on) refuses a witness that does not match, before anything is sent.
+    ``fresh = (rb, rc)`` instead: ``eb = Enc(B; rb)`` and ``ec = Enc(A B; rc)`` freshly
+    encrypted from the integer product (r c encryptions instead of r k c exponentiations; the
+    verifier's statement is the same). ``_check`` (default on) refuses a witness that does not
+    match, before anything is sent.
     """
     group.check_key(pk)
     n, n2 = pk.n, pk.n_square
@@ -127,16 +140,24 @@ def prove(
     ebv = _rows_times(eb, v, n2)
     a_s = [sum(si * int(a[i][h]) for i, si in enumerate(s)) for h in range(k)]
     ra_s = _cols_times(s, ra, n)
-    fresh = [group.encrypt_fresh(pk, 0, encryptor) for _ in range(k)]
-    pis = [pi for _, pi in fresh]
-    products = [int(signed_power(pk, ebv[h], a_s[h]) * fresh[h][0] % n2) for h in range(k)]
-    # Enc(s^T C v) / prod_h P_h = (prod_ij gamma_ij^(s_i v_j) / prod_h pi_h)^N exactly
-    num = mpz(1)
-    if gammas is not None:
-        num = _combine(list(zip(_rows_times(gammas, v, n), s, strict=True)), n)
+    masks = [group.encrypt_fresh(pk, 0, encryptor) for _ in range(k)]  # (pi_h^N, pi_h)
+    pis = [pi for _, pi in masks]
+    products = [int(signed_power(pk, ebv[h], a_s[h]) * masks[h][0] % n2) for h in range(k)]
     den = mpz(1)
     for pi in pis:
         den = den * pi % n
+    if fresh is None:
+        # Enc(s^T C v) / prod_h P_h = (prod_ij gamma_ij^(s_i v_j) / prod_h pi_h)^N exactly
+        num = mpz(1)
+        if gammas is not None:
+            num = _combine(list(zip(_rows_times(gammas, v, n), s, strict=True)), n)
+    else:
+        # s^T C v = sum_h a'_h (Bv)_h over the integers, so the ratio is an N-th power of
+        # prod_ij rc_ij^(s_i v_j) / prod_h (R_Bv,h^(a'_h) pi_h), R_Bv,h = prod_j rb_hj^(v_j)
+        rb, rc = (_rows(x) for x in fresh)
+        num = _combine(list(zip(_rows_times(rc, v, n), s, strict=True)), n)
+        for h, rbv in enumerate(_rows_times(rb, v, n)):
+            den = den * signed_power_mod(rbv, a_s[h], n) % n
     root = int(num * gmpy2.invert(den, n) % n)
     if _check:
         ec_sv = _combine(list(zip(_rows_times(ec, v, n2), s, strict=True)), n2)
