@@ -37,6 +37,7 @@ BENCHMARKS = (
     "dkg",
     "helen",
     "helen-offload",
+    "helen-prep",
 )
 #: the epilog when a benchmark module names no ``EXAMPLE`` of its own (a quick, valid command)
 EXAMPLE = "coopetition bench {name} --json"
