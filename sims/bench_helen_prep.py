@@ -118,7 +118,7 @@ def _one_d(pk: PublicKey, params: rpm.RingPedersen, d: int, old: bool) -> dict[s
     evt, rvt = [list(c) for c in zip(*ev, strict=True)], [list(c) for c in zip(*rv, strict=True)]
     pctx = ProofContext(b"bench-helen-prep", "product", 0, 1)
 
-    def new_product() -> twosided.TwoSidedProof:
+    def new_product() -> tuple[list[list[int]], twosided.TwoSidedProof]:
         prod = (np.array(Vt, dtype=object) @ np.array(V, dtype=object)).tolist()
         ec, rc = gadgets.encrypt_matrix(pk, prod)
         return ec, twosided.prove(pk, evt, ev, ec, Vt, rvt, pctx, fresh=(rv, rc))

@@ -39,7 +39,13 @@ from coopetition.protocols.paillier.encryptor import Encryptor
 from coopetition.protocols.paillier.keys import PublicKey
 from coopetition.protocols.zk import codec, equality, group, multiplication
 from coopetition.protocols.zk.equality import EqualityProof
-from coopetition.protocols.zk.gadgets import Matrix, _rows, _shapes, signed_power
+from coopetition.protocols.zk.gadgets import (
+    Matrix,
+    _rows,
+    _shapes,
+    signed_power,
+    statement_elements,
+)
 from coopetition.protocols.zk.group import Equation
 from coopetition.protocols.zk.multiplication import MultiplicationProof
 from coopetition.protocols.zk.transcript import ProofContext, Transcript
@@ -192,19 +198,7 @@ def equations(
     ea, eb, ec = _rows(ea), _rows(eb), _rows(ec)
     if not isinstance(proof, TwoSidedProof):
         raise blame.reject("product proof is not a TwoSidedProof")
-    r, k, c = _shapes(ea, eb, ec, blame)
-    ea_ = [
-        [group.element(pk, x, f"Enc(A)[{i}][{h}]", blame) for h, x in enumerate(row)]
-        for i, row in enumerate(ea)
-    ]
-    eb_ = [
-        [group.element(pk, x, f"Enc(B)[{h}][{j}]", blame) for j, x in enumerate(row)]
-        for h, row in enumerate(eb)
-    ]
-    ec_ = [
-        [group.element(pk, x, f"Enc(C)[{i}][{j}]", blame) for j, x in enumerate(row)]
-        for i, row in enumerate(ec)
-    ]
+    (r, k, c), (ea_, eb_, ec_) = statement_elements(pk, ea, eb, ec, blame)
     products = [
         group.element(pk, x, f"product P[{h}]", blame)
         for h, x in enumerate(group.sequence(proof.products, k, "products", blame))
