@@ -166,6 +166,11 @@ def test_production_size_catches_a_wrong_product(bits):
     ea, eb, ec, proof = _cheat(pk, (3, 3, 2), (2, 1))
     with pytest.raises(ProofRejected):
         twosided.verify(pk, ea, eb, ec, proof, CTX)
+    # input preparation's way: a fresh Enc(A B) one unit off in one entry
+    a, ea, ra, eb, rb, ec, rc = fresh_instance(pk, 3, 3, 3, seed=6, wrong=(0, 2))
+    forged = twosided.prove(pk, ea, eb, ec, a, ra, CTX, fresh=(rb, rc), _check=False)
+    with pytest.raises(ProofRejected):
+        twosided.verify(pk, ea, eb, ec, forged, CTX)
 
 
 def fresh_instance(pk, r: int, k: int, c: int, seed: int = 0, wrong: tuple | None = None):
