@@ -14,7 +14,8 @@ For each d of ``--features`` (one party's synthetic data, in this process, CPU s
   and one verification, against the same with Gadget 1. Per party per iteration:
   prove + (m - 1) verifications.
 
-Costs are CPU seconds and E = one full 2048-bit r^N mod N^2 measured in this process. With two
+Every encryption and proof nonce uses a DJN ``Encryptor`` (fixed-base tables, built before
+timing), as Helen's parties do. Costs are CPU seconds and E = one full 2048-bit r^N mod N^2 measured in this process. With two
 or more d, each per-party cost is fitted as a d^2 + b d and extrapolated to ``--project-d``
 (labelled ``projected``). Nothing is written unless ``--out`` is given.
 """
@@ -36,6 +37,7 @@ from coopetition.engine.errors import ConfigError
 from coopetition.protocols.fixedpoint import HelenScales
 from coopetition.protocols.helen import input_proof, local_phase, numerics
 from coopetition.protocols.helen.config import SECURE_KEY_BITS
+from coopetition.protocols.paillier.encryptor import Encryptor
 from coopetition.protocols.paillier.keys import PublicKey, insecure_test_keypair
 from coopetition.protocols.zk import gadgets, group, twosided
 from coopetition.protocols.zk import range_params as rpm
@@ -90,7 +92,9 @@ def _keys(bits: int, insecure: bool) -> tuple[PublicKey, rpm.RingPedersen]:
     return pk, params
 
 
-def _one_d(pk: PublicKey, params: rpm.RingPedersen, d: int, old: bool) -> dict[str, float]:
+def _one_d(
+    pk: PublicKey, params: rpm.RingPedersen, enc: Encryptor, d: int, old: bool
+) -> dict[str, float]:
     parts, _ = synthetic(1, d, ROWS, seed=d)
     X, y = parts[0]
     scales = HelenScales(
@@ -102,7 +106,7 @@ def _one_d(pk: PublicKey, params: rpm.RingPedersen, d: int, old: bool) -> dict[s
     inside: dict[str, float] = {}
     with _timing(rproof, "prove", inside):
         (com, proof, witness), total = _cpu(
-            lambda: input_proof.prove(pk, prep, scales, ctx, {0: params})
+            lambda: input_proof.prove(pk, prep, scales, ctx, {0: params}, encryptor=enc)
         )
     out["input_range_prove"] = inside["prove"]
     out["input_prove_rest"] = total - inside["prove"]
@@ -114,23 +118,23 @@ def _one_d(pk: PublicKey, params: rpm.RingPedersen, d: int, old: bool) -> dict[s
     # one d x d product of section V (V^T Enc(V)), both ways
     V = [[int(x) for x in row] for row in prep.V]
     Vt = [list(col) for col in zip(*V, strict=True)]
-    ev, rv = gadgets.encrypt_matrix(pk, V)
+    ev, rv = gadgets.encrypt_matrix(pk, V, enc)
     evt, rvt = [list(c) for c in zip(*ev, strict=True)], [list(c) for c in zip(*rv, strict=True)]
     pctx = ProofContext(b"bench-helen-prep", "product", 0, 1)
 
     def new_product() -> tuple[list[list[int]], twosided.TwoSidedProof]:
         prod = (np.array(Vt, dtype=object) @ np.array(V, dtype=object)).tolist()
-        ec, rc = gadgets.encrypt_matrix(pk, prod)
-        return ec, twosided.prove(pk, evt, ev, ec, Vt, rvt, pctx, fresh=(rv, rc))
+        ec, rc = gadgets.encrypt_matrix(pk, prod, enc)
+        return ec, twosided.prove(pk, evt, ev, ec, Vt, rvt, pctx, fresh=(rv, rc), encryptor=enc)
 
     (ec, p2), out["product_prove_twosided"] = _cpu(new_product)
     _, out["product_verify_twosided"] = _cpu(lambda: twosided.verify(pk, evt, ev, ec, p2, pctx))
 
     # the local step's product against the committed Enc(A)
-    ez = [group.encrypt_fresh(pk, int(x))[0] for x in np.arange(d) * 1000 - 77]
+    ez = [group.encrypt_fresh(pk, int(x), enc)[0] for x in np.arange(d) * 1000 - 77]
     lctx = local_phase.context(b"bench-helen-prep", 0, 1)
     (w, lp), out["local_prove_twosided"] = _cpu(
-        lambda: local_phase.local_product(pk, witness, com, ez, lctx)
+        lambda: local_phase.local_product(pk, witness, com, ez, lctx, enc)
     )
     ecol, ezcol = [[c] for c in w], [[c] for c in ez]
     _, out["local_verify_twosided"] = _cpu(
@@ -143,7 +147,9 @@ def _one_d(pk: PublicKey, params: rpm.RingPedersen, d: int, old: bool) -> dict[s
         def old_local() -> tuple[list[list[int]], gadgets.MatMulProof]:
             gammas = [[group.random_unit(pk)] for _ in range(d)]
             ew = gadgets.matmul_encrypted(pk, A, ezcol, gammas)
-            return ew, gadgets.prove_gadget1(pk, com.A, ezcol, ew, A, rA, lctx, gammas)
+            return ew, gadgets.prove_gadget1(
+                pk, com.A, ezcol, ew, A, rA, lctx, gammas, encryptor=enc
+            )
 
         (ew, g1), out["local_prove_gadget1"] = _cpu(old_local)
         _, out["local_verify_gadget1"] = _cpu(
@@ -153,7 +159,9 @@ def _one_d(pk: PublicKey, params: rpm.RingPedersen, d: int, old: bool) -> dict[s
         def old_product() -> tuple[list[list[int]], gadgets.MatMulProof]:
             gammas = [[group.random_unit(pk) for _ in range(d)] for _ in range(d)]
             ec1 = gadgets.matmul_encrypted(pk, Vt, ev, gammas)
-            return ec1, gadgets.prove_gadget1(pk, evt, ev, ec1, Vt, rvt, pctx, gammas)
+            return ec1, gadgets.prove_gadget1(
+                pk, evt, ev, ec1, Vt, rvt, pctx, gammas, encryptor=enc
+            )
 
         (ec1, g1p), out["product_prove_gadget1"] = _cpu(old_product)
         _, out["product_verify_gadget1"] = _cpu(
@@ -190,7 +198,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     load_before = os.getloadavg()
     pk, params = _keys(args.key_bits, args.insecure)
     e = e_seconds()
-    rows = {d: _one_d(pk, params, d, d <= args.old_max_d) for d in ds}
+    enc = Encryptor(pk).warm_up()  # DJN nonces and encryptions, as Helen's parties use
+    rows = {d: _one_d(pk, params, enc, d, d <= args.old_max_d) for d in ds}
     result: dict[str, Any] = {
         "benchmark": "helen-prep",
         "key_bits": args.key_bits,
