@@ -180,10 +180,18 @@ def per_party(row: dict[str, float], m: int) -> dict[str, float]:
 
 
 def fit_quadratic(ds: list[int], values: list[float], at: int) -> float:
-    """a d^2 + b d (+ c from three points on) through the points (least squares), at ``at``."""
-    basis = np.array([[d * d, d, 1][: 3 if len(ds) >= 3 else 2] for d in ds], dtype=float)
-    coef, *_ = np.linalg.lstsq(basis, np.array(values, dtype=float), rcond=None)
-    return float(np.dot(coef, [at * at, at, 1][: len(coef)]))
+    """a d^2 + b d (+ c from three points on), least squares, evaluated at ``at``.
+
+    Costs do not fall with d: a negative coefficient (few, noisy points) drops its term and
+    the rest is refitted, so two points never extrapolate to a negative cost.
+    """
+    terms = [2, 1, 0][: 3 if len(ds) >= 3 else 2]
+    while True:
+        basis = np.array([[float(d) ** t for t in terms] for d in ds])
+        coef, *_ = np.linalg.lstsq(basis, np.array(values, dtype=float), rcond=None)
+        if min(coef) >= 0 or len(terms) == 1:
+            return float(sum(c * float(at) ** t for c, t in zip(coef, terms, strict=True)))
+        terms.pop(int(np.argmin(coef)))
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -231,7 +239,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if len(ds) >= 2:
         result["projected"] = {
             "d": args.project_d,
-            "fit": "a d^2 + b d (+ c from three d on) through the measured d",
+            "fit": "a d^2 + b d (+ c from three d on), non-negative terms, least squares",
             **{
                 f"m={m}": {
                     key: round(

@@ -35,6 +35,8 @@ def test_small_run_reports_both_proofs_and_a_projection(tmp_path, monkeypatch):
 def test_fit_recovers_a_quadratic():
     values = [3 * d * d + 5 * d for d in (10, 20)]
     assert bench_helen_prep.fit_quadratic([10, 20], values, 90) == pytest.approx(3 * 8100 + 450)
+    # a falling quadratic term (noise) is dropped: b d through the points instead
+    assert bench_helen_prep.fit_quadratic([5, 10], [10.0, 15.0], 90) > 15.0
 
 
 def test_refuses_small_keys_without_insecure_and_bad_features():
