@@ -38,6 +38,7 @@ BENCHMARKS = (
     "helen",
     "helen-offload",
     "cluster",
+    "helen-prep",
 )
 #: the epilog when a benchmark module names no ``EXAMPLE`` of its own (a quick, valid command)
 EXAMPLE = "coopetition bench {name} --json"

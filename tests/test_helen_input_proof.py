@@ -139,11 +139,11 @@ def test_inconsistent_svd_pieces_are_rejected(scales, ring, honest):
     other = ops.add_plain(PK, proof.a_full[0][0], 1)
     a_full = ((other, *proof.a_full[0][1:]), *proof.a_full[1:])
     err = assert_rejected(scales, ring, com, dataclasses.replace(proof, a_full=a_full))
-    assert err.kind == "gadget1"
+    assert err.kind == "gadget1-two-sided"
     # b_full built from another y* than the committed one: the multiplication proof fails
     sigma_y = (ops.add_plain(PK, proof.sigma_y[0], 5), *proof.sigma_y[1:])
     err = assert_rejected(scales, ring, com, dataclasses.replace(proof, sigma_y=sigma_y))
-    assert err.kind in ("multiplication", "gadget1")
+    assert err.kind in ("multiplication", "gadget1-two-sided")
 
 
 def test_missing_range_proof_for_this_verifier_is_rejected(scales, ring, honest):
@@ -188,23 +188,25 @@ def test_production_size():
 
 
 def test_local_step_proves_against_the_committed_a_and_matches_numerics(scales, honest):
-    """The design note's local step: Enc(w_full) = A Enc(b + rho (z - u)) with Gadget 1 against
-    the committed Enc(A), using the input-preparation witness; it decrypts to numerics' integers."""
+    """The design note's local step: Enc(w_full) = A Enc(b + rho (z - u)), proved (two-sided
+    Gadget 1, ``local_phase.local_product``) against the committed Enc(A) with the
+    input-preparation witness; it decrypts to numerics' integers, and one unit off is caught."""
+    from coopetition.protocols.helen import local_phase
     from coopetition.protocols.paillier import tracked
-    from coopetition.protocols.zk import gadgets, group
+    from coopetition.protocols.zk import twosided
 
     prep, com, _, witness = honest
     z = np.array([3 << 20, -(5 << 18), 7], dtype=object)
     u = np.array([-(1 << 19), 2, 1 << 21], dtype=object)
     ez = [t.ciphertext for t in tracked.encrypt_vector(PK, z.tolist())]
     eu = [t.ciphertext for t in tracked.encrypt_vector(PK, u.tolist())]
-    ev = ops.add_vec(PK, list(com.b), ops.scale_vec(PK, ops.sub_vec(PK, ez, eu), scales.rho_int))
-    A = [[t.plaintext for t in row] for row in witness.A]
-    rA = [[t.randomness for t in row] for row in witness.A]
-    gammas = [[group.random_unit(PK)] for _ in range(D)]
-    ew = gadgets.matmul_encrypted(PK, A, [[c] for c in ev], gammas)
+    ev = local_phase.encrypted_v(PK, com.b, ez, eu, scales.rho_int)
     ctx = ProofContext(CTX.session, "local", 0, PROVER)
-    proof = gadgets.prove_gadget1(PK, com.A, [[c] for c in ev], ew, A, rA, ctx, gammas)
-    gadgets.verify_gadget1(PK, com.A, [[c] for c in ev], ew, proof, ctx)
+    w, proof = local_phase.local_product(PK, witness, com, ev, ctx)
+    twosided.verify(PK, com.A, [[c] for c in ev], [[c] for c in w], proof, ctx)
+    ew = [[c] for c in w]
+    off = [[ops.add_plain(PK, w[0], 1)], *ew[1:]]
+    with pytest.raises(ProofRejected):
+        twosided.verify(PK, com.A, [[c] for c in ev], off, proof, ctx)
     expected = H.local_product(prep, z, u, scales)
     assert [PK.decode(SK.raw_decrypt(row[0])) for row in ew] == [int(v) for v in expected]

@@ -1,8 +1,9 @@
 """Section V, statements 1-4: a party commits to its data summaries and proves them consistent.
 
 The party publishes Enc(V), Enc(Sigma), Enc(Theta), Enc(y*), Enc(A), Enc(b) (integers from
-``numerics.prepare_input``) and proves, with Gadget 1, multiplication proofs and one batched
-tight range proof per verifier (``zk.range_proof``):
+``numerics.prepare_input``) and proves, with Gadget 1 reduced on both sides (``zk.twosided``:
+d + 1 proofs per d x d product instead of d^2 + d), multiplication proofs and one batched tight
+range proof per verifier (``zk.range_proof``):
 
 1. A = V Theta V^T: Enc(Theta V^T) = diag(Theta) Enc(V^T) and Enc(A_full) = V Enc(Theta V^T)
    (Gadget 1 twice); the published A is A_full / 2^a_shift rounded: 2^a_shift A - A_full is
@@ -18,10 +19,10 @@ Every committed entry (V, Sigma, Theta, y*, A, b) is range-proved too, with the 
 ``HelenScales``: that makes every product far smaller than N/2, so the gadgets' equalities
 modulo N are equalities of integers, and it gives Gadget 4 the ranges of A and b it relies on.
 
-The prover's ciphertexts for products and residues are made by the same operations the
-verifiers repeat (``gadgets.matmul_encrypted`` with fresh re-randomisers, ``ops``), while
-``paillier.tracked`` carries their witnesses; so the range proofs speak of exactly the
-ciphertexts every verifier recomputes. Proof contexts are (session, "input-prep/<part>",
+The products Enc(Theta V^T), Enc(A_full), Enc(V^T V), Enc(b_full) are fresh encryptions of
+the integer products (published in the proof and checked by ``zk.twosided``); the residues
+are made by the same ``ops`` the verifiers repeat, while ``paillier.tracked`` carries their
+witnesses, so the range proofs speak of exactly the ciphertexts every verifier recomputes. Proof contexts are (session, "input-prep/<part>",
 round, prover), so no proof can be replayed in another part, round or session.
 """
 
@@ -51,7 +52,7 @@ from coopetition.protocols.paillier import tracked as T
 from coopetition.protocols.paillier.encryptor import Encryptor
 from coopetition.protocols.paillier.keys import PublicKey
 from coopetition.protocols.paillier.tracked import Tracked
-from coopetition.protocols.zk import gadgets, group, multiplication
+from coopetition.protocols.zk import group, multiplication, twosided
 from coopetition.protocols.zk import range_proof as rproof
 from coopetition.protocols.zk.errors import ProofRejected
 from coopetition.protocols.zk.multiplication import MultiplicationProof
@@ -83,30 +84,26 @@ def _diag_cts(values: Sequence[int]) -> list[list[int]]:
 
 
 def _product(
-    pk: PublicKey, a: Sequence[Sequence[int]], eb: Sequence[Sequence[Tracked]]
-) -> tuple[list[list[Tracked]], list[list[int]]]:
-    """Enc(A B) = A * Enc(B) re-randomised, as Gadget 1 computes it, with its witnesses.
+    pk: PublicKey,
+    a: Sequence[Sequence[int]],
+    eb: Sequence[Sequence[Tracked]],
+    encryptor: Encryptor | None,
+) -> list[list[Tracked]]:
+    """Enc(A B) encrypted afresh from the integer product A B, with its witnesses.
 
-    Gadget 1 raises to signed a (inversion for a < 0); the randomness follows:
-    prod r_hj^(a_ih) * gamma_ij mod N, with negative powers as inverses.
+    r c encryptions instead of the r k c exponentiations of ``A * Enc(B)`` (the cubic term that
+    dominated the prover at d = 90); the two-sided proof checks the same statement either way,
+    and a fresh encryption hides A B at least as well as a re-randomised product.
     """
-    n = pk.n
-    rows, inner, cols = len(a), len(eb), len(eb[0])
-    gammas = [[group.random_unit(pk) for _ in range(cols)] for _ in range(rows)]
-    ec = gadgets.matmul_encrypted(pk, a, [[t.ciphertext for t in row] for row in eb], gammas)
-    out = []
-    for i in range(rows):
-        row = []
-        for j in range(cols):
-            r = gmpy2.mpz(gammas[i][j])
-            m = 0
-            for h in range(inner):
-                if a[i][h]:
-                    r = r * gmpy2.powmod(eb[h][j].randomness, a[i][h], n) % n
-                    m += a[i][h] * eb[h][j].plaintext
-            row.append(Tracked(ec[i][j], m, int(r)))
-        out.append(row)
-    return out, gammas
+    inner, cols = len(eb), len(eb[0])
+    return [
+        T.encrypt_vector(
+            pk,
+            [sum(row[h] * eb[h][j].plaintext for h in range(inner) if row[h]) for j in range(cols)],
+            encryptor=encryptor,
+        )
+        for row in a
+    ]
 
 
 def _multiply(
@@ -153,16 +150,17 @@ def prove(
     tVt: list[list[Tracked]] = _transpose(tV)
 
     def g1(part: str, a: list[list[int]], ea: list[list[Tracked]], eb: list[list[Tracked]]):  # type: ignore[no-untyped-def]
-        out, gammas = _product(pk, a, eb)
-        proof = gadgets.prove_gadget1(
+        out = _product(pk, a, eb, encryptor)
+        randomness = lambda m: [[t.randomness for t in row] for row in m]  # noqa: E731
+        proof = twosided.prove(
             pk,
             _cts(ea),
             _cts(eb),
             _cts(out),
             a,
-            [[t.randomness for t in row] for row in ea],
+            randomness(ea),
             part_context(ctx, part),
-            gammas,
+            fresh=(randomness(eb), randomness(out)),
             encryptor=encryptor,
         )
         return out, proof
@@ -288,7 +286,7 @@ def verify(
     for c in committed + list(com.theta) + list(com.sigma) + list(com.ystar) + list(com.b):
         group.element(pk, c, "committed ciphertext", blame)
     V, Vt = [list(r) for r in com.V], _transpose(com.V)
-    gadgets.verify_gadget1(
+    twosided.verify(
         pk,
         _diag_cts(list(com.theta)),
         Vt,
@@ -296,11 +294,11 @@ def verify(
         proof.g_theta_vt,
         part_context(ctx, "theta-vt"),
     )
-    gadgets.verify_gadget1(
+    twosided.verify(
         pk, V, proof.theta_vt, proof.a_full, proof.g_a_full, part_context(ctx, "a-full")
     )
-    gadgets.verify_gadget1(pk, Vt, V, proof.vtv, proof.g_vtv, part_context(ctx, "vtv"))
-    gadgets.verify_gadget1(
+    twosided.verify(pk, Vt, V, proof.vtv, proof.g_vtv, part_context(ctx, "vtv"))
+    twosided.verify(
         pk,
         V,
         [[c] for c in proof.sigma_y],

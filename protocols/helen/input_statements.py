@@ -16,10 +16,10 @@ from coopetition.protocols.paillier import ops
 from coopetition.protocols.paillier.keys import PublicKey
 from coopetition.protocols.paillier.tracked import Tracked
 from coopetition.protocols.zk import codec, group
-from coopetition.protocols.zk.gadgets import MatMulProof
 from coopetition.protocols.zk.multiplication import MultiplicationProof
 from coopetition.protocols.zk.range_proof import RangeProof, RangeStatement
 from coopetition.protocols.zk.transcript import ProofContext
+from coopetition.protocols.zk.twosided import TwoSidedProof
 
 PHASE = "input-prep"
 KIND = "input-prep"
@@ -50,10 +50,10 @@ class InputProof:
     b_full: Vec
     sigma2: Vec
     p_theta: Vec
-    g_theta_vt: MatMulProof
-    g_a_full: MatMulProof
-    g_vtv: MatMulProof
-    g_b_full: MatMulProof
+    g_theta_vt: TwoSidedProof
+    g_a_full: TwoSidedProof
+    g_vtv: TwoSidedProof
+    g_b_full: TwoSidedProof
     m_sigma_y: tuple[MultiplicationProof, ...]
     m_sigma2: tuple[MultiplicationProof, ...]
     m_p_theta: tuple[MultiplicationProof, ...]
@@ -83,10 +83,10 @@ codec.SCHEMAS[InputProof] = (
     _VEC,
     _VEC,
     _VEC,
-    MatMulProof,
-    MatMulProof,
-    MatMulProof,
-    MatMulProof,
+    TwoSidedProof,
+    TwoSidedProof,
+    TwoSidedProof,
+    TwoSidedProof,
     ("seq", MultiplicationProof),
     ("seq", MultiplicationProof),
     ("seq", MultiplicationProof),

@@ -3,8 +3,10 @@
 Everybody computes Enc(v_j) = Enc(b_j) (+) rho_int (Enc(z) (-) Enc(u_j)) for every party j from
 public ciphertexts (the committed Enc(b_j) and the public outputs of the last conversion back),
 so nobody has to trust anybody's v. Party i multiplies by its plaintext A_i homomorphically,
-re-randomised by gammas, and proves with Gadget 1 against its committed Enc(A_i) that
-Dec(Enc(w_full_i)) = A_i Dec(Enc(v_i)). Enc(w_full_i) and the proof travel by consistent
+re-randomised by gammas, and proves against its committed Enc(A_i) that
+Dec(Enc(w_full_i)) = A_i Dec(Enc(v_i)), with Gadget 1 reduced by a random row vector r
+(``zk.twosided``): r^T Enc(w_full_i) against (r^T Enc(A_i)) Enc(v_i), where every verifier
+computes Enc(r^T A_i) from the committed Enc(A_i) itself, so O(d) proofs per iteration. Enc(w_full_i) and the proof travel by consistent
 broadcast; a rejected proof, or a reply of the wrong shape, names its sender.
 """
 
@@ -20,14 +22,14 @@ from coopetition.protocols.helen.input_statements import InputCommitments, Input
 from coopetition.protocols.paillier import ops
 from coopetition.protocols.paillier.encryptor import Encryptor
 from coopetition.protocols.paillier.keys import PublicKey
-from coopetition.protocols.zk import codec, gadgets
+from coopetition.protocols.zk import codec, gadgets, twosided
 from coopetition.protocols.zk.errors import ProofRejected
-from coopetition.protocols.zk.gadgets import MatMulProof
 from coopetition.protocols.zk.transcript import ProofContext
+from coopetition.protocols.zk.twosided import TwoSidedProof
 
 PHASE = "helen-local"
 
-LocalProduct = Callable[..., tuple[list[int], MatMulProof]]
+LocalProduct = Callable[..., tuple[list[int], TwoSidedProof]]
 
 
 def context(session: bytes, iteration: int, prover: int) -> ProofContext:
@@ -58,14 +60,18 @@ def local_product(
     v: list[int],
     ctx: ProofContext,
     encryptor: Encryptor | None = None,
-) -> tuple[list[int], MatMulProof]:
-    """Enc(A_i v) re-randomised, and its Gadget 1 proof against the committed Enc(A_i)."""
+) -> tuple[list[int], TwoSidedProof]:
+    """Enc(A_i v) re-randomised, and its proof against the committed Enc(A_i).
+
+    The proof is Gadget 1 with random reduction on the left (``zk.twosided``; one column, so
+    the right side is trivial): d multiplication proofs and one equality proof instead of d^2 + d.
+    """
     a = [[t.plaintext for t in row] for row in witness.A]
     ra = [[t.randomness for t in row] for row in witness.A]
     eb = [[c] for c in v]
     gammas = [[_unit(pk.n)] for _ in a]
     ec = gadgets.matmul_encrypted(pk, a, eb, gammas)
-    proof = gadgets.prove_gadget1(
+    proof = twosided.prove(
         pk, [list(r) for r in com.A], eb, ec, a, ra, ctx, gammas, encryptor=encryptor
     )
     return [row[0] for row in ec], proof
@@ -108,8 +114,8 @@ def local_program(
         try:
             for c in wj:
                 pk.check_ciphertext(c)
-            pj = codec.decode(MatMulProof, got.get("proof"), prover=j)
-            gadgets.verify_gadget1(
+            pj = codec.decode(TwoSidedProof, got.get("proof"), prover=j)
+            twosided.verify(
                 pk,
                 [list(r) for r in commitments[j].A],
                 [[c] for c in vs[j]],

@@ -134,6 +134,21 @@ def _shapes(ea: Matrix, eb: Matrix, ec: Matrix, blame: Blame) -> tuple[int, int,
     return r, k, c
 
 
+def statement_elements(
+    pk: PublicKey, ea: Matrix, eb: Matrix, ec: Matrix, blame: Blame
+) -> tuple[tuple[int, int, int], tuple[list[list[mpz]], ...]]:
+    """The shapes (r, k, c) and every entry of Enc(A), Enc(B), Enc(C) checked as a unit."""
+    shapes = _shapes(ea, eb, ec, blame)
+    parsed = tuple(
+        [
+            [group.element(pk, x, f"Enc({name})[{i}][{j}]", blame) for j, x in enumerate(row)]
+            for i, row in enumerate(m)
+        ]
+        for name, m in (("A", ea), ("B", eb), ("C", ec))
+    )
+    return shapes, parsed
+
+
 def _statement_transcript(
     kind: str, pk: PublicKey, ctx: ProofContext, ea: Matrix, eb: Matrix, ec: Matrix
 ) -> tuple[Transcript, list[int]]:
@@ -265,19 +280,7 @@ def _product_equations(
     ea, eb, ec = _rows(ea), _rows(eb), _rows(ec)
     if not isinstance(proof, MatMulProof):
         raise blame.reject("product proof is not a MatMulProof")
-    r, k, c = _shapes(ea, eb, ec, blame)
-    ea_ = [
-        [group.element(pk, x, f"Enc(A)[{i}][{h}]", blame) for h, x in enumerate(row)]
-        for i, row in enumerate(ea)
-    ]
-    eb_ = [
-        [group.element(pk, x, f"Enc(B)[{h}][{j}]", blame) for j, x in enumerate(row)]
-        for h, row in enumerate(eb)
-    ]
-    ec_ = [
-        [group.element(pk, x, f"Enc(C)[{i}][{j}]", blame) for j, x in enumerate(row)]
-        for i, row in enumerate(ec)
-    ]
+    (r, k, c), (ea_, eb_, ec_) = statement_elements(pk, ea, eb, ec, blame)
     products = [
         [
             group.element(pk, x, f"product P[{i}][{h}]", blame)
