@@ -130,3 +130,74 @@ def test_a_malformed_ole_key_is_refused_before_it_reveals_a_responders_input(tra
     # the leak above is total; the key that enables it must not get past the commit round
     with pytest.raises(ProtocolViolation):
         _ole_public(n, product_bits, 0)
+
+
+def test_a_party_choosing_its_share_of_n_last_can_steer_the_audit_coins():
+    """The premise of the next test, on the real ``audit_choice``: the coins are a hash of the
+    commitments and every candidate's N, so whoever picks a share of N after seeing all others
+    can re-draw every coin by shifting its share of one sacrificial candidate d."""
+    from types import SimpleNamespace
+
+    from coopetition.protocols.paillier.dkg.program import _Batch
+
+    rng = random.Random(7)
+    size, cheated, sacrificial = 16, 3, 11
+    batch = SimpleNamespace(
+        ctx=SimpleNamespace(session=b"s" * 16, audit_fraction=1 / 8),
+        batch=0,
+        size=size,
+        commitments=[[rng.randbytes(32) for _ in range(size)] for _ in range(3)],
+        moduli={k: rng.getrandbits(512) for k in range(size)},
+        failed_checks=set(),
+    )
+    tries = 0
+    while cheated in _Batch.audit_choice(batch, None, set()) or sacrificial in _Batch.audit_choice(
+        batch, None, set()
+    ):
+        batch.moduli[sacrificial] += 4  # the cheater's share of N_d, shifted
+        tries += 1
+        assert tries < 64
+    # neither the cheated candidate nor the sacrificed one is opened: the f = 1/8 audit is void
+    assert cheated not in _Batch.audit_choice(batch, None, set())
+
+
+async def test_the_shares_of_n_are_committed_before_any_is_revealed(monkeypatch):
+    """crypto.md step 7: the audit coin is 'drawn after the batch is fixed'. It is a hash of
+    every N, so the shares of N must be fixed (committed) before any is seen: else a rushing
+    cheater steers the coins (test above) and is never audited on a candidate outside the
+    forced set."""
+    from test_dkg_additive_net import _run
+
+    from coopetition.protocols.paillier.dkg.program import _Batch
+
+    rounds: list[tuple[str, bool]] = []
+    original = _Batch._broadcast
+
+    def spy(self, stage, active, outputs, width, bound, *, committed=False):  # type: ignore[no-untyped-def]
+        rounds.append((stage, committed))
+        return original(self, stage, active, outputs, width, bound, committed=committed)
+
+    monkeypatch.setattr(_Batch, "_broadcast", spy)
+    await _run(3, batch=4, max_batches=1)
+    shares = {committed for stage, committed in rounds if stage == "modulus-share"}
+    assert shares == {True}
+
+
+@pytest.mark.parametrize("small", [3, 719, 1021])
+def test_a_modulus_with_an_odd_prime_factor_below_the_trial_bound_is_rejected(small):
+    """crypto.md step 3: 'a candidate whose N ... has an odd prime factor below 2^20 is
+    rejected'. An honest N = pq has no factor <= B (p, q are units mod M), but a cheater's
+    shifted N' can: the trial division must start at 3, not above the sieve bound B = 719."""
+    from types import SimpleNamespace
+
+    from coopetition.protocols.paillier.dkg.program import _Batch
+
+    assert PRODUCTION.sieve_bound == 719
+    rng = random.Random(small)
+    while True:
+        cofactor = rng.getrandbits(2048) // small | 1
+        n = small * int(gmpy2.next_prime(cofactor))
+        if n.bit_length() == 2048 and n % 4 == 1:
+            break
+    batch = SimpleNamespace(p=PRODUCTION, moduli={0: n})
+    assert _Batch._sieved(batch, [0]) == []

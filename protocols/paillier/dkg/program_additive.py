@@ -144,9 +144,17 @@ class AdditiveBatch(_Batch):
         return received
 
     def _public(
-        self, stage: str, outputs: dict[int, list[int]], width: int, bound: int
+        self,
+        stage: str,
+        outputs: dict[int, list[int]],
+        width: int,
+        bound: int,
+        *,
+        committed: bool = False,
     ) -> Generator[Step, Any, dict[int, list[list[int]]]]:
-        rows = yield from self._broadcast(stage, sorted(outputs), outputs, width, bound)
+        rows = yield from self._broadcast(
+            stage, sorted(outputs), outputs, width, bound, committed=committed
+        )
         for k, row in rows.items():
             for sender in range(self.m):
                 self.sent[k][(stage, sender, None)] = row[sender]
@@ -256,7 +264,11 @@ class AdditiveBatch(_Batch):
             k: [cands[k].n_share({j: got[j][k][0] for j in range(me + 1, m)}) % self.share_modulus]
             for k in everyone
         }
-        rows = yield from self._public("modulus-share", shares, 1, self.share_modulus)
+        # committed: the audit coins hash every N, so no party may pick its share after
+        # seeing the others' (it could re-draw the coins until its cheated candidates escape)
+        rows = yield from self._public(
+            "modulus-share", shares, 1, self.share_modulus, committed=True
+        )
         self.moduli = {k: sum(r[0] for r in rows[k]) % self.share_modulus for k in everyone}
         survivors = self._sieved(list(everyone))
         self.reached_test = set(survivors)
