@@ -310,7 +310,8 @@ class _Batch:
             for k in candidates
             if self.moduli[k].bit_length() == p.bits and self.moduli[k] % 4 == 1
         ]
-        product = trial_division_product(p.sieve_bound, p.trial_bound)
+        # from 3, not from the sieve bound: an honest N has no factor <= B, a shifted one may
+        product = trial_division_product(2, p.trial_bound)
         coprime = coprime_to([self.moduli[k] for k in ok], product)
         return [k for k, good in zip(ok, coprime, strict=True) if good]
 
