@@ -201,3 +201,16 @@ def test_a_modulus_with_an_odd_prime_factor_below_the_trial_bound_is_rejected(sm
             break
     batch = SimpleNamespace(p=PRODUCTION, moduli={0: n})
     assert _Batch._sieved(batch, [0]) == []
+
+
+def test_the_leak_bounds_quoted_for_out_of_range_requests_match_the_key_sizes():
+    """crypto.md: with a well-formed OLE key an out-of-range request yields at most
+    log2(N_i / 2^(mask bits)) bits: 82 per sieve OLE, 11 per modulus or key-stage OLE."""
+    product_bits, key_bits = ole_key_bits(PRODUCTION)
+    p = PRODUCTION
+    sieve_mask = 2 * p.sieve_modulus.bit_length() + p.kappa  # AdditiveCandidate.sieve_reply
+    assert (product_bits - sieve_mask, p.sieve_modulus.bit_length()) == (82, 989)
+    assert product_bits - (p.bits + 1 + p.kappa) == 11  # modulus_reply
+    assert key_bits - (2 * p.bits + 2 * p.kappa + 1) == 11  # key_reply
+    # party k pools k such leaks about a_k: the whole unit from k = 13 on
+    assert 12 * 82 < 989 <= 13 * 82
