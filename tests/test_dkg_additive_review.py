@@ -194,9 +194,11 @@ def test_a_modulus_with_an_odd_prime_factor_below_the_trial_bound_is_rejected(sm
 
     assert PRODUCTION.sieve_bound == 719
     rng = random.Random(small)
-    while True:
-        cofactor = rng.getrandbits(2048) // small | 1
-        n = small * int(gmpy2.next_prime(cofactor))
+    half = (2048 - small.bit_length()) // 2
+    first = int(gmpy2.next_prime(rng.getrandbits(half) | 1 << (half - 1)))
+    while True:  # two large primes: no other factor below the trial bound
+        second = int(gmpy2.next_prime(rng.getrandbits(half + 2)))
+        n = small * first * second
         if n.bit_length() == 2048 and n % 4 == 1:
             break
     batch = SimpleNamespace(p=PRODUCTION, moduli={0: n})
