@@ -161,14 +161,16 @@ def test_a_party_choosing_its_share_of_n_last_can_steer_the_audit_coins():
     assert cheated not in _Batch.audit_choice(batch, None, set())
 
 
-async def test_the_shares_of_n_are_committed_before_any_is_revealed(monkeypatch):
+@pytest.mark.parametrize("multiplier", ["additive", "shamir"])
+async def test_the_shares_of_n_are_committed_before_any_is_revealed(monkeypatch, multiplier):
     """crypto.md step 7: the audit coin is 'drawn after the batch is fixed'. It is a hash of
     every N, so the shares of N must be fixed (committed) before any is seen: else a rushing
     cheater steers the coins (test above) and is never audited on a candidate outside the
     forced set."""
-    from test_dkg_additive_net import _run
+    from test_dkg import _run
 
     from coopetition.protocols.paillier.dkg.program import _Batch
+    from coopetition.protocols.paillier.dkg.replay import MODULUS_OPEN
 
     rounds: list[tuple[str, bool]] = []
     original = _Batch._broadcast
@@ -178,8 +180,9 @@ async def test_the_shares_of_n_are_committed_before_any_is_revealed(monkeypatch)
         return original(self, stage, active, outputs, width, bound, committed=committed)
 
     monkeypatch.setattr(_Batch, "_broadcast", spy)
-    await _run(3, batch=4, max_batches=1)
-    shares = {committed for stage, committed in rounds if stage == "modulus-share"}
+    await _run(3, batch=4, max_batches=1, multiplier=multiplier)
+    stage_of_n = "modulus-share" if multiplier == "additive" else MODULUS_OPEN
+    shares = {committed for stage, committed in rounds if stage == stage_of_n}
     assert shares == {True}
 
 

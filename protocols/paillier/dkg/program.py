@@ -263,12 +263,14 @@ class _Batch:
         )
         for k in alive:
             self.live[k].absorb_modulus_deal(rows[k])
+        # committed: the audit coins hash every N (see ``audit_choice``)
         rows = yield from self._broadcast(
             MODULUS_OPEN,
             alive,
             {k: self.live[k].modulus_share() for k in alive},
             1,
             p.field_modulus,
+            committed=True,
         )
         self.moduli = self._open(rows, 0, p.field_modulus)
         survivors = self._sieved([k for k in alive if k in self.moduli])
