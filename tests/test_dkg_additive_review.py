@@ -1,7 +1,7 @@
 """Adversarial review of the additive (dishonest-majority) DKG multiplier.
 
-Each test is one attack on a claim of docs/crypto.md, "Distributed key generation". Tests that
-show an open weakness are ``xfail(strict=True)``: they pass (XPASS, hence fail) once it is fixed.
+Each test is one attack on a claim of docs/crypto.md, "Distributed key generation". The
+malformed-OLE-key attack (found in review) is now refused by the keys' gcd(N, phi(N)) = 1 proof.
 Parameters are the production ones (|N| = 2048, m = 3): only the attacker's own malformed OLE
 key is built here, no honest key is generated, so every test is fast.
 """
@@ -13,10 +13,15 @@ import random
 import gmpy2
 import pytest
 
-from coopetition.engine.errors import ProtocolViolation
+from coopetition.engine.errors import CheatingDetected
 from coopetition.protocols.paillier.dkg.additive import AdditiveCandidate, ole_key_bits
+from coopetition.protocols.paillier.dkg.keyproof import challenges
 from coopetition.protocols.paillier.dkg.params import DkgParams
-from coopetition.protocols.paillier.dkg.program_additive import _ole_public
+from coopetition.protocols.paillier.dkg.program_additive import (
+    _ole_context,
+    _ole_proved,
+    _ole_public,
+)
 from coopetition.protocols.paillier.keys import PublicKey
 
 PRODUCTION = DkgParams(2048, 3)
@@ -106,14 +111,6 @@ def trapdoor() -> tuple[int, int, int, int]:
     return n, f_product, q, _element_of_order_f(f_product, q, rng)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="OLE keys are checked for length and oddness only: a holder's key N = F*Q with F "
-    "smooth and F | Q-1 is accepted, and one reply to a request outside Enc's image gives the "
-    "responder's whole input (fix: a Paillier-Blum modulus proof, or no-small-factor and "
-    "gcd(N, phi(N)) = 1 proofs, with each OLE key; docs/crypto.md 'OLE keys are not proved well "
-    "formed')",
-)
 def test_a_malformed_ole_key_is_refused_before_it_reveals_a_responders_input(trapdoor):
     n, f_product, q, c = trapdoor
     product_bits, _ = ole_key_bits(PRODUCTION)
@@ -127,9 +124,14 @@ def test_a_malformed_ole_key_is_refused_before_it_reveals_a_responders_input(tra
     responder.prime_share = {"p": random.getrandbits(1022), "q": random.getrandbits(1022)}
     reply = responder.modulus_reply(0, [c, 1])
     assert _log_mod_f(reply, c, f_product, q) == responder.prime_share["q"]
-    # the leak above is total; the key that enables it must not get past the commit round
-    with pytest.raises(ProtocolViolation):
-        _ole_public(n, product_bits, 0)
+    # the leak above is total; the key that enables it must not get past the commit round: its
+    # length and parity pass, its gcd(N, phi(N)) = 1 proof cannot (a factor below 2^16; with larger
+    # factors, no N-th roots exist: tests/test_dkg_keyproof.py)
+    key = _ole_public(n, product_bits, 0)
+    context = _ole_context(b"s" * 16, 0, 0)
+    attempt = challenges(n, context)  # any values: F's 11-bit primes fail trial division first
+    with pytest.raises(CheatingDetected, match="gcd"):
+        _ole_proved(key, attempt, context, 0)
 
 
 def test_a_party_choosing_its_share_of_n_last_can_steer_the_audit_coins():
