@@ -147,7 +147,7 @@ def _candidate(
 def _plausible(params: DkgParams, n: int) -> bool:
     if n.bit_length() != params.bits or n % 4 != 1:
         return False
-    product = trial_division_product(params.sieve_bound, params.trial_bound)
+    product = trial_division_product(2, params.trial_bound)
     return coprime_to([n], product)[0]
 
 

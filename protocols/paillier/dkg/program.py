@@ -263,12 +263,14 @@ class _Batch:
         )
         for k in alive:
             self.live[k].absorb_modulus_deal(rows[k])
+        # committed: the audit coins hash every N (see ``audit_choice``)
         rows = yield from self._broadcast(
             MODULUS_OPEN,
             alive,
             {k: self.live[k].modulus_share() for k in alive},
             1,
             p.field_modulus,
+            committed=True,
         )
         self.moduli = self._open(rows, 0, p.field_modulus)
         survivors = self._sieved([k for k in alive if k in self.moduli])
@@ -310,7 +312,8 @@ class _Batch:
             for k in candidates
             if self.moduli[k].bit_length() == p.bits and self.moduli[k] % 4 == 1
         ]
-        product = trial_division_product(p.sieve_bound, p.trial_bound)
+        # from 3, not from the sieve bound: an honest N has no factor <= B, a shifted one may
+        product = trial_division_product(2, p.trial_bound)
         coprime = coprime_to([self.moduli[k] for k in ok], product)
         return [k for k, good in zip(ok, coprime, strict=True) if good]
 

@@ -38,7 +38,7 @@ from coopetition.protocols.zk.range_params import ParamProof, RingPedersen, Ring
 from coopetition.protocols.zk.range_proof import RangeProof, RangeStatement, RangeWitness
 from coopetition.protocols.zk.transcript import ProofContext
 
-from . import derive
+from . import derive, keyproof
 from .additive import AdditiveCandidate, OleKeys, key_input_ranges, ole_key_bits
 from .additive_audit import as_row, audit_additive, blame
 from .candidate import payload_digest, seed_commitment
@@ -79,6 +79,20 @@ def private_messages(parties: int) -> list[tuple[str, int, int]]:
         out += [(f"sieve-reply/{step}", step, i) for i in range(step)]
     out += [("modulus-reply", j, i) for i in range(parties) for j in range(i + 1, parties)]
     return out
+
+
+def _ole_context(session: bytes, owner: int, which: int) -> bytes:
+    """What an OLE key's gcd proof is bound to: the session, its owner and which key."""
+    return session + owner.to_bytes(4, "big") + which.to_bytes(1, "big")
+
+
+def _ole_proved(key: PublicKey, proof: object, context: bytes, sender: int) -> None:
+    """Refuse an OLE key without a valid proof of gcd(N, phi(N)) = 1 (``keyproof``): under such
+    a key a reply can carry the responder's whole input (docs/crypto.md, "OLE keys")."""
+    if not keyproof.verify(key.n, proof, context):
+        raise CheatingDetected(
+            "OLE key has a small factor or no proof of gcd(N, phi(N)) = 1", culprit=sender
+        )
 
 
 def _ole_public(value: object, bits: int, sender: int) -> PublicKey:
@@ -144,9 +158,17 @@ class AdditiveBatch(_Batch):
         return received
 
     def _public(
-        self, stage: str, outputs: dict[int, list[int]], width: int, bound: int
+        self,
+        stage: str,
+        outputs: dict[int, list[int]],
+        width: int,
+        bound: int,
+        *,
+        committed: bool = False,
     ) -> Generator[Step, Any, dict[int, list[list[int]]]]:
-        rows = yield from self._broadcast(stage, sorted(outputs), outputs, width, bound)
+        rows = yield from self._broadcast(
+            stage, sorted(outputs), outputs, width, bound, committed=committed
+        )
         for k, row in rows.items():
             for sender in range(self.m):
                 self.sent[k][(stage, sender, None)] = row[sender]
@@ -173,6 +195,10 @@ class AdditiveBatch(_Batch):
             rp = self.setup.rp
             context = ProofContext(session, _RP_LABEL, 0, me)
             message["rp"] = [rp.n, rp.s, rp.t]
+            message["ole_proof"] = [
+                keyproof.prove(key, _ole_context(session, me, which))
+                for which, key in enumerate((self.keys.product, self.keys.key))
+            ]
             message["rp_proof"] = codec.encode(
                 range_params.prove_params(rp, self.setup.rp_secret, context)
             )
@@ -196,6 +222,11 @@ class AdditiveBatch(_Batch):
             self.commitments.append(seeds)
             self.publics.append(keys)
             if first:
+                proofs = value.get("ole_proof")
+                if not isinstance(proofs, list) or len(proofs) != 2:
+                    raise ProtocolViolation("malformed OLE key proofs", culprit=sender)
+                for which, key in enumerate(keys):
+                    _ole_proved(key, proofs[which], _ole_context(session, sender, which), sender)
                 self.setup.rps.append(self._peer_rp(value, sender))
             if p.insecure_allow_small:
                 register_insecure_test_key(keys[1])  # the key-stage range proofs refuse it else
@@ -256,7 +287,11 @@ class AdditiveBatch(_Batch):
             k: [cands[k].n_share({j: got[j][k][0] for j in range(me + 1, m)}) % self.share_modulus]
             for k in everyone
         }
-        rows = yield from self._public("modulus-share", shares, 1, self.share_modulus)
+        # committed: the audit coins hash every N, so no party may pick its share after
+        # seeing the others' (it could re-draw the coins until its cheated candidates escape)
+        rows = yield from self._public(
+            "modulus-share", shares, 1, self.share_modulus, committed=True
+        )
         self.moduli = {k: sum(r[0] for r in rows[k]) % self.share_modulus for k in everyone}
         survivors = self._sieved(list(everyone))
         self.reached_test = set(survivors)
