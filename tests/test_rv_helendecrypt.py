@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from coopetition.protocols.paillier.keys import insecure_test_keypair
 from coopetition.protocols.spdz import field as F
 from coopetition.protocols.spdz.errors import ConversionRejected
-from coopetition.protocols.spdz.gadgets import _test_bounds, gadget4_budget
+from coopetition.protocols.spdz.gadgets import _test_bounds, gadget3_key_bits, gadget4_budget
 from coopetition.protocols.spdz.online import DEFAULT_KAPPA
 from coopetition.protocols.spdz.packing import Packing
 from coopetition.protocols.zk import decryption
@@ -120,3 +120,19 @@ def test_the_verifiers_combined_bases_are_the_textbook_products(raw, label):
     for cj, sj, r in zip(cts, shares, rho, strict=True):
         c, s = c * pow(cj, r, n2) % n2, s * pow(sj, r, n2) % n2
     assert (int(base), int(target)) == (pow(c, 4, n2), pow(s, 2, n2))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 127), st.integers(1, 400), st.integers(20, 128))
+def test_every_packed_slot_fits_whenever_the_unpacked_budget_admits_the_key(m, bits, kappa):
+    """The packed opening refuses a slot wider than |N| - 2 (``pack_slots``); the key floors
+    ``gadget4_budget(...).key_bits`` and ``gadget3_key_bits`` must imply it, or a key the
+    budget admits would crash (not abort) at the opening."""
+    budget = gadget4_budget(bits, m, kappa)
+    for diff, mask in ((budget.d_bits, budget.r_bits), (budget.e_bits, budget.rm_bits)):
+        ((lo, hi),) = _test_bounds(diff, mask, m, 1)
+        assert (hi - lo).bit_length() <= budget.key_bits - 2
+    alpha_bits = F.P_BITS + m.bit_length()
+    mac_b = bits + alpha_bits
+    mac = (1 - (1 << mac_b), (1 << mac_b) - 1 + m * ((1 << (mac_b + kappa)) - 1))
+    assert (mac[1] - mac[0]).bit_length() <= gadget3_key_bits(bits, m, kappa) - 2
