@@ -7,6 +7,8 @@ test key) and the slot layouts quoted in the docs, recomputed from the bit budge
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,7 +17,7 @@ from coopetition.protocols.paillier.keys import insecure_test_keypair
 from coopetition.protocols.spdz import field as F
 from coopetition.protocols.spdz.errors import ConversionRejected
 from coopetition.protocols.spdz.gadgets import _test_bounds, gadget3_key_bits, gadget4_budget
-from coopetition.protocols.spdz.online import DEFAULT_KAPPA
+from coopetition.protocols.spdz.online import DEFAULT_KAPPA, MASK_HEADROOM_BITS
 from coopetition.protocols.spdz.packing import Packing
 from coopetition.protocols.zk import decryption
 from coopetition.protocols.zk.transcript import ProofContext
@@ -83,17 +85,18 @@ def test_a_way_back_record_is_inside_its_gadget4_slot_whatever_the_spdz_value():
     range-proved k + kappa bit masks. The record says |a| < 2**k, which fails when the SPDZ
     value is outside [-2**(k-1), 2**(k-1)); the Gadget 4 slot must hold d = a - sum b_j anyway
     (its width comes from max(a_bits, share bits) + 1), extreme values checked."""
-    m, k, kappa = 3, 63, DEFAULT_KAPPA
-    budget = gadget4_budget(k, m, kappa)
-    (lo, hi) = _test_bounds(budget.d_bits, budget.r_bits, m, 1)[0]
-    r_max = m * ((1 << (k + kappa)) - 1)
-    sum_r_max = m * ((1 << budget.r_bits) - 1)
-    for c in (0, F.P - 1):
-        for big_r in (0, r_max):
-            for sum_b in (0, m * (F.P - 1)):
-                d = c - (1 << (k - 1)) - big_r - sum_b
-                for masks in (0, sum_r_max):
-                    assert lo <= d + F.P * masks <= hi
+    kappa = DEFAULT_KAPPA
+    k_max = F.P_BITS - kappa - MASK_HEADROOM_BITS - 1  # SpdzParty._check_budget's largest k
+    for m, k in itertools.product((2, 3, 127), (2, 63, k_max)):
+        budget = gadget4_budget(k, m, kappa)
+        (lo, hi) = _test_bounds(budget.d_bits, budget.r_bits, m, 1)[0]
+        r_max = m * ((1 << (k + kappa)) - 1)
+        sum_r_max = m * ((1 << budget.r_bits) - 1)
+        for c, big_r, sum_b, masks in itertools.product(
+            (0, F.P - 1), (0, r_max), (0, m * (F.P - 1)), (0, sum_r_max)
+        ):
+            d = c - (1 << (k - 1)) - big_r - sum_b
+            assert lo <= d + F.P * masks <= hi
 
 
 # -- the decryption proof's verifier: multi-exponentiation against a textbook product ----------
