@@ -20,7 +20,10 @@ their total width is at most ``capacity`` = |N| - 2 bits, so the packed integer 
 and each slot's bits are exactly its content. If a premise fails (a value outside its proved
 interval), the overflow changes the slot's own content and adds a carry to the next slot: an
 additive error on values that the callers' checks catch (see the callers and docs/crypto.md,
-"Levers from issue 15 in decryption and conversion").
+"Levers from issue 15 in decryption and conversion"). A carry out of a plaintext's last slot
+(a value past its top), or a borrow out of it (a value below its bottom makes the packed
+integer negative), has no next slot to land in: it leaves bits above the last slot, which
+``unpack`` refuses (``ConversionRejected``, no culprit: a premise broke, not a proof).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ import gmpy2
 
 from coopetition.protocols.paillier import ops
 from coopetition.protocols.paillier.keys import PublicKey
+
+from .errors import ConversionRejected
 
 
 def pack_slots(widths: Sequence[int], capacity: int) -> list[list[tuple[int, int]]]:
@@ -101,6 +106,14 @@ class Packing:
         out = [0] * len(self.widths)
         for plain, group in zip(opened, self.groups, strict=True):
             unsigned = int(plain) % pk.n
+            last, top = group[-1]
+            if unsigned >> (top + self.widths[last]):
+                # an honest packed plaintext ends with its last slot; higher bits are a carry
+                # out of the last slot (past its top) or a borrow (below its bottom: negative)
+                raise ConversionRejected(
+                    "a packed plaintext has bits above its last slot: some value was outside "
+                    "its proved interval"
+                )
             for slot, offset in group:
                 content = (unsigned >> offset) & ((1 << self.widths[slot]) - 1)
                 out[slot] = content + self.lows[slot]
