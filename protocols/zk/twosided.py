@@ -172,10 +172,10 @@ def prove(
             prod = prod * x % n2
         if prod * group.powmod(root, n, n2) % n2 != ec_sv:
             raise ValueError("the witness does not match the claimed product")
-    # as in Gadget 1: for a' < 0 the product is Eb^(a' mod N) (pi Eb^-1)^N
-    mult_gammas = [
-        pis[h] * gmpy2.invert(ebv[h] % n, n) % n if a_s[h] < 0 else pis[h] for h in range(k)
-    ]
+    # the multiplication proof speaks of a' mod N: with a' = (a' mod N) + tN (t = -1 for
+    # -N < a' < 0, as in Gadget 1; t > 0 when A is given as residues in [0, N)) the product
+    # is Eb^(a' mod N) (pi Eb^t)^N
+    mult_gammas = [pis[h] * signed_power_mod(ebv[h] % n, a_s[h] // n, n) % n for h in range(k)]
     mult_nonces = [multiplication.commit(pk, int(ebv[h]), encryptor) for h in range(k)]
     eq_nonce = equality.commit(pk, encryptor)
     t.absorb(products, [(x.commit_a, x.commit_b) for x in mult_nonces], eq_nonce.commitment)
