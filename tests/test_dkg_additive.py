@@ -33,7 +33,7 @@ def _factors(run: AdditiveDkgResult) -> tuple[int, int]:
     return p, q
 
 
-@pytest.mark.parametrize("parties", [3, 4])
+@pytest.mark.parametrize("parties", [3, pytest.param(4, marks=pytest.mark.long)])
 def test_the_key_is_a_product_of_two_sieved_primes_and_decrypts_with_proofs(parties):
     run = _run(parties)
     params = run.accepted[0].params
@@ -67,7 +67,7 @@ def _bad(x: int, n: int, lam: int) -> str | None:
     return None
 
 
-@pytest.mark.parametrize("parties", [3, 4])
+@pytest.mark.parametrize("parties", [3, pytest.param(4, marks=pytest.mark.long)])
 def test_no_coalition_of_m_minus_1_holds_or_receives_a_factor(parties):
     """Union of everything any m-1 parties held or received over the whole run (every
     candidate, the accepted one included; own OLE keys included), plus the coalition's pooled
