@@ -8,8 +8,8 @@ Two per-party sources, both usable with one OS process per party:
   ``ConfigMismatch`` naming ``key.fingerprint`` before any cryptography.
 * ``KeySetup.distributed``: the distributed key generation (``protocols/paillier/dkg``) run
   in-session among the Helen parties, right after the parameters are agreed; no dealer ever
-  exists. It needs m >= 3 (honest-majority Shamir sharing; see docs/crypto.md for what that
-  means against Helen's all-but-one model).
+  exists. It needs m >= 3 (``DkgParams``); docs/crypto.md says what each multiplier keeps secret
+  against Helen's all-but-one model.
 
 The in-process trusted dealer of ``local_run`` hands each ``HelenRun`` a ready
 ``PaillierParty`` instead and records ``trusted-dealer``.
@@ -56,7 +56,7 @@ class KeySetup:
         if self.share is None:
             if parties < 3:
                 raise ConfigError(
-                    "keygen = dkg needs at least 3 parties (honest-majority Shamir sharing)"
+                    "keygen = dkg needs at least 3 parties (the distributed key generation's minimum)"
                 )
             self.dkg_params(config, parties)  # ConfigError for a size the DKG refuses
             return
