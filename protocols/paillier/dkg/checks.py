@@ -72,19 +72,27 @@ def decryption_share(value: object, sender: int) -> DecryptionShare:
     return DecryptionShare(sender, tuple(value["values"]), DecryptionProof(value["e"], value["z"]))
 
 
+def audit_reveal_shape(value: object, count: int) -> bool:
+    """An audit reveal's common part (both multipliers): ``count`` 32-byte seeds and ``count``
+    lists of claims (each multiplier checks what its claims hold)."""
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("seeds"), list)
+        and isinstance(value.get("claims"), list)
+        and len(value["seeds"]) == count
+        and len(value["claims"]) == count
+        and all(isinstance(s, bytes) and len(s) == 32 for s in value["seeds"])
+        and all(isinstance(c, list) for c in value["claims"])
+    )
+
+
 def check_audit(value: object, stages: list[int], parties: int, sender: int) -> dict[str, Any]:
     """Shape of an audit reveal: a seed and, per private stage, one digest per sender."""
-    count = len(stages)
     if (
-        not isinstance(value, dict)
-        or not isinstance(value.get("seeds"), list)
-        or not isinstance(value.get("claims"), list)
-        or len(value["seeds"]) != count
-        or len(value["claims"]) != count
-        or not all(isinstance(s, bytes) and len(s) == 32 for s in value["seeds"])
+        not audit_reveal_shape(value, len(stages))
+        or not isinstance(value, dict)
         or not all(
-            isinstance(c, list)
-            and len(c) == n
+            len(c) == n
             and all(
                 isinstance(row, list)
                 and len(row) == parties

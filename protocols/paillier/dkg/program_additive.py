@@ -42,7 +42,7 @@ from . import derive, keyproof
 from .additive import AdditiveCandidate, OleKeys, key_input_ranges, ole_key_bits
 from .additive_audit import as_row, audit_additive, blame
 from .candidate import payload_digest, seed_commitment
-from .checks import pack, unpack
+from .checks import audit_reveal_shape, pack, unpack
 from .machine import Step
 from .params import DkgParams
 from .program import BatchOutcome, BatchStats, DkgContext, _Batch
@@ -453,15 +453,10 @@ class AdditiveBatch(_Batch):
     def _check_reveal(self, value: object, count: int, sender: int) -> dict[str, Any]:
         width = sum(1 for msg in private_messages(self.m) if msg[2] == sender)
         if (
-            not isinstance(value, dict)
-            or not isinstance(value.get("seeds"), list)
-            or not isinstance(value.get("claims"), list)
-            or len(value["seeds"]) != count
-            or len(value["claims"]) != count
-            or not all(isinstance(s, bytes) and len(s) == 32 for s in value["seeds"])
+            not audit_reveal_shape(value, count)
+            or not isinstance(value, dict)
             or not all(
-                isinstance(c, list) and len(c) == width and all(isinstance(x, bytes) for x in c)
-                for c in value["claims"]
+                len(c) == width and all(isinstance(x, bytes) for x in c) for c in value["claims"]
             )
         ):
             raise ProtocolViolation("malformed audit reveal", culprit=sender)
