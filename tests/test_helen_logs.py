@@ -138,6 +138,9 @@ async def test_no_secret_in_any_log_record(caplog):
         return {"logger": structlog.get_logger("helen-test")}
 
     caplog.set_level(logging.DEBUG)
+    # a test that ran the CLI in this process may have left structlog filtering below INFO
+    # (``cli_logging``); capture_logs replaces the processors, not the level filter
+    structlog.reset_defaults()
     with structlog.testing.capture_logs() as records:
         run = await train_locally(
             parts,
