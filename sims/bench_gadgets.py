@@ -20,14 +20,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from coopetition.protocols.paillier.keys import check_modulus_bits, generate_keypair
+from coopetition.protocols.paillier.keys import generate_keypair
 from coopetition.protocols.paillier.threshold import TrustedDealerKeyGeneration
 from coopetition.protocols.spdz.conversion import INTERVAL, RANGE, PaillierParty
 from coopetition.protocols.spdz.gadgets import ciphertext_to_shares, verify_conversions
 from coopetition.protocols.spdz.harness import run_local
 from coopetition.protocols.zk import group, interval
 from coopetition.protocols.zk import range_params as rpm
-from coopetition.sims.benchkit import git_commit, machine_info
+from coopetition.sims.benchkit import git_commit, key_bits, machine_info
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,11 +85,7 @@ def _measure(
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    insecure = args.insecure_bits is not None
-    bits = args.insecure_bits if insecure else args.bits
-    check_modulus_bits(bits, insecure_allow_small=insecure)
-    if args.interval_repetitions < interval.DEFAULT_REPETITIONS and not insecure:
-        raise ValueError("fewer interval-proof repetitions than 128 only with --insecure-bits")
+    bits, insecure = key_bits(args)
     if args.parties < 2 or args.values < 1:
         raise ValueError("need at least 2 parties and 1 value")
     keypair = generate_keypair(bits, insecure_allow_small=insecure)

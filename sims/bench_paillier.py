@@ -39,14 +39,14 @@ from typing import Any
 
 from coopetition.protocols.paillier import opcount, ops, parallel
 from coopetition.protocols.paillier.encryptor import Encryptor, RandomnessPool
-from coopetition.protocols.paillier.keys import check_modulus_bits, generate_keypair
+from coopetition.protocols.paillier.keys import generate_keypair
 from coopetition.protocols.paillier.threshold import (
     TrustedDealerKeyGeneration,
     combine,
     partial_decrypt,
 )
 from coopetition.protocols.zk.transcript import ProofContext
-from coopetition.sims.benchkit import git_commit, machine_info
+from coopetition.sims.benchkit import git_commit, key_bits, machine_info
 
 #: a quick, valid command shown in ``coopetition bench paillier --help``
 EXAMPLE = "coopetition bench paillier --insecure-bits 512 --seconds 0.2 --json"
@@ -173,9 +173,7 @@ def _machine() -> dict[str, Any]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from phe import paillier as phe_paillier
 
-    insecure = args.insecure_bits is not None
-    bits = args.insecure_bits if insecure else args.bits
-    check_modulus_bits(bits, insecure_allow_small=insecure)
+    bits, insecure = key_bits(args)
     if not 1 <= args.decrypt_batch <= 64:
         raise ValueError("--decrypt-batch must be in 1..64")
     seconds = args.seconds

@@ -28,7 +28,7 @@ import gmpy2
 import numpy as np
 
 from coopetition.protocols.ot.kos import KosReceiver, KosSender
-from coopetition.protocols.paillier.keys import check_modulus_bits, generate_keypair
+from coopetition.protocols.paillier.keys import generate_keypair
 from coopetition.protocols.paillier.threshold import TrustedDealerKeyGeneration
 from coopetition.protocols.spdz import field as F
 from coopetition.protocols.spdz.conversion import PaillierParty
@@ -42,7 +42,7 @@ from coopetition.protocols.spdz.mascot import TAU, MascotParty
 from coopetition.protocols.spdz.offline import OfflineParty
 from coopetition.protocols.spdz.online import SpdzParty
 from coopetition.protocols.zk import interval
-from coopetition.sims.benchkit import git_commit, machine_info
+from coopetition.sims.benchkit import git_commit, key_bits, machine_info
 from coopetition.sims.mascot_processes import run_processes
 from coopetition.sims.mascot_workers import run_workers
 
@@ -201,9 +201,7 @@ def _drop_in(kg: TrustedDealerKeyGeneration, m: int, args: argparse.Namespace) -
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    insecure = args.insecure_bits is not None
-    bits = args.insecure_bits if insecure else args.paillier_bits
-    check_modulus_bits(bits, insecure_allow_small=insecure)
+    bits, insecure = key_bits(args, "paillier_bits")
     counts = [int(x) for x in args.parties_list.split(",")]
     if any(m < 2 for m in counts) or args.triples < 1:
         raise ValueError("party counts must be >= 2 and --triples >= 1")

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from coopetition.protocols.paillier.encryptor import Encryptor
-from coopetition.protocols.paillier.keys import check_modulus_bits, generate_keypair
+from coopetition.protocols.paillier.keys import generate_keypair
 from coopetition.protocols.paillier.threshold import TrustedDealerKeyGeneration
 from coopetition.protocols.spdz import field as F
 from coopetition.protocols.spdz.conversion import PaillierParty
@@ -28,7 +28,7 @@ from coopetition.protocols.spdz.offline import OfflineParty
 from coopetition.protocols.spdz.online import SpdzParty, needs_ltz, needs_soft_threshold
 from coopetition.protocols.spdz.preprocessing import InsecureDealerPreprocessing
 from coopetition.protocols.zk import interval
-from coopetition.sims.benchkit import machine_info
+from coopetition.sims.benchkit import key_bits, machine_info
 
 DEFAULT_OUT = Path("results/bench_spdz.json")
 
@@ -202,11 +202,7 @@ def _online(m: int, args: argparse.Namespace, result: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    insecure = args.insecure_bits is not None
-    bits = args.insecure_bits if insecure else args.bits
-    check_modulus_bits(bits, insecure_allow_small=insecure)
-    if args.interval_repetitions < interval.DEFAULT_REPETITIONS and not insecure:
-        raise ValueError("fewer interval-proof repetitions than 128 only with --insecure-bits")
+    bits, insecure = key_bits(args)
     party_counts = [int(x) for x in args.parties_list.split(",")]
     result: dict[str, Any] = {
         "bits": bits,

@@ -28,12 +28,11 @@ import gmpy2
 
 from coopetition.protocols.paillier.encryptor import Encryptor
 from coopetition.protocols.paillier.keys import (
-    check_modulus_bits,
     register_insecure_test_key,
 )
 from coopetition.protocols.zk import equality, gadgets, group, interval, multiplication, plaintext
 from coopetition.protocols.zk.transcript import ProofContext
-from coopetition.sims.benchkit import machine_info, random_modulus
+from coopetition.sims.benchkit import key_bits, machine_info, random_modulus
 
 #: a quick, valid command shown in ``coopetition bench zk --help``
 EXAMPLE = "coopetition bench zk --insecure-bits 512 --seconds 0.2 --json"
@@ -80,9 +79,7 @@ def _count(op: Callable[[], int]) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    insecure = args.insecure_bits is not None
-    bits = args.insecure_bits if insecure else args.bits
-    check_modulus_bits(bits, insecure_allow_small=insecure)
+    bits, insecure = key_bits(args)
     seconds, batch, dim = args.seconds, args.batch, args.dim
     pk = random_modulus(bits)
     if insecure:  # verifiers refuse small keys not made through the insecure option

@@ -11,7 +11,8 @@ from typing import Any
 
 import gmpy2
 
-from coopetition.protocols.paillier.keys import PublicKey
+from coopetition.protocols.paillier.keys import PublicKey, check_modulus_bits
+from coopetition.protocols.zk.interval import DEFAULT_REPETITIONS
 
 
 def machine_info() -> dict[str, Any]:
@@ -90,3 +91,16 @@ def free_ports(count: int) -> list[int]:
     finally:
         for sock in sockets:
             sock.close()
+
+
+def key_bits(args: Any, default: str = "bits") -> tuple[int, bool]:
+    """(modulus bits, insecure) from a benchmark's ``--insecure-bits`` / ``--<default>``, checked
+    by ``check_modulus_bits`` (below 2048 bits only with ``--insecure-bits``); a benchmark with
+    ``--interval-repetitions`` may go below 128 repetitions only when insecure."""
+    insecure = args.insecure_bits is not None
+    bits = args.insecure_bits if insecure else getattr(args, default)
+    check_modulus_bits(bits, insecure_allow_small=insecure)
+    repetitions = getattr(args, "interval_repetitions", None)
+    if repetitions is not None and repetitions < DEFAULT_REPETITIONS and not insecure:
+        raise ValueError("fewer interval-proof repetitions than 128 only with --insecure-bits")
+    return bits, insecure
