@@ -33,11 +33,17 @@ def _shifted(ec, i: int, j: int, delta: int, pk=PK):
     return out
 
 
-def _rejected_naming_the_prover(ea, eb, ec, proof, ctx=CTX, match=None, pk=PK) -> None:
+def _rejected_naming_the_prover(
+    ea, eb, ec, proof, ctx=CTX, match=None, pk=PK
+) -> list[ProofRejected]:
+    """Both verifier modes reject ``proof`` and name its prover; the two rejections."""
+    rejections = []
     for batch in (True, False):
         with pytest.raises(ProofRejected, match=match) as info:
             twosided.verify(pk, ea, eb, ec, proof, ctx, batch=batch)
         assert info.value.prover == ctx.prover and info.value.kind == twosided.KIND
+        rejections.append(info.value)
+    return rejections
 
 
 @pytest.mark.parametrize(
@@ -159,10 +165,12 @@ def test_non_canonical_or_malformed_elements_are_rejected_not_crashing(where, va
     if where == "ec":
         bad_ec = [list(row) for row in ec]
         bad_ec[1][1] = bad_value
-        _rejected_naming_the_prover(ea, eb, bad_ec, proof)
+        rejections = _rejected_naming_the_prover(ea, eb, bad_ec, proof)
     else:
         products = (bad_value, *proof.products[1:])
-        _rejected_naming_the_prover(ea, eb, ec, dataclasses.replace(proof, products=products))
+        bad = dataclasses.replace(proof, products=products)
+        rejections = _rejected_naming_the_prover(ea, eb, ec, bad)
+    assert len(rejections) == 2 and all(r.prover == CTX.prover for r in rejections)
 
 
 def test_two_sided_error_bound_field_is_a_prime_factor_above_the_challenge_range():
