@@ -22,8 +22,7 @@ from coopetition.config_schema import HelenTable
 from coopetition.engine.errors import ConfigError
 from coopetition.engine.party import Party
 from coopetition.keyfile import check_private
-from coopetition.party_config import PartyFile
-from coopetition.protocols.admm.objective import Objective
+from coopetition.party_config import PartyFile, table_objective
 from coopetition.protocols.helen.config import HelenConfig
 from coopetition.protocols.helen.key_phase import KeySetup
 from coopetition.protocols.helen.local_run import check_parts
@@ -35,13 +34,8 @@ from coopetition.tabular import Table
 def helen_config(table: HelenTable, *, where: str) -> HelenConfig:
     """The run's ``HelenConfig`` from a validated ``[helen]`` table (``ConfigError`` if bad)."""
     try:
-        objective = Objective(
-            table.objective,
-            lam=0.0 if table.objective == "least_squares" else table.lam,
-            l1_ratio=table.l1_ratio,
-        )
         return HelenConfig(
-            objective=objective,
+            objective=table_objective(table),
             rho=table.rho,
             iterations=table.iterations,
             x_bound=table.x_bound,

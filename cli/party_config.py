@@ -88,16 +88,20 @@ def parse_address(text: Any, *, what: str) -> tuple[str, int]:
 MAX_PARTY_ID = 2**64 - 1
 
 
+def table_objective(table: AdmmTable | HelenTable) -> Objective:
+    """The objective an ``[admm]`` or ``[helen]`` table names (least squares ignores lam)."""
+    return Objective(
+        table.objective,
+        lam=0.0 if table.objective == "least_squares" else table.lam,
+        l1_ratio=table.l1_ratio,
+    )
+
+
 def admm_config(table: AdmmTable, *, where: str) -> AdmmConfig:
     """The protocol's parameters from a validated ``[admm]`` table."""
     try:
-        objective = Objective(
-            table.objective,
-            lam=0.0 if table.objective == "least_squares" else table.lam,
-            l1_ratio=table.l1_ratio,
-        )
         return AdmmConfig(
-            objective,
+            table_objective(table),
             rho=table.rho,
             iterations=table.iterations,
             contribution_bound=table.contribution_bound,
