@@ -97,10 +97,9 @@ def _sieve(parties: list[AdditiveCandidate], wire: _Wire) -> None:
             request = wire.send(
                 f"sieve-request/{step}", holder, step, parties[holder].sieve_request(step)
             )
-            reply = wire.send(
-                f"sieve-reply/{step}", step, holder, responder.sieve_reply(step, holder, request)
-            )
-            parties[holder].sieve_absorb(reply)
+            stage = f"sieve-reply/{step}"
+            reply = wire.send(stage, step, holder, responder.sieve_reply(step, holder, request))
+            wire.transcript.sent[(stage, step, holder)] = parties[holder].sieve_absorb(reply)
         responder.sieve_close(step)
     for party, view in zip(parties, wire.views, strict=True):
         party.finish_sieve()
@@ -141,6 +140,8 @@ def _candidate(
     )
     for c, view in zip(parties, wire.views, strict=True):
         view.see(c.masks)
+        for j, plain in c.reply_plaintexts.items():  # the audit compares replies as plaintexts
+            wire.transcript.sent[("modulus-reply", j, c.party)] = [plain]
     return parties, n
 
 
