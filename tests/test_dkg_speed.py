@@ -1,0 +1,177 @@
+"""The additive DKG's speed levers (docs/crypto.md, DKG chapter, "Speed"), each checked against
+an independent reference: the DJN form of the OLE requests against the textbook encryption
+with r = h^alpha, the audit's cost in exponentiations, and the expected candidate count
+(prime number theorem) against primes counted with gmpy2 among sampled candidates.
+
+Keys are 512-bit and INSECURE (``insecure_allow_small``) except where a test says 2048.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import gmpy2
+import pytest
+
+from coopetition.engine.errors import CheatingDetected
+from coopetition.protocols.paillier import opcount
+from coopetition.protocols.paillier.dkg.additive import (
+    AdditiveCandidate,
+    OleKeys,
+    short_exponent,
+)
+from coopetition.protocols.paillier.dkg.additive_audit import audit_additive
+from coopetition.protocols.paillier.dkg.additive_local import (
+    PartyView,
+    _candidate,
+    _Wire,
+    generate_additive,
+)
+from coopetition.protocols.paillier.dkg.candidate import lift_prime_share, seed_commitment
+from coopetition.protocols.paillier.dkg.params import (
+    DkgParams,
+    expected_candidates,
+    prime_probability,
+)
+from coopetition.protocols.paillier.encryptor import djn_generator
+
+INSECURE_BITS = 512
+
+
+def _params(parties: int = 3) -> DkgParams:
+    return DkgParams(INSECURE_BITS, parties, insecure_allow_small=True)
+
+
+def _one_candidate(parties: int = 3):
+    params = _params(parties)
+    keys = [OleKeys.generate(params) for _ in range(parties)]
+    seeds = [secrets.token_bytes(32) for _ in range(parties)]
+    wire = _Wire([PartyView() for _ in range(parties)], None)
+    cands, n = _candidate(params, keys, seeds, wire)
+    return params, keys, seeds, wire, cands, n
+
+
+def test_ole_requests_are_textbook_encryptions_with_a_short_djn_exponent():
+    """Reference: Enc(u; r) = (1 + N)^u r^N mod N^2 with r = h^alpha mod N computed by gmpy2,
+    h the hash-derived DJN generator and alpha < 2^ceil(|N|/2) (the request's own label)."""
+    params = _params()
+    keys = [OleKeys.generate(params) for _ in range(3)]
+    publics = [k.public for k in keys]
+    holder = AdditiveCandidate(params, 0, secrets.token_bytes(32), keys[0], publics)
+    public = publics[0][0]
+    request = holder.sieve_request(1)
+    for sigma, c in zip("pq", request, strict=True):
+        label = f"dm/sieve/1/{sigma}/enc"
+        alpha = short_exponent(public, holder.seed, label)
+        assert 0 <= alpha < 1 << ((public.bits + 1) // 2)
+        r = gmpy2.powmod(djn_generator(public), alpha, public.n)
+        n2 = public.n * public.n
+        textbook = pow(1 + public.n, holder.sieve_shares[sigma], n2) * pow(r, public.n, n2) % n2
+        assert c == textbook
+        assert keys[0].product.decrypt(c) == holder.sieve_shares[sigma]
+
+
+def test_the_audit_replays_a_candidate_without_a_full_exponentiation():
+    """Requests are replayed from their DJN exponents (fixed-base walks), replies as
+    plaintexts: no general exponentiation and no decryption, and the audit passes."""
+    params, keys, seeds, wire, _, n = _one_candidate(3)
+    commitments = [seed_commitment(b"s", 0, j, 0, s) for j, s in enumerate(seeds)]
+    with opcount.counting() as counted:
+        audit_additive(
+            params,
+            [k.public for k in keys],
+            commitments,
+            seeds,
+            wire.transcript.check,
+            session=b"s",
+            batch=0,
+            index=0,
+            n=n,
+        )
+    requests = 2 * (1 + 2) + 2 * 3  # sieve: 2 per OLE, 3 OLEs at m = 3; modulus: 2 per party
+    assert counted == {"fixed_base": requests}
+
+
+def test_a_reply_whose_decrypted_plaintext_differs_names_its_sender():
+    """The audit compares a reply as the plaintext its receiver decrypted."""
+    params, keys, seeds, wire, _, n = _one_candidate(3)
+    commitments = [seed_commitment(b"s", 0, j, 0, s) for j, s in enumerate(seeds)]
+
+    def audit():
+        audit_additive(
+            params,
+            [k.public for k in keys],
+            commitments,
+            seeds,
+            wire.transcript.check,
+            session=b"s",
+            batch=0,
+            index=0,
+            n=n,
+        )
+
+    audit()
+    sent = wire.transcript.sent
+    for stage, sender in (("modulus-reply", 2), ("sieve-reply/2", 2), ("sieve-reply/1", 1)):
+        honest = sent[(stage, sender, 0)]
+        sent[(stage, sender, 0)] = [honest[0] + 1, *honest[1:]]
+        with pytest.raises(CheatingDetected) as caught:
+            audit()
+        assert caught.value.culprit == sender and stage in str(caught.value)
+        sent[(stage, sender, 0)] = honest
+
+
+def test_re_randomised_replies_with_the_right_plaintext_pass_the_audit():
+    """A reply's randomness is its sender's own business (docs/crypto.md, "Speed"): a party
+    that re-randomises every reply it sends (c * s^N, s random) is not named, even when every
+    rejected candidate is audited, and the key comes out."""
+    params = _params(3)
+    keys = [OleKeys.generate(params) for _ in range(3)]
+
+    def tamper(stage, sender, receiver, value):
+        if sender == 2 and stage in ("sieve-reply", "modulus-reply"):
+            public = keys[receiver].public[0]
+            if isinstance(value, int):  # a modulus reply is one ciphertext
+                return public.encrypt(0) * value % public.n_square
+            return [public.encrypt(0) * c % public.n_square for c in value]
+        return value
+
+    run = generate_additive(params, keys=keys, tamper=tamper, audit_fraction=1.0)
+    assert run.public.public.n.bit_length() == INSECURE_BITS
+
+
+def _sampled_prime_rate(params: DkgParams, samples: int) -> float:
+    """Candidates drawn exactly as the DKG draws them (a random unit modulo M split into m
+    additive shares, each lifted by ``lift_prime_share`` with a random high part), counted
+    prime by gmpy2."""
+    m, modulus = params.parties, params.sieve_modulus
+    primes = 0
+    for _ in range(samples):
+        while True:
+            unit = secrets.randbelow(modulus)
+            if gmpy2.gcd(unit, modulus) == 1:
+                break
+        shares = [secrets.randbelow(modulus) for _ in range(m - 1)]
+        shares.append((unit - sum(shares)) % modulus)
+        p = sum(
+            lift_prime_share(params, j, b, secrets.randbelow(params.high_range))
+            for j, b in enumerate(shares)
+        )
+        assert p.bit_length() == params.half and p % modulus == unit and p % 4 == 3
+        primes += bool(gmpy2.is_prime(p, 25))
+    return primes / samples
+
+
+@pytest.mark.parametrize(
+    ("bits", "samples"), [(512, 6000), pytest.param(2048, 12000, marks=pytest.mark.long)]
+)
+def test_the_expected_candidate_count_matches_sampled_candidates(bits, samples):
+    """The prime number theorem's estimate against a count: within 4 standard deviations of
+    the sampled rate (binomial), and the 2048-bit expectation is ~3 600 candidates."""
+    params = DkgParams(bits, 4, insecure_allow_small=bits < 2048)
+    predicted = prime_probability(params)
+    rate = _sampled_prime_rate(params, samples)
+    sigma = (predicted * (1 - predicted) / samples) ** 0.5
+    assert abs(rate - predicted) < 4 * sigma, (rate, predicted)
+    if bits == 2048:
+        assert 3_400 < expected_candidates(params) < 3_900
