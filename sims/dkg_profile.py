@@ -85,9 +85,10 @@ def levers_off(names: Sequence[str]) -> Iterator[None]:
 
 @contextmanager
 def lever_off(name: str) -> Iterator[None]:
+    """Restore one lever's earlier cost for the duration of the block."""
     if name == "djn-requests":
         saved: Any = additive._enc_short
-        additive._enc_short = additive._enc  # type: ignore[assignment]
+        additive._enc_short = additive._enc
         try:
             yield
         finally:
@@ -126,14 +127,14 @@ def profile(params: DkgParams, count: int, audit_fraction: float) -> dict[str, A
     for key in keys:  # one-off per key and process: not per-candidate work
         Encryptor(key.product.public).warm_up()
     trial_division_product(2, params.trial_bound)
-    cpu: Counter[str] = Counter()
+    cpu: dict[str, float] = {}
     ops: dict[str, Counter[str]] = {}
 
     def timed(stage: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         started = time.process_time()
         with opcount.counting() as counted:
             out = fn(*args, **kwargs)
-        cpu[stage] += time.process_time() - started
+        cpu[stage] = cpu.get(stage, 0.0) + time.process_time() - started
         ops.setdefault(stage, Counter()).update(counted)
         return out
 
@@ -183,7 +184,7 @@ def profile(params: DkgParams, count: int, audit_fraction: float) -> dict[str, A
     survive = trial_survival(params)
     audited = survive + (1 - survive) * audit_fraction
     live = sum(v for k, v in cpu.items() if not k.startswith("audit")) / count
-    audit = cpu["audit (m replays)"] / count
+    audit = cpu.get("audit (m replays)", 0.0) / count
     per_candidate = live + audited * audit
     return {
         "candidates_profiled": count,
