@@ -145,19 +145,7 @@ def profile(params: DkgParams, count: int, audit_fraction: float) -> dict[str, A
         parties = [AdditiveCandidate(params, j, s, keys[j], publics) for j, s in enumerate(seeds)]
         timed("sieve", additive_local._sieve, parties, wire)
 
-        def modulus(parties: list[AdditiveCandidate] = parties, wire: Any = wire) -> int:
-            return additive_local._products(
-                "modulus",
-                [c.modulus_request() for c in parties],
-                [c.modulus_reply for c in parties],
-                [c.n_share for c in parties],
-                wire,
-            )
-
-        n = timed("modulus", modulus)
-        for c in parties:
-            for j, plain in c.reply_plaintexts.items():
-                wire.transcript.sent[("modulus-reply", j, c.party)] = [plain]
+        n = timed("modulus", additive_local._modulus, parties, wire)
         biprimality: list[tuple[str, list[int]]] = []
         if timed("trial division", additive_local._plausible, params, n):
             bases = derive.biprimality_bases(session, 0, index, n, BIPRIME_FIRST, 1)

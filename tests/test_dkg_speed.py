@@ -43,12 +43,28 @@ def _params(parties: int = 3) -> DkgParams:
 
 
 def _one_candidate(parties: int = 3):
+    """One honest candidate and a function that audits it from its transcript."""
     params = _params(parties)
     keys = [OleKeys.generate(params) for _ in range(parties)]
     seeds = [secrets.token_bytes(32) for _ in range(parties)]
     wire = _Wire([PartyView() for _ in range(parties)], None)
-    cands, n = _candidate(params, keys, seeds, wire)
-    return params, keys, seeds, wire, cands, n
+    _, n = _candidate(params, keys, seeds, wire)
+    commitments = [seed_commitment(b"s", 0, j, 0, s) for j, s in enumerate(seeds)]
+
+    def audit() -> None:
+        audit_additive(
+            params,
+            [k.public for k in keys],
+            commitments,
+            seeds,
+            wire.transcript.check,
+            session=b"s",
+            batch=0,
+            index=0,
+            n=n,
+        )
+
+    return wire, audit
 
 
 def test_ole_requests_are_textbook_encryptions_with_a_short_djn_exponent():
@@ -74,42 +90,16 @@ def test_ole_requests_are_textbook_encryptions_with_a_short_djn_exponent():
 def test_the_audit_replays_a_candidate_without_a_full_exponentiation():
     """Requests are replayed from their DJN exponents (fixed-base walks), replies as
     plaintexts: no general exponentiation and no decryption, and the audit passes."""
-    params, keys, seeds, wire, _, n = _one_candidate(3)
-    commitments = [seed_commitment(b"s", 0, j, 0, s) for j, s in enumerate(seeds)]
+    _, audit = _one_candidate(3)
     with opcount.counting() as counted:
-        audit_additive(
-            params,
-            [k.public for k in keys],
-            commitments,
-            seeds,
-            wire.transcript.check,
-            session=b"s",
-            batch=0,
-            index=0,
-            n=n,
-        )
+        audit()
     requests = 2 * (1 + 2) + 2 * 3  # sieve: 2 per OLE, 3 OLEs at m = 3; modulus: 2 per party
     assert counted == {"fixed_base": requests}
 
 
 def test_a_reply_whose_decrypted_plaintext_differs_names_its_sender():
     """The audit compares a reply as the plaintext its receiver decrypted."""
-    params, keys, seeds, wire, _, n = _one_candidate(3)
-    commitments = [seed_commitment(b"s", 0, j, 0, s) for j, s in enumerate(seeds)]
-
-    def audit():
-        audit_additive(
-            params,
-            [k.public for k in keys],
-            commitments,
-            seeds,
-            wire.transcript.check,
-            session=b"s",
-            batch=0,
-            index=0,
-            n=n,
-        )
-
+    wire, audit = _one_candidate(3)
     audit()
     sent = wire.transcript.sent
     for stage, sender in (("modulus-reply", 2), ("sieve-reply/2", 2), ("sieve-reply/1", 1)):
