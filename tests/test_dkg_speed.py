@@ -18,6 +18,8 @@ from coopetition.protocols.paillier import opcount
 from coopetition.protocols.paillier.dkg.additive import (
     AdditiveCandidate,
     OleKeys,
+    _private_key,
+    ole_key_bits,
     short_exponent,
 )
 from coopetition.protocols.paillier.dkg.additive_audit import audit_additive
@@ -25,7 +27,6 @@ from coopetition.protocols.paillier.dkg.additive_local import (
     PartyView,
     _candidate,
     _Wire,
-    generate_additive,
 )
 from coopetition.protocols.paillier.dkg.candidate import lift_prime_share, seed_commitment
 from coopetition.protocols.paillier.dkg.params import (
@@ -67,11 +68,15 @@ def _one_candidate(parties: int = 3):
     return wire, audit
 
 
-def test_ole_requests_are_textbook_encryptions_with_a_short_djn_exponent():
+@pytest.mark.parametrize("bits", [INSECURE_BITS, pytest.param(2048, marks=pytest.mark.long)])
+def test_ole_requests_are_textbook_encryptions_with_a_short_djn_exponent(bits):
     """Reference: Enc(u; r) = (1 + N)^u r^N mod N^2 with r = h^alpha mod N computed by gmpy2,
-    h the hash-derived DJN generator and alpha < 2^ceil(|N|/2) (the request's own label)."""
-    params = _params()
-    keys = [OleKeys.generate(params) for _ in range(3)]
+    h the hash-derived DJN generator and alpha < 2^ceil(|N|/2) (the request's own label).
+    At 2048 bits too (a 2 140-bit product key, 1 070-bit exponents)."""
+    params = DkgParams(bits, 3, insecure_allow_small=bits < 2048)
+    product_bits, _ = ole_key_bits(params)
+    product = _private_key(product_bits)  # the key-stage key plays no part in a request
+    keys = [OleKeys(product, product) for _ in range(3)]
     publics = [k.public for k in keys]
     holder = AdditiveCandidate(params, 0, secrets.token_bytes(32), keys[0], publics)
     public = publics[0][0]
@@ -80,6 +85,7 @@ def test_ole_requests_are_textbook_encryptions_with_a_short_djn_exponent():
         label = f"dm/sieve/1/{sigma}/enc"
         alpha = short_exponent(public, holder.seed, label)
         assert 0 <= alpha < 1 << ((public.bits + 1) // 2)
+        assert public.bits == product_bits
         r = gmpy2.powmod(djn_generator(public), alpha, public.n)
         n2 = public.n * public.n
         textbook = pow(1 + public.n, holder.sieve_shares[sigma], n2) * pow(r, public.n, n2) % n2
@@ -112,22 +118,41 @@ def test_a_reply_whose_decrypted_plaintext_differs_names_its_sender():
 
 
 def test_re_randomised_replies_with_the_right_plaintext_pass_the_audit():
-    """A reply's randomness is its sender's own business (docs/crypto.md, "Speed"): a party
-    that re-randomises every reply it sends (c * s^N, s random) is not named, even when every
-    rejected candidate is audited, and the key comes out."""
+    """A reply's randomness is its sender's own business (docs/crypto.md, "Speed"): party 2
+    re-randomises every reply it sends (c * Enc(0)); the receivers decrypt the same values,
+    the candidate's N is unchanged and its audit names no one."""
     params = _params(3)
     keys = [OleKeys.generate(params) for _ in range(3)]
+    seeds = [secrets.token_bytes(32) for _ in range(3)]
+    changed = []
 
     def tamper(stage, sender, receiver, value):
-        if sender == 2 and stage in ("sieve-reply", "modulus-reply"):
-            public = keys[receiver].public[0]
-            if isinstance(value, int):  # a modulus reply is one ciphertext
-                return public.encrypt(0) * value % public.n_square
-            return [public.encrypt(0) * c % public.n_square for c in value]
-        return value
+        if sender != 2 or stage not in ("sieve-reply", "modulus-reply"):
+            return value
+        public = keys[receiver].public[0]
+        cts = [value] if isinstance(value, int) else list(value)
+        new = [public.encrypt(0) * c % public.n_square for c in cts]
+        changed.extend(a != b for a, b in zip(cts, new, strict=True))
+        return new[0] if isinstance(value, int) else new
 
-    run = generate_additive(params, keys=keys, tamper=tamper, audit_fraction=1.0)
-    assert run.public.public.n.bit_length() == INSECURE_BITS
+    def run(hook):
+        wire = _Wire([PartyView() for _ in range(3)], hook)
+        return wire, _candidate(params, keys, seeds, wire)[1]
+
+    _, honest_n = run(None)
+    wire, n = run(tamper)
+    assert n == honest_n and changed and all(changed)
+    audit_additive(
+        params,
+        [k.public for k in keys],
+        [seed_commitment(b"s", 0, j, 0, s) for j, s in enumerate(seeds)],
+        seeds,
+        wire.transcript.check,
+        session=b"s",
+        batch=0,
+        index=0,
+        n=n,
+    )
 
 
 def _sampled_prime_rate(params: DkgParams, samples: int) -> float:

@@ -10,8 +10,8 @@ one party's share of everything, and that share is either its own uniform draw o
 statistically (2^-kappa) by a value only it knows.
 
 One OLE between i (holds u, owns Paillier key K_i) and k (holds a):
-    i -> k : C = Enc_i(u)
-    k -> i : R = C^a * Enc_i(s)          (s uniform, kappa bits wider than u*a)
+    i -> k : C = Enc_i(u)                (per candidate: DJN randomness h_i^alpha, cheap)
+    k -> i : R = C^a * Enc_i(s)          (s uniform, kappa bits wider than u*a; full r^N)
     i      : w = Dec_i(R) = u*a + s;  k keeps -s.      w + (-s) = u*a over the integers.
 i learns u*a + s (hides a statistically); k sees only a ciphertext under K_i (DCR).
 
