@@ -10,8 +10,8 @@ one party's share of everything, and that share is either its own uniform draw o
 statistically (2^-kappa) by a value only it knows.
 
 One OLE between i (holds u, owns Paillier key K_i) and k (holds a):
-    i -> k : C = Enc_i(u)
-    k -> i : R = C^a * Enc_i(s)          (s uniform, kappa bits wider than u*a)
+    i -> k : C = Enc_i(u)                (per candidate: DJN randomness h_i^alpha, cheap)
+    k -> i : R = C^a * Enc_i(s)          (s uniform, kappa bits wider than u*a; full r^N)
     i      : w = Dec_i(R) = u*a + s;  k keeps -s.      w + (-s) = u*a over the integers.
 i learns u*a + s (hides a statistically); k sees only a ciphertext under K_i (DCR).
 
@@ -40,6 +40,8 @@ from dataclasses import dataclass
 
 import gmpy2
 
+from coopetition.protocols.paillier import opcount
+from coopetition.protocols.paillier.encryptor import Encryptor, short_exponent_bits
 from coopetition.protocols.paillier.keys import PrivateKey, PublicKey
 from coopetition.protocols.paillier.primes import random_prime
 
@@ -102,6 +104,21 @@ def _enc(public: PublicKey, value: int, seed: bytes, label: str) -> int:
     return public.raw_encrypt(int(value), encryption_randomness(public, seed, label))
 
 
+def short_exponent(public: PublicKey, seed: bytes, label: str) -> int:
+    """alpha of a request's DJN randomness h**alpha (``ceil(|N_i|/2)`` bits, from the seed)."""
+    return int(draw(seed, f"{label}/djn", 1 << short_exponent_bits(public)))
+
+
+def _enc_short(public: PublicKey, value: int, seed: bytes, label: str) -> int:
+    """Enc_i(value) with Damgard-Jurik-Nielsen randomness r = h_i**alpha mod N_i, computed as
+    h_s**alpha from the fixed-base table of N_i (``encryptor.Encryptor``): about a tenth of a
+    full r**N. Used for the per-candidate OLE *requests* only, whose secrecy protects their
+    sender (docs/crypto.md, "Speed"); replies keep full-length randomness."""
+    opcount.tally("fixed_base")
+    rn = Encryptor(public).table.pow(short_exponent(public, seed, label))
+    return public.encrypt_with_rn(int(value), rn)
+
+
 def key_input_ranges(params: DkgParams, party: int, n: int) -> list[tuple[int, int]]:
     """Public intervals of (phi_j, beta_j): what the key-stage range proofs show. Prime shares
     lie in [0, 2^(|N|/2)), so phi_0 = N + 1 - x_0 - y_0 and phi_j = -(x_j + y_j) are bounded."""
@@ -143,6 +160,8 @@ class AdditiveCandidate(CandidateParty):
         self.masks: dict[str, int] = {}
         self.modulus_part: int | None = None
         self.key_inputs: dict[str, int] = {}
+        #: decrypted modulus-stage replies by sender (what the audit compares)
+        self.reply_plaintexts: dict[int, int] = {}
 
     def _checked(self, owner: int, which: int, values: object, count: int) -> list[int]:
         cts = self.peers[owner][which].check_ciphertexts(values)
@@ -155,7 +174,9 @@ class AdditiveCandidate(CandidateParty):
         self.masks[label] = value
         return value
 
-    def _encrypt(self, public: PublicKey, value: int, label: str) -> int:
+    def _encrypt(self, public: PublicKey, value: int, label: str, *, short: bool = False) -> int:
+        if short:
+            return _enc_short(public, value, self.seed, label)
         return _enc(public, value, self.seed, label)
 
     def _reply(
@@ -174,7 +195,8 @@ class AdditiveCandidate(CandidateParty):
         """Holder i < step: Enc_i(u_i) for p and q, sent to party ``step``."""
         public = self.peers[self.party][0]
         return [
-            self._encrypt(public, self.sieve_shares[s], f"dm/sieve/{step}/{s}/enc") for s in SIGMAS
+            self._encrypt(public, self.sieve_shares[s], f"dm/sieve/{step}/{s}/enc", short=True)
+            for s in SIGMAS
         ]
 
     def sieve_reply(self, step: int, holder: int, request: object) -> list[int]:
@@ -196,12 +218,15 @@ class AdditiveCandidate(CandidateParty):
             total = sum(self.masks[f"dm/sieve/{step}/{i}/{s}"] for i in range(step))
             self.sieve_shares[s] = -total % modulus
 
-    def sieve_absorb(self, reply: object) -> None:
-        """Holder: the decrypted reply, reduced mod M, is its new share."""
+    def sieve_absorb(self, reply: object) -> list[int]:
+        """Holder: the decrypted reply, reduced mod M, is its new share. Returns the decrypted
+        plaintexts: what the audit compares for a reply (``additive_audit``)."""
         modulus = self.params.sieve_modulus
         cts = self._checked(self.party, 0, reply, len(SIGMAS))
-        for s, c in zip(SIGMAS, cts, strict=True):
-            self.sieve_shares[s] = self._decrypt(0, c) % modulus
+        plain = [int(self._decrypt(0, c)) for c in cts]
+        for s, w in zip(SIGMAS, plain, strict=True):
+            self.sieve_shares[s] = w % modulus
+        return plain
 
     def finish_sieve(self) -> None:
         for s in SIGMAS:
@@ -214,7 +239,10 @@ class AdditiveCandidate(CandidateParty):
 
     def modulus_request(self) -> list[int]:
         public = self.peers[self.party][0]
-        return [self._encrypt(public, self.prime_share[s], f"dm/modulus/{s}/enc") for s in SIGMAS]
+        return [
+            self._encrypt(public, self.prime_share[s], f"dm/modulus/{s}/enc", short=True)
+            for s in SIGMAS
+        ]
 
     def modulus_reply(self, holder: int, request: object) -> int:
         """For holder i < me: Enc_i(x_i y_me + y_i x_me + s)."""
@@ -230,7 +258,8 @@ class AdditiveCandidate(CandidateParty):
         total -= sum(self.masks[f"dm/modulus/{i}"] for i in range(self.party))
         for j in range(self.party + 1, self.params.parties):
             (c,) = self._checked(self.party, 0, [replies[j]], 1)
-            total += self._decrypt(0, c)
+            self.reply_plaintexts[j] = int(self._decrypt(0, c))
+            total += self.reply_plaintexts[j]
         self.modulus_part = int(total)
         return self.modulus_part
 

@@ -7,6 +7,13 @@ what was actually sent. The replay needs no decryption key: the plaintext of eve
 is known to the replay (a request encrypts a replayed share; a reply's plaintext is
 sum(plaintext(c) * e) + mask with everything replayed), so ``_Replayed._decrypt`` looks it up.
 
+Requests are compared as ciphertexts (recomputed from the seed; their DJN randomness makes that
+a fixed-base table walk). Replies are compared as the PLAINTEXTS their receiver decrypted: the
+receiver owns the key, so the plaintext is everything a reply gives it, and the replay gets it
+with integer arithmetic instead of two exponentiations modulo N_i^2 (docs/crypto.md, "Speed":
+the randomness of a reply is its sender's own business; a reply with the right plaintext and
+other randomness harms no one else).
+
 The first message that differs from its replay names its sender. Within a stage, messages are
 compared in sending order, and a reply is replayed from the *replayed* request, so a party that
 received a bad request is not blamed for answering it: the request's sender is named first.
@@ -24,7 +31,8 @@ from .additive import AdditiveCandidate
 from .candidate import seed_commitment
 from .params import DkgParams
 
-#: (stage, sender, receiver or None for a broadcast, the replayed value as a list of ints)
+#: (stage, sender, receiver or None for a broadcast, the replayed value as a list of ints; for a
+#: reply stage, the plaintexts its receiver decrypted)
 #: -> None, or raise naming whom the evidence names.
 Check = Callable[[str, int, "int | None", list[int]], None]
 
@@ -38,7 +46,8 @@ def as_row(value: object) -> list[int]:
 
 @dataclass
 class AdditiveTranscript:
-    """What each party sent for one candidate, as sent: (stage, sender, receiver) -> row."""
+    """What each party sent for one candidate, as sent: (stage, sender, receiver) -> row (for a
+    reply, the plaintexts its receiver decrypted)."""
 
     sent: dict[tuple[str, int, int | None], list[int]] = field(default_factory=dict)
 
@@ -61,17 +70,22 @@ class _Replayed(AdditiveCandidate):
         super().__init__(params, party, seed, None, peers)
         self.known = known
 
-    def _encrypt(self, public: PublicKey, value: int, label: str) -> int:
-        c = super()._encrypt(public, value, label)
+    def _encrypt(self, public: PublicKey, value: int, label: str, *, short: bool = False) -> int:
+        c = super()._encrypt(public, value, label, short=short)
         self.known[c] = int(value)
         return c
 
     def _reply(
         self, public: PublicKey, pairs: Sequence[tuple[int, int]], mask: int, label: str
     ) -> int:
-        c = super()._reply(public, pairs, mask, label)
-        self.known[c] = int(mask) + sum(self.known[x] * int(e) for x, e in pairs)
-        return c
+        """No ciphertext: a negative token (never a ciphertext) standing for the reply, whose
+        plaintext is all the audit compares."""
+        token = -1 - len(self.known)
+        self.known[token] = int(mask) + sum(self.known[x] * int(e) for x, e in pairs)
+        return token
+
+    def _checked(self, owner: int, which: int, values: object, count: int) -> list[int]:
+        return as_row(values)  # replayed values: requests are real ciphertexts, replies tokens
 
     def _decrypt(self, which: int, reply: int) -> int:
         return self.known[reply]
@@ -112,8 +126,7 @@ def audit_additive(
             request = replay[holder].sieve_request(step)
             check(f"sieve-request/{step}", holder, step, as_row(request))
             reply = replay[step].sieve_reply(step, holder, request)
-            check(f"sieve-reply/{step}", step, holder, as_row(reply))
-            replay[holder].sieve_absorb(reply)
+            check(f"sieve-reply/{step}", step, holder, replay[holder].sieve_absorb(reply))
         replay[step].sieve_close(step)
     requests = []
     for j, c in enumerate(replay):
@@ -124,7 +137,7 @@ def audit_additive(
     for holder in range(m):
         for j in range(holder + 1, m):
             replies[holder][j] = replay[j].modulus_reply(holder, requests[holder])
-            check("modulus-reply", j, holder, as_row(replies[holder][j]))
+            check("modulus-reply", j, holder, [known[replies[holder][j]]])
     for j, c in enumerate(replay):
         check("modulus-share", j, None, as_row(c.n_share(replies[j])))
     for stage, bases in biprimality:

@@ -97,10 +97,9 @@ def _sieve(parties: list[AdditiveCandidate], wire: _Wire) -> None:
             request = wire.send(
                 f"sieve-request/{step}", holder, step, parties[holder].sieve_request(step)
             )
-            reply = wire.send(
-                f"sieve-reply/{step}", step, holder, responder.sieve_reply(step, holder, request)
-            )
-            parties[holder].sieve_absorb(reply)
+            stage = f"sieve-reply/{step}"
+            reply = wire.send(stage, step, holder, responder.sieve_reply(step, holder, request))
+            wire.transcript.sent[(stage, step, holder)] = parties[holder].sieve_absorb(reply)
         responder.sieve_close(step)
     for party, view in zip(parties, wire.views, strict=True):
         party.finish_sieve()
@@ -132,6 +131,15 @@ def _candidate(
     publics = [k.public for k in keys]
     parties = [AdditiveCandidate(params, j, seed, keys[j], publics) for j, seed in enumerate(seeds)]
     _sieve(parties, wire)
+    n = _modulus(parties, wire)
+    for c, view in zip(parties, wire.views, strict=True):
+        view.see(c.masks)
+    return parties, n
+
+
+def _modulus(parties: list[AdditiveCandidate], wire: _Wire) -> int:
+    """N from the sieved shares; the transcript keeps each reply as the plaintext its
+    receiver decrypted (what the audit compares)."""
     n = _products(
         "modulus",
         [c.modulus_request() for c in parties],
@@ -139,9 +147,10 @@ def _candidate(
         [c.n_share for c in parties],
         wire,
     )
-    for c, view in zip(parties, wire.views, strict=True):
-        view.see(c.masks)
-    return parties, n
+    for c in parties:
+        for j, plain in c.reply_plaintexts.items():
+            wire.transcript.sent[("modulus-reply", j, c.party)] = [plain]
+    return n
 
 
 def _plausible(params: DkgParams, n: int) -> bool:

@@ -209,3 +209,21 @@ def coprime_to(moduli: list[int], product: int) -> list[bool]:
     for level in reversed(levels[:-1]):
         remainders = [remainders[i // 2] % level[i] for i in range(len(level))]
     return [gmpy2.gcd(r, n) == 1 for r, n in zip(remainders, levels[0], strict=True)]
+
+
+def prime_probability(params: DkgParams) -> float:
+    """Chance that one sieved prime candidate (a unit modulo M, odd, in [3/4, 1) * 2^half) is
+    prime, by the prime number theorem: a random integer near x is prime with probability
+    1/ln(x); knowing it has no prime factor <= B (2 and every prime in M) multiplies that by
+    prod_{l <= B} l / (l - 1) (computed exactly here; Mertens: about e^gamma ln B)."""
+    boost = 2.0  # the factor 2 / (2 - 1): candidates are odd
+    for prime in odd_primes_below(params.sieve_bound + 1):
+        boost *= prime / (prime - 1)
+    log_x = params.half * np.log(2.0) + np.log(0.875)  # ln of the middle of the range
+    return float(boost / log_x)
+
+
+def expected_candidates(params: DkgParams) -> float:
+    """Expected candidates per key: both p and q must be prime (trial division and
+    Boneh-Franklin never reject a biprime, and theta is a unit with probability ~1)."""
+    return 1.0 / prime_probability(params) ** 2

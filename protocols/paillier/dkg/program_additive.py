@@ -257,7 +257,8 @@ class AdditiveBatch(_Batch):
             )
             if me < step:
                 for k in everyone:
-                    self._guard(step, "sieve", cands[k].sieve_absorb, got[step][k])
+                    plain = self._guard(step, "sieve", cands[k].sieve_absorb, got[step][k])
+                    self.sent[k][(f"sieve-reply/{step}", step, me)] = plain  # audit: plaintexts
         for c in cands:
             c.finish_sieve()
 
@@ -287,6 +288,9 @@ class AdditiveBatch(_Batch):
             k: [cands[k].n_share({j: got[j][k][0] for j in range(me + 1, m)}) % self.share_modulus]
             for k in everyone
         }
+        for k in everyone:  # the audit compares replies as the plaintexts decrypted
+            for j, plain in cands[k].reply_plaintexts.items():
+                self.sent[k][("modulus-reply", j, me)] = [plain]
         # committed: the audit coins hash every N, so no party may pick its share after
         # seeing the others' (it could re-draw the coins until its cheated candidates escape)
         rows = yield from self._public(
