@@ -96,7 +96,7 @@ def phase_work(shape: HelenShape) -> dict[str, float]:
     m = 3 / 4; local 31 (d = 3), 2 160 / 2 710 projected at d = 90; coordinate 1 528
     (m = 3, d = 3), 9 000 projected at m = 4, d = 11; verify 1 248 (m = 3, d = 3, T = 1),
     20 000 projected at m = 4, d = 11, T = 3; release 29; MASCOT ~0.16 E per item and peer pair
-    (45-50 items per CPU second at m = 4), here 0.3; the Paillier offline phase ~11 E to prove
+    (45-50 items per CPU second at m = 4; 0.38 E at m = 2 over TCP), here 0.5; the Paillier offline phase ~11 E to prove
     a dual mask and ~3 E per verifier.
     """
     m, d, t = shape.parties, shape.features, shape.iterations
@@ -106,7 +106,7 @@ def phase_work(shape: HelenShape) -> dict[str, float]:
         setup_phase.PHASE: 100.0 * m + 300.0,
         pre.OFFLINE_PHASE: pk * ((15.0 + 5.0 * (m - 1)) * shape.plan.dual[1] + 300.0),
         # MASCOT's items are OT work, not exponentiations: no key factor on them
-        pre.MASCOT_PHASE: 0.3 * (m - 1) * _mascot_items(shape.plan) + pk * 500.0,
+        pre.MASCOT_PHASE: 0.5 * (m - 1) * _mascot_items(shape.plan) + pk * 500.0,
         input_phase.PHASE: pk * (8.0 * m * d * d + 80.0 * m * d + 300.0),
         local_phase.PHASE: pk * (0.1 * m * d * d + 10.0 * m * d + 50.0),
         coord.PHASE: pk * (30.0 * conversions + 300.0),
