@@ -15,12 +15,11 @@ import pytest
 import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_helen_malicious_e2e import Withholding  # party 1 never sends its Gadget 4 masks
 from test_helen_run import ROWS, insecure_config, wine_parts
 
 from coopetition.engine.config import Deadlines
 from coopetition.engine.errors import DeadlineExceeded
-from coopetition.engine.tags import is_internal
-from coopetition.engine.wire import peek_header
 from coopetition.protocols.admm.objective import Objective
 from coopetition.protocols.helen import budget
 from coopetition.protocols.helen import preprocess_phase as pre
@@ -28,7 +27,7 @@ from coopetition.protocols.helen.config import HelenConfig
 from coopetition.protocols.helen.local_run import train_locally
 from coopetition.protocols.helen.release_phase import VERIFY_PHASE
 from coopetition.protocols.helen.run_record import phase_deadlines, short_name
-from coopetition.transports.memory import MemoryNetwork, MemoryTransport
+from coopetition.transports.memory import MemoryNetwork
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -134,21 +133,6 @@ def test_mascot_model_is_above_the_measured_rates():
 # -- applied to a run, and a withholding party caught at its phase's budget --------------------
 
 PARTIES, CHEATER, HONEST = 2, 1, 0
-
-
-class Withholding(MemoryTransport):
-    """Party 1's transport: everything goes out except its Gadget 4 mask contribution."""
-
-    def __init__(self, network: MemoryNetwork, local_id: int) -> None:
-        super().__init__(network, local_id)
-        self.withheld = 0
-
-    async def send(self, peer, data):
-        tag = peek_header(data).tag
-        if "gadget4-masks" in tag and not is_internal(tag):
-            self.withheld += 1
-            return
-        await super().send(peer, data)
 
 
 async def test_a_withholding_party_is_named_at_the_verify_budget(autojump_clock):
