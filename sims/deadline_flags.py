@@ -36,17 +36,18 @@ def add_deadline_arguments(parser: Any) -> None:
     parser.add_argument(
         "--phase-deadline",
         type=_positive,
-        default=None,
+        default=argparse.SUPPRESS,
         metavar="SECONDS",
         help="limit of a phase without a declared budget, and the floor of declared budgets "
-        "(default 600)",
+        f"(default {Deadlines().phase:g})",
     )
     parser.add_argument(
         "--phase-budget-scale",
         type=_positive,
-        default=None,
+        default=argparse.SUPPRESS,
         metavar="X",
-        help="multiply the phase budgets Helen derives from the run's shape (default 1)",
+        help="multiply the phase budgets Helen derives from the run's shape "
+        f"(default {Deadlines().budget_scale:g})",
     )
 
 

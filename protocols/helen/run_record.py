@@ -98,7 +98,7 @@ def traffic(stats: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, int]]
 def phase_deadlines(stats: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
     """Per phase (short names): the time limit the engine gave it (``Deadlines.phase_limit``)."""
     return {
-        short_name(phase): float(s["deadline_seconds"])
+        short_name(phase): round(float(s["deadline_seconds"]), 3)
         for phase, s in stats.items()
         if s.get("deadline_seconds")
     }
