@@ -140,6 +140,11 @@ class DeadlinesTable(_Table):
     finish: Positive | None = None
     abort_send: Positive | None = None
     send: Positive | None = None
+    #: multiplies the phase budgets a protocol derives from the run's shape (Helen)
+    budget_scale: Positive | None = None
+    #: ``[deadlines.phases]``: explicit limits by phase name, e.g. ``helen-input = 7200``
+    #: (values checked by ``Deadlines``, whose errors name the phase)
+    phases: dict[str, Any] | None = None
     #: how long to wait for every peer to come up (default 120 s)
     connect: Positive | None = None
 

@@ -32,8 +32,9 @@ from coopetition.protocols.admm.reference import reference_fit
 from coopetition.protocols.helen import numerics
 from coopetition.protocols.helen import preprocess_phase as pre
 from coopetition.protocols.helen.local_run import train_locally
-from coopetition.protocols.helen.run_record import traffic
+from coopetition.protocols.helen.run_record import phase_deadlines, traffic
 from coopetition.sims.data import Dataset, load
+from coopetition.sims.deadline_flags import add_deadline_arguments, deadlines_from
 from coopetition.sims.helen_matrix import helen_config
 
 #: Helen's iterations when ``--iterations`` is not given. The paper runs 10; on the default data
@@ -55,6 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         help="Helen: train on the first K features only (default: all of the dataset's)",
     )
+    add_deadline_arguments(group)
 
 
 def _features(data: Dataset, count: int | None) -> Dataset:
@@ -122,6 +124,7 @@ def run_helen(args: argparse.Namespace) -> int:
             session=b"helen-demo",
             party_options=lambda _pid: {"observer": progress},
             keygen="dkg" if keygen_dkg else "dealer",
+            deadlines=deadlines_from(args),
         )
     )
     wall = time.perf_counter() - started
@@ -150,6 +153,7 @@ def run_helen(args: argparse.Namespace) -> int:
         "test_error": float(np.mean((X_test @ model - y_test) ** 2)),
         "sklearn_test_error": float(np.mean((X_test @ sk - y_test) ** 2)),
         "phase_seconds": result.record["phase_seconds"],
+        "phase_deadlines": phase_deadlines(run.parties[0].stats.as_dict()),
         "features": int(X.shape[1]),
         "training_rows": int(cut),
         "per_party": [

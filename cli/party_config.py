@@ -123,6 +123,8 @@ def _deadlines(table: DeadlinesTable, where: str) -> tuple[Deadlines, float]:
             "finish",
             "abort_send",
             "send",
+            "budget_scale",
+            "phases",
         )
         if getattr(table, k) is not None
     }

@@ -21,6 +21,10 @@ inline and charged to virtual time under a simulation's ``MockClock``. The phase
 ends that wait on time (the thread is abandoned; nothing touches the machine again); an abort
 takes effect when the running step ends (see ``_feed``).
 The time is added to the phase's ``compute_seconds``.
+
+The phase's limit is ``Deadlines.phase_limit(phase, machine.budget)``: a budget the protocol
+declared from the run's agreed shape, a configured per-phase value, or the default ``phase``;
+the limit a phase had is recorded in its stats (``deadline_seconds``).
 """
 
 from __future__ import annotations
@@ -114,15 +118,22 @@ class PhaseDriver:
         self.stats.phase(phase).rounds += 1
         self.observe(phase, rnd, "start")
         deadlines = self.config.deadlines
-        deadline = trio.current_time() + deadlines.phase
+        # the phase's own budget (declared by the protocol from the agreed shape, or configured)
+        limit, source = deadlines.phase_limit(phase, machine.budget)
+        self.stats.phase(phase).deadline_seconds = max(
+            self.stats.phase(phase).deadline_seconds, limit
+        )
+        deadline = trio.current_time() + limit
         try:
             # Gathers stop at `deadline` and name the missing sender; the outer scope, a little
             # later, only catches what has no deadline of its own (a blocked send, a long compute).
-            with trio.fail_after(deadlines.phase + deadlines.abort_send):
+            with trio.fail_after(limit + deadlines.abort_send):
                 result = await self.run(machine, phase, rnd, deadline, record=True)
         except trio.TooSlowError:
             raise DeadlineExceeded(
-                f"phase {phase} did not finish within {deadlines.phase}s", phase=phase, round=rnd
+                f"phase {phase} did not finish within {limit:g}s ({source} limit)",
+                phase=phase,
+                round=rnd,
             ) from None
         self.observe(phase, rnd, "end")
         self.bus.release(phase, rnd)

@@ -253,6 +253,9 @@ class PhaseMachine:
     party: PartyId
     parties: Sequence[PartyId]
     round: int = 0
+    #: seconds this phase may take, declared by the protocol from the run's agreed public shape
+    #: (``None``: the engine's default); the driver's limit is ``Deadlines.phase_limit``
+    budget: float | None = field(default=None, kw_only=True, compare=False)
     state: Any = field(init=False)
     _chosen: Any = field(default=None, init=False, repr=False, compare=False)
 

@@ -19,6 +19,8 @@ class PhaseStats:
     bytes_received: int = 0
     messages_received: int = 0
     rounds: int = 0
+    #: the time limit the phase had (the largest over its rounds; ``Deadlines.phase_limit``)
+    deadline_seconds: float = 0.0
 
 
 @dataclass
@@ -34,8 +36,14 @@ class RunStats:
         total = PhaseStats()
         for stats in self.phases.values():
             for key, value in asdict(stats).items():
-                setattr(total, key, getattr(total, key) + value)
+                # limits do not add up: the total's is the largest any phase had
+                merged = max if key == "deadline_seconds" else _add
+                setattr(total, key, merged(getattr(total, key), value))
         return total
 
     def as_dict(self) -> dict[str, dict[str, float | int]]:
         return {name: asdict(stats) for name, stats in sorted(self.phases.items())}
+
+
+def _add(a: float, b: float) -> float:
+    return a + b

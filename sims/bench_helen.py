@@ -34,10 +34,15 @@ from coopetition.protocols.admm.objective import Objective
 from coopetition.protocols.helen import numerics
 from coopetition.protocols.helen.config import SECURE_KEY_BITS
 from coopetition.protocols.helen.local_run import train_locally
-from coopetition.protocols.helen.run_record import full_exponentiations, traffic
+from coopetition.protocols.helen.run_record import (
+    full_exponentiations,
+    phase_deadlines,
+    traffic,
+)
 from coopetition.protocols.zk import group
 from coopetition.sims import helen_sweep
 from coopetition.sims.benchkit import git_commit, machine_info, random_modulus
+from coopetition.sims.deadline_flags import add_deadline_arguments, deadlines_from
 from coopetition.sims.helen_matrix import helen_config
 
 #: a quick, valid command for ``--help`` (an INSECURE key; the real figure needs 2048 bits)
@@ -69,6 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--sweep-values", help="comma-separated points instead of the paper's")
     parser.add_argument("--out", type=Path, default=None, help="write JSON here (nothing else)")
+    add_deadline_arguments(parser)
 
 
 def synthetic(
@@ -157,7 +163,11 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     outcome = trio.run(
         lambda: train_locally(
-            parts, config, session=b"bench-helen", party_options=lambda _p: {"observer": observer}
+            parts,
+            config,
+            session=b"bench-helen",
+            party_options=lambda _p: {"observer": observer},
+            deadlines=deadlines_from(args),
         )
     )
     wall = time.perf_counter() - started
@@ -193,6 +203,7 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
         "process_cpu_seconds": round(time.process_time() - cpu0, 2),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "phases": _phases(records, sent, e, args.iterations),
+        "phase_deadlines": phase_deadlines(outcome.parties[0].stats.as_dict()),
         "rel_l2_vs_admm": numerics.relative_l2(model, admm),
         "rel_l2_vs_true_model": numerics.relative_l2(model, truth),
         "per_party": [

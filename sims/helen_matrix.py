@@ -48,6 +48,8 @@ from coopetition.protocols.admm.reference import reference_fit
 from coopetition.protocols.helen import numerics
 from coopetition.protocols.helen.config import HelenConfig
 from coopetition.protocols.helen.local_run import train_locally
+from coopetition.protocols.helen.run_record import phase_deadlines
+from coopetition.sims.deadline_flags import add_deadline_arguments, deadlines_from
 
 #: where the real datasets live: ``COOPETITION_DATA`` or ``shared/data`` beside the repository
 DATA = Path(os.environ.get("COOPETITION_DATA", Path(__file__).resolve().parents[2] / "shared/data"))
@@ -196,18 +198,21 @@ def make_cell(
 
 
 def run_cell(
-    name: str, parties: int, *, iterations: int | None, key_bits: int, seed: int = 0
+    name: str,
+    parties: int,
+    *,
+    iterations: int | None,
+    key_bits: int,
+    seed: int = 0,
+    deadlines: Deadlines | None = None,
 ) -> dict[str, Any]:
     """One Helen run and its two checks (INSECURE below 2048 bits); ``iterations`` None takes
-    the dataset's preset."""
+    the dataset's preset. Each phase's limit is the budget Helen derives from the cell's shape
+    (``protocols.helen.budget``); ``deadlines`` changes the floor and the scale."""
     cell = make_cell(name, parties, iterations=iterations, key_bits=key_bits, seed=seed)
     config = cell.config
     preset = PRESETS[name]
     cpu, started = time.process_time(), time.perf_counter()
-    # Gadget 4 checks every conversion of the run in the verify phase, so its work grows with
-    # the iterations; the engine's one phase deadline (600 s) does not (a 25-iteration gas cell
-    # at load 10-25 overran it): each phase gets 600 s per iteration here
-    deadlines = Deadlines(phase=600.0 * max(1, config.iterations))
     run = trio.run(
         lambda: train_locally(
             cell.parts,
@@ -231,6 +236,7 @@ def run_cell(
         "wall_seconds": round(wall, 1),
         "process_cpu_seconds": round(cpu, 1),
         "load_average": [round(v, 2) for v in os.getloadavg()],
+        "phase_deadlines": phase_deadlines(run.parties[0].stats.as_dict()),
     }
     if not run.completed:
         return {**record, "outcome": "aborted", "abort_reason": str(run.first_error())}
@@ -269,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--key-bits", type=int, default=MATRIX_KEY_BITS, help="INSECURE below 2048")
     parser.add_argument("--seed", type=int, default=0)
+    add_deadline_arguments(parser)
     args = parser.parse_args(argv)
     failed = False
     for cell in args.cells.split(","):
@@ -280,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
                 iterations=args.iterations,
                 key_bits=args.key_bits,
                 seed=args.seed,
+                deadlines=deadlines_from(args),
             )
         except (ConfigError, ValueError) as exc:
             print(f"error: {cell}: {exc}", file=sys.stderr)

@@ -26,7 +26,7 @@ from typing import Any
 
 from coopetition.protocols.paillier.opcount import PARTY_SINK, PartySink
 
-__all__ = ["PhaseMeter", "full_exponentiations", "short_name", "traffic"]
+__all__ = ["PhaseMeter", "full_exponentiations", "phase_deadlines", "short_name", "traffic"]
 
 #: Tally kinds that are one full-length exponentiation each (modulus-sized exponent, or the
 #: CRT pair that replaces one); the others are short exponents, table walks or
@@ -93,3 +93,12 @@ def traffic(stats: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, int]]
     """Per phase (short names): bytes and messages sent and received, from ``Party.stats``."""
     keys = ("bytes_sent", "messages_sent", "bytes_received", "messages_received")
     return {short_name(phase): {k: int(s[k]) for k in keys} for phase, s in stats.items()}
+
+
+def phase_deadlines(stats: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """Per phase (short names): the time limit the engine gave it (``Deadlines.phase_limit``)."""
+    return {
+        short_name(phase): round(float(s["deadline_seconds"]), 3)
+        for phase, s in stats.items()
+        if s.get("deadline_seconds")
+    }

@@ -31,19 +31,20 @@ from coopetition.engine.errors import ConfigError, PartyId, ProtocolAborted
 from coopetition.engine.machine import PhaseMachine
 from coopetition.engine.program import Program, ProgramMachine, program_machine
 from coopetition.protocols.admm.local import check_data
-from coopetition.protocols.helen import coordinate_phase as coord
 from coopetition.protocols.helen import (
+    budget,
     input_phase,
     input_proof,
     local_phase,
     release_phase,
     setup_phase,
 )
+from coopetition.protocols.helen import coordinate_phase as coord
 from coopetition.protocols.helen import preprocess_phase as pre
 from coopetition.protocols.helen.config import HelenConfig
 from coopetition.protocols.helen.key_phase import KeySetup, key_phases
 from coopetition.protocols.helen.model import HelenModel, model_of
-from coopetition.protocols.helen.run_record import PhaseMeter
+from coopetition.protocols.helen.run_record import PhaseMeter, short_name
 from coopetition.protocols.paillier import ops
 from coopetition.protocols.spdz import mascot_keybind
 from coopetition.protocols.spdz.conversion import PaillierParty
@@ -155,6 +156,8 @@ class HelenRun:
         self.provenance = dict(provenance or {})
         #: this party's exponentiations and CPU seconds per phase (the run record)
         self.meter = PhaseMeter()
+        #: seconds each phase machine declares (``budget``; set from the shape in ``phases``)
+        self.budgets: dict[str, float] = {}
 
     def _key_announcement(self) -> dict[str, Any]:
         if self.key is not None:
@@ -204,7 +207,13 @@ class HelenRun:
 
     def _machine(self, cls: type[ProgramMachine], program: Any, rnd: int = 0) -> ProgramMachine:
         metered = self.meter.metered(program, cls.phase)
-        return cls(self.party, self.parties, round=rnd, program=_in_phase(metered, cls.phase, rnd))
+        return cls(
+            self.party,
+            self.parties,
+            round=rnd,
+            program=_in_phase(metered, cls.phase, rnd),
+            budget=self.budgets.get(cls.phase),
+        )
 
     def phases(self) -> Generator[PhaseMachine, Any, HelenResult]:
         cfg, me, everyone = self.config, self.party, self.parties
@@ -214,6 +223,8 @@ class HelenRun:
         m = len(everyone)
         scales = cfg.scales(d, self.rows, m)
         parameters = cfg.public_parameters(d, self.rows, m)
+        # every input of the budgets is in the parameters the setup phase agrees on
+        self.budgets = budget.phase_budgets(budget.HelenShape.of(cfg, scales))
         # also agreed: the insecure flag (it admits small ring-Pedersen moduli) and the key
         parameters["insecure"] = bool(cfg.insecure)
         parameters["key"] = self._key_announcement()
@@ -307,6 +318,10 @@ class HelenRun:
             "rows": dict(setup.rows),
             "conversions_verified": verified,
             "phase_seconds": times,
+            # what each phase declared (the engine's limit: Party.stats deadline_seconds)
+            "phase_budgets": {
+                short_name(p): round(seconds, 1) for p, seconds in self.budgets.items()
+            },
             **self.meter.record(),
             **self.provenance,
         }
