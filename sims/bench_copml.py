@@ -31,7 +31,6 @@ import numpy as np
 from coopetition.engine.party import Deadlines
 from coopetition.protocols.copml.params import CopmlParams
 from coopetition.sims.benchkit import machine_info
-from coopetition.sims.memory import peak_rss_mib, reset_peak_rss
 from coopetition.sims.copml_work import (
     BaselineWorkload,
     CopmlWorkload,
@@ -39,6 +38,13 @@ from coopetition.sims.copml_work import (
     fixed_point_model,
     gisette_subset,
     split_rows,
+)
+from coopetition.sims.memory import (
+    MMAP_THRESHOLD,
+    peak_rss_mib,
+    reset_peak_rss,
+    return_large_frees_to_the_system,
+    trim,
 )
 from coopetition.sims.runner import simulate
 
@@ -322,11 +328,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         **machine_info(),
         **PAPER,
     }
+    result["malloc_mmap_threshold"] = MMAP_THRESHOLD if return_large_frees_to_the_system() else None
     for name in [c for c in args.cases.split(",") if c]:
         gc.collect()  # the previous protocol's parties (reference cycles through generators)
+        trim()
         peak_source = reset_peak_rss()
         case = _one_case(name, X, y, Xt, yt, args)
-        gc.collect()
         case["peak_rss_mib"] = peak_rss_mib()
         case["peak_rss_source"] = peak_source
         for key, value in case.items():

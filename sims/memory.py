@@ -9,6 +9,8 @@ falls back to ``getrusage``'s ``ru_maxrss``, the peak since the process started,
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import resource
 import sys
 from pathlib import Path
@@ -47,3 +49,32 @@ def peak_rss_mib() -> float:
         maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         kib = maxrss // 1024 if sys.platform == "darwin" else maxrss  # bytes on macOS
     return round(kib / 1024, 1)
+
+
+#: glibc's mallopt parameter for the size from which an allocation gets its own mapping
+_M_MMAP_THRESHOLD = -3
+#: allocations of at least this size are mapped alone, so freeing one returns it to the system
+MMAP_THRESHOLD = 4 << 20
+
+
+def return_large_frees_to_the_system() -> bool:
+    """Make glibc map every allocation of ``MMAP_THRESHOLD`` or more on its own (whether it did
+    so is returned; False off glibc).
+
+    By default glibc raises its mapping threshold to the size of the largest block freed so
+    far (up to 32 MiB), so after the first coded share of 22 MB is freed, every later one is
+    carved from the heap, and the heap keeps the freed space: a 1/10-size Case 2 run left 1.2
+    GiB of free heap resident (measured: 1.58 GiB resident after the run, 0.36 GiB after
+    ``malloc_trim``). A fixed threshold keeps the resident size close to the live data.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+    except (OSError, AttributeError):
+        return False
+
+
+def trim() -> None:
+    """Hand free heap memory back to the system (glibc), between benchmark steps."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)

@@ -68,7 +68,7 @@ async def test_backlog_bounds_what_a_sender_has_queued_but_not_its_timing(autoju
         transports = MemoryNetwork(range(3)).transports()
         async with open_wan(
             transports, topo, max_backlog=max_backlog, backlog_min_bytes=BIG // 2
-        ) as (sim, (a, b, c)):
+        ) as (_sim, (a, b, c)):
             start = trio.current_time()
 
             async def receive() -> None:
@@ -94,7 +94,9 @@ async def test_backlog_bounds_what_a_sender_has_queued_but_not_its_timing(autoju
     assert max(free_queued) > 19  # without a limit all 20 s of frames are queued at once
     assert max(queued) <= 3.0 + 1e-6  # 2 s of backlog plus the frame just handed over
     assert small_wait == 0.0
-    assert arrivals == pytest.approx(free_arrivals, abs=1e-9)  # back-pressure changes memory, not the wire timing
+    assert arrivals == pytest.approx(
+        free_arrivals, abs=1e-9
+    )  # back-pressure changes memory, not the wire timing
 
 
 def test_scattered_payloads_are_released_before_the_collect_ends():

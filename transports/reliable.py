@@ -331,7 +331,7 @@ class ReliableTransport(Transport):
                 held_back = [(seq, p) for seq, p in due if seq != first]
                 due = probe
                 oldest = state.unacked[first]
-            for seq, pending in due:
+            for _seq, pending in due:
                 pending.retries += 1
                 pending.departed = False  # the new copy queues behind whatever is queued now
                 pending.handed_over = now

@@ -37,7 +37,6 @@ from .steps import (
     Work,
 )
 
-
 #: Recipients whose coded data shares an encoder computes and sends at a time.
 ENCODE_BATCH = 5
 
@@ -246,7 +245,8 @@ class CopmlRun:
                 if self.pos in rows:
                     own = coded[rows.index(self.pos)].copy()
                 yield Scatter(
-                    "coded", {self.parties[r]: coded[i] for i, r in enumerate(rows) if r != self.pos}
+                    "coded",
+                    {self.parties[r]: coded[i] for i, r in enumerate(rows) if r != self.pos},
                 )
                 del coded
             del nodes

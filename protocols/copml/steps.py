@@ -65,6 +65,7 @@ SENT_PREFIX = "sent:"
 def _sent() -> None:
     """Nothing: the step only ends the batch of sends before it (see ``StepMachine``)."""
 
+
 Program = Generator[Request, Any, Any]
 
 
