@@ -26,6 +26,8 @@ import pytest
 import trio
 
 from coopetition.protocols.copml.steps import Collect, InputPhase, Scatter, Work
+from coopetition.protocols.shamir.field import PrimeField
+from coopetition.protocols.shamir.sharing import reconstruct, share
 from coopetition.sims.runner import simulate
 from coopetition.transports.memory import MemoryNetwork
 from coopetition.transports.reliable import ReliableTransport
@@ -138,3 +140,24 @@ def test_scattered_payloads_are_released_before_the_collect_ends():
     result = simulate(Run, range(2), network="lan")
     assert result.outcome == "completed", result.abort_reason
     assert seen == [True]
+
+
+def test_sharing_a_wide_array_needs_no_more_than_its_shares():
+    """The dealer shares COPML's data masks ((T, M, d) = (7, 902, 3073) in Case 2) in one call;
+    the limb products of a field matmul are many times the operand, so they are made one column
+    slice at a time: peak memory stays within a few times the shares themselves (it was about
+    150 times the secret, 23 GB at full size, before the slicing)."""
+    field = PrimeField.with_bits(61)
+    rng = np.random.default_rng(1)
+    secret = field.random(rng, (3, 200, 1000))
+    points = list(range(1, 10))
+    tracemalloc.start()
+    try:
+        shares = share(field, secret, points, 7, rng)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    coefficients = 8 * secret.nbytes  # the secret and 7 random coefficient arrays (made twice)
+    assert peak < shares.nbytes + 2 * coefficients + 64 * 2**20, peak
+    assert (reconstruct(field, shares[:8], points[:8]) == secret).all()
+    assert (reconstruct(field, shares[1:], points[1:]) == secret).all()
