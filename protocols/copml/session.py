@@ -199,6 +199,12 @@ class CopmlRun:
             "data",
             {self.parties[e]: data_shares[k] for k, e in enumerate(self.encoders) if e != self.pos},
         )
+        # keep only this party's own share: the others are sent (all N parties at once hold
+        # theirs until every encoder's data arrived otherwise: 2 GB at full CIFAR size, Case 2)
+        mine = (
+            data_shares[self.encoders.index(self.pos)].copy() if self.pos in self.encoders else None
+        )
+        del data_shares
         got = yield Collect("xty", self._others(range(p.N)))
         self._expect(got, (self.setup.features,), "share of X^T y")
         xty = yield Work("sum-input", arith.sum_shares, (f, xty_shares[self.pos], got))
@@ -208,7 +214,7 @@ class CopmlRun:
         for sender, value in got.items():
             rows = self.setup.rows[self.parties.index(sender)]
             self._expect({sender: value}, (rows, self.setup.features), "data share")
-        mine = data_shares[self.encoders.index(self.pos)]
+        assert mine is not None
         blocks = yield Work(
             "stack-data",
             arith.stack_blocks,
