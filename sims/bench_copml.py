@@ -15,6 +15,7 @@ from the per-iteration cost (labelled ``*_extrapolated``); the measured figure i
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
 import json
 import os
@@ -37,6 +38,13 @@ from coopetition.sims.copml_work import (
     fixed_point_model,
     gisette_subset,
     split_rows,
+)
+from coopetition.sims.memory import (
+    MMAP_THRESHOLD,
+    peak_rss_mib,
+    reset_peak_rss,
+    return_large_frees_to_the_system,
+    trim,
 )
 from coopetition.sims.runner import simulate
 
@@ -61,7 +69,15 @@ RELIABLE = {"rto_initial": 60.0, "rto_min": 30.0, "rto_max": 300.0}
 #: idle parties of the 136 s coded-data transfer alone sent ~60 000 signed heartbeats (and as
 #: many acknowledgements), most of the first full-size iteration's CPU. One a minute still
 #: exercises the detector against a 30 min timeout.
-DEADLINES = Deadlines(phase=7200.0, heartbeat_interval=60.0, heartbeat_timeout=1800.0, finish=900.0)
+DEADLINES = Deadlines(
+    phase=7200.0, heartbeat_interval=60.0, heartbeat_timeout=1800.0, finish=900.0, send=120.0
+)
+#: A sender of a frame of 1 MiB or more waits while its uplink holds more than 10 s of queue (a
+#: socket buffer of ~50 MB at 40 Mbit/s): frames leave at the same times, but a one-process
+#: simulation then holds ~50 MB of queued frames per encoder instead of all 49 coded shares
+#: (Case 2 at full size: 9 encoders x 1.09 GB, the OOM of the last full run). One send waits
+#: at most one frame's serialisation (22 MB: 4.4 s), well inside ``send``.
+BACKLOG: dict[str, Any] = {"max_backlog": 10.0, "backlog_min_bytes": 1 << 20}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -208,6 +224,7 @@ def _one_case(
         seed=args.seed,
         deadlines=DEADLINES,
         reliable_options=RELIABLE,
+        **BACKLOG,
     )
     wall = time.perf_counter() - started
     out: dict[str, Any] = {
@@ -311,8 +328,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         **machine_info(),
         **PAPER,
     }
+    result["malloc_mmap_threshold"] = MMAP_THRESHOLD if return_large_frees_to_the_system() else None
     for name in [c for c in args.cases.split(",") if c]:
+        gc.collect()  # the previous protocol's parties (reference cycles through generators)
+        trim()
+        peak_source = reset_peak_rss()
         case = _one_case(name, X, y, Xt, yt, args)
+        case["peak_rss_mib"] = peak_rss_mib()
+        case["peak_rss_source"] = peak_source
         for key, value in case.items():
             result[f"{name}_{key}"] = value
         if args.out is not None:  # a run of hours keeps what it measured so far

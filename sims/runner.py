@@ -195,6 +195,8 @@ async def run_parties(
     reliable_options: Mapping[str, Any] | None = None,  # default: rto_max=2s
     linger: float = 30.0,
     logger: Any = None,
+    max_backlog: float | None = None,
+    backlog_min_bytes: int = 0,
 ) -> SimResult:
     """Run one protocol on every party in ``party_ids`` and collect outcomes (never raises an
     abort: aborts are outcomes). Must be called inside a trio run; under an autojump
@@ -222,7 +224,16 @@ async def run_parties(
     wall0 = time.perf_counter()
     t0 = trio.current_time()
 
-    async with WanSimulator(topology, seed=seed, faults=link_faults, schedule=schedule) as sim:
+    # max_backlog: a sender of a frame of at least backlog_min_bytes waits while its link's
+    # queue holds more than that many seconds (a socket buffer; bounds the simulation's memory)
+    async with WanSimulator(
+        topology,
+        seed=seed,
+        faults=link_faults,
+        schedule=schedule,
+        max_backlog=max_backlog,
+        backlog_min_bytes=backlog_min_bytes,
+    ) as sim:
         for crash in crashes:
             schedule.plan.append(crash.describe(seed))
         hooks: dict[PartyId, PayloadHook] = {}

@@ -57,7 +57,10 @@ def decode(frame: bytes) -> tuple[int, int, bytes] | None:
 
 @dataclass(slots=True)
 class _Pending:
-    data: bytes
+    #: the whole DATA frame (header and body) as handed to the inner transport: kept once and
+    #: resent as is, so a queued frame is one object shared with the link's queue, not a
+    #: second copy of a possibly multi-megabyte body (docs/simulation.md, "Memory")
+    frame: bytes
     sent_at: float
     deadline: float
     rto: float
@@ -178,10 +181,11 @@ class ReliableTransport(Transport):
         now = trio.current_time()
         if not state.unacked:
             state.last_progress = now  # a new waiting period starts
-        state.unacked[seq] = _Pending(bytes(data), now, now + state.rto, state.rto, handed_over=now)
+        frame = encode(DATA, seq, data)
+        state.unacked[seq] = _Pending(frame, now, now + state.rto, state.rto, handed_over=now)
         self._set_earliest(now + state.rto)
         self.stats.data_frames += 1
-        await self.inner.send(peer, encode(DATA, seq, bytes(data)))
+        await self.inner.send(peer, frame)
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -327,7 +331,7 @@ class ReliableTransport(Transport):
                 held_back = [(seq, p) for seq, p in due if seq != first]
                 due = probe
                 oldest = state.unacked[first]
-            for seq, pending in due:
+            for _seq, pending in due:
                 pending.retries += 1
                 pending.departed = False  # the new copy queues behind whatever is queued now
                 pending.handed_over = now
@@ -337,7 +341,7 @@ class ReliableTransport(Transport):
                 self.stats.retransmissions += 1
                 # Keep retrying until give_up_after; the failure detector decides about the peer.
                 try:
-                    await self.inner.send(peer, encode(DATA, seq, pending.data))
+                    await self.inner.send(peer, pending.frame)
                 except ConnectionClosed:
                     if self._draining:  # the run is over and the peer has gone: nobody to wait for
                         state.unacked.clear()

@@ -103,12 +103,16 @@ class WanSimulator:
         seed: int = 0,
         faults: Sequence[LinkPolicy] = (),
         max_backlog: float | None = None,
+        backlog_min_bytes: int = 0,
         schedule: FaultSchedule | None = None,
     ) -> None:
         self.topology = topology
         self.seed = seed
         self.faults = list(faults)
         self.max_backlog = max_backlog
+        #: frames below this size never wait for the backlog (acknowledgements, heartbeats:
+        #: a kernel does not hold those behind a full send buffer either)
+        self.backlog_min_bytes = backlog_min_bytes
         self._inner: dict[PartyId, Transport] = {}
         self._heap: list[_Event] = []
         self._link_seq: dict[Link, int] = {}
@@ -196,10 +200,14 @@ class WanSimulator:
         now = trio.current_time()
         self._pending.append((now, src, trio.lowlevel.current_task(), dst, bytes(data)))
         self._work.set()
-        if self.max_backlog is None:
+        if self.max_backlog is None or len(data) < self.backlog_min_bytes:
             return  # no checkpoint: a broadcast's m-1 sends cost no task switches
         # Back-pressure: once the frame is queued, hold the sender while the link's backlog
-        # exceeds the limit (like a full socket buffer).
+        # exceeds the limit (like a full socket buffer). The link's backlog includes the wait
+        # behind the sender's uplink, so this also bounds what one party has queued on all its
+        # links together: a one-process simulation of many parties then holds at most about
+        # max_backlog x uplink rate of queued bytes per sender, not every frame a protocol step
+        # produced at once (docs/simulation.md, "Memory").
         await self._settled.wait()
         backlog = self._link_free.get(link, now) - trio.current_time()
         if backlog > self.max_backlog:
@@ -423,10 +431,17 @@ async def open_wan(
     seed: int = 0,
     faults: Sequence[LinkPolicy] = (),
     max_backlog: float | None = None,
+    backlog_min_bytes: int = 0,
 ) -> AsyncIterator[tuple[WanSimulator, list[WanTransport]]]:
     """Wrap every transport in ``inners`` in one simulator; topology may be a preset name."""
     inners = list(inners)
     if isinstance(topology, str):
         topology = preset(topology, [t.local_id for t in inners])
-    async with WanSimulator(topology, seed=seed, faults=faults, max_backlog=max_backlog) as sim:
+    async with WanSimulator(
+        topology,
+        seed=seed,
+        faults=faults,
+        max_backlog=max_backlog,
+        backlog_min_bytes=backlog_min_bytes,
+    ) as sim:
         yield sim, [sim.wrap(t) for t in inners]

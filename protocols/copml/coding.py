@@ -49,9 +49,14 @@ class LagrangeCode:
         ``blocks``: (K, ...) and ``masks``: (T, ...) of the same trailing shape; returns
         (len(rows), ...). Linear, so it applies to Shamir shares unchanged.
         """
-        stacked = np.concatenate([blocks, masks], axis=0)
-        shape = stacked.shape[1:]
-        flat = stacked.reshape(self.K + self.T, -1)
+        return self.encode_nodes(np.concatenate([blocks, masks], axis=0), rows)
+
+    def encode_nodes(self, nodes: np.ndarray, rows: list[int]) -> np.ndarray:
+        """Coded values for parties ``rows`` from the K + T node values stacked on axis 0."""
+        if nodes.shape[0] != self.K + self.T:
+            raise ValueError(f"expected {self.K + self.T} node values, got {nodes.shape[0]}")
+        shape = nodes.shape[1:]
+        flat = nodes.reshape(self.K + self.T, -1)
         weights = self.U[rows]
         out = np.empty((len(rows), flat.shape[1]), dtype=np.int64)
         for start in range(0, flat.shape[1], ENCODE_CHUNK):

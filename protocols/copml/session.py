@@ -37,6 +37,9 @@ from .steps import (
     Work,
 )
 
+#: Recipients whose coded data shares an encoder computes and sends at a time.
+ENCODE_BATCH = 5
+
 
 @dataclass(frozen=True)
 class CopmlResult:
@@ -163,8 +166,10 @@ class CopmlRun:
         p = self.params
         me, everyone = self.party, self.parties
         xty, blocks = yield InputPhase(me, everyone, program=self._input())
-        coded_X = yield EncodePhase(me, everyone, program=self._encode(blocks))
-        del blocks
+        encode = self._encode(blocks)
+        del blocks  # the encode program owns the blocks and drops them once encoded
+        coded_X = yield EncodePhase(me, everyone, program=encode)
+        del encode
         w = self._w0 if self._w0 is not None else self._local_dealer.initial_model(self.pos)
         for t in range(p.iterations):
             coded_w, rand = yield ModelPhase(me, everyone, round=t, program=self._model(w, t))
@@ -194,6 +199,12 @@ class CopmlRun:
             "data",
             {self.parties[e]: data_shares[k] for k, e in enumerate(self.encoders) if e != self.pos},
         )
+        # keep only this party's own share: the others are sent (all N parties at once hold
+        # theirs until every encoder's data arrived otherwise: 2 GB at full CIFAR size, Case 2)
+        mine = (
+            data_shares[self.encoders.index(self.pos)].copy() if self.pos in self.encoders else None
+        )
+        del data_shares
         got = yield Collect("xty", self._others(range(p.N)))
         self._expect(got, (self.setup.features,), "share of X^T y")
         xty = yield Work("sum-input", arith.sum_shares, (f, xty_shares[self.pos], got))
@@ -203,7 +214,7 @@ class CopmlRun:
         for sender, value in got.items():
             rows = self.setup.rows[self.parties.index(sender)]
             self._expect({sender: value}, (rows, self.setup.features), "data share")
-        mine = data_shares[self.encoders.index(self.pos)]
+        assert mine is not None
         blocks = yield Work(
             "stack-data",
             arith.stack_blocks,
@@ -228,21 +239,30 @@ class CopmlRun:
         else:
             masks, self._w0 = yield from dealer_node.receive_setup(self, blocks is not None)
         if blocks is not None:
-            coded = yield Work(
-                "encode-data", self.code.encode_blocks, (blocks, masks, list(range(p.N)))
-            )
-            del masks
-            own = coded[self.pos]
-            yield Scatter(
-                "coded", {q: coded[i] for i, q in enumerate(self.parties) if i != self.pos}
-            )
-            del coded
+            assert masks is not None
+            nodes = yield Work("stack-nodes", np.concatenate, ([blocks, masks],))
+            del blocks, masks
+            # A few recipients at a time: the coded shares of one batch exist at once, not all
+            # N (at full CIFAR size, Case 2, 50 x 22 MB per encoder); with the simulator's
+            # back-pressure the next batch is made as the uplink drains (docs/simulation.md).
+            for start in range(0, p.N, ENCODE_BATCH):
+                rows = list(range(start, min(start + ENCODE_BATCH, p.N)))
+                coded = yield Work("encode-data", self.code.encode_nodes, (nodes, rows))
+                if self.pos in rows:
+                    own = coded[rows.index(self.pos)].copy()
+                yield Scatter(
+                    "coded",
+                    {self.parties[r]: coded[i] for i, r in enumerate(rows) if r != self.pos},
+                )
+                del coded
+            del nodes
         got = yield Collect("coded", self._others(self.encoders))
         self._expect(got, shape, "coded data share")
         if own is not None:
             got = {**got, self.party: own}
         positions = sorted(self.parties.index(s) for s in got)
         stacked = np.stack([got[self.parties[i]] for i in positions])
+        del got, own
         points = [self.code.alphas[i] for i in positions]
         senders = [self.parties[i] for i in positions]
         coded = yield Work(
@@ -250,6 +270,7 @@ class CopmlRun:
             arith.checked_reconstruct,
             (f, stacked, points, senders, p.T, self.rng, "the coded data"),
         )
+        del stacked
         # cut once into float64 limbs: every iteration's gradient multiplies by it twice
         return (yield Work("split-coded-data", f.split, (coded,)))
 

@@ -57,6 +57,15 @@ class Work:
 
 
 Request = Scatter | Collect | Work
+
+#: label of the no-op step that closes a Scatter's batch of sends
+SENT_PREFIX = "sent:"
+
+
+def _sent() -> None:
+    """Nothing: the step only ends the batch of sends before it (see ``StepMachine``)."""
+
+
 Program = Generator[Request, Any, Any]
 
 
@@ -101,13 +110,19 @@ class StepMachine(PhaseMachine):
             except ProtocolAborted as exc:
                 return [*actions, Abort(error=exc)]
             value = None
+            self.move(_State.WAITING)
             if isinstance(request, Scatter):
+                # A Scatter's sends go out as a batch of their own, closed by a no-op step: the
+                # driver keeps a batch's signed frames and payloads until the batch's waits end,
+                # and a Collect in the same batch would pin them (an encoder's 49 coded shares of
+                # 22 MB) for as long as the slowest sender takes (docs/simulation.md, "Memory").
+                self._waiting_for = f"{SENT_PREFIX}{request.tag}"
                 actions.extend(
                     Send(to=to, tag=request.tag, payload=payload)
                     for to, payload in sorted(request.payloads.items())
                 )
-                continue
-            self.move(_State.WAITING)
+                actions.append(Compute(label=self._waiting_for, fn=_sent))
+                return actions
             if isinstance(request, Collect):
                 self._waiting_for = request.tag
                 actions.append(

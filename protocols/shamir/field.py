@@ -29,6 +29,9 @@ from coopetition.engine.errors import ConfigError
 #: the field is the Mersenne prime 2^61 - 1.
 MAX_FIELD_BITS = 61
 _FLOAT_EXACT_BITS = 52
+#: Columns (or rows) of a plain operand multiplied at a time: bounds the float64 limb products,
+#: which are several times the operand's own size, whatever the operand's size.
+MATMUL_CHUNK = 1 << 16
 
 
 def largest_prime_below(bound: int) -> int:
@@ -164,6 +167,21 @@ class PrimeField:
         if b_shape[0] != inner:
             raise ValueError(f"shapes {a_shape} and {b_shape} do not multiply")
         out_shape = (*a_shape[:-1], *b_shape[1:])
+        plain = not isinstance(a, SplitMatrix) and not isinstance(b, SplitMatrix)
+        if plain and len(b_shape) == 2 and b_shape[1] > MATMUL_CHUNK:
+            # wide operand in column slices: the float64 limb products of one slice at a time
+            # (sharing a (7, 902, 3073) mask at once made 11 GB of them)
+            wide_out = np.empty((*a_shape[:-1], b_shape[1]), dtype=np.int64)
+            for start in range(0, b_shape[1], MATMUL_CHUNK):
+                stop = min(start + MATMUL_CHUNK, b_shape[1])
+                wide_out[..., start:stop] = self.matmul(a, np.asarray(b)[:, start:stop])
+            return wide_out
+        if plain and len(a_shape) == 2 and a_shape[0] > MATMUL_CHUNK:
+            tall_out = np.empty((a_shape[0], *b_shape[1:]), dtype=np.int64)
+            for start in range(0, a_shape[0], MATMUL_CHUNK):
+                stop = min(start + MATMUL_CHUNK, a_shape[0])
+                tall_out[start:stop] = self.matmul(np.asarray(a)[start:stop], b)
+            return tall_out
         budget = _FLOAT_EXACT_BITS - max(1, math.ceil(math.log2(max(inner, 2))))
         wide = self.wide_limb_bits
         narrow = budget - wide
