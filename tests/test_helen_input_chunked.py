@@ -1,0 +1,132 @@
+"""Helen's input broadcast over several frames, and the public bound that limits it.
+
+INSECURE 512-bit Paillier and ring-Pedersen moduli, d = 2 or 3: the sizes scale with d^2 and
+the key length (docs/wire-format.md, "Large payloads", has the d = 90 figures).
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import numpy as np
+import pytest
+
+from coopetition.engine.codec import count_items, encode_payload
+from coopetition.engine.errors import LocalFailure, ProtocolViolation
+from coopetition.engine.local import local_configs, run_parties
+from coopetition.engine.program import Exchange, ProgramRun, program_machine
+from coopetition.protocols.fixedpoint import HelenScales
+from coopetition.protocols.helen import input_phase, input_proof, input_wire, numerics
+from coopetition.protocols.paillier.keys import insecure_test_keypair
+from coopetition.protocols.zk import codec
+from coopetition.protocols.zk import range_params as rpm
+from coopetition.transports.memory import MemoryNetwork
+
+PK, SK = insecure_test_keypair(512)
+SESSION = b"helen-input-chunked"
+Machine = program_machine(input_phase.PHASE)
+
+
+@pytest.fixture(scope="module")
+def rings() -> dict[int, rpm.RingPedersen]:
+    return {j: rpm.generate(512, insecure_allow_small=True)[0] for j in range(4)}
+
+
+def _scales(d: int, parties: int) -> HelenScales:
+    return HelenScales(features=d, rows=40, parties=parties, rho=4.0, x_bound=5.0, y_bound=20.0)
+
+
+def _data(party: int, d: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(100 + party)
+    X = rng.uniform(-2, 2, size=(40, d))
+    y = X @ np.linspace(1.0, -1.0, d) + 0.1 * rng.normal(size=40)
+    return X, y
+
+
+def _ints(value: object) -> int:
+    """Integers in a proof, counted independently of the codec (field by field)."""
+    if type(value) in codec.SCHEMAS:
+        return sum(_ints(getattr(value, f.name)) for f in fields(value))  # type: ignore[arg-type]
+    if isinstance(value, (tuple, list)):
+        return sum(_ints(v) for v in value)
+    return 1
+
+
+@pytest.mark.parametrize(("d", "parties"), [(3, 3), (2, 4)])
+def test_the_public_bound_holds_an_honest_broadcast_and_counts_it_exactly(rings, d, parties):
+    scales = _scales(d, parties)
+    prep = numerics.prepare_input(*_data(0, d), scales)
+    verifiers = {j: rings[j] for j in range(1, parties)}
+    com, proof, _ = input_proof.prove(PK, prep, scales, input_phase.context(SESSION, 0), verifiers)
+    counts = input_wire.int_counts(d, parties)
+    range_ints = _ints(proof.range_proofs)
+    assert _ints(com) + _ints(proof) - range_ints - len(verifiers) == counts["ciphertexts"]
+    assert range_ints == sum(v for k, v in counts.items() if k.startswith("range_"))
+    data = encode_payload({"com": codec.encode(com), "proof": codec.encode(proof)})
+    bound = input_wire.payload_bound(
+        scales, parties, PK.n.bit_length(), [r.n.bit_length() for r in rings.values()]
+    )
+    assert len(data) <= bound <= 1.6 * len(data), (len(data), bound)
+    # packed: ~77 d + O(m) CBOR items (mostly the 7 d + 4 lone-integer Sigma proofs), where
+    # one item per integer made ~20 (m - 1) per range statement
+    assert count_items(data) < 100 * d + 100 * parties + 200 < _ints(proof)
+
+
+async def _input_run(rings, programs, *, max_frame: int):
+    ids = tuple(sorted(programs))
+    network = MemoryNetwork(list(ids), max_frame=max_frame)
+    runs = [ProgramRun(p, ids, programs[p], machine=Machine) for p in ids]
+    return await run_parties(local_configs(list(ids)), network.transports(), runs)
+
+
+def _honest(rings, me: int, chunk_bytes: int, parties: int = 3):
+    ids = tuple(range(parties))
+    return lambda: input_phase.input_program(
+        me,
+        ids,
+        PK,
+        *_data(me, 3),
+        _scales(3, parties),
+        {j: rings[j] for j in ids},
+        SESSION,
+        chunk_bytes=chunk_bytes,
+    )
+
+
+async def test_input_phase_over_small_frames_completes_only_in_chunks(autojump_clock, rings):
+    """Frames limited to 64 KiB, broadcasts of ~200 kB: one chunk each fails (as every input
+    phase above the frame limit did, e.g. MSD's), 16 KiB chunks complete and agree."""
+    limit = 64 * 1024
+    one = await _input_run(
+        rings, {p: _honest(rings, p, 1 << 30) for p in range(3)}, max_frame=limit
+    )
+    assert not one.results
+    assert any(isinstance(e, LocalFailure) and "limit" in str(e) for e in one.errors.values())
+
+    run = await _input_run(
+        rings, {p: _honest(rings, p, 16 * 1024) for p in range(3)}, max_frame=limit
+    )
+    assert run.completed, run.errors
+    views = [run.results[p].commitments for p in range(3)]
+    assert views[0] == views[1] == views[2]
+    for p in range(3):  # Enc(b_p) decrypts to party p's own prepared b (numerics, not the codec)
+        prep = numerics.prepare_input(*_data(p, 3), _scales(3, 3))
+        decrypted = [SK.decrypt(c) for c in views[0][p].b]
+        assert decrypted == [int(v) for v in prep.b]
+
+
+async def test_a_party_declaring_more_than_the_input_bound_is_named(autojump_clock, rings):
+    ring_bits = [rings[j].n.bit_length() for j in range(3)]
+    bound = input_wire.payload_bound(_scales(3, 3), 3, PK.n.bit_length(), ring_bits)
+
+    def hostile():
+        yield Exchange(payload=bound + 1, label="input-size")
+
+    programs = {p: _honest(rings, p, 16 * 1024) for p in (0, 1)}
+    programs[2] = hostile
+    run = await _input_run(rings, programs, max_frame=64 * 1024)
+    for honest in (0, 1):
+        error = run.errors.get(honest)
+        assert isinstance(error, ProtocolViolation), run.errors
+        assert error.culprit == 2 and error.phase == input_phase.PHASE
+    assert not run.results
