@@ -170,7 +170,9 @@ class _Decoder:
                 raise self.reject(f"{where}: {exc}") from None
         if not isinstance(obj, SignedIntVector):
             raise self.reject(f"{where} is a {type(obj).__name__}, not a packed integer vector")
-        if 8 * obj.width > self.max_bits + 16:  # a zigzag code is one bit longer than |value|
+        # a zigzag code is one bit longer than |value|; the width check needs no pass over values
+        too_wide = obj.width > (self.max_bits + 8) // 8
+        if too_wide or any(v.bit_length() > self.max_bits for v in obj.values):
             raise self.reject(f"{where} holds integers wider than {self.max_bits} bits")
         return obj.values
 
