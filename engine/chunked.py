@@ -53,6 +53,7 @@ def exchange_large(
     label: str = "large",
     phase: str | None = None,
     me: int | None = None,
+    tag: str | None = None,
 ) -> Program[dict[int, Any]]:
     """Broadcast ``payload`` in chunks; return every party's decoded payload (``yield from``).
 
@@ -60,7 +61,9 @@ def exchange_large(
     values only, so that all parties use the same number. Raises ``ProtocolViolation`` naming
     the sender of an over-long declaration, a chunk of the wrong length or an undecodable
     payload, and ``LocalFailure`` if this party's own payload breaks the bound. With ``me``
-    this party's own entry is ``payload`` itself (not decoded back from its chunks).
+    this party's own entry is ``payload`` itself (not decoded back from its chunks). With
+    ``tag`` the exchanges are tagged ``<tag>/size`` and ``<tag>/chunk<k>`` (for programs that
+    name their messages); without, tags derive from the program position and ``label``.
     """
     if chunk_bytes < 1 or max_bytes < 0:
         raise ValueError("chunk_bytes must be positive and max_bytes non-negative")
@@ -70,7 +73,8 @@ def exchange_large(
             f"this party's {label} payload has {len(data)} bytes, above the agreed {max_bytes}",
             phase=phase,
         )
-    declared = yield Exchange(payload=len(data), label=f"{label}-size")
+    size_tag = None if tag is None else f"{tag}/size"
+    declared = yield Exchange(tag=size_tag, payload=len(data), label=f"{label}-size")
     sizes: dict[int, int] = {}
     for sender, size in sorted(declared.items()):
         if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= max_bytes:
@@ -85,7 +89,10 @@ def exchange_large(
     parts: dict[int, list[bytes]] = {sender: [] for sender in sizes}
     for k in range(rounds):
         start = k * chunk_bytes
-        replies = yield Exchange(payload=data[start : start + chunk_bytes], label=label)
+        chunk_tag = None if tag is None else f"{tag}/chunk{k}"
+        replies = yield Exchange(
+            tag=chunk_tag, payload=data[start : start + chunk_bytes], label=label
+        )
         for sender, size in sizes.items():
             chunk = replies.get(sender)
             expected = min(chunk_bytes, max(0, size - start))

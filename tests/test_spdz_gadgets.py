@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -22,6 +24,8 @@ from coopetition.protocols.spdz.online import SpdzParty, needs_soft_threshold
 from coopetition.protocols.spdz.preprocessing import InsecureDealerPreprocessing
 from coopetition.protocols.spdz.shares import Share
 from coopetition.protocols.spdz.testing import dealer, paillier_parties
+from coopetition.protocols.zk import codec
+from coopetition.protocols.zk.range_proof import RangeProof
 
 FRAC, K, VALUE_BITS = 16, 64, 63
 
@@ -159,7 +163,12 @@ def test_wrong_range_proof_on_a_mask_names_the_prover():
 
     def tamper(sender, receiver, tag, payload):
         if sender == 1 and tag.startswith("spdz-gadget3/"):
-            payload["range_proof"][0][9][1][0] += 1  # a response u of the second mask (verifier 0)
+            # a response u of the second mask (verifier 0); u travels packed (zk.codec)
+            proof = codec.decode(RangeProof, payload["range_proof"][0], prover=1)
+            u = [list(row) for row in proof.u]
+            u[1][0] += 1
+            bad = dataclasses.replace(proof, u=tuple(tuple(row) for row in u))
+            payload["range_proof"][0] = codec.encode(bad)
         return payload
 
     def prog(p):

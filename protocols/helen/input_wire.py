@@ -14,7 +14,7 @@ many chunks the exchange needs. The counts below are exact (checked against hone
   each statement's 20: 10 ring-Pedersen commitments below N~; 5 responses u below
   2^(value_bits + 128 + 80 + 1) (value_bits: the longest interval bound, public from
   ``scales``); 5 responses v below 2^(|N~| + 80 + 128 + 80 + 1); 7 scalars per proof at most
-  ``zk.codec.max_bits_for`` bits.
+  ``zk.codec.max_bits_for`` bits (``zk.wire_bounds``).
 """
 
 from __future__ import annotations
@@ -23,19 +23,12 @@ from collections.abc import Iterable
 
 from coopetition.protocols.fixedpoint import HelenScales
 from coopetition.protocols.helen.input_statements import intervals
-from coopetition.protocols.zk import codec
-from coopetition.protocols.zk.range_proof import CHALLENGE_BITS, STAT_BITS
+from coopetition.protocols.zk.wire_bounds import HEAD_BYTES, ciphertexts_bound, range_proof_bound
 
 __all__ = ["int_counts", "payload_bound", "range_statement_count", "value_bits"]
 
-#: bytes of CBOR structure allowed per integer outside the range proofs (list heads, bignum
-#: tags, vector heads): an integer needs at most 4 of them, the rest is margin
-_HEAD_BYTES = 16
-#: structure of one range proof (12 fields, 6 vector heads and tags) and of the whole payload
-_RANGE_PROOF_HEADS = 1024
+#: the payload's own map, keys and list heads
 _PAYLOAD_HEADS = 4096
-#: bits a response may exceed its analytic maximum by (the zigzag sign bit and rounding)
-_MARGIN_BITS = 8
 
 
 def range_statement_count(d: int) -> int:
@@ -62,10 +55,6 @@ def value_bits(scales: HelenScales) -> int:
     return max(max(abs(lo), abs(hi)).bit_length() for lo, hi in intervals(scales).values()) + 1
 
 
-def _bytes(bits: int) -> int:
-    return (bits + _MARGIN_BITS + 7) // 8
-
-
 def payload_bound(
     scales: HelenScales, parties: int, key_bits: int, ring_bits: Iterable[int]
 ) -> int:
@@ -75,17 +64,12 @@ def payload_bound(
     ring-Pedersen parameters (the largest counts: each range proof uses one verifier's).
     """
     d = scales.features
-    rbits = max(ring_bits)
     counts = int_counts(d, parties)
-    cap = codec.max_bits_for(key_bits, rbits)
-    u_bits = value_bits(scales) + CHALLENGE_BITS + STAT_BITS + 1
-    v_bits = rbits + 2 * STAT_BITS + CHALLENGE_BITS + 1
+    proof = range_proof_bound(
+        range_statement_count(d), value_bits(scales), key_bits, max(ring_bits)
+    )
     return (
-        counts["ciphertexts"] * (_bytes(2 * key_bits) + _HEAD_BYTES)
-        + counts["range_commitments"] * _bytes(rbits)
-        + counts["range_u"] * _bytes(u_bits)
-        + counts["range_v"] * _bytes(v_bits)
-        + counts["range_scalars"] * (_bytes(cap) + _HEAD_BYTES)
-        + (parties - 1) * (_RANGE_PROOF_HEADS + _HEAD_BYTES)
+        ciphertexts_bound(counts["ciphertexts"], key_bits)
+        + (parties - 1) * (proof + HEAD_BYTES)
         + _PAYLOAD_HEADS
     )
