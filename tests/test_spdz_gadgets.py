@@ -10,6 +10,7 @@ import pytest
 from coopetition.engine.errors import CheatingDetected
 from coopetition.protocols import fixedpoint as fx
 from coopetition.protocols.spdz import field as F
+from coopetition.protocols.spdz import gadgets
 from coopetition.protocols.spdz.conversion import PaillierParty
 from coopetition.protocols.spdz.errors import ConversionRejected
 from coopetition.protocols.spdz.gadgets import (
@@ -98,6 +99,29 @@ def _forward_then_verify(ps, cts, cheat_party=None, delta=0):
         return (yield from verify_conversions(p, None, [conv]))
 
     return run_local([prog(p) for p in ps])
+
+
+def test_gadget4_masks_in_several_chunks(monkeypatch):
+    """Gadget 4's mask broadcast split into 4 KiB chunks (16 MiB in real runs): same result."""
+    monkeypatch.setattr(gadgets, "MASKS_CHUNK_BYTES", 4096)
+    m = 3
+    cts = encrypt_public(m, [1, 2, 3])
+    ps = paillier_parties(m, b"gadget4-chunks")
+    setup_all(ps)
+    tags: set[str] = set()
+
+    def seen(sender, receiver, tag, payload):
+        tags.add(tag)
+        return payload
+
+    def prog(p: PaillierParty):
+        conv = yield from ciphertext_to_shares(p, cts, VALUE_BITS)
+        return (yield from verify_conversions(p, None, [conv]))
+
+    alphas = run_local([prog(p) for p in ps], tamper=seen)
+    assert len(set(alphas)) == 1
+    chunks = [t for t in tags if "gadget4-masks" in t and "/chunk" in t]
+    assert len(chunks) > 2, sorted(tags)
 
 
 def test_gadget4_rejects_one_altered_share():

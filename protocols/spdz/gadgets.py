@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import gmpy2
 
-from coopetition.engine.chunked import exchange_large
+from coopetition.engine.chunked import DEFAULT_CHUNK_BYTES, exchange_large
 from coopetition.engine.errors import LocalFailure
 from coopetition.protocols.paillier import ops
 from coopetition.protocols.zk import wire_bounds as wb
@@ -53,6 +53,8 @@ from .errors import ConversionRejected
 from .online import Exchange, Program, SpdzParty
 from .shares import Share
 
+#: Chunk size of Gadget 4's mask broadcast (``engine.chunked``); public, equal at every party.
+MASKS_CHUNK_BYTES = DEFAULT_CHUNK_BYTES
 #: Bits of a published share or MAC share: honest ones lie in [0, P), range-proved exactly.
 SHARE_BITS = F.P_BITS
 
@@ -189,7 +191,9 @@ def _masks(p: PaillierParty, counts: list[tuple[int, int]], phase: str) -> Progr
         # iteration): ~110 MB per party at d = 90, m = 4, 5 iterations, 2048 bits, so they go
         # in chunks, under a bound from public sizes (docs/wire-format.md, "Large payloads").
         bound = _masks_bound(p, counts)
-        replies = yield from exchange_large(payload, max_bytes=bound, tag=tag, me=p.party)
+        replies = yield from exchange_large(
+            payload, max_bytes=bound, chunk_bytes=MASKS_CHUNK_BYTES, tag=tag, me=p.party
+        )
     else:
         replies = yield Exchange(tag, payload)
     replies[p.party] = payload
