@@ -14,13 +14,14 @@ both properties for them:
    party broadcasts bytes [k c, (k + 1) c) of its payload (empty once it has sent all), and a
    chunk whose length is not exactly what its sender declared is refused and the sender named;
 3. each party's chunks are joined and decoded once by the engine's strict decoder
-   (``decode_payload``: item count, tags, canonical form); a payload that does not decode is
-   refused and its sender named.
+   (``decode_payload``: item count, packed-integer count ``max_values``, tags, canonical
+   form); a payload that does not decode is refused and its sender named.
 
 Every exchange (the lengths and each chunk) is a program ``Exchange``, i.e. a ``Broadcast``
 checked by the engine's consistency echo: a sender cannot give different chunks to different
 parties undetected. What one sender can make a receiver hold is at most ``max_bytes`` of joined
-bytes plus their decoded form; the bus's per-sender budget still bounds unread chunks, and
+bytes plus their decoded form (at most ``max_values`` packed integers and ``MAX_ITEMS`` other
+items, so a hostile payload of tiny integers cannot cost ~30 times its size); the bus's per-sender budget still bounds unread chunks, and
 ``chunk_bytes`` (public, identical everywhere) must leave room for the envelope in a frame.
 """
 
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from coopetition.engine.codec import WireError, decode_payload, encode_payload
+from coopetition.engine.codec import MAX_ITEMS, WireError, decode_payload, encode_payload
 from coopetition.engine.errors import LocalFailure, ProtocolViolation
 from coopetition.engine.program import Exchange, Program
 
@@ -54,6 +55,7 @@ def exchange_large(
     phase: str | None = None,
     me: int | None = None,
     tag: str | None = None,
+    max_values: int | None = None,
 ) -> Program[dict[int, Any]]:
     """Broadcast ``payload`` in chunks; return every party's decoded payload (``yield from``).
 
@@ -64,6 +66,8 @@ def exchange_large(
     this party's own entry is ``payload`` itself (not decoded back from its chunks). With
     ``tag`` the exchanges are tagged ``<tag>/size`` and ``<tag>/chunk<k>`` (for programs that
     name their messages); without, tags derive from the program position and ``label``.
+    ``max_values`` bounds the packed integers of one payload (``decode_payload``; by default
+    the engine's ``MAX_ITEMS``): like ``max_bytes`` it must follow from the agreed shape.
     """
     if chunk_bytes < 1 or max_bytes < 0:
         raise ValueError("chunk_bytes must be positive and max_bytes non-negative")
@@ -105,13 +109,14 @@ def exchange_large(
                     phase=phase,
                 )
             parts[sender].append(chunk)
+    values = MAX_ITEMS if max_values is None else max_values
     out: dict[int, Any] = {}
     for sender, chunks in parts.items():
         if sender == me:
             out[sender] = payload
             continue
         try:
-            out[sender] = decode_payload(b"".join(chunks))
+            out[sender] = decode_payload(b"".join(chunks), max_values=values)
         except WireError as exc:
             raise ProtocolViolation(
                 f"party {sender}'s {label} payload does not decode: {exc}",

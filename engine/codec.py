@@ -215,6 +215,30 @@ class _TypedArray:
         self.dtype, self.data = dtype, data
 
 
+class _TagHook:
+    """cbor2's tag hook for one decode; counts the packed integers of all vectors together.
+
+    Each packed value becomes a Python integer (~28 bytes and up, for as little as one byte on
+    the wire), so without a total a payload of many vectors could cost ~30 times its size.
+    """
+
+    def __init__(self, max_values: int) -> None:
+        self.max_values, self.values = max_values, 0
+
+    def count(self, value: Any) -> None:
+        if isinstance(value, (list, tuple)) and len(value) == 2:
+            width, packed = value
+            if isinstance(width, int) and width >= 1 and isinstance(packed, bytes):
+                self.values += len(packed) // width
+                if self.values > self.max_values:
+                    raise WireError(f"more than {self.max_values} packed integers in one payload")
+
+    def __call__(self, tag: cbor2.CBORTag, immutable: bool) -> Any:
+        if tag.tag in (TAG_BIGINT_VECTOR, TAG_SIGNED_INT_VECTOR):
+            self.count(tag.value)
+        return _tag_hook(tag, immutable)
+
+
 def _tag_hook(tag: cbor2.CBORTag, _immutable: bool) -> Any:
     if tag.tag in _DTYPE_BY_TAG:
         if not isinstance(tag.value, bytes):
@@ -341,13 +365,17 @@ def count_items(data: bytes, limit: int = MAX_ITEMS) -> int:
     return items
 
 
-def decode_payload(data: bytes) -> Any:
-    """Strictly decode canonical CBOR produced by ``encode_payload``."""
+def decode_payload(data: bytes, *, max_values: int = MAX_ITEMS) -> Any:
+    """Strictly decode canonical CBOR produced by ``encode_payload``.
+
+    ``max_values`` bounds the packed integers of all big-integer and signed-integer vectors
+    together (payloads over several frames pass a bound from their agreed shape).
+    """
     count_items(data)
     try:
         raw = cbor2.loads(
             data,
-            tag_hook=_tag_hook,
+            tag_hook=_TagHook(max_values),
             semantic_decoders=_SEMANTIC_OVERRIDES,
             allow_indefinite=False,
             allow_duplicate_keys=False,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from coopetition.engine.chunked import chunk_count, exchange_large
-from coopetition.engine.codec import encode_payload
+from coopetition.engine.codec import SignedIntVector, encode_payload
 from coopetition.engine.errors import LocalFailure, ProtocolViolation
 from coopetition.engine.local import local_configs, run_parties
 from coopetition.engine.program import Exchange, Program, ProgramRun, program_machine
@@ -140,3 +140,18 @@ async def test_own_payload_over_the_bound_is_a_local_failure(autojump_clock):
     run = await _run(programs)
     assert isinstance(run.errors.get(0), LocalFailure), run.errors
     assert not run.results
+
+
+async def test_a_payload_of_too_many_packed_integers_is_named(autojump_clock):
+    """Within the byte bound, but 3 000 one-byte integers where the shape allows 1 000."""
+
+    def bounded(p: int, payload: object) -> Program[dict[int, object]]:
+        got = yield from exchange_large(
+            payload, max_bytes=BOUND, chunk_bytes=CHUNK, phase="chunked", me=p, max_values=1000
+        )
+        return got
+
+    programs = {p: (lambda p=p: bounded(p, SignedIntVector.of(range(p, p + 100)))) for p in IDS}
+    flood = [SignedIntVector.of([1] * 1000) for _ in range(3)]
+    programs[CHEATER] = lambda: bounded(CHEATER, flood)
+    _assert_cheater_named(await _run(programs), "more than 1000 packed integers")

@@ -159,3 +159,13 @@ def test_max_bits_covers_ciphertexts_and_range_responses():
     # N^2 at 2048 bits, and the range verifier's response cap |N~| + |N| + log n + 2048
     assert codec.max_bits_for(2048, 2048) >= max(4096, 2048 + 2048 + 64 + 2048)
     assert codec.max_bits_for(4096, 4096) <= codec.DEFAULT_MAX_BITS
+
+
+def test_packed_integers_are_bounded_across_vectors():
+    """Many small vectors of one-byte values: each within the per-vector limit, together over
+    the payload's bound (each value would become a ~28-byte Python integer)."""
+    payload = [SignedIntVector.of([1] * 600) for _ in range(3)]
+    data = encode_payload(payload)
+    assert len(decode_payload(data, max_values=1800)) == 3
+    with pytest.raises(WireError, match="more than 1799 packed integers"):
+        decode_payload(data, max_values=1799)

@@ -191,8 +191,14 @@ def _masks(p: PaillierParty, counts: list[tuple[int, int]], phase: str) -> Progr
         # iteration): ~110 MB per party at d = 90, m = 4, 5 iterations, 2048 bits, so they go
         # in chunks, under a bound from public sizes (docs/wire-format.md, "Large payloads").
         bound = _masks_bound(p, counts)
+        statements = sum(count for count, _ in counts)
         replies = yield from exchange_large(
-            payload, max_bytes=bound, chunk_bytes=MASKS_CHUNK_BYTES, tag=tag, me=p.party
+            payload,
+            max_bytes=bound,
+            chunk_bytes=MASKS_CHUNK_BYTES,
+            tag=tag,
+            me=p.party,
+            max_values=(p.parties - 1) * (20 * statements + 7),  # the range proofs' integers
         )
     else:
         replies = yield Exchange(tag, payload)
