@@ -11,7 +11,7 @@ from dataclasses import fields
 import numpy as np
 import pytest
 
-from coopetition.engine.codec import count_items, encode_payload
+from coopetition.engine.codec import count_items, decode_payload, encode_payload
 from coopetition.engine.errors import LocalFailure, ProtocolViolation
 from coopetition.engine.local import local_configs, run_parties
 from coopetition.engine.program import Exchange, ProgramRun, program_machine
@@ -67,6 +67,7 @@ def test_the_public_bound_holds_an_honest_broadcast_and_counts_it_exactly(rings,
         scales, parties, PK.n.bit_length(), [r.n.bit_length() for r in rings.values()]
     )
     assert len(data) <= bound <= 1.6 * len(data), (len(data), bound)
+    decode_payload(data, max_values=input_wire.packed_value_bound(d, parties))  # fits
     # packed: ~77 d + O(m) CBOR items (mostly the 7 d + 4 lone-integer Sigma proofs), where
     # one item per integer made ~20 (m - 1) per range statement
     assert count_items(data) < 100 * d + 100 * parties + 200 < _ints(proof)

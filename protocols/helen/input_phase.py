@@ -83,7 +83,7 @@ def input_program(
         label="input",
         phase=PHASE,
         me=me,
-        max_values=sum(input_wire.int_counts(scales.features, len(parties)).values()),
+        max_values=input_wire.packed_value_bound(scales.features, len(parties)),
     )
     max_bits = codec.max_bits_for(pk.n.bit_length(), max(ring_bits))
     commitments = {me: com}

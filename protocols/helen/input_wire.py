@@ -25,7 +25,13 @@ from coopetition.protocols.fixedpoint import HelenScales
 from coopetition.protocols.helen.input_statements import intervals
 from coopetition.protocols.zk.wire_bounds import HEAD_BYTES, ciphertexts_bound, range_proof_bound
 
-__all__ = ["int_counts", "payload_bound", "range_statement_count", "value_bits"]
+__all__ = [
+    "int_counts",
+    "packed_value_bound",
+    "payload_bound",
+    "range_statement_count",
+    "value_bits",
+]
 
 #: the payload's own map, keys and list heads
 _PAYLOAD_HEADS = 4096
@@ -48,6 +54,13 @@ def int_counts(d: int, parties: int) -> dict[str, int]:
         "range_scalars": verifiers * 7,
         "verifier_ids": verifiers,
     }
+
+
+def packed_value_bound(d: int, parties: int) -> int:
+    """Most integers the broadcast's packed vectors hold: all its integers, plus the row
+    lengths of its 5 d x d matrices and of each range proof's 4 row-wise fields (4 n)."""
+    rows = 5 * d + (parties - 1) * 4 * range_statement_count(d)
+    return sum(int_counts(d, parties).values()) + rows
 
 
 def value_bits(scales: HelenScales) -> int:

@@ -198,7 +198,8 @@ def _masks(p: PaillierParty, counts: list[tuple[int, int]], phase: str) -> Progr
             chunk_bytes=MASKS_CHUNK_BYTES,
             tag=tag,
             me=p.party,
-            max_values=(p.parties - 1) * (20 * statements + 7),  # the range proofs' integers
+            # packed integers: per statement 20 values and 4 row lengths, per verifier
+            max_values=(p.parties - 1) * 24 * statements,
         )
     else:
         replies = yield Exchange(tag, payload)
