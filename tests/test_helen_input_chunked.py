@@ -17,9 +17,14 @@ from coopetition.engine.local import local_configs, run_parties
 from coopetition.engine.program import Exchange, ProgramRun, program_machine
 from coopetition.protocols.fixedpoint import HelenScales
 from coopetition.protocols.helen import input_phase, input_proof, input_wire, numerics
+from coopetition.protocols.helen.input_statements import InputCommitments, InputProof
 from coopetition.protocols.paillier.keys import insecure_test_keypair
 from coopetition.protocols.zk import codec
 from coopetition.protocols.zk import range_params as rpm
+from coopetition.protocols.zk.equality import EqualityProof
+from coopetition.protocols.zk.multiplication import MultiplicationProof
+from coopetition.protocols.zk.range_proof import RangeProof
+from coopetition.protocols.zk.twosided import TwoSidedProof
 from coopetition.transports.memory import MemoryNetwork
 
 PK, SK = insecure_test_keypair(512)
@@ -71,6 +76,47 @@ def test_the_public_bound_holds_an_honest_broadcast_and_counts_it_exactly(rings,
     # packed: ~77 d + O(m) CBOR items (mostly the 7 d + 4 lone-integer Sigma proofs), where
     # one item per integer made ~20 (m - 1) per range statement
     assert count_items(data) < 100 * d + 100 * parties + 200 < _ints(proof)
+
+
+def _shaped(d: int, parties: int, x: int) -> tuple[InputCommitments, InputProof]:
+    """A broadcast of the honest SHAPE at any d, every integer ``x`` (no cryptography)."""
+    n = input_wire.range_statement_count(d)
+    vec, mult = (x,) * d, MultiplicationProof(x, x, x, x, x)
+    mat = (vec,) * d
+    two = TwoSidedProof(vec, (mult,) * d, EqualityProof(x, x))
+
+    def rows(k: int) -> tuple[tuple[int, ...], ...]:
+        return ((x,) * k,) * n
+
+    rp = RangeProof((x,) * n, rows(4), x, x, rows(5), x, x, x, x, rows(5), rows(5), x)
+    com = InputCommitments(mat, vec, vec, vec, mat, vec)
+    mults = (mult,) * d
+    proof = InputProof(
+        mat, mat, mat, vec, vec, vec, vec, two, two, two, two, mults, mults, mults,
+        tuple(range(1, parties)), (rp,) * (parties - 1),
+    )  # fmt: skip
+    return com, proof
+
+
+def _encoded(com: InputCommitments, proof: InputProof) -> bytes:
+    return encode_payload({"com": codec.encode(com), "proof": codec.encode(proof)})
+
+
+def test_the_d90_broadcast_fits_the_item_limit_and_its_bounds(rings):
+    """MSD's d = 90 broadcast (3.0-4.4 million CBOR items before packing) by its shape: the same
+    construction counts an honest d = 3 broadcast's items exactly; at d = 90, m = 4 it is a few
+    thousand items and decodes under the public packed-integer and integer-length bounds."""
+    scales = _scales(3, 3)
+    prep = numerics.prepare_input(*_data(0, 3), scales)
+    verifiers = {1: rings[1], 2: rings[2]}
+    com, proof, _ = input_proof.prove(PK, prep, scales, input_phase.context(SESSION, 0), verifiers)
+    assert count_items(_encoded(com, proof)) == count_items(_encoded(*_shaped(3, 3, 2**100)))
+
+    data = _encoded(*_shaped(90, 4, 2**100))
+    assert count_items(data) < 10_000  # MAX_ITEMS is 1 000 000
+    back = decode_payload(data, max_values=input_wire.packed_value_bound(90, 4))
+    cap = codec.max_bits_for(2048, 2048)
+    assert len(codec.decode(InputProof, back["proof"], prover=1, max_bits=cap).range_proofs) == 3
 
 
 async def _input_run(rings, programs, *, max_frame: int):
