@@ -108,7 +108,8 @@ def exchange_large(
                     culprit=sender,
                     phase=phase,
                 )
-            parts[sender].append(chunk)
+            if sender != me:  # this party's own bytes are ``data`` already
+                parts[sender].append(chunk)
     values = MAX_ITEMS if max_values is None else max_values
     out: dict[int, Any] = {}
     for sender, chunks in parts.items():
