@@ -2,7 +2,7 @@
 
 Payloads may hold: ints of any size (CBOR bignums), text, bytes, lists, maps with text keys,
 ``None``/``True``/``False``, numpy arrays (RFC 8746 typed arrays inside tag 40, little-endian,
-dtype and shape kept) and ``BigIntVector``. CBOR floats are refused in both directions.
+dtype and shape kept), ``BigIntVector`` and ``SignedIntVector`` (packed fixed-width integers). CBOR floats are refused in both directions.
 Decoding is strict: no indefinite lengths, no duplicate keys, a small nesting depth, only the
 tags listed here. See docs/wire-format.md.
 """
@@ -39,6 +39,7 @@ _TYPED_ARRAY_TAGS: dict[str, int] = {
 _DTYPE_BY_TAG = {tag: np.dtype(code) for code, tag in _TYPED_ARRAY_TAGS.items()}
 TAG_NDARRAY = 40  # RFC 8746 multi-dimensional array, row-major: [dims, typed array]
 TAG_BIGINT_VECTOR = 1668247400  # first-come-first-served range: [width, packed big-endian bytes]
+TAG_SIGNED_INT_VECTOR = 1668247401  # [width, packed big-endian zigzag codes], width minimal
 
 #: Tags cbor2 would otherwise turn into Python objects (dates, decimals, sets, regexps...).
 _FORBIDDEN_SEMANTIC_TAGS = (
@@ -109,10 +110,60 @@ class BigIntVector:
         return cbor2.CBORTag(TAG_BIGINT_VECTOR, [width, packed])
 
 
+def zigzag(value: int) -> int:
+    """The signed integer as a non-negative one: 0, -1, 1, -2, 2 ... -> 0, 1, 2, 3, 4 ...
+
+    A bijection of Z onto N, so every signed value has exactly one code (no "-0", unlike
+    sign-magnitude) and small magnitudes of either sign stay small.
+    """
+    return 2 * value if value >= 0 else -2 * value - 1
+
+
+def unzigzag(code: int) -> int:
+    """The inverse of ``zigzag``."""
+    return code >> 1 if not code & 1 else -((code + 1) >> 1)
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIntVector:
+    """Integers of any sign as one string of fixed-width big-endian zigzag codes.
+
+    Canonical: the width is always the fewest bytes that hold the largest code (1 for an empty
+    or all-zero vector), and the decoder refuses any other width, so a sequence of integers has
+    exactly one encoding (signatures and digests over it stay canonical). Proofs use it for
+    their long integer sequences (``protocols.zk.codec``): one CBOR item per sequence instead
+    of one (or two, for bignums) per integer.
+    """
+
+    values: tuple[int, ...]
+
+    @classmethod
+    def of(cls, values: Any) -> SignedIntVector:
+        return cls(tuple(int(v) for v in values))
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @property
+    def width(self) -> int:
+        """Bytes per value on the wire."""
+        return _minimal_width(max((zigzag(v) for v in self.values), default=0))
+
+    def to_cbor(self) -> cbor2.CBORTag:
+        codes = [zigzag(v) for v in self.values]
+        width = _minimal_width(max(codes, default=0))
+        packed = b"".join(c.to_bytes(width, "big") for c in codes)
+        return cbor2.CBORTag(TAG_SIGNED_INT_VECTOR, [width, packed])
+
+
+def _minimal_width(largest: int) -> int:
+    return max(1, (largest.bit_length() + 7) // 8)
+
+
 def _encode_default(encoder: Any, value: Any) -> None:
     if isinstance(value, np.ndarray):
         encoder.encode(_ndarray_to_cbor(value))
-    elif isinstance(value, BigIntVector):
+    elif isinstance(value, (BigIntVector, SignedIntVector)):
         encoder.encode(value.to_cbor())
     elif isinstance(value, np.integer):
         encoder.encode(int(value))
@@ -164,6 +215,30 @@ class _TypedArray:
         self.dtype, self.data = dtype, data
 
 
+class _TagHook:
+    """cbor2's tag hook for one decode; counts the packed integers of all vectors together.
+
+    Each packed value becomes a Python integer (~28 bytes and up, for as little as one byte on
+    the wire), so without a total a payload of many vectors could cost ~30 times its size.
+    """
+
+    def __init__(self, max_values: int) -> None:
+        self.max_values, self.values = max_values, 0
+
+    def count(self, value: Any) -> None:
+        if isinstance(value, (list, tuple)) and len(value) == 2:
+            width, packed = value
+            if isinstance(width, int) and width >= 1 and isinstance(packed, bytes):
+                self.values += len(packed) // width
+                if self.values > self.max_values:
+                    raise WireError(f"more than {self.max_values} packed integers in one payload")
+
+    def __call__(self, tag: cbor2.CBORTag, immutable: bool) -> Any:
+        if tag.tag in (TAG_BIGINT_VECTOR, TAG_SIGNED_INT_VECTOR):
+            self.count(tag.value)
+        return _tag_hook(tag, immutable)
+
+
 def _tag_hook(tag: cbor2.CBORTag, _immutable: bool) -> Any:
     if tag.tag in _DTYPE_BY_TAG:
         if not isinstance(tag.value, bytes):
@@ -176,6 +251,8 @@ def _tag_hook(tag: cbor2.CBORTag, _immutable: bool) -> Any:
         return _decode_ndarray(tag.value)
     if tag.tag == TAG_BIGINT_VECTOR:
         return _decode_bigint_vector(tag.value)
+    if tag.tag == TAG_SIGNED_INT_VECTOR:
+        return decode_signed_vector(tag.value)
     raise WireError(f"CBOR tag {tag.tag} is not part of the wire format")
 
 
@@ -195,17 +272,32 @@ def _decode_ndarray(value: Any) -> np.ndarray:
     return np.frombuffer(typed.data, dtype=typed.dtype).reshape(tuple(dims)).copy()
 
 
-def _decode_bigint_vector(value: Any) -> BigIntVector:
+def _packed_fields(value: Any, what: str) -> tuple[int, bytes]:
+    """``[width, bytes]`` of a packed vector, checked before any value is built."""
     if not (isinstance(value, (list, tuple)) and len(value) == 2):
-        raise WireError("a big-integer vector must hold [width, bytes]")
+        raise WireError(f"a {what} must hold [width, bytes]")
     width, packed = value
     if not isinstance(width, int) or isinstance(width, bool) or not 1 <= width <= 65536:
-        raise WireError("big-integer vector width out of range")
+        raise WireError(f"{what} width out of range")
     if not isinstance(packed, bytes) or len(packed) % width:
-        raise WireError("big-integer vector length is not a multiple of its width")
+        raise WireError(f"{what} length is not a multiple of its width")
     if len(packed) // width > MAX_ITEMS:
         # Each value becomes a Python int (~36 bytes for 2 wire bytes): bounded like items.
-        raise WireError(f"a big-integer vector of more than {MAX_ITEMS} values")
+        raise WireError(f"a {what} of more than {MAX_ITEMS} values")
+    return width, packed
+
+
+def decode_signed_vector(value: Any) -> SignedIntVector:
+    """Strictly decode the ``[width, bytes]`` inside a signed-vector tag (``WireError`` if bad)."""
+    width, packed = _packed_fields(value, "signed-integer vector")
+    codes = [int.from_bytes(packed[i : i + width], "big") for i in range(0, len(packed), width)]
+    if width != _minimal_width(max(codes, default=0)):
+        raise WireError("signed-integer vector width is not the minimal one (non-canonical)")
+    return SignedIntVector(tuple(unzigzag(c) for c in codes))
+
+
+def _decode_bigint_vector(value: Any) -> BigIntVector:
+    width, packed = _packed_fields(value, "big-integer vector")
     values = tuple(
         int.from_bytes(packed[i : i + width], "big") for i in range(0, len(packed), width)
     )
@@ -273,13 +365,17 @@ def count_items(data: bytes, limit: int = MAX_ITEMS) -> int:
     return items
 
 
-def decode_payload(data: bytes) -> Any:
-    """Strictly decode canonical CBOR produced by ``encode_payload``."""
+def decode_payload(data: bytes, *, max_values: int = MAX_ITEMS) -> Any:
+    """Strictly decode canonical CBOR produced by ``encode_payload``.
+
+    ``max_values`` bounds the packed integers of all big-integer and signed-integer vectors
+    together (payloads over several frames pass a bound from their agreed shape).
+    """
     count_items(data)
     try:
         raw = cbor2.loads(
             data,
-            tag_hook=_tag_hook,
+            tag_hook=_TagHook(max_values),
             semantic_decoders=_SEMANTIC_OVERRIDES,
             allow_indefinite=False,
             allow_duplicate_keys=False,

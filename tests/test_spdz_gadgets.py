@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from coopetition.engine.errors import CheatingDetected
 from coopetition.protocols import fixedpoint as fx
 from coopetition.protocols.spdz import field as F
+from coopetition.protocols.spdz import gadgets
 from coopetition.protocols.spdz.conversion import PaillierParty
 from coopetition.protocols.spdz.errors import ConversionRejected
 from coopetition.protocols.spdz.gadgets import (
@@ -22,6 +25,8 @@ from coopetition.protocols.spdz.online import SpdzParty, needs_soft_threshold
 from coopetition.protocols.spdz.preprocessing import InsecureDealerPreprocessing
 from coopetition.protocols.spdz.shares import Share
 from coopetition.protocols.spdz.testing import dealer, paillier_parties
+from coopetition.protocols.zk import codec
+from coopetition.protocols.zk.range_proof import RangeProof
 
 FRAC, K, VALUE_BITS = 16, 64, 63
 
@@ -96,6 +101,29 @@ def _forward_then_verify(ps, cts, cheat_party=None, delta=0):
     return run_local([prog(p) for p in ps])
 
 
+def test_gadget4_masks_in_several_chunks(monkeypatch):
+    """Gadget 4's mask broadcast split into 4 KiB chunks (16 MiB in real runs): same result."""
+    monkeypatch.setattr(gadgets, "MASKS_CHUNK_BYTES", 4096)
+    m = 3
+    cts = encrypt_public(m, [1, 2, 3])
+    ps = paillier_parties(m, b"gadget4-chunks")
+    setup_all(ps)
+    tags: set[str] = set()
+
+    def seen(sender, receiver, tag, payload):
+        tags.add(tag)
+        return payload
+
+    def prog(p: PaillierParty):
+        conv = yield from ciphertext_to_shares(p, cts, VALUE_BITS)
+        return (yield from verify_conversions(p, None, [conv]))
+
+    alphas = run_local([prog(p) for p in ps], tamper=seen)
+    assert len(set(alphas)) == 1
+    chunks = [t for t in tags if "gadget4-masks" in t and "/chunk" in t]
+    assert len(chunks) > 2, sorted(tags)
+
+
 def test_gadget4_rejects_one_altered_share():
     m = 2
     cts = encrypt_public(m, [12345, -678])
@@ -159,7 +187,12 @@ def test_wrong_range_proof_on_a_mask_names_the_prover():
 
     def tamper(sender, receiver, tag, payload):
         if sender == 1 and tag.startswith("spdz-gadget3/"):
-            payload["range_proof"][0][9][1][0] += 1  # a response u of the second mask (verifier 0)
+            # a response u of the second mask (verifier 0); u travels packed (zk.codec)
+            proof = codec.decode(RangeProof, payload["range_proof"][0], prover=1)
+            u = [list(row) for row in proof.u]
+            u[1][0] += 1
+            bad = dataclasses.replace(proof, u=tuple(tuple(row) for row in u))
+            payload["range_proof"][0] = codec.encode(bad)
         return payload
 
     def prog(p):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cbor2
 import pytest
 
+from coopetition.engine.codec import SignedIntVector
 from coopetition.protocols.paillier.keys import insecure_test_keypair
 from coopetition.protocols.zk import codec, gadgets, group, interval, plaintext
 from coopetition.protocols.zk.errors import ProofRejected
@@ -58,6 +59,7 @@ def test_malformed_plaintext_encoding_named(obj, named):
 def test_malformed_nested_encoding_names_the_path():
     c, r = PK.raw_encrypt(1, 3), 3
     proof = plaintext.prove(PK, c, 1, r, CTX)
-    encoded = [[[1, 2]], [[codec.encode(proof)[:2]]], []]
+    packed_rows = [SignedIntVector.of([2]).to_cbor(), SignedIntVector.of([1, 2]).to_cbor()]
+    encoded = [packed_rows, [[codec.encode(proof)[:2]]], []]
     with pytest.raises(ProofRejected, match=r"proof\.multiplications\[0\]\[0\] has 2 fields"):
         codec.decode(gadgets.MatMulProof, encoded, prover=2)

@@ -4,8 +4,15 @@ Each party runs ``numerics.prepare_input`` on its data (SVD in float64, then the
 V, Sigma, Theta, y*, A, b) and ``check_prepared`` (a party whose own values break the agreed
 bounds stops with ``BoundExceeded`` before any cryptography), then ``input_proof.prove`` with
 one range proof per verifier under that verifier's ring-Pedersen parameters. The commitments
-and the proof travel by consistent broadcast (``zk.codec``); every party checks every other
-party's proof, and a rejected or malformed one is ``CheatingDetected`` naming the prover.
+and the proof travel by consistent broadcast (``zk.codec``, integer sequences packed); every
+party checks every other party's proof, and a rejected or malformed one is ``CheatingDetected``
+naming the prover.
+
+The broadcast grows as ~20 (m - 1) (4 d^2) integers (one range proof per verifier): about
+0.5 GB per party at d = 90, m = 4 and 2048-bit keys, several frames' worth. It therefore goes
+through ``engine.chunked.exchange_large`` in chunks of ``chunk_bytes`` (public, the same at
+every party), under the byte bound ``input_wire.payload_bound`` computes from d, m, |N| and the
+verifiers' |N~|: a party declaring or sending more is named before its bytes are held.
 """
 
 from __future__ import annotations
@@ -15,10 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from coopetition.engine.chunked import DEFAULT_CHUNK_BYTES, exchange_large
 from coopetition.engine.errors import CheatingDetected
-from coopetition.engine.program import Exchange, Program
+from coopetition.engine.program import Program
 from coopetition.protocols.fixedpoint import HelenScales
-from coopetition.protocols.helen import input_proof, numerics
+from coopetition.protocols.helen import input_proof, input_wire, numerics
 from coopetition.protocols.helen.input_statements import InputCommitments, InputWitness
 from coopetition.protocols.paillier.encryptor import Encryptor
 from coopetition.protocols.paillier.keys import PublicKey
@@ -53,10 +61,12 @@ def input_program(
     session: bytes,
     encryptor: Encryptor | None = None,
     prove: ProveInput = input_proof.prove,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
 ) -> Program[InputResult]:
     """Every party's checked commitments, and this party's witnesses.
 
-    ``prove`` is ``input_proof.prove`` (a seam for tests that play a cheating prover).
+    ``prove`` is ``input_proof.prove`` (a seam for tests that play a cheating prover);
+    ``chunk_bytes`` must be the same at every party and leave room for an envelope in a frame.
     """
     prep = numerics.prepare_input(X, y, scales)
     numerics.check_prepared(prep, scales)
@@ -64,15 +74,28 @@ def input_program(
     com, proof, witness = prove(
         pk, prep, scales, context(session, me), verifiers, encryptor=encryptor
     )
-    replies = yield Exchange(payload={"com": codec.encode(com), "proof": codec.encode(proof)})
+    ring_bits = [ring[j].n.bit_length() for j in parties]
+    bound = input_wire.payload_bound(scales, len(parties), pk.n.bit_length(), ring_bits)
+    replies = yield from exchange_large(
+        {"com": codec.encode(com), "proof": codec.encode(proof)},
+        max_bytes=bound,
+        chunk_bytes=chunk_bytes,
+        label="input",
+        phase=PHASE,
+        me=me,
+        max_values=input_wire.packed_value_bound(scales.features, len(parties)),
+    )
+    max_bits = codec.max_bits_for(pk.n.bit_length(), max(ring_bits))
     commitments = {me: com}
     for j in parties:
         if j == me:
             continue
         try:
             got = replies[j] if isinstance(replies[j], dict) else {}
-            theirs = codec.decode(InputCommitments, got.get("com"), prover=j)
-            their_proof = codec.decode(input_proof.InputProof, got.get("proof"), prover=j)
+            theirs = codec.decode(InputCommitments, got.get("com"), prover=j, max_bits=max_bits)
+            their_proof = codec.decode(
+                input_proof.InputProof, got.get("proof"), prover=j, max_bits=max_bits
+            )
             input_proof.verify(pk, theirs, their_proof, scales, context(session, j), me, ring[me])
         except ProofRejected as exc:
             raise CheatingDetected(

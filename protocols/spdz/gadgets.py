@@ -42,15 +42,19 @@ from dataclasses import dataclass
 
 import gmpy2
 
+from coopetition.engine.chunked import DEFAULT_CHUNK_BYTES, exchange_large
 from coopetition.engine.errors import LocalFailure
 from coopetition.protocols.paillier import ops
+from coopetition.protocols.zk import wire_bounds as wb
 
 from . import field as F
-from .conversion import Conversion, PaillierParty
+from .conversion import RANGE, Conversion, PaillierParty
 from .errors import ConversionRejected
 from .online import Exchange, Program, SpdzParty
 from .shares import Share
 
+#: Chunk size of Gadget 4's mask broadcast (``engine.chunked``); public, equal at every party.
+MASKS_CHUNK_BYTES = DEFAULT_CHUNK_BYTES
 #: Bits of a published share or MAC share: honest ones lie in [0, P), range-proved exactly.
 SHARE_BITS = F.P_BITS
 
@@ -181,13 +185,42 @@ def _masks(p: PaillierParty, counts: list[tuple[int, int]], phase: str) -> Progr
         for (key, count, high), (_, bits) in zip(specs, counts, strict=True)
     ]
     payload, _ = p.prove_bounded(groups, phase, rnd)
-    replies = yield Exchange(f"spdz-{phase}/{rnd}", payload)
+    tag = f"spdz-{phase}/{rnd}"
+    if p.range_kind == RANGE:
+        # Gadget 4's masks grow with every conversion of the run ((2 m + 1) d per Helen
+        # iteration): ~110 MB per party at d = 90, m = 4, 5 iterations, 2048 bits, so they go
+        # in chunks, under a bound from public sizes (docs/wire-format.md, "Large payloads").
+        bound = _masks_bound(p, counts)
+        statements = sum(count for count, _ in counts)
+        replies = yield from exchange_large(
+            payload,
+            max_bytes=bound,
+            chunk_bytes=MASKS_CHUNK_BYTES,
+            tag=tag,
+            me=p.party,
+            # packed integers: per statement 20 values and 4 row lengths, per verifier
+            max_values=(p.parties - 1) * 24 * statements,
+        )
+    else:
+        replies = yield Exchange(tag, payload)
     replies[p.party] = payload
     got = p.verify_bounded(replies, specs, phase, rnd)
     return [
         [ops.sum_ct(p.pk, [got[key][j][t] for j in range(p.parties)]) for t in range(count)]
         for key, count, _ in specs
     ]
+
+
+def _masks_bound(p: PaillierParty, counts: list[tuple[int, int]]) -> int:
+    """Most bytes an honest ``_masks`` payload takes: the ciphertexts, and one range proof per
+    verifier over all masks (intervals [0, 2**bits - 1]), from public sizes only."""
+    key_bits = p.pk.n.bit_length()
+    statements = sum(count for count, _ in counts)
+    value_bits = max(bits for _, bits in counts) + 1
+    ring_bits = max(r.n.bit_length() for r in p.rings.values())
+    proof = wb.range_proof_bound(statements, value_bits, key_bits, ring_bits)
+    verifiers = p.parties - 1  # the prover's own entry is an empty list
+    return wb.ciphertexts_bound(statements, key_bits) + verifiers * (proof + wb.HEAD_BYTES) + 4096
 
 
 def _test_bounds(diff_bits: int, mask_bits: int, m: int, n: int) -> list[tuple[int, int]]:

@@ -1,0 +1,128 @@
+"""Payloads larger than one frame, exchanged in chunks under a bound every party agreed on.
+
+A transport refuses frames above ``max_frame`` (64 MiB by default) and the bus bounds what one
+sender may park, so that a hostile peer cannot make an honest party allocate without bound.
+Some honest payloads are larger than one frame (Helen's input proofs at d = 90, m = 4, 2048-bit
+keys: ~0.5 GB per party, see docs/wire-format.md, "Large payloads"). ``exchange_large`` keeps
+both properties for them:
+
+1. every party broadcasts the length of its payload's canonical CBOR; a length above
+   ``max_bytes`` (derived by the caller from the PUBLIC agreed shape, e.g. d, m and key sizes)
+   is refused and its sender named, before any chunk arrives;
+2. the number of chunk rounds is ``ceil(longest declared length / chunk_bytes)``, the same at
+   every party because the lengths went through the consistent broadcast; in round k every
+   party broadcasts bytes [k c, (k + 1) c) of its payload (empty once it has sent all), and a
+   chunk whose length is not exactly what its sender declared is refused and the sender named;
+3. each party's chunks are joined and decoded once by the engine's strict decoder
+   (``decode_payload``: item count, packed-integer count ``max_values``, tags, canonical
+   form); a payload that does not decode is refused and its sender named.
+
+Every exchange (the lengths and each chunk) is a program ``Exchange``, i.e. a ``Broadcast``
+checked by the engine's consistency echo: a sender cannot give different chunks to different
+parties undetected. What one sender can make a receiver hold is at most ``max_bytes`` of joined
+bytes plus their decoded form (at most ``max_values`` packed integers and ``MAX_ITEMS`` other
+items, so a hostile payload of tiny integers cannot cost ~30 times its size); the bus's per-sender budget still bounds unread chunks, and
+``chunk_bytes`` (public, identical everywhere) must leave room for the envelope in a frame.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from coopetition.engine.codec import MAX_ITEMS, WireError, decode_payload, encode_payload
+from coopetition.engine.errors import LocalFailure, ProtocolViolation
+from coopetition.engine.program import Exchange, Program
+
+__all__ = ["DEFAULT_CHUNK_BYTES", "ENVELOPE_ROOM", "chunk_count", "exchange_large"]
+
+#: Chunk size when the caller names none: 16 MiB, a quarter of the default frame limit.
+DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024
+#: Bytes a frame needs beyond its chunk (signature, envelope header, CBOR heads).
+ENVELOPE_ROOM = 4096
+
+
+def chunk_count(size: int, chunk_bytes: int) -> int:
+    """Chunks of ``chunk_bytes`` that ``size`` bytes need (at least one)."""
+    return max(1, -(-size // chunk_bytes))
+
+
+def exchange_large(
+    payload: Any,
+    *,
+    max_bytes: int,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    label: str = "large",
+    phase: str | None = None,
+    me: int | None = None,
+    tag: str | None = None,
+    max_values: int | None = None,
+) -> Program[dict[int, Any]]:
+    """Broadcast ``payload`` in chunks; return every party's decoded payload (``yield from``).
+
+    ``max_bytes`` bounds every party's encoded payload; it must follow from public, agreed
+    values only, so that all parties use the same number. Raises ``ProtocolViolation`` naming
+    the sender of an over-long declaration, a chunk of the wrong length or an undecodable
+    payload, and ``LocalFailure`` if this party's own payload breaks the bound. With ``me``
+    this party's own entry is ``payload`` itself (not decoded back from its chunks). With
+    ``tag`` the exchanges are tagged ``<tag>/size`` and ``<tag>/chunk<k>`` (for programs that
+    name their messages); without, tags derive from the program position and ``label``.
+    ``max_values`` bounds the packed integers of one payload (``decode_payload``; by default
+    the engine's ``MAX_ITEMS``): like ``max_bytes`` it must follow from the agreed shape.
+    """
+    if chunk_bytes < 1 or max_bytes < 0:
+        raise ValueError("chunk_bytes must be positive and max_bytes non-negative")
+    data = encode_payload(payload)
+    if len(data) > max_bytes:
+        raise LocalFailure(
+            f"this party's {label} payload has {len(data)} bytes, above the agreed {max_bytes}",
+            phase=phase,
+        )
+    size_tag = None if tag is None else f"{tag}/size"
+    declared = yield Exchange(tag=size_tag, payload=len(data), label=f"{label}-size")
+    sizes: dict[int, int] = {}
+    for sender, size in sorted(declared.items()):
+        if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= max_bytes:
+            raise ProtocolViolation(
+                f"party {sender} declared a {label} payload of {size!r} bytes; the agreed "
+                f"bound is {max_bytes}",
+                culprit=sender,
+                phase=phase,
+            )
+        sizes[sender] = size
+    rounds = max(chunk_count(size, chunk_bytes) for size in sizes.values())
+    parts: dict[int, list[bytes]] = {sender: [] for sender in sizes}
+    for k in range(rounds):
+        start = k * chunk_bytes
+        chunk_tag = None if tag is None else f"{tag}/chunk{k}"
+        replies = yield Exchange(
+            tag=chunk_tag, payload=data[start : start + chunk_bytes], label=label
+        )
+        for sender, size in sizes.items():
+            chunk = replies.get(sender)
+            expected = min(chunk_bytes, max(0, size - start))
+            if not isinstance(chunk, bytes) or len(chunk) != expected:
+                got = len(chunk) if isinstance(chunk, bytes) else type(chunk).__name__
+                raise ProtocolViolation(
+                    f"party {sender} sent chunk {k} of its {label} payload with {got} bytes, "
+                    f"{expected} declared",
+                    culprit=sender,
+                    phase=phase,
+                )
+            if sender != me:  # this party's own bytes are ``data`` already
+                parts[sender].append(chunk)
+    values = MAX_ITEMS if max_values is None else max_values
+    out: dict[int, Any] = {}
+    for sender, chunks in parts.items():
+        if sender == me:
+            out[sender] = payload
+            continue
+        try:
+            out[sender] = decode_payload(b"".join(chunks), max_values=values)
+        except WireError as exc:
+            raise ProtocolViolation(
+                f"party {sender}'s {label} payload does not decode: {exc}",
+                culprit=sender,
+                phase=phase,
+            ) from None
+        parts[sender] = []  # drop the joined bytes' pieces as soon as they are decoded
+    return out
