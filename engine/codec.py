@@ -17,7 +17,7 @@ import numpy as np
 
 from coopetition.engine.errors import PartyId
 
-WIRE_VERSION = 1
+WIRE_VERSION = 2
 SIGNATURE_BYTES = 64
 MAX_DEPTH = 24
 #: Most CBOR data items one payload may hold (see ``count_items``).

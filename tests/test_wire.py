@@ -10,6 +10,7 @@ from nacl.signing import SigningKey
 
 from coopetition.engine.wire import (
     BROADCAST,
+    WIRE_VERSION,
     BigIntVector,
     EnvelopeHeader,
     WireError,
@@ -143,17 +144,17 @@ def test_seal_open_and_tampering():
 
 def test_header_fields_are_validated():
     key = SigningKey.generate()
-    body = encode_payload([1, b"s", "p", "ph", -1, "t", 1, -1, 0, None])
+    body = encode_payload([WIRE_VERSION, b"s", "p", "ph", -1, "t", 1, -1, 0, None])
     with pytest.raises(WireError, match="round"):
         open_frame(bytes(key.sign(body)), {1: key.verify_key})
-    body = encode_payload([2, b"s", "p", "ph", 0, "t", 1, -1, 0, None])
+    body = encode_payload([WIRE_VERSION + 1, b"s", "p", "ph", 0, "t", 1, -1, 0, None])
     with pytest.raises(WireError, match="version"):
         open_frame(bytes(key.sign(body)), {1: key.verify_key})
 
 
 def test_non_canonical_bodies_are_refused_even_when_signed():
     key = SigningKey.generate()
-    canonical = encode_payload([1, b"s", "p", "ph", 0, "t", 1, -1, 0, 5])
+    canonical = encode_payload([WIRE_VERSION, b"s", "p", "ph", 0, "t", 1, -1, 0, 5])
     assert open_frame(bytes(key.sign(canonical)), {1: key.verify_key}).payload == 5
     for body in (
         canonical[:-1] + bytes.fromhex("1805"),  # 5 in two bytes instead of one
