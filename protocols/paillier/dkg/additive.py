@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import gmpy2
 
 from coopetition.protocols.paillier import opcount
-from coopetition.protocols.paillier.encryptor import Encryptor, short_exponent_bits
+from coopetition.protocols.paillier.encryptor import Encryptor, FixedBaseTable, short_exponent_bits
 from coopetition.protocols.paillier.keys import PrivateKey, PublicKey
 from coopetition.protocols.paillier.primes import random_prime
 
@@ -109,13 +109,17 @@ def short_exponent(public: PublicKey, seed: bytes, label: str) -> int:
     return int(draw(seed, f"{label}/djn", 1 << short_exponent_bits(public)))
 
 
-def _enc_short(public: PublicKey, value: int, seed: bytes, label: str) -> int:
+def _enc_short(
+    public: PublicKey, value: int, seed: bytes, label: str, table: FixedBaseTable | None = None
+) -> int:
     """Enc_i(value) with Damgard-Jurik-Nielsen randomness r = h_i**alpha mod N_i, computed as
     h_s**alpha from the fixed-base table of N_i (``encryptor.Encryptor``): about a tenth of a
     full r**N. Used for the per-candidate OLE *requests* only, whose secrecy protects their
-    sender (docs/crypto.md, "Speed"); replies keep full-length randomness."""
+    sender (docs/crypto.md, "Speed"); replies keep full-length randomness. ``table``: N_i's
+    table when the caller holds it (the audit, which walks every party's)."""
     opcount.tally("fixed_base")
-    rn = Encryptor(public).table.pow(short_exponent(public, seed, label))
+    walk = table if table is not None else Encryptor(public).table
+    rn = walk.pow(short_exponent(public, seed, label))
     return public.encrypt_with_rn(int(value), rn)
 
 
