@@ -28,7 +28,8 @@ from coopetition.engine.errors import CheatingDetected
 from coopetition.protocols.paillier.encryptor import Encryptor, FixedBaseTable
 from coopetition.protocols.paillier.keys import PublicKey
 
-from .additive import AdditiveCandidate, _enc_short
+from . import additive
+from .additive import AdditiveCandidate
 from .candidate import seed_commitment
 from .params import DkgParams
 
@@ -77,7 +78,7 @@ class _Replayed(AdditiveCandidate):
         if short:  # the replay walks every party's table: held here, not in encryptor's LRU of 8
             if public not in self.tables:
                 self.tables[public] = Encryptor(public).table
-            c = _enc_short(public, value, self.seed, label, self.tables[public])
+            c = additive._enc_short(public, value, self.seed, label, self.tables[public])
         else:
             c = super()._encrypt(public, value, label)
         self.known[c] = int(value)
