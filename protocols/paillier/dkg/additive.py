@@ -134,9 +134,12 @@ def key_input_ranges(params: DkgParams, party: int, n: int) -> list[tuple[int, i
 def _answer(
     public: PublicKey, pairs: Sequence[tuple[int, int]], mask: int, seed: bytes, label: str
 ) -> int:
-    """prod_c c^e * Enc(mask): the OLE reply (exponents may be negative; c are units)."""
+    """prod_c c^e * Enc(mask): the OLE reply (exponents may be negative; c are units). The
+    randomness has its own label: drawn under the mask's label, the mask's SHAKE bytes were a
+    prefix of it, and a holder that extracts it (with its key) read the responder's input
+    (review, ``tests/test_dkg_ole_mask_review.py``)."""
     n2 = public.n2_mpz
-    acc = gmpy2.mpz(_enc(public, mask, seed, label))
+    acc = gmpy2.mpz(_enc(public, mask, seed, f"{label}/reply-randomness"))
     for c, e in pairs:
         acc = acc * gmpy2.powmod(gmpy2.mpz(c), int(e), n2) % n2
     return int(acc)
