@@ -88,3 +88,30 @@ def test_a_key_stage_reply_does_not_give_its_holder_the_responders_phi():
     assert key.decrypt(reply) is not None
     leaked = _phi_from_reply(params, key, phi0, beta0, reply)
     assert leaked != parties[1].key_inputs["phi"], "the holder read the responder's phi_j"
+
+
+def test_the_key_stage_range_proof_accepts_requests_with_randomness_one():
+    """The premise of the key-stage attack: the range proofs bind the plaintext to its interval,
+    not the randomness, so holder 0's requests 1 + v N_i (in range) carry valid proofs and no
+    check refuses them (the key stage is never audited). Only the independent reply randomness
+    keeps the reply from giving the responder's input away."""
+    from coopetition.protocols.paillier.dkg.additive import key_input_ranges
+    from coopetition.protocols.paillier.keys import register_insecure_test_key
+    from coopetition.protocols.zk import range_params, range_proof
+    from coopetition.protocols.zk.range_proof import RangeStatement, RangeWitness
+    from coopetition.protocols.zk.transcript import ProofContext
+
+    params = DkgParams(1024, 3, insecure_allow_small=True)
+    public = OleKeys.generate(params).key.public
+    register_insecure_test_key(public)
+    rp, _ = range_params.generate(range_params.MIN_TEST_BITS, insecure_allow_small=True)
+    range_params.admit_insecure_modulus(rp)
+    n = (1 << (params.bits - 1)) + 12345
+    phi0, beta0 = n + 1 - (1 << (params.half - 1)), secrets.randbelow(params.beta_bound)
+    cts = [(1 + v * public.n) % public.n_square for v in (phi0, beta0)]
+    ranges = key_input_ranges(params, 0, n)
+    claims = [RangeStatement(c, lo, hi) for c, (lo, hi) in zip(cts, ranges, strict=True)]
+    context = ProofContext(b"s", "dkg-key-range/0", 0, 0)
+    witnesses = [RangeWitness(phi0, 1), RangeWitness(beta0, 1)]
+    proof = range_proof.prove(public, rp, claims, witnesses, context)
+    range_proof.verify(public, rp, claims, proof, context)  # raises ProofRejected if refused
