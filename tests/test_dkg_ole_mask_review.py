@@ -20,6 +20,7 @@ import secrets
 
 import flint
 import gmpy2
+import pytest
 
 from coopetition.protocols.paillier.dkg.additive import AdditiveCandidate, OleKeys
 from coopetition.protocols.paillier.dkg.params import DkgParams
@@ -67,8 +68,11 @@ def _phi_from_reply(params: DkgParams, key, phi0: int, beta0: int, reply: int) -
     return None
 
 
-def test_a_key_stage_reply_does_not_give_its_holder_the_responders_phi():
-    params = DkgParams(1024, 3, insecure_allow_small=True)
+@pytest.mark.parametrize("bits", [1024, pytest.param(2048, marks=pytest.mark.long)])
+def test_a_key_stage_reply_does_not_give_its_holder_the_responders_phi(bits):
+    """At 2048 bits: production key sizes (4 268-bit key-stage key); before the fix the
+    lattice gave phi_j there too (0.05 CPU-s of LLL)."""
+    params = DkgParams(bits, 3, insecure_allow_small=bits < 2048)
     keys = OleKeys.generate(params)
     publics = [keys.public] * 3  # only holder 0's key-stage key takes part
     shares = [
