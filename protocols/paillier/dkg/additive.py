@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import gmpy2
 
 from coopetition.protocols.paillier import opcount
-from coopetition.protocols.paillier.encryptor import Encryptor, short_exponent_bits
+from coopetition.protocols.paillier.encryptor import Encryptor, FixedBaseTable, short_exponent_bits
 from coopetition.protocols.paillier.keys import PrivateKey, PublicKey
 from coopetition.protocols.paillier.primes import random_prime
 
@@ -109,13 +109,17 @@ def short_exponent(public: PublicKey, seed: bytes, label: str) -> int:
     return int(draw(seed, f"{label}/djn", 1 << short_exponent_bits(public)))
 
 
-def _enc_short(public: PublicKey, value: int, seed: bytes, label: str) -> int:
+def _enc_short(
+    public: PublicKey, value: int, seed: bytes, label: str, table: FixedBaseTable | None = None
+) -> int:
     """Enc_i(value) with Damgard-Jurik-Nielsen randomness r = h_i**alpha mod N_i, computed as
     h_s**alpha from the fixed-base table of N_i (``encryptor.Encryptor``): about a tenth of a
     full r**N. Used for the per-candidate OLE *requests* only, whose secrecy protects their
-    sender (docs/crypto.md, "Speed"); replies keep full-length randomness."""
+    sender (docs/crypto.md, "Speed"); replies keep full-length randomness. ``table``: N_i's
+    table when the caller holds it (the audit, which walks every party's)."""
     opcount.tally("fixed_base")
-    rn = Encryptor(public).table.pow(short_exponent(public, seed, label))
+    walk = table if table is not None else Encryptor(public).table
+    rn = walk.pow(short_exponent(public, seed, label))
     return public.encrypt_with_rn(int(value), rn)
 
 
@@ -130,9 +134,12 @@ def key_input_ranges(params: DkgParams, party: int, n: int) -> list[tuple[int, i
 def _answer(
     public: PublicKey, pairs: Sequence[tuple[int, int]], mask: int, seed: bytes, label: str
 ) -> int:
-    """prod_c c^e * Enc(mask): the OLE reply (exponents may be negative; c are units)."""
+    """prod_c c^e * Enc(mask): the OLE reply (exponents may be negative; c are units). The
+    randomness has its own label: drawn under the mask's label, the mask's SHAKE bytes were a
+    prefix of it, and a holder that extracts it (with its key) read the responder's input
+    (review, ``tests/test_dkg_ole_mask_review.py``)."""
     n2 = public.n2_mpz
-    acc = gmpy2.mpz(_enc(public, mask, seed, label))
+    acc = gmpy2.mpz(_enc(public, mask, seed, f"{label}/reply-randomness"))
     for c, e in pairs:
         acc = acc * gmpy2.powmod(gmpy2.mpz(c), int(e), n2) % n2
     return int(acc)

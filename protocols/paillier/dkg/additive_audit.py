@@ -25,8 +25,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from coopetition.engine.errors import CheatingDetected
+from coopetition.protocols.paillier.encryptor import Encryptor, FixedBaseTable
 from coopetition.protocols.paillier.keys import PublicKey
 
+from . import additive
 from .additive import AdditiveCandidate
 from .candidate import seed_commitment
 from .params import DkgParams
@@ -66,12 +68,19 @@ class _Replayed(AdditiveCandidate):
         seed: bytes,
         peers: Sequence[tuple[PublicKey, PublicKey]],
         known: dict[int, int],
+        tables: dict[PublicKey, FixedBaseTable],
     ) -> None:
         super().__init__(params, party, seed, None, peers)
         self.known = known
+        self.tables = tables
 
     def _encrypt(self, public: PublicKey, value: int, label: str, *, short: bool = False) -> int:
-        c = super()._encrypt(public, value, label, short=short)
+        if short:  # the replay walks every party's table: held here, not in encryptor's LRU of 8
+            if public not in self.tables:
+                self.tables[public] = Encryptor(public).table
+            c = additive._enc_short(public, value, self.seed, label, self.tables[public])
+        else:
+            c = super()._encrypt(public, value, label)
         self.known[c] = int(value)
         return c
 
@@ -110,9 +119,12 @@ def audit_additive(
     index: int,
     n: int,
     biprimality: Sequence[tuple[str, Sequence[int]]] = (),
+    tables: dict[PublicKey, FixedBaseTable] | None = None,
 ) -> None:
     """Raise naming the first party whose messages its seed does not give (``check`` decides
-    whom the evidence names; ``AdditiveTranscript.check`` for a complete transcript)."""
+    whom the evidence names; ``AdditiveTranscript.check`` for a complete transcript).
+    ``tables``: the product keys' DJN tables, kept by the caller across audits (built here on
+    first use; with more than 8 parties encryptor's LRU alone would rebuild them per request)."""
     m = len(seeds)
     for j in range(m):
         if seed_commitment(session, batch, j, index, seeds[j]) != commitment_of[j]:
@@ -120,7 +132,8 @@ def audit_additive(
                 f"audit: party {j} revealed a seed that does not match its commitment", culprit=j
             )
     known: dict[int, int] = {}
-    replay = [_Replayed(params, j, seeds[j], peers, known) for j in range(m)]
+    held = {} if tables is None else tables
+    replay = [_Replayed(params, j, seeds[j], peers, known, held) for j in range(m)]
     for step in range(1, m):
         for holder in range(step):
             request = replay[holder].sieve_request(step)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coopetition.engine.errors import CheatingDetected, ProtocolAborted, ProtocolViolation
+from coopetition.protocols.paillier.encryptor import FixedBaseTable
 from coopetition.protocols.paillier.keys import (
     InvalidCiphertext,
     PublicKey,
@@ -62,6 +63,8 @@ class AdditiveSetup:
     rp_secret: RingPedersenSecret = field(repr=False)
     ole: list[tuple[PublicKey, PublicKey]] = field(default_factory=list)
     rps: list[RingPedersen] = field(default_factory=list)
+    #: the peers' product-key DJN tables the audits walk, kept for the run (``audit_additive``)
+    tables: dict[PublicKey, FixedBaseTable] = field(default_factory=dict, repr=False)
 
     @classmethod
     def generate(cls, params: DkgParams) -> AdditiveSetup:
@@ -451,6 +454,7 @@ class AdditiveBatch(_Batch):
                 index=k,
                 n=self.moduli[k],
                 biprimality=bases,
+                tables=self.setup.tables,
             )
         return len(chosen)
 
