@@ -36,13 +36,20 @@ from . import shamir
 from .params import DkgParams
 
 SIGMAS = ("p", "q")
-_DRBG_DOMAIN = b"coopetition/dkg/drbg/v1"
+_DRBG_DOMAIN = b"coopetition/dkg/drbg/v2"
 
 
 def draw(seed: bytes, label: str, bound: int) -> int:
-    """A value in [0, bound) from the seed, 128 bits of slack against modulo bias."""
+    """A value in [0, bound) from the seed, 128 bits of slack against modulo bias.
+
+    The output length is hashed in: SHAKE's shorter outputs are prefixes of its longer ones, so
+    without it two draws under one label with different bounds would be correlated (review of
+    the additive DKG: a reply's randomness drawn under its mask's label gave the mask away).
+    """
     size = (bound.bit_length() + 128 + 7) // 8
-    digest = hashlib.shake_256(_DRBG_DOMAIN + seed + label.encode()).digest(size)
+    digest = hashlib.shake_256(
+        _DRBG_DOMAIN + size.to_bytes(4, "big") + seed + label.encode()
+    ).digest(size)
     return gmpy2.mpz(int.from_bytes(digest, "big")) % bound
 
 
