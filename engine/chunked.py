@@ -29,11 +29,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from coopetition.engine.codec import MAX_ITEMS, WireError, decode_payload, encode_payload
+import cbor2
+
+from coopetition.engine.codec import (
+    MAX_ITEMS,
+    TAG_BIGINT_VECTOR,
+    TAG_SIGNED_INT_VECTOR,
+    BigIntVector,
+    SignedIntVector,
+    WireError,
+    decode_payload,
+    encode_payload,
+)
 from coopetition.engine.errors import LocalFailure, ProtocolViolation
 from coopetition.engine.program import Exchange, Program
 
-__all__ = ["DEFAULT_CHUNK_BYTES", "ENVELOPE_ROOM", "chunk_count", "exchange_large"]
+__all__ = [
+    "DEFAULT_CHUNK_BYTES",
+    "ENVELOPE_ROOM",
+    "chunk_count",
+    "exchange_large",
+    "packed_values",
+]
 
 #: Chunk size when the caller names none: 16 MiB, a quarter of the default frame limit.
 DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024
@@ -44,6 +61,23 @@ ENVELOPE_ROOM = 4096
 def chunk_count(size: int, chunk_bytes: int) -> int:
     """Chunks of ``chunk_bytes`` that ``size`` bytes need (at least one)."""
     return max(1, -(-size // chunk_bytes))
+
+
+def packed_values(value: Any) -> int:
+    """Packed integers in a payload before encoding (what ``decode_payload``'s ``max_values``
+    counts at the receivers), for vectors as objects or as raw ``cbor2`` tags."""
+    if isinstance(value, (SignedIntVector, BigIntVector)):
+        return len(value)
+    if isinstance(value, cbor2.CBORTag):
+        if value.tag in (TAG_BIGINT_VECTOR, TAG_SIGNED_INT_VECTOR):
+            width, packed = value.value
+            return len(packed) // width
+        return packed_values(value.value)
+    if isinstance(value, dict):
+        return sum(packed_values(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(packed_values(v) for v in value)
+    return 0
 
 
 def exchange_large(
@@ -75,6 +109,13 @@ def exchange_large(
     if len(data) > max_bytes:
         raise LocalFailure(
             f"this party's {label} payload has {len(data)} bytes, above the agreed {max_bytes}",
+            phase=phase,
+        )
+    values = MAX_ITEMS if max_values is None else max_values
+    if packed_values(payload) > values:
+        # the receivers would refuse it and name this party: fail here, as for the bytes
+        raise LocalFailure(
+            f"this party's {label} payload has more than the agreed {values} packed integers",
             phase=phase,
         )
     size_tag = None if tag is None else f"{tag}/size"
@@ -110,7 +151,6 @@ def exchange_large(
                 )
             if sender != me:  # this party's own bytes are ``data`` already
                 parts[sender].append(chunk)
-    values = MAX_ITEMS if max_values is None else max_values
     out: dict[int, Any] = {}
     for sender, chunks in parts.items():
         if sender == me:
