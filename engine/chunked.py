@@ -27,6 +27,7 @@ items, so a hostile payload of tiny integers cannot cost ~30 times its size); th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import cbor2
@@ -83,7 +84,7 @@ def packed_values(value: Any) -> int:
 def exchange_large(
     payload: Any,
     *,
-    max_bytes: int,
+    max_bytes: int | Mapping[int, int],
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     label: str = "large",
     phase: str | None = None,
@@ -100,15 +101,24 @@ def exchange_large(
     this party's own entry is ``payload`` itself (not decoded back from its chunks). With
     ``tag`` the exchanges are tagged ``<tag>/size`` and ``<tag>/chunk<k>`` (for programs that
     name their messages); without, tags derive from the program position and ``label``.
+    ``max_bytes`` may also map each sender to its own bound (e.g. when it depends on the
+    sender's verifiers), the same map at every party.
     ``max_values`` bounds the packed integers of one payload (``decode_payload``; by default
     the engine's ``MAX_ITEMS``): like ``max_bytes`` it must follow from the agreed shape.
     """
-    if chunk_bytes < 1 or max_bytes < 0:
+    bounds = max_bytes if isinstance(max_bytes, Mapping) else None
+    if chunk_bytes < 1 or min([max_bytes] if bounds is None else bounds.values()) < 0:
         raise ValueError("chunk_bytes must be positive and max_bytes non-negative")
+
+    def bound_of(sender: int | None) -> int:
+        if bounds is None:
+            return int(max_bytes)  # type: ignore[arg-type]
+        return bounds.get(sender, -1) if sender is not None else max(bounds.values())
+
     data = encode_payload(payload)
-    if len(data) > max_bytes:
+    if len(data) > bound_of(me):
         raise LocalFailure(
-            f"this party's {label} payload has {len(data)} bytes, above the agreed {max_bytes}",
+            f"this party's {label} payload has {len(data)} bytes, above the agreed {bound_of(me)}",
             phase=phase,
         )
     values = MAX_ITEMS if max_values is None else max_values
@@ -122,10 +132,11 @@ def exchange_large(
     declared = yield Exchange(tag=size_tag, payload=len(data), label=f"{label}-size")
     sizes: dict[int, int] = {}
     for sender, size in sorted(declared.items()):
-        if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= max_bytes:
+        limit = bound_of(sender)
+        if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= limit:
             raise ProtocolViolation(
                 f"party {sender} declared a {label} payload of {size!r} bytes; the agreed "
-                f"bound is {max_bytes}",
+                f"bound is {limit}",
                 culprit=sender,
                 phase=phase,
             )
