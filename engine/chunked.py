@@ -106,13 +106,15 @@ def exchange_large(
     ``max_values`` bounds the packed integers of one payload (``decode_payload``; by default
     the engine's ``MAX_ITEMS``): like ``max_bytes`` it must follow from the agreed shape.
     """
-    bounds = max_bytes if isinstance(max_bytes, Mapping) else None
-    if chunk_bytes < 1 or min([max_bytes] if bounds is None else bounds.values()) < 0:
+    bounds: Mapping[int, int] | None = max_bytes if isinstance(max_bytes, Mapping) else None
+    single = max_bytes if isinstance(max_bytes, int) else 0
+    if chunk_bytes < 1 or min([single] if bounds is None else list(bounds.values())) < 0:
         raise ValueError("chunk_bytes must be positive and max_bytes non-negative")
 
     def bound_of(sender: int | None) -> int:
+        """The agreed bound of ``sender`` (-1, i.e. nothing allowed, for an unknown one)."""
         if bounds is None:
-            return int(max_bytes)  # type: ignore[arg-type]
+            return single
         return bounds.get(sender, -1) if sender is not None else max(bounds.values())
 
     data = encode_payload(payload)
