@@ -27,13 +27,31 @@ items, so a hostile payload of tiny integers cannot cost ~30 times its size); th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from coopetition.engine.codec import MAX_ITEMS, WireError, decode_payload, encode_payload
+import cbor2
+
+from coopetition.engine.codec import (
+    MAX_ITEMS,
+    TAG_BIGINT_VECTOR,
+    TAG_SIGNED_INT_VECTOR,
+    BigIntVector,
+    SignedIntVector,
+    WireError,
+    decode_payload,
+    encode_payload,
+)
 from coopetition.engine.errors import LocalFailure, ProtocolViolation
 from coopetition.engine.program import Exchange, Program
 
-__all__ = ["DEFAULT_CHUNK_BYTES", "ENVELOPE_ROOM", "chunk_count", "exchange_large"]
+__all__ = [
+    "DEFAULT_CHUNK_BYTES",
+    "ENVELOPE_ROOM",
+    "chunk_count",
+    "exchange_large",
+    "packed_values",
+]
 
 #: Chunk size when the caller names none: 16 MiB, a quarter of the default frame limit.
 DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024
@@ -46,10 +64,27 @@ def chunk_count(size: int, chunk_bytes: int) -> int:
     return max(1, -(-size // chunk_bytes))
 
 
+def packed_values(value: Any) -> int:
+    """Packed integers in a payload before encoding (what ``decode_payload``'s ``max_values``
+    counts at the receivers), for vectors as objects or as raw ``cbor2`` tags."""
+    if isinstance(value, (SignedIntVector, BigIntVector)):
+        return len(value)
+    if isinstance(value, cbor2.CBORTag):
+        if value.tag in (TAG_BIGINT_VECTOR, TAG_SIGNED_INT_VECTOR):
+            width, packed = value.value
+            return len(packed) // width
+        return packed_values(value.value)
+    if isinstance(value, dict):
+        return sum(packed_values(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(packed_values(v) for v in value)
+    return 0
+
+
 def exchange_large(
     payload: Any,
     *,
-    max_bytes: int,
+    max_bytes: int | Mapping[int, int],
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     label: str = "large",
     phase: str | None = None,
@@ -66,25 +101,44 @@ def exchange_large(
     this party's own entry is ``payload`` itself (not decoded back from its chunks). With
     ``tag`` the exchanges are tagged ``<tag>/size`` and ``<tag>/chunk<k>`` (for programs that
     name their messages); without, tags derive from the program position and ``label``.
+    ``max_bytes`` may also map each sender to its own bound (e.g. when it depends on the
+    sender's verifiers), the same map at every party.
     ``max_values`` bounds the packed integers of one payload (``decode_payload``; by default
     the engine's ``MAX_ITEMS``): like ``max_bytes`` it must follow from the agreed shape.
     """
-    if chunk_bytes < 1 or max_bytes < 0:
+    bounds: Mapping[int, int] | None = max_bytes if isinstance(max_bytes, Mapping) else None
+    single = max_bytes if isinstance(max_bytes, int) else 0
+    if chunk_bytes < 1 or min([single] if bounds is None else list(bounds.values())) < 0:
         raise ValueError("chunk_bytes must be positive and max_bytes non-negative")
+
+    def bound_of(sender: int | None) -> int:
+        """The agreed bound of ``sender`` (-1, i.e. nothing allowed, for an unknown one)."""
+        if bounds is None:
+            return single
+        return bounds.get(sender, -1) if sender is not None else max(bounds.values())
+
     data = encode_payload(payload)
-    if len(data) > max_bytes:
+    if len(data) > bound_of(me):
         raise LocalFailure(
-            f"this party's {label} payload has {len(data)} bytes, above the agreed {max_bytes}",
+            f"this party's {label} payload has {len(data)} bytes, above the agreed {bound_of(me)}",
+            phase=phase,
+        )
+    values = MAX_ITEMS if max_values is None else max_values
+    if packed_values(payload) > values:
+        # the receivers would refuse it and name this party: fail here, as for the bytes
+        raise LocalFailure(
+            f"this party's {label} payload has more than the agreed {values} packed integers",
             phase=phase,
         )
     size_tag = None if tag is None else f"{tag}/size"
     declared = yield Exchange(tag=size_tag, payload=len(data), label=f"{label}-size")
     sizes: dict[int, int] = {}
     for sender, size in sorted(declared.items()):
-        if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= max_bytes:
+        limit = bound_of(sender)
+        if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= limit:
             raise ProtocolViolation(
                 f"party {sender} declared a {label} payload of {size!r} bytes; the agreed "
-                f"bound is {max_bytes}",
+                f"bound is {limit}",
                 culprit=sender,
                 phase=phase,
             )
@@ -110,7 +164,6 @@ def exchange_large(
                 )
             if sender != me:  # this party's own bytes are ``data`` already
                 parts[sender].append(chunk)
-    values = MAX_ITEMS if max_values is None else max_values
     out: dict[int, Any] = {}
     for sender, chunks in parts.items():
         if sender == me:

@@ -145,13 +145,14 @@ async def test_own_payload_over_the_bound_is_a_local_failure(autojump_clock):
 async def test_a_payload_of_too_many_packed_integers_is_named(autojump_clock):
     """Within the byte bound, but 3 000 one-byte integers where the shape allows 1 000."""
 
-    def bounded(p: int, payload: object) -> Program[dict[int, object]]:
+    def bounded(p: int, payload: object, values: int = 1000) -> Program[dict[int, object]]:
         got = yield from exchange_large(
-            payload, max_bytes=BOUND, chunk_bytes=CHUNK, phase="chunked", me=p, max_values=1000
+            payload, max_bytes=BOUND, chunk_bytes=CHUNK, phase="chunked", me=p, max_values=values
         )
         return got
 
     programs = {p: (lambda p=p: bounded(p, SignedIntVector.of(range(p, p + 100)))) for p in IDS}
     flood = [SignedIntVector.of([1] * 1000) for _ in range(3)]
-    programs[CHEATER] = lambda: bounded(CHEATER, flood)
+    # the cheater ignores the agreed bound (its own check would stop it with LocalFailure)
+    programs[CHEATER] = lambda: bounded(CHEATER, flood, values=10**6)
     _assert_cheater_named(await _run(programs), "more than 1000 packed integers")

@@ -75,7 +75,9 @@ def input_program(
         pk, prep, scales, context(session, me), verifiers, encryptor=encryptor
     )
     ring_bits = [ring[j].n.bit_length() for j in parties]
-    bound = input_wire.payload_bound(scales, len(parties), pk.n.bit_length(), ring_bits)
+    bound = input_wire.sender_bounds(
+        scales, len(parties), pk.n.bit_length(), {j: ring[j].n.bit_length() for j in parties}
+    )
     replies = yield from exchange_large(
         {"com": codec.encode(com), "proof": codec.encode(proof)},
         max_bytes=bound,

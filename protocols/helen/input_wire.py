@@ -30,6 +30,7 @@ __all__ = [
     "packed_value_bound",
     "payload_bound",
     "range_statement_count",
+    "sender_bounds",
     "value_bits",
 ]
 
@@ -86,3 +87,14 @@ def payload_bound(
         + (parties - 1) * (proof + HEAD_BYTES)
         + _PAYLOAD_HEADS
     )
+
+
+def sender_bounds(
+    scales: HelenScales, parties: int, key_bits: int, ring_bits: dict[int, int]
+) -> dict[int, int]:
+    """``payload_bound`` per sender, over its verifiers' |N~| only: a party's own N~ (which
+    it chose; setup admits up to ``range_params.MAX_BITS``) must not widen its own bound."""
+    return {
+        j: payload_bound(scales, parties, key_bits, [b for k, b in ring_bits.items() if k != j])
+        for j in ring_bits
+    }

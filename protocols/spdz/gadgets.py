@@ -211,16 +211,23 @@ def _masks(p: PaillierParty, counts: list[tuple[int, int]], phase: str) -> Progr
     ]
 
 
-def _masks_bound(p: PaillierParty, counts: list[tuple[int, int]]) -> int:
-    """Most bytes an honest ``_masks`` payload takes: the ciphertexts, and one range proof per
-    verifier over all masks (intervals [0, 2**bits - 1]), from public sizes only."""
+def _masks_bound(p: PaillierParty, counts: list[tuple[int, int]]) -> dict[int, int]:
+    """Most bytes an honest ``_masks`` payload of each sender takes: the ciphertexts, and one
+    range proof per verifier over all masks (intervals [0, 2**bits - 1]), from public sizes
+    only. Per sender, over its verifiers' |N~|: a party's own N~ (its choice, admitted up to
+    ``range_params.MAX_BITS``) must not widen its own bound."""
     key_bits = p.pk.n.bit_length()
     statements = sum(count for count, _ in counts)
     value_bits = max(bits for _, bits in counts) + 1
-    ring_bits = max(r.n.bit_length() for r in p.rings.values())
-    proof = wb.range_proof_bound(statements, value_bits, key_bits, ring_bits)
     verifiers = p.parties - 1  # the prover's own entry is an empty list
-    return wb.ciphertexts_bound(statements, key_bits) + verifiers * (proof + wb.HEAD_BYTES) + 4096
+    bounds = {}
+    for sender in p.rings:
+        ring_bits = max(r.n.bit_length() for j, r in p.rings.items() if j != sender)
+        proof = wb.range_proof_bound(statements, value_bits, key_bits, ring_bits)
+        bounds[sender] = (
+            wb.ciphertexts_bound(statements, key_bits) + verifiers * (proof + wb.HEAD_BYTES) + 4096
+        )
+    return bounds
 
 
 def _test_bounds(diff_bits: int, mask_bits: int, m: int, n: int) -> list[tuple[int, int]]:
