@@ -108,8 +108,12 @@ def setup_program(
             raise ProtocolViolation("ring-Pedersen parameters malformed", culprit=j, phase=PHASE)
         theirs = rpm.RingPedersen(*raw)
         try:
-            if theirs.bits < ring_bits:
-                raise ProofRejected("ring-pedersen-params", j, f"N~ below {ring_bits} bits")
+            if theirs.bits != ring_bits:
+                # exactly the agreed size: a larger N~ would make every honest prover's
+                # range proofs to this verifier dearer and their wire bounds wider
+                raise ProofRejected(
+                    "ring-pedersen-params", j, f"N~ of {theirs.bits} bits, agreed {ring_bits}"
+                )
             if insecure:
                 # the insecure flag is in the digest all parties just agreed on; the proof
                 # below is still checked (see rpm.admit_insecure_modulus)

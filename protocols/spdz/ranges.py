@@ -87,7 +87,7 @@ class RangeContributions:
 
         Parameters may be given beforehand (``ring``, ``ring_secret``); otherwise they are
         generated here (two safe primes: seconds at 2048 bits). A party whose parameters are
-        malformed, below ``ring_bits`` or whose proof fails is named (``CheatingDetected``).
+        malformed, not exactly ``ring_bits`` long or whose proof fails is named (``CheatingDetected``).
         """
         weak = is_insecure_test_key(self.pk)
         if self.ring is None or self.ring_secret is None:
@@ -111,9 +111,11 @@ class RangeContributions:
                 raise ProtocolViolation("ring-Pedersen parameters malformed", culprit=j)
             theirs = rpm.RingPedersen(*raw)
             try:
-                if theirs.bits < self.ring_bits:
+                if theirs.bits != self.ring_bits:  # exactly: see helen.setup_phase
                     raise ProofRejected(
-                        "ring-pedersen-params", j, f"N~ below {self.ring_bits} bits"
+                        "ring-pedersen-params",
+                        j,
+                        f"N~ of {theirs.bits} bits, expected {self.ring_bits}",
                     )
                 decoded = codec.decode(rpm.ParamProof, got.get("proof"), prover=j)
                 rpm.verify_params(theirs, decoded, self.ctx("ring-params", rnd, j))
