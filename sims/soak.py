@@ -32,116 +32,28 @@ import numpy as np
 from nacl.signing import SigningKey
 
 from coopetition.sims.benchkit import free_ports
+from coopetition.sims.soak_catalogue import (
+    DEADLINES,
+    FAULTS,
+    PARTIES,
+    TYPED_ABORTS,
+    catalogue_expects,
+    culprit_of,
+    plan_fault,
+)
+from coopetition.sims.soak_report import summarise, textbook_admm
+
+#: re-exported for the tests and the fault-matrix checks
+__all__ = [
+    "FAULTS",
+    "TYPED_ABORTS",
+    "catalogue_expects",
+    "plan_fault",
+    "soak",
+    "summarise",
+    "textbook_admm",
+]
 from coopetition.sims.workloads import AdmmWorkload, synthetic_admm
-
-PARTIES = 4
-FAULTS = ("crash", "stop", "partition", "delay", "corrupt", "equivocate")
-DEADLINES = {
-    "phase": 20.0,
-    "heartbeat_interval": 0.25,
-    # Generous for loopback: on a shared 2-core machine a starved party can be silent for
-    # seconds, and the soak is about leaks and hangs, not the detector's reaction time.
-    "heartbeat_timeout": 5.0,
-    "finish": 5.0,
-    "abort_send": 1.0,
-}
-#: Abort codes a soak run may end with: all typed, all in the fault catalogue.
-TYPED_ABORTS = {
-    "peer_crashed",
-    "peer_unreachable",
-    "deadline_exceeded",
-    "equivocation",
-    "broadcast_inconsistent",
-    "protocol_violation",
-    "cheating_detected",
-    "connect_failed",
-}
-
-
-def textbook_admm(workload: AdmmWorkload) -> np.ndarray:
-    """Consensus ADMM (Boyd et al. 2011, sec. 7.1 and 8.2) written out in numpy: the reference
-    every completed model is compared with, independent of the engine's own code."""
-    cfg = workload.config
-    rho, m = cfg.rho, len(workload.parts)
-    lam1, lam2 = cfg.objective.lam1, cfg.objective.lam2
-    d = workload.true_model.shape[0]
-    inverses = [np.linalg.inv(X.T @ X + rho * np.eye(d)) for X, _ in workload.parts.values()]
-    xty = [X.T @ y for X, y in workload.parts.values()]
-    z, u = np.zeros(d), [np.zeros(d) for _ in range(m)]
-    for _ in range(cfg.iterations):
-        w = [inverses[i] @ (xty[i] + rho * (z - u[i])) for i in range(m)]
-        v = sum(w[i] + u[i] for i in range(m)) / m
-        kappa = lam1 / (rho * m)
-        z = np.sign(v) * np.maximum(np.abs(v) - kappa, 0) * (rho * m / (rho * m + 2 * lam2))
-        u = [u[i] + w[i] - z for i in range(m)]
-    return z
-
-
-def plan_fault(rng: random.Random, iterations: int, kind: str | None = None) -> dict[str, Any]:
-    """One fault from the catalogue (``kind``, or a seeded random one) with seeded parameters."""
-    kind = kind or rng.choice(FAULTS)
-    victim = rng.randrange(PARTIES)
-    others = [p for p in range(PARTIES) if p != victim]
-    if kind == "crash":
-        return {"kind": kind, "party": victim, "after": rng.uniform(0.0, 1.0)}
-    if kind == "stop":
-        # Both sides of the heartbeat timeout: short freezes are ridden out, long ones abort.
-        return {
-            "kind": kind,
-            "party": victim,
-            "after": rng.uniform(0.0, 0.5),
-            "seconds": rng.uniform(0.2, 2 * DEADLINES["heartbeat_timeout"]),
-        }
-    if kind == "partition":
-        start = rng.uniform(0.0, 0.5)
-        length = rng.uniform(0.2, 2 * DEADLINES["heartbeat_timeout"])
-        params = {"side_a": [victim], "side_b": others, "start": start, "stop": start + length}
-        return {"kind": kind, "params": params}
-    if kind == "delay":
-        params = {
-            "delay": rng.uniform(0.005, 0.1),
-            "jitter": rng.uniform(0, 0.05),
-            "probability": rng.uniform(0.2, 1.0),
-            "src": [victim],
-        }
-        return {"kind": kind, "params": params}
-    if kind == "corrupt":
-        return {"kind": kind, "params": {"probability": rng.uniform(0.01, 0.05)}}
-    targets = sorted(rng.sample(others, rng.randint(1, len(others) - 1)))
-    params = {
-        "party": victim,
-        "phase": "coordinate",
-        "round": rng.randrange(iterations),
-        "action": "equivocate",
-        "targets": targets,
-    }
-    return {"kind": "equivocate", "params": params}
-
-
-def catalogue_expects(fault: dict[str, Any]) -> str:
-    """What docs/faults.md says the fault must lead to: ``completes``, ``aborts`` or
-    ``either`` (a freeze or cut close to the heartbeat timeout may go either way)."""
-    kind, timeout = fault["kind"], DEADLINES["heartbeat_timeout"]
-    if kind in ("delay", "corrupt"):
-        return "completes"
-    if kind in ("crash", "equivocate"):
-        return "aborts"  # unless the run finished before the fault fired
-    params = fault.get("params", {})
-    length = fault["seconds"] if kind == "stop" else params["stop"] - params["start"]
-    if length < 0.5 * timeout:
-        return "completes"
-    return "aborts" if length > 1.5 * timeout else "either"
-
-
-def _culprit(fault: dict[str, Any]) -> int | None:
-    if "party" in fault:
-        return int(fault["party"])
-    params = fault.get("params", {})
-    if "party" in params:
-        return int(params["party"])
-    if fault["kind"] == "partition":
-        return None  # each side may blame the other: checked as "a party of the other side"
-    return None
 
 
 class _Sampler:
@@ -354,7 +266,7 @@ def _judge(
         len({m.tobytes() for m in models}) != 1
         or not np.allclose(models[0], reference, rtol=1e-9, atol=1e-12)
     )
-    blame = _culprit(fault)
+    blame = culprit_of(fault)
     wrong_blame = [
         pid
         for pid, (_, culprit) in codes.items()
@@ -376,69 +288,6 @@ def _judge(
         "problems": problems,
         "seconds": round(seconds, 2),
         "parties": {str(p): v for p, v in sampler.peak.items()},
-    }
-
-
-def _mean(values: list[float]) -> float:
-    return float(np.mean(values)) if values else 0.0
-
-
-def summarise(runs: list[dict[str, Any]], driver: list[dict[str, float]]) -> dict[str, Any]:
-    window = min(20, max(1, len(runs) // 2))
-
-    def peak(run: dict[str, Any], key: str) -> float:
-        return max(p[key] for p in run["parties"].values())
-
-    first, last = runs[:window], runs[-window:]
-    growth = {
-        "rss_growth_mib": round(
-            _mean([peak(r, "rss_mib") for r in last]) - _mean([peak(r, "rss_mib") for r in first]),
-            2,
-        ),
-        "fd_growth": round(
-            _mean([peak(r, "fds") for r in last]) - _mean([peak(r, "fds") for r in first]), 2
-        ),
-        "thread_growth": round(
-            _mean([peak(r, "threads") for r in last]) - _mean([peak(r, "threads") for r in first]),
-            2,
-        ),
-        "driver_rss_growth_mib": round(
-            _mean([d["rss_mib"] for d in driver[-window:]])
-            - _mean([d["rss_mib"] for d in driver[:window]]),
-            2,
-        ),
-        "driver_fd_growth": round(
-            _mean([d["fds"] for d in driver[-window:]])
-            - _mean([d["fds"] for d in driver[:window]]),
-            2,
-        ),
-    }
-    by_fault: dict[str, dict[str, int]] = {}
-    for r in runs:
-        entry = by_fault.setdefault(r["fault"]["kind"], {"runs": 0, "completed": 0, "aborted": 0})
-        entry["runs"] += 1
-        if r["outcome"] in ("completed", "aborted"):
-            entry[r["outcome"]] += 1
-    rss = [peak(r, "rss_mib") for r in runs]
-    return {
-        "runs": len(runs),
-        "hangs": sum(r["outcome"] == "hang" for r in runs),
-        "wrong_models": sum(r["wrong_model"] for r in runs),
-        "runs_with_problems": sum(bool(r["problems"]) for r in runs),
-        "completed": sum(r["outcome"] == "completed" for r in runs),
-        # typed, but not what the catalogue predicts (a busy machine starves heartbeats)
-        "outcomes_off_catalogue": sum(
-            (r["catalogue_expects"], r["outcome"]) in {("completes", "aborted")} for r in runs
-        ),
-        "aborted": sum(r["outcome"] == "aborted" for r in runs),
-        **growth,
-        "growth_window_runs": window,
-        "party_peak_rss_mib": {"min": min(rss), "max": max(rss)},
-        "seconds_per_run": {
-            "mean": round(_mean([r["seconds"] for r in runs]), 2),
-            "max": max(r["seconds"] for r in runs),
-        },
-        "by_fault": by_fault,
     }
 
 
