@@ -45,11 +45,11 @@ def four_squares(n: int) -> tuple[int, int, int, int]:
     root = int(gmpy2.isqrt(n))
     # a is drawn close to sqrt(n), so rest = n - a^2 has about half of n's bits; b is drawn
     # close to sqrt(rest) likewise (``SECOND_NEAR``), so p = rest - b^2 has about a quarter of
-    # them (plus 2 x 33 bits): primality tests on numbers a quarter as long, and primes four
-    # times as dense (with a uniform in [0, sqrt(n)] a 1100-bit n took about 5 E at 2048 bits;
-    # with a near sqrt(n) and b uniform about 0.3 E; docs/benchmarks.md, "Where the conversion
-    # E go"). Which decomposition the prover uses does not matter for zero knowledge: every y
-    # is committed and its response masked for any |y| <= B.
+    # them (plus 2 x 33 bits) instead of half: primality tests on numbers half as long, and
+    # primes twice as dense (with a uniform in [0, sqrt(n)] a 1100-bit n took about 5 E at 2048
+    # bits; with a near and b uniform about 1 E; with both near about 0.3 E: docs/benchmarks.md,
+    # "Where the conversion E go"). Which decomposition the prover uses does not matter for
+    # zero knowledge: every y is committed and its response masked for any |y| <= B.
     spread = min(root, _SPREAD)
     while True:
         a = root - secrets.randbelow(spread + 1)
