@@ -21,6 +21,10 @@ import gmpy2
 _SMALL = 1 << 12
 #: How far below sqrt(n) the first square's root is drawn.
 _SPREAD = 1 << 32
+#: Draw the second square's root near sqrt(n - a^2) too (True, the default) or uniformly below
+#: it (False: the decomposition before issue 15's profile, kept only as the profile's
+#: before-figure, ``sims.conversion_profile --compare-squares``).
+SECOND_NEAR = True
 
 
 def four_squares(n: int) -> tuple[int, int, int, int]:
@@ -39,18 +43,27 @@ def four_squares(n: int) -> tuple[int, int, int, int]:
     if n < _SMALL:
         return _small(n)
     root = int(gmpy2.isqrt(n))
-    # a is drawn close to sqrt(n), so p = n - a^2 - b^2 has about half of n's bits: primality
-    # tests on numbers half as long, and primes twice as dense (with a uniform in [0, sqrt(n)]
-    # a 1100-bit n took about 5 E at 2048 bits; now about 0.3 E). Which decomposition the
-    # prover uses does not matter for zero knowledge: every y is committed and its response
-    # masked for any |y| <= B.
+    # a is drawn close to sqrt(n), so rest = n - a^2 has about half of n's bits; b is drawn
+    # close to sqrt(rest) likewise (``SECOND_NEAR``), so p = rest - b^2 has about a quarter of
+    # them (plus 2 x 33 bits) instead of half: primality tests on numbers half as long, and
+    # primes twice as dense (with a uniform in [0, sqrt(n)] a 1100-bit n took about 5 E at 2048
+    # bits; with a near and b uniform about 1 E; with both near about 0.3 E: docs/benchmarks.md,
+    # "Where the conversion E go"). Which decomposition the prover uses does not matter for
+    # zero knowledge: every y is committed and its response masked for any |y| <= B.
     spread = min(root, _SPREAD)
     while True:
         a = root - secrets.randbelow(spread + 1)
         rest = n - a * a
-        b = secrets.randbelow(int(gmpy2.isqrt(rest)) + 1)
+        root2 = int(gmpy2.isqrt(rest))
+        b = (
+            root2 - secrets.randbelow(min(root2, _SPREAD) + 1)
+            if SECOND_NEAR
+            else (secrets.randbelow(root2 + 1))
+        )
         p = rest - b * b
-        if p < 2 or p % 4 != 1:
+        if p < 3:  # 0, 1 and 2 are sums of two squares of 0 and 1
+            return a, b, int(p >= 1), int(p == 2)
+        if p % 4 != 1:
             continue
         if not gmpy2.is_prime(p, 40):
             continue
