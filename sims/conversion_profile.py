@@ -110,7 +110,7 @@ class Profile:
             finally:
                 spent = time.process_time() - start
                 inner = self._children.pop()
-                self.seconds[name] += spent - inner
+                self.seconds[name] += spent - inner  # type: ignore[assignment]  # float seconds; typeshed says int
                 self.calls[name] += 1
                 if sized is not None and len(args) > sized:
                     self.items[name] += len(args[sized])
