@@ -39,6 +39,7 @@ BENCHMARKS = (
     "helen-offload",
     "cluster",
     "helen-prep",
+    "helen-prepare",
 )
 #: the epilog when a benchmark module names no ``EXAMPLE`` of its own (a quick, valid command)
 EXAMPLE = "coopetition bench {name} --json"
