@@ -159,7 +159,7 @@ def test_key_binding_in_workers_catches_a_cope_key_that_is_not_enc_alpha(capfd, 
         )
     assert "binding failed" in str(exc.value)
     assert "mascot triples" not in plan.stages  # aborted before any triple was made
-    secrets_ = {p.alpha_share for p in paillier} | {p.key_share.share for p in paillier}
+    secrets_ = {p.alpha_share for p in paillier} | {p.key_share.secret for p in paillier}
     out, err = capfd.readouterr()
     for text in (str(exc.value), out, err, caplog.text):
         assert not any(str(s) in text for s in secrets_ if s > 10**4)

@@ -30,9 +30,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from coopetition.protocols.paillier.keys import (
+    PublicKey,
+    is_insecure_test_key,
+    register_insecure_test_key,
+)
 from coopetition.protocols.paillier.parallel_keys import dealer_keypair
 from coopetition.protocols.paillier.threshold import TrustedDealerKeyGeneration
-from coopetition.protocols.spdz.conversion import PaillierParty
+from coopetition.protocols.spdz.conversion import RANGE, PaillierParty
 from coopetition.protocols.spdz.harness import HarnessStats, Tamper
 from coopetition.protocols.spdz.mascot import MascotParty
 from coopetition.protocols.spdz.mascot_keybind import bind_mac_key
@@ -45,6 +50,8 @@ from coopetition.protocols.spdz.preprocessing import (
     PreprocessingStore,
     transfer_batches,
 )
+from coopetition.protocols.zk import range_params as rpm
+from coopetition.protocols.zk.range_params import RingPedersen
 
 #: MASCOT items per batch (``LocalMascot``'s default); bounded masks take batch // bits
 BATCH = 128
@@ -159,6 +166,33 @@ def dealer(
     return TrustedDealerKeyGeneration(parties, bits, keypair=dealer_keypair(bits, workers))
 
 
+def admit_insecure(pk: PublicKey, rings: list[RingPedersen]) -> None:
+    """In a worker: accept the INSECURE test key and small N~ its parent explicitly chose."""
+    register_insecure_test_key(pk)
+    for ring in rings:
+        rpm.admit_insecure_modulus(ring)
+
+
+def _insecure_choice(
+    paillier: list[PaillierParty],
+) -> tuple[Callable[..., None], tuple[Any, ...]] | None:
+    """The worker init carrying this process's explicit INSECURE choice, if it made one.
+
+    A small key or N~ is accepted only in the process that made it through the insecure test
+    option (``keys``, ``range_params``). With an INSECURE test key the parties' small N~ are
+    therefore made here, before the parties go to the workers, and every worker is told of
+    exactly those moduli; with a secure key nothing is carried and each party makes its own
+    2048-bit N~ in its worker, as before.
+    """
+    pk = paillier[0].pk
+    if not is_insecure_test_key(pk):
+        return None
+    for p in paillier:
+        if p.range_kind == RANGE and (p.ring is None or p.ring_secret is None):
+            p.ring, p.ring_secret = rpm.generate(p.ring_bits, insecure_allow_small=True)
+    return admit_insecure, (pk, [p.ring for p in paillier if p.ring is not None])
+
+
 def make_preprocessing(
     paillier: list[PaillierParty],
     plan: Plan,
@@ -177,7 +211,10 @@ def make_preprocessing(
     """
     stages = plan.stages
     with _stage(stages, "start workers", _NoHost()):
-        host: LocalParties | WorkerParties = host_parties([PrepParty(p) for p in paillier], workers)
+        init = _insecure_choice(paillier) if workers > 1 else None
+        host: LocalParties | WorkerParties = host_parties(
+            [PrepParty(p) for p in paillier], workers, init=init
+        )
     try:
         run: Callable[..., list[Any]] = lambda step, *a: host.run(  # noqa: E731
             step, *a, stats=stats, tamper=tamper

@@ -88,8 +88,11 @@ def _encode(sender: int, request: Any, m: int) -> tuple[str, Any, dict[int, byte
     return "exchange", request, dict.fromkeys(range(m), data)
 
 
-def _worker_main(conn: Any, mine: dict[int, Any], m: int) -> None:
+def _worker_main(
+    conn: Any, mine: dict[int, Any], m: int, init: tuple[Callable[..., Any], tuple[Any, ...]]
+) -> None:
     """A worker's loop: run steps for its parties, one round per message from the parent."""
+    init[0](*init[1])
     programs: dict[int, MixedProgram[Any]] = {}
 
     def advance(inputs: dict[int, Any]) -> dict[int, tuple[str, Any]]:
@@ -138,6 +141,10 @@ def _worker_main(conn: Any, mine: dict[int, Any], m: int) -> None:
         conn.send((replies, time.process_time() - started))
 
 
+def _nothing() -> None:
+    pass
+
+
 def tag_source(request: Exchange | Pairwise) -> Exchange | Pairwise:
     """A payload-free copy of a request from which ``tag_of`` gives the same tag."""
     if isinstance(request, Pairwise):
@@ -148,7 +155,15 @@ def tag_source(request: Exchange | Pairwise) -> Exchange | Pairwise:
 class WorkerParties:
     """The parties' objects in ``workers`` spawned processes (party i in worker i mod w)."""
 
-    def __init__(self, objects: Sequence[Any], workers: int) -> None:
+    def __init__(
+        self,
+        objects: Sequence[Any],
+        workers: int,
+        *,
+        init: tuple[Callable[..., Any], tuple[Any, ...]] | None = None,
+    ) -> None:
+        """``init`` = (function, args) runs first in every worker (module level, e.g. to
+        carry over this process's explicit choice of an INSECURE test key)."""
         self.m = len(objects)
         self.workers = max(1, min(workers, self.m))
         self.worker_cpu = 0.0  # CPU seconds the workers reported for their commands
@@ -162,7 +177,7 @@ class WorkerParties:
                 here, there = ctx.Pipe()
                 proc = ctx.Process(
                     target=_worker_main,
-                    args=(there, mine, self.m),
+                    args=(there, mine, self.m, init or (_nothing, ())),
                     name=f"prep-worker-{w}",
                     daemon=True,
                 )
@@ -278,8 +293,13 @@ class WorkerParties:
         self.close()
 
 
-def host_parties(objects: Sequence[Any], workers: int) -> LocalParties | WorkerParties:
+def host_parties(
+    objects: Sequence[Any],
+    workers: int,
+    *,
+    init: tuple[Callable[..., Any], tuple[Any, ...]] | None = None,
+) -> LocalParties | WorkerParties:
     """One worker (or one party): here; more: that many spawned processes."""
     if workers <= 1 or len(objects) <= 1:
         return LocalParties(objects)
-    return WorkerParties(objects, workers)
+    return WorkerParties(objects, workers, init=init)
