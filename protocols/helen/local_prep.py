@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from coopetition.protocols.helen.config import SECURE_KEY_BITS
 from coopetition.protocols.paillier.keys import (
     PublicKey,
     is_insecure_test_key,
@@ -60,6 +61,18 @@ BATCH = 128
 def default_workers() -> int:
     """All local cores."""
     return max(1, os.cpu_count() or 1)
+
+
+#: below this many MASCOT items (and with an INSECURE key) the default is one process: a
+#: spawned worker costs a few CPU seconds of imports and table building, about what a couple
+#: of hundred items cost, so small runs (tests) gain nothing from workers
+MIN_ITEMS_FOR_WORKERS = 2000
+
+
+def default_workers_for(plan: Plan, key_bits: int) -> int:
+    """Every core when the work pays for the workers' start-up, else 1."""
+    secure = key_bits >= SECURE_KEY_BITS  # safe primes for the key and each N~: always worth it
+    return default_workers() if secure or plan.mascot_items >= MIN_ITEMS_FOR_WORKERS else 1
 
 
 @dataclass
@@ -101,6 +114,13 @@ class Plan:
     bounded: tuple[tuple[int, int], ...]  # (bits, count)
     preprocessing: str = "mascot"
     stages: dict[str, Stage] = field(default_factory=dict)
+
+    @property
+    def mascot_items(self) -> int:
+        """Triples + bits + bounded masks' bits that MASCOT makes (0 with the insecure dealer)."""
+        if self.preprocessing != "mascot":
+            return 0
+        return self.triples + self.bits + sum(b * c for b, c in self.bounded)
 
 
 # -- the steps the parties run (module level: a worker imports them by name) ------------------

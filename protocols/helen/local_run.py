@@ -84,17 +84,20 @@ def prepare_parties(
 ) -> tuple[list[PaillierParty], list, dict[str, str]]:
     """Key shares, MAC key and all preprocessing of a run, made in this process.
 
-    ``workers`` processes (default: every local core; 1 = all on this thread) carry the
-    parties' preprocessing programs and the dealer's safe-prime search (``local_prep``).
+    ``workers`` processes carry the parties' preprocessing programs and the dealer's
+    safe-prime search (``local_prep``); 1 = all in this process. Default: every local core
+    when the work pays for the workers' start-up (a secure key, or at least
+    ``local_prep.MIN_ITEMS_FOR_WORKERS`` MASCOT items), else 1.
     Custom ``paillier_class`` parties (tests' cheaters) stay in this process. ``stages``
     receives what each stage cost.
     """
-    workers = local_prep.default_workers() if workers is None else workers
+    plan = preprocessing_plan(config, parties, features, rows)
+    if workers is None:
+        workers = local_prep.default_workers_for(plan, config.key_bits)
     if workers < 1:
         raise ConfigError(f"workers must be at least 1, got {workers}")
     if paillier_class:  # a test's class may not be importable in a spawned worker
         workers = 1
-    plan = preprocessing_plan(config, parties, features, rows)
     t0, c0 = time.perf_counter(), time.process_time()
     kg = dealer_key(parties, config, workers)
     key_stage = plan.stages.setdefault("dealer key", local_prep.Stage())
@@ -161,8 +164,7 @@ def helen_runs(
     ``keygen`` is ``"dealer"`` (trusted dealer, in this process) or ``"dkg"`` (in-session
     distributed key generation, which implies ``per_party``); ``per_party`` makes every
     party's preprocessing over the bus instead of in this process. ``workers`` is how many
-    processes make the preprocessing in this process (default: every core; see
-    ``prepare_parties``).
+    processes make the preprocessing in this process (default: see ``prepare_parties``).
     """
     if len(parts) < 2:
         raise ConfigError("training needs at least two parties")
@@ -176,7 +178,7 @@ def helen_runs(
         if keygen == "dkg":
             keys = [KeySetup.distributed() for _ in ids]
         else:
-            dealer = dealer_key(
+            dealer = dealer_key(  # only a secure key is searched for (else the cached one)
                 len(ids), config, local_prep.default_workers() if workers is None else workers
             )
             keys = [KeySetup.from_share(dealer.key_share(i), "trusted-dealer") for i in ids]
