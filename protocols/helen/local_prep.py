@@ -24,6 +24,7 @@ the workers, and the count of items made: ``sims/bench_helen_prepare.py`` report
 from __future__ import annotations
 
 import os
+import resource
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,6 +57,12 @@ from coopetition.protocols.zk.range_params import RingPedersen
 
 #: MASCOT items per batch (``LocalMascot``'s default); bounded masks take batch // bits
 BATCH = 128
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's finished (joined) child processes."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def default_workers() -> int:

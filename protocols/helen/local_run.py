@@ -98,10 +98,11 @@ def prepare_parties(
         raise ConfigError(f"workers must be at least 1, got {workers}")
     if paillier_class:  # a test's class may not be importable in a spawned worker
         workers = 1
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0, c0, k0 = time.perf_counter(), time.process_time(), local_prep.children_cpu()
     kg = dealer_key(parties, config, workers)
     key_stage = plan.stages.setdefault("dealer key", local_prep.Stage())
     key_stage.wall, key_stage.cpu_here = time.perf_counter() - t0, time.process_time() - c0
+    key_stage.cpu_workers = local_prep.children_cpu() - k0  # the safe-prime processes
     classes = paillier_class or {}
     reps: dict[str, Any] = (
         {}
