@@ -254,7 +254,8 @@ def make_preprocessing(
             gen = InsecureDealerPreprocessing(
                 len(stores), alpha_shares=[s.alpha_share for s in stores]
             )
-            gen.triples(plan.triples)
+            if plan.triples:
+                gen.triples(plan.triples)
             gen.bits(plan.bits)
             for b, c in plan.bounded:
                 gen.bounded(c, b)
