@@ -91,6 +91,13 @@ class PrepParty:
     store: PreprocessingStore | None = None
     mascot: MascotParty | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What crosses between processes: the Paillier side and the store, which is all the
+        parent uses. The offline and MASCOT parties are working state that stays in the
+        process that ran them (the offline party's transcript is a hash object, which does
+        not pickle: fetching it back failed every worker-made preparation)."""
+        return {"paillier": self.paillier, "store": self.store, "offline": None, "mascot": None}
+
 
 @dataclass
 class Stage:
