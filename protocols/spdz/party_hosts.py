@@ -28,7 +28,7 @@ from typing import Any
 
 import cbor2
 
-from coopetition.engine.errors import ProtocolViolation
+from coopetition.engine.errors import DeadlineExceeded, LocalFailure, ProtocolViolation
 from coopetition.engine.program import tag_of
 
 from .harness import HarnessStats, Tamper, run_local
@@ -67,13 +67,36 @@ class LocalParties:
         pass
 
 
-def _portable(exc: BaseException) -> BaseException:
-    """The exception itself if it survives pickling, else a RuntimeError with its text."""
-    try:
-        pickle.loads(pickle.dumps(exc))
-    except Exception:
-        return RuntimeError(f"{type(exc).__name__}: {exc}")
+def _rebuild(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """An exception of class ``cls`` with ``args`` and attributes ``state``, not re-initialised."""
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
     return exc
+
+
+class _Rebuilt:
+    """Pickles as ``exc`` rebuilt field by field: for exceptions whose ``__init__`` takes more
+    than their message (``ProofRejected(kind, prover, check)``), which plain pickling cannot
+    rebuild; the parent gets the same type with the same attributes (the prover, the culprit)."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self.exc), self.exc.args, dict(self.exc.__dict__)))
+
+
+def _portable(exc: BaseException) -> Any:
+    """The exception itself if it survives pickling, else rebuilt field by field, else (its
+    class or fields do not pickle) a RuntimeError with its text."""
+    for candidate in (exc, _Rebuilt(exc)):
+        try:
+            pickle.loads(pickle.dumps(candidate))
+        except Exception:
+            continue
+        return candidate
+    return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
 def _encode(sender: int, request: Any, m: int) -> tuple[str, Any, dict[int, bytes]]:
@@ -189,15 +212,34 @@ class WorkerParties:
             self.close()
             raise
 
+    def _died(self, w: int) -> LocalFailure:
+        """The abort for worker ``w`` gone (killed, crashed): our own failure, no culprit."""
+        self._procs[w].join(timeout=1)
+        code = self._procs[w].exitcode
+        return LocalFailure(
+            f"preprocessing worker {w} died (exit code {code})", phase="preprocessing"
+        )
+
     def _ask(self, messages: dict[int, tuple[str, Any]]) -> dict[int, tuple[str, Any]]:
         """Send each worker its command, gather every party's reply."""
         for w, message in messages.items():
-            self._conns[w].send(message)
+            try:
+                self._conns[w].send(message)
+            except OSError:
+                raise self._died(w) from None
         replies: dict[int, tuple[str, Any]] = {}
         for w in messages:
-            if not self._conns[w].poll(ROUND_TIMEOUT):
-                raise TimeoutError(f"preprocessing worker {w} gave no answer in {ROUND_TIMEOUT} s")
-            got, cpu = self._conns[w].recv()
+            try:
+                answered = self._conns[w].poll(ROUND_TIMEOUT)
+                if answered:
+                    got, cpu = self._conns[w].recv()
+            except (EOFError, OSError):
+                raise self._died(w) from None
+            if not answered:
+                raise DeadlineExceeded(
+                    f"preprocessing worker {w} gave no answer in {ROUND_TIMEOUT} s",
+                    phase="preprocessing",
+                )
             self.worker_cpu += cpu
             replies.update(got)
         return replies
