@@ -94,3 +94,29 @@ def test_a_worker_that_hangs_ends_at_the_deadline(monkeypatch):
             host.run(_hang)
     assert time.monotonic() - started < 120  # the deadline, the start-up and the terminate
     assert not any(p.is_alive() for p in procs)
+
+
+def test_every_real_mascot_run_is_above_the_worker_threshold():
+    """The default worker count: ``MIN_ITEMS_FOR_WORKERS`` keeps only the dealt (INSECURE
+    dealer) runs in-process; even the smallest Helen shape with MASCOT (2 parties, 2 features,
+    one iteration) needs more items than the threshold, so it spawns a worker per core. The
+    default suite's Helen tests use the dealer (or name ``workers``), so they are unchanged."""
+    from coopetition.protocols.admm.objective import Objective
+    from coopetition.protocols.helen import local_prep
+    from coopetition.protocols.helen.config import HelenConfig
+    from coopetition.protocols.helen.local_run import preprocessing_plan
+
+    def plan(preprocessing: str) -> local_prep.Plan:
+        config = HelenConfig(
+            objective=Objective("ridge", lam=1.0),
+            iterations=1,
+            key_bits=1024,
+            insecure=True,
+            preprocessing=preprocessing,
+        )
+        return preprocessing_plan(config, 2, 2, 10)
+
+    smallest = plan("mascot")
+    assert smallest.mascot_items > local_prep.MIN_ITEMS_FOR_WORKERS
+    assert local_prep.default_workers_for(smallest, 1024) == local_prep.default_workers()
+    assert local_prep.default_workers_for(plan("insecure-dealer"), 1024) == 1

@@ -72,7 +72,9 @@ def default_workers() -> int:
 
 #: below this many MASCOT items (and with an INSECURE key) the default is one process: a
 #: spawned worker costs a few CPU seconds of imports and table building, about what a couple
-#: of hundred items cost, so small runs (tests) gain nothing from workers
+#: of hundred items cost. In effect this keeps only dealt (INSECURE dealer) runs in-process:
+#: the smallest Helen shape with MASCOT (2 parties, 2 features, 1 iteration) needs ~2 400
+#: items, so every MASCOT run gets a worker per core unless ``workers`` is given
 MIN_ITEMS_FOR_WORKERS = 2000
 
 
