@@ -40,6 +40,7 @@ BENCHMARKS = (
     "cluster",
     "helen-prep",
     "helen-song",
+    "helen-prepare",
 )
 #: the epilog when a benchmark module names no ``EXAMPLE`` of its own (a quick, valid command)
 EXAMPLE = "coopetition bench {name} --json"

@@ -56,6 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         help="Helen: train on the first K features only (default: all of the dataset's)",
     )
+    group.add_argument(
+        "--prep-workers",
+        type=int,
+        default=None,
+        help="Helen: processes making the key and preprocessing (default: every core)",
+    )
     add_deadline_arguments(group)
 
 
@@ -125,6 +131,7 @@ def run_helen(args: argparse.Namespace) -> int:
             party_options=lambda _pid: {"observer": progress},
             keygen="dkg" if keygen_dkg else "dealer",
             deadlines=deadlines_from(args),
+            workers=getattr(args, "prep_workers", None),
         )
     )
     wall = time.perf_counter() - started

@@ -71,6 +71,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="keys below 2048 bits, dealer preprocessing, 16 proof repetitions (smoke tests)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic rows")
+    parser.add_argument(
+        "--prep-workers",
+        type=int,
+        default=None,
+        help="processes making the key and preprocessing before the parties start (all cores)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="write JSON here (nothing else)")
     add_deadline_arguments(parser)
 

@@ -34,9 +34,9 @@ def test_helen_mascot_preprocessing_binds_the_key_shares(monkeypatch):
     alpha_1 + 1 went unnoticed there. Now ``prepare_parties`` hands MASCOT the Paillier
     parties and the binding aborts before any triple is made."""
     from coopetition.protocols.admm.objective import Objective
+    from coopetition.protocols.helen import local_prep
     from coopetition.protocols.helen.config import HelenConfig
     from coopetition.protocols.helen.local_run import prepare_parties
-    from coopetition.protocols.spdz import mascot_local
 
     class CheatingCope(MascotParty):
         """Party 1 sets MASCOT up (COPE, its store) with alpha_1 + 1, then claims alpha_1."""
@@ -50,12 +50,13 @@ def test_helen_mascot_preprocessing_binds_the_key_shares(monkeypatch):
             self.alpha_share = claimed  # passes the local guard of the binding
             return store
 
-    def stop(self, n):  # type: ignore[no-untyped-def]
+    def stop(*args):  # type: ignore[no-untyped-def]
         raise _Reached
 
-    monkeypatch.setattr(mascot_local, "MascotParty", CheatingCope)
-    monkeypatch.setattr(mascot_local.LocalMascot, "triples", stop)
-    monkeypatch.setattr(mascot_local.LocalMascot, "bits", stop)
+    # in-process preparation (workers=1): the patches below do not reach spawned workers;
+    # tests/test_prep_workers.py plays the same cheater inside a worker
+    monkeypatch.setattr(local_prep, "MascotParty", CheatingCope)
+    monkeypatch.setattr(local_prep, "mascot_batch", stop)
     config = HelenConfig(
         objective=Objective("least_squares"),
         iterations=1,
@@ -65,7 +66,7 @@ def test_helen_mascot_preprocessing_binds_the_key_shares(monkeypatch):
         preprocessing="mascot",
     )
     with pytest.raises(MacCheckFailed):
-        prepare_parties(config, 2, 2, 8, b"keybind-helen")
+        prepare_parties(config, 2, 2, 8, b"keybind-helen", workers=1)
 
 
 def test_binding_runs_on_the_authenticate_modes_the_range_proof_branch_keeps(monkeypatch):

@@ -20,6 +20,7 @@ party like a key file) or, with ``keygen="dkg"``, from the in-session distribute
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,30 +31,44 @@ from coopetition.engine.local import LocalRun, local_configs, run_parties
 from coopetition.engine.party import Deadlines
 from coopetition.protocols.admm.local import check_data
 from coopetition.protocols.helen import coordinate_phase as coord
+from coopetition.protocols.helen import local_prep
 from coopetition.protocols.helen.config import SECURE_KEY_BITS, HelenConfig
 from coopetition.protocols.helen.key_phase import KeySetup
 from coopetition.protocols.helen.session import HelenRun
 from coopetition.protocols.paillier.keys import insecure_test_keypair
 from coopetition.protocols.paillier.threshold import TrustedDealerKeyGeneration
 from coopetition.protocols.spdz.conversion import PaillierParty
-from coopetition.protocols.spdz.harness import run_local
-from coopetition.protocols.spdz.mascot_local import LocalMascot
-from coopetition.protocols.spdz.offline import OfflineParty
-from coopetition.protocols.spdz.preprocessing import InsecureDealerPreprocessing
 from coopetition.transports.base import Transport
 from coopetition.transports.memory import MemoryNetwork
 
 
-def dealer_key(parties: int, config: HelenConfig) -> TrustedDealerKeyGeneration:
-    """The threshold key from a trusted dealer (INSECURE cached test key below 2048 bits)."""
+def dealer_key(parties: int, config: HelenConfig, workers: int = 1) -> TrustedDealerKeyGeneration:
+    """The threshold key from a trusted dealer (INSECURE cached test key below 2048 bits).
+
+    A secure key's two safe primes are searched in parallel when ``workers`` > 1.
+    """
     if config.key_bits < SECURE_KEY_BITS:
-        return TrustedDealerKeyGeneration(
-            parties,
-            config.key_bits,
-            insecure_allow_small=True,
-            keypair=insecure_test_keypair(config.key_bits),
+        return local_prep.dealer(
+            parties, config.key_bits, insecure_keypair=insecure_test_keypair(config.key_bits)
         )
-    return TrustedDealerKeyGeneration(parties, config.key_bits)
+    return local_prep.dealer(parties, config.key_bits, workers=workers)
+
+
+def preprocessing_plan(
+    config: HelenConfig, parties: int, features: int, rows: int
+) -> local_prep.Plan:
+    """How much of each item the whole run consumes (deterministic in the agreed shape)."""
+    scales = config.scales(features, rows, parties)
+    bits, count = coord.dual_masks_per_iteration(scales, config.objective)
+    need = coord.needs_per_iteration(scales, config.objective)
+    it = config.iterations
+    return local_prep.Plan(
+        dual_masks=(bits, count * it),
+        triples=need.triples * it,
+        bits=need.bits * it,
+        bounded=tuple((b, c * it) for b, c in need.bounded),
+        preprocessing=config.preprocessing,
+    )
 
 
 def prepare_parties(
@@ -63,9 +78,31 @@ def prepare_parties(
     rows: int,
     session: bytes,
     paillier_class: dict[int, type[PaillierParty]] | None = None,
+    *,
+    workers: int | None = None,
+    stages: dict[str, local_prep.Stage] | None = None,
 ) -> tuple[list[PaillierParty], list, dict[str, str]]:
-    """Key shares, MAC key and all preprocessing of a run, made in this process."""
-    kg = dealer_key(parties, config)
+    """Key shares, MAC key and all preprocessing of a run, made in this process.
+
+    ``workers`` processes carry the parties' preprocessing programs and the dealer's
+    safe-prime search (``local_prep``); 1 = all in this process. Default: every local core
+    when the work pays for the workers' start-up (a secure key, or at least
+    ``local_prep.MIN_ITEMS_FOR_WORKERS`` MASCOT items), else 1.
+    Custom ``paillier_class`` parties (tests' cheaters) stay in this process. ``stages``
+    receives what each stage cost.
+    """
+    plan = preprocessing_plan(config, parties, features, rows)
+    if workers is None:
+        workers = local_prep.default_workers_for(plan, config.key_bits)
+    if workers < 1:
+        raise ConfigError(f"workers must be at least 1, got {workers}")
+    if paillier_class:  # a test's class may not be importable in a spawned worker
+        workers = 1
+    t0, c0, k0 = time.perf_counter(), time.process_time(), local_prep.children_cpu()
+    kg = dealer_key(parties, config, workers)
+    key_stage = plan.stages.setdefault("dealer key", local_prep.Stage())
+    key_stage.wall, key_stage.cpu_here = time.perf_counter() - t0, time.process_time() - c0
+    key_stage.cpu_workers = local_prep.children_cpu() - k0  # the safe-prime processes
     classes = paillier_class or {}
     reps: dict[str, Any] = (
         {}
@@ -75,26 +112,13 @@ def prepare_parties(
     paillier = [
         classes.get(i, PaillierParty)(kg.key_share(i), session, **reps) for i in range(parties)
     ]
-    scales = config.scales(features, rows, parties)
-    bits, count = coord.dual_masks_per_iteration(scales, config.objective)
-    offline = [OfflineParty(p) for p in paillier]
-    stores = run_local([o.fill(bounded=((bits, count * config.iterations),)) for o in offline])
-    need = coord.needs_per_iteration(scales, config.objective)
-    alphas = [s.alpha_share for s in stores]
-    it = config.iterations
-    gen: Any
-    if config.preprocessing == "insecure-dealer":
-        gen = InsecureDealerPreprocessing(parties, alpha_shares=alphas)
-    else:
-        # Handing MASCOT the Paillier parties (not just their alpha_i) makes it run the key
-        # binding (``mascot_keybind``): COPE's key shares must be those inside Enc(alpha_i).
-        gen = LocalMascot(parties, paillier=paillier, session=session + b"/mascot")
-    if need.triples:
-        gen.triples(need.triples * it)
-    gen.bits(need.bits * it)
-    for b, c in need.bounded:
-        gen.bounded(c * it, b)
-    gen.transfer_to(stores)
+    # Handing MASCOT the Paillier parties (not just their alpha_i) makes it run the key
+    # binding (``mascot_keybind``): COPE's key shares must be those inside Enc(alpha_i).
+    paillier, stores = local_prep.make_preprocessing(
+        paillier, plan, session + b"/mascot", workers=workers
+    )
+    if stages is not None:
+        stages.update(plan.stages)
     provenance = {
         "key_generation": "trusted-dealer"
         + (" (INSECURE test key)" if config.key_bits < SECURE_KEY_BITS else ""),
@@ -133,13 +157,15 @@ def helen_runs(
     run_class: dict[int, type[HelenRun]] | None = None,
     keygen: str = "dealer",
     per_party: bool = False,
+    workers: int | None = None,
 ) -> list[HelenRun]:
     """Checked data, key shares and preprocessing, and one ``HelenRun`` per party (0..m-1).
 
     ``session`` must be the session id the parties run under (the proofs bind to it).
     ``keygen`` is ``"dealer"`` (trusted dealer, in this process) or ``"dkg"`` (in-session
     distributed key generation, which implies ``per_party``); ``per_party`` makes every
-    party's preprocessing over the bus instead of in this process.
+    party's preprocessing over the bus instead of in this process. ``workers`` is how many
+    processes make the preprocessing in this process (default: see ``prepare_parties``).
     """
     if len(parts) < 2:
         raise ConfigError("training needs at least two parties")
@@ -153,7 +179,9 @@ def helen_runs(
         if keygen == "dkg":
             keys = [KeySetup.distributed() for _ in ids]
         else:
-            dealer = dealer_key(len(ids), config)
+            dealer = dealer_key(  # only a secure key is searched for (else the cached one)
+                len(ids), config, local_prep.default_workers() if workers is None else workers
+            )
             keys = [KeySetup.from_share(dealer.key_share(i), "trusted-dealer") for i in ids]
         return [
             (run_class or {}).get(pid, HelenRun)(
@@ -169,7 +197,7 @@ def helen_runs(
             for pid, (X, y) in zip(ids, parts, strict=True)
         ]
     paillier, stores, provenance = prepare_parties(
-        config, len(parts), d, rows, session, paillier_class
+        config, len(parts), d, rows, session, paillier_class, workers=workers
     )
     return [
         (run_class or {}).get(pid, HelenRun)(
@@ -199,10 +227,11 @@ async def train_locally(
     party_options: Callable[[PartyId], dict[str, Any]] | None = None,
     keygen: str = "dealer",
     per_party: bool = False,
+    workers: int | None = None,
 ) -> LocalRun:
     """Run Helen with one party per ``(X_i, y_i)``; parties are numbered 0..m-1.
 
-    ``keygen`` and ``per_party`` as for ``helen_runs``. The default deadlines are the engine's
+    ``keygen``, ``per_party`` and ``workers`` as for ``helen_runs``. The default deadlines are the engine's
     (``Deadlines()``): the phases' proof steps run in worker threads (``engine.compute``), so
     in-process parties keep exchanging heartbeats while one of them proves.
     """
@@ -214,6 +243,7 @@ async def train_locally(
         run_class=run_class,
         keygen=keygen,
         per_party=per_party,
+        workers=workers,
     )
     ids = list(range(len(parts)))
     if transports is None:

@@ -1,0 +1,293 @@
+"""The key and all preprocessing of an in-process Helen run, on one core or on several.
+
+``local_run.prepare_parties`` makes, in the starting process, what the m parties start with:
+
+1. the threshold key from a trusted dealer (its two safe primes searched in parallel when
+   there are workers: ``parallel_keys``);
+2. the threshold-Paillier offline phase (``OfflineParty.fill``): ring-Pedersen parameters,
+   Enc(alpha_i) with range proofs, and the ciphertext-carrying masks of Gadget 3's way back;
+3. MASCOT's setup, the MAC key binding against Enc(alpha_i) (``mascot_keybind``), then the
+   triples, bits and bounded masks the iterations consume, moved into the offline stores.
+
+Steps 2 and 3 are the parties' own programs in lock step. With ``workers`` > 1 each party's
+objects (its Paillier side, offline party, MASCOT party) live in worker process i mod w for
+the whole preparation (``spdz.party_hosts.WorkerParties``), so the parties' arithmetic runs on
+w cores; the same programs, the same checks (MASCOT's sacrifice and MAC checks, the key
+binding, the offline phase's proofs) and the same batch sizes run in either layout. At the end
+the parties' Paillier sides and stores come back to this process and are what ``HelenRun`` is
+given; the copies in the workers end with them.
+
+``stages`` (if given) receives, per stage, wall seconds, CPU seconds of this process and of
+the workers, and the count of items made: ``sims/bench_helen_prepare.py`` reports them.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from coopetition.protocols.helen.config import SECURE_KEY_BITS
+from coopetition.protocols.paillier.keys import (
+    PublicKey,
+    is_insecure_test_key,
+    register_insecure_test_key,
+)
+from coopetition.protocols.paillier.parallel_keys import dealer_keypair
+from coopetition.protocols.paillier.threshold import TrustedDealerKeyGeneration
+from coopetition.protocols.spdz.conversion import RANGE, PaillierParty
+from coopetition.protocols.spdz.harness import HarnessStats, Tamper
+from coopetition.protocols.spdz.mascot import MascotParty
+from coopetition.protocols.spdz.mascot_keybind import bind_mac_key
+from coopetition.protocols.spdz.offline import OfflineParty
+from coopetition.protocols.spdz.pairwise import MixedProgram
+from coopetition.protocols.spdz.party_hosts import LocalParties, WorkerParties, host_parties
+from coopetition.protocols.spdz.preprocessing import (
+    Batch,
+    InsecureDealerPreprocessing,
+    PreprocessingStore,
+    transfer_batches,
+)
+from coopetition.protocols.zk import range_params as rpm
+from coopetition.protocols.zk.range_params import RingPedersen
+
+#: MASCOT items per batch (``LocalMascot``'s default); bounded masks take batch // bits
+BATCH = 128
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's finished (joined) child processes."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def default_workers() -> int:
+    """All local cores."""
+    return max(1, os.cpu_count() or 1)
+
+
+#: below this many MASCOT items (and with an INSECURE key) the default is one process: a
+#: spawned worker costs a few CPU seconds of imports and table building, about what a couple
+#: of hundred items cost. In effect this keeps only dealt (INSECURE dealer) runs in-process:
+#: the smallest Helen shape with MASCOT (2 parties, 2 features, 1 iteration) needs ~2 400
+#: items, so every MASCOT run gets a worker per core unless ``workers`` is given
+MIN_ITEMS_FOR_WORKERS = 2000
+
+
+def default_workers_for(plan: Plan, key_bits: int) -> int:
+    """Every core when the work pays for the workers' start-up, else 1."""
+    secure = key_bits >= SECURE_KEY_BITS  # safe primes for the key and each N~: always worth it
+    return default_workers() if secure or plan.mascot_items >= MIN_ITEMS_FOR_WORKERS else 1
+
+
+@dataclass
+class PrepParty:
+    """One party's preparation state, kept together so it can live in a worker process."""
+
+    paillier: PaillierParty
+    offline: OfflineParty | None = None
+    store: PreprocessingStore | None = None
+    mascot: MascotParty | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What crosses between processes: the Paillier side and the store, which is all the
+        parent uses. The offline and MASCOT parties are working state that stays in the
+        process that ran them (the offline party's transcript is a hash object, which does
+        not pickle: fetching it back failed every worker-made preparation)."""
+        return {"paillier": self.paillier, "store": self.store, "offline": None, "mascot": None}
+
+
+@dataclass
+class Stage:
+    """What one stage of the preparation cost."""
+
+    wall: float = 0.0
+    cpu_here: float = 0.0
+    cpu_workers: float = 0.0
+    items: int = 0
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "wall_s": round(self.wall, 3),
+            "cpu_s": round(self.cpu_here + self.cpu_workers, 3),
+            "cpu_here_s": round(self.cpu_here, 3),
+            "cpu_workers_s": round(self.cpu_workers, 3),
+            "items": self.items,
+        }
+
+
+@dataclass
+class Plan:
+    """The preprocessing a run needs: Paillier dual masks and MASCOT items (all iterations)."""
+
+    dual_masks: tuple[int, int]  # (bits, count)
+    triples: int
+    bits: int
+    bounded: tuple[tuple[int, int], ...]  # (bits, count)
+    preprocessing: str = "mascot"
+    stages: dict[str, Stage] = field(default_factory=dict)
+
+    @property
+    def mascot_items(self) -> int:
+        """Triples + bits + bounded masks' bits that MASCOT makes (0 with the insecure dealer)."""
+        if self.preprocessing != "mascot":
+            return 0
+        return self.triples + self.bits + sum(b * c for b, c in self.bounded)
+
+
+# -- the steps the parties run (module level: a worker imports them by name) ------------------
+
+
+def offline_fill(p: PrepParty, dual: tuple[int, int]) -> MixedProgram[None]:
+    p.offline = OfflineParty(p.paillier)
+    p.store = yield from p.offline.fill(bounded=(dual,))
+
+
+def mascot_setup(
+    p: PrepParty, session: bytes, mascot_class: type[MascotParty]
+) -> MixedProgram[PreprocessingStore]:
+    p.mascot = mascot_class(
+        p.paillier.party, p.paillier.parties, session, alpha_share=p.paillier.alpha_share
+    )
+    return (yield from p.mascot.setup())
+
+
+def mascot_bind(p: PrepParty) -> MixedProgram[None]:
+    assert p.mascot is not None
+    yield from bind_mac_key(p.mascot, p.paillier)
+
+
+def mascot_batch(p: PrepParty, kind: str, count: int, bits: int) -> MixedProgram[Batch]:
+    assert p.mascot is not None
+    if kind == "triples":
+        return (yield from p.mascot.triples(count))
+    if kind == "bits":
+        return (yield from p.mascot.bits(count))
+    return (yield from p.mascot.bounded(count, bits))
+
+
+def _chunks(n: int, size: int) -> list[int]:
+    return [min(size, n - s) for s in range(0, n, size)]
+
+
+@contextmanager
+def _stage(stages: dict[str, Stage], name: str, host: Any, items: int = 0) -> Iterator[None]:
+    wall, cpu, workers = time.perf_counter(), time.process_time(), host.worker_cpu
+    try:
+        yield
+    finally:
+        s = stages.setdefault(name, Stage())
+        s.wall += time.perf_counter() - wall
+        s.cpu_here += time.process_time() - cpu
+        s.cpu_workers += host.worker_cpu - workers
+        s.items += items
+
+
+class _NoHost:
+    worker_cpu = 0.0
+
+
+def dealer(
+    parties: int, bits: int, *, insecure_keypair: Any = None, workers: int = 1
+) -> TrustedDealerKeyGeneration:
+    """The trusted dealer's threshold key (safe primes searched on ``workers`` processes)."""
+    if insecure_keypair is not None:
+        return TrustedDealerKeyGeneration(
+            parties, bits, insecure_allow_small=True, keypair=insecure_keypair
+        )
+    return TrustedDealerKeyGeneration(parties, bits, keypair=dealer_keypair(bits, workers))
+
+
+def admit_insecure(pk: PublicKey, rings: list[RingPedersen]) -> None:
+    """In a worker: accept the INSECURE test key and small N~ its parent explicitly chose."""
+    register_insecure_test_key(pk)
+    for ring in rings:
+        rpm.admit_insecure_modulus(ring)
+
+
+def _insecure_choice(
+    paillier: list[PaillierParty],
+) -> tuple[Callable[..., None], tuple[Any, ...]] | None:
+    """The worker init carrying this process's explicit INSECURE choice, if it made one.
+
+    A small key or N~ is accepted only in the process that made it through the insecure test
+    option (``keys``, ``range_params``). With an INSECURE test key the parties' small N~ are
+    therefore made here, before the parties go to the workers, and every worker is told of
+    exactly those moduli; with a secure key nothing is carried and each party makes its own
+    2048-bit N~ in its worker, as before.
+    """
+    pk = paillier[0].pk
+    if not is_insecure_test_key(pk):
+        return None
+    for p in paillier:
+        if p.range_kind == RANGE and (p.ring is None or p.ring_secret is None):
+            p.ring, p.ring_secret = rpm.generate(p.ring_bits, insecure_allow_small=True)
+    return admit_insecure, (pk, [p.ring for p in paillier if p.ring is not None])
+
+
+def make_preprocessing(
+    paillier: list[PaillierParty],
+    plan: Plan,
+    session: bytes,
+    *,
+    workers: int = 1,
+    tamper: Tamper | None = None,
+    stats: HarnessStats | None = None,
+    mascot_class: type[MascotParty] | None = None,
+) -> tuple[list[PaillierParty], list[PreprocessingStore]]:
+    """Steps 2 and 3 of the module docstring; returns the parties' Paillier sides and stores.
+
+    The returned Paillier objects replace the ones passed in (with workers they are the
+    workers' copies, which ran the setup and the key binding). ``tamper`` and ``mascot_class``
+    (importable by name) let tests play a cheater in either layout.
+    """
+    stages = plan.stages
+    with _stage(stages, "start workers", _NoHost()):
+        init = _insecure_choice(paillier) if workers > 1 else None
+        host: LocalParties | WorkerParties = host_parties(
+            [PrepParty(p) for p in paillier], workers, init=init
+        )
+    try:
+        run: Callable[..., list[Any]] = lambda step, *a: host.run(  # noqa: E731
+            step, *a, stats=stats, tamper=tamper
+        )
+        with _stage(stages, "paillier offline (setup, dual masks)", host, plan.dual_masks[1]):
+            run(offline_fill, plan.dual_masks)
+        if plan.preprocessing == "insecure-dealer":
+            objects = host.fetch()
+            stores = [o.store for o in objects]
+            gen = InsecureDealerPreprocessing(
+                len(stores), alpha_shares=[s.alpha_share for s in stores]
+            )
+            if plan.triples:
+                gen.triples(plan.triples)
+            gen.bits(plan.bits)
+            for b, c in plan.bounded:
+                gen.bounded(c, b)
+            gen.transfer_to(stores)
+            return [o.paillier for o in objects], stores
+        with _stage(stages, "mascot setup", host):
+            mascot_stores = run(mascot_setup, session, mascot_class or MascotParty)
+        with _stage(stages, "mascot key binding", host):
+            run(mascot_bind)
+        items = [("triples", plan.triples, 0, BATCH), ("bits", plan.bits, 0, BATCH)]
+        items += [("bounded", c, b, max(1, BATCH // max(1, b))) for b, c in plan.bounded]
+        for kind, count, bits, size in items:
+            name = f"mascot {kind}" + (f" {bits}-bit" if bits else "")
+            with _stage(stages, name, host, count):
+                for k in _chunks(count, size):
+                    for store, batch in zip(
+                        mascot_stores, run(mascot_batch, kind, k, bits), strict=True
+                    ):
+                        store.add(batch)
+        with _stage(stages, "fetch and transfer", host):
+            objects = host.fetch()
+            stores = [o.store for o in objects]
+            transfer_batches(mascot_stores, stores)
+        return [o.paillier for o in objects], stores
+    finally:
+        host.close()
