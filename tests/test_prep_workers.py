@@ -168,6 +168,7 @@ def test_key_binding_in_workers_catches_a_cope_key_that_is_not_enc_alpha(capfd, 
         assert not any(str(s) in text for s in secrets_ if s > 10**4)
 
 
+@pytest.mark.long  # minutes of real MASCOT; the tampered-triple test keeps the worker path in CI
 def test_helen_with_worker_preprocessing_matches_the_reference(capfd, caplog):
     """Preparation on two workers; the online phase consumes it and the model is right."""
     caplog.set_level(logging.DEBUG)
