@@ -59,13 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--features", type=int, default=20, help="d")
     parser.add_argument("--iterations", type=int, default=2, help="ADMM iterations")
     parser.add_argument("--rows", type=int, default=1000, help="rows per party")
-    parser.add_argument("--key-bits", type=int, default=SECURE_KEY_BITS, help="Paillier |N|")
-    parser.add_argument(
-        "--insecure",
-        action="store_true",
-        help="keys below 2048 bits, dealer preprocessing, 16 proof repetitions (smoke tests)",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
+    add_run_arguments(parser)
     parser.add_argument(
         "--sweep",
         choices=("d", "m"),
@@ -73,6 +67,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "beside --out",
     )
     parser.add_argument("--sweep-values", help="comma-separated points instead of the paper's")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The key, data seed, preparation, output and deadline options every Helen run takes."""
+    parser.add_argument("--key-bits", type=int, default=SECURE_KEY_BITS, help="Paillier |N|")
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="keys below 2048 bits, dealer preprocessing, 16 proof repetitions (smoke tests)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
     parser.add_argument(
         "--prep-workers",
         type=int,
@@ -105,7 +110,11 @@ def _children_cpu() -> float:
 
 def e_seconds(bits: int = SECURE_KEY_BITS, reps: int = 20) -> float:
     """CPU seconds of one full ``bits``-bit r^N mod N^2 (best of three batches)."""
-    pk = random_modulus(bits)
+    return e_seconds_at(random_modulus(bits), reps)
+
+
+def e_seconds_at(pk: Any, reps: int = 20) -> float:
+    """CPU seconds of one full r^N mod N^2 at the key ``pk`` (best of three batches)."""
     m, r = secrets.randbelow(pk.n), group.random_unit(pk)
     best = float("inf")
     for _ in range(3):

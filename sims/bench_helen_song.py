@@ -31,9 +31,7 @@ from typing import Any
 import numpy as np
 
 from coopetition.engine.errors import ConfigError
-from coopetition.protocols.helen.config import SECURE_KEY_BITS
 from coopetition.sims import bench_helen
-from coopetition.sims.deadline_flags import add_deadline_arguments
 from coopetition.sims.helen_matrix import DATA, PRESETS
 
 #: the song workload (Helen section VII, issue 15)
@@ -64,21 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=2,
         help="iterations run in full (the rest is extrapolated)",
     )
-    parser.add_argument("--key-bits", type=int, default=SECURE_KEY_BITS, help="Paillier |N|")
-    parser.add_argument(
-        "--insecure",
-        action="store_true",
-        help="keys below 2048 bits, dealer preprocessing, 16 proof repetitions (smoke tests)",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic rows")
-    parser.add_argument(
-        "--prep-workers",
-        type=int,
-        default=None,
-        help="processes making the key and preprocessing before the parties start (all cores)",
-    )
-    parser.add_argument("--out", type=Path, default=None, help="write JSON here (nothing else)")
-    add_deadline_arguments(parser)
+    bench_helen.add_run_arguments(parser)
 
 
 def msd_ranges(data: Path = DATA) -> tuple[np.ndarray, tuple[float, float]]:

@@ -49,13 +49,13 @@ from coopetition.protocols.spdz.harness import run_local
 from coopetition.protocols.spdz.shares import Share
 from coopetition.protocols.zk import (
     codec,
-    group,
     multiplication,
     range_proof,
     range_squares,
     transcript,
 )
 from coopetition.protocols.zk import range_params as rpm
+from coopetition.sims.bench_helen import e_seconds_at
 from coopetition.sims.benchkit import git_commit, machine_info
 
 #: (owner object, attribute, step name): every instrumented step.
@@ -150,18 +150,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None, help="write JSON here (nothing else)")
 
 
-def e_seconds(pk: Any, reps: int = 20) -> float:
-    """CPU seconds of one full r^N mod N^2 at this key (best of three batches)."""
-    m0, r0 = secrets.randbelow(pk.n), group.random_unit(pk)
-    best = float("inf")
-    for _ in range(3):
-        start = time.process_time()
-        for _ in range(reps):
-            group.encrypt(pk, m0, r0)
-        best = min(best, time.process_time() - start)
-    return best / reps
-
-
 KeyMaterial = tuple[TrustedDealerKeyGeneration, list[tuple[Any, Any]], float]
 
 
@@ -171,7 +159,7 @@ def make_key(m: int, bits: int, insecure: bool) -> KeyMaterial:
     kg = TrustedDealerKeyGeneration(m, bits, insecure_allow_small=insecure, keypair=keypair)
     ring_bits = ranges.INSECURE_RING_BITS if insecure else max(bits, 2048)
     rings = [rpm.generate(ring_bits, insecure_allow_small=insecure) for _ in range(m)]
-    return kg, rings, e_seconds(keypair[0])
+    return kg, rings, e_seconds_at(keypair[0])
 
 
 def make_parties(key: KeyMaterial, session: bytes) -> list[PaillierParty]:

@@ -49,33 +49,6 @@ PROTOCOLS: dict[str, ProtocolInfo] = {ADMM_INFO.name: ADMM_INFO, HELEN_INFO.name
 #: kept for callers that read it: what each phase of plaintext ADMM sends
 ADMM_MESSAGES = {p.name: p.tags for p in ADMM_INFO.phases if p.tags}
 
-_FAULT_TYPES: dict[str, str] = {
-    "probability": "number",
-    "start": "number",
-    "stop": "number",
-    "delay": "number",
-    "jitter": "number",
-    "gap": "number",
-    "mean_good": "number",
-    "mean_bad": "number",
-    "compute_factor": "number",
-    "at": "number",
-    "random_within": "number",
-    "party": "party",
-    "round": "int",
-    "phase": "str",
-    "tag": "str",
-    "action": "str",
-    "mode": "str",
-    "one_way": "bool",
-    "src": "parties",
-    "dst": "parties",
-    "side_a": "parties",
-    "side_b": "parties",
-    "targets": "parties",
-}
-
-
 FAULT_TYPES: dict[str, str] = {
     "probability": "number",
     "start": "number",
