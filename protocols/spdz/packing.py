@@ -95,7 +95,12 @@ class Packing:
                 previous = offset
             if previous:
                 acc = gmpy2.powmod(acc, 1 << previous, n2)
-            const = sum(-self.lows[slot] << offset for slot, offset in group)
+            # The shift may exceed N/2 when a slot's low end is far wider than the slot (the
+            # packed sum itself stays in range): add its centred residue, the same plaintext
+            # modulo N.
+            const = sum(-self.lows[slot] << offset for slot, offset in group) % pk.n
+            if const > pk.n // 2:
+                const -= pk.n
             out.append(ops.add_plain(pk, int(acc), const))
         return out
 
