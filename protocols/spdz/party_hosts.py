@@ -64,7 +64,7 @@ class LocalParties:
         return self.objects
 
     def close(self) -> None:
-        pass
+        """Nothing to stop: the objects live here (``WorkerParties.close`` ends processes)."""
 
 
 def _rebuild(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
@@ -165,7 +165,7 @@ def _worker_main(
 
 
 def _nothing() -> None:
-    pass
+    """The default worker ``init``: a secure key needs nothing admitted in the workers."""
 
 
 def tag_source(request: Exchange | Pairwise) -> Exchange | Pairwise:
