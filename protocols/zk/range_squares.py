@@ -13,7 +13,9 @@ running time matters but its control flow leaks nothing the proof does not alrea
 
 from __future__ import annotations
 
+import os
 import secrets
+from collections.abc import Callable
 
 import gmpy2
 
@@ -25,6 +27,45 @@ _SPREAD = 1 << 32
 #: it (False: the decomposition before issue 15's profile, kept only as the profile's
 #: before-figure, ``sims.conversion_profile --compare-squares``).
 SECOND_NEAR = True
+#: Draw the candidates from OS-CSPRNG bytes read a block at a time (``_Draws``) and give a and
+#: b the parities that make p = 1 mod 4 (True, the default), or draw every root with its own
+#: ``secrets.randbelow`` and reject the 3 in 4 candidates with p != 1 mod 4 after drawing them
+#: (False: the search before the second profile of issue 15, kept only as its before-figure;
+#: docs/benchmarks.md, "Where coordinate's CPU goes at d = 20").
+QUICK_CANDIDATES = True
+#: Bytes read from the OS per refill of ``_Draws``.
+_DRAW_BLOCK = 1024
+
+
+class _Draws:
+    """Uniform integers below a bound from the OS CSPRNG, by rejection sampling like
+    ``secrets.randbelow``, but from bytes read ``_DRAW_BLOCK`` at a time: one system call per
+    few dozen draws instead of one or more per draw (the search draws hundreds of candidates
+    per decomposition). Every byte is used at most once, so draws stay independent and
+    uniform. One instance per decomposition, so threads never share a buffer."""
+
+    __slots__ = ("_buf", "_pos")
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._pos = 0
+
+    def below(self, bound: int) -> int:
+        """Uniform in [0, bound); bound >= 1."""
+        if bound < 1:
+            raise ValueError("bound must be at least 1")
+        k = (bound - 1).bit_length()
+        if k == 0:
+            return 0
+        size, drop = (k + 7) // 8, -k % 8
+        while True:
+            if self._pos + size > len(self._buf):
+                self._buf, self._pos = os.urandom(max(_DRAW_BLOCK, size)), 0
+            chunk = self._buf[self._pos : self._pos + size]
+            self._pos += size
+            r = int.from_bytes(chunk, "big") >> drop
+            if r < bound:
+                return r
 
 
 def four_squares(n: int) -> tuple[int, int, int, int]:
@@ -51,15 +92,20 @@ def four_squares(n: int) -> tuple[int, int, int, int]:
     # "Where the conversion E go"). Which decomposition the prover uses does not matter for
     # zero knowledge: every y is committed and its response masked for any |y| <= B.
     spread = min(root, _SPREAD)
+    quick = QUICK_CANDIDATES
+    draws = _Draws() if quick else None
+    below = draws.below if draws is not None else secrets.randbelow
     while True:
-        a = root - secrets.randbelow(spread + 1)
+        a = root - below(spread + 1)
         rest = n - a * a
+        if quick and rest % 4 in (0, 3):
+            continue  # no b makes rest - b^2 = 1 mod 4 (squares are 0 or 1 mod 4)
         root2 = int(gmpy2.isqrt(rest))
-        b = (
-            root2 - secrets.randbelow(min(root2, _SPREAD) + 1)
-            if SECOND_NEAR
-            else (secrets.randbelow(root2 + 1))
-        )
+        b = root2 - below(min(root2, _SPREAD) + 1) if SECOND_NEAR else below(root2 + 1)
+        if quick and (rest - b * b) % 4 != 1:
+            # rest = 1 mod 4 wants b even, rest = 2 mod 4 wants b odd (then rest >= 2, so
+            # root2 >= 1): the neighbour below (or 1) has the other parity and stays <= root2
+            b = b - 1 if b >= 1 else 1
         p = rest - b * b
         if p < 3:  # 0, 1 and 2 are sums of two squares of 0 and 1
             return a, b, int(p >= 1), int(p == 2)
@@ -67,14 +113,16 @@ def four_squares(n: int) -> tuple[int, int, int, int]:
             continue
         if not gmpy2.is_prime(p, 40):
             continue
-        c, d = _two_squares_of_prime(p)
+        c, d = _two_squares_of_prime(p, below)
         return a, b, c, d
 
 
-def _two_squares_of_prime(p: int) -> tuple[int, int]:
+def _two_squares_of_prime(
+    p: int, below: Callable[[int], int] = secrets.randbelow
+) -> tuple[int, int]:
     """(c, d) with c^2 + d^2 = p for a prime p = 1 mod 4 (Hermite–Serret descent)."""
     while True:
-        g = 2 + secrets.randbelow(p - 3)
+        g = 2 + below(p - 3)
         if gmpy2.jacobi(g, p) == -1:
             break
     i = int(gmpy2.powmod(g, (p - 1) // 4, p))  # i^2 = -1 mod p
