@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -41,12 +42,26 @@ from coopetition.engine.errors import ConfigError
 from coopetition.protocols.admm.objective import Objective
 from coopetition.protocols.helen.config import HelenConfig
 from coopetition.protocols.helen.local_run import train_locally
-from coopetition.sims.bench_helen import e_seconds, synthetic
-from coopetition.sims.benchkit import git_commit
+from coopetition.protocols.zk import group
+from coopetition.sims.bench_helen import e_seconds_at, synthetic
+from coopetition.sims.benchkit import git_commit, random_modulus
 from coopetition.sims.helen_matrix import value_bound
 
 #: the phases sampled, by the engine's phase names
 PROFILED = ("helen-coordinate", "helen-verify")
+
+
+def e_thread_seconds(pk: Any, reps: int = 5) -> float:
+    """One full r^N mod N^2 in CPU seconds of this thread (best of three batches): the parties'
+    worker threads may be busy meanwhile, so process time would count their work too."""
+    m, r = secrets.randbelow(pk.n), group.random_unit(pk)
+    best = float("inf")
+    for _ in range(3):
+        start = time.thread_time()
+        for _ in range(reps):
+            group.encrypt(pk, m, r)
+        best = min(best, time.thread_time() - start)
+    return best / reps
 
 
 class Sampler:
@@ -54,6 +69,7 @@ class Sampler:
 
     def __init__(self, parties: int, out_dir: Path, rate: int, pyspy: str) -> None:
         self.parties, self.out_dir, self.rate, self.pyspy = parties, out_dir, rate, pyspy
+        self.e_key = random_modulus(2048)  # E is measured again at each window's ends
         self.inside: dict[str, set[int]] = {p: set() for p in PROFILED}
         self.done: dict[str, set[int]] = {p: set() for p in PROFILED}
         self.proc: dict[str, subprocess.Popen[bytes]] = {}
@@ -78,12 +94,20 @@ class Sampler:
         cmd += ["--rate", str(self.rate), "--output", str(out), "--nonblocking"]
         self.proc[phase] = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(1.0)  # let py-spy attach before the phase's work starts in earnest
-        self.windows[phase] = {"cpu_start": time.process_time(), "wall_start": time.perf_counter()}
+        e = e_thread_seconds(self.e_key)
+        self.windows[phase] = {
+            "cpu_start": time.process_time(),
+            "wall_start": time.perf_counter(),
+            "E_seconds_start": e,
+            "load_start": list(os.getloadavg()),
+        }
 
     def _stop(self, phase: str) -> None:
         window = self.windows[phase]
         window["cpu_seconds"] = time.process_time() - window["cpu_start"]
         window["wall_seconds"] = time.perf_counter() - window["wall_start"]
+        window["E_seconds_end"] = e_thread_seconds(self.e_key)
+        window["load_end"] = list(os.getloadavg())
         proc = self.proc[phase]
         proc.send_signal(signal.SIGINT)
         try:
@@ -131,8 +155,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     parts, _ = synthetic(args.parties, args.features, args.rows, seed=0)
     config = profile_config(parts, args.iterations, args.key_bits)
-    e = e_seconds()
     sampler = Sampler(args.parties, args.out_dir, args.rate, pyspy)
+    e = e_seconds_at(sampler.e_key)
     load_before = os.getloadavg()
     outcome = trio.run(
         lambda: train_locally(

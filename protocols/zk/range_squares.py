@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable
 
 import gmpy2
 
@@ -113,16 +112,14 @@ def four_squares(n: int) -> tuple[int, int, int, int]:
             continue
         if not gmpy2.is_prime(p, 40):
             continue
-        c, d = _two_squares_of_prime(p, below)
+        c, d = _two_squares_of_prime(p)
         return a, b, c, d
 
 
-def _two_squares_of_prime(
-    p: int, below: Callable[[int], int] = secrets.randbelow
-) -> tuple[int, int]:
+def _two_squares_of_prime(p: int) -> tuple[int, int]:
     """(c, d) with c^2 + d^2 = p for a prime p = 1 mod 4 (Hermite–Serret descent)."""
     while True:
-        g = 2 + below(p - 3)
+        g = 2 + secrets.randbelow(p - 3)
         if gmpy2.jacobi(g, p) == -1:
             break
     i = int(gmpy2.powmod(g, (p - 1) // 4, p))  # i^2 = -1 mod p
