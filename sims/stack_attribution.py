@@ -5,8 +5,8 @@ A raw py-spy file has one line per distinct stack, ``frame;frame;...;frame COUNT
 component: the first rule that matches a frame, scanning from the leaf towards the root, so the
 innermost recognised step wins (``multi_pow`` inside a range-proof verification counts as the
 verification; an encryption made by a proof counts as the proof). Stacks that match no rule are
-split by thread: the event loop's (engine, transport, trio) or a worker thread's
-(``engine.compute``: the protocol's own steps).
+split by thread: the main thread's (trio's event loop) or another thread's (the
+protocol steps' workers, ``engine.compute``, and the Paillier helper pool).
 
 Run: ``python -m coopetition.sims.stack_attribution RAW [RAW ...] [--cpu-seconds S --e E]``
 prints the table (samples, share, and with ``--cpu-seconds`` CPU seconds and E per component)
@@ -43,8 +43,14 @@ class Rule:
 #: purpose, so their time goes to the step that called them.
 RULES: tuple[Rule, ...] = (
     Rule("range proofs: four-square decompositions", "zk/range_squares.py"),
-    Rule("range proofs: made", "zk/range_proof.py", ("prove", "_commit", "_respond")),
-    Rule("range proofs: verified", "zk/range_proof.py"),
+    # range_proof.py's shared helpers (_start, _sizes, _check_statements) match neither rule,
+    # so their time goes to the prove or verify above them
+    Rule("range proofs: made", "zk/range_proof.py", ("prove", "decompose")),
+    Rule(
+        "range proofs: verified",
+        "zk/range_proof.py",
+        ("verify", "_holds", "_Parsed", "_equations", "_unit_checker", "_signed", "_seq", "_terms"),
+    ),
     Rule("range proofs: statements, grouping", "spdz/ranges.py"),
     Rule("threshold decryption: shares and proofs made", "paillier/threshold.py", ("partial",)),
     Rule("threshold decryption: proofs checked, combined", "paillier/threshold.py"),
@@ -78,9 +84,10 @@ RULES: tuple[Rule, ...] = (
     Rule("transport (memory)", "transports/"),
     Rule("engine: driver and machines", "engine/"),
 )
-#: Unmatched stacks through a worker thread (protocol steps) or the event loop.
-WORKER_MARK = "engine/compute.py"
-OTHER_WORKER = "worker thread, unattributed"
+#: Unmatched stacks of a thread other than the main one (workers, helper pools) or of the main
+#: thread, which runs trio's event loop.
+WORKER_MARK = "threading.py"
+OTHER_WORKER = "other threads, unattributed"
 OTHER_LOOP = "event loop (trio scheduling, other)"
 
 
