@@ -73,7 +73,7 @@ class Sampler:
         self.inside: dict[str, set[int]] = {p: set() for p in PROFILED}
         self.done: dict[str, set[int]] = {p: set() for p in PROFILED}
         self.proc: dict[str, subprocess.Popen[bytes]] = {}
-        self.windows: dict[str, dict[str, float]] = {}
+        self.windows: dict[str, dict[str, Any]] = {}
 
     def __call__(self, party: int, phase: str, rnd: int, event: str) -> None:
         if phase not in PROFILED:

@@ -71,9 +71,9 @@ def test_frames_keep_names_with_dots_and_brackets() -> None:
 def test_table_shares_and_cpu_add_up(raw: Path) -> None:
     rows = sa.table(sa.read_raw(raw), cpu_seconds=50.0, e=0.01)
     assert rows[0]["component"] == "range proofs: made"
-    assert sum(float(r["share"]) for r in rows) == pytest.approx(1.0)  # type: ignore[arg-type]
-    assert sum(float(r["cpu_seconds"]) for r in rows) == pytest.approx(50.0)  # type: ignore[arg-type]
-    assert float(rows[0]["E"]) == pytest.approx(50.0 * 55 / 113 / 0.01)  # type: ignore[arg-type]
+    assert sum(float(r["share"]) for r in rows) == pytest.approx(1.0)
+    assert sum(float(r["cpu_seconds"]) for r in rows) == pytest.approx(50.0)
+    assert float(rows[0]["E"]) == pytest.approx(50.0 * 55 / 113 / 0.01)
 
 
 def test_sampler_opens_one_window_per_phase(
@@ -84,7 +84,7 @@ def test_sampler_opens_one_window_per_phase(
 
     def start(phase: str) -> None:
         log.append(("start", phase))
-        sampler.proc[phase] = None  # type: ignore[assignment]
+        sampler.proc[phase] = None
 
     monkeypatch.setattr(sampler, "_start", start)
     monkeypatch.setattr(sampler, "_stop", lambda phase: log.append(("stop", phase)))
