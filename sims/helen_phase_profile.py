@@ -15,11 +15,16 @@ When the first party enters a profiled phase, a ``py-spy record`` attaches to th
 (raw collapsed stacks, idle threads excluded); when the last party leaves it, py-spy is
 stopped and writes its file. ``process_time`` at the same two moments gives the phase's CPU
 seconds (every party and thread), so sample shares convert to CPU seconds and to E (one full
-2048-bit r^N mod N^2 measured here before the run). Parties enter and leave a phase at
-slightly different moments, so the windows include a little of the neighbouring phases.
+2048-bit r^N mod N^2, measured before the run and again, on the sampling thread, at each
+window's ends: the load during a phase is not the load before it). Parties enter and leave a
+phase at slightly different moments, so the windows include a little of the neighbouring
+phases. Stacks are Python frames only (no ``--native``): time in gmpy2 is charged to the Python
+function that called it.
 
 Run: ``nice -n 5 python -m coopetition.sims.helen_phase_profile --out-dir DIR`` (py-spy must be
-installed in the environment). ``sims.stack_attribution`` turns the raw files into the table.
+installed in the environment; ``--key-bits 1024`` with an INSECURE test key for a smoke run).
+Everything goes into DIR (the raw stacks and ``run.json``); ``sims.stack_attribution`` turns the
+raw files into the table.
 """
 
 from __future__ import annotations
