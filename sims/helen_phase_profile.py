@@ -21,10 +21,10 @@ phase at slightly different moments, so the windows include a little of the neig
 phases. Stacks are Python frames only (no ``--native``): time in gmpy2 is charged to the Python
 function that called it.
 
-Run: ``nice -n 5 python -m coopetition.sims.helen_phase_profile --out-dir DIR`` (py-spy must be
-installed in the environment; ``--key-bits 1024`` with an INSECURE test key for a smoke run).
-Everything goes into DIR (the raw stacks and ``run.json``); ``sims.stack_attribution`` turns the
-raw files into the table.
+Run: ``nice -n 5 python -m coopetition.sims.helen_phase_profile --out-dir DIR`` (py-spy, from
+the ``bench`` extra, must be installed; ``--key-bits 1024`` with an INSECURE test key for a
+smoke run). Everything goes into DIR (the raw stacks and ``run.json``);
+``sims.stack_attribution`` turns the raw files into the table.
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     pyspy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(pyspy).exists():
-        raise SystemExit("py-spy is not installed in this environment")
+        raise SystemExit("py-spy is not installed here (pip install -e '.[bench]')")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     parts, _ = synthetic(args.parties, args.features, args.rows, seed=0)
     config = profile_config(parts, args.iterations, args.key_bits)
