@@ -122,3 +122,21 @@ def test_ab_counts_one_partys_statements() -> None:
     assert len(shapes["verify"]) == 2 * (m * d + (m + 1) * d)
     values = four_squares_ab.gaps(shapes["coordinate"])
     assert all(0 <= v <= h * h for v, h in zip(values, shapes["coordinate"], strict=True))
+
+
+@pytest.mark.skipif(
+    helen_phase_profile.shutil.which("py-spy") is None
+    and not (Path(helen_phase_profile.sys.executable).parent / "py-spy").exists(),
+    reason="py-spy comes with the bench extra",
+)
+def test_profile_smoke_run_writes_both_windows(tmp_path: Path) -> None:
+    """A real (INSECURE 1024-bit, m = 2, d = 2) run: py-spy attaches once per profiled phase,
+    writes a non-empty raw file for each, and the run record names both windows."""
+    args = ["--parties", "2", "--features", "2", "--rows", "30", "--key-bits", "1024"]
+    result = helen_phase_profile.main([*args, "--out-dir", str(tmp_path)])
+    assert set(result["windows"]) == set(helen_phase_profile.PROFILED)
+    for phase, window in result["windows"].items():
+        assert window["cpu_seconds"] > 0 and window["E_seconds_end"] > 0
+        stacks = sa.read_raw(tmp_path / f"{phase}.raw")
+        assert sum(stacks.values()) > 0
+    assert (tmp_path / "run.json").exists()
