@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_copml import dataset, numpy_gd
 
 from coopetition.engine.errors import ConfigError
 from coopetition.protocols.copml import CopmlParams
 from coopetition.protocols.copml.baseline import BaselineSetup, baseline_T, groups_of
 from coopetition.sims.copml_work import BaselineWorkload, split_rows
 from coopetition.sims.runner import run_parties
-
-from test_copml import dataset, numpy_gd
 
 N = 10  # T = 1, groups of 4, 3, 3 members (2T+1 = 3)
 PARAMS = CopmlParams(N=N, K=2, T=1, iterations=3, lx=8, lw=12, lc=6, eta_exp=5)
@@ -23,9 +22,7 @@ FRAMING = 600
 
 
 async def _train(mode: str, reduction: str, X: np.ndarray, y: np.ndarray):
-    work = BaselineWorkload(
-        mode, PARAMS, split_rows(X, y, N), dealer_seed=1, reduction=reduction
-    )
+    work = BaselineWorkload(mode, PARAMS, split_rows(X, y, N), dealer_seed=1, reduction=reduction)
     result = await run_parties(work.factory, range(N), network="lan", seed=1)
     assert result.outcome == "completed", result.abort_reason
     models = list(result.results.values())
