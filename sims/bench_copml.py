@@ -408,8 +408,10 @@ def _fitted_case(
 ) -> dict[str, Any]:
     """A per-product baseline at each ``--fit-rows`` count, fitted to all rows (copml_fit)."""
     rows = copml_fit.parse_rows(args.fit_rows)
-    if rows[-1] > len(y):
-        raise ConfigError(f"--fit-rows {rows[-1]} exceeds the {len(y)} rows of the data")
+    if rows[-1] > len(y) or rows[0] < args.parties:
+        raise ConfigError(f"--fit-rows must lie in {args.parties}..{len(y)} (a row per party)")
+    if args.iterations >= PAPER_ITERATIONS:
+        raise ConfigError(f"{name} needs --measure-iterations K (2 <= K < {PAPER_ITERATIONS})")
 
     def run_at(count: int) -> dict[str, Any]:
         gc.collect()

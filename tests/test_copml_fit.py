@@ -72,6 +72,21 @@ def test_bad_fit_rows_are_refused(text):
         copml_fit.parse_rows(text)
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [["--fit-rows", "5,100"], ["--fit-rows", "50,100000"], []],
+    ids=["fewer-rows-than-parties", "more-rows-than-data", "no-measured-iterations"],
+)
+def test_per_product_cases_refuse_bad_settings_before_running(extra):
+    parser = argparse.ArgumentParser()
+    bench_copml.add_arguments(parser)
+    argv = ["--cases", "bgw-per-product", "--no-full-accuracy", *extra]
+    if extra:
+        argv += ["--measure-iterations", "2"]
+    with pytest.raises(ConfigError, match=r"--fit-rows|--measure-iterations"):
+        bench_copml.run(parser.parse_args(argv))
+
+
 @pytest.mark.long  # full-width CIFAR (d = 3073): each product share is a (rows/3 x 3073) matrix
 def test_bench_runs_a_per_product_case_at_two_row_counts(tmp_path):
     parser = argparse.ArgumentParser()
