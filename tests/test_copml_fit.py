@@ -74,8 +74,8 @@ def test_bad_fit_rows_are_refused(text):
 
 @pytest.mark.parametrize(
     "extra",
-    [["--fit-rows", "5,100"], ["--fit-rows", "50,100000"], []],
-    ids=["fewer-rows-than-parties", "more-rows-than-data", "no-measured-iterations"],
+    [["--fit-rows", "5,100"], ["--fit-rows", "50,100000"], ["--fit-rows", "100,125"], []],
+    ids=["fewer-rows-than-parties", "more-rows-than-data", "uneven-split", "no-iterations"],
 )
 def test_per_product_cases_refuse_bad_settings_before_running(extra):
     parser = argparse.ArgumentParser()
