@@ -101,11 +101,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--fit-rows",
-        default="150,300",
+        default="50,100",
         metavar="R1,R2",
         help="row counts at which the *-per-product cases run (with --measure-iterations K "
         ">= 2); each component is fitted as a + b*rows and evaluated at all rows "
-        "(sims.copml_fit; default 150,300)",
+        "(sims.copml_fit; default 50,100, multiples of N)",
     )
     parser.add_argument("--dataset", choices=("cifar", "gisette"), default="cifar")
     parser.add_argument("--rows", type=int, default=None, help="use only the first ROWS rows")
