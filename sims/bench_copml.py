@@ -358,6 +358,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         **PAPER,
     }
     result["malloc_mmap_threshold"] = MMAP_THRESHOLD if return_large_frees_to_the_system() else None
+    if any(c.endswith("-per-product") for c in args.cases.split(",")):
+        _fit_rows(args, len(y))  # refuse bad settings before hours of other cases
     for name in [c for c in args.cases.split(",") if c]:
         gc.collect()  # the previous protocol's parties (reference cycles through generators)
         trim()
@@ -407,15 +409,7 @@ def _fitted_case(
     name: str, X: Any, y: Any, Xt: Any, yt: Any, args: argparse.Namespace
 ) -> dict[str, Any]:
     """A per-product baseline at each ``--fit-rows`` count, fitted to all rows (copml_fit)."""
-    rows = copml_fit.parse_rows(args.fit_rows)
-    if rows[-1] > len(y) or rows[0] < args.parties:
-        raise ConfigError(f"--fit-rows must lie in {args.parties}..{len(y)} (a row per party)")
-    if any(count % args.parties for count in rows):
-        # uneven splits give one group more rows than the others and the fit in total rows
-        # breaks (measured: 125 rows at N = 50 cost 13-19 % above the 50/100-row line)
-        raise ConfigError(f"--fit-rows must be multiples of the {args.parties} parties")
-    if args.iterations >= PAPER_ITERATIONS:
-        raise ConfigError(f"{name} needs --measure-iterations K (2 <= K < {PAPER_ITERATIONS})")
+    rows = _fit_rows(args, len(y))
 
     def run_at(count: int) -> dict[str, Any]:
         gc.collect()
@@ -425,6 +419,23 @@ def _fitted_case(
         return case
 
     return copml_fit.fit_case(name, rows, len(y), run_at)
+
+
+def _fit_rows(args: argparse.Namespace, full_rows: int) -> list[int]:
+    """The per-product cases' row counts, checked (``run`` calls this before any case runs)."""
+    rows = copml_fit.parse_rows(args.fit_rows)
+    if rows[-1] > full_rows or rows[0] < args.parties:
+        raise ConfigError(f"--fit-rows must lie in {args.parties}..{full_rows} (a row per party)")
+    if any(count % args.parties for count in rows):
+        # uneven splits give one group more rows than the others and the fit in total rows
+        # breaks (measured: 125 rows at N = 50 cost 13-19 % above the 50/100-row line)
+        raise ConfigError(f"--fit-rows must be multiples of the {args.parties} parties")
+    if not 2 <= args.iterations < PAPER_ITERATIONS:
+        # the fit's total uses the mean of measured iterations 2..K (copml_fit.RULE)
+        raise ConfigError(
+            f"the per-product cases need --measure-iterations K (2 <= K < {PAPER_ITERATIONS})"
+        )
+    return rows
 
 
 def _write(path: Path, result: dict[str, Any]) -> None:

@@ -99,7 +99,10 @@ def fit_case(
             raise RuntimeError(
                 f"{name} at {count} rows did not complete: {case.get('abort_reason')}"
             )
-        if "total_s_extrapolated" not in case or case.get("extrapolated_iterations", 0) < 1:
+        if (
+            "total_s_extrapolated" not in case
+            or not 2 <= case.get("iterations", 0) < PAPER_ITERATIONS
+        ):
             raise ConfigError("the per-product fit needs --measure-iterations K (2 <= K < 50)")
         at50 = components_at_50(case["phases"], case["iterations"])
         at50["total_s"] = case["total_s_extrapolated"]

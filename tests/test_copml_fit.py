@@ -103,3 +103,53 @@ def test_bench_runs_a_per_product_case_at_two_row_counts(tmp_path):
     grown = by["36"]["link_bytes"] - by["18"]["link_bytes"]
     assert abs(grown - extra) < 0.03 * extra, (grown, extra)
     assert result["bgw-per-product_total_s_extrapolated"] > by["36"]["total_s_at_50_iterations"]
+
+
+def _never_run(monkeypatch) -> list[str]:
+    """Replace the bench's case runner: a test that reaches it has let a bad setting through."""
+    ran: list[str] = []
+
+    def one_case(name, *rest):
+        ran.append(name)
+        raise AssertionError(f"{name} ran; the bad setting should have been refused first")
+
+    monkeypatch.setattr(bench_copml, "_one_case", one_case)
+    return ran
+
+
+def test_one_measured_iteration_is_refused_for_the_per_product_fit(monkeypatch):
+    """The rule (and --help) say K >= 2: with K = 1 the total would come from the per-phase
+    maxima, not from 'iterations 2..K' as the JSON's fit_rule states."""
+    ran = _never_run(monkeypatch)
+    parser = argparse.ArgumentParser()
+    bench_copml.add_arguments(parser)
+    argv = ["--cases", "bgw-per-product", "--no-full-accuracy", "--measure-iterations", "1"]
+    with pytest.raises(ConfigError, match="--measure-iterations"):
+        bench_copml.run(parser.parse_args(argv))
+    assert ran == []
+
+
+def test_fit_case_refuses_a_single_measured_iteration():
+    def run_at(rows: int) -> dict:
+        return {
+            "outcome": "completed",
+            "iterations": 1,
+            "phases": PHASES,
+            "total_s_extrapolated": 10.0,
+            "extrapolated_iterations": 49,
+        }
+
+    with pytest.raises(ConfigError, match="--measure-iterations"):
+        copml_fit.fit_case("bgw-per-product", [50, 100], 9019, run_at)
+
+
+def test_bad_fit_rows_are_refused_before_the_cases_listed_first(monkeypatch):
+    """A full-size case listed before the per-product one takes hours: the per-product
+    settings must be checked before anything runs."""
+    ran = _never_run(monkeypatch)
+    parser = argparse.ArgumentParser()
+    bench_copml.add_arguments(parser)
+    argv = ["--cases", "bgw,bgw-per-product", "--no-full-accuracy", "--measure-iterations", "2"]
+    with pytest.raises(ConfigError, match="--fit-rows"):
+        bench_copml.run(parser.parse_args([*argv, "--fit-rows", "100,125"]))
+    assert ran == []
