@@ -360,6 +360,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result["malloc_mmap_threshold"] = MMAP_THRESHOLD if return_large_frees_to_the_system() else None
     if any(c.endswith("-per-product") for c in args.cases.split(",")):
         _fit_rows(args, len(y))  # refuse bad settings before hours of other cases
+        result["mode"] += (
+            f"; *-per-product cases ran at --fit-rows {args.fit_rows} rows and were fitted to "
+            f"{len(y)} rows (*_extrapolated, rule in *_fit_rule, measurements in *_by_rows)"
+        )
     for name in [c for c in args.cases.split(",") if c]:
         gc.collect()  # the previous protocol's parties (reference cycles through generators)
         trim()

@@ -153,3 +153,15 @@ def test_bad_fit_rows_are_refused_before_the_cases_listed_first(monkeypatch):
     with pytest.raises(ConfigError, match="--fit-rows"):
         bench_copml.run(parser.parse_args([*argv, "--fit-rows", "100,125"]))
     assert ran == []
+
+
+def test_the_json_says_at_top_level_that_per_product_rows_are_fitted(monkeypatch):
+    """The top-level ``rows`` is the full count; a reader of the JSON must learn from ``mode``
+    that the per-product cases ran at the --fit-rows counts and were fitted to it."""
+    monkeypatch.setattr(bench_copml, "_fitted_case", lambda *a: {"total_s_extrapolated": 1.0})
+    monkeypatch.setattr(bench_copml, "_plaintext_accuracy", lambda *a: 0.5)
+    parser = argparse.ArgumentParser()
+    bench_copml.add_arguments(parser)
+    argv = ["--cases", "bh08-per-product", "--no-full-accuracy", "--measure-iterations", "2"]
+    result = bench_copml.run(parser.parse_args([*argv, "--parties", "10", "--fit-rows", "20,40"]))
+    assert "--fit-rows" in result["mode"] and "fit_rule" in result["mode"], result["mode"]
