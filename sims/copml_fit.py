@@ -35,8 +35,8 @@ PAPER_ITERATIONS = 50
 
 RULE = (
     "per row count R: component at 50 iterations = one-time phases (mpc-input, mpc-release) + "
-    "training phases (mpc-gradient, mpc-update, per-phase maxima over parties summed over the "
-    "K measured rounds) x 50/K; total = measured total + (50-K) x mean virtual time of measured "
+    "training phases (mpc-gradient, mpc-update; each phase summed over the K measured rounds "
+    "at each party, then the maximum over parties) x 50/K; total = measured total + (50-K) x mean virtual time of measured "
     "iterations 2..K at the first party; then least squares a + b*rows over the measured row "
     "counts, evaluated at the full row count"
 )

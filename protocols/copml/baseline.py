@@ -9,8 +9,8 @@ every group applies the same truncated update (the truncation masks are shared i
 the opened values and thus the models agree). Per iteration: ``z = X w`` and ``X^T g(z)`` are
 products of shares (degree 2T) and need one degree reduction each.
 
-BGW: every member reshares its degree-2T product share with degree T; the new share is the
-Lagrange combination (at 0) of the reshares from 2T+1 members: O(n^2) messages of the vector.
+BGW: the first 2T+1 members reshare their degree-2T product shares with degree T; the new
+share is the Lagrange combination (at 0) of those 2T+1 reshares: O(n^2) messages of the vector.
 BH08: with a pair ([rho]_T, [rho]_2T) from the offline phase, members open ``ab - rho`` (degree
 2T) and add it to [rho]_T: one opening, no resharing. The pairs come from the trusted dealer
 (as in the paper's code), like COPML's masks.
