@@ -4,6 +4,8 @@ predicts, bad input refused."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
 from test_copml import dataset, numpy_gd
@@ -77,3 +79,32 @@ def test_an_unknown_reduction_is_refused_in_one_line():
     with pytest.raises(ConfigError, match="reduction is inner-product or per-product") as info:
         BaselineSetup("bgw", PARAMS, (12,) * N, 6, "per-element")
     assert "\n" not in str(info.value)
+
+
+async def test_bh08_pairs_are_made_once_taken_once_per_member_and_dropped(autojump_clock):
+    """Review check of the dealer change: every (tag, group, iteration) pair is drawn once, each
+    group member takes its share of it exactly once, and none is left after the run."""
+    X, y = dataset()
+    work = BaselineWorkload(
+        "bh08", PARAMS, split_rows(X, y, N), dealer_seed=1, reduction="per-product"
+    )
+    dealer, made, taken = work.dealer, Counter(), Counter()
+    per_position, double = dealer._per_position, dealer.double
+
+    def counting_per_position(key, make):
+        if key not in dealer._cache:
+            made[key] += 1
+        return per_position(key, make)
+
+    def counting_double(pos, t, size, tag):
+        taken[(tag, t, pos)] += 1
+        return double(pos, t, size, tag)
+
+    dealer._per_position, dealer.double = counting_per_position, counting_double
+    result = await run_parties(work.factory, range(N), network="lan", seed=1)
+    assert result.outcome == "completed", result.abort_reason
+    pair_keys = [k for k in made if "/" in k[0]]
+    assert len(pair_keys) == 2 * 3 * PARAMS.iterations  # z and g, 3 groups, every iteration
+    assert all(made[k] == 1 for k in pair_keys)
+    assert set(taken.values()) == {1} and len(taken) == 2 * N * PARAMS.iterations
+    assert not [k for k in dealer._cache if "/" in k[0]]
