@@ -66,13 +66,15 @@ async def test_per_product_releases_the_same_model_as_inner_product(autojump_clo
 async def test_per_product_moves_the_textbook_number_of_bytes(autojump_clock, mode):
     X, y = dataset()
     parts = split_rows(X, y, N)
+    sent = {}
     for reduction in ("per-product", "inner-product"):
         _, result = await _train(mode, reduction, X, y)
-        sent = result.per_phase()["mpc-gradient"]["bytes_sent"]
+        sent[reduction] = result.per_phase()["mpc-gradient"]["bytes_sent"]
         payload, frames = _textbook_gradient_bytes(mode, reduction, parts)
-        assert payload <= sent <= payload + FRAMING * frames, (reduction, sent, payload, frames)
-    # per-product: 2 r d values per group where inner-product moves r + d (d = 6 here)
-    assert _textbook_gradient_bytes(mode, "per-product", parts)[0] > 4 * payload
+        assert payload <= sent[reduction] <= payload + FRAMING * frames, (reduction, sent, frames)
+    # per-product: 2 r d values per group where inner-product moves r + d (d = 6 here); measured
+    # (the textbook counts alone would compare the formula with itself)
+    assert sent["per-product"] > 4 * sent["inner-product"], sent
 
 
 def test_an_unknown_reduction_is_refused_in_one_line():
