@@ -28,8 +28,10 @@ from typing import Any
 
 import numpy as np
 
+from coopetition.engine.errors import ConfigError
 from coopetition.engine.party import Deadlines
 from coopetition.protocols.copml.params import CopmlParams
+from coopetition.sims import copml_fit
 from coopetition.sims.benchkit import machine_info
 from coopetition.sims.copml_work import (
     BaselineWorkload,
@@ -60,6 +62,14 @@ PAPER = {
     "paper.accuracy_gisette": 0.975,
 }
 PAPER_ITERATIONS = 50
+#: baseline case names -> (multiplication protocol, where the degree is reduced); the
+#: per-product cases are the paper's Appendix C (protocols.copml.baseline_products)
+BASELINES = {
+    "bgw": ("bgw", "inner-product"),
+    "bh08": ("bh08", "inner-product"),
+    "bgw-per-product": ("bgw", "per-product"),
+    "bh08-per-product": ("bh08", "per-product"),
+}
 #: Multi-megabyte frames queue for minutes behind each other on a 40 Mbit/s uplink (an encoder
 #: sends 49 coded-data shares of 13.9 MB at full CIFAR size: 136 s). The reliable layer's timers
 #: run from when a frame leaves its sender's queue (``WanSimulator.departure``); long RTOs on top
@@ -84,7 +94,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--parties", type=int, default=50, help="N (default 50)")
     parser.add_argument("--iterations", type=int, default=50, help="training iterations")
     parser.add_argument(
-        "--cases", default="case1,case2,bgw,bh08", help="COPML presets and baselines to run"
+        "--cases",
+        default="case1,case2,bgw,bh08",
+        help="COPML presets and baselines to run (also bgw-per-product, bh08-per-product: "
+        "run at the --fit-rows counts and extrapolated to all rows)",
+    )
+    parser.add_argument(
+        "--fit-rows",
+        default="50,100",
+        metavar="R1,R2",
+        help="row counts at which the *-per-product cases run (with --measure-iterations K "
+        ">= 2); each component is fitted as a + b*rows and evaluated at all rows "
+        "(sims.copml_fit; default 50,100, multiples of N)",
     )
     parser.add_argument("--dataset", choices=("cifar", "gisette"), default="cifar")
     parser.add_argument("--rows", type=int, default=None, help="use only the first ROWS rows")
@@ -199,9 +220,11 @@ def _one_case(
 ) -> dict[str, Any]:
     parts = split_rows(X, y, args.parties)
     work: Any
-    if name in ("bgw", "bh08"):
+    baseline = name in BASELINES
+    if baseline:
+        mode, reduction = BASELINES[name]
         params = CopmlParams.preset("case2", args.parties, iterations=args.iterations)
-        work = BaselineWorkload(name, params, parts, seed=args.seed)
+        work = BaselineWorkload(mode, params, parts, seed=args.seed, reduction=reduction)
     else:
         params = CopmlParams.preset(name, args.parties, iterations=args.iterations)
         work = CopmlWorkload(params, parts, seed=args.seed)
@@ -228,9 +251,11 @@ def _one_case(
     )
     wall = time.perf_counter() - started
     out: dict[str, Any] = {
-        "K": params.K if name not in ("bgw", "bh08") else None,
-        "T": params.T if name not in ("bgw", "bh08") else work.setup.T,
-        "threshold": params.threshold if name not in ("bgw", "bh08") else None,
+        "K": None if baseline else params.K,
+        "T": work.setup.T if baseline else params.T,
+        "threshold": None if baseline else params.threshold,
+        "rows": len(y),
+        "iterations": args.iterations,
         "field_prime": work.plan.field.p,
         "field_bits": work.plan.field.bits,
         "kappa": work.plan.kappa,
@@ -245,6 +270,10 @@ def _one_case(
         "protocol_messages": sum(int(r["messages_sent"]) for r in result.per_phase().values()),
         "retransmissions": result.retransmissions,
         **_breakdown(result),
+        "phases": {
+            k: {"compute_seconds": v["compute_seconds"], "network_seconds": v["network_seconds"]}
+            for k, v in result.per_phase().items()
+        },
     }
     if result.outcome == "completed":
         first = result.results[0]
@@ -329,11 +358,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         **PAPER,
     }
     result["malloc_mmap_threshold"] = MMAP_THRESHOLD if return_large_frees_to_the_system() else None
+    if any(c.endswith("-per-product") for c in args.cases.split(",")):
+        _fit_rows(args, len(y))  # refuse bad settings before hours of other cases
+        result["mode"] += (
+            f"; *-per-product cases ran at --fit-rows {args.fit_rows} rows and were fitted to "
+            f"{len(y)} rows (*_extrapolated, rule in *_fit_rule, measurements in *_by_rows)"
+        )
     for name in [c for c in args.cases.split(",") if c]:
         gc.collect()  # the previous protocol's parties (reference cycles through generators)
         trim()
         peak_source = reset_peak_rss()
-        case = _one_case(name, X, y, Xt, yt, args)
+        if name.endswith("-per-product"):
+            case = _fitted_case(name, X, y, Xt, yt, args)
+        else:
+            case = _one_case(name, X, y, Xt, yt, args)
         case["peak_rss_mib"] = peak_rss_mib()
         case["peak_rss_source"] = peak_source
         for key, value in case.items():
@@ -369,6 +407,39 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         _write(args.out, {**result, "complete": True})
         result["written_to"] = str(args.out)
     return result
+
+
+def _fitted_case(
+    name: str, X: Any, y: Any, Xt: Any, yt: Any, args: argparse.Namespace
+) -> dict[str, Any]:
+    """A per-product baseline at each ``--fit-rows`` count, fitted to all rows (copml_fit)."""
+    rows = _fit_rows(args, len(y))
+
+    def run_at(count: int) -> dict[str, Any]:
+        gc.collect()
+        trim()
+        case = _one_case(name, X[:count], y[:count], Xt, yt, args)
+        case["peak_rss_mib"] = peak_rss_mib()
+        return case
+
+    return copml_fit.fit_case(name, rows, len(y), run_at)
+
+
+def _fit_rows(args: argparse.Namespace, full_rows: int) -> list[int]:
+    """The per-product cases' row counts, checked (``run`` calls this before any case runs)."""
+    rows = copml_fit.parse_rows(args.fit_rows)
+    if rows[-1] > full_rows or rows[0] < args.parties:
+        raise ConfigError(f"--fit-rows must lie in {args.parties}..{full_rows} (a row per party)")
+    if any(count % args.parties for count in rows):
+        # uneven splits give one group more rows than the others and the fit in total rows
+        # breaks (measured: 125 rows at N = 50 cost 13-19 % above the 50/100-row line)
+        raise ConfigError(f"--fit-rows must be multiples of the {args.parties} parties")
+    if not 2 <= args.iterations < PAPER_ITERATIONS:
+        # the fit's total uses the mean of measured iterations 2..K (copml_fit.RULE)
+        raise ConfigError(
+            f"the per-product cases need --measure-iterations K (2 <= K < {PAPER_ITERATIONS})"
+        )
+    return rows
 
 
 def _write(path: Path, result: dict[str, Any]) -> None:

@@ -155,6 +155,7 @@ class BaselineWorkload:
     parts: list[tuple[np.ndarray, np.ndarray]]
     dealer_seed: int | None = None
     seed: int = 0
+    reduction: str = "inner-product"  # or "per-product" (protocols.copml.baseline_products)
 
     def __post_init__(self) -> None:
         from coopetition.protocols.copml.baseline import BaselineDealer, BaselineSetup
@@ -162,7 +163,11 @@ class BaselineWorkload:
         for X, y in self.parts:
             check_inputs(X, y, self.params)
         self.setup = BaselineSetup(
-            self.mode, self.params, tuple(len(y) for _, y in self.parts), self.parts[0][0].shape[1]
+            self.mode,
+            self.params,
+            tuple(len(y) for _, y in self.parts),
+            self.parts[0][0].shape[1],
+            self.reduction,
         )
         self.plan = self.setup.plan()
         self.dealer = BaselineDealer(self.setup, self.plan, seed=self.dealer_seed)

@@ -9,11 +9,15 @@ every group applies the same truncated update (the truncation masks are shared i
 the opened values and thus the models agree). Per iteration: ``z = X w`` and ``X^T g(z)`` are
 products of shares (degree 2T) and need one degree reduction each.
 
-BGW: every member reshares its degree-2T product share with degree T; the new share is the
-Lagrange combination (at 0) of the reshares from 2T+1 members: O(n^2) messages of the vector.
+BGW: the first 2T+1 members reshare their degree-2T product shares with degree T; the new
+share is the Lagrange combination (at 0) of those 2T+1 reshares: O(n^2) messages of the vector.
 BH08: with a pair ([rho]_T, [rho]_2T) from the offline phase, members open ``ab - rho`` (degree
 2T) and add it to [rho]_T: one opening, no resharing. The pairs come from the trusted dealer
 (as in the paper's code), like COPML's masks.
+
+``reduction`` chooses where the degree is reduced: ``"inner-product"`` (the default; the two
+vectors above) or ``"per-product"`` (the paper's Appendix C read literally: every element product
+``X_ij w_j`` and ``g_i X_ij`` reduced on its own, see :mod:`.baseline_products`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from coopetition.protocols.shamir.sharing import lagrange_matrix, reconstruct, s
 
 from .approx import fit_sigmoid, quantised_coefficients
 from .arith import checked_reconstruct, quantise, truncation_mask
+from .baseline_products import REDUCTIONS, per_product_subgradient
 from .params import CopmlParams, FieldPlan
 from .steps import Collect, Scatter, StepMachine, Work
 
@@ -68,10 +73,15 @@ class BaselineSetup:
     params: CopmlParams  # N, iterations and the fixed-point scales (K and T unused)
     rows: tuple[int, ...]
     features: int
+    reduction: str = "inner-product"  # or "per-product" (Appendix C, see baseline_products)
 
     def __post_init__(self) -> None:
         if self.mode not in ("bgw", "bh08"):
             raise ConfigError(f"baseline mode is bgw or bh08, got {self.mode!r}")
+        if self.reduction not in REDUCTIONS:
+            raise ConfigError(
+                f"baseline reduction is {' or '.join(REDUCTIONS)}, got {self.reduction!r}"
+            )
         T = baseline_T(self.params.N)
         if min(len(g) for g in groups_of(self.params.N)) < 2 * T + 1:
             raise ConfigError(f"rule: each of the 3 groups needs 2T+1 = {2 * T + 1} parties")
@@ -89,11 +99,15 @@ class BaselineSetup:
 
 class BaselineDealer:
     """Trusted offline randomness for the baselines: model init, truncation pairs (the same
-    values shared in every group), and BH08's double-degree pairs per group and iteration."""
+    values shared in every group), and BH08's double-degree pairs per group and iteration.
+
+    The pairs come from their own stream: their number depends on the reduction mode, and the
+    model's masks must not (so both modes release the same model for the same seed)."""
 
     def __init__(self, setup: BaselineSetup, plan: FieldPlan, seed: int | None = None) -> None:
         self.setup, self.plan, self.field = setup, plan, plan.field
         self.rng = np.random.default_rng(seed)
+        self.pair_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
         self.groups = groups_of(setup.params.N)
         self._cache: dict[tuple[str, int], dict[int, Any]] = {}
 
@@ -146,13 +160,20 @@ class BaselineDealer:
         members = self.groups[g]
 
         def make() -> dict[int, Any]:
-            pts = self._group_points(g)
-            rho = self.field.random(self.rng, size)
-            lo = share(self.field, rho, pts, self.setup.T, self.rng)
-            hi = share(self.field, rho, pts, 2 * self.setup.T, self.rng)
+            pts, rng = self._group_points(g), self.pair_rng
+            rho = self.field.random(rng, size)
+            lo = share(self.field, rho, pts, self.setup.T, rng)
+            hi = share(self.field, rho, pts, 2 * self.setup.T, rng)
             return {m: (lo[i], hi[i]) for i, m in enumerate(members)}
 
-        return self._per_position((f"{tag}/{g}", t), make)[pos]
+        # each member takes its pair once; the entry goes when the last one has (per-product
+        # pairs are (m/3) d elements per member, too many to keep for the whole run)
+        key = (f"{tag}/{g}", t)
+        pairs = self._per_position(key, make)
+        mine = pairs.pop(pos)
+        if not pairs:
+            del self._cache[key]
+        return mine
 
 
 def _reshare(
@@ -240,6 +261,8 @@ class BaselineRun:
             for m in sorted(by):
                 if m != self.pos:
                     total = f.add(total, by[m][1])
+            if self.setup.reduction == "per-product":
+                return rows, total  # multiplied element by element, not as a matrix
             return f.split(rows), total  # limbs cut once: every iteration multiplies by it twice
 
         return (yield Work("stack-input", stack))
@@ -276,8 +299,20 @@ class BaselineRun:
         return (yield Work("open", unmask))
 
     def _gradient(
-        self, Xs: SplitMatrix, xty: np.ndarray, w: np.ndarray, t: int
+        self, Xs: Any, xty: np.ndarray, w: np.ndarray, t: int
     ) -> Generator[Any, Any, Any]:
+        f = self.field
+        if self.setup.reduction == "per-product":
+            sub = yield from per_product_subgradient(self, Xs, w, t)
+        else:
+            sub = yield from self._inner_product_subgradient(Xs, w, t)
+        sub = f.sub(sub, xty)
+        return (yield from self._cross_group_sum(sub))
+
+    def _inner_product_subgradient(
+        self, Xs: SplitMatrix, w: np.ndarray, t: int
+    ) -> Generator[Any, Any, np.ndarray]:
+        """One reduction for the m/3-vector ``X w`` and one for the d-vector ``X^T g``."""
         p, f = self.params, self.field
         s = p.lx + p.lw
         zprod = yield Work("gradient", f.matmul, (Xs, w))
@@ -289,8 +324,10 @@ class BaselineRun:
             return f.matmul(gz[None, :], Xs)[0]
 
         gprod = yield Work("gradient", poly_and_back, (z,))
-        sub = yield from self._reduce("g", gprod, t)
-        sub = f.sub(sub, xty)
+        return (yield from self._reduce("g", gprod, t))
+
+    def _cross_group_sum(self, sub: np.ndarray) -> Generator[Any, Any, np.ndarray]:
+        f = self.field
         # reshare the group's sub-gradient share to every group; combine at 0 per source group
         parts = {}
         for members in self.groups:
