@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import argparse
 import gc
-import itertools
 import json
 import os
 import subprocess
-import sys
 import time
-from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +30,7 @@ from coopetition.engine.party import Deadlines
 from coopetition.protocols.copml.params import CopmlParams
 from coopetition.sims import copml_fit
 from coopetition.sims.benchkit import machine_info
+from coopetition.sims.copml_progress import ITERATION_PHASES, IterationProgress, iteration_times
 from coopetition.sims.copml_work import (
     BaselineWorkload,
     CopmlWorkload,
@@ -150,14 +148,6 @@ def _data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.ndarray,
 
 
 GRADIENT_PHASES = ("copml-gradient", "mpc-gradient")
-ITERATION_PHASES = (
-    "copml-model",
-    "copml-gradient",
-    "copml-decode",
-    "copml-update",
-    "mpc-gradient",
-    "mpc-update",
-)
 
 
 def _breakdown(result: Any) -> dict[str, float]:
@@ -171,48 +161,6 @@ def _breakdown(result: Any) -> dict[str, float]:
         "encdec_s": round(encdec, 2),
         "total_s": round(result.virtual_seconds, 2),
     }
-
-
-class _Progress:
-    """Wraps the first party's protocol: one line on stderr per training iteration (virtual
-    seconds so far, wall and CPU seconds), so a run of hours shows its pace per iteration."""
-
-    ITERATION_START = ("copml-model", "mpc-gradient")
-
-    def __init__(self, inner: Any, case: str) -> None:
-        self.inner, self.case = inner, case
-        self.name = inner.name
-        self.tolerates_crashes = getattr(inner, "tolerates_crashes", False)
-        #: virtual time (since the start) at which each training iteration started at this
-        #: party, and at which the first phase after the last iteration (the release) started
-        self.iteration_starts: list[float] = []
-        self.training_end: float | None = None
-
-    def phases(self) -> Generator[Any, Any, Any]:
-        import trio
-
-        start_v, start_w, start_c = trio.current_time(), time.perf_counter(), time.process_time()
-        program = self.inner.phases()
-        reply: Any = None
-        while True:
-            try:
-                machine = program.send(reply)
-            except StopIteration as stop:
-                return stop.value
-            ended = machine.phase not in ITERATION_PHASES and self.iteration_starts
-            if ended and self.training_end is None:
-                self.training_end = trio.current_time() - start_v
-            if machine.phase in self.ITERATION_START:
-                self.iteration_starts.append(trio.current_time() - start_v)
-                print(
-                    f"[bench copml] {self.case} iteration {machine.round}: "
-                    f"virtual {trio.current_time() - start_v:.1f} s, "
-                    f"wall {time.perf_counter() - start_w:.0f} s, "
-                    f"cpu {time.process_time() - start_c:.0f} s, load {os.getloadavg()[0]:.1f}",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            reply = yield machine
 
 
 def _one_case(
@@ -229,13 +177,13 @@ def _one_case(
         params = CopmlParams.preset(name, args.parties, iterations=args.iterations)
         work = CopmlWorkload(params, parts, seed=args.seed)
 
-    watched: list[_Progress] = []
+    watched: list[IterationProgress] = []
 
     def factory(party: Any, parties: tuple[Any, ...]) -> Any:
         run = work.factory(party, parties)
         if party != min(parties):
             return run
-        watched.append(_Progress(run, name))
+        watched.append(IterationProgress(run, name))
         return watched[-1]
 
     started = time.perf_counter()
@@ -279,22 +227,10 @@ def _one_case(
         first = result.results[0]
         model = first if isinstance(first, np.ndarray) else first.model
         out["accuracy"] = round(float(((Xt @ model > 0) == yt).mean()), 4)
-    out.update(_iteration_times(watched[0] if watched else None))
+    out.update(iteration_times(watched[0] if watched else None))
     if args.iterations < PAPER_ITERATIONS:
         out.update(_extrapolate(result, out.get("iteration_virtual_s"), args.iterations))
     return out
-
-
-def _iteration_times(progress: _Progress | None) -> dict[str, Any]:
-    """Virtual seconds of each training iteration at the first party (start to next start; the
-    last one ends where the release starts)."""
-    if progress is None or not progress.iteration_starts or progress.training_end is None:
-        return {}
-    marks = [*progress.iteration_starts, progress.training_end]
-    return {
-        "setup_virtual_s": round(marks[0], 2),
-        "iteration_virtual_s": [round(b - a, 3) for a, b in itertools.pairwise(marks)],
-    }
 
 
 def _extrapolate(result: Any, per_iteration: list[float] | None, iterations: int) -> dict[str, Any]:

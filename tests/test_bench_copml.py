@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from coopetition.sims import bench_copml
+from coopetition.sims import bench_copml, copml_progress
 
 
 class _FakeResult:
@@ -24,9 +24,9 @@ class _FakeResult:
 
 def test_iteration_times_run_from_start_to_start_and_end_at_the_release():
     progress = SimpleNamespace(iteration_starts=[30.0, 170.0, 172.5], training_end=175.5)
-    times = bench_copml._iteration_times(progress)  # type: ignore[arg-type]
+    times = copml_progress.iteration_times(progress)  # type: ignore[arg-type]
     assert times == {"setup_virtual_s": 30.0, "iteration_virtual_s": [140.0, 2.5, 3.0]}
-    assert bench_copml._iteration_times(None) == {}
+    assert copml_progress.iteration_times(None) == {}
 
 
 def test_extrapolation_leaves_out_the_first_iteration():
