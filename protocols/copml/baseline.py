@@ -255,7 +255,7 @@ class BaselineRun:
         for sender in got_x:
             by[self.parties.index(sender)] = (got_x[sender], got_y[sender])
 
-        def stack() -> tuple[SplitMatrix, np.ndarray]:
+        def stack() -> tuple[SplitMatrix | np.ndarray, np.ndarray]:
             rows = np.concatenate([by[m][0] for m in sorted(by)], axis=0)
             total = by[self.pos][1]
             for m in sorted(by):
