@@ -28,6 +28,8 @@ servers of 32 cores, so compare shapes, not heights.
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -218,6 +220,9 @@ def sweep(args: argparse.Namespace, measure: Measure, synthetic: Synthetic) -> d
             runs.append(measure(args, parts, truth, config=config))
             runs[-1]["mascot_rates"] = rates[m].as_dict()
             rows.append(row(axis, pins, runs[-1], rates[m]))
+            print(
+                f"  sweep point m={m} d={d} done ({len(rows)}/{len(all_shapes)})", file=sys.stderr
+            )
     finally:
         args.out = out
     result = {"benchmark": "helen", "sweep": axis, "pins": asdict(pins), "points": rows}
@@ -226,6 +231,7 @@ def sweep(args: argparse.Namespace, measure: Measure, synthetic: Synthetic) -> d
         stem = Path(out).with_suffix("")
         name = f"{stem.name}_fig3{'a' if axis == 'd' else 'b'}"
         write_csv(stem.with_name(f"{name}.csv"), rows)
+        Path(out).write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
         plot(rows, axis, stem.with_name(f"{name}.png"))
     return result
 

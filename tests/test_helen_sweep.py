@@ -53,6 +53,7 @@ def test_sweep_writes_three_parts_with_equal_pins(tmp_path, monkeypatch, capsys)
     with (out.parent / "bench_helen_fig3a.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert (out.parent / "bench_helen_fig3a.png").stat().st_size > 1000
+    assert json.loads(out.read_text())["points"] == result["points"]  # the whole sweep
     assert not (tmp_path / "results").exists()
     assert [(r["parties"], r["features"]) for r in rows] == [("2", "1"), ("2", "2")]
     for r in rows:
