@@ -28,6 +28,7 @@ servers of 32 cores, so compare shapes, not heights.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 from collections.abc import Callable
@@ -237,27 +238,56 @@ def sweep(args: argparse.Namespace, measure: Measure, synthetic: Synthetic) -> d
 
 
 def plot(rows: list[dict[str, Any]], axis: str, path: Path) -> None:
+    """The three parts per party against the swept dimension, log-log so that slopes read as
+    powers (guides: slope 1 and 2 through the first point of the model compute)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    x = [r["features" if axis == "d" else "parties"] for r in rows]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ax.plot(x, [r["svd_proofs_E"] for r in rows], "o-", label="SVD proofs (input phase)")
-    ax.plot(x, [r["mpc_offline_E"] for r in rows], "^--", label="MPC offline (estimated, see CSV)")
-    ax.plot(x, [r["model_compute_E"] for r in rows], "s-", label="model compute")
+    x = np.array([float(r["features" if axis == "d" else "parties"]) for r in rows])
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for part, style, label in (
+        ("svd_proofs", "o-", "SVD proofs (input phase)"),
+        ("mpc_offline", "^--", "MPC offline (estimated from measured per-item cost)"),
+        ("model_compute", "s-", "model compute"),
+    ):
+        ax.plot(x, [float(r[f"{part}_cpu_s"]) for r in rows], style, label=label)
+    y0 = float(rows[0]["model_compute_cpu_s"])
+    for power, label in ((1, "slope 1"), (2, "slope 2")):
+        ax.plot(x, y0 * (x / x[0]) ** power, ":", color="grey", linewidth=0.8)
+        ax.annotate(label, (x[-1], y0 * (x[-1] / x[0]) ** power), fontsize=7, color="grey")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(x, [str(int(v)) for v in x])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("number of dimensions d" if axis == "d" else "number of parties m")
-    ax.set_ylabel("CPU per party in E (one 2048-bit r^N mod N^2)")
+    ax.set_ylabel("CPU seconds per party (E per party in the CSV)")
     first = rows[0]
     fixed = f"m = {first['parties']}" if axis == "d" else f"d = {first['features']}"
     ax.set_title(
         f"Helen's scaling, paper Fig. 3{'a' if axis == 'd' else 'b'} shape ({fixed}, "
-        f"{first['pinned_key_bits']}-bit INSECURE key, {first['pinned_iterations']} it.)",
+        f"{first['pinned_key_bits']}-bit INSECURE key, {first['pinned_iterations']} iteration)",
         fontsize=9,
     )
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def replot(csv_path: Path) -> Path:
+    """Draw the PNG again from a sweep's CSV (``python -m coopetition.sims.helen_sweep CSV``)."""
+    with Path(csv_path).open() as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or "sweep" not in rows[0]:
+        raise ConfigError(f"{csv_path} is not a sweep CSV")
+    out = Path(csv_path).with_suffix(".png")
+    plot(rows, rows[0]["sweep"], out)
+    return out
+
+
+if __name__ == "__main__":
+    for name in sys.argv[1:]:
+        print(replot(Path(name)))
