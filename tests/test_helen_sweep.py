@@ -52,7 +52,11 @@ def test_sweep_writes_three_parts_with_equal_pins(tmp_path, monkeypatch, capsys)
     result = json.loads(capsys.readouterr().out)
     with (out.parent / "bench_helen_fig3a.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert (out.parent / "bench_helen_fig3a.png").stat().st_size > 1000
+    png = out.parent / "bench_helen_fig3a.png"
+    assert png.stat().st_size > 1000
+    png.unlink()
+    assert helen_sweep.replot(out.parent / "bench_helen_fig3a.csv") == png  # from the CSV alone
+    assert png.stat().st_size > 1000
     assert json.loads(out.read_text())["points"] == result["points"]  # the whole sweep
     assert not (tmp_path / "results").exists()
     assert [(r["parties"], r["features"]) for r in rows] == [("2", "1"), ("2", "2")]
@@ -107,6 +111,13 @@ def test_sweep_refuses_without_insecure_and_too_few_rows():
         helen_sweep.pin(args, helen_sweep.shapes(args), synthetic)
     with pytest.raises(ConfigError, match="integers"):
         helen_sweep.points(_args(sweep_values="2,x"))
+
+
+def test_replot_refuses_a_csv_that_is_not_a_sweep(tmp_path):
+    path = tmp_path / "other.csv"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(ConfigError, match="not a sweep CSV"):
+        helen_sweep.replot(path)
 
 
 def test_offline_estimate_is_items_times_measured_cost():
