@@ -12,7 +12,7 @@ What the parties start with is made here first, and reported apart as ``prepare_
 the trusted dealer's threshold key (safe primes) and all SPDZ preprocessing (MASCOT, or the
 INSECURE dealer with ``--insecure``). Peak RSS is the process's (all parties together).
 Nothing is written unless ``--out`` is given. ``--sweep d|m`` runs the paper's Fig. 3 points
-(``helen_sweep``).
+(``helen_sweep``: the same pinned workload at every point but the swept m or d).
 """
 
 from __future__ import annotations
@@ -63,8 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sweep",
         choices=("d", "m"),
-        help="the paper's Fig. 3a (d = 10..90 at m = 4) or 3b (m = 2..8 at d = 50): CSV and PNG "
-        "beside --out",
+        help="the paper's Fig. 3a (d = 10..90 at m = 4) or 3b (m = 2..8 at d = 50), parameters "
+        "pinned across points, MPC offline estimated (needs --insecure): CSV, PNG, JSON at --out",
     )
     parser.add_argument("--sweep-values", help="comma-separated points instead of the paper's")
     parser.add_argument(
