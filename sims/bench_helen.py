@@ -12,7 +12,7 @@ What the parties start with is made here first, and reported apart as ``prepare_
 the trusted dealer's threshold key (safe primes) and all SPDZ preprocessing (MASCOT, or the
 INSECURE dealer with ``--insecure``). Peak RSS is the process's (all parties together).
 Nothing is written unless ``--out`` is given. ``--sweep d|m`` runs the paper's Fig. 3 points
-(``helen_sweep``).
+(``helen_sweep``: the same pinned workload at every point but the swept m or d).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import trio
 from coopetition.engine.errors import ConfigError
 from coopetition.protocols.admm.objective import Objective
 from coopetition.protocols.helen import numerics
-from coopetition.protocols.helen.config import SECURE_KEY_BITS
+from coopetition.protocols.helen.config import SECURE_KEY_BITS, HelenConfig
 from coopetition.protocols.helen.local_run import train_locally
 from coopetition.protocols.helen.run_record import (
     full_exponentiations,
@@ -63,10 +63,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sweep",
         choices=("d", "m"),
-        help="the paper's Fig. 3a (d = 10..90 at m = 4) or 3b (m = 2..8 at d = 50): CSV and PNG "
-        "beside --out",
+        help="the paper's Fig. 3a (d = 10..90 at m = 4) or 3b (m = 2..8 at d = 50), parameters "
+        "pinned across points, MPC offline estimated (needs --insecure): CSV, PNG, JSON at --out",
     )
     parser.add_argument("--sweep-values", help="comma-separated points instead of the paper's")
+    parser.add_argument(
+        "--mascot-sample",
+        type=int,
+        default=256,
+        help="with --sweep: real MASCOT triples and bits made per m to time one item",
+    )
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -151,7 +157,7 @@ def _phases(
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.sweep:
-        return helen_sweep.sweep(args, run_one)
+        return helen_sweep.sweep(args, measure, synthetic)
     return run_one(args)
 
 
@@ -172,27 +178,34 @@ def measure(
     *,
     lam_per_row: float = 0.02,
     rho_per_row: float = 0.1,
+    config: HelenConfig | None = None,
 ) -> dict[str, Any]:
-    """One LASSO run of Helen on ``parts`` (``args`` gives m, d, rows, iterations, key, out)."""
-    X = np.vstack([p[0] for p in parts])
-    y = np.concatenate([p[1] for p in parts])
-    total = len(y)
-    objective = Objective("lasso", lam=lam_per_row * total)
-    config = helen_config(
-        objective,
-        X,
-        y,
-        rho=rho_per_row * total,
-        iterations=args.iterations,
-        key_bits=args.key_bits,
-        insecure=args.insecure,
-    )
+    """One LASSO run of Helen on ``parts`` (``args`` gives m, d, rows, iterations, key, out).
+
+    ``config`` replaces the one made from the data (bounds) and lambda, rho per row (the
+    sweep pins it across its points)."""
+    if config is None:
+        X = np.vstack([p[0] for p in parts])
+        y = np.concatenate([p[1] for p in parts])
+        total = len(y)
+        config = helen_config(
+            Objective("lasso", lam=lam_per_row * total),
+            X,
+            y,
+            rho=rho_per_row * total,
+            iterations=args.iterations,
+            key_bits=args.key_bits,
+            insecure=args.insecure,
+        )
+    objective = config.objective
     e = e_seconds()
     first_start: list[float] = []
+    prepare_cpu: list[float] = []
 
     def observer(party: int, phase: str, rnd: int, event: str) -> None:
         if not first_start and event == "start":
             first_start.append(time.perf_counter())
+            prepare_cpu.append(time.process_time() - cpu0 + _children_cpu() - _cpu_of(children0))
 
     load_before = os.getloadavg()
     cpu0 = time.process_time()
@@ -219,7 +232,7 @@ def measure(
         parts,
         objective,
         config.scales(args.features, args.rows, args.parties).rho_quantised,
-        args.iterations,
+        config.iterations,
     )
     result: dict[str, Any] = {
         "benchmark": "helen",
@@ -229,19 +242,21 @@ def measure(
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "parties": args.parties,
         "features": args.features,
-        "iterations": args.iterations,
+        "iterations": config.iterations,
         "rows_per_party": args.rows,
-        "key_bits": args.key_bits,
-        "insecure": bool(args.insecure),
+        "key_bits": config.key_bits,
+        "insecure": bool(config.insecure),
         "key_generation": records[0]["key_generation"],
         "preprocessing": records[0]["preprocessing"],
         "E_seconds": round(e, 6),
         "prepare_wall_seconds": round(first_start[0] - started, 2) if first_start else None,
+        # the key, MAC key, dual masks and SPDZ items before the parties start (all parties)
+        "prepare_cpu_seconds": round(prepare_cpu[0], 3) if prepare_cpu else None,
         "wall_seconds": round(wall, 2),
         "process_cpu_seconds": round(time.process_time() - cpu0, 2),
         "prep_workers_cpu_seconds": round(_children_cpu() - _cpu_of(children0), 2),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "phases": _phases(records, sent, e, args.iterations),
+        "phases": _phases(records, sent, e, config.iterations),
         "phase_deadlines": phase_deadlines(outcome.parties[0].stats.as_dict()),
         "rel_l2_vs_admm": numerics.relative_l2(model, admm),
         "rel_l2_vs_true_model": None if truth is None else numerics.relative_l2(model, truth),
