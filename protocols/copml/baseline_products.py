@@ -19,7 +19,7 @@ model; only the traffic and the work differ.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -27,10 +27,18 @@ from coopetition.protocols.shamir.field import PrimeField
 
 from .steps import Work
 
-if TYPE_CHECKING:
-    from .baseline import BaselineRun
-
 REDUCTIONS = ("inner-product", "per-product")
+
+
+class GroupRun(Protocol):
+    """What the per-product gradient needs of ``baseline.BaselineRun`` (named structurally, so
+    this module does not import ``baseline``, which imports it)."""
+
+    field: PrimeField
+    params: Any
+    coeffs: Any
+
+    def _reduce(self, tag: str, value: np.ndarray, t: int) -> Generator[Any, Any, np.ndarray]: ...
 
 
 def _row_sums(field: PrimeField, products: np.ndarray) -> np.ndarray:
@@ -44,7 +52,7 @@ def _column_sums(field: PrimeField, products: np.ndarray) -> np.ndarray:
 
 
 def per_product_subgradient(
-    run: BaselineRun, X: np.ndarray, w: np.ndarray, t: int
+    run: GroupRun, X: np.ndarray, w: np.ndarray, t: int
 ) -> Generator[Any, Any, np.ndarray]:
     """Degree-T shares of this group's ``X^T g(X w)`` (before subtracting ``X^T y``), with one
     degree reduction per element product. ``X`` is the group's (rows x d) share matrix."""
