@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -47,7 +46,6 @@ from coopetition.engine.errors import ConfigError
 from coopetition.protocols.admm.objective import Objective
 from coopetition.protocols.helen.config import HelenConfig
 from coopetition.protocols.helen.local_run import train_locally
-from coopetition.protocols.zk import group
 from coopetition.sims.bench_helen import e_seconds_at, synthetic
 from coopetition.sims.benchkit import git_commit, random_modulus
 from coopetition.sims.helen_matrix import value_bound
@@ -57,16 +55,9 @@ PROFILED = ("helen-coordinate", "helen-verify")
 
 
 def e_thread_seconds(pk: Any, reps: int = 5) -> float:
-    """One full r^N mod N^2 in CPU seconds of this thread (best of three batches): the parties'
-    worker threads may be busy meanwhile, so process time would count their work too."""
-    m, r = secrets.randbelow(pk.n), group.random_unit(pk)
-    best = float("inf")
-    for _ in range(3):
-        start = time.thread_time()
-        for _ in range(reps):
-            group.encrypt(pk, m, r)
-        best = min(best, time.thread_time() - start)
-    return best / reps
+    """One full r^N mod N^2 in CPU seconds of this thread: the parties' worker threads may be
+    busy meanwhile, so process time would count their work too."""
+    return e_seconds_at(pk, reps, clock=time.thread_time)
 
 
 class Sampler:
