@@ -115,8 +115,16 @@ def _check_key(outcome: Any, m: int, insecure: bool) -> None:
 
 
 def _ours(
-    bits: int, m: int, runs: int, batch: int, insecure: bool, say: Any, multiplier: str = "additive"
+    bits: int,
+    m: int,
+    runs: int,
+    batch: int,
+    insecure: bool,
+    say: Any,
+    multiplier: str = "additive",
+    on_run: Any = None,
 ) -> dict[str, Any]:
+    """Our DKG, ``runs`` times; ``on_run(partial)`` after each run, so a stopped job keeps it."""
     params = DkgParams(bits, m, batch=batch, insecure_allow_small=insecure, multiplier=multiplier)
     walls, cpus, candidates, loads = [], [], [], []
     for run in range(runs):
@@ -133,6 +141,8 @@ def _ours(
         cpus.append(max(outcome.cpu_seconds.values()))
         candidates.append(outcome.results[0].candidates_tried)
         say(f"  {bits}-bit m={m} run {run + 1}: {outcome.seconds:.1f} s, load {loads[-1]:.1f}")
+        if on_run is not None:
+            on_run({"runs": walls, "cpu_max_party": cpus, "candidates": candidates, "loads": loads})
     return {
         "runs": walls,
         "median": statistics.median(walls),
@@ -222,8 +232,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     for index, m in enumerate(args.parties):
         say(f"our DKG, {args.bits} bits, {m} parties, {args.runs} runs")
-        ours = _ours(args.bits, m, args.runs, args.batch, args.insecure_bits, say, args.multiplier)
         key = f"{args.bits}_m{m}"
+
+        def partial(done: dict[str, Any], key: str = key) -> None:
+            out[f"partial_{key}"] = done  # replaced by the full figures once all runs are in
+            save()
+
+        ours = _ours(
+            args.bits, m, args.runs, args.batch, args.insecure_bits, say, args.multiplier, partial
+        )
+        out.pop(f"partial_{key}", None)
         out[f"median_s_{key}"] = ours["median"]
         out[f"runs_{key}"] = ours["runs"]
         out[f"spread_{key}"] = ours["spread"]
