@@ -434,6 +434,14 @@ class HelenScales:
         return int(np.ceil(self.w_bound * 2.0**self.z_bits))
 
     @property
+    def w_window(self) -> int:
+        """W = 2^(b-1) >= w_int + 1, b = ``w_int_bound.bit_length() + 1``: SPDZ's bound check
+        (``coordinate_phase.check_bound``) lets exactly z, u_j in [-W, W - 1] through, so every
+        width sized for a z or u_j that left SPDZ uses |x| <= W, not w_int (docs/crypto.md,
+        "One window test per entry")."""
+        return 1 << self.w_int_bound.bit_length()
+
+    @property
     def w_full_int_bound(self) -> int:
         """|A (b + rho (z - u))| at scale w_full_bits that a party proves before conversion."""
         return int(np.ceil(self.w_bound * 2.0**self.w_full_bits))
@@ -465,11 +473,11 @@ class HelenScales:
 
         Not the honest size (``w_full_int_bound``): a cheater picks A_i within the proved
         ``a_bound``, and v = b + rho (z - u) is public-homomorphic from the proved b and the
-        SPDZ outputs z, u (bounded by w_bound when SPDZ enforces it, docs/helen-design.md), so
-        |w_full| <= d a_bound (b_bound + 2 rho w_int) whatever the party does. Truncating with
+        SPDZ outputs z, u (|z|, |u| <= ``w_window`` = W, what SPDZ's check enforces), so
+        |w_full| <= d a_bound (b_bound + 2 rho W) whatever the party does. Truncating with
         this k keeps the mask statistically hiding even for a cheater's w.
         """
-        v = self.b_bound + self.rho_int * 2 * self.w_int_bound
+        v = self.b_bound + self.rho_int * 2 * self.w_window
         return (self.features * self.a_bound * v).bit_length() + 1
 
     @property
@@ -484,15 +492,15 @@ class HelenScales:
         """Soft-threshold argument: |sum_j (w_j + u_j)| < 2^(k_sum - 1) for ANY party's w_j.
 
         Sized with ``w_trunc_bound`` (not w_bound: a cheater's w_j reaches it) and |u_j| <=
-        w_int (enforced by the bound check), so the LTZs stay exact whatever a party sends.
+        ``w_window`` (enforced by the bound check), so the LTZs stay exact whatever a party sends.
         """
-        return (self.parties * (self.w_trunc_bound + self.w_int_bound) + 2).bit_length() + 2
+        return (self.parties * (self.w_trunc_bound + self.w_window) + 2).bit_length() + 2
 
     @property
     def k_consensus(self) -> int:
         """Truncation of S(sum) * c: |product| < 2^(k_consensus - 1), |S(sum)| <= |sum|."""
         c = max(1, abs(self.consensus_int(0.0)))
-        return (self.parties * (self.w_trunc_bound + self.w_int_bound) * c).bit_length() + 2
+        return (self.parties * (self.w_trunc_bound + self.w_window) * c).bit_length() + 2
 
     @property
     def z_trunc_bound(self) -> int:
@@ -516,7 +524,7 @@ class HelenScales:
         g3 = gadget3_key_bits(self.k_w, self.parties, prime_bits=spdz_prime_bits)
         g4 = gadget4_key_bits(self.parties, self.k_w, prime_bits=spdz_prime_bits)
         a_full = self.a_bound.bit_length() + self.a_shift + 1
-        v_full = self.b_bound + self.rho_int * 2 * self.w_int_bound
+        v_full = self.b_bound + self.rho_int * 2 * self.w_window
         return {
             "spdz.truncate_w": spdz_k - self.k_w,
             "spdz.soft_threshold": spdz_k - self.k_sum,

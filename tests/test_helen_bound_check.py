@@ -1,10 +1,11 @@
-"""The |z|, |u_j| <= w_bound check inside SPDZ (coordinate_phase.check_bound).
+"""The bound check on z and the u_j inside SPDZ (coordinate_phase.check_bound).
 
 A cheater may pick its A_i and b_i anywhere inside their proved ranges; its truncated w_i can
 then be far larger than w_bound, and u_i += w_i - z grows past the bound that HelenScales.k_w
-and Gadget 1's budget assume. The check must let every value with |x| <= w_int through
-(both ends included) and abort on x = w_int + 1 or -(w_int + 1), and on a huge u. Triples and
-bits come from the INSECURE dealer (it knows the MAC key; tests only).
+and Gadget 1's budget assume. The check is one window test per entry: it must let every x in
+[-W, W - 1] through (W = ``w_window`` = 2^(b-1) > w_int, so the honest |x| <= w_int pass) and
+abort on x = W, x = -W - 1 and on anything up to the edges of its argument range. Triples
+and bits come from the INSECURE dealer (it knows the MAC key; tests only).
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from coopetition.protocols.helen.coordinate_phase import (
     WeightBoundViolated,
     check_bits,
     check_bound,
+    needs_bound_check,
     needs_per_iteration,
+    window_bits,
 )
 from coopetition.protocols.spdz import field as F
 from coopetition.protocols.spdz.harness import run_local
-from coopetition.protocols.spdz.online import SpdzParty, needs_ltz
+from coopetition.protocols.spdz.online import Needs, SpdzParty
 from coopetition.protocols.spdz.preprocessing import (
     InsecureDealerPreprocessing,
     PreprocessingStore,
@@ -29,28 +32,50 @@ from coopetition.protocols.spdz.preprocessing import (
 SCALES = HelenScales(
     features=2, rows=4, parties=2, rho=1.0, x_bound=1.0, y_bound=1.0, w_bound=16.0, precision=8
 )
+W = SCALES.w_window
 
 
-def run_check(values: list[int], session: bytes) -> list[None]:
-    m, n = SCALES.parties, len(values)
-    need = needs_ltz(2 * n, check_bits(SCALES))
+def left_over(stores: list[PreprocessingStore], need: Needs) -> int:
+    return sum(
+        s.available("triple")
+        + s.available("bit")
+        + sum(s.available("bounded", bits=b) for b, _ in need.bounded)
+        for s in stores
+    )
+
+
+def run_check(values: list[int], session: bytes) -> list[int]:
+    """Run check_bound on public values with exactly the planned items; all must be drawn."""
+    m = SCALES.parties
+    need = needs_bound_check(SCALES)
+    values = values + [0] * ((m + 1) * SCALES.features - len(values))
     dealer = InsecureDealerPreprocessing(m)
     dealer.triples(need.triples).bits(need.bits)
     for bits, count in need.bounded:
         dealer.bounded(count, bits)
     stores = dealer.stores
 
-    def prog(store: PreprocessingStore):
+    def prog(store: PreprocessingStore):  # type: ignore[no-untyped-def]
         spdz = SpdzParty(store, session=session)
         x = spdz.public(F.vec(values))
         return (yield from check_bound(spdz, x, SCALES))
 
-    return run_local([prog(s) for s in stores])
+    try:
+        return run_local([prog(s) for s in stores])
+    finally:
+        # honest or not, the check draws exactly what needs_per_iteration plans for it
+        assert left_over(stores, need) == 0
 
 
-def test_values_up_to_the_bound_pass():
+def test_the_window_is_a_power_of_two_above_the_honest_bound():
     w = SCALES.w_int_bound
-    assert run_check([w, -w, 0, 1, -1, w - 1], b"bound-ok") == [None, None]
+    assert 2 ** (window_bits(SCALES) - 1) == W and w < W <= 2 * w
+
+
+def test_values_in_the_window_pass_and_the_opened_value_is_zero():
+    w = SCALES.w_int_bound
+    assert run_check([-W, W - 1, 0, w, -w, 1], b"bound-ok") == [0, 0]
+    assert run_check([-W + 1, W - 2, -1, w - 1, 1 - w, 2], b"bound-ok2") == [0, 0]
 
 
 def largest_update() -> int:
@@ -58,21 +83,49 @@ def largest_update() -> int:
     return SCALES.w_trunc_bound + SCALES.z_trunc_bound
 
 
-@pytest.mark.parametrize("largest", [False, True])
-@pytest.mark.parametrize("sign", [1, -1])
-def test_a_value_past_the_bound_aborts(sign, largest):
-    """One past the bound, and u at the bound plus a cheater's largest possible step."""
-    w = SCALES.w_int_bound
-    offset = largest_update() if largest else 1
-    with pytest.raises(WeightBoundViolated, match="1 of 3 entries"):
-        run_check([0, sign * (w + offset), w], b"bound-bad")
+def argument_edges() -> tuple[int, int]:
+    """Smallest and largest x whose argument x + W is in the floor's exact range."""
+    half = 1 << (check_bits(SCALES) - 1)
+    return -half - W, half - 1 - W
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        W,
+        -W - 1,
+        W + 1,
+        2 * W,
+        -2 * W - 1,
+        W + largest_update(),
+        -W - largest_update(),
+        *argument_edges(),
+    ],
+)
+def test_a_value_outside_the_window_aborts(bad):
+    """Just outside, a cheater's largest step from the edge, and the argument range's edges."""
+    with pytest.raises(WeightBoundViolated, match="left the window"):
+        run_check([0, bad, W - 1], b"bound-bad")
 
 
 def test_the_check_width_covers_a_cheaters_largest_update():
-    """|w_int -+ (u + w - z)| < 2^(k-1) for the largest u, w, z the budgets allow."""
+    """|x + W| < 2^(k-1) for x = u + w - z with |u| <= W and the largest w, z the budgets allow;
+    every downstream width is sized for |z|, |u| <= W, the check's real threshold."""
     k = check_bits(SCALES)
-    assert 2 * SCALES.w_int_bound + largest_update() < 1 << (k - 1)
+    lo, hi = argument_edges()
+    assert hi >= W + largest_update() and lo <= -W - largest_update()
     assert k + 40 + 8 < F.P_BITS
+    s, m = SCALES, SCALES.parties
+    assert m * (s.w_trunc_bound + W) + 2 < 1 << (s.k_sum - 2)
+    assert s.k_w == (s.features * s.a_bound * (s.b_bound + s.rho_int * 2 * W)).bit_length() + 1
+
+
+def test_the_plan_counts_one_floor_per_entry_and_one_zero_test():
+    n = (SCALES.parties + 1) * SCALES.features
+    k, b = check_bits(SCALES), window_bits(SCALES)
+    assert needs_bound_check(SCALES) == Needs(
+        triples=n * (b - 1) + 1, bits=n * b, bounded=((k + 40 - b, n),)
+    )
 
 
 def test_a_party_whose_w_full_drives_u_past_the_bound_aborts_the_coordination():
@@ -94,7 +147,7 @@ def test_a_party_whose_w_full_drives_u_past_the_bound_aborts_the_coordination():
         gen.bounded(count, bits)
     pk = dealer(m).threshold_public.public
     big = (1 << (scales.k_w - 2)) - 1  # |w_full| < 2^(k_w - 1): Gadget 3's bound holds
-    assert big >> scales.w_shift > 3 * scales.w_int_bound  # so u_1 = w_1 - z > 1.5 w_int
+    assert big >> scales.w_shift > 3 * scales.w_window  # so u_1 = w_1 - z > 1.5 W
     w_full = {0: [pk.encrypt(3), pk.encrypt(-3)], 1: [pk.encrypt(big), pk.encrypt(0)]}
 
     def prog(p, store):  # type: ignore[no-untyped-def]
@@ -106,3 +159,5 @@ def test_a_party_whose_w_full_drives_u_past_the_bound_aborts_the_coordination():
 
     with pytest.raises(WeightBoundViolated):
         run_local([prog(p, s) for p, s in zip(ps, gen.stores, strict=True)])
+    # the check is the iteration's last consumer of SPDZ items: the plan was drawn exactly
+    assert left_over(gen.stores, need) == 0

@@ -7,13 +7,15 @@
    ``threshold_int(lam1)``; z = TruncPr(s * c, k_consensus, coef_bits) with c =
    ``consensus_int(lam2)`` (mean and ridge shrinkage in one product; least squares has
    lam1 = lam2 = 0); u_j += w_j - z. The u_j stay shared between iterations.
-3. **Bound check**: |z| <= w_int and |u_j| <= w_int for every entry (``HelenScales.k_w`` and
-   Gadget 1's budget assume it). Two LTZs per entry, on w_int - x and x + w_int; the sum of the
-   2 (m + 1) d flags is opened and MAC-checked, and a nonzero sum aborts with
-   ``WeightBoundViolated``. The abort names nobody: the values are computed jointly, so, as
-   for a MAC failure, the sum shows that the bound broke, not who pushed it. The opened sum
-   is 0 in every honest run, so it reveals nothing then; under attack it reveals how many
-   entries broke the bound.
+3. **Bound check**: every entry x of z and of every new u_j lies in the window [-W, W - 1],
+   W = ``HelenScales.w_window`` = 2^(b-1) >= w_int + 1 (every width downstream, ``k_w``,
+   ``k_sum``, ``k_consensus``, ``check_bits``, ``back_bits`` and Gadget 1's budget, is sized
+   for |x| <= W). One exact floor per entry, top = floor((x + W) / 2^b), which is 0 iff x is
+   in the window; a zero test opens one MAC-checked field element that is 0 iff every top is
+   0 (up to 2/P), and a nonzero one aborts with ``WeightBoundViolated``. The abort names
+   nobody: the values are computed jointly, so, as for a MAC failure, the test shows that the
+   bound broke, not who pushed it. The opened element is 0 in every honest run and a uniformly
+   random nonzero element under attack, so it reveals only the verdict.
 4. Gadget 3 back turns z and every u_j into public ciphertexts, exactly (not merely mod P),
    after a MAC check of everything opened so far.
 
@@ -36,9 +38,10 @@ from coopetition.protocols.spdz.online import (
     DEFAULT_KAPPA,
     Needs,
     SpdzParty,
-    needs_ltz,
+    needs_floor_pow2,
     needs_soft_threshold,
     needs_trunc,
+    needs_zero_test,
 )
 from coopetition.protocols.spdz.shares import Share
 
@@ -51,16 +54,28 @@ class WeightBoundViolated(CheatingDetected):
     code = "helen_weight_bound_violated"
 
 
-def check_bits(scales: HelenScales) -> int:
-    """LTZ width of the bound check: its arguments w_int -+ x satisfy |arg| < 2^(k - 1).
+def window_bits(scales: HelenScales) -> int:
+    """b with 2^(b-1) = W = ``w_window``: top = floor((x + W) / 2^b) is 0 iff -W <= x < W."""
+    return scales.w_window.bit_length()
 
-    x is z or a new u_j = u_j + w_j - z with |u_j| <= w_int (checked the iteration before;
-    0 at the start), |w_j| <= ``w_trunc_bound`` (any party's, after TruncPr) and |z| <=
-    ``z_trunc_bound`` (k_sum and k_consensus are sized for any party's w_j, so the soft
-    threshold and the truncation stay exact), hence |arg| <= 2 w_int + w_max + z_max.
+
+def check_bits(scales: HelenScales) -> int:
+    """Width k of the bound check's floor: its argument x + W satisfies |x + W| < 2^(k - 1).
+
+    x is z or a new u_j = u_j + w_j - z with |u_j| <= W (checked the iteration before; 0 at
+    the start), |w_j| <= ``w_trunc_bound`` (any party's, after TruncPr) and |z| <=
+    ``z_trunc_bound`` (k_sum and k_consensus are sized for any party's w_j and |u_j| <= W, so
+    the soft threshold and the truncation stay exact), hence |x + W| <= 2 W + w_max + z_max.
     """
     step = scales.w_trunc_bound + scales.z_trunc_bound
-    return (2 * scales.w_int_bound + step).bit_length() + 1
+    return (2 * scales.w_window + step).bit_length() + 1
+
+
+def needs_bound_check(scales: HelenScales) -> Needs:
+    """What ``check_bound`` draws: one exact floor by 2^b per entry of z and the u_j, one
+    zero test."""
+    n = (scales.parties + 1) * scales.features
+    return needs_floor_pow2(n, check_bits(scales), window_bits(scales)) + needs_zero_test()
 
 
 def needs_per_iteration(scales: HelenScales, objective: Objective) -> Needs:
@@ -70,17 +85,18 @@ def needs_per_iteration(scales: HelenScales, objective: Objective) -> Needs:
     if objective.lam1 > 0:
         need = need + needs_soft_threshold(d, scales.k_sum)
     need = need + needs_trunc(d, scales.k_consensus, scales.coef_bits)
-    return need + needs_ltz(2 * (m + 1) * d, check_bits(scales))
+    return need + needs_bound_check(scales)
 
 
 def back_bits(scales: HelenScales, objective: Objective) -> int:
-    """Gadget 3 back argument for z and u: |x| < 2^(k - 1), one bit of room above w_bound.
+    """Gadget 3 back argument for z and u: |x| < 2^(k - 1), with |x| <= W = 2^(k - 2) after the
+    bound check (the check's window, not w_bound, is what holds for a cheater's values).
 
     Its masks (k + kappa bits, carrying ciphertexts) get a width no truncation or comparison
     mask of the same iteration has, so the store never hands one kind to the other.
     """
     taken = {bits for bits, _ in needs_per_iteration(scales, objective).bounded}
-    k = scales.w_int_bound.bit_length() + 2
+    k = scales.w_window.bit_length() + 1
     while k + DEFAULT_KAPPA in taken:
         k += 1
     return k
@@ -141,28 +157,22 @@ def coordinate_program(
     return Coordinated(enc_z=enc[:d], enc_u=enc_u, u=new_u, forward=forward, back=back)
 
 
-def check_bound(spdz: SpdzParty, x: Share, scales: HelenScales) -> Program[None]:
-    """Abort (``WeightBoundViolated``) unless every |x_t| <= w_int; see the module docstring."""
-    bound = scales.w_int_bound
-    k = check_bits(scales)
-    above = (-x).add_public(bound, spdz.party, spdz.alpha_share)  # < 0 iff x > bound
-    below = x.add_public(bound, spdz.party, spdz.alpha_share)  # < 0 iff x < -bound
-    flags = yield from spdz.ltz(Share.concat([above, below]), k)
-    total = Share(
-        F.vec([int(sum(int(v) for v in flags.value) % F.P)]),
-        F.vec([int(sum(int(v) for v in flags.mac) % F.P)]),
-    )
-    (opened,) = yield from spdz.open(total)
-    # The opening is MAC-checked before it is believed: a cheater could otherwise open a
-    # nonzero count as 0.
-    yield from spdz.mac_check()
-    if int(opened) != 0:
+def check_bound(spdz: SpdzParty, x: Share, scales: HelenScales) -> Program[int]:
+    """Abort (``WeightBoundViolated``) unless every x_t is in [-W, W - 1]; returns the opened
+    zero-test value (0: it passed). See the module docstring and docs/crypto.md."""
+    window = scales.w_window
+    shifted = x.add_public(window, spdz.party, spdz.alpha_share)
+    tops = yield from spdz.floor_pow2(shifted, check_bits(scales), window_bits(scales))
+    # zero_test MAC-checks every opening (the floor's and its own) before returning: a
+    # cheater could otherwise open a nonzero combination as 0.
+    opened = yield from spdz.zero_test(tops)
+    if opened != 0:
         raise WeightBoundViolated(
-            f"{int(opened)} of {len(x)} entries of z, u broke |x| <= w_bound "
-            f"({scales.w_bound:g}) inside SPDZ",
+            f"an entry of z or u (of {len(x)}) left the window [-W, W - 1], W = 2^"
+            f"{window.bit_length() - 1} (w_bound {scales.w_bound:g}), inside SPDZ",
             phase=PHASE,
         )
-    return None
+    return opened
 
 
 def expected_sizes(scales: HelenScales) -> tuple[int, int]:

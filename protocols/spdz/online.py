@@ -204,6 +204,21 @@ class SpdzParty:
             out[j] = vj
         return out
 
+    def _joint_coin(self, label: str, domain: bytes, n: int) -> Program[np.ndarray]:
+        """n field elements from a committed coin toss: nobody sees another seed before its own
+        is committed, so one honest party makes the elements uniform and unpredictable."""
+        seeds = yield from self._commit_open(label, secrets.token_bytes(32))
+        h = hashlib.sha3_256(domain + self.session)
+        for j in range(self.parties):
+            if len(seeds[j]) != 32:
+                raise ProtocolViolation("coin-toss seed must be 32 bytes", culprit=j)
+            h.update(seeds[j])
+        stream = hashlib.shake_256(h.digest()).digest(40 * n)
+        return np.array(
+            [int.from_bytes(stream[40 * i : 40 * i + 40], "big") % F.P for i in range(n)],
+            dtype=object,
+        )
+
     def mac_check(self) -> Program[None]:
         """Check every value opened since the last check (commit-then-open, random combination)."""
         if not self._pending_values:
@@ -211,16 +226,8 @@ class SpdzParty:
         values = np.concatenate(self._pending_values).astype(object)
         macs = np.concatenate(self._pending_macs).astype(object)
         self._pending_values, self._pending_macs = [], []
-        seeds = yield from self._commit_open("mac-seed", secrets.token_bytes(32))
-        h = hashlib.sha3_256(b"coopetition/spdz/mac-check/v1" + self.session)
-        for j in range(self.parties):
-            if len(seeds[j]) != 32:
-                raise ProtocolViolation("MAC-check seed must be 32 bytes", culprit=j)
-            h.update(seeds[j])
-        stream = hashlib.shake_256(h.digest()).digest(40 * len(values))
-        coeffs = np.array(
-            [int.from_bytes(stream[40 * i : 40 * i + 40], "big") % F.P for i in range(len(values))],
-            dtype=object,
+        coeffs = yield from self._joint_coin(
+            "mac-seed", b"coopetition/spdz/mac-check/v1", len(values)
         )
         a = int(np.sum(F.mul(values, coeffs)) % F.P)
         gamma = int(np.sum(F.mul(macs, coeffs)) % F.P)
@@ -344,9 +351,18 @@ class SpdzParty:
         """
         if k < 2:
             raise ValueError("ltz needs k >= 2")
+        ge = yield from self._floor_shifted(x, k, k - 1)  # floor(shifted / 2^(k-1)) = [x >= 0]
+        return (-ge).add_public(1, self.party, self.alpha_share)
+
+    def _floor_shifted(self, x: Share, k: int, m: int) -> Program[Share]:
+        """floor((x + 2^(k-1)) / 2^m) exactly, for x in [-2^(k-1), 2^(k-1)) and 0 < m < k.
+
+        Catrina-de Hoogh Mod2m: open c = x + 2^(k-1) + r with r = 2^m r'' + r' (r' from m
+        shared bits, r'' of k + kappa - m bits), then shifted mod 2^m = c' - r' + 2^m [c' < r']
+        with c' = c mod 2^m; subtracting it leaves a multiple of 2^m.
+        """
         self._check_budget(k)
         n = len(x)
-        m = k - 1
         r, r_low, bit_vectors, bits, low = self._mask(n, k, m)
         shifted = x.add_public(1 << (k - 1), self.party, self.alpha_share)
         c = yield from self.open(shifted + r, bits.ids + low.ids)
@@ -354,8 +370,40 @@ class SpdzParty:
         u = yield from self._bit_lt(c_low, bit_vectors)
         # shifted mod 2^m = c' - r' + 2^m u
         mod = (u.scale(1 << m) - r_low).add_public(c_low, self.party, self.alpha_share)
-        ge = (shifted - mod).scale(F.inv(1 << m))  # floor(shifted / 2^m) = [x >= 0]
-        return (-ge).add_public(1, self.party, self.alpha_share)
+        return (shifted - mod).scale(F.inv(1 << m))
+
+    def floor_pow2(self, x: Share, k: int, m: int) -> Program[Share]:
+        """Shares of floor(x / 2^m), exactly, for x in [-2^(k-1), 2^(k-1)) and 0 < m < k.
+
+        Unlike :meth:`trunc_pr` the result is deterministic (no rounding up at random): it
+        costs m bits and m - 1 triples per entry for the bitwise comparison. Statistically
+        hiding with ``kappa`` bits inside the range; outside it silently wrong, like :meth:`ltz`.
+        """
+        if not 0 < m < k:
+            raise ValueError("floor_pow2 needs 0 < m < k")
+        q = yield from self._floor_shifted(x, k, m)
+        return q.add_public(F.P - (1 << (k - 1 - m)), self.party, self.alpha_share)
+
+    def zero_test(self, x: Share) -> Program[int]:
+        """Open one field element that is 0 if every x_t is 0, after a MAC check of all openings.
+
+        t = sum_t rho_t x_t with rho from a joint coin drawn now (x is already fixed), then
+        t * b for the hidden random b of a fresh triple (a, b, c): open e = t - a, t b = c + e b.
+        If some x_t != 0, t = 0 with probability 1/P over rho and t b = 0 with probability 1/P
+        over b; otherwise the opened value is a uniformly random nonzero element, so it shows
+        only zero / nonzero. Everything opened so far is MAC-checked before the value returns.
+        """
+        rho = yield from self._joint_coin("zero-test", b"coopetition/spdz/zero-test/v1", len(x))
+        t = Share(
+            F.vec([int(np.sum(F.mul(x.value, rho)) % F.P)]),
+            F.vec([int(np.sum(F.mul(x.mac, rho)) % F.P)]),
+        )
+        trip = self.store.take("triple", 1)
+        a, b, c = trip.parts
+        (e,) = yield from self.open(t - a, trip.ids)
+        (opened,) = yield from self.open(c + b.scale(int(e)))
+        yield from self.mac_check()
+        return int(opened)
 
     def soft_threshold(self, x: Share, kappa: int, k: int) -> Program[Share]:
         """S_kappa(x) = x - kappa if x > kappa, x + kappa if x < -kappa, else 0 (kappa public).
@@ -416,6 +464,16 @@ def needs_ltz(n: int, k: int, kappa: int = DEFAULT_KAPPA) -> Needs:
     if k < 2:
         raise ValueError("ltz needs k >= 2")
     return Needs(triples=n * (k - 2), bits=n * (k - 1), bounded=((kappa + 1, n),))
+
+
+def needs_floor_pow2(n: int, k: int, m: int, kappa: int = DEFAULT_KAPPA) -> Needs:
+    if not 0 < m < k:
+        raise ValueError("floor_pow2 needs 0 < m < k")
+    return Needs(triples=n * (m - 1), bits=n * m, bounded=((k + kappa - m, n),))
+
+
+def needs_zero_test() -> Needs:
+    return Needs(triples=1)
 
 
 def needs_soft_threshold(n: int, k: int, kappa: int = DEFAULT_KAPPA) -> Needs:
