@@ -11,6 +11,8 @@ and bits come from the INSECURE dealer (it knows the MAC key; tests only).
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from coopetition.protocols.fixedpoint import HelenScales
 from coopetition.protocols.helen.coordinate_phase import (
@@ -161,3 +163,25 @@ def test_a_party_whose_w_full_drives_u_past_the_bound_aborts_the_coordination():
         run_local([prog(p, s) for p, s in zip(ps, gen.stores, strict=True)])
     # the check is the iteration's last consumer of SPDZ items: the plan was drawn exactly
     assert left_over(gen.stores, need) == 0
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(-W - 3, -W + 3),
+            st.integers(W - 4, W + 2),
+            st.integers(argument_edges()[0], argument_edges()[1]),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_the_check_passes_exactly_when_every_entry_is_in_the_window(values):
+    """Against the plaintext rule -W <= x <= W - 1, near both edges and across the range."""
+    inside = all(-W <= v <= W - 1 for v in values)
+    if inside:
+        assert run_check(values, b"bound-hyp") == [0, 0]
+    else:
+        with pytest.raises(WeightBoundViolated):
+            run_check(values, b"bound-hyp")
