@@ -49,7 +49,8 @@ PHASE = "helen-coordinate"
 
 
 class WeightBoundViolated(CheatingDetected):
-    """Some |z| or |u_j| exceeded w_bound inside SPDZ (anonymous, like a MAC failure)."""
+    """Some entry of z or u_j left the window [-W, W - 1] inside SPDZ (anonymous, like a MAC
+    failure)."""
 
     code = "helen_weight_bound_violated"
 
