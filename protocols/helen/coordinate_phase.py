@@ -90,7 +90,7 @@ def needs_per_iteration(scales: HelenScales, objective: Objective) -> Needs:
 
 
 def back_bits(scales: HelenScales, objective: Objective) -> int:
-    """Gadget 3 back argument for z and u: |x| < 2^(k - 1), with |x| <= W = 2^(k - 2) after the
+    """Gadget 3 back argument for z and u: |x| < 2^(k - 1), with |x| <= W <= 2^(k - 2) after the
     bound check (the check's window, not w_bound, is what holds for a cheater's values).
 
     Its masks (k + kappa bits, carrying ciphertexts) get a width no truncation or comparison
