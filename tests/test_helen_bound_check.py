@@ -46,11 +46,11 @@ def left_over(stores: list[PreprocessingStore], need: Needs) -> int:
     )
 
 
-def run_check(values: list[int], session: bytes) -> list[int]:
+def run_check(values: list[int], session: bytes, scales: HelenScales = SCALES) -> list[int]:
     """Run check_bound on public values with exactly the planned items; all must be drawn."""
-    m = SCALES.parties
-    need = needs_bound_check(SCALES)
-    values = values + [0] * ((m + 1) * SCALES.features - len(values))
+    m = scales.parties
+    need = needs_bound_check(scales)
+    values = values + [0] * ((m + 1) * scales.features - len(values))
     dealer = InsecureDealerPreprocessing(m)
     dealer.triples(need.triples).bits(need.bits)
     for bits, count in need.bounded:
@@ -60,7 +60,7 @@ def run_check(values: list[int], session: bytes) -> list[int]:
     def prog(store: PreprocessingStore):  # type: ignore[no-untyped-def]
         spdz = SpdzParty(store, session=session)
         x = spdz.public(F.vec(values))
-        return (yield from check_bound(spdz, x, SCALES))
+        return (yield from check_bound(spdz, x, scales))
 
     try:
         return run_local([prog(s) for s in stores])
@@ -185,3 +185,15 @@ def test_the_check_passes_exactly_when_every_entry_is_in_the_window(values):
     else:
         with pytest.raises(WeightBoundViolated):
             run_check(values, b"bound-hyp")
+
+
+def test_at_production_widths_the_window_edges_are_exact():
+    """Default precision 24 and w_bound 2^16 (w_int = 2^40, W = 2^41, b = 42), as in the song
+    and bench runs: the edges behave as at the small scales."""
+    scales = HelenScales(features=2, rows=4, parties=2, rho=1.0, x_bound=1.0, y_bound=1.0)
+    w, big = scales.w_int_bound, scales.w_window
+    assert (w, big, window_bits(scales)) == (2**40, 2**41, 42)
+    assert run_check([-big, big - 1, w, -w, 0, 1], b"bound-prod", scales) == [0, 0]
+    for bad in (big, -big - 1):
+        with pytest.raises(WeightBoundViolated):
+            run_check([0, bad], b"bound-prod-bad", scales)
