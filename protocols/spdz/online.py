@@ -391,7 +391,8 @@ class SpdzParty:
         t * b for the hidden random b of a fresh triple (a, b, c): open e = t - a, t b = c + e b.
         If some x_t != 0, t = 0 with probability 1/P over rho and t b = 0 with probability 1/P
         over b; otherwise the opened value is a uniformly random nonzero element, so it shows
-        only zero / nonzero. Everything opened so far is MAC-checked before the value returns.
+        only zero / nonzero. Everything opened up to e is MAC-checked before v is opened (so no
+        forged opening can steer v), and v itself before it returns.
         """
         rho = yield from self._joint_coin("zero-test", b"coopetition/spdz/zero-test/v1", len(x))
         t = Share(
@@ -401,6 +402,9 @@ class SpdzParty:
         trip = self.store.take("triple", 1)
         a, b, c = trip.parts
         (e,) = yield from self.open(t - a, trip.ids)
+        # Check e (and every opening before it) before v = c + e b is formed and opened: a
+        # forged e = t - a - g would make v = (t - g) b, which is 0 iff t = g, a probe of t.
+        yield from self.mac_check()
         (opened,) = yield from self.open(c + b.scale(int(e)))
         yield from self.mac_check()
         return int(opened)
