@@ -109,7 +109,9 @@ def _worst_case_violations(s: HelenScales, obj: Objective) -> list[str]:
     bad += ["w_trunc_bound"] * (w_max > s.w_trunc_bound)
     total = m * (w_max + window)
     kappa = s.threshold_int(obj.lam1) if obj.lam1 > 0 else 0
-    bad += ["k_sum"] * (total + kappa >= 1 << s.k_sum)  # LTZs of total -+ kappa at k_sum + 1
+    # soft_threshold's precondition: |total|, kappa < 2^(k_sum - 1) (its LTZs run at k_sum + 1)
+    bad += ["k_sum"] * (total >= 1 << (s.k_sum - 1))
+    bad += ["soft_threshold kappa"] * (kappa >= 1 << (s.k_sum - 1))
     prod = total * s.consensus_int(obj.lam2)
     bad += ["k_consensus"] * (prod >= 1 << (s.k_consensus - 1))
     z_max = prod // 2**s.coef_bits + 1
