@@ -147,31 +147,32 @@ def test_every_width_holds_a_cheaters_values_from_inside_the_window(shape, preci
         pytest.skip("no party count fits the budgets at this setting")
 
 
-# -- 3. the plan matches the draws of an honest lasso and ridge coordination ----------------
+# -- 3. end to end through coordinate_program: the plan, honest edges, a cheater's edge --------
+
+SMALL = HelenScales(
+    features=2, rows=4, parties=2, rho=1.0, x_bound=1.0, y_bound=1.0, w_bound=16.0, precision=8
+)
 
 
-@pytest.mark.parametrize("objective", [Objective("lasso", lam=0.5), Objective("ridge", lam=0.5)])
-def test_an_honest_coordination_passes_and_draws_exactly_its_plan(objective, monkeypatch):
-    """needs_per_iteration (soft threshold included) is exactly what coordinate_program takes
-    up to and including the bound check, and honest values at w_bound pass the window. The way
+def coordinate(
+    objective: Objective, w_full_plain: dict[int, list[int]], session: bytes, monkeypatch
+) -> list[int]:  # type: ignore[no-untyped-def]
+    """One coordination of SMALL's two parties on the given plaintext w_full, with exactly the
+    planned items (asserting that all were drawn); returns z, u_0, u_1 in the clear. The way
     back needs the offline phase's ciphertext-carrying masks, which the insecure dealer cannot
-    make, so only that last step is replaced by a recorder (it draws nothing from the plan)."""
+    make, so only that last step is replaced by an opening (it draws nothing from the plan)."""
     from coopetition.protocols.spdz.testing import dealer, paillier_parties
 
-    scales = HelenScales(
-        features=2, rows=4, parties=2, rho=1.0, x_bound=1.0, y_bound=1.0, w_bound=16.0, precision=8
-    )
-    m, d = scales.parties, scales.features
-    ps = paillier_parties(m, b"rv-plan")
+    m, d = SMALL.parties, SMALL.features
+    ps = paillier_parties(m, session)
     run_local([p.setup() for p in ps])
-    need = cp.needs_per_iteration(scales, objective)
+    need = cp.needs_per_iteration(SMALL, objective)
     gen = InsecureDealerPreprocessing(m, alpha_shares=[p.alpha_share for p in ps])
     gen.triples(need.triples).bits(need.bits)
     for bits, count in need.bounded:
         gen.bounded(count, bits)
     pk = dealer(m).threshold_public.public
-    edge = scales.w_int_bound << scales.w_shift  # w_j = w_int exactly: the honest edge
-    w_full = {0: [pk.encrypt(edge), pk.encrypt(-edge)], 1: [pk.encrypt(edge), pk.encrypt(0)]}
+    w_full = {j: [pk.encrypt(v) for v in vs] for j, vs in w_full_plain.items()}
 
     def way_back(paillier, spdz, x, k):  # type: ignore[no-untyped-def]
         opened = yield from spdz.output(x)
@@ -180,25 +181,54 @@ def test_an_honest_coordination_passes_and_draws_exactly_its_plan(objective, mon
     monkeypatch.setattr(cp, "shares_to_ciphertext", way_back)
 
     def prog(p, store):  # type: ignore[no-untyped-def]
-        spdz = SpdzParty(store, session=b"rv-plan")
+        spdz = SpdzParty(store, session=session)
         u = {j: cp.zero_shares(spdz, d) for j in range(m)}
         out = yield from cp.coordinate_program(
-            p, spdz, tuple(range(m)), w_full, u, scales, objective
+            p, spdz, tuple(range(m)), w_full, u, SMALL, objective
         )
         return out.enc_z + [v for j in range(m) for v in out.enc_u[j]]
 
-    got = run_local([prog(p, s) for p, s in zip(ps, gen.stores, strict=True)])[0]
-    for s in gen.stores:
-        assert s.available("triple") == 0 and s.available("bit") == 0
-        for bits, _ in need.bounded:
-            assert s.available("bounded", bits=bits) == 0
+    try:
+        return run_local([prog(p, s) for p, s in zip(ps, gen.stores, strict=True)])[0]
+    finally:
+        for s in gen.stores:
+            assert s.available("triple") == 0 and s.available("bit") == 0
+            for bits, _ in need.bounded:
+                assert s.available("bounded", bits=bits) == 0
+
+
+@pytest.mark.parametrize("objective", [Objective("lasso", lam=0.5), Objective("ridge", lam=0.5)])
+def test_an_honest_coordination_passes_and_draws_exactly_its_plan(objective, monkeypatch):
+    """needs_per_iteration (soft threshold included) is exactly what coordinate_program takes
+    up to and including the bound check, and honest values at w_bound pass the window."""
+    wi = SMALL.w_int_bound
+    edge = wi << SMALL.w_shift  # w_j = w_int exactly (TruncPr of a multiple is exact)
+    got = coordinate(objective, {0: [edge, -edge], 1: [edge, 0]}, b"rv-plan", monkeypatch)
     # against a float reference: z = S(w_0 + w_1) rho / (rho m + 2 lam2), u_j = w_j - z
-    wi = scales.w_int_bound
     w = np.array([[wi, -wi], [wi, 0]], dtype=float)
-    kappa = objective.lam1 / scales.rho_quantised * 2.0**scales.z_bits
-    s_ = w.sum(axis=0)
-    s_ = np.sign(s_) * np.maximum(np.abs(s_) - kappa, 0.0)
-    z = s_ * scales.consensus_int(objective.lam2) / 2.0**scales.coef_bits
+    kappa = objective.lam1 / SMALL.rho_quantised * 2.0**SMALL.z_bits
+    total = w.sum(axis=0)
+    total = np.sign(total) * np.maximum(np.abs(total) - kappa, 0.0)
+    z = total * SMALL.consensus_int(objective.lam2) / 2.0**SMALL.coef_bits
     ref = np.concatenate([z, w[0] - z, w[1] - z])
     assert np.max(np.abs(np.array(got, dtype=float) - ref)) <= 2
     assert max(abs(v) for v in got) <= wi
+
+
+@pytest.mark.parametrize("passes", [True, False])
+def test_a_cheaters_u_exactly_at_the_window_edge_end_to_end(passes, monkeypatch):
+    """Party 1 sends w_1 = X, party 0 w_0 = -X (exact multiples of 2^w_shift, so TruncPr is
+    exact and z = 0 exactly): u_1 = X, u_0 = -X. X = W - 1 must pass and X = W must abort: the
+    window's upper edge holds end to end, not only for public test values."""
+    from coopetition.protocols.helen.coordinate_phase import WeightBoundViolated
+
+    big = SMALL.w_window - (1 if passes else 0)
+    full = big << SMALL.w_shift
+    assert full < 1 << (SMALL.k_w - 1)  # inside what Gadget 3 and TruncPr accept
+    plain = {0: [-full, 0], 1: [full, 0]}
+    if passes:
+        got = coordinate(Objective("least_squares"), plain, b"rv-edge", monkeypatch)
+        assert got == [0, 0, -big, 0, big, 0]
+    else:
+        with pytest.raises(WeightBoundViolated):
+            coordinate(Objective("least_squares"), plain, b"rv-edge", monkeypatch)
