@@ -232,3 +232,44 @@ def test_a_cheaters_u_exactly_at_the_window_edge_end_to_end(passes, monkeypatch)
     else:
         with pytest.raises(WeightBoundViolated):
             coordinate(Objective("least_squares"), plain, b"rv-edge", monkeypatch)
+
+
+# -- 4. noticed, pre-existing (not from issue 15): a lasso threshold k_sum cannot hold --------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="pre-existing: HelenConfig.scales checks HelenScales.check() only; a lasso whose "
+    "threshold_int(lam1) >= 2^(k_sum - 1) passes setup and the run fails with a ValueError "
+    "in SpdzParty.soft_threshold at the first coordination. Fix: refuse it in "
+    "HelenConfig.scales with a ConfigError naming lam / rho.",
+)
+def test_a_lasso_threshold_too_wide_for_k_sum_is_refused_at_setup():
+    from coopetition.engine.errors import ConfigError
+    from coopetition.protocols.helen.config import HelenConfig
+
+    config = HelenConfig(
+        objective=Objective("lasso", lam=2000.0),
+        rho=159.2,
+        x_bound=0.0344,
+        y_bound=78.15,
+        w_bound=0.00248,
+        precision=8,
+    )
+    s = HelenScales(
+        features=2,
+        rows=20,
+        parties=2,
+        rho=159.2,
+        x_bound=0.0344,
+        y_bound=78.15,
+        w_bound=0.00248,
+        precision=8,
+    )
+    s.check()  # the budgets fit ...
+    assert s.threshold_int(config.objective.lam1) >= 1 << (s.k_sum - 1)  # ... the threshold not
+    spdz = SpdzParty(InsecureDealerPreprocessing(2).stores[0])
+    with pytest.raises(ValueError, match="soft threshold needs"):  # where a run would fail
+        next(spdz.soft_threshold(spdz.public(F.vec([0])), s.threshold_int(2000.0), s.k_sum))
+    with pytest.raises(ConfigError):
+        config.scales(features=2, rows=20, parties=2)
