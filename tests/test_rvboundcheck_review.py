@@ -234,16 +234,9 @@ def test_a_cheaters_u_exactly_at_the_window_edge_end_to_end(passes, monkeypatch)
             coordinate(Objective("least_squares"), plain, b"rv-edge", monkeypatch)
 
 
-# -- 4. noticed, pre-existing (not from issue 15): a lasso threshold k_sum cannot hold --------
+# -- 4. pre-existing, fixed at integration: a lasso threshold k_sum cannot hold is refused --------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pre-existing: HelenConfig.scales checks HelenScales.check() only; a lasso whose "
-    "threshold_int(lam1) >= 2^(k_sum - 1) passes setup and the run fails with a ValueError "
-    "in SpdzParty.soft_threshold at the first coordination. Fix: refuse it in "
-    "HelenConfig.scales with a ConfigError naming lam / rho.",
-)
 def test_a_lasso_threshold_too_wide_for_k_sum_is_refused_at_setup():
     from coopetition.engine.errors import ConfigError
     from coopetition.protocols.helen.config import HelenConfig

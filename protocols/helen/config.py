@@ -88,6 +88,14 @@ class HelenConfig:
             s.check(self.key_bits)
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
+        lam1 = self.objective.lam1
+        if lam1 > 0 and s.threshold_int(lam1) >= 1 << (s.k_sum - 1):
+            # SPDZ's soft threshold needs kappa < 2^(k_sum - 1); refuse now, not after the
+            # whole input phase at the first coordination.
+            raise ConfigError(
+                f"the lasso threshold lam1 / rho = {lam1 / self.rho:g} is too wide for the "
+                f"soft threshold's {s.k_sum}-bit range: lower lam or raise rho or w_bound"
+            )
         return s
 
     def public_parameters(self, features: int, rows: int, parties: int) -> dict[str, Any]:
