@@ -15,7 +15,12 @@ fit of the sweep could not see.
 
 The key is an INSECURE test key (``--key-bits``, 1024 by default) and N~ is INSECURE
 (``--ring-bits``, 512 by default), the Fig. 3 sweep's sizes; proofs use production challenge
-lengths. Data are the sweep's synthetic rows (``bench_helen.synthetic``).
+lengths. ``--cost-only-2048`` uses 2048-bit N and N~ made from random primes instead (the
+arithmetic of production sizes, without the safe primes that binding needs: for costs only).
+Data are the sweep's synthetic rows (``bench_helen.synthetic``). ``--compare`` runs every
+stage twice, first with the code before this profile's levers (:func:`before_levers`), and
+records the CPU ratio; E (one 2048-bit-class r^N mod N^2 at this key) is measured in the same
+process. Nothing is written unless ``--json`` is given.
 
 Run: ``nice -n 19 python -m coopetition.sims.input_profile --features 20,40 --json out.json``.
 """

@@ -6,11 +6,12 @@ A proof, though, is a Python loop around short operations (table walks, 128-bit
 multi-exponentiations, ring-Pedersen commitments of a few microseconds at 512-2048 bits) with
 Python between them. When several such threads run at once, every operation hands the GIL to
 another thread and takes it back through the kernel: measured on Helen's input proofs with four
-in-process parties (d = 12, INSECURE 1024-bit key, 512-bit N~, 2 cores), 6.7x the CPU of the
-same four proofs made one after another, two thirds of it system time, 4.6 million voluntary
-context switches (docs/benchmarks.md, "Helen's input phase at large d"). That overhead, not
-the proofs' arithmetic, is what grew in the Fig. 3 sweep's d = 90 point, which ran four parties
-in one process on an otherwise idle machine.
+in-process parties (d = 12, INSECURE 1024-bit key, 512-bit N~, 2 cores), 5.8-6.7x the CPU of
+the same four proofs made one after another, two thirds of it system time, 4 million voluntary
+context switches, whenever the process found both cores free (about 1.2x when it got one core;
+docs/benchmarks.md, "Helen's input phase at large d"). The proofs' own arithmetic grows as d^2
+up to d = 90, so this overhead is the likely cause of the Fig. 3 sweep's slow d = 90 point,
+which ran four parties in one process on an otherwise idle machine.
 
 :func:`holding_gil` turns the release off for the calling thread for the duration of a call
 (gmpy2's context is per thread; the caller's context is restored afterwards, and worker pools
