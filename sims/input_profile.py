@@ -20,9 +20,9 @@ arithmetic of production sizes, without the safe primes that binding needs: for 
 Data are the sweep's synthetic rows (``bench_helen.synthetic``). ``--compare`` runs every
 stage twice, first with the code before this profile's levers (:func:`before_levers`), and
 records the CPU ratio; E (one 2048-bit-class r^N mod N^2 at this key) is measured in the same
-process. Nothing is written unless ``--json`` is given.
+process. Nothing is written unless ``--out`` is given.
 
-Run: ``nice -n 19 python -m coopetition.sims.input_profile --features 20,40 --json out.json``.
+Run: ``nice -n 19 python -m coopetition.sims.input_profile --features 20,40 --out out.json``.
 """
 
 from __future__ import annotations
@@ -289,7 +289,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="2048-bit N and N~ from random primes (not safe primes): costs only, no security",
     )
-    parser.add_argument("--json", default=None, help="write the raw figures here")
+    parser.add_argument("--out", default=None, help="write JSON here (nothing else)")
 
 
 def cost_only_keys(verifiers: int) -> tuple[Any, dict[int, rpm.RingPedersen]]:
@@ -343,8 +343,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"d={p['d']}: prove {cpu[0] / e:.0f} E, verify {cpu[1] / e:.0f} E (E = {e * 1e3:.1f} ms)"
         )
     print(f"load average {' '.join(load)}")
-    if args.json:
-        with open(args.json, "w") as fh:
+    if args.out:
+        with open(args.out, "w") as fh:
             json.dump(result, fh, indent=1, default=str)
     return result
 

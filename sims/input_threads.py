@@ -11,7 +11,7 @@ three ways in one process, at one d:
 * ``threads, GIL held``: the same with ``HOLD_GIL`` on (the proof functions keep the GIL).
 
 It reports each way's process CPU (user + system, ``getrusage``), wall, and voluntary and
-involuntary context switches, and the CPU ratios to the sequential run. Counts of switches and
+involuntary context switches, and the CPU ratios to the sequential run (JSON only with ``--out``). Counts of switches and
 the CPU ratio are what to read: wall depends on what else the machine runs. INSECURE sizes
 (``--key-bits`` 1024, ``--ring-bits`` 512 by default, as the sweep).
 
@@ -101,7 +101,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--x-bound", type=float, default=4.0)
     parser.add_argument("--y-bound", type=float, default=32.0)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", default=None, help="write the figures here")
+    parser.add_argument("--out", default=None, help="write JSON here (nothing else)")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -121,8 +121,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"{f['voluntary_switches']} voluntary / {f['involuntary_switches']} involuntary switches"
         )
     print(f"load average {' '.join(load)}")
-    if args.json:
-        with open(args.json, "w") as fh:
+    if args.out:
+        with open(args.out, "w") as fh:
             json.dump(result, fh, indent=1)
     return result
 

@@ -24,7 +24,7 @@ def _args(module, argv: list[str]) -> argparse.Namespace:
 def test_profile_shares_add_up_and_the_before_run_decomposes_per_verifier(tmp_path, capsys):
     out = tmp_path / "profile.json"
     argv = ["--features", "2,3", "--parties", "3", "--verifiers", "2", "--rows", "20"]
-    argv += ["--key-bits", "512", "--ring-bits", "512", "--compare", "--json", str(out)]
+    argv += ["--key-bits", "512", "--ring-bits", "512", "--compare", "--out", str(out)]
     result = input_profile.run(_args(input_profile, argv))
     assert json.loads(out.read_text())["points"][1]["d"] == 3
     for point in result["points"]:
@@ -52,7 +52,7 @@ def test_threads_tool_reports_three_ways(tmp_path):
     out = tmp_path / "threads.json"
     argv = ["--features", "2", "--parties", "2", "--rows", "20", "--key-bits", "512"]
     result = input_threads.run(
-        _args(input_threads, [*argv, "--ring-bits", "512", "--json", str(out)])
+        _args(input_threads, [*argv, "--ring-bits", "512", "--out", str(out)])
     )
     ways = result["ways"]
     assert list(ways) == list(input_threads.WAYS)
