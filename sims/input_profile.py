@@ -141,12 +141,12 @@ def instrumented(clock: Clock) -> Iterator[Counter[str]]:
         for obj, attr, name in _TARGETS:
             fn = counted_put if (obj, attr) == (tr.Transcript, "_put") else getattr(obj, attr)
             setattr(obj, attr, clock.wrap(name, fn))
-        enc_mod.FixedBaseTable.pow = counted_pow  # type: ignore[method-assign]
+        enc_mod.FixedBaseTable.pow = counted_pow
         yield extra
     finally:
         for obj, attr, fn in saved:
             setattr(obj, attr, fn)
-        enc_mod.FixedBaseTable.pow = table_pow  # type: ignore[method-assign]
+        enc_mod.FixedBaseTable.pow = table_pow
 
 
 def scales_for(d: int, rows: int, parties: int, x_bound: float, y_bound: float) -> HelenScales:
@@ -195,7 +195,7 @@ def before_levers() -> Iterator[None]:
     ``range_proof.prove`` decompose inside, as before)."""
     decompose = rproof.decompose
     group.WIDE_WINDOWS = False
-    rproof.decompose = lambda statements, witnesses: None  # type: ignore[assignment,return-value]
+    rproof.decompose = lambda statements, witnesses: None
     try:
         yield
     finally:

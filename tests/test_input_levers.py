@@ -59,7 +59,7 @@ def _releasing():
 
 
 @pytest.fixture()
-def gil_seen(monkeypatch) -> list[bool]:
+def gil_seen(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """allow_release_gil as the proofs' inner arithmetic sees it, at every call."""
     seen: list[bool] = []
     multi_pow, power_t = group.multi_pow, rpm.power_t

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from coopetition.sims import input_profile, input_threads
 SQUARES = "range: four-square decompositions"
 
 
-def _args(module, argv: list[str]) -> argparse.Namespace:
+def _args(module: Any, argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     module.add_arguments(parser)
     return parser.parse_args(argv)
