@@ -55,6 +55,7 @@ from coopetition.protocols.paillier.tracked import Tracked
 from coopetition.protocols.zk import group, multiplication, twosided
 from coopetition.protocols.zk import range_proof as rproof
 from coopetition.protocols.zk.errors import ProofRejected
+from coopetition.protocols.zk.gil import holding_gil
 from coopetition.protocols.zk.multiplication import MultiplicationProof
 from coopetition.protocols.zk.range_params import RingPedersen
 from coopetition.protocols.zk.range_proof import RangeWitness
@@ -122,6 +123,7 @@ def _multiply(
     return Tracked(ec, ea.plaintext * eb.plaintext, int(r)), proof
 
 
+@holding_gil
 def prove(
     pk: PublicKey,
     prep: PreparedInput,
@@ -243,17 +245,22 @@ def prove(
         ):  # pragma: no cover - a bookkeeping bug, not an input error
             raise AssertionError("tracked ciphertext differs from the verifiers' recomputation")
     witnesses = [RangeWitness(t.plaintext, t.randomness) for t in tracked_all]
+    # the four-square decompositions depend on the values only: made once, not once per
+    # verifier (each proof still draws all its own masks and commitment randomness)
+    if _unchecked:
+        squares = rproof._cheater_squares(range_statements, witnesses)
+    else:
+        squares = rproof.decompose(range_statements, witnesses)
     verifier_ids, range_proofs = [], []
     for verifier, params in sorted(verifiers.items()):
         rctx = range_context(ctx, verifier)
         if _unchecked:
-            forged = rproof._cheater_squares(range_statements, witnesses)
             proof_j = rproof._prove_unchecked(
-                pk, params, range_statements, witnesses, rctx, encryptor, forged
+                pk, params, range_statements, witnesses, rctx, encryptor, squares
             )
         else:
             proof_j = rproof.prove(
-                pk, params, range_statements, witnesses, rctx, encryptor=encryptor
+                pk, params, range_statements, witnesses, rctx, encryptor=encryptor, squares=squares
             )
         verifier_ids.append(verifier)
         range_proofs.append(proof_j)
@@ -263,6 +270,7 @@ def prove(
     return com, proof, InputWitness(tA, tb)
 
 
+@holding_gil
 def verify(
     pk: PublicKey,
     com: InputCommitments,

@@ -41,6 +41,7 @@ from gmpy2 import mpz
 from coopetition.protocols.paillier.encryptor import Encryptor
 from coopetition.protocols.paillier.keys import PublicKey
 from coopetition.protocols.zk import group
+from coopetition.protocols.zk.gil import holding_gil
 from coopetition.protocols.zk.range_params import RingPedersen, power_s, power_t
 from coopetition.protocols.zk.range_squares import four_squares
 from coopetition.protocols.zk.transcript import ProofContext, Transcript
@@ -160,10 +161,18 @@ def _gap(st: RangeStatement, wit: RangeWitness) -> int:
 def decompose(
     statements: Sequence[RangeStatement], witnesses: Sequence[RangeWitness]
 ) -> list[tuple[int, int, int, int]]:
-    """Four squares of B^2 - x'^2 per statement (the prover's most expensive local step)."""
-    return [four_squares(_gap(st, wit)) for st, wit in zip(statements, witnesses, strict=True)]
+    """Four squares of B^2 - x'^2 per statement (the prover's most expensive local step).
+
+    ValueError, as :func:`prove` says it, for a value outside its interval."""
+    out = []
+    for j, (st, wit) in enumerate(zip(statements, witnesses, strict=True)):
+        if not st.low <= wit.value <= st.high:
+            raise ValueError(f"value {j} lies outside the interval its proof is for")
+        out.append(four_squares(_gap(st, wit)))
+    return out
 
 
+@holding_gil
 def _prove_unchecked(
     pk: PublicKey,
     rp: RingPedersen,
@@ -416,6 +425,7 @@ def _holds(rp: RingPedersen, terms: dict[int, int], s_exp: int, t_exp: int) -> b
     return lhs * lhs % n == rhs * rhs % n
 
 
+@holding_gil
 def verify(
     pk: PublicKey,
     rp: RingPedersen,

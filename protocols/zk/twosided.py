@@ -46,6 +46,7 @@ from coopetition.protocols.zk.gadgets import (
     signed_power,
     statement_elements,
 )
+from coopetition.protocols.zk.gil import holding_gil
 from coopetition.protocols.zk.group import Equation
 from coopetition.protocols.zk.multiplication import MultiplicationProof
 from coopetition.protocols.zk.transcript import ProofContext, Transcript
@@ -116,6 +117,7 @@ def reduced_statement(
     return ea_s, eb_v, ec_sv
 
 
+@holding_gil
 def prove(
     pk: PublicKey,
     ea: Matrix,
@@ -233,6 +235,7 @@ def equations(
     return out
 
 
+@holding_gil
 def verify(
     pk: PublicKey,
     ea: Matrix,
