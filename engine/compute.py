@@ -97,12 +97,18 @@ def virtual_clock() -> bool:
     return isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock)
 
 
+def gmpy2_gil(release: bool) -> Any:
+    """A copy of this thread's gmpy2 context that releases the GIL (or keeps it) around
+    big-number operations; used as ``with gmpy2_gil(...)``, which restores the caller's."""
+    context = gmpy2.get_context().copy()
+    context.allow_release_gil = release
+    return context
+
+
 def _gil_free(fn: Callable[..., Any], *args: Any) -> Any:
     """``fn(*args)`` with gmpy2 releasing the GIL during its big-number operations (the
     setting belongs to this worker thread's gmpy2 context, restored afterwards)."""
-    context = gmpy2.get_context().copy()
-    context.allow_release_gil = True
-    with context:
+    with gmpy2_gil(True):
         return fn(*args)
 
 

@@ -28,6 +28,8 @@ from typing import ParamSpec, TypeVar
 
 import gmpy2
 
+from coopetition.engine.compute import gmpy2_gil
+
 __all__ = ["HOLD_GIL", "holding_gil"]
 
 #: Keep the GIL inside the decorated proof functions (False only for the profile's before-figure).
@@ -44,9 +46,7 @@ def holding_gil(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     def held(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         if not HOLD_GIL or not gmpy2.get_context().allow_release_gil:
             return fn(*args, **kwargs)
-        context = gmpy2.get_context().copy()
-        context.allow_release_gil = False
-        with context:
+        with gmpy2_gil(False):
             return fn(*args, **kwargs)
 
     return held
