@@ -3,6 +3,7 @@ and the distribution of N, each against an independent reference (gmpy2 primalit
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 
 import gmpy2
@@ -110,12 +111,15 @@ def test_params_refuse_bad_sizes_with_config_errors():
 def test_sieved_candidates_and_the_top_bits_of_n_follow_the_model():
     """Candidates from the real per-party code (replayed, no network): p and q are units modulo
     M and 3 mod 4, N = pq has exactly ``bits`` bits, and N / 2^bits is distributed like the
-    product of two independent (3/4 + (sum of m uniforms) / 4m) (numpy model, KS test)."""
+    product of two independent (3/4 + (sum of m uniforms) / 4m) (numpy model, KS test).
+
+    The seeds are fixed (hashes of the run index), so the KS statistic is the same on every
+    run: with fresh seeds a bar of p > 1e-3 fails one run in a thousand by design."""
     bits, m, count = 512, 3, 400
     params = DkgParams(bits, m, insecure_allow_small=True)
     fractions = []
-    for _ in range(count):
-        seeds = [secrets.token_bytes(32) for _ in range(m)]
+    for k in range(count):
+        seeds = [hashlib.sha256(f"ks {k} {j}".encode()).digest() for j in range(m)]
         out = replay(params, seeds, generation_stages(m), lambda s, n: [])
         p = sum(c.prime_share["p"] for c in out.parties)
         q = sum(c.prime_share["q"] for c in out.parties)
