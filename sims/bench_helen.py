@@ -22,6 +22,8 @@ import json
 import os
 import resource
 import secrets
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -41,7 +43,7 @@ from coopetition.protocols.helen.run_record import (
     traffic,
 )
 from coopetition.protocols.zk import group
-from coopetition.sims import helen_sweep
+from coopetition.sims import helen_processes, helen_sweep
 from coopetition.sims.benchkit import git_commit, machine_info, random_modulus
 from coopetition.sims.deadline_flags import add_deadline_arguments, deadlines_from
 from coopetition.sims.helen_matrix import helen_config
@@ -90,6 +92,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help="processes making the key and preprocessing before the parties start (all cores)",
+    )
+    parser.add_argument(
+        "--processes",
+        action="store_true",
+        help="one OS process per party over loopback TCP (coopetition party), each making its "
+        "own MASCOT preprocessing; every core in every phase, peak RSS per party",
     )
     parser.add_argument("--out", type=Path, default=None, help="write JSON here (nothing else)")
     add_deadline_arguments(parser)
@@ -157,6 +165,81 @@ def _phases(
     return table
 
 
+def _in_this_process(
+    args: argparse.Namespace, parts: list[tuple[np.ndarray, np.ndarray]], config: HelenConfig
+) -> dict[str, Any]:
+    """All parties in this process over the memory transport (``helen.local_run``)."""
+    cpu0 = time.process_time()
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the preparation's workers
+    first_start: list[float] = []
+    prepare_cpu: list[float] = []
+
+    def observer(party: int, phase: str, rnd: int, event: str) -> None:
+        if not first_start and event == "start":
+            first_start.append(time.perf_counter())
+            prepare_cpu.append(time.process_time() - cpu0 + _children_cpu() - _cpu_of(children0))
+
+    started = time.perf_counter()
+    outcome = trio.run(
+        lambda: train_locally(
+            parts,
+            config,
+            session=b"bench-helen",
+            party_options=lambda _p: {"observer": observer},
+            deadlines=deadlines_from(args),
+            workers=args.prep_workers,
+        )
+    )
+    wall = time.perf_counter() - started
+    if not outcome.completed:
+        raise ConfigError(f"the run aborted: {outcome.first_error()}")
+    ids = sorted(outcome.results)
+    return {
+        "layout": f"all {len(parts)} parties in one process (memory transport)",
+        "records": [outcome.results[p].record for p in ids],
+        "sent": [traffic(outcome.parties[p].stats.as_dict()) for p in ids],
+        "stats0": outcome.parties[0].stats.as_dict(),
+        "model": outcome.results[0].model,
+        "prepare_wall_seconds": round(first_start[0] - started, 2) if first_start else None,
+        "prepare_cpu_seconds": round(prepare_cpu[0], 3) if prepare_cpu else None,
+        "wall_seconds": wall,
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def _in_processes(
+    args: argparse.Namespace, parts: list[tuple[np.ndarray, np.ndarray]], config: HelenConfig
+) -> dict[str, Any]:
+    """One ``coopetition party`` process per party over loopback TCP (``helen_processes``)."""
+    deadlines = helen_processes.deadlines_table(
+        getattr(args, "phase_deadline", None), getattr(args, "phase_budget_scale", None)
+    )
+    with tempfile.TemporaryDirectory(prefix="coopetition-bench-helen-") as folder:
+        run = helen_processes.bench_run(
+            parts,
+            config,
+            args.rows,
+            work_dir=Path(folder),
+            deadlines=deadlines,
+            workers=args.prep_workers,
+            progress=sys.stderr,
+        )
+    rss = [p.peak_rss_mib for p in run.parties]
+    return {
+        "layout": f"one OS process per party ({len(parts)}), loopback TCP, each party's own "
+        "MASCOT preprocessing",
+        "records": run.records,
+        "sent": [traffic(s) for s in run.stats],
+        "stats0": run.stats[0],
+        "model": run.model,
+        "prepare_wall_seconds": round(run.prepare_wall_seconds, 2),
+        "wall_seconds": run.wall_seconds,
+        "peak_rss_mib": max(rss),
+        "peak_rss_mib_per_party": rss,
+        "party_process_cpu_seconds": [p.cpu_seconds for p in run.parties],
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.sweep:
         return helen_sweep.sweep(args, measure, synthetic)
@@ -201,35 +284,14 @@ def measure(
         )
     objective = config.objective
     e = e_seconds()
-    first_start: list[float] = []
-    prepare_cpu: list[float] = []
-
-    def observer(party: int, phase: str, rnd: int, event: str) -> None:
-        if not first_start and event == "start":
-            first_start.append(time.perf_counter())
-            prepare_cpu.append(time.process_time() - cpu0 + _children_cpu() - _cpu_of(children0))
-
     load_before = os.getloadavg()
     cpu0 = time.process_time()
     children0 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the preparation's workers
-    started = time.perf_counter()
-    outcome = trio.run(
-        lambda: train_locally(
-            parts,
-            config,
-            session=b"bench-helen",
-            party_options=lambda _p: {"observer": observer},
-            deadlines=deadlines_from(args),
-            workers=args.prep_workers,
-        )
-    )
-    wall = time.perf_counter() - started
-    if not outcome.completed:
-        raise ConfigError(f"the run aborted: {outcome.first_error()}")
-    ids = sorted(outcome.results)
-    records = [outcome.results[p].record for p in ids]
-    sent = [traffic(outcome.parties[p].stats.as_dict()) for p in ids]
-    model = outcome.results[0].model
+    if getattr(args, "processes", False):
+        pieces = _in_processes(args, parts, config)
+    else:
+        pieces = _in_this_process(args, parts, config)
+    records, sent, model = pieces["records"], pieces["sent"], pieces["model"]
     admm = numerics.run_plaintext(
         parts,
         objective,
@@ -251,15 +313,20 @@ def measure(
         "key_generation": records[0]["key_generation"],
         "preprocessing": records[0]["preprocessing"],
         "E_seconds": round(e, 6),
-        "prepare_wall_seconds": round(first_start[0] - started, 2) if first_start else None,
-        # the key, MAC key, dual masks and SPDZ items before the parties start (all parties)
-        "prepare_cpu_seconds": round(prepare_cpu[0], 3) if prepare_cpu else None,
-        "wall_seconds": round(wall, 2),
+        "layout": pieces["layout"],
+        # in this process: the key, MAC key, dual masks and SPDZ items before the parties start
+        # (all parties); with --processes: the dealer's key shares only
+        "prepare_wall_seconds": pieces["prepare_wall_seconds"],
+        "prepare_cpu_seconds": pieces.get("prepare_cpu_seconds"),
+        "wall_seconds": round(pieces["wall_seconds"], 2),
         "process_cpu_seconds": round(time.process_time() - cpu0, 2),
+        # with --processes this includes the party processes (their own figures are below)
         "prep_workers_cpu_seconds": round(_children_cpu() - _cpu_of(children0), 2),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "party_process_cpu_seconds": pieces.get("party_process_cpu_seconds"),
+        "peak_rss_mib": pieces["peak_rss_mib"],
+        "peak_rss_mib_per_party": pieces.get("peak_rss_mib_per_party"),
         "phases": _phases(records, sent, e, config.iterations),
-        "phase_deadlines": phase_deadlines(outcome.parties[0].stats.as_dict()),
+        "phase_deadlines": phase_deadlines(pieces["stats0"]),
         "rel_l2_vs_admm": numerics.relative_l2(model, admm),
         "rel_l2_vs_true_model": None if truth is None else numerics.relative_l2(model, truth),
         "per_party": [
@@ -270,7 +337,7 @@ def measure(
                 "phase_exponentiations": r["phase_exponentiations"],
                 "phase_traffic": s,
             }
-            for p, r, s in zip(ids, records, sent, strict=True)
+            for p, (r, s) in enumerate(zip(records, sent, strict=True))
         ],
     }
     if args.out is not None:

@@ -17,7 +17,10 @@ the per-iteration phases (local, coordinate), the verify phase (Gadget 4 over ev
 of the run: proportional to the iterations) and the starting process's preparation (trusted
 dealer key and all preprocessing, proportional to the iterations but for the key, which is
 scaled too, so the figure errs high) scale by iterations / measured; setup, input and release
-do not depend on the iteration count. Nothing is written unless ``--out`` is given.
+do not depend on the iteration count. With ``--processes`` (one OS process per party over
+loopback TCP, ``helen_processes``) the preparation is the dealer's key alone and stays fixed,
+and each party's own preprocessing phases (``offline``, ``mascot``) scale instead; the peak RSS
+is then each party's own. Nothing is written unless ``--out`` is given.
 """
 
 from __future__ import annotations
@@ -36,10 +39,13 @@ from coopetition.sims.helen_matrix import DATA, PRESETS
 
 #: the song workload (Helen section VII, issue 15)
 SONG_PARTIES, SONG_FEATURES, SONG_ROWS, SONG_ITERATIONS = 4, 90, 100_000, 10
-#: phases whose cost is proportional to the number of ADMM iterations
-PER_ITERATION = ("local", "coordinate", "verify")
-#: phases whose cost does not depend on it
-FIXED = ("setup", "input", "release")
+#: phases whose cost is proportional to the number of ADMM iterations (with ``--processes``
+#: each party's own preprocessing, ``offline`` and ``mascot``, sized from the iterations: the
+#: input phase's small share of it is scaled too, so the figure errs high)
+PER_ITERATION = ("local", "coordinate", "verify", "offline", "mascot")
+#: phases whose cost does not depend on it (``keygen``: loading the key share file and making
+#: the party's ring-Pedersen modulus, with ``--processes``)
+FIXED = ("setup", "keygen", "input", "release")
 SUBSET = "msd_subset/YearPredictionMSD_rows_subset_AbdelilahJbr_test.csv"
 RANGES = "wine_student/info-YearPredictionMSD.csv"
 
@@ -110,8 +116,12 @@ def msd_shaped(
     return [(X[i * rows : (i + 1) * rows], y[i * rows : (i + 1) * rows]) for i in range(parties)]
 
 
-def extrapolate(result: dict[str, Any], measured: int, target: int) -> dict[str, Any]:
-    """The workload's figures from a run of ``measured`` iterations (see the module docstring)."""
+def extrapolate(
+    result: dict[str, Any], measured: int, target: int, *, prepare_scales: bool = True
+) -> dict[str, Any]:
+    """The workload's figures from a run of ``measured`` iterations (see the module docstring);
+    ``prepare_scales`` is False when the preparation is the dealer's key alone (``--processes``,
+    where each party's preprocessing is among its phases)."""
     scale = target / measured
     wall = {p: row["wall_seconds"] for p, row in result["phases"].items()}
     unknown = set(wall) - set(PER_ITERATION) - set(FIXED)
@@ -119,7 +129,7 @@ def extrapolate(result: dict[str, Any], measured: int, target: int) -> dict[str,
         raise ValueError(f"phases without an extrapolation rule: {sorted(unknown)}")
     prepare = float(result["prepare_wall_seconds"] or 0.0)
     seconds = {p: w * (scale if p in PER_ITERATION else 1.0) for p, w in wall.items()}
-    seconds["prepare"] = prepare * scale
+    seconds["prepare"] = prepare * (scale if prepare_scales else 1.0)
     minutes = {p: round(v / 60, 2) for p, v in seconds.items()}
     measured_minutes = {p: round(w / 60, 2) for p, w in wall.items()} | {
         "prepare": round(prepare / 60, 2)
@@ -147,15 +157,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result = bench_helen.measure(
         inner, parts, None, lam_per_row=preset.lam_per_row, rho_per_row=preset.rho_per_row
     )
-    song = extrapolate(result, args.measure_iterations, args.iterations)
+    processes = bool(getattr(args, "processes", False))
+    song = extrapolate(
+        result, args.measure_iterations, args.iterations, prepare_scales=not processes
+    )
     summary = {
         "benchmark": "helen-song",
         "data": "synthetic, MSD-shaped (subset mean and covariance, full-data ranges)",
         **{k: result[k] for k in ("commit", "parties", "features", "rows_per_party", "key_bits")},
         **song,
         "peak_rss_mib": result["peak_rss_mib"],
-        "peak_rss_scope": f"one process holding all {args.parties} parties (any one party's "
-        "peak is below it)",
+        "peak_rss_mib_per_party": result.get("peak_rss_mib_per_party"),
+        "peak_rss_scope": "the largest party process's own peak"
+        if processes
+        else f"one process holding all {args.parties} parties (any one party's peak is below it)",
+        "layout": result["layout"],
         "target_wall_minutes": 90,
         "run": result,
     }
