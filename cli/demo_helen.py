@@ -25,7 +25,6 @@ import numpy as np
 import trio
 
 from coopetition.engine.errors import ConfigError
-from coopetition.helen_progress import PhaseProgress
 from coopetition.optional import require
 from coopetition.protocols.admm.objective import Objective
 from coopetition.protocols.admm.reference import reference_fit
@@ -36,6 +35,7 @@ from coopetition.protocols.helen.run_record import phase_deadlines, traffic
 from coopetition.sims.data import Dataset, load
 from coopetition.sims.deadline_flags import add_deadline_arguments, deadlines_from
 from coopetition.sims.helen_matrix import helen_config
+from coopetition.sims.helen_progress import PhaseProgress
 
 #: Helen's iterations when ``--iterations`` is not given. The paper runs 10; on the default data
 #: (wine-red, lasso, rho = 0.1 n) plaintext ADMM's test error after 3 is within 0.5 % of

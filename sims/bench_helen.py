@@ -35,6 +35,7 @@ import trio
 from coopetition.engine.errors import ConfigError
 from coopetition.protocols.admm.objective import Objective
 from coopetition.protocols.helen import numerics
+from coopetition.protocols.helen import preprocess_phase as pre
 from coopetition.protocols.helen.config import SECURE_KEY_BITS, HelenConfig
 from coopetition.protocols.helen.local_run import train_locally
 from coopetition.protocols.helen.run_record import (
@@ -47,6 +48,7 @@ from coopetition.sims import helen_processes, helen_sweep
 from coopetition.sims.benchkit import git_commit, machine_info, random_modulus
 from coopetition.sims.deadline_flags import add_deadline_arguments, deadlines_from
 from coopetition.sims.helen_matrix import helen_config
+from coopetition.sims.helen_progress import PhaseProgress
 
 #: a quick, valid command for ``--help`` (an INSECURE key; the real figure needs 2048 bits)
 EXAMPLE = (
@@ -173,11 +175,17 @@ def _in_this_process(
     children0 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the preparation's workers
     first_start: list[float] = []
     prepare_cpu: list[float] = []
+    # party 0's phases on stderr as they end (the key and preprocessing are made beforehand)
+    progress = PhaseProgress(
+        sys.stderr, config.iterations, skip=(pre.OFFLINE_PHASE, pre.MASCOT_PHASE)
+    )
 
     def observer(party: int, phase: str, rnd: int, event: str) -> None:
         if not first_start and event == "start":
             first_start.append(time.perf_counter())
             prepare_cpu.append(time.process_time() - cpu0 + _children_cpu() - _cpu_of(children0))
+            print(f"  prepared in {first_start[0] - started:.0f}s", file=sys.stderr)
+        progress(party, phase, rnd, event)
 
     started = time.perf_counter()
     outcome = trio.run(

@@ -51,6 +51,7 @@ def helen_table(config: HelenConfig, rows: int, keygen: str = "file") -> str:
     lines = [
         f'objective = "{objective.kind}"',
         f"lam = {float(objective.lam)!r}",
+        f"l1_ratio = {float(objective.l1_ratio)!r}",
         f"rho = {float(config.rho)!r}",
         f"iterations = {config.iterations}",
         f"rows = {rows}",
@@ -62,8 +63,6 @@ def helen_table(config: HelenConfig, rows: int, keygen: str = "file") -> str:
         f"insecure = {'true' if config.insecure else 'false'}",
         f'keygen = "{keygen}"',
     ]
-    if objective.kind == "elastic_net":
-        lines.append(f"l1_ratio = {float(objective.l1_ratio)!r}")
     if config.interval_repetitions is not None:
         lines.append(f"interval_repetitions = {config.interval_repetitions}")
     return "[helen]\n" + "\n".join(lines) + "\n"

@@ -92,3 +92,20 @@ def test_tiny_run_end_to_end(tmp_path, capsys):
     assert written["extrapolated"] is True and written["measured_iterations"] == 1
     assert written["run"]["iterations"] == 1 and written["run"]["rel_l2_vs_admm"] <= 1e-3
     assert written["wall_minutes"] >= written["measured_wall_minutes"] * 0.9
+
+
+def test_extrapolation_with_party_processes_scales_their_preprocessing_not_the_dealer():
+    """--processes: the dealer's key (prepare) and keygen stay; offline and mascot scale."""
+    walls = {"setup": 6, "keygen": 90, "offline": 40, "mascot": 300, "input": 600}
+    walls |= {"local": 30, "coordinate": 120, "verify": 60, "release": 3}
+    result = {
+        "phases": {p: {"wall_seconds": w} for p, w in walls.items()},
+        "prepare_wall_seconds": 60.0,
+        "wall_seconds": 1309.0,
+    }
+    song = extrapolate(result, measured=2, target=10, prepare_scales=False)
+    # by hand: fixed 6 + 90 + 600 + 3 + 60 = 759, scaled x5: (40 + 300 + 30 + 120 + 60) = 550
+    # -> 759 + 2 750 = 3 509 s
+    assert song["wall_minutes"] == round(3509 / 60, 1)
+    assert song["phase_minutes"]["prepare"] == 1.0 and song["phase_minutes"]["keygen"] == 1.5
+    assert song["phase_minutes"]["mascot"] == 25.0
