@@ -7,6 +7,15 @@ in the store, bounded per sender; a message whose bytes equal a stored one is a 
 dropped; a *different* validly signed message under the same key is equivocation, and the two
 signed frames are the evidence that names the sender.
 
+A point-to-point message's frame and payload are let go once its step has consumed it
+(``spend``): only its digest and size stay until the round is released. A phase that streams
+gigabytes of such messages in one round (MASCOT's OT extension at Helen's song size) would
+otherwise hold all of them, twice (frame and decoded payload), until the phase ends. Nothing is
+lost: a point-to-point frame proves nothing to other parties (each receiver legitimately gets
+its own under one key), the digest still catches a second, different frame as equivocation, and
+the transcript records digests. Broadcast frames are kept until the round is released, since
+they are the evidence a peer's abort is judged against.
+
 The bus is sans-IO apart from the ``trio.Event`` a waiting receiver parks on; verification and
 bookkeeping happen synchronously in ``deliver``.
 """
@@ -41,6 +50,10 @@ class _Slot:
     envelope: Envelope | None = None
     arrived: trio.Event = field(default_factory=trio.Event)
     consumed: bool = False
+    #: the frame's length (kept when a spent point-to-point frame is let go)
+    size: int = 0
+    #: a consumed point-to-point message whose frame and payload were let go (``spend``)
+    spent: bool = False
 
 
 class Bus:
@@ -129,6 +142,7 @@ class Bus:
                 )
             self._parked_bytes[sender] = parked
         slot.frame, slot.digest, slot.envelope = frame, digest, envelope
+        slot.size = len(frame)
         slot.arrived.set()
 
     # -- outbound to machines --------------------------------------------------------------
@@ -154,10 +168,10 @@ class Bus:
         need = len(slots) if at_least is None else max(0, min(at_least, len(slots)))
         with trio.move_on_at(deadline):
             await _wait_for(list(slots.values()), need)
-        present = [s for s, slot in slots.items() if slot.envelope is not None]
+        present = [s for s, slot in slots.items() if slot.arrived.is_set()]
         if len(present) >= need:
             slots = {s: slots[s] for s in present}
-        missing = sorted(s for s, slot in slots.items() if slot.envelope is None)
+        missing = sorted(s for s, slot in slots.items() if not slot.arrived.is_set())
         if missing:
             raise DeadlineExceeded(
                 f"no message tagged {tag!r} from parties {missing} before the deadline",
@@ -168,6 +182,11 @@ class Bus:
         payloads = {}
         for sender in sorted(slots):
             slot = slots[sender]
+            if slot.spent:
+                raise RuntimeError(
+                    f"message tagged {tag!r} from party {sender} was gathered twice "
+                    f"(phase={phase} round={round}): its payload was let go after the first"
+                )
             assert slot.envelope is not None and slot.frame is not None
             if not slot.consumed and sender != self.local_id:
                 slot.consumed = True
@@ -176,8 +195,35 @@ class Bus:
         return payloads
 
     def frame(self, key: Key) -> bytes | None:
+        """The stored frame (``None`` if none arrived, or a spent point-to-point one)."""
         slot = self._slots.get(key)
         return None if slot is None else slot.frame
+
+    def arrived(self, key: Key) -> bool:
+        slot = self._slots.get(key)
+        return slot is not None and slot.arrived.is_set()
+
+    def size(self, key: Key) -> int:
+        """The length of the frame that arrived under ``key`` (0 if none), spent or not."""
+        slot = self._slots.get(key)
+        return 0 if slot is None else slot.size
+
+    def spend(self, phase: str, round: int, tag: str, senders: list[PartyId]) -> None:
+        """Let go of the consumed point-to-point frames (and payloads) of a finished step.
+
+        Their digests and sizes stay until the round is released; broadcast frames stay whole
+        (module docstring)."""
+        for sender in senders:
+            slot = self._slots.get((phase, round, tag, sender))
+            if slot is None or not slot.consumed or slot.envelope is None:
+                continue
+            if slot.envelope.header.is_broadcast:
+                continue
+            slot.frame, slot.envelope, slot.spent = None, None, True
+
+    def held_bytes(self) -> int:
+        """Bytes of frames this bus still holds (parked, or kept as evidence)."""
+        return sum(len(slot.frame) for slot in self._slots.values() if slot.frame is not None)
 
     def digest(self, key: Key) -> bytes | None:
         slot = self._slots.get(key)
@@ -189,7 +235,7 @@ class Bus:
         for key in [k for k in self._slots if k[0] == phase and k[1] == round]:
             slot = self._slots.pop(key)
             if slot.frame is not None and not slot.consumed and key[3] != self.local_id:
-                self._parked_bytes[key[3]] -= len(slot.frame)
+                self._parked_bytes[key[3]] -= slot.size
 
 
 async def _wait_for(slots: list[_Slot], need: int) -> None:

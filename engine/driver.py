@@ -294,9 +294,7 @@ class PhaseDriver:
             except DeadlineExceeded:
                 if not action.report_timeout:
                     raise
-                missing = [
-                    s for s in senders if self.bus.frame((phase, rnd, action.tag, s)) is None
-                ]
+                missing = [s for s in senders if not self.bus.arrived((phase, rnd, action.tag, s))]
                 return TimedOut(tag=action.tag, missing=tuple(missing))
             self._count_received(phase, rnd, action.tag, senders)
             check_payloads(schemas, action.tag, messages, phase=phase, round=rnd)
@@ -304,6 +302,8 @@ class PhaseDriver:
                 if turn is not None:
                     await turn.wait()
                 await self._check_consistency(phase, rnd, action.tag, senders, deadline, mine)
+            # the payloads now belong to the machine: the bus keeps digests of p2p messages only
+            self.bus.spend(phase, rnd, action.tag, senders)
         finally:  # a wait cut short by an abort still counts
             mine.set()
             self.stats.phase(phase).network_wait_seconds += trio.current_time() - started
@@ -340,7 +340,7 @@ class PhaseDriver:
         gone = [
             s
             for s in senders
-            if s in self.dead and self.bus.frame((phase, rnd, action.tag, s)) is None
+            if s in self.dead and not self.bus.arrived((phase, rnd, action.tag, s))
         ]
         need = len(senders) if action.at_least is None else min(action.at_least, len(senders))
         if len(senders) - len(gone) < need:
@@ -391,7 +391,7 @@ class PhaseDriver:
         for sender in senders:
             if sender != self.outbox.id:
                 stats.messages_received += 1
-                stats.bytes_received += len(self.bus.frame((phase, rnd, tag, sender)) or b"")
+                stats.bytes_received += self.bus.size((phase, rnd, tag, sender))
 
 
 async def _cancel_when(event: trio.Event, scope: trio.CancelScope) -> None:

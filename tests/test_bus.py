@@ -112,3 +112,36 @@ def test_abort_types_round_trip_over_the_wire():
         assert type(received) is cls and received.code == code
         assert (received.culprit, received.phase, received.round) == (3, "coordinate", 2)
         assert received.evidence == [b"frame"] and received.reported_by == 1
+
+
+async def test_spent_point_to_point_frames_are_let_go_but_still_catch_equivocation(
+    autojump_clock,
+):
+    bus = _bus()
+    frame = _frame(1, b"p" * 100_000, receiver=0)
+    bus.deliver(frame, 1)
+    key = ("coordinate", 0, "t", 1)
+    got = await bus.gather("coordinate", 0, "t", [1], deadline=trio.current_time() + 5)
+    assert got == {1: b"p" * 100_000}
+    bus.spend("coordinate", 0, "t", [1])
+    assert bus.frame(key) is None and bus.held_bytes() == 0
+    assert bus.arrived(key) and bus.size(key) == len(frame) and bus.digest(key) is not None
+    bus.deliver(frame, 1)  # the same bytes again: still a duplicate
+    assert bus.duplicates_dropped == 1
+    with pytest.raises(Equivocation) as info:
+        bus.deliver(_frame(1, b"q", receiver=0, seq=2), 1)
+    assert info.value.culprit == 1 and len(info.value.evidence) == 1
+    with pytest.raises(RuntimeError, match="gathered twice"):
+        await bus.gather("coordinate", 0, "t", [1], deadline=trio.current_time() + 5)
+
+
+async def test_spend_keeps_broadcasts_and_unconsumed_messages(autojump_clock):
+    bus = _bus()
+    bus.deliver(_frame(1, "everyone"), 1)  # a broadcast: evidence for a peer's abort
+    bus.deliver(_frame(2, "just you", receiver=0), 2)  # arrived, not yet gathered
+    await bus.gather("coordinate", 0, "t", [1], deadline=trio.current_time() + 5)
+    bus.spend("coordinate", 0, "t", [1, 2])
+    assert bus.frame(("coordinate", 0, "t", 1)) is not None
+    assert bus.frame(("coordinate", 0, "t", 2)) is not None
+    got = await bus.gather("coordinate", 0, "t", [2], deadline=trio.current_time() + 5)
+    assert got == {2: "just you"}
