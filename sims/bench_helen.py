@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import trio
 
+from coopetition.engine.config import Deadlines
 from coopetition.engine.errors import ConfigError
 from coopetition.protocols.admm.objective import Objective
 from coopetition.protocols.helen import numerics
@@ -44,7 +45,7 @@ from coopetition.protocols.helen.run_record import (
     traffic,
 )
 from coopetition.protocols.zk import group
-from coopetition.sims import helen_processes, helen_sweep
+from coopetition.sims import helen_prepared, helen_processes, helen_sweep
 from coopetition.sims.benchkit import git_commit, machine_info, random_modulus
 from coopetition.sims.deadline_flags import add_deadline_arguments, deadlines_from
 from coopetition.sims.helen_matrix import helen_config
@@ -97,9 +98,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--processes",
-        action="store_true",
-        help="one OS process per party over loopback TCP (coopetition party), each making its "
-        "own MASCOT preprocessing; every core in every phase, peak RSS per party",
+        nargs="?",
+        const="own",
+        choices=("own", "prepared"),
+        help="one OS process per party over loopback TCP: 'own' (the default) as on separate "
+        "hosts (coopetition party, each party's own MASCOT over the bus); 'prepared': the "
+        "preprocessing made here first, then each party's online phases in its own process",
     )
     parser.add_argument("--out", type=Path, default=None, help="write JSON here (nothing else)")
     add_deadline_arguments(parser)
@@ -218,24 +222,39 @@ def _in_this_process(
 def _in_processes(
     args: argparse.Namespace, parts: list[tuple[np.ndarray, np.ndarray]], config: HelenConfig
 ) -> dict[str, Any]:
-    """One ``coopetition party`` process per party over loopback TCP (``helen_processes``)."""
-    deadlines = helen_processes.deadlines_table(
-        getattr(args, "phase_deadline", None), getattr(args, "phase_budget_scale", None)
-    )
+    """One process per party over loopback TCP: ``coopetition party`` with its own
+    preprocessing (``helen_processes``), or the online phases on preprocessing made here
+    (``helen_prepared``)."""
     with tempfile.TemporaryDirectory(prefix="coopetition-bench-helen-") as folder:
-        run = helen_processes.bench_run(
-            parts,
-            config,
-            args.rows,
-            work_dir=Path(folder),
-            deadlines=deadlines,
-            workers=args.prep_workers,
-            progress=sys.stderr,
-        )
+        if args.processes == "prepared":
+            base = Deadlines(phase=3600, heartbeat_timeout=1800, finish=600)
+            run = helen_prepared.bench_run(
+                parts,
+                config,
+                args.rows,
+                work_dir=Path(folder),
+                deadlines=deadlines_from(args, base),
+                workers=args.prep_workers,
+                progress=sys.stderr,
+            )
+            layout = "the preprocessing made in one process, then one OS process per party "
+        else:
+            deadlines = helen_processes.deadlines_table(
+                getattr(args, "phase_deadline", None), getattr(args, "phase_budget_scale", None)
+            )
+            run = helen_processes.bench_run(
+                parts,
+                config,
+                args.rows,
+                work_dir=Path(folder),
+                deadlines=deadlines,
+                workers=args.prep_workers,
+                progress=sys.stderr,
+            )
+            layout = "one OS process per party with its own MASCOT preprocessing "
     rss = [p.peak_rss_mib for p in run.parties]
     return {
-        "layout": f"one OS process per party ({len(parts)}), loopback TCP, each party's own "
-        "MASCOT preprocessing",
+        "layout": layout + f"({len(parts)}), loopback TCP",
         "records": run.records,
         "sent": [traffic(s) for s in run.stats],
         "stats0": run.stats[0],

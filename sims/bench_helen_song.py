@@ -19,8 +19,9 @@ dealer key and all preprocessing, proportional to the iterations but for the key
 scaled too, so the figure errs high) scale by iterations / measured; setup, input and release
 do not depend on the iteration count. With ``--processes`` (one OS process per party over
 loopback TCP, ``helen_processes``) the preparation is the dealer's key alone and stays fixed,
-and each party's own preprocessing phases (``offline``, ``mascot``) scale instead; the peak RSS
-is then each party's own. Nothing is written unless ``--out`` is given.
+and each party's own preprocessing phases (``offline``, ``mascot``) scale instead; with
+``--processes prepared`` (``helen_prepared``) the preparation is made here as in one process and
+scales as there. Either way the peak RSS is then each party's own. Nothing is written unless ``--out`` is given.
 """
 
 from __future__ import annotations
@@ -157,9 +158,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result = bench_helen.measure(
         inner, parts, None, lam_per_row=preset.lam_per_row, rho_per_row=preset.rho_per_row
     )
-    processes = bool(getattr(args, "processes", False))
+    processes = getattr(args, "processes", None)
     song = extrapolate(
-        result, args.measure_iterations, args.iterations, prepare_scales=not processes
+        result, args.measure_iterations, args.iterations, prepare_scales=processes != "own"
     )
     summary = {
         "benchmark": "helen-song",
@@ -169,7 +170,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "peak_rss_mib": result["peak_rss_mib"],
         "peak_rss_mib_per_party": result.get("peak_rss_mib_per_party"),
         "peak_rss_scope": "the largest party process's own peak"
-        if processes
+        if processes is not None
         else f"one process holding all {args.parties} parties (any one party's peak is below it)",
         "layout": result["layout"],
         "target_wall_minutes": 90,

@@ -31,7 +31,15 @@ from coopetition.engine.identity import public_key_hex, write_key_file
 from coopetition.protocols.helen.config import HelenConfig
 from coopetition.sims.benchkit import free_ports
 
-__all__ = ["PartyProcess", "helen_table", "make_hosts", "run_parties", "write_secret"]
+__all__ = [
+    "PartyProcess",
+    "ProcessRun",
+    "helen_table",
+    "make_hosts",
+    "run_commands",
+    "run_parties",
+    "write_secret",
+]
 
 CLI = [sys.executable, "-m", "coopetition"]
 #: deadlines of the party files: long phases are Helen's own budgets (faults.md)
@@ -139,22 +147,37 @@ def run_parties(
     timeout: float = 3000.0,
     progress: TextIO | None = None,
 ) -> list[PartyProcess]:
-    """Run ``coopetition party`` in every folder (one process each) and wait for all of them.
+    """Run ``coopetition party`` in every folder (one process each) and wait for all of them;
+    party 0 prints its progress to ``progress`` if given (the others run ``--quiet``)."""
+    commands = [
+        [*CLI, "party", "--config", f"party{i}.toml"]
+        + ([] if progress is not None and i == 0 else ["--quiet"])
+        for i in range(len(hosts))
+    ]
+    return run_commands(commands, hosts, timeout=timeout, progress=progress)
 
-    Party 0's progress lines go to ``progress`` as they come (if given; the others run
-    ``--quiet``). A party that
-    exits non-zero, or a run past ``timeout`` seconds, stops every process and raises
-    ``ConfigError`` with the last line that party wrote."""
+
+def run_commands(
+    commands: list[list[str]],
+    cwds: Sequence[Path],
+    *,
+    timeout: float = float("inf"),
+    progress: TextIO | None = None,
+) -> list[PartyProcess]:
+    """Start one party process per command and wait for all of them.
+
+    Each must print its outcome as the last line of stdout. Party 0's stderr goes to
+    ``progress`` as it comes (if given). A party that exits non-zero, or a run past ``timeout``
+    seconds, stops every process and raises ``ConfigError`` with the last line that party
+    wrote on stderr."""
     started = time.perf_counter()
     procs, tails, readers = [], [], []
-    for i, host in enumerate(hosts):
-        quiet = progress is None or i != 0
-        args = [*CLI, "party", "--config", f"party{i}.toml"] + (["--quiet"] if quiet else [])
+    for i, (command, cwd) in enumerate(zip(commands, cwds, strict=True)):
         proc = subprocess.Popen(
-            args, cwd=host, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         tail: list[str] = []
-        sink = None if quiet else progress
+        sink = progress if i == 0 else None
         reader = threading.Thread(
             target=_echo, args=(proc.stderr, sink, f"party {i}: ", tail), daemon=True
         )
@@ -217,6 +240,22 @@ class ProcessRun:
     wall_seconds: float
     parties: list[PartyProcess]
 
+    @classmethod
+    def of(cls, finished: list[PartyProcess], prepare: float, wall: float) -> ProcessRun:
+        """The run of ``finished`` processes, which must have released the same model."""
+        outcomes = [p.outcome for p in finished]
+        models = [np.asarray(o["model"], dtype=float) for o in outcomes]
+        if not all(np.array_equal(models[0], m) for m in models[1:]):
+            raise ConfigError("the parties released different models")
+        return cls(
+            records=[o["record"] for o in outcomes],
+            stats=[o["stats"] for o in outcomes],
+            model=models[0],
+            prepare_wall_seconds=prepare,
+            wall_seconds=wall,
+            parties=finished,
+        )
+
 
 def bench_run(
     parts: Sequence[tuple[np.ndarray, np.ndarray]],
@@ -243,18 +282,7 @@ def bench_run(
         write_secret(host / f"party{i}.share", encode_key_share(dealer.key_share(i)))
     prepared = time.perf_counter()
     finished = run_parties(hosts, timeout=float("inf"), progress=progress)
-    outcomes = [p.outcome for p in finished]
-    models = [np.asarray(o["model"], dtype=float) for o in outcomes]
-    if not all(np.array_equal(models[0], m) for m in models[1:]):
-        raise ConfigError("the parties released different models")
-    return ProcessRun(
-        records=[o["record"] for o in outcomes],
-        stats=[o["stats"] for o in outcomes],
-        model=models[0],
-        prepare_wall_seconds=prepared - started,
-        wall_seconds=time.perf_counter() - started,
-        parties=finished,
-    )
+    return ProcessRun.of(finished, prepared - started, time.perf_counter() - started)
 
 
 def deadlines_table(phase: float | None, budget_scale: float | None) -> str:

@@ -32,7 +32,7 @@ def test_bench_helen_in_party_processes(tmp_path, capsys):
     assert main(["bench", "helen", *shape, *small, "--json", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     assert json.loads(capsys.readouterr().out) == result
-    assert result["layout"].startswith("one OS process per party (3)")
+    assert result["layout"].startswith("one OS process per party with its own MASCOT")
     assert result["rel_l2_vs_admm"] <= 1e-3
     assert result["preprocessing"].startswith("per party over the bus: MASCOT")
     rss, cpu = result["peak_rss_mib_per_party"], result["party_process_cpu_seconds"]
@@ -72,6 +72,31 @@ def test_the_helen_table_round_trips_through_a_party_file(tmp_path, kind):
     assert spec.helen is not None and spec.helen.rows == 30 and spec.helen.keygen == "file"
     again = helen_config(spec.helen, where="party0.toml")
     assert again == replace(config, preprocessing="mascot")
+
+
+@pytest.mark.slow
+@pytest.mark.processes
+def test_bench_helen_on_preprocessing_made_beforehand(tmp_path, capsys):
+    """--processes prepared: MASCOT's offline phase here, each party's online phases in its own
+    process (its file read once, then deleted)."""
+    out = tmp_path / "bench.json"
+    shape = ["--parties", "3", "--features", "2", "--iterations", "1", "--rows", "30"]
+    small = ["--key-bits", "1280", "--insecure", "--processes", "prepared"]
+    assert main(["bench", "helen", *shape, *small, "--json", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["layout"].startswith("the preprocessing made in one process")
+    assert result["rel_l2_vs_admm"] <= 1e-3
+    assert len(result["peak_rss_mib_per_party"]) == 3
+    assert set(result["phases"]) == {"setup", "input", "local", "coordinate", "verify", "release"}
+    assert result["phases"]["input"]["bytes_sent_total"] > 0
+
+
+def test_a_prepared_party_refuses_a_missing_file(tmp_path, capsys):
+    from coopetition.sims import helen_prepared
+
+    assert helen_prepared.main([str(tmp_path / "nowhere.prepared")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "nowhere.prepared" in err[0]
 
 
 def test_a_failing_party_stops_the_run_with_its_last_line(tmp_path):
