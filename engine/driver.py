@@ -44,6 +44,7 @@ from coopetition.engine.errors import (
     LocalFailure,
     PartyId,
     ProtocolAborted,
+    ProtocolViolation,
     Unavailable,
 )
 from coopetition.engine.evidence import EvidenceJudge
@@ -363,6 +364,15 @@ class PhaseDriver:
     ) -> None:
         held = {}
         for sender in senders:
+            if not self.bus.is_broadcast((phase, rnd, tag, sender)):
+                # its signature proves it here; in the echo, a point-to-point frame proves
+                # nothing to the others, who would blame this party for holding it instead
+                raise ProtocolViolation(
+                    f"party {sender} sent {tag!r} point-to-point where a broadcast was due",
+                    culprit=sender,
+                    phase=phase,
+                    round=rnd,
+                )
             digest = self.bus.digest((phase, rnd, tag, sender))
             frame = self.bus.frame((phase, rnd, tag, sender))
             assert digest is not None and frame is not None
