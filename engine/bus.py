@@ -54,6 +54,8 @@ class _Slot:
     size: int = 0
     #: a consumed point-to-point message whose frame and payload were let go (``spend``)
     spent: bool = False
+    #: whether the frame that arrived was signed as a broadcast (kept when it is let go)
+    broadcast: bool = False
 
 
 class Bus:
@@ -142,7 +144,7 @@ class Bus:
                 )
             self._parked_bytes[sender] = parked
         slot.frame, slot.digest, slot.envelope = frame, digest, envelope
-        slot.size = len(frame)
+        slot.size, slot.broadcast = len(frame), envelope.header.is_broadcast
         slot.arrived.set()
 
     # -- outbound to machines --------------------------------------------------------------
@@ -207,6 +209,11 @@ class Bus:
         """The length of the frame that arrived under ``key`` (0 if none), spent or not."""
         slot = self._slots.get(key)
         return 0 if slot is None else slot.size
+
+    def is_broadcast(self, key: Key) -> bool:
+        """Whether the frame that arrived under ``key`` was signed as a broadcast."""
+        slot = self._slots.get(key)
+        return slot is not None and slot.broadcast
 
     def spend(self, phase: str, round: int, tag: str, senders: list[PartyId]) -> None:
         """Let go of the consumed point-to-point frames (and payloads) of a finished step.

@@ -95,7 +95,7 @@ class EchoCheck(PhaseMachine):
         tag = echo_tag(self.tag)
         return [
             Broadcast(tag=tag, payload=mine),
-            Gather(tag=tag, senders=self.peers, report_timeout=True),
+            Gather(tag=tag, senders=self.peers, broadcast=True, report_timeout=True),
         ]
 
     def _compare(self, event: Received) -> list[Action]:
@@ -124,6 +124,7 @@ class EchoCheck(PhaseMachine):
             Gather(
                 tag=tag,
                 senders=tuple(sorted(self.disputes)),
+                broadcast=True,
                 patience=self.dispute_patience,
                 report_timeout=True,
             ),

@@ -44,6 +44,7 @@ from coopetition.engine.errors import (
     LocalFailure,
     PartyId,
     ProtocolAborted,
+    ProtocolViolation,
     Unavailable,
 )
 from coopetition.engine.evidence import EvidenceJudge
@@ -297,6 +298,7 @@ class PhaseDriver:
                 missing = [s for s in senders if not self.bus.arrived((phase, rnd, action.tag, s))]
                 return TimedOut(tag=action.tag, missing=tuple(missing))
             self._count_received(phase, rnd, action.tag, senders)
+            self._check_kind(phase, rnd, action, senders)
             check_payloads(schemas, action.tag, messages, phase=phase, round=rnd)
             if action.consistent:
                 if turn is not None:
@@ -348,6 +350,31 @@ class PhaseDriver:
                 f"parties {gone} are down: {len(senders) - len(gone)} of the {need} messages "
                 f"tagged {action.tag!r} this step needs can still arrive",
                 culprit=gone[0] if len(gone) == 1 else None,
+                phase=phase,
+                round=rnd,
+            )
+
+    def _check_kind(self, phase: str, rnd: int, action: Gather, senders: list[PartyId]) -> None:
+        """Refuse a message signed as the wrong kind, naming its signer (the signature proves it
+        here). A point-to-point frame in a broadcast round proves nothing to the others in the
+        echo, who would blame this party for the digest it holds; a broadcast frame where a
+        point-to-point one is due would be kept until the round ends (``Bus.spend`` lets only
+        point-to-point frames go), so a sender could pin its whole OT stream at a receiver."""
+        broadcast = action.consistent or action.broadcast
+        for sender in senders:
+            if (
+                sender == self.outbox.id
+                or self.bus.is_broadcast((phase, rnd, action.tag, sender)) == broadcast
+            ):
+                continue
+            kind, due = (
+                ("point-to-point", "a broadcast")
+                if broadcast
+                else ("as a broadcast", "a point-to-point message")
+            )
+            raise ProtocolViolation(
+                f"party {sender} sent {action.tag!r} {kind} where {due} was due",
+                culprit=sender,
                 phase=phase,
                 round=rnd,
             )

@@ -118,11 +118,16 @@ class Gather:
     fastest ``k``, for protocols such as COPML that decode from any ``k`` of ``n`` and ignore
     stragglers); ``Received.messages`` then holds the senders that had arrived by then (at least
     ``k``), and messages arriving after the phase ended are dropped as stale.
+
+    The messages must be signed as broadcasts when ``consistent`` or ``broadcast`` is set, as
+    point-to-point messages otherwise; the driver refuses the other kind, naming its signer.
     """
 
     tag: str
     senders: tuple[PartyId, ...]
     consistent: bool = False
+    #: the senders broadcast under ``tag`` without the consistency echo (the echo's own rounds)
+    broadcast: bool = False
     #: stop waiting this many seconds after the gather starts (never later than the phase's
     #: deadline); ``None`` waits until the phase's deadline
     patience: float | None = None

@@ -161,3 +161,48 @@ async def test_a_long_mascot_phase_does_not_hold_its_ot_messages(autojump_clock,
     assert received > 0
     # six batches of two triples: without spend the bus would hold about all of them
     assert peak[0] < received / 3, (peak[0], received)
+
+
+async def test_ot_messages_disguised_as_broadcasts_are_refused(autojump_clock):
+    """A receiver keeps broadcast frames as evidence until the round ends, so a sender that
+    signs its OT messages as broadcasts would make the receiver hold its whole OT stream
+    (``Bus.spend`` lets only point-to-point frames go). The receiver refuses such a frame and
+    names its signer."""
+    import dataclasses
+
+    from coopetition.engine.errors import ProtocolViolation
+    from coopetition.engine.wire import BROADCAST, open_frame, peek_header, seal
+    from coopetition.transports.base import Transport
+
+    ids = [0, 1]
+    configs = local_configs(ids, deadlines=FAST)
+    key = configs[1].identity.signing_key
+
+    class Disguise(Transport):
+        def __init__(self, inner):
+            self.inner = inner
+            self.local_id, self.peers, self.max_frame = inner.local_id, inner.peers, inner.max_frame
+
+        async def connect(self):
+            await self.inner.connect()
+
+        async def send(self, peer, data):
+            header = peek_header(data)
+            if header.phase == "mascot" and header.receiver == peer:
+                envelope = open_frame(data, {1: key.verify_key})
+                header = dataclasses.replace(envelope.header, receiver=BROADCAST)
+                data = seal(header, envelope.payload, key)
+            await self.inner.send(peer, data)
+
+        async def receive(self):
+            return await self.inner.receive()
+
+        async def aclose(self):
+            await self.inner.aclose()
+
+    transports = MemoryNetwork(ids).transports()
+    transports[1] = Disguise(transports[1])
+    run = await run_parties(configs, transports, _runs(2, b"disguise"))
+    error = run.errors[0]
+    assert isinstance(error, ProtocolViolation) and error.culprit == 1, error
+    assert "broadcast" in str(error)

@@ -17,7 +17,7 @@ from coopetition.engine.errors import (
 )
 from coopetition.engine.local import local_configs, run_parties
 from coopetition.engine.party import Deadlines, Party
-from coopetition.engine.wire import BROADCAST, EnvelopeHeader, peek_header, seal
+from coopetition.engine.wire import BROADCAST, EnvelopeHeader, open_frame, peek_header, seal
 from coopetition.protocols.admm import AdmmConfig, AdmmRun, Objective
 from coopetition.sims.data import load
 from coopetition.transports.base import Transport
@@ -335,3 +335,28 @@ async def test_a_peer_that_fails_on_its_own_is_named_by_the_others(autojump_cloc
     assert isinstance(run.errors[0], LocalFailure) and run.errors[0].culprit is None
     for other in (1, 2):
         assert run.errors[other].culprit == 0, run.errors[other]
+
+
+async def test_a_broadcast_disguised_as_point_to_point_blames_its_signer(autojump_clock):
+    """Party 2 re-signs its broadcast ``w_plus_u`` as a point-to-point frame for party 0 only.
+    In the echo, a point-to-point frame proves nothing to party 1, which would blame party 0
+    for a digest it cannot back; party 0 must refuse the frame itself, naming its signer."""
+    ids = [0, 1, 2]
+    configs = local_configs(ids, deadlines=FAST)
+    key = configs[2].identity.signing_key
+
+    class Disguise(Wrap):
+        async def send(self, peer, data):
+            header = peek_header(data)
+            if peer == 0 and header.tag == "w_plus_u" and header.receiver == BROADCAST:
+                envelope = open_frame(data, {2: key.verify_key})
+                data = seal(dataclasses.replace(envelope.header, receiver=0), envelope.payload, key)
+            await self.inner.send(peer, data)
+
+    transports = MemoryNetwork(ids).transports()
+    transports[2] = Disguise(transports[2])
+    run = await _run(ids, transports, configs)
+    error = run.errors[0]
+    assert isinstance(error, ProtocolViolation) and error.culprit == 2, error
+    assert "point-to-point" in str(error)
+    assert run.errors[1].culprit in (None, 2), run.errors[1]
