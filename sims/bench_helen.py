@@ -11,6 +11,10 @@ loads; wall seconds do not (record ``uptime``'s load average with them, as the J
 What the parties start with is made here first, and reported apart as ``prepare_wall_seconds``:
 the trusted dealer's threshold key (safe primes) and all SPDZ preprocessing (MASCOT, or the
 INSECURE dealer with ``--insecure``). Peak RSS is the process's (all parties together).
+With ``--processes`` each party runs in its own OS process over loopback TCP instead
+(``helen_processes``: ``coopetition party`` with its own preprocessing; ``--processes prepared``,
+``helen_prepared``: the preprocessing made here, the online phases in the party processes), and
+peak RSS and CPU come per party from the kernel.
 Nothing is written unless ``--out`` is given. ``--sweep d|m`` runs the paper's Fig. 3 points
 (``helen_sweep``: the same pinned workload at every point but the swept m or d).
 """
