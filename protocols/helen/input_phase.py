@@ -78,8 +78,12 @@ def input_program(
     bound = input_wire.sender_bounds(
         scales, len(parties), pk.n.bit_length(), {j: ring[j].n.bit_length() for j in parties}
     )
+    outgoing = {"com": codec.encode(com), "proof": codec.encode(proof)}
+    # at d = 90 one party's proof (a range proof per verifier) is hundreds of MiB as objects:
+    # only its encoded form is needed from here on
+    del proof
     replies = yield from exchange_large(
-        {"com": codec.encode(com), "proof": codec.encode(proof)},
+        outgoing,
         max_bytes=bound,
         chunk_bytes=chunk_bytes,
         label="input",
@@ -87,6 +91,8 @@ def input_program(
         me=me,
         max_values=input_wire.packed_value_bound(scales.features, len(parties)),
     )
+    del outgoing
+    replies.pop(me, None)  # this party's own payload, decoded back: not needed
     max_bits = codec.max_bits_for(pk.n.bit_length(), max(ring_bits))
     commitments = {me: com}
     for j in parties:
@@ -99,6 +105,9 @@ def input_program(
                 input_proof.InputProof, got.get("proof"), prover=j, max_bits=max_bits
             )
             input_proof.verify(pk, theirs, their_proof, scales, context(session, j), me, ring[me])
+            # checked: let the proof and its wire form go before decoding the next prover's
+            del their_proof, got
+            replies[j] = None
         except ProofRejected as exc:
             raise CheatingDetected(
                 f"input preparation of party {j} rejected: {exc}", culprit=j, phase=PHASE
