@@ -154,6 +154,8 @@ _NPZ_ERRORS = (
     NotImplementedError,
     zipfile.BadZipFile,
     zlib.error,
+    # zipfile refuses a member whose header says it is encrypted with a RuntimeError
+    RuntimeError,
 )
 
 

@@ -156,10 +156,22 @@ def _bad_crc() -> bytes:
     return bytes(data)
 
 
+def _encrypted_flag() -> bytes:
+    """An archive whose headers claim encrypted members (general-purpose flag bit 0)."""
+    data = bytearray(_npz(X=np.ones((2, 2)), y=np.zeros(2)))
+    for magic, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = data.find(magic)
+        while at != -1:
+            data[at + offset] |= 1
+            at = data.find(magic, at + 4)
+    return bytes(data)
+
+
 @pytest.mark.parametrize(
     ("content", "match"),
     [
         (b"PK\x03\x04" + bytes(40), "not a readable"),  # was: zipfile.BadZipFile
+        (_encrypted_flag(), "not a readable"),  # was: RuntimeError ("password required")
         (_bad_crc(), "not a readable"),  # was: BadZipFile (CRC) on reading X
         (_npz(X=np.ones(3), y=np.zeros(3)), "shape"),  # was: accepted a 1-D X
         (_npz(X=np.ones((2, 2)), y=np.zeros(3)), "shape"),  # was: accepted 2 rows, 3 targets
