@@ -170,22 +170,16 @@ async def test_ot_messages_disguised_as_broadcasts_are_refused(autojump_clock):
     names its signer."""
     import dataclasses
 
+    from test_party_adversarial import Wrap
+
     from coopetition.engine.errors import ProtocolViolation
     from coopetition.engine.wire import BROADCAST, open_frame, peek_header, seal
-    from coopetition.transports.base import Transport
 
     ids = [0, 1]
     configs = local_configs(ids, deadlines=FAST)
     key = configs[1].identity.signing_key
 
-    class Disguise(Transport):
-        def __init__(self, inner):
-            self.inner = inner
-            self.local_id, self.peers, self.max_frame = inner.local_id, inner.peers, inner.max_frame
-
-        async def connect(self):
-            await self.inner.connect()
-
+    class Disguise(Wrap):
         async def send(self, peer, data):
             header = peek_header(data)
             if header.phase == "mascot" and header.receiver == peer:
@@ -193,12 +187,6 @@ async def test_ot_messages_disguised_as_broadcasts_are_refused(autojump_clock):
                 header = dataclasses.replace(envelope.header, receiver=BROADCAST)
                 data = seal(header, envelope.payload, key)
             await self.inner.send(peer, data)
-
-        async def receive(self):
-            return await self.inner.receive()
-
-        async def aclose(self):
-            await self.inner.aclose()
 
     transports = MemoryNetwork(ids).transports()
     transports[1] = Disguise(transports[1])
