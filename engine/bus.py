@@ -222,9 +222,7 @@ class Bus:
         (module docstring)."""
         for sender in senders:
             slot = self._slots.get((phase, round, tag, sender))
-            if slot is None or not slot.consumed or slot.envelope is None:
-                continue
-            if slot.envelope.header.is_broadcast:
+            if slot is None or not slot.consumed or slot.spent or slot.broadcast:
                 continue
             slot.frame, slot.envelope, slot.spent = None, None, True
 

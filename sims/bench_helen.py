@@ -36,7 +36,6 @@ from typing import Any
 import numpy as np
 import trio
 
-from coopetition.engine.config import Deadlines
 from coopetition.engine.errors import ConfigError
 from coopetition.protocols.admm.objective import Objective
 from coopetition.protocols.helen import numerics
@@ -229,33 +228,24 @@ def _in_processes(
     """One process per party over loopback TCP: ``coopetition party`` with its own
     preprocessing (``helen_processes``), or the online phases on preprocessing made here
     (``helen_prepared``)."""
+    deadlines = deadlines_from(args, helen_processes.PARTY_DEADLINES)
+    prepared = args.processes == "prepared"
+    layer = helen_prepared if prepared else helen_processes
     with tempfile.TemporaryDirectory(prefix="coopetition-bench-helen-") as folder:
-        if args.processes == "prepared":
-            base = Deadlines(phase=3600, heartbeat_timeout=1800, finish=600)
-            run = helen_prepared.bench_run(
-                parts,
-                config,
-                args.rows,
-                work_dir=Path(folder),
-                deadlines=deadlines_from(args, base),
-                workers=args.prep_workers,
-                progress=sys.stderr,
-            )
-            layout = "the preprocessing made in one process, then one OS process per party "
-        else:
-            deadlines = helen_processes.deadlines_table(
-                getattr(args, "phase_deadline", None), getattr(args, "phase_budget_scale", None)
-            )
-            run = helen_processes.bench_run(
-                parts,
-                config,
-                args.rows,
-                work_dir=Path(folder),
-                deadlines=deadlines,
-                workers=args.prep_workers,
-                progress=sys.stderr,
-            )
-            layout = "one OS process per party with its own MASCOT preprocessing "
+        run = layer.bench_run(
+            parts,
+            config,
+            args.rows,
+            work_dir=Path(folder),
+            deadlines=deadlines,
+            workers=args.prep_workers,
+            progress=sys.stderr,
+        )
+    layout = (
+        "the preprocessing made in one process, then one OS process per party "
+        if prepared
+        else "one OS process per party with its own MASCOT preprocessing "
+    )
     rss = [p.peak_rss_mib for p in run.parties]
     return {
         "layout": layout + f"({len(parts)}), loopback TCP",

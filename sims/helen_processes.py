@@ -26,6 +26,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from coopetition.engine.config import Deadlines
 from coopetition.engine.errors import ConfigError
 from coopetition.engine.identity import public_key_hex, write_key_file
 from coopetition.protocols.helen.config import HelenConfig
@@ -42,8 +43,17 @@ __all__ = [
 ]
 
 CLI = [sys.executable, "-m", "coopetition"]
-#: deadlines of the party files: long phases are Helen's own budgets (faults.md)
-DEADLINES = "phase = 3600\nheartbeat_timeout = 1800\nfinish = 600\nconnect = 600\n"
+#: the parties' deadlines (long phases get Helen's own budgets on top, faults.md)
+PARTY_DEADLINES = Deadlines(phase=3600, heartbeat_timeout=1800, finish=600)
+
+
+def deadlines_toml(deadlines: Deadlines = PARTY_DEADLINES, connect: float = 600) -> str:
+    """A party file's ``[deadlines]`` body for ``deadlines``."""
+    return (
+        f"phase = {deadlines.phase!r}\nheartbeat_timeout = {deadlines.heartbeat_timeout!r}\n"
+        f"finish = {deadlines.finish!r}\nbudget_scale = {deadlines.budget_scale!r}\n"
+        f"connect = {connect!r}\n"
+    )
 
 
 def write_secret(path: Path, data: bytes) -> None:
@@ -82,7 +92,7 @@ def make_hosts(
     helen: str,
     *,
     key_share: bool,
-    deadlines: str = DEADLINES,
+    deadlines: Deadlines = PARTY_DEADLINES,
 ) -> list[Path]:
     """Folders host0.. under ``root`` with key, data.csv, session.toml and party<i>.toml."""
     from nacl.signing import SigningKey
@@ -117,7 +127,7 @@ def make_hosts(
         share = f'key_share = "party{i}.share"\n' if key_share else ""
         (host / f"party{i}.toml").write_text(
             f'[party]\nid = {i}\nkey_file = "party{i}.key"\ndata = "data.csv"\n'
-            f'session = "session.toml"\n{share}\n[deadlines]\n{deadlines}'
+            f'session = "session.toml"\n{share}\n[deadlines]\n{deadlines_toml(deadlines)}'
         )
     return hosts
 
@@ -263,7 +273,7 @@ def bench_run(
     rows: int,
     *,
     work_dir: Path,
-    deadlines: str = DEADLINES,
+    deadlines: Deadlines = PARTY_DEADLINES,
     workers: int | None = None,
     progress: TextIO | None = None,
 ) -> ProcessRun:
@@ -283,14 +293,3 @@ def bench_run(
     prepared = time.perf_counter()
     finished = run_parties(hosts, timeout=float("inf"), progress=progress)
     return ProcessRun.of(finished, prepared - started, time.perf_counter() - started)
-
-
-def deadlines_table(phase: float | None, budget_scale: float | None) -> str:
-    """The party files' ``[deadlines]`` body with the bench's ``--phase-deadline`` and
-    ``--phase-budget-scale`` applied."""
-    body = DEADLINES
-    if phase is not None:
-        body = body.replace("phase = 3600", f"phase = {phase!r}")
-    if budget_scale is not None:
-        body += f"budget_scale = {budget_scale!r}\n"
-    return body
