@@ -23,6 +23,13 @@ parties undetected. What one sender can make a receiver hold is at most ``max_by
 bytes plus their decoded form (at most ``max_values`` packed integers and ``MAX_ITEMS`` other
 items, so a hostile payload of tiny integers cannot cost ~30 times its size); the bus's per-sender budget still bounds unread chunks, and
 ``chunk_bytes`` (public, identical everywhere) must leave room for the envelope in a frame.
+
+``exchange_large_pairwise`` is the same for payloads meant for one peer each (a proof made under
+one verifier's parameters): the sizes go through the consistent broadcast as above (one size per
+recipient, each under the bound of its recipient), so every party agrees on the number of chunk
+rounds; the chunks themselves travel point-to-point, and a receiver holds only what was meant for
+it. The engine lets a consumed point-to-point frame go (``Bus.spend``), so the chunks do not stay
+in the bus until the phase ends, as a broadcast's do.
 """
 
 from __future__ import annotations
@@ -43,13 +50,14 @@ from coopetition.engine.codec import (
     encode_payload,
 )
 from coopetition.engine.errors import LocalFailure, ProtocolViolation
-from coopetition.engine.program import Exchange, Program
+from coopetition.engine.program import Exchange, Pairwise, Program
 
 __all__ = [
     "DEFAULT_CHUNK_BYTES",
     "ENVELOPE_ROOM",
     "chunk_count",
     "exchange_large",
+    "exchange_large_pairwise",
     "packed_values",
 ]
 
@@ -178,4 +186,102 @@ def exchange_large(
                 phase=phase,
             ) from None
         parts[sender] = []  # drop the joined bytes' pieces as soon as they are decoded
+    return out
+
+
+def _declared_sizes(
+    declared: Mapping[int, Any], bound_to: Mapping[int, int], label: str, phase: str | None
+) -> dict[int, dict[int, int]]:
+    """Every sender's declared size per recipient, checked against the recipients' bounds."""
+    sizes: dict[int, dict[int, int]] = {}
+    for sender, claim in sorted(declared.items()):
+        peers = sorted(j for j in declared if j != sender)
+        ok = (
+            isinstance(claim, list)
+            and [p[0] if isinstance(p, list) and len(p) == 2 else None for p in claim] == peers
+        )
+        row: dict[int, int] = {}
+        for recipient, size in claim if ok else ():
+            integer = isinstance(size, int) and not isinstance(size, bool)
+            ok = ok and integer and 0 <= size <= bound_to.get(recipient, -1)
+            row[recipient] = size
+        if not ok:
+            raise ProtocolViolation(
+                f"party {sender} declared {label} payload sizes {claim!r} that are not one size "
+                f"per peer within the peer's agreed bound",
+                culprit=sender,
+                phase=phase,
+            )
+        sizes[sender] = row
+    return sizes
+
+
+def exchange_large_pairwise(
+    payloads: Mapping[int, Any],
+    *,
+    me: int,
+    tag: str,
+    max_bytes: Mapping[int, int],
+    max_values: Mapping[int, int] | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    label: str = "large",
+    phase: str | None = None,
+) -> Program[dict[int, Any]]:
+    """Send ``payloads[j]`` to each peer j in chunks; return what each peer sent this party.
+
+    ``max_bytes[j]`` (and ``max_values[j]``, packed integers) bound what any sender may send
+    recipient j; like ``exchange_large``'s bounds they must follow from public, agreed values, the
+    same map at every party. Raises ``ProtocolViolation`` naming a sender whose declared sizes
+    break a bound, whose chunk has the wrong length or whose payload to this party does not
+    decode, and ``LocalFailure`` if this party's own payloads break the bounds. The exchanges are
+    tagged ``<tag>/size`` (a broadcast) and ``<tag>/chunk<k>`` (point-to-point).
+    """
+    if chunk_bytes < 1 or min(max_bytes.values(), default=0) < 0:
+        raise ValueError("chunk_bytes must be positive and max_bytes non-negative")
+    values = dict.fromkeys(max_bytes, MAX_ITEMS) if max_values is None else max_values
+    data = {j: encode_payload(payload) for j, payload in payloads.items()}
+    for j, payload in payloads.items():
+        if len(data[j]) > max_bytes.get(j, -1) or packed_values(payload) > values.get(j, -1):
+            raise LocalFailure(
+                f"this party's {label} payload for party {j} ({len(data[j])} bytes) breaks "
+                f"that party's agreed bound of {max_bytes.get(j)} bytes or "
+                f"{values.get(j)} packed integers",
+                phase=phase,
+            )
+    declared = yield Exchange(
+        tag=f"{tag}/size", payload=[[j, len(data[j])] for j in sorted(data)], label=label
+    )
+    sizes = _declared_sizes(declared, max_bytes, label, phase)
+    rounds = max(chunk_count(s, chunk_bytes) for row in sizes.values() for s in row.values())
+    parts: dict[int, list[bytes]] = {sender: [] for sender in sizes if sender != me}
+    for k in range(rounds):
+        start = k * chunk_bytes
+        replies = yield Pairwise(
+            f"{tag}/chunk{k}", {j: d[start : start + chunk_bytes] for j, d in data.items()}
+        )
+        for sender in parts:
+            chunk = replies.get(sender)
+            expected = min(chunk_bytes, max(0, sizes[sender][me] - start))
+            if not isinstance(chunk, bytes) or len(chunk) != expected:
+                got = len(chunk) if isinstance(chunk, bytes) else type(chunk).__name__
+                raise ProtocolViolation(
+                    f"party {sender} sent chunk {k} of its {label} payload with {got} bytes, "
+                    f"{expected} declared",
+                    culprit=sender,
+                    phase=phase,
+                )
+            parts[sender].append(chunk)
+    del data
+    out: dict[int, Any] = {}
+    for sender, chunks in parts.items():
+        joined = b"".join(chunks)
+        parts[sender] = []
+        try:
+            out[sender] = decode_payload(joined, max_values=values.get(me, 0))
+        except WireError as exc:
+            raise ProtocolViolation(
+                f"party {sender}'s {label} payload does not decode: {exc}",
+                culprit=sender,
+                phase=phase,
+            ) from None
     return out

@@ -10,7 +10,9 @@ round) is easier to read as a generator that yields requests and receives their 
 
 Each :class:`Exchange` becomes a ``Broadcast`` of its payload and a ``Gather`` of every party's
 payload under the same tag with ``consistent=True`` (so the engine's echo round guarantees that
-all honest parties saw the same broadcast). A request without a tag gets one derived from its
+all honest parties saw the same broadcast). A :class:`Pairwise` request is point-to-point: one
+``Send`` per peer (each its own payload, meant for that peer only: OT messages, or a proof made
+under one verifier's parameters) and a plain ``Gather`` of what every peer sent this party. A request without a tag gets one derived from its
 position in the program, as MPyC labels messages by its program counter: the n-th request is
 ``"<label>/<n>"`` (``label`` defaults to ``"x"``), identical at every party running the same
 program, so a program never has to name its messages. A request with an explicit tag keeps it
@@ -42,10 +44,19 @@ from coopetition.engine.machine import (
     Gather,
     PhaseMachine,
     Received,
+    Send,
     Started,
 )
 
-__all__ = ["Exchange", "Program", "ProgramMachine", "ProgramRun", "program_machine", "tag_of"]
+__all__ = [
+    "Exchange",
+    "Pairwise",
+    "Program",
+    "ProgramMachine",
+    "ProgramRun",
+    "program_machine",
+    "tag_of",
+]
 
 T = TypeVar("T")
 
@@ -60,7 +71,20 @@ class Exchange:
     label: str = "x"
 
 
-Program = Generator[Exchange, dict[int, Any], T]
+@dataclass(frozen=True, slots=True)
+class Pairwise:
+    """Send ``payloads[j]`` to each peer j; the reply maps each peer to what it sent us.
+
+    ``payloads`` must name exactly this party's peers. Nothing is echoed: a peer's message is
+    signed for this party alone, so it cannot be shown to differ from what others got (they got
+    something else by design); what must be common goes through an :class:`Exchange`.
+    """
+
+    tag: str
+    payloads: dict[int, Any]
+
+
+Program = Generator[Exchange | Pairwise, dict[int, Any], T]
 
 
 def tag_of(request: Any, position: int) -> str:
@@ -135,15 +159,29 @@ class ProgramMachine(PhaseMachine):
 
     def _tag_of(self, request: Any) -> str:
         """The tag a request's replies arrive under (subclasses with other request kinds)."""
+        if isinstance(request, Pairwise):
+            return request.tag
         if not isinstance(request, Exchange):
             raise LocalFailure(
-                f"a program may only yield Exchange requests, got {type(request).__name__}",
+                "a program may only yield Exchange or Pairwise requests, got "
+                f"{type(request).__name__}",
                 phase=self.phase,
             )
         return tag_of(request, self._position)
 
     def _actions(self, request: Any) -> list[Action]:
-        """The engine actions of one request: a broadcast checked by the consistency echo."""
+        """The engine actions of one request: a broadcast checked by the consistency echo, or
+        one point-to-point message per peer and a plain gather from every peer."""
+        if isinstance(request, Pairwise):
+            peers = tuple(p for p in self.parties if p != self.party)
+            if set(request.payloads) != set(peers):
+                raise LocalFailure(
+                    f"a pairwise round must address exactly the peers {peers}", phase=self.phase
+                )
+            sends: list[Action] = [
+                Send(to=j, tag=self._tag, payload=request.payloads[j]) for j in peers
+            ]
+            return [*sends, Gather(tag=self._tag, senders=peers)]
         return [
             Broadcast(tag=self._tag, payload=request.payload),
             Gather(tag=self._tag, senders=tuple(self.parties), consistent=True),

@@ -1,8 +1,9 @@
-"""Sizes of Helen's largest broadcasts: measured at small d, projected to d = 50 and 90.
+"""Sizes of Helen's largest messages: measured at small d, projected to d = 50 and 90.
 
 ``python -m coopetition.sims.helen_wire_sizes --measure 5,10,20 --key-bits 1024 --insecure``
 proves one party's input preparation (``input_proof.prove``, m - 1 range proofs) at each d and
-prints its encoded bytes and CBOR items, packed (today's ``zk.codec``) and one item per integer
+prints the encoded bytes and CBOR items of all it sends (its broadcast and the range proofs,
+which go point-to-point to their verifiers, encoded together here), packed (today's ``zk.codec``) and one item per integer
 (the encoding before packing, rebuilt here field by field for comparison). Without
 ``--measure`` it prints the projection only (no cryptography): the exact integer counts of
 ``input_wire.int_counts`` times the honest widths (ciphertexts 2 |N| bits, ring-Pedersen
@@ -44,7 +45,7 @@ def scales_for(d: int, parties: int) -> HelenScales:
 
 
 def measure(d: int, parties: int, key_bits: int, insecure: bool) -> dict[str, int]:
-    """Encode one honest input broadcast at this d (proves it: seconds at d = 20)."""
+    """Encode one honest party's input messages at this d (proves them: seconds at d = 20)."""
     from coopetition.protocols.paillier.keys import insecure_test_keypair
     from coopetition.sims.benchkit import random_modulus
 
@@ -75,7 +76,8 @@ def _b(bits: int) -> int:
 
 
 def input_estimate(d: int, parties: int, key_bits: int) -> dict[str, int]:
-    """Honest packed bytes and items of one input broadcast, and the one-item-per-int items."""
+    """Honest packed bytes and items of one party's input messages, and the one-item-per-int
+    items."""
     c = input_wire.int_counts(d, parties)
     u_bits = input_wire.value_bits(scales_for(d, parties)) + CHALLENGE_BITS + STAT_BITS + 1
     v_bits = key_bits + 2 * STAT_BITS + CHALLENGE_BITS + 1
@@ -90,7 +92,7 @@ def input_estimate(d: int, parties: int, key_bits: int) -> dict[str, int]:
     return {
         "bytes": size,
         "bound": input_wire.payload_bound(
-            scales_for(d, parties), parties, key_bits, [key_bits] * parties
+            scales_for(d, parties), parties, key_bits, [key_bits] * (parties - 1)
         ),
         "old_items": 2 * ints + 4 * statements,  # a bignum is 2 items; 4 row lists per statement
         "ints": ints,

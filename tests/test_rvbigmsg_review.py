@@ -6,6 +6,8 @@ Each test states a claim of the branch and checks it; the ones that fail today a
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
 from coopetition.engine.chunked import exchange_large
@@ -23,21 +25,26 @@ def _scales(d: int, parties: int) -> HelenScales:
     )
 
 
-def test_hostile_ring_size_does_not_inflate_its_own_input_bound():
+def test_hostile_ring_size_does_not_inflate_what_others_must_accept():
     """docs/threat-model.md: what one sender can make a receiver hold is 1.02-1.05 x an
     honest payload. Party 3 is hostile: setup refuses only N~ BELOW the agreed ring_bits
     (setup_phase: ``theirs.bits < ring_bits``) and ``RingPedersen.check`` admits up to
     MAX_BITS, so party 3 announces a MAX_BITS N~. Its own proofs go to verifiers 0-2, whose
-    N~ are the agreed 2048 bits, so its honest payload is at most the all-2048 bound; yet
-    before the fix every party let it send the bound computed with its own 4096-bit ring
-    (1.86 x); ``input_phase`` now bounds each sender over its verifiers' |N~| only."""
+    N~ are the agreed 2048 bits; before the fix every party let it send the bound computed
+    with its own 4096-bit ring (1.86 x). Now the broadcast's bound does not depend on any N~
+    and each range proof's bound is its recipient's own: party 3's ring widens only what
+    party 3 itself accepts."""
     agreed, key_bits, d, m = 2048, 2048, 90, 4
     assert 2 * agreed <= range_params.MAX_BITS  # the oversize ring passes RingPedersen.check
     scales = _scales(d, m)
-    honest_max = input_wire.payload_bound(scales, m, key_bits, [agreed] * m)
-    rings = {j: agreed for j in range(m - 1)} | {m - 1: range_params.MAX_BITS}
-    with_hostile_ring = input_wire.sender_bounds(scales, m, key_bits, rings)[m - 1]
-    assert with_hostile_ring <= 1.05 * honest_max, with_hostile_ring / honest_max
+    fair = input_wire.range_bounds(scales, key_bits, dict.fromkeys(range(m), agreed))
+    hostile = input_wire.range_bounds(
+        scales, key_bits, dict.fromkeys(range(m - 1), agreed) | {m - 1: range_params.MAX_BITS}
+    )
+    assert all(hostile[j] == fair[j] for j in range(m - 1))  # what parties 0-2 accept
+    assert hostile[m - 1] > 1.5 * fair[m - 1]  # only what party 3 itself accepts grows
+    # and the broadcast's bound takes no N~ at all
+    assert "ring" not in " ".join(inspect.signature(input_wire.broadcast_bound).parameters)
 
 
 def test_own_payload_over_the_value_bound_is_a_local_failure():

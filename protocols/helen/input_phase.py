@@ -4,35 +4,40 @@ Each party runs ``numerics.prepare_input`` on its data (SVD in float64, then the
 V, Sigma, Theta, y*, A, b) and ``check_prepared`` (a party whose own values break the agreed
 bounds stops with ``BoundExceeded`` before any cryptography), then ``input_proof.prove`` with
 one range proof per verifier under that verifier's ring-Pedersen parameters. The commitments
-and the proof travel by consistent broadcast (``zk.codec``, integer sequences packed); every
-party checks every other party's proof, and a rejected or malformed one is ``CheatingDetected``
-naming the prover.
+and the rest of the proof travel by consistent broadcast (``zk.codec``, integer sequences
+packed); each range proof goes point-to-point to its one verifier, the only party that can
+check it (docs/crypto.md, "Range proofs go to their verifier"). Every party checks every other
+party's proof, and a rejected or malformed one is ``CheatingDetected`` naming the prover.
 
-The broadcast grows as ~20 (m - 1) (4 d^2) integers (one range proof per verifier): about
-0.5 GB per party at d = 90, m = 4 and 2048-bit keys, several frames' worth. It therefore goes
-through ``engine.chunked.exchange_large`` in chunks of ``chunk_bytes`` (public, the same at
-every party), under the byte bound ``input_wire.payload_bound`` computes from d, m, |N| and the
-verifiers' |N~|: a party declaring or sending more is named before its bytes are held.
+The range proofs are the bulk: ~20 (4 d^2) integers each, about 140 MB per proof at d = 90
+and 2048-bit keys. Broadcast, every party received all (m - 1)^2 of the others' proofs (about
+1.3 GB at m = 4) and the bus kept them until the phase ended, which is what ran the song
+workload out of memory; point-to-point, a party receives m - 1 and lets each go once consumed
+(``Bus.spend``). Both exchanges go in chunks of ``chunk_bytes`` (public, the same at every
+party; ``engine.chunked``), under the bounds ``input_wire`` computes from d, m, |N| and the
+recipient's |N~|: a party declaring or sending more is named before its bytes are held.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from coopetition.engine.chunked import DEFAULT_CHUNK_BYTES, exchange_large
+from coopetition.engine.chunked import DEFAULT_CHUNK_BYTES, exchange_large, exchange_large_pairwise
 from coopetition.engine.errors import CheatingDetected
 from coopetition.engine.program import Program
 from coopetition.protocols.fixedpoint import HelenScales
 from coopetition.protocols.helen import input_proof, input_wire, numerics
-from coopetition.protocols.helen.input_statements import InputCommitments, InputWitness
+from coopetition.protocols.helen.input_statements import KIND, InputCommitments, InputWitness
 from coopetition.protocols.paillier.encryptor import Encryptor
 from coopetition.protocols.paillier.keys import PublicKey
 from coopetition.protocols.zk import codec
 from coopetition.protocols.zk import range_params as rpm
 from coopetition.protocols.zk.errors import ProofRejected
+from coopetition.protocols.zk.range_proof import RangeProof
 from coopetition.protocols.zk.transcript import ProofContext
 
 PHASE = "helen-input"
@@ -74,26 +79,40 @@ def input_program(
     com, proof, witness = prove(
         pk, prep, scales, context(session, me), verifiers, encryptor=encryptor
     )
-    ring_bits = [ring[j].n.bit_length() for j in parties]
-    bound = input_wire.sender_bounds(
-        scales, len(parties), pk.n.bit_length(), {j: ring[j].n.bit_length() for j in parties}
-    )
-    outgoing = {"com": codec.encode(com), "proof": codec.encode(proof)}
-    # at d = 90 one party's proof (a range proof per verifier) is hundreds of MiB as objects:
-    # only its encoded form is needed from here on
+    ring_bits = {j: ring[j].n.bit_length() for j in parties}
+    # each range proof goes to its one verifier; every other part is broadcast
+    ranges = dict(zip(proof.range_verifiers, proof.range_proofs, strict=True))
+    public = dataclasses.replace(proof, range_verifiers=(), range_proofs=())
+    # at d = 90 one party's range proofs are hundreds of MiB as objects: only their encoded
+    # forms are needed from here on
     del proof
+    outgoing = {"com": codec.encode(com), "proof": codec.encode(public)}
+    to_verifier = {j: codec.encode(ranges[j]) if j in ranges else None for j in verifiers}
+    del public, ranges
+    key_bits = pk.n.bit_length()
     replies = yield from exchange_large(
         outgoing,
-        max_bytes=bound,
+        max_bytes=input_wire.broadcast_bound(scales, len(parties), key_bits),
         chunk_bytes=chunk_bytes,
         label="input",
         phase=PHASE,
         me=me,
-        max_values=input_wire.packed_value_bound(scales.features, len(parties)),
+        max_values=input_wire.broadcast_value_bound(scales.features),
     )
     del outgoing
     replies.pop(me, None)  # this party's own payload, decoded back: not needed
-    max_bits = codec.max_bits_for(pk.n.bit_length(), max(ring_bits))
+    received = yield from exchange_large_pairwise(
+        to_verifier,
+        me=me,
+        tag="input-range",
+        max_bytes=input_wire.range_bounds(scales, key_bits, ring_bits),
+        max_values=dict.fromkeys(parties, input_wire.range_value_bound(scales.features)),
+        chunk_bytes=chunk_bytes,
+        label="input range proof",
+        phase=PHASE,
+    )
+    del to_verifier
+    max_bits = codec.max_bits_for(key_bits, max(ring_bits.values()))
     commitments = {me: com}
     for j in parties:
         if j == me:
@@ -101,9 +120,17 @@ def input_program(
         try:
             got = replies[j] if isinstance(replies[j], dict) else {}
             theirs = codec.decode(InputCommitments, got.get("com"), prover=j, max_bits=max_bits)
-            their_proof = codec.decode(
+            their_public = codec.decode(
                 input_proof.InputProof, got.get("proof"), prover=j, max_bits=max_bits
             )
+            if their_public.range_verifiers != () or their_public.range_proofs != ():
+                raise ProofRejected(KIND, j, "range proofs travel point-to-point, not broadcast")
+            mine = codec.decode(RangeProof, received.get(j), prover=j, max_bits=max_bits)
+            received[j] = None
+            their_proof = dataclasses.replace(
+                their_public, range_verifiers=(me,), range_proofs=(mine,)
+            )
+            del their_public, mine
             input_proof.verify(pk, theirs, their_proof, scales, context(session, j), me, ring[me])
             # checked: let the proof and its wire form go before decoding the next prover's
             del their_proof, got

@@ -5,26 +5,21 @@ consistency). MASCOT's OT messages are pairwise: party i's message to j is meani
 (and must not be sent to) a third party, and broadcasting it would multiply the traffic by
 m - 1. A program yields ``Pairwise(tag, {peer: payload})`` and gets back
 ``{peer: payload that peer sent to us}``; the local harness and the MASCOT phase machine
-route it.
+route it (the request type is the engine's: any program phase runs it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from coopetition.engine.program import Pairwise
 
 from .online import Exchange
 
+__all__ = ["MixedProgram", "Pairwise"]
+
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Pairwise:
-    """Send ``payloads[j]`` to each peer j; the reply maps each peer to what it sent us."""
-
-    tag: str
-    payloads: dict[int, dict[str, Any]]
 
 
 #: A program that may yield both broadcast and point-to-point rounds (MASCOT's).
