@@ -89,6 +89,29 @@ def packed_values(value: Any) -> int:
     return 0
 
 
+#: items of a list ``_brief`` shows before it counts the rest
+_BRIEF_ITEMS = 8
+
+
+def _brief(value: Any, depth: int = 0) -> str:
+    """A peer's (possibly hostile) declaration for an error message, short whatever it is: a
+    declaration may fill a frame (its ``repr`` several times that), and ``repr`` of an integer
+    of more than 4300 digits raises ``ValueError``, which would end the step naming nobody."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, int):
+        bits = value.bit_length()
+        return repr(value) if bits <= 64 else f"<an integer of {bits} bits>"
+    if isinstance(value, list) and depth < 2:
+        shown = [_brief(item, depth + 1) for item in value[:_BRIEF_ITEMS]]
+        if len(value) > _BRIEF_ITEMS:
+            shown.append(f"... {len(value) - _BRIEF_ITEMS} more")
+        return "[" + ", ".join(shown) + "]"
+    if isinstance(value, (bytes, str, list, dict)):
+        return f"<{type(value).__name__} of length {len(value)}>"
+    return f"<{type(value).__name__}>"
+
+
 def exchange_large(
     payload: Any,
     *,
@@ -145,7 +168,7 @@ def exchange_large(
         limit = bound_of(sender)
         if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= limit:
             raise ProtocolViolation(
-                f"party {sender} declared a {label} payload of {size!r} bytes; the agreed "
+                f"party {sender} declared a {label} payload of {_brief(size)} bytes; the agreed "
                 f"bound is {limit}",
                 culprit=sender,
                 phase=phase,
@@ -196,9 +219,14 @@ def _declared_sizes(
     sizes: dict[int, dict[int, int]] = {}
     for sender, claim in sorted(declared.items()):
         peers = sorted(j for j in declared if j != sender)
+        # ids compared by type too: False == 0 and True == 1 in Python
         ok = (
             isinstance(claim, list)
-            and [p[0] if isinstance(p, list) and len(p) == 2 else None for p in claim] == peers
+            and [
+                p[0] if isinstance(p, list) and len(p) == 2 and type(p[0]) is int else None
+                for p in claim
+            ]
+            == peers
         )
         row: dict[int, int] = {}
         for recipient, size in claim if ok else ():
@@ -207,7 +235,7 @@ def _declared_sizes(
             row[recipient] = size
         if not ok:
             raise ProtocolViolation(
-                f"party {sender} declared {label} payload sizes {claim!r} that are not one size "
+                f"party {sender} declared {label} payload sizes {_brief(claim)} that are not one size "
                 f"per peer within the peer's agreed bound",
                 culprit=sender,
                 phase=phase,
