@@ -168,8 +168,8 @@ def exchange_large(
         limit = bound_of(sender)
         if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= limit:
             raise ProtocolViolation(
-                f"party {sender} declared a {label} payload of {_brief(size)} bytes; the agreed "
-                f"bound is {limit}",
+                f"party {sender} declared a {label} payload of {_brief(size)} bytes; the "
+                f"agreed bound is {limit}",
                 culprit=sender,
                 phase=phase,
             )
@@ -235,8 +235,8 @@ def _declared_sizes(
             row[recipient] = size
         if not ok:
             raise ProtocolViolation(
-                f"party {sender} declared {label} payload sizes {_brief(claim)} that are not one size "
-                f"per peer within the peer's agreed bound",
+                f"party {sender} declared {label} payload sizes {_brief(claim)} that are not one "
+                f"size per peer within the peer's agreed bound",
                 culprit=sender,
                 phase=phase,
             )
