@@ -17,7 +17,7 @@ import pytest
 
 from coopetition.engine.chunked import chunk_count
 from coopetition.engine.codec import WireError, count_items, decode_payload, encode_payload
-from coopetition.engine.errors import LocalFailure, ProtocolViolation
+from coopetition.engine.errors import CheatingDetected, LocalFailure, ProtocolViolation
 from coopetition.engine.local import local_configs, run_parties
 from coopetition.engine.program import Exchange, Pairwise, ProgramRun, program_machine
 from coopetition.protocols.fixedpoint import HelenScales
@@ -238,14 +238,14 @@ async def test_a_hostile_range_proof_exchange_is_named(autojump_clock, rings, ca
     assert not run.results
     for honest in (0, 1):
         error = run.errors.get(honest)
-        assert error is not None and error.culprit == 2, run.errors
+        assert isinstance(error, CheatingDetected) and error.culprit == 2, run.errors
         assert error.phase == input_phase.PHASE
 
 
 async def test_each_party_receives_only_the_range_proofs_made_for_it(autojump_clock, rings):
     """What arrives point-to-point at a party is one range proof per prover, under that
     party's own parameters (about a third of all range proofs at m = 4): the memory lever of
-    the song workload, counted here by the transport's own byte totals."""
+    the song workload, counted here by the engine's per-phase byte counts (the bus's frame sizes)."""
     ids = (0, 1, 2, 3)
     network = MemoryNetwork(list(ids), max_frame=1 << 24)
     runs = [ProgramRun(p, ids, _honest(rings, p, 1 << 20, parties=4), machine=Machine) for p in ids]
