@@ -245,7 +245,7 @@ def _declared_sizes(
 
 
 def exchange_large_pairwise(
-    payloads: Mapping[int, Any],
+    payloads: dict[int, Any],
     *,
     me: int,
     tag: str,
@@ -263,12 +263,17 @@ def exchange_large_pairwise(
     break a bound, whose chunk has the wrong length or whose payload to this party does not
     decode, and ``LocalFailure`` if this party's own payloads break the bounds. The exchanges are
     tagged ``<tag>/size`` (a broadcast) and ``<tag>/chunk<k>`` (point-to-point).
+
+    ``payloads`` is emptied as it is encoded: each payload's object form can go as soon as its
+    bytes exist (at d = 90 a party's range proofs are ~420 MB in either form).
     """
     if chunk_bytes < 1 or min(max_bytes.values(), default=0) < 0:
         raise ValueError("chunk_bytes must be positive and max_bytes non-negative")
     values = dict.fromkeys(max_bytes, MAX_ITEMS) if max_values is None else max_values
-    data = {j: encode_payload(payload) for j, payload in payloads.items()}
-    for j, payload in payloads.items():
+    data: dict[int, bytes] = {}
+    for j in sorted(payloads):
+        payload = payloads.pop(j)
+        data[j] = encode_payload(payload)
         if len(data[j]) > max_bytes.get(j, -1) or packed_values(payload) > values.get(j, -1):
             raise LocalFailure(
                 f"this party's {label} payload for party {j} ({len(data[j])} bytes) breaks "
@@ -276,6 +281,7 @@ def exchange_large_pairwise(
                 f"{values.get(j)} packed integers",
                 phase=phase,
             )
+        del payload
     declared = yield Exchange(
         tag=f"{tag}/size", payload=[[j, len(data[j])] for j in sorted(data)], label=label
     )

@@ -27,6 +27,7 @@ from coopetition.protocols.paillier.keys import insecure_test_keypair
 from coopetition.protocols.zk import codec
 from coopetition.protocols.zk import range_params as rpm
 from coopetition.protocols.zk.equality import EqualityProof
+from coopetition.protocols.zk.errors import ProofRejected
 from coopetition.protocols.zk.multiplication import MultiplicationProof
 from coopetition.protocols.zk.range_proof import RangeProof
 from coopetition.protocols.zk.twosided import TwoSidedProof
@@ -261,3 +262,25 @@ async def test_each_party_receives_only_the_range_proofs_made_for_it(autojump_cl
     # three provers' broadcasts (and their echoes), and three range proofs, not nine
     assert 3 * (broadcast + one_range) <= received < 3 * (broadcast + one_range) * 1.5 + 200_000
     assert received < 3 * (broadcast + 3 * one_range)
+
+
+def test_prove_can_hand_over_each_range_proof_in_wire_form(rings):
+    """With ``range_out`` the prover keeps no range proof as objects: each verifier's arrives in
+    ``range_out`` encoded, decodes, and passes that verifier's check of the whole input."""
+    scales = _scales(3, 3)
+    prep = numerics.prepare_input(*_data(0, 3), scales)
+    verifiers = {1: rings[1], 2: rings[2]}
+    ctx = input_phase.context(SESSION, 0)
+    out: dict = {}
+    com, proof, _ = input_proof.prove(PK, prep, scales, ctx, verifiers, range_out=out)
+    assert proof.range_verifiers == () and proof.range_proofs == ()
+    assert sorted(out) == [1, 2]
+    cap = codec.max_bits_for(PK.n.bit_length(), max(r.n.bit_length() for r in rings.values()))
+    for j in (1, 2):
+        wire = decode_payload(encode_payload(out[j]), max_values=input_wire.range_value_bound(3))
+        rp = codec.decode(RangeProof, wire, prover=0, max_bits=cap)
+        mine = dataclasses.replace(proof, range_verifiers=(j,), range_proofs=(rp,))
+        input_proof.verify(PK, com, mine, scales, ctx, j, rings[j])
+    other = dataclasses.replace(proof, range_verifiers=(1,), range_proofs=(rp,))  # 2's, to 1
+    with pytest.raises(ProofRejected):
+        input_proof.verify(PK, com, other, scales, ctx, 1, rings[1])

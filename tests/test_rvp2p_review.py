@@ -99,8 +99,9 @@ def test_a_bloated_size_declaration_costs_no_more_than_its_frame():
 # -- the input program with one hostile party ----------------------------------------------
 
 
-def _swapped_prove(*args, **kwargs):
-    """Honest proofs, except the range proof made for verifier 1 goes to 0 and vice versa."""
+def _swapped_prove(*args, range_out=None, **kwargs):
+    """Honest proofs, except the range proof made for verifier 1 goes to 0 and vice versa
+    (returned in the proof, ignoring ``range_out``: the input phase's path for such seams)."""
     com, proof, witness = input_proof.prove(*args, **kwargs)
     a, b = proof.range_proofs
     return com, dataclasses.replace(proof, range_proofs=(b, a)), witness

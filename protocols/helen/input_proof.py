@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import gmpy2
 
@@ -52,7 +52,7 @@ from coopetition.protocols.paillier import tracked as T
 from coopetition.protocols.paillier.encryptor import Encryptor
 from coopetition.protocols.paillier.keys import PublicKey
 from coopetition.protocols.paillier.tracked import Tracked
-from coopetition.protocols.zk import group, multiplication, twosided
+from coopetition.protocols.zk import codec, group, multiplication, twosided
 from coopetition.protocols.zk import range_proof as rproof
 from coopetition.protocols.zk.errors import ProofRejected
 from coopetition.protocols.zk.gil import holding_gil
@@ -132,12 +132,17 @@ def prove(
     verifiers: Mapping[int, RingPedersen],
     *,
     encryptor: Encryptor | None = None,
+    range_out: dict[int, Any] | None = None,
     _unchecked: bool = False,
 ) -> tuple[InputCommitments, InputProof, InputWitness]:
     """Encrypt the summaries and prove statements 1-4 (one range proof per verifier).
 
     ``verifiers`` maps each other party to its ring-Pedersen parameters (their parameter proofs
-    already checked). ``_unchecked`` lets tests play a cheater whose values break the bounds.
+    already checked). With ``range_out`` each verifier's range proof is stored there in its wire
+    form (``zk.codec``) as soon as it is made, and the returned proof's range fields stay empty:
+    at d = 90 and 2048 bits one range proof is ~230 MB as objects and ~140 MB encoded, so a
+    party then never holds more than one as objects (the input phase sends them point-to-point
+    anyway). ``_unchecked`` lets tests play a cheater whose values break the bounds.
     """
     d = scales.features
     ints = lambda a: [int(v) for v in a]  # noqa: E731
@@ -262,6 +267,10 @@ def prove(
             proof_j = rproof.prove(
                 pk, params, range_statements, witnesses, rctx, encryptor=encryptor, squares=squares
             )
+        if range_out is not None:
+            range_out[verifier] = codec.encode(proof_j)
+            del proof_j
+            continue
         verifier_ids.append(verifier)
         range_proofs.append(proof_j)
     proof = dataclasses.replace(
