@@ -244,6 +244,12 @@ def _declared_sizes(
     return sizes
 
 
+def _split(data: bytes, chunk_bytes: int) -> list[bytes]:
+    """``data`` in chunks of ``chunk_bytes``, LAST chunk first (so ``pop`` yields them in
+    order); ``data`` itself can go once split."""
+    return [data[i : i + chunk_bytes] for i in range(0, len(data), chunk_bytes)][::-1]
+
+
 def exchange_large_pairwise(
     payloads: dict[int, Any],
     *,
@@ -287,11 +293,14 @@ def exchange_large_pairwise(
     )
     sizes = _declared_sizes(declared, max_bytes, label, phase)
     rounds = max(chunk_count(s, chunk_bytes) for row in sizes.values() for s in row.values())
+    # this party's payloads as chunks, each let go once sent: what it has sent shrinks as what
+    # it received grows, instead of both being held at the end
+    outbox = {j: _split(data.pop(j), chunk_bytes) for j in sorted(data)}
     parts: dict[int, list[bytes]] = {sender: [] for sender in sizes if sender != me}
     for k in range(rounds):
         start = k * chunk_bytes
         replies = yield Pairwise(
-            f"{tag}/chunk{k}", {j: d[start : start + chunk_bytes] for j, d in data.items()}
+            f"{tag}/chunk{k}", {j: chunks.pop() if chunks else b"" for j, chunks in outbox.items()}
         )
         for sender in parts:
             chunk = replies.get(sender)
@@ -305,7 +314,6 @@ def exchange_large_pairwise(
                     phase=phase,
                 )
             parts[sender].append(chunk)
-    del data
     out: dict[int, Any] = {}
     for sender, chunks in parts.items():
         joined = b"".join(chunks)
