@@ -46,6 +46,7 @@ from coopetition.engine.codec import (
     BigIntVector,
     SignedIntVector,
     WireError,
+    brief,
     decode_payload,
     encode_payload,
 )
@@ -87,29 +88,6 @@ def packed_values(value: Any) -> int:
     if isinstance(value, (list, tuple)):
         return sum(packed_values(v) for v in value)
     return 0
-
-
-#: items of a list ``_brief`` shows before it counts the rest
-_BRIEF_ITEMS = 8
-
-
-def _brief(value: Any, depth: int = 0) -> str:
-    """A peer's (possibly hostile) declaration for an error message, short whatever it is: a
-    declaration may fill a frame (its ``repr`` several times that), and ``repr`` of an integer
-    of more than 4300 digits raises ``ValueError``, which would end the step naming nobody."""
-    if isinstance(value, bool) or value is None:
-        return repr(value)
-    if isinstance(value, int):
-        bits = value.bit_length()
-        return repr(value) if bits <= 64 else f"<an integer of {bits} bits>"
-    if isinstance(value, list) and depth < 2:
-        shown = [_brief(item, depth + 1) for item in value[:_BRIEF_ITEMS]]
-        if len(value) > _BRIEF_ITEMS:
-            shown.append(f"... {len(value) - _BRIEF_ITEMS} more")
-        return "[" + ", ".join(shown) + "]"
-    if isinstance(value, (bytes, str, list, dict)):
-        return f"<{type(value).__name__} of length {len(value)}>"
-    return f"<{type(value).__name__}>"
 
 
 def exchange_large(
@@ -168,7 +146,7 @@ def exchange_large(
         limit = bound_of(sender)
         if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= limit:
             raise ProtocolViolation(
-                f"party {sender} declared a {label} payload of {_brief(size)} bytes; the "
+                f"party {sender} declared a {label} payload of {brief(size)} bytes; the "
                 f"agreed bound is {limit}",
                 culprit=sender,
                 phase=phase,
@@ -235,7 +213,7 @@ def _declared_sizes(
             row[recipient] = size
         if not ok:
             raise ProtocolViolation(
-                f"party {sender} declared {label} payload sizes {_brief(claim)} that are not one "
+                f"party {sender} declared {label} payload sizes {brief(claim)} that are not one "
                 f"size per peer within the peer's agreed bound",
                 culprit=sender,
                 phase=phase,

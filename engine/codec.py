@@ -389,3 +389,26 @@ def decode_payload(data: bytes, *, max_values: int = MAX_ITEMS) -> Any:
             raise cause from None
         raise WireError(f"malformed CBOR: {exc}") from None
     return _freeze_check(raw)
+
+
+#: items of a list ``brief`` shows before it counts the rest
+BRIEF_ITEMS = 8
+
+
+def brief(value: Any, depth: int = 0) -> str:
+    """A peer's (possibly hostile) declaration for an error message, short whatever it is: a
+    declaration may fill a frame (its ``repr`` several times that), and ``repr`` of an integer
+    of more than 4300 digits raises ``ValueError``, which would end the step naming nobody."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, int):
+        bits = value.bit_length()
+        return repr(value) if bits <= 64 else f"<an integer of {bits} bits>"
+    if isinstance(value, list) and depth < 2:
+        shown = [brief(item, depth + 1) for item in value[:BRIEF_ITEMS]]
+        if len(value) > BRIEF_ITEMS:
+            shown.append(f"... {len(value) - BRIEF_ITEMS} more")
+        return "[" + ", ".join(shown) + "]"
+    if isinstance(value, (bytes, str, list, dict)):
+        return f"<{type(value).__name__} of length {len(value)}>"
+    return f"<{type(value).__name__}>"

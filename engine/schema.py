@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from coopetition.engine.codec import BRIEF_ITEMS, brief
 from coopetition.engine.errors import MalformedMessage, PartyId
 from coopetition.engine.tags import INTERNAL_MARK
 
@@ -73,7 +74,7 @@ class Int(Schema):
         if not isinstance(value, int) or isinstance(value, bool):
             return f"expected an integer, got {type(value).__name__}"
         if self.minimum is not None and value < self.minimum:
-            return f"expected an integer >= {self.minimum}, got {value}"
+            return f"expected an integer >= {self.minimum}, got {brief(value)}"
         return None
 
 
@@ -153,14 +154,26 @@ class Record(Schema):
         if not isinstance(value, dict):
             return f"expected a map, got {type(value).__name__}"
         missing = sorted(set(self.fields) - set(value))
-        extra = sorted(set(value) - set(self.fields), key=str)
+        extra = [k for k in value if k not in self.fields]
         if missing or (extra and not self.open):
-            return f"expected keys {sorted(self.fields)}, missing {missing}, unexpected {extra}"
+            return (
+                f"expected keys {sorted(self.fields)}, missing {missing}, unexpected {_keys(extra)}"
+            )
         for key in sorted(self.fields):
             wrong = self.fields[key].problem(value[key])
             if wrong is not None:
                 return f"{key!r}: {wrong}"
         return None
+
+
+def _keys(keys: list[Any]) -> str:
+    """A peer's unexpected keys, briefly: short text keys by name, anything else described
+    (``str`` of an integer of more than 4300 digits raises, and a key may fill a frame)."""
+    shown = sorted(
+        repr(k) if isinstance(k, str) and len(k) <= 64 else brief(k) for k in keys[:BRIEF_ITEMS]
+    )
+    more = f" and {len(keys) - BRIEF_ITEMS} more" if len(keys) > BRIEF_ITEMS else ""
+    return "[" + ", ".join(shown) + "]" + more
 
 
 def schema_for(schemas: Mapping[str, Schema], tag: str) -> Schema | None:

@@ -292,3 +292,15 @@ async def test_a_pairwise_request_to_the_wrong_parties_is_a_local_failure(autoju
         error = run.errors.get(0)
         assert isinstance(error, LocalFailure), run.errors
         assert error.culprit is None and "exactly the peers" in str(error)
+
+
+def test_schema_problems_describe_huge_integers_without_failing():
+    """The reviewer's latent finding: ``Int(minimum)`` and ``Record``'s unexpected keys quoted
+    a peer's integer in full, which raises for more than 4300 digits (naming nobody)."""
+    from coopetition.engine.schema import Int, Record
+
+    huge = -(1 << 20_000)
+    assert "20001 bits" in Int(minimum=0).problem(huge)
+    problem = Record({"a": Int()}).problem({"a": 1, huge: 2, "zz": 3})
+    assert "unexpected" in problem and "20001 bits" in problem and "'zz'" in problem
+    assert len(Record({}).problem({str(k): k for k in range(10_000)})) < 400
