@@ -90,6 +90,34 @@ def packed_values(value: Any) -> int:
     return 0
 
 
+def _chunk(
+    replies: Mapping[int, Any], sender: int, expected: int, k: int, label: str, phase: str | None
+) -> bytes:
+    """``sender``'s chunk ``k``, refused naming the sender unless it has the declared length."""
+    chunk = replies.get(sender)
+    if not isinstance(chunk, bytes) or len(chunk) != expected:
+        got = len(chunk) if isinstance(chunk, bytes) else type(chunk).__name__
+        raise ProtocolViolation(
+            f"party {sender} sent chunk {k} of its {label} payload with {got} bytes, "
+            f"{expected} declared",
+            culprit=sender,
+            phase=phase,
+        )
+    return chunk
+
+
+def _decoded(data: bytes, max_values: int, sender: int, label: str, phase: str | None) -> Any:
+    """``sender``'s joined payload decoded strictly, refused naming the sender if it fails."""
+    try:
+        return decode_payload(data, max_values=max_values)
+    except WireError as exc:
+        raise ProtocolViolation(
+            f"party {sender}'s {label} payload does not decode: {exc}",
+            culprit=sender,
+            phase=phase,
+        ) from None
+
+
 def exchange_large(
     payload: Any,
     *,
@@ -161,16 +189,8 @@ def exchange_large(
             tag=chunk_tag, payload=data[start : start + chunk_bytes], label=label
         )
         for sender, size in sizes.items():
-            chunk = replies.get(sender)
             expected = min(chunk_bytes, max(0, size - start))
-            if not isinstance(chunk, bytes) or len(chunk) != expected:
-                got = len(chunk) if isinstance(chunk, bytes) else type(chunk).__name__
-                raise ProtocolViolation(
-                    f"party {sender} sent chunk {k} of its {label} payload with {got} bytes, "
-                    f"{expected} declared",
-                    culprit=sender,
-                    phase=phase,
-                )
+            chunk = _chunk(replies, sender, expected, k, label, phase)
             if sender != me:  # this party's own bytes are ``data`` already
                 parts[sender].append(chunk)
     out: dict[int, Any] = {}
@@ -178,14 +198,7 @@ def exchange_large(
         if sender == me:
             out[sender] = payload
             continue
-        try:
-            out[sender] = decode_payload(b"".join(chunks), max_values=values)
-        except WireError as exc:
-            raise ProtocolViolation(
-                f"party {sender}'s {label} payload does not decode: {exc}",
-                culprit=sender,
-                phase=phase,
-            ) from None
+        out[sender] = _decoded(b"".join(chunks), values, sender, label, phase)
         parts[sender] = []  # drop the joined bytes' pieces as soon as they are decoded
     return out
 
@@ -281,27 +294,11 @@ def exchange_large_pairwise(
             f"{tag}/chunk{k}", {j: chunks.pop() if chunks else b"" for j, chunks in outbox.items()}
         )
         for sender in parts:
-            chunk = replies.get(sender)
             expected = min(chunk_bytes, max(0, sizes[sender][me] - start))
-            if not isinstance(chunk, bytes) or len(chunk) != expected:
-                got = len(chunk) if isinstance(chunk, bytes) else type(chunk).__name__
-                raise ProtocolViolation(
-                    f"party {sender} sent chunk {k} of its {label} payload with {got} bytes, "
-                    f"{expected} declared",
-                    culprit=sender,
-                    phase=phase,
-                )
-            parts[sender].append(chunk)
+            parts[sender].append(_chunk(replies, sender, expected, k, label, phase))
     out: dict[int, Any] = {}
     for sender, chunks in parts.items():
         joined = b"".join(chunks)
         parts[sender] = []
-        try:
-            out[sender] = decode_payload(joined, max_values=values.get(me, 0))
-        except WireError as exc:
-            raise ProtocolViolation(
-                f"party {sender}'s {label} payload does not decode: {exc}",
-                culprit=sender,
-                phase=phase,
-            ) from None
+        out[sender] = _decoded(joined, values.get(me, 0), sender, label, phase)
     return out
