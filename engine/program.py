@@ -12,8 +12,8 @@ Each :class:`Exchange` becomes a ``Broadcast`` of its payload and a ``Gather`` o
 payload under the same tag with ``consistent=True`` (so the engine's echo round guarantees that
 all honest parties saw the same broadcast). A :class:`Pairwise` request is point-to-point: one
 ``Send`` per peer (each its own payload, meant for that peer only: OT messages, or a proof made
-under one verifier's parameters) and a plain ``Gather`` of what every peer sent this party. A request without a tag gets one derived from its
-position in the program, as MPyC labels messages by its program counter: the n-th request is
+under one verifier's parameters) and a plain ``Gather`` of what every peer sent this party.
+A request without a tag gets one derived from its position in the program, as MPyC labels messages by its program counter: the n-th request is
 ``"<label>/<n>"`` (``label`` defaults to ``"x"``), identical at every party running the same
 program, so a program never has to name its messages. A request with an explicit tag keeps it
 (SPDZ's programs number their own openings). The program's return value is the phase's result;

@@ -10,17 +10,14 @@ route it (the request type is the engine's: any program phase runs it).
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from coopetition.engine.program import Pairwise
-
-from .online import Exchange
+from coopetition.engine.program import Pairwise, Program
 
 __all__ = ["MixedProgram", "Pairwise"]
 
 T = TypeVar("T")
 
-
-#: A program that may yield both broadcast and point-to-point rounds (MASCOT's).
-MixedProgram = Generator[Exchange | Pairwise, dict[int, dict[str, Any]], T]
+#: A program that may yield both broadcast and point-to-point rounds (MASCOT's): the engine's
+#: ``Program`` under the name the SPDZ modules use.
+MixedProgram = Program[T]
