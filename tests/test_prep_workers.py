@@ -236,11 +236,13 @@ def test_bad_worker_count_is_refused():
 def test_default_worker_count_follows_the_work():
     """Small INSECURE runs (tests) stay in-process; real work uses every core."""
     small = local_prep.Plan(dual_masks=(83, 3), triples=10, bits=10, bounded=((41, 3),))
-    big = local_prep.Plan(dual_masks=(83, 3), triples=1000, bits=500, bounded=((41, 20),))
+    big = local_prep.Plan(dual_masks=(83, 3), triples=1500, bits=800, bounded=((41, 20),))
     dealt = local_prep.Plan(
         dual_masks=(83, 3), triples=10**6, bits=0, bounded=(), preprocessing="insecure-dealer"
     )
-    assert big.mascot_items == 1000 + 500 + 41 * 20 >= local_prep.MIN_ITEMS_FOR_WORKERS
+    # the masks come from the threshold-Paillier offline phase, not from MASCOT's bits
+    assert big.mascot_items == 1500 + 800 >= local_prep.MIN_ITEMS_FOR_WORKERS
+    assert big.paillier_masks == ((41, 20),) and dealt.paillier_masks == ()
     assert local_prep.default_workers_for(small, 1024) == 1
     assert local_prep.default_workers_for(dealt, 1024) == 1
     assert local_prep.default_workers_for(big, 1024) == local_prep.default_workers()

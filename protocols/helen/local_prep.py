@@ -4,10 +4,12 @@
 
 1. the threshold key from a trusted dealer (its two safe primes searched in parallel when
    there are workers: ``parallel_keys``);
-2. the threshold-Paillier offline phase (``OfflineParty.fill``): ring-Pedersen parameters,
-   Enc(alpha_i) with range proofs, and the ciphertext-carrying masks of Gadget 3's way back;
+2. the threshold-Paillier offline phase (``OfflineParty``): ring-Pedersen parameters,
+   Enc(alpha_i) with range proofs, the ciphertext-carrying masks of Gadget 3's way back, and
+   the statistical masks of the truncations and comparisons (range-proved contributions:
+   per mask cheaper than MASCOT's w bits, docs/benchmarks.md);
 3. MASCOT's setup, the MAC key binding against Enc(alpha_i) (``mascot_keybind``), then the
-   triples, bits and bounded masks the iterations consume, moved into the offline stores.
+   triples and bits the iterations consume, moved into the offline stores.
 
 Steps 2 and 3 are the parties' own programs in lock step. With ``workers`` > 1 each party's
 objects (its Paillier side, offline party, MASCOT party) live in worker process i mod w for
@@ -57,6 +59,8 @@ from coopetition.protocols.zk.range_params import RingPedersen
 
 #: MASCOT items per batch (``LocalMascot``'s default); bounded masks take batch // bits
 BATCH = 128
+#: Range-proved masks per threshold-Paillier batch: bounds the proofs held at once.
+MASK_BATCH = 512
 
 
 def children_cpu() -> float:
@@ -73,9 +77,10 @@ def default_workers() -> int:
 #: below this many MASCOT items (and with an INSECURE key) the default is one process: a
 #: spawned worker costs a few CPU seconds of imports and table building, about what a couple
 #: of hundred items cost. In effect this keeps only dealt (INSECURE dealer) runs in-process:
-#: the smallest Helen shape with MASCOT (2 parties, 2 features, 1 iteration) needs ~2 400
-#: items, so every MASCOT run gets a worker per core unless ``workers`` is given
-MIN_ITEMS_FOR_WORKERS = 2000
+#: the smallest Helen shape with MASCOT (2 parties, 2 features, 1 iteration) needs ~1 160
+#: items (triples and bits; its masks come from the offline phase), so every MASCOT run gets
+#: a worker per core unless ``workers`` is given
+MIN_ITEMS_FOR_WORKERS = 1000
 
 
 def default_workers_for(plan: Plan, key_bits: int) -> int:
@@ -132,19 +137,31 @@ class Plan:
     stages: dict[str, Stage] = field(default_factory=dict)
 
     @property
+    def paillier_masks(self) -> tuple[tuple[int, int], ...]:
+        """The statistical masks the threshold-Paillier offline phase makes (with MASCOT: all
+        of them; ``MASKS_FROM_PAILLIER``)."""
+        return self.bounded if self.preprocessing == "mascot" else ()
+
+    @property
     def mascot_items(self) -> int:
-        """Triples + bits + bounded masks' bits that MASCOT makes (0 with the insecure dealer)."""
+        """Triples and bits that MASCOT makes (0 with the insecure dealer)."""
         if self.preprocessing != "mascot":
             return 0
-        return self.triples + self.bits + sum(b * c for b, c in self.bounded)
+        return self.triples + self.bits
 
 
 # -- the steps the parties run (module level: a worker imports them by name) ------------------
 
 
-def offline_fill(p: PrepParty, dual: tuple[int, int]) -> MixedProgram[None]:
+def offline_setup(p: PrepParty) -> MixedProgram[None]:
     p.offline = OfflineParty(p.paillier)
-    p.store = yield from p.offline.fill(bounded=(dual,))
+    p.store = yield from p.offline.setup()
+
+
+def offline_masks(p: PrepParty, count: int, bits: int) -> MixedProgram[None]:
+    """``count`` range-proved masks of ``bits`` bits (with their ciphertexts) into the store."""
+    assert p.offline is not None and p.store is not None
+    p.store.add((yield from p.offline.bounded(count, bits)))
 
 
 def mascot_setup(
@@ -255,8 +272,14 @@ def make_preprocessing(
         run: Callable[..., list[Any]] = lambda step, *a: host.run(  # noqa: E731
             step, *a, stats=stats, tamper=tamper
         )
-        with _stage(stages, "paillier offline (setup, dual masks)", host, plan.dual_masks[1]):
-            run(offline_fill, plan.dual_masks)
+        with _stage(stages, "paillier offline setup", host):
+            run(offline_setup)
+        for bits, count in (plan.dual_masks, *plan.paillier_masks):
+            dual = (bits, count) == plan.dual_masks
+            name = f"paillier {'dual masks' if dual else 'masks'} {bits}-bit"
+            with _stage(stages, name, host, count):
+                for k in _chunks(count, MASK_BATCH):
+                    run(offline_masks, k, bits)
         if plan.preprocessing == "insecure-dealer":
             objects = host.fetch()
             stores = [o.store for o in objects]
@@ -275,7 +298,6 @@ def make_preprocessing(
         with _stage(stages, "mascot key binding", host):
             run(mascot_bind)
         items = [("triples", plan.triples, 0, BATCH), ("bits", plan.bits, 0, BATCH)]
-        items += [("bounded", c, b, max(1, BATCH // max(1, b))) for b, c in plan.bounded]
         for kind, count, bits, size in items:
             name = f"mascot {kind}" + (f" {bits}-bit" if bits else "")
             with _stage(stages, name, host, count):

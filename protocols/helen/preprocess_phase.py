@@ -3,16 +3,17 @@
 Two phases, in this order, sized from the public parameters alone (d, m, the largest n_i,
 iterations, objective; see ``plan``):
 
-1. ``helen-offline``: the threshold-Paillier offline phase (``OfflineParty``), for what must
-   carry ciphertexts: each party's MAC key share alpha_i with its interval-proved Enc(alpha_i)
-   (Gadgets 3 and 4 need the encrypted key), and the dual-form masks of Gadget 3's way back
-   (authenticated shares *and* the public ciphertext of each mask).
+1. ``helen-offline``: the threshold-Paillier offline phase (``OfflineParty``): each party's
+   MAC key share alpha_i with its interval-proved Enc(alpha_i) (Gadgets 3 and 4 need the
+   encrypted key), the dual-form masks of Gadget 3's way back (authenticated shares *and* the
+   public ciphertext of each mask), and the statistical masks r'' of the truncations and
+   comparisons: sums of range-proved contributions, cheaper here than from MASCOT's bits
+   (docs/crypto.md, "Statistical masks from the threshold-Paillier offline phase").
 2. ``helen-mascot``: MASCOT (OT-based, ``MascotParty``) under the same MAC key share: its base
    OTs and COPE set-up, then the MAC-key binding (``mascot_keybind``: one random MASCOT value
    converted through Gadget 3 under the published Enc(alpha_i) and compared, so a party whose
    COPE key differs from the plaintext of its Enc(alpha_i) makes the phase abort before any
-   item is made), then the triples, bits and truncation/comparison masks of the SPDZ
-   coordination; its batches are then moved into the Paillier phase's store.
+   item is made), then the triples and bits of the SPDZ coordination; its batches are then moved into the Paillier phase's store.
 
 Every broadcast goes through the engine's consistent broadcast (``ProgramMachine``); MASCOT's
 OT messages are point-to-point (``MascotMachine``). Nothing here needs another party's secret,
@@ -87,9 +88,10 @@ def plan(config: HelenConfig, scales: HelenScales) -> PreprocessingPlan:
 def paillier_offline_program(
     paillier: PaillierParty, work: PreprocessingPlan
 ) -> Program[PreprocessingStore]:
-    """MAC key share with Enc(alpha_i), then the dual-form masks, into a fresh store."""
+    """MAC key share with Enc(alpha_i), then the dual-form and statistical masks, into a fresh
+    store."""
     offline = OfflineParty(paillier)
-    return (yield from offline.fill(bounded=(work.dual,)))
+    return (yield from offline.fill(bounded=(work.dual, *work.bounded)))
 
 
 #: the binding step's signature (``bind_mac_key``; a test's cheater skips its local guard)
@@ -108,7 +110,7 @@ def mascot_program(
     bind: Binder = bind_mac_key,
 ) -> MixedProgram[PreprocessingStore]:
     """MASCOT's base OTs and COPE set-up, the binding of its key share to Enc(alpha_i), then
-    triples, bits and masks.
+    triples and bits.
 
     The binding runs before any item is made: a mismatch aborts the phase (``MacCheckFailed``,
     anonymous) after one conversion rather than after the whole preprocessing, and a retired
@@ -116,7 +118,7 @@ def mascot_program(
     """
     yield from mascot.setup()
     yield from bind(mascot, paillier)
-    return (yield from mascot.fill(triples=work.triples, bits=work.bits, bounded=work.bounded))
+    return (yield from mascot.fill(triples=work.triples, bits=work.bits))
 
 
 def merge(target: PreprocessingStore, source: PreprocessingStore) -> PreprocessingStore:
@@ -127,8 +129,8 @@ def merge(target: PreprocessingStore, source: PreprocessingStore) -> Preprocessi
 
 def provenance(work: PreprocessingPlan) -> str:
     return (
-        "per party over the bus: MASCOT (triples "
-        f"{work.triples}, bits {work.bits}, masks {sum(c for _, c in work.bounded)}); "
-        f"threshold-Paillier offline phase (MAC key with Enc(alpha_i), {work.dual[1]} dual masks); "
+        f"per party over the bus: MASCOT (triples {work.triples}, bits {work.bits}); "
+        f"threshold-Paillier offline phase (MAC key with Enc(alpha_i), {work.dual[1]} dual masks, "
+        f"{sum(c for _, c in work.bounded)} masks); "
         "MASCOT key bound to Enc(alpha_i)"
     )
