@@ -8,7 +8,8 @@ need ``--insecure``, which also switches to the insecure-dealer preprocessing an
 interval-proof repetitions (tests and demos only). ``--features K`` keeps the first K features
 (Helen's cost grows with d^2 per iteration; a quick look at the protocol).
 
-Progress goes to stderr, one line per phase with counts and an ETA (``helen_progress``); the
+Progress goes to stderr: one line per stage of the key and preprocessing made before the
+parties start, then one line per phase with counts and an ETA (``helen_progress``); the
 JSON report adds each party's run record: exponentiations, CPU seconds and bytes per phase.
 """
 
@@ -35,7 +36,7 @@ from coopetition.protocols.helen.run_record import phase_deadlines, traffic
 from coopetition.sims.data import Dataset, load
 from coopetition.sims.deadline_flags import add_deadline_arguments, deadlines_from
 from coopetition.sims.helen_matrix import helen_config
-from coopetition.sims.helen_progress import PhaseProgress
+from coopetition.sims.helen_progress import PhaseProgress, prep_printer
 
 #: Helen's iterations when ``--iterations`` is not given. The paper runs 10; on the default data
 #: (wine-red, lasso, rho = 0.1 n) plaintext ADMM's test error after 3 is within 0.5 % of
@@ -132,6 +133,7 @@ def run_helen(args: argparse.Namespace) -> int:
             keygen="dkg" if keygen_dkg else "dealer",
             deadlines=deadlines_from(args),
             workers=getattr(args, "prep_workers", None),
+            prep_progress=prep_printer(log, progress.started),
         )
     )
     wall = time.perf_counter() - started

@@ -46,7 +46,7 @@ from coopetition.protocols.helen.session import HelenRun
 from coopetition.protocols.paillier.keys import is_insecure_test_key
 from coopetition.sims.benchkit import free_ports
 from coopetition.sims.helen_processes import ProcessRun, run_commands, write_secret
-from coopetition.sims.helen_progress import PhaseProgress
+from coopetition.sims.helen_progress import PhaseProgress, prep_printer
 from coopetition.transports.tcp import TcpTransport
 from coopetition.transports.tcp_core import PeerAddress
 
@@ -184,7 +184,15 @@ def bench_run(
     session = os.urandom(16)
     d = parts[0][0].shape[1]
     started = time.perf_counter()
-    material = prepare_parties(config, len(parts), d, rows, session, workers=workers)
+    material = prepare_parties(
+        config,
+        len(parts),
+        d,
+        rows,
+        session,
+        workers=workers,
+        progress=None if progress is None else prep_printer(progress, started),
+    )
     prepared = time.perf_counter()
     os.chmod(work_dir, 0o700)
     paths = write_party_files(

@@ -13,7 +13,8 @@ preparation and verification cost about as much as a few iterations; the estimat
 from __future__ import annotations
 
 import time
-from typing import TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from coopetition.engine.metadata import ProtocolInfo
 from coopetition.protocols.helen.info import HELEN_INFO
@@ -100,3 +101,21 @@ class PhaseProgress:
                 exact = False
                 total += iteration
         return total, exact
+
+
+def prep_printer(stream: TextIO, started: float | None = None) -> Callable[[str, Any], None]:
+    """Progress of the key and preprocessing made before the parties start (``prepare_parties``'s
+    ``progress``): one line per stage as it ends, with its items, wall time and the elapsed time.
+    Minutes of MASCOT and range proofs otherwise pass without a word."""
+    t0 = time.perf_counter() if started is None else started
+
+    def report(name: str, stage: Any) -> None:
+        items = f" ({stage.items:,} items)".replace(",", " ") if stage.items else ""
+        print(
+            f"  preparing: {name}{items}: {_clock(stage.wall)} "
+            f"(elapsed {_clock(time.perf_counter() - t0)})",
+            file=stream,
+            flush=True,
+        )
+
+    return report

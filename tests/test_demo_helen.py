@@ -55,6 +55,11 @@ def test_default_protocol_is_helen_and_the_json_has_every_field(capsys):
     lines = [line for line in captured.err.splitlines() if line.lstrip().startswith("[")]
     assert len(lines) == 6 and lines[0].lstrip().startswith("[1/6] helen-setup")
     assert "ETA" in lines[2] and lines[-1].rstrip().endswith("done)")
+    # and before the parties start, one line per preparation stage (key, offline phase, ...)
+    prep = [line.strip() for line in captured.err.splitlines() if "preparing:" in line]
+    assert prep[0].startswith("preparing: dealer key:")
+    assert any(line.startswith("preparing: paillier offline setup:") for line in prep)
+    assert all("elapsed" in line for line in prep)
 
 
 @pytest.mark.parametrize(

@@ -135,6 +135,8 @@ class Plan:
     bounded: tuple[tuple[int, int], ...]  # (bits, count)
     preprocessing: str = "mascot"
     stages: dict[str, Stage] = field(default_factory=dict)
+    #: called with each stage's name and cost as it ends (progress lines)
+    report: Callable[[str, Stage], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def paillier_masks(self) -> tuple[tuple[int, int], ...]:
@@ -192,16 +194,18 @@ def _chunks(n: int, size: int) -> list[int]:
 
 
 @contextmanager
-def _stage(stages: dict[str, Stage], name: str, host: Any, items: int = 0) -> Iterator[None]:
+def _stage(plan: Plan, name: str, host: Any, items: int = 0) -> Iterator[None]:
     wall, cpu, workers = time.perf_counter(), time.process_time(), host.worker_cpu
     try:
         yield
     finally:
-        s = stages.setdefault(name, Stage())
+        s = plan.stages.setdefault(name, Stage())
         s.wall += time.perf_counter() - wall
         s.cpu_here += time.process_time() - cpu
         s.cpu_workers += host.worker_cpu - workers
         s.items += items
+    if plan.report is not None:
+        plan.report(name, s)
 
 
 class _NoHost:
@@ -262,8 +266,7 @@ def make_preprocessing(
     workers' copies, which ran the setup and the key binding). ``tamper`` and ``mascot_class``
     (importable by name) let tests play a cheater in either layout.
     """
-    stages = plan.stages
-    with _stage(stages, "start workers", _NoHost()):
+    with _stage(plan, "start workers", _NoHost()):
         init = _insecure_choice(paillier) if workers > 1 else None
         host: LocalParties | WorkerParties = host_parties(
             [PrepParty(p) for p in paillier], workers, init=init
@@ -272,12 +275,12 @@ def make_preprocessing(
         run: Callable[..., list[Any]] = lambda step, *a: host.run(  # noqa: E731
             step, *a, stats=stats, tamper=tamper
         )
-        with _stage(stages, "paillier offline setup", host):
+        with _stage(plan, "paillier offline setup", host):
             run(offline_setup)
         for bits, count in (plan.dual_masks, *plan.paillier_masks):
             dual = (bits, count) == plan.dual_masks
             name = f"paillier {'dual masks' if dual else 'masks'} {bits}-bit"
-            with _stage(stages, name, host, count):
+            with _stage(plan, name, host, count):
                 for k in _chunks(count, MASK_BATCH):
                     run(offline_masks, k, bits)
         if plan.preprocessing == "insecure-dealer":
@@ -293,20 +296,20 @@ def make_preprocessing(
                 gen.bounded(c, b)
             gen.transfer_to(stores)
             return [o.paillier for o in objects], stores
-        with _stage(stages, "mascot setup", host):
+        with _stage(plan, "mascot setup", host):
             mascot_stores = run(mascot_setup, session, mascot_class or MascotParty)
-        with _stage(stages, "mascot key binding", host):
+        with _stage(plan, "mascot key binding", host):
             run(mascot_bind)
         items = [("triples", plan.triples, 0, BATCH), ("bits", plan.bits, 0, BATCH)]
         for kind, count, bits, size in items:
             name = f"mascot {kind}" + (f" {bits}-bit" if bits else "")
-            with _stage(stages, name, host, count):
+            with _stage(plan, name, host, count):
                 for k in _chunks(count, size):
                     for store, batch in zip(
                         mascot_stores, run(mascot_batch, kind, k, bits), strict=True
                     ):
                         store.add(batch)
-        with _stage(stages, "fetch and transfer", host):
+        with _stage(plan, "fetch and transfer", host):
             objects = host.fetch()
             stores = [o.store for o in objects]
             transfer_batches(mascot_stores, stores)

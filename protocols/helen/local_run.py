@@ -81,6 +81,7 @@ def prepare_parties(
     *,
     workers: int | None = None,
     stages: dict[str, local_prep.Stage] | None = None,
+    progress: Callable[[str, local_prep.Stage], None] | None = None,
 ) -> tuple[list[PaillierParty], list, dict[str, str]]:
     """Key shares, MAC key and all preprocessing of a run, made in this process.
 
@@ -89,9 +90,10 @@ def prepare_parties(
     when the work pays for the workers' start-up (a secure key, or at least
     ``local_prep.MIN_ITEMS_FOR_WORKERS`` MASCOT items), else 1.
     Custom ``paillier_class`` parties (tests' cheaters) stay in this process. ``stages``
-    receives what each stage cost.
+    receives what each stage cost; ``progress`` is called as each stage ends.
     """
     plan = preprocessing_plan(config, parties, features, rows)
+    plan.report = progress
     if workers is None:
         workers = local_prep.default_workers_for(plan, config.key_bits)
     if workers < 1:
@@ -103,6 +105,8 @@ def prepare_parties(
     key_stage = plan.stages.setdefault("dealer key", local_prep.Stage())
     key_stage.wall, key_stage.cpu_here = time.perf_counter() - t0, time.process_time() - c0
     key_stage.cpu_workers = local_prep.children_cpu() - k0  # the safe-prime processes
+    if progress is not None:
+        progress("dealer key", key_stage)
     classes = paillier_class or {}
     reps: dict[str, Any] = (
         {}
@@ -124,7 +128,9 @@ def prepare_parties(
         + (" (INSECURE test key)" if config.key_bits < SECURE_KEY_BITS else ""),
         "key_bits": str(config.key_bits),
         "preprocessing": config.preprocessing
-        + " (triples, bits, masks); threshold-Paillier offline phase (MAC key, dual masks)",
+        + (" (triples, bits)" if config.preprocessing == "mascot" else " (triples, bits, masks)")
+        + "; threshold-Paillier offline phase (MAC key, dual masks"
+        + (", statistical masks)" if config.preprocessing == "mascot" else ")"),
     }
     return paillier, stores, provenance
 
@@ -158,6 +164,7 @@ def helen_runs(
     keygen: str = "dealer",
     per_party: bool = False,
     workers: int | None = None,
+    prep_progress: Callable[[str, local_prep.Stage], None] | None = None,
 ) -> list[HelenRun]:
     """Checked data, key shares and preprocessing, and one ``HelenRun`` per party (0..m-1).
 
@@ -165,7 +172,8 @@ def helen_runs(
     ``keygen`` is ``"dealer"`` (trusted dealer, in this process) or ``"dkg"`` (in-session
     distributed key generation, which implies ``per_party``); ``per_party`` makes every
     party's preprocessing over the bus instead of in this process. ``workers`` is how many
-    processes make the preprocessing in this process (default: see ``prepare_parties``).
+    processes make the preprocessing in this process (default: see ``prepare_parties``);
+    ``prep_progress`` is called as each of its stages ends.
     """
     if len(parts) < 2:
         raise ConfigError("training needs at least two parties")
@@ -197,7 +205,14 @@ def helen_runs(
             for pid, (X, y) in zip(ids, parts, strict=True)
         ]
     paillier, stores, provenance = prepare_parties(
-        config, len(parts), d, rows, session, paillier_class, workers=workers
+        config,
+        len(parts),
+        d,
+        rows,
+        session,
+        paillier_class,
+        workers=workers,
+        progress=prep_progress,
     )
     return [
         (run_class or {}).get(pid, HelenRun)(
@@ -228,6 +243,7 @@ async def train_locally(
     keygen: str = "dealer",
     per_party: bool = False,
     workers: int | None = None,
+    prep_progress: Callable[[str, local_prep.Stage], None] | None = None,
 ) -> LocalRun:
     """Run Helen with one party per ``(X_i, y_i)``; parties are numbered 0..m-1.
 
@@ -244,6 +260,7 @@ async def train_locally(
         keygen=keygen,
         per_party=per_party,
         workers=workers,
+        prep_progress=prep_progress,
     )
     ids = list(range(len(parts)))
     if transports is None:
