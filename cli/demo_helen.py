@@ -8,6 +8,12 @@ need ``--insecure``, which also switches to the insecure-dealer preprocessing an
 interval-proof repetitions (tests and demos only). ``--features K`` keeps the first K features
 (Helen's cost grows with d^2 per iteration; a quick look at the protocol).
 
+``--layout processes`` (the default) makes the key and the preprocessing here, then runs each
+party's online phases in its own OS process over loopback TCP (``sims.helen_prepared``), so the
+parties' proofs use every core (the proofs hold the GIL: in one process the parties share one
+core); ``--layout threads`` keeps every party in this process over the memory transport, and is
+the layout of ``--keygen dkg``, whose parties make their own key and preprocessing over the bus.
+
 Progress goes to stderr: one line per stage of the key and preprocessing made before the
 parties start, then one line per phase with counts and an ETA (``helen_progress``); the
 JSON report adds each party's run record: exponentiations, CPU seconds and bytes per phase.
@@ -19,29 +25,37 @@ import argparse
 import dataclasses
 import json
 import sys
+import tempfile
 import time
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
 
 import numpy as np
 import trio
 
-from coopetition.engine.errors import ConfigError
+from coopetition.engine.errors import ConfigError, ProtocolAborted
 from coopetition.optional import require
 from coopetition.protocols.admm.objective import Objective
 from coopetition.protocols.admm.reference import reference_fit
 from coopetition.protocols.helen import numerics
 from coopetition.protocols.helen import preprocess_phase as pre
+from coopetition.protocols.helen.config import HelenConfig
 from coopetition.protocols.helen.local_run import train_locally
 from coopetition.protocols.helen.run_record import phase_deadlines, traffic
+from coopetition.sims import helen_prepared
 from coopetition.sims.data import Dataset, load
 from coopetition.sims.deadline_flags import add_deadline_arguments, deadlines_from
 from coopetition.sims.helen_matrix import helen_config
+from coopetition.sims.helen_processes import PARTY_DEADLINES
 from coopetition.sims.helen_progress import PhaseProgress, prep_printer
 
 #: Helen's iterations when ``--iterations`` is not given. The paper runs 10; on the default data
 #: (wine-red, lasso, rho = 0.1 n) plaintext ADMM's test error after 3 is within 0.5 % of
 #: scikit-learn's converged fit, and every iteration costs about as much as input preparation.
 DEFAULT_ITERATIONS = 3
+#: where the parties run (``--layout``)
+LAYOUTS = ("processes", "threads")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +70,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--features",
         type=int,
         help="Helen: train on the first K features only (default: all of the dataset's)",
+    )
+    group.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default=None,
+        help="processes: each party in its own OS process over loopback TCP, on every core, with "
+        "the key and preprocessing made first (the default); threads: every party in this "
+        "process over the memory transport (the default with --keygen dkg)",
     )
     group.add_argument(
         "--prep-workers",
@@ -80,8 +102,10 @@ def run_helen(args: argparse.Namespace) -> int:
     try:
         if args.parties < 2:
             raise ConfigError("--parties must be at least 2")
-        if args.transport != "memory":
-            raise ConfigError("--protocol helen runs over --transport memory only (for now)")
+        keygen_dkg = getattr(args, "keygen", None) == "dkg"
+        layout = getattr(args, "layout", None) or ("threads" if keygen_dkg else "processes")
+        if layout == "threads" and args.transport != "memory":
+            raise ConfigError("--layout threads runs over --transport memory only")
         require("sklearn", extra="demo", package="scikit-learn")  # the reference fit, at the end
         data = _features(load(args.dataset), args.features)
         order = np.random.default_rng(args.seed).permutation(data.X.shape[0])
@@ -95,9 +119,10 @@ def run_helen(args: argparse.Namespace) -> int:
         iterations = DEFAULT_ITERATIONS if args.iterations is None else args.iterations
         # --keygen dkg: the key comes from the in-session DKG (no dealer) and each party makes
         # its own preprocessing over the bus (MASCOT and the Paillier offline phase)
-        keygen_dkg = getattr(args, "keygen", None) == "dkg"
         if keygen_dkg and args.parties < 3:
             raise ConfigError("--keygen dkg needs --parties 3 or more (honest-majority DKG)")
+        if keygen_dkg and layout != "threads":
+            raise ConfigError("--keygen dkg runs with --layout threads")
         config = helen_config(
             objective,
             X,
@@ -120,31 +145,20 @@ def run_helen(args: argparse.Namespace) -> int:
         file=log,
     )
     started = time.perf_counter()
-    # the per-party preprocessing phases run only when the parties make their own key
-    progress = PhaseProgress(
-        log, iterations, skip=() if keygen_dkg else (pre.OFFLINE_PHASE, pre.MASCOT_PHASE)
-    )
-    run = trio.run(
-        lambda: train_locally(
-            parts,
-            config,
-            session=b"helen-demo",
-            party_options=lambda _pid: {"observer": progress},
-            keygen="dkg" if keygen_dkg else "dealer",
-            deadlines=deadlines_from(args),
-            workers=getattr(args, "prep_workers", None),
-            prep_progress=prep_printer(log, progress.started),
-        )
-    )
-    wall = time.perf_counter() - started
-    if not run.completed:
-        reason = str(run.first_error())
+    try:
+        if layout == "processes":
+            outcome = _in_processes(args, parts, config, log)
+        else:
+            outcome = _in_threads(args, parts, config, log, keygen_dkg, iterations)
+    except ProtocolAborted as exc:
+        reason = str(exc)
         print(f"aborted: {reason}", file=log)
         if args.json:
             print(json.dumps({"protocol": "helen", "outcome": "aborted", "abort_reason": reason}))
         return 3
-    result = run.results[0]
-    model = result.model
+    wall = time.perf_counter() - started
+    model = outcome.model
+    record = outcome.records[0]
     admm = numerics.run_plaintext(parts, objective, scales.rho_quantised, iterations)
     sk = reference_fit(X, y, objective)
     report: dict[str, Any] = {
@@ -161,21 +175,22 @@ def run_helen(args: argparse.Namespace) -> int:
         "max_abs_coef_diff_vs_admm": float(np.max(np.abs(model - admm))),
         "test_error": float(np.mean((X_test @ model - y_test) ** 2)),
         "sklearn_test_error": float(np.mean((X_test @ sk - y_test) ** 2)),
-        "phase_seconds": result.record["phase_seconds"],
-        "phase_deadlines": phase_deadlines(run.parties[0].stats.as_dict()),
+        "layout": layout,
+        "phase_seconds": record["phase_seconds"],
+        "phase_deadlines": phase_deadlines(outcome.stats[0]),
         "features": int(X.shape[1]),
         "training_rows": int(cut),
         "per_party": [
             {
                 "party": pid,
-                "phase_exponentiations": run.results[pid].record["phase_exponentiations"],
-                "phase_cpu_seconds": run.results[pid].record["phase_cpu_seconds"],
-                "phase_traffic": traffic(run.parties[pid].stats.as_dict()),
+                "phase_exponentiations": rec["phase_exponentiations"],
+                "phase_cpu_seconds": rec["phase_cpu_seconds"],
+                "phase_traffic": traffic(stats),
             }
-            for pid in sorted(run.results)
+            for pid, (rec, stats) in enumerate(zip(outcome.records, outcome.stats, strict=True))
         ],
-        "key_generation": result.record["key_generation"],
-        "preprocessing": result.record["preprocessing"],
+        "key_generation": record["key_generation"],
+        "preprocessing": record["preprocessing"],
         "wall_seconds": round(wall, 3),
     }
     if args.json:
@@ -189,3 +204,73 @@ def run_helen(args: argparse.Namespace) -> int:
             f"{report['wall_seconds']}s"
         )
     return 0
+
+
+@dataclass
+class Outcome:
+    """What the report needs from a completed run, whichever the layout: the released model,
+    each party's run record and its engine statistics (``Party.stats.as_dict()``)."""
+
+    model: np.ndarray
+    records: list[dict[str, Any]]
+    stats: list[dict[str, Any]]
+
+
+def _in_threads(
+    args: argparse.Namespace,
+    parts: list[tuple[np.ndarray, np.ndarray]],
+    config: HelenConfig,
+    log: TextIO,
+    keygen_dkg: bool,
+    iterations: int,
+) -> Outcome:
+    """Every party in this process over the memory transport (``train_locally``)."""
+    # the per-party preprocessing phases run only when the parties make their own key
+    progress = PhaseProgress(
+        log, iterations, skip=() if keygen_dkg else (pre.OFFLINE_PHASE, pre.MASCOT_PHASE)
+    )
+    run = trio.run(
+        lambda: train_locally(
+            parts,
+            config,
+            session=b"helen-demo",
+            party_options=lambda _pid: {"observer": progress},
+            keygen="dkg" if keygen_dkg else "dealer",
+            deadlines=deadlines_from(args),
+            workers=getattr(args, "prep_workers", None),
+            prep_progress=prep_printer(log, progress.started),
+        )
+    )
+    if not run.completed:
+        raise ProtocolAborted(str(run.first_error()))
+    pids = sorted(run.results)
+    return Outcome(
+        model=run.results[pids[0]].model,
+        records=[run.results[pid].record for pid in pids],
+        stats=[run.parties[pid].stats.as_dict() for pid in pids],
+    )
+
+
+def _in_processes(
+    args: argparse.Namespace,
+    parts: list[tuple[np.ndarray, np.ndarray]],
+    config: HelenConfig,
+    log: TextIO,
+) -> Outcome:
+    """The key and preprocessing made here, then each party's online phases in its own OS
+    process over loopback TCP (``helen_prepared``), so the parties' proofs use every core; the
+    parties' files live in a private temporary folder, gone when the run ends."""
+    with tempfile.TemporaryDirectory(prefix="coopetition-demo-") as folder:
+        try:
+            run = helen_prepared.bench_run(
+                parts,
+                config,
+                max(len(X) for X, _ in parts),
+                work_dir=Path(folder),
+                deadlines=deadlines_from(args, PARTY_DEADLINES),
+                workers=getattr(args, "prep_workers", None),
+                progress=log,
+            )
+        except ConfigError as exc:  # a party process stopped: its last line says why
+            raise ProtocolAborted(str(exc)) from exc
+    return Outcome(model=run.model, records=run.records, stats=run.stats)

@@ -181,7 +181,10 @@ def test_model_object_follows_scikit_learn():
     [
         (["--key-bits", "800", "--insecure"], "at least 818"),
         (["--key-bits", "1280"], "needs insecure=True"),
-        (["--transport", "tcp", "--insecure", "--key-bits", "1280"], "memory only"),
+        (
+            ["--layout", "threads", "--transport", "tcp", "--insecure", "--key-bits", "1280"],
+            "memory only",
+        ),
     ],
 )
 def test_demo_refuses_bad_helen_flags_in_one_line(flags, message, capsys):
