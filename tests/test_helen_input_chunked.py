@@ -212,12 +212,12 @@ def _hostile_after_broadcast(rings, me: int, sizes, chunk: bytes):
     and sends ``chunk`` to every peer in the first point-to-point round (nothing after)."""
     honest = _honest(rings, me, 16 * 1024)()
     request = honest.send(None)
-    while not (isinstance(request, Exchange) and request.tag == "input-range/size"):
+    while not (isinstance(request, Exchange) and request.tag == "input-range/1/size"):
         request = honest.send((yield request))
-    declared = yield Exchange(tag="input-range/size", payload=sizes, label="input range proof")
+    declared = yield Exchange(tag="input-range/1/size", payload=sizes, label="input range proof")
     longest = max(size for row in declared.values() for _, size in row)
     for k in range(chunk_count(longest, 16 * 1024)):  # the rounds every party agreed on
-        yield Pairwise(f"input-range/chunk{k}", {j: b"" if k else chunk for j in (0, 1)})
+        yield Pairwise(f"input-range/1/chunk{k}", {j: b"" if k else chunk for j in (0, 1)})
 
 
 @pytest.mark.parametrize("case", ["over the verifier's bound", "short chunk", "not a proof"])

@@ -144,18 +144,19 @@ def _range_field_in_broadcast(rings):
             me=2,
             max_values=input_wire.broadcast_value_bound(3),
         )
-        yield from exchange_large_pairwise(
-            {j: codec.encode(ranges[j]) for j in (0, 1)},
-            me=2,
-            tag="input-range",
-            max_bytes=input_wire.range_bounds(
-                scales, key_bits, {j: rings[j].n.bit_length() for j in ids}
-            ),
-            max_values=dict.fromkeys(ids, input_wire.range_value_bound(3)),
-            chunk_bytes=16 * 1024,
-            label="input range proof",
-            phase=input_phase.PHASE,
-        )
+        for g, recipient in ((1, 0), (2, 1)):  # round g: to the party g places after 2
+            yield from exchange_large_pairwise(
+                {j: codec.encode(ranges[j]) if j == recipient else None for j in (0, 1)},
+                me=2,
+                tag=f"input-range/{g}",
+                max_bytes=input_wire.range_bounds(
+                    scales, key_bits, {j: rings[j].n.bit_length() for j in ids}
+                ),
+                max_values=dict.fromkeys(ids, input_wire.range_value_bound(3)),
+                chunk_bytes=16 * 1024,
+                label="input range proof",
+                phase=input_phase.PHASE,
+            )
         return None
 
     return program
@@ -170,9 +171,9 @@ def _after_broadcast(rings, sizes, send):
 def _after_broadcast_program(rings, sizes, send):
     honest = _honest(rings, 2, 16 * 1024)()
     request = honest.send(None)
-    while not (isinstance(request, Exchange) and request.tag == "input-range/size"):
+    while not (isinstance(request, Exchange) and request.tag == "input-range/1/size"):
         request = honest.send((yield request))
-    declared = yield Exchange(tag="input-range/size", payload=sizes, label="input range proof")
+    declared = yield Exchange(tag="input-range/1/size", payload=sizes, label="input range proof")
     longest = max(size for row in declared.values() for _, size in row)
     for k in range(chunk_count(longest, 16 * 1024)):
         step = send(k)
@@ -185,7 +186,7 @@ def _one_round(request):
     """``request`` in round 0, empty chunks after (``None``: nothing at all)."""
     if request is None:
         return lambda k: None
-    return lambda k: request if k == 0 else Pairwise(f"input-range/chunk{k}", {0: b"", 1: b""})
+    return lambda k: request if k == 0 else Pairwise(f"input-range/1/chunk{k}", {0: b"", 1: b""})
 
 
 @pytest.fixture(scope="module")
@@ -199,23 +200,23 @@ CHEATS = {
     "over the verifier's bound": lambda rings: _after_broadcast(
         rings,
         [[0, input_wire.range_bound(_scales(3, 3), 512, rings[0].n.bit_length()) + 1], [1, 10]],
-        _one_round(Pairwise("input-range/chunk0", {0: b"x" * 10, 1: b"x" * 10})),
+        _one_round(Pairwise("input-range/1/chunk0", {0: b"x" * 10, 1: b"x" * 10})),
     ),
     "short chunk": lambda rings: _after_broadcast(
         rings,
         [[0, 10], [1, 10]],
-        _one_round(Pairwise("input-range/chunk0", {0: b"x" * 9, 1: b"x" * 9})),
+        _one_round(Pairwise("input-range/1/chunk0", {0: b"x" * 9, 1: b"x" * 9})),
     ),
     "not a proof": lambda rings: _after_broadcast(
         rings,
         [[0, 13], [1, 13]],
-        _one_round(Pairwise("input-range/chunk0", dict.fromkeys((0, 1), _junk()))),
+        _one_round(Pairwise("input-range/1/chunk0", dict.fromkeys((0, 1), _junk()))),
     ),
     # a chunk signed as a broadcast (it would be kept as evidence, escaping Bus.spend)
     "chunk signed as a broadcast": lambda rings: _after_broadcast(
         rings,
         [[0, 13], [1, 13]],
-        _one_round(Exchange(tag="input-range/chunk0", payload=_junk(), label="x")),
+        _one_round(Exchange(tag="input-range/1/chunk0", payload=_junk(), label="x")),
     ),
     # a size of more than 4300 decimal digits: repr() of it raised ValueError while the error
     # naming party 2 was being built, so the step ended naming nobody

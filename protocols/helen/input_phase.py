@@ -13,7 +13,11 @@ The range proofs are the bulk: ~20 (4 d^2) integers each, about 140 MB per proof
 and 2048-bit keys. Broadcast, every party received all (m - 1)^2 of the others' proofs (about
 1.3 GB at m = 4) and the bus kept them until the phase ended, which is what ran the song
 workload out of memory; point-to-point, a party receives m - 1 and lets each go once consumed
-(``Bus.spend``). Both exchanges go in chunks of ``chunk_bytes`` (public, the same at every
+(``Bus.spend``). They go in m - 1 rounds: in round g each party makes the proof for the party g
+places after it (``input_proof.prove(lazy=True)``), sends it, receives the one from the party g
+places before it and checks that prover before the next round, so a party holds one proof of
+its own and one received at a time, not m - 1 of each. Both exchanges go in chunks of
+``chunk_bytes`` (public, the same at every
 party; ``engine.chunked``), under the bounds ``input_wire`` computes from d, m, |N| and the
 recipient's |N~|: a party declaring or sending more is named before its bytes are held.
 """
@@ -28,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from coopetition.engine.chunked import DEFAULT_CHUNK_BYTES, exchange_large, exchange_large_pairwise
-from coopetition.engine.errors import CheatingDetected
+from coopetition.engine.errors import CheatingDetected, ProtocolViolation
 from coopetition.engine.program import Program
 from coopetition.protocols.fixedpoint import HelenScales
 from coopetition.protocols.helen import input_proof, input_wire, numerics
@@ -74,6 +78,7 @@ def input_program(
     ``prove`` is ``input_proof.prove`` (a seam for tests that play a cheating prover);
     ``chunk_bytes`` must be the same at every party and leave room for an envelope in a frame.
     """
+
     prep = numerics.prepare_input(X, y, scales)
     numerics.check_prepared(prep, scales)
     verifiers = {j: ring[j] for j in parties if j != me}
@@ -88,6 +93,7 @@ def input_program(
         verifiers,
         encryptor=encryptor,
         range_out=to_verifier,
+        lazy=True,
     )
     ring_bits = {j: ring[j].n.bit_length() for j in parties}
     # a prover seam that ignores ``range_out`` (a test's cheater) returns them in the proof
@@ -111,42 +117,95 @@ def input_program(
     )
     del outgoing
     replies.pop(me, None)  # this party's own payload, decoded back: not needed
-    received = yield from exchange_large_pairwise(
-        to_verifier,  # emptied as it is encoded
-        me=me,
-        tag="input-range",
-        max_bytes=input_wire.range_bounds(scales, key_bits, ring_bits),
-        max_values=dict.fromkeys(parties, input_wire.range_value_bound(scales.features)),
-        chunk_bytes=chunk_bytes,
-        label="input range proof",
-        phase=PHASE,
-    )
     max_bits = codec.max_bits_for(key_bits, max(ring_bits.values()))
+    # statements 1-4 of every prover first, in the same order at every party: a cheater caught
+    # on its broadcast is rejected by every honest party at the same step
+    checked: dict[int, tuple[InputCommitments, input_proof.InputProof]] = {}
+    for j in sorted(verifiers):
+        checked[j] = _checked_public(pk, j, replies.pop(j, None), scales, session, max_bits)
+    del replies
     commitments = {me: com}
-    for j in parties:
-        if j == me:
-            continue
+    # Range proofs in m - 1 rounds: in round g this party makes and sends the proof for the
+    # party g places after it, receives the one from the party g places before it and checks
+    # it, so it holds one proof of its own and one received at a time. A proof that decodes
+    # but fails is named only once every round is done: each verifier sees its own proofs
+    # only, and every verifier of a prover checks it in a different round, so naming the
+    # cheater at once would reach the others before their own proof from it had been checked
+    # (they could then only record an accusation). Malformed or misdirected bytes are named at
+    # once: every receiver sees them in the same round.
+    rejected: dict[int, CheatingDetected] = {}
+    order = sorted(parties)
+    at = order.index(me)
+    for g in range(1, len(order)):
+        recipient, prover = order[(at + g) % len(order)], order[(at - g) % len(order)]
+        made = to_verifier.pop(recipient, None)
+        outgoing_range = made() if callable(made) else made
+        del made
+        received = yield from exchange_large_pairwise(
+            {j: outgoing_range if j == recipient else None for j in verifiers},  # emptied
+            me=me,
+            tag=f"input-range/{g}",
+            max_bytes=input_wire.range_bounds(scales, key_bits, ring_bits),
+            max_values=dict.fromkeys(parties, input_wire.range_value_bound(scales.features)),
+            chunk_bytes=chunk_bytes,
+            label="input range proof",
+            phase=PHASE,
+        )
+        del outgoing_range
+        for j in sorted(received):
+            if j != prover and received[j] is not None:
+                raise ProtocolViolation(
+                    f"party {j} sent an input range proof out of turn (round {g} is party "
+                    f"{prover}'s)",
+                    culprit=j,
+                    phase=PHASE,
+                )
+        theirs, their_public = checked.pop(prover)
+        mine = _named(prover, codec.decode, RangeProof, received.pop(prover, None), max_bits)
+        del received
+        their_proof = dataclasses.replace(their_public, range_verifiers=(me,), range_proofs=(mine,))
+        del their_public, mine
         try:
-            got = replies[j] if isinstance(replies[j], dict) else {}
-            theirs = codec.decode(InputCommitments, got.get("com"), prover=j, max_bits=max_bits)
-            their_public = codec.decode(
-                input_proof.InputProof, got.get("proof"), prover=j, max_bits=max_bits
+            input_proof.verify_range(
+                pk, theirs, their_proof, scales, context(session, prover), me, ring[me]
             )
-            if their_public.range_verifiers != () or their_public.range_proofs != ():
-                raise ProofRejected(KIND, j, "range proofs travel point-to-point, not broadcast")
-            mine = codec.decode(RangeProof, received.get(j), prover=j, max_bits=max_bits)
-            received[j] = None
-            their_proof = dataclasses.replace(
-                their_public, range_verifiers=(me,), range_proofs=(mine,)
-            )
-            del their_public, mine
-            input_proof.verify(pk, theirs, their_proof, scales, context(session, j), me, ring[me])
-            # checked: let the proof and its wire form go before decoding the next prover's
-            del their_proof, got
-            replies[j] = None
+            commitments[prover] = theirs
         except ProofRejected as exc:
-            raise CheatingDetected(
-                f"input preparation of party {j} rejected: {exc}", culprit=j, phase=PHASE
-            ) from exc
-        commitments[j] = theirs
-    return InputResult(commitments=commitments, witness=witness)
+            rejected.setdefault(prover, _cheating(prover, exc))
+        del their_proof
+    if rejected:
+        raise rejected[min(rejected)]
+    return InputResult(commitments=dict(sorted(commitments.items())), witness=witness)
+
+
+def _checked_public(
+    pk: PublicKey, j: int, reply: Any, scales: HelenScales, session: bytes, max_bits: int
+) -> tuple[InputCommitments, input_proof.InputProof]:
+    """Prover j's broadcast part decoded, with statements 1-4 checked (``verify_public``);
+    otherwise ``CheatingDetected`` naming j."""
+    try:
+        got = reply if isinstance(reply, dict) else {}
+        theirs = codec.decode(InputCommitments, got.get("com"), prover=j, max_bits=max_bits)
+        their_public = codec.decode(
+            input_proof.InputProof, got.get("proof"), prover=j, max_bits=max_bits
+        )
+        if their_public.range_verifiers != () or their_public.range_proofs != ():
+            raise ProofRejected(KIND, j, "range proofs travel point-to-point, not broadcast")
+        input_proof.verify_public(pk, theirs, their_public, scales, context(session, j))
+    except ProofRejected as exc:
+        raise _cheating(j, exc) from exc
+    return theirs, their_public
+
+
+def _cheating(j: int, exc: ProofRejected) -> CheatingDetected:
+    return CheatingDetected(
+        f"input preparation of party {j} rejected: {exc}", culprit=j, phase=PHASE
+    )
+
+
+def _named(j: int, decode: Callable[..., Any], kind: type, wire: Any, max_bits: int) -> Any:
+    """``decode(kind, wire)`` from prover j, a failure being ``CheatingDetected`` naming j."""
+    try:
+        return decode(kind, wire, prover=j, max_bits=max_bits)
+    except ProofRejected as exc:
+        raise _cheating(j, exc) from exc

@@ -29,7 +29,8 @@ round, prover), so no proof can be replayed in another part, round or session.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import gmpy2
@@ -133,6 +134,7 @@ def prove(
     *,
     encryptor: Encryptor | None = None,
     range_out: dict[int, Any] | None = None,
+    lazy: bool = False,
     _unchecked: bool = False,
 ) -> tuple[InputCommitments, InputProof, InputWitness]:
     """Encrypt the summaries and prove statements 1-4 (one range proof per verifier).
@@ -142,7 +144,9 @@ def prove(
     form (``zk.codec``) as soon as it is made, and the returned proof's range fields stay empty:
     at d = 90 and 2048 bits one range proof is ~230 MB as objects and ~140 MB encoded, so a
     party then never holds more than one as objects (the input phase sends them point-to-point
-    anyway). ``_unchecked`` lets tests play a cheater whose values break the bounds.
+    anyway). With ``lazy`` as well, ``range_out[j]`` is a function that makes verifier j's proof
+    in wire form when called (once), so a party holds only the proof it is about to send.
+    ``_unchecked`` lets tests play a cheater whose values break the bounds.
     """
     d = scales.features
     ints = lambda a: [int(v) for v in a]  # noqa: E731
@@ -256,27 +260,37 @@ def prove(
         squares = rproof._cheater_squares(range_statements, witnesses)
     else:
         squares = rproof.decompose(range_statements, witnesses)
-    verifier_ids, range_proofs = [], []
-    for verifier, params in sorted(verifiers.items()):
+
+    def range_proof_for(verifier: int) -> rproof.RangeProof:
         rctx = range_context(ctx, verifier)
+        params = verifiers[verifier]
         if _unchecked:
-            proof_j = rproof._prove_unchecked(
+            return rproof._prove_unchecked(
                 pk, params, range_statements, witnesses, rctx, encryptor, squares
             )
+        return rproof.prove(
+            pk, params, range_statements, witnesses, rctx, encryptor=encryptor, squares=squares
+        )
+
+    verifier_ids, range_proofs = [], []
+    for verifier in sorted(verifiers):
+        if range_out is not None and lazy:
+            range_out[verifier] = functools.partial(_encoded, range_proof_for, verifier)
+        elif range_out is not None:
+            range_out[verifier] = _encoded(range_proof_for, verifier)
         else:
-            proof_j = rproof.prove(
-                pk, params, range_statements, witnesses, rctx, encryptor=encryptor, squares=squares
-            )
-        if range_out is not None:
-            range_out[verifier] = codec.encode(proof_j)
-            del proof_j
-            continue
-        verifier_ids.append(verifier)
-        range_proofs.append(proof_j)
+            verifier_ids.append(verifier)
+            range_proofs.append(range_proof_for(verifier))
     proof = dataclasses.replace(
         partial, range_verifiers=tuple(verifier_ids), range_proofs=tuple(range_proofs)
     )
     return com, proof, InputWitness(tA, tb)
+
+
+@holding_gil
+def _encoded(make: Callable[[int], rproof.RangeProof], verifier: int) -> Any:
+    """Verifier's range proof in wire form; the proof's objects go as soon as it is encoded."""
+    return codec.encode(make(verifier))
 
 
 @holding_gil
@@ -294,6 +308,16 @@ def verify(
     ``verifier`` and ``params`` are the checking party and its own ring-Pedersen parameters:
     only the range proof made for them is checked (the others are for the other verifiers).
     """
+    verify_public(pk, com, proof, scales, ctx)
+    verify_range(pk, com, proof, scales, ctx, verifier, params)
+
+
+@holding_gil
+def verify_public(
+    pk: PublicKey, com: InputCommitments, proof: InputProof, scales: HelenScales, ctx: ProofContext
+) -> None:
+    """Statements 1-4 without the range proof: what every party checks alike on the broadcast
+    (so every honest party rejects a cheater here at the same step, and names it)."""
     d = scales.features
     blame = group.blame_for(KIND, ctx)
     shape_check(com, proof, d, blame)
@@ -351,6 +375,21 @@ def verify(
             )
         )
     multiplication.verify_batch(pk, items)
+
+
+@holding_gil
+def verify_range(
+    pk: PublicKey,
+    com: InputCommitments,
+    proof: InputProof,
+    scales: HelenScales,
+    ctx: ProofContext,
+    verifier: int,
+    params: RingPedersen,
+) -> None:
+    """The range proof made for ``verifier`` (under its own ``params``), on the statements the
+    commitments and the public proof fix; ``shape_check`` must have passed (``verify_public``)."""
+    blame = group.blame_for(KIND, ctx)
     if not isinstance(proof.range_verifiers, tuple) or not isinstance(proof.range_proofs, tuple):
         raise blame.reject("range proofs are not sequences")
     if len(proof.range_verifiers) != len(proof.range_proofs):
