@@ -2,8 +2,8 @@
 
 SPDZ splits its work into an offline phase (MAC keys, triples, bits, masks) and an online phase.
 Here the offline phase is made in the bench's process exactly as the one-process layout makes it
-(``local_run.prepare_parties``: the dealer's key, each party's MAC key and dual masks, MASCOT over
-both cores in worker processes), then each party's own material goes into a private file and
+(``local_run.prepare_parties``: the dealer's key, each party's MAC key, dual and statistical
+masks, MASCOT over both cores in worker processes), then each party's own material goes into a private file and
 each party runs the online phases (setup, input, local, coordinate, verify, release) in its own
 OS process over loopback TCP, started as ``python -m coopetition.sims.helen_prepared FILE``.
 

@@ -18,7 +18,8 @@ sets theta's bits, hence a few bits of the truncation and comparison widths (``k
 MPC offline is estimated, as the paper's own figure was: the run's exact MASCOT item counts
 times MASCOT's CPU per item measured in this process on a real sample at the point's m
 (``mascot_rates``), plus the threshold-Paillier offline work the run did for real (MAC key,
-dual masks: the preparation's CPU). The online phases therefore consume items from the INSECURE
+dual masks: the preparation's CPU), scaled by the statistical masks a MASCOT run's offline
+phase also makes (same code per mask; the dealer dealt them here). The online phases therefore consume items from the INSECURE
 dealer, which is why the sweep needs ``--insecure``; the key below 2048 bits (and its 512-bit
 ring-Pedersen N~) is INSECURE too. Costs are CPU seconds per party and E (one full 2048-bit
 r^N mod N^2 measured in this process before each point); the paper plots wall seconds on 4
@@ -167,7 +168,10 @@ def row(
     scales = config.scales(d, pins.rows, m)
     bit_items = mascot_rates.bit_items(plan)
     mascot_cpu = rates.estimate(plan.triples, bit_items) / m
-    paillier_offline_cpu = result["prepare_cpu_seconds"] / m
+    # the run's offline phase made the dual masks for real; a MASCOT run's offline phase also
+    # makes the statistical masks (same code, same cost per mask): scaled by the mask count
+    masks = plan.dual_masks[1] + sum(count for _, count in plan.paillier_masks)
+    paillier_offline_cpu = result["prepare_cpu_seconds"] / m * masks / max(1, plan.dual_masks[1])
     offline_cpu = mascot_cpu + paillier_offline_cpu
     svd = _part(result["phases"], ("input",), e)
     compute = _part(result["phases"], MODEL_COMPUTE, e)

@@ -5,8 +5,8 @@ real MASCOT preparation of a sweep point is hours here (the 2048-bit demo alone 
 items), so the sweep does the same, with the estimate's two factors stated apart:
 
 * the items: exactly what the run's preparation plan asks MASCOT for
-  (``local_run.preprocessing_plan``: triples, checked bits, and each w-bit bounded mask, which
-  ``MascotParty.bounded`` makes from w checked bits);
+  (``local_run.preprocessing_plan``: triples and checked bits; the statistical masks come from
+  the threshold-Paillier offline phase, ``helen_sweep`` scales that part);
 * the CPU per item: a real MASCOT sample (``local_prep.make_preprocessing`` with the
   ``mascot`` preparation, base OTs, COPE, key binding, sacrifice and MAC checks all run) made
   in this process at the run's m and key, ``sample`` triples and ``sample`` bits in the
@@ -55,8 +55,8 @@ class MascotRates:
 
 
 def bit_items(plan: local_prep.Plan) -> int:
-    """Checked bits MASCOT makes for ``plan``: its bits plus w per w-bit bounded mask."""
-    return plan.bits + sum(width * count for width, count in plan.bounded)
+    """Checked bits MASCOT makes for ``plan`` (its masks come from the offline phase)."""
+    return plan.bits
 
 
 def measure_rates(config: HelenConfig, parties: int, sample: int = 256) -> MascotRates:

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coopetition.protocols.helen.config import SECURE_KEY_BITS
+from coopetition.protocols.helen.preprocess_phase import MASK_BATCH
 from coopetition.protocols.paillier.keys import (
     PublicKey,
     is_insecure_test_key,
@@ -57,10 +58,8 @@ from coopetition.protocols.spdz.preprocessing import (
 from coopetition.protocols.zk import range_params as rpm
 from coopetition.protocols.zk.range_params import RingPedersen
 
-#: MASCOT items per batch (``LocalMascot``'s default); bounded masks take batch // bits
+#: MASCOT items per batch (``LocalMascot``'s default)
 BATCH = 128
-#: Range-proved masks per threshold-Paillier batch: bounds the proofs held at once.
-MASK_BATCH = 512
 
 
 def children_cpu() -> float:
@@ -140,8 +139,8 @@ class Plan:
 
     @property
     def paillier_masks(self) -> tuple[tuple[int, int], ...]:
-        """The statistical masks the threshold-Paillier offline phase makes (with MASCOT: all
-        of them; ``MASKS_FROM_PAILLIER``)."""
+        """The statistical masks the threshold-Paillier offline phase makes: all of them when
+        MASCOT makes the triples and bits, none with the insecure dealer (which deals them)."""
         return self.bounded if self.preprocessing == "mascot" else ()
 
     @property

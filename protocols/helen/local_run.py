@@ -6,10 +6,12 @@ record (``key_generation``, ``preprocessing``):
 * the threshold Paillier key comes from a TRUSTED DEALER (``TrustedDealerKeyGeneration``; the
   dealer knows the decryption key), with a small INSECURE cached test key when
   ``config.key_bits < 2048`` (``config.insecure`` required);
-* the SPDZ MAC key and the ciphertext-carrying masks of Gadget 3's way back come from the real
-  threshold-Paillier offline phase (``OfflineParty``, range-proved contributions);
-* triples, bits and truncation masks come from MASCOT (``preprocessing="mascot"``, real OT
-  based) or from an INSECURE dealer that knows the MAC key (``"insecure-dealer"``, tests).
+* the SPDZ MAC key, the ciphertext-carrying masks of Gadget 3's way back and the statistical
+  masks of the truncations and comparisons come from the real threshold-Paillier offline phase
+  (``OfflineParty``, range-proved contributions);
+* triples and bits come from MASCOT (``preprocessing="mascot"``, real OT based), or triples,
+  bits and the statistical masks from an INSECURE dealer that knows the MAC key
+  (``"insecure-dealer"``, tests).
 
 With ``per_party=True`` (or ``keygen="dkg"``) each party instead makes its own MAC key and
 preprocessing over the bus inside the session (``preprocess_phase``), as one OS process per

@@ -40,6 +40,10 @@ from coopetition.protocols.spdz.offline import OfflineParty
 from coopetition.protocols.spdz.pairwise import MixedProgram
 from coopetition.protocols.spdz.preprocessing import PreprocessingStore, transfer_batches
 
+#: Range-proved masks per batch (``local_prep`` uses the same): one batch's proofs for a
+#: verifier are one message, so this bounds it (a few MB at 2048 bits) whatever the shape.
+MASK_BATCH = 512
+
 OFFLINE_PHASE = "helen-offline"
 MASCOT_PHASE = "helen-mascot"
 
@@ -91,7 +95,12 @@ def paillier_offline_program(
     """MAC key share with Enc(alpha_i), then the dual-form and statistical masks, into a fresh
     store."""
     offline = OfflineParty(paillier)
-    return (yield from offline.fill(bounded=(work.dual, *work.bounded)))
+    batches = tuple(
+        (bits, min(MASK_BATCH, count - start))
+        for bits, count in (work.dual, *work.bounded)
+        for start in range(0, count, MASK_BATCH)
+    )
+    return (yield from offline.fill(bounded=batches))
 
 
 #: the binding step's signature (``bind_mac_key``; a test's cheater skips its local guard)

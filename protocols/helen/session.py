@@ -12,8 +12,8 @@ either come in from outside (``local_run``'s in-process shortcut; the run record
 given a ``KeySetup`` instead, are made by this party inside the session, right after setup:
 
     setup -> key (held share, or the in-session DKG) -> helen-offline (Paillier: MAC key,
-    dual masks) -> helen-mascot (MASCOT set-up, its key bound to Enc(alpha_i), then triples,
-    bits, masks) -> input -> ...
+    dual masks, statistical masks) -> helen-mascot (MASCOT set-up, its key bound to
+    Enc(alpha_i), then triples and bits) -> input -> ...
 
 which is what one OS process per party (``coopetition party``) runs.
 """
