@@ -78,7 +78,6 @@ def input_program(
     ``prove`` is ``input_proof.prove`` (a seam for tests that play a cheating prover);
     ``chunk_bytes`` must be the same at every party and leave room for an envelope in a frame.
     """
-
     prep = numerics.prepare_input(X, y, scales)
     numerics.check_prepared(prep, scales)
     verifiers = {j: ring[j] for j in parties if j != me}
@@ -161,7 +160,7 @@ def input_program(
                     phase=PHASE,
                 )
         theirs, their_public = checked.pop(prover)
-        mine = _named(prover, codec.decode, RangeProof, received.pop(prover, None), max_bits)
+        mine = _decoded_range(prover, received.pop(prover, None), max_bits)
         del received
         their_proof = dataclasses.replace(their_public, range_verifiers=(me,), range_proofs=(mine,))
         del their_public, mine
@@ -203,9 +202,11 @@ def _cheating(j: int, exc: ProofRejected) -> CheatingDetected:
     )
 
 
-def _named(j: int, decode: Callable[..., Any], kind: type, wire: Any, max_bits: int) -> Any:
-    """``decode(kind, wire)`` from prover j, a failure being ``CheatingDetected`` naming j."""
+def _decoded_range(j: int, wire: Any, max_bits: int) -> RangeProof:
+    """The range proof prover j sent this party, decoded; one that does not decode (or none) is
+    ``CheatingDetected`` naming j at once."""
     try:
-        return decode(kind, wire, prover=j, max_bits=max_bits)
+        proof: RangeProof = codec.decode(RangeProof, wire, prover=j, max_bits=max_bits)
     except ProofRejected as exc:
         raise _cheating(j, exc) from exc
+    return proof
