@@ -34,7 +34,7 @@ in the bus until the phase ends, as a broadcast's do.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import cbor2
@@ -251,6 +251,7 @@ def exchange_large_pairwise(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     label: str = "large",
     phase: str | None = None,
+    check_sizes: Callable[[dict[int, dict[int, int]]], None] | None = None,
 ) -> Program[dict[int, Any]]:
     """Send ``payloads[j]`` to each peer j in chunks; return what each peer sent this party.
 
@@ -263,6 +264,8 @@ def exchange_large_pairwise(
 
     ``payloads`` is emptied as it is encoded: each payload's object form can go as soon as its
     bytes exist (at d = 90 a party's range proofs are ~420 MB in either form).
+    ``check_sizes`` (if given) sees every sender's declared sizes per recipient as soon as the
+    consistent broadcast has them, the same at every party, and may raise naming a sender.
     """
     if chunk_bytes < 1 or min(max_bytes.values(), default=0) < 0:
         raise ValueError("chunk_bytes must be positive and max_bytes non-negative")
@@ -283,6 +286,8 @@ def exchange_large_pairwise(
         tag=f"{tag}/size", payload=[[j, len(data[j])] for j in sorted(data)], label=label
     )
     sizes = _declared_sizes(declared, max_bytes, label, phase)
+    if check_sizes is not None:
+        check_sizes(sizes)
     rounds = max(chunk_count(s, chunk_bytes) for row in sizes.values() for s in row.values())
     # this party's payloads as chunks, each let go once sent: what it has sent shrinks as what
     # it received grows, instead of both being held at the end

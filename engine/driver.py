@@ -54,6 +54,7 @@ from coopetition.engine.machine import (
     Broadcast,
     Computed,
     Done,
+    Finding,
     Gather,
     PhaseMachine,
     Received,
@@ -103,6 +104,8 @@ class PhaseDriver:
         self.crash_tolerant = False
         #: peers the party declared dead (crash-tolerant protocols only; see ``peer_died``)
         self.dead: set[PartyId] = set()
+        #: the current phase's first ``Finding`` (a failed check whose verdict is due later)
+        self.finding: ProtocolAborted | None = None
         self._dead_changed = trio.Event()
 
     def peer_died(self, peer: PartyId) -> None:
@@ -116,6 +119,7 @@ class PhaseDriver:
         """Run one protocol phase to its result within the phase deadline."""
         phase, rnd = machine.phase, machine.round
         self.outbox.phase_name = phase
+        self.finding = None  # a finding is its phase's: that phase states it or the run ends
         self.stats.phase(phase).rounds += 1
         self.observe(phase, rnd, "start")
         deadlines = self.config.deadlines
@@ -234,6 +238,8 @@ class PhaseDriver:
                 )
             elif isinstance(action, Gather | ComputeAction):
                 waits.append(action)
+            elif isinstance(action, Finding):
+                self.finding = self.finding or action.error
             else:
                 raise LocalFailure(f"unknown action {type(action).__name__}", phase=phase)
         if prepared is not None:

@@ -158,7 +158,17 @@ class Abort:
     error: ProtocolAborted
 
 
-Action = Send | Broadcast | Gather | Compute | Done | Abort
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A check of this party's failed, but the machine states its verdict later (at a step where
+    every party that can check the same thing has checked it). Until then the party holds it:
+    if the run ends first on a peer's report naming nobody, this finding is the party's error
+    instead (``Party._fail``), so its own evidence is not lost to hearsay. The machine goes on."""
+
+    error: ProtocolAborted
+
+
+Action = Send | Broadcast | Gather | Compute | Done | Abort | Finding
 
 # -- the table ---------------------------------------------------------------------------
 

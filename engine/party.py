@@ -210,7 +210,11 @@ class Party:
     def _fail(self, error: ProtocolAborted, *, local: bool) -> None:
         """The first error wins, except that this party's own finding naming a culprit replaces
         a peer's report naming nobody (hearsay), e.g. when a check that was running as the
-        report arrived (an offloaded step, see ``PhaseDriver._feed``) finds the cheater."""
+        report arrived (an offloaded step, see ``PhaseDriver._feed``) finds the cheater, or
+        when the phase holds a ``Finding`` whose verdict was due later (``machine.Finding``)."""
+        held = self._driver.finding if self._driver is not None else None
+        if not local and error.culprit is None and held is not None and held.culprit is not None:
+            error, local = held, True
         hearsay = (
             self._error is not None and not self._error_is_local and self._error.culprit is None
         )

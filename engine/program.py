@@ -41,6 +41,7 @@ from coopetition.engine.machine import (
     Action,
     Broadcast,
     Done,
+    Finding,
     Gather,
     PhaseMachine,
     Received,
@@ -50,6 +51,7 @@ from coopetition.engine.machine import (
 
 __all__ = [
     "Exchange",
+    "Finding",
     "Pairwise",
     "Program",
     "ProgramMachine",
@@ -84,7 +86,9 @@ class Pairwise:
     payloads: dict[int, Any]
 
 
-Program = Generator[Exchange | Pairwise, dict[int, Any], T]
+#: a program yields requests; a ``Finding`` (a failed check whose verdict the program states
+#: later) is handed to the engine at once and the program resumes with ``None``
+Program = Generator[Exchange | Pairwise | Finding, dict[int, Any], T]
 
 
 def tag_of(request: Any, position: int) -> str:
@@ -146,16 +150,22 @@ class ProgramMachine(PhaseMachine):
     def _advance(self, value: Any) -> list[Action]:
         if self.program is None:
             raise LocalFailure("a ProgramMachine needs a program", phase=self.phase)
-        try:
-            request = self.program.send(value)
-        except StopIteration as stop:
-            return [Done(result=stop.value)]
-        except ProtocolAborted as exc:
-            return [Abort(error=exc)]
+        findings: list[Action] = []
+        while True:
+            try:
+                request = self.program.send(value)
+            except StopIteration as stop:
+                return [*findings, Done(result=stop.value)]
+            except ProtocolAborted as exc:
+                return [*findings, Abort(error=exc)]
+            if not isinstance(request, Finding):
+                break
+            findings.append(request)
+            value = None
         self._position += 1
         self._tag = self._tag_of(request)
         self.move(ProgramState.EXCHANGING)
-        return self._actions(request)
+        return [*findings, *self._actions(request)]
 
     def _tag_of(self, request: Any) -> str:
         """The tag a request's replies arrive under (subclasses with other request kinds)."""

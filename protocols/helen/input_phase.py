@@ -25,6 +25,7 @@ recipient's |N~|: a party declaring or sending more is named before its bytes ar
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,8 +33,9 @@ from typing import Any
 import numpy as np
 
 from coopetition.engine.chunked import DEFAULT_CHUNK_BYTES, exchange_large, exchange_large_pairwise
+from coopetition.engine.codec import encode_payload
 from coopetition.engine.errors import CheatingDetected, ProtocolViolation
-from coopetition.engine.program import Program
+from coopetition.engine.program import Finding, Program
 from coopetition.protocols.fixedpoint import HelenScales
 from coopetition.protocols.helen import input_proof, input_wire, numerics
 from coopetition.protocols.helen.input_statements import KIND, InputCommitments, InputWitness
@@ -127,21 +129,25 @@ def input_program(
     # Range proofs in m - 1 rounds: in round g this party makes and sends the proof for the
     # party g places after it, receives the one from the party g places before it and checks
     # it, so it holds one proof of its own and one received at a time. A proof that decodes
-    # but fails is named only once every round is done: each verifier sees its own proofs
-    # only, and every verifier of a prover checks it in a different round, so naming the
-    # cheater at once would reach the others before their own proof from it had been checked
-    # (they could then only record an accusation). Malformed or misdirected bytes are named at
-    # once: every receiver sees them in the same round.
+    # but fails is stated only once every round is done: every verifier of a prover checks it
+    # in a different round, so naming the cheater at once would reach the others before their
+    # own proof from it had been checked (they could then only record an accusation). Until
+    # then the engine holds it as this party's ``Finding``, so an earlier abort by anyone ends
+    # this party on its own evidence, not on the report. A size declaration that breaks the
+    # round's pattern is named by every party at once (the declarations are broadcast); bytes
+    # that do not decode as a range proof are named by their receiver at once.
     rejected: dict[int, CheatingDetected] = {}
     order = sorted(parties)
     at = order.index(me)
     for g in range(1, len(order)):
         recipient, prover = order[(at + g) % len(order)], order[(at - g) % len(order)]
         made = to_verifier.pop(recipient, None)
-        outgoing_range = made() if callable(made) else made
-        del made
+        # the payloads' only reference to the proof: the exchange lets it go once encoded
         received = yield from exchange_large_pairwise(
-            {j: outgoing_range if j == recipient else None for j in verifiers},  # emptied
+            {
+                j: (made() if callable(made) else made) if j == recipient else None
+                for j in verifiers
+            },
             me=me,
             tag=f"input-range/{g}",
             max_bytes=input_wire.range_bounds(scales, key_bits, ring_bits),
@@ -149,8 +155,9 @@ def input_program(
             chunk_bytes=chunk_bytes,
             label="input range proof",
             phase=PHASE,
+            check_sizes=functools.partial(_round_pattern, order, g),
         )
-        del outgoing_range
+        del made
         for j in sorted(received):
             if j != prover and received[j] is not None:
                 raise ProtocolViolation(
@@ -171,6 +178,7 @@ def input_program(
             commitments[prover] = theirs
         except ProofRejected as exc:
             rejected.setdefault(prover, _cheating(prover, exc))
+            yield Finding(rejected[prover])
         del their_proof
     if rejected:
         raise rejected[min(rejected)]
@@ -194,6 +202,23 @@ def _checked_public(
     except ProofRejected as exc:
         raise _cheating(j, exc) from exc
     return theirs, their_public
+
+
+def _round_pattern(order: list[int], g: int, sizes: dict[int, dict[int, int]]) -> None:
+    """Round g's declared sizes: each sender s declares a proof (more than an empty payload)
+    to the party g places after it and an empty payload to everyone else; the declarations
+    are a consistent broadcast, so every party names a sender that breaks this alike."""
+    empty = len(encode_payload(None))
+    for s in sorted(sizes):
+        due = order[(order.index(s) + g) % len(order)]
+        for j, size in sorted(sizes[s].items()):
+            if (size > empty) != (j == due):
+                raise ProtocolViolation(
+                    f"party {s} declared a {size}-byte input range proof for party {j} in "
+                    f"round {g}, which is party {due}'s",
+                    culprit=s,
+                    phase=PHASE,
+                )
 
 
 def _cheating(j: int, exc: ProofRejected) -> CheatingDetected:
