@@ -45,6 +45,7 @@ __all__ = [
     "Computed",
     "Done",
     "Event",
+    "Finding",
     "Gather",
     "MachineError",
     "PhaseMachine",
