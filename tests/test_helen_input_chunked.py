@@ -155,7 +155,8 @@ async def _input_run(rings, programs, *, max_frame: int):
     return await run_parties(local_configs(list(ids)), network.transports(), runs)
 
 
-def _honest(rings, me: int, chunk_bytes: int, parties: int = 3):
+def _honest(rings, me: int, chunk_bytes: int, parties: int = 3, prove=input_proof.prove):
+    """Party ``me``'s input program at d = 3 (``prove``: a cheater's seam, honest by default)."""
     ids = tuple(range(parties))
     return lambda: input_phase.input_program(
         me,
@@ -165,6 +166,7 @@ def _honest(rings, me: int, chunk_bytes: int, parties: int = 3):
         _scales(3, parties),
         {j: rings[j] for j in ids},
         SESSION,
+        prove=prove,
         chunk_bytes=chunk_bytes,
     )
 

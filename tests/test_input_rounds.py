@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from test_helen_input_chunked import PK, SESSION, _data, _input_run, _scales
+from test_helen_input_chunked import PK, SESSION, _data, _honest, _input_run, _scales
 
 from coopetition.engine.errors import CheatingDetected, ProtocolViolation
 from coopetition.engine.program import Exchange, Pairwise
@@ -28,18 +28,7 @@ def rings() -> dict[int, rpm.RingPedersen]:
 
 
 def _program(rings, me: int, prove=input_proof.prove, parties: int = 3):
-    ids = tuple(range(parties))
-    return lambda: input_phase.input_program(
-        me,
-        ids,
-        PK,
-        *_data(me, 3),
-        _scales(3, parties),
-        {j: rings[j] for j in ids},
-        SESSION,
-        prove=prove,
-        chunk_bytes=CHUNK,
-    )
+    return _honest(rings, me, CHUNK, parties, prove)
 
 
 def test_lazy_prove_makes_each_range_proof_only_when_asked(rings, monkeypatch):

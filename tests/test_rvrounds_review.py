@@ -2,6 +2,8 @@
 
 Each test plays a malicious party against the round structure and states what an honest party
 should end with. INSECURE 512-bit Paillier and N~ (tests/test_helen_input_chunked.py's helpers).
+The three findings below were fixed in e3abed4 (the engine's ``Finding``; the round's size
+pattern checked by every party; the own proof held once); the tests now guard the fixes.
 
 1. A verifier that found a well-formed failing proof holds that finding in a local variable
    until the last round; any abort that reaches it before (the cheater's own, naming an honest
@@ -23,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_helen_input_chunked import PK, SESSION, _data, _input_run, _scales
+from test_helen_input_chunked import _honest, _input_run
 
 from coopetition.engine.codec import encode_payload
 from coopetition.engine.errors import (
@@ -46,18 +48,7 @@ def rings() -> dict[int, rpm.RingPedersen]:
 
 
 def _program(rings, me: int, parties: int, prove=input_proof.prove):
-    ids = tuple(range(parties))
-    return lambda: input_phase.input_program(
-        me,
-        ids,
-        PK,
-        *_data(me, 3),
-        _scales(3, parties),
-        {j: rings[j] for j in ids},
-        SESSION,
-        prove=prove,
-        chunk_bytes=CHUNK,
-    )
+    return _honest(rings, me, CHUNK, parties, prove)
 
 
 def _bad_for_0(*args, range_out=None, **kwargs):
@@ -110,7 +101,9 @@ ABORTS = {
 
 
 @pytest.mark.parametrize("case", sorted(ABORTS))
-async def test_a_failing_proof_then_an_abort_escapes_its_verifier(autojump_clock, rings, case):
+async def test_a_failing_proof_then_an_abort_is_still_named_by_its_verifier(
+    autojump_clock, rings, case
+):
     """m = 3, party 2 cheats: in round 1 it sends party 0 a well-formed proof that fails 0's
     check (held in ``rejected`` until the last round), then, instead of round 2, aborts with a
     report of its choosing. Party 0 checked the failing proof itself and should name 2; it ends
@@ -133,7 +126,7 @@ async def test_a_failing_proof_then_an_abort_escapes_its_verifier(autojump_clock
     )
 
 
-async def test_a_failing_proof_then_a_malformed_one_leaves_its_verifier_only_hearsay(
+async def test_a_failing_proof_then_a_malformed_one_is_named_by_its_verifier_itself(
     autojump_clock, rings
 ):
     """m = 4, party 3 cheats: round 1 a well-formed failing proof to party 0, round 2 bytes that
