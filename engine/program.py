@@ -87,7 +87,7 @@ class Pairwise:
 
 
 #: a program yields requests; a ``Finding`` (a failed check whose verdict the program states
-#: later) is handed to the engine at once and the program resumes with ``None``
+#: later) is handed to the engine at once and the program resumes with an empty reply
 Program = Generator[Exchange | Pairwise | Finding, dict[int, Any], T]
 
 
@@ -161,7 +161,7 @@ class ProgramMachine(PhaseMachine):
             if not isinstance(request, Finding):
                 break
             findings.append(request)
-            value = None
+            value = {}
         self._position += 1
         self._tag = self._tag_of(request)
         self.move(ProgramState.EXCHANGING)

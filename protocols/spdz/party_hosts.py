@@ -29,7 +29,7 @@ from typing import Any
 import cbor2
 
 from coopetition.engine.errors import DeadlineExceeded, LocalFailure, ProtocolViolation
-from coopetition.engine.program import tag_of
+from coopetition.engine.program import Finding, tag_of
 
 from .harness import HarnessStats, Tamper, run_local
 from .online import Exchange
@@ -123,6 +123,8 @@ def _worker_main(
         for i, value in inputs.items():
             try:
                 request = programs[i].send(value)
+                while isinstance(request, Finding):  # the parent sees every error at once
+                    request = programs[i].send({})
                 kind, req, wire = _encode(i, request, m)
                 # the tag source without its payloads (they travel encoded)
                 out[i] = (kind, (tag_source(req), wire))
