@@ -26,11 +26,12 @@ K, SHIFT = 12, 5  # floor / TruncPr of 12-bit values by 2^5
 EDGES = [-(1 << (K - 1)), -(1 << (K - 1)) + 1, -33, -32, -31, -1, 0, 1, 31, 32, (1 << (K - 1)) - 1]
 
 
-def stores_with_paillier_masks(m: int, session: bytes):
-    """Each party's store: Paillier-made masks of K + kappa - SHIFT bits, dealt bits/triples."""
+def stores_with_paillier_masks(m: int, session: bytes, cheat: dict | None = None):
+    """Each party's store: Paillier-made masks of K + kappa - SHIFT bits (``cheat``: offline
+    parties playing a cheater), dealt bits/triples."""
     n = len(EDGES)
     width = K + DEFAULT_KAPPA - SHIFT
-    offline = offline_parties(m, session)
+    offline = offline_parties(m, session, cheat=cheat)
     stores = run_local([o.fill(bounded=((width, 2 * n),)) for o in offline])
     dealt = InsecureDealerPreprocessing(m, alpha_shares=[s.alpha_share for s in stores])
     dealt.bits(2 * n * SHIFT)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_paillier_masks import EDGES, SHIFT, K, stores_with_paillier_masks
+from test_spdz_range_gadgets import OutOfRange
 
 from coopetition.engine.errors import CheatingDetected
 from coopetition.protocols.admm.objective import Objective
@@ -23,15 +25,11 @@ from coopetition.protocols.spdz.errors import MacCheckFailed
 from coopetition.protocols.spdz.harness import run_local
 from coopetition.protocols.spdz.offline import OfflineParty
 from coopetition.protocols.spdz.online import DEFAULT_KAPPA, MASK_HEADROOM_BITS, SpdzParty
-from coopetition.protocols.spdz.preprocessing import InsecureDealerPreprocessing
 from coopetition.protocols.spdz.ranges import RANGE_PROOF
 from coopetition.protocols.spdz.shares import Share
-from coopetition.protocols.spdz.testing import dealer, offline_parties, paillier_parties
-from coopetition.protocols.zk import range_proof
+from coopetition.protocols.spdz.testing import dealer, paillier_parties
 
-K, SHIFT = 12, 5  # floor / TruncPr of 12-bit values by 2^5 (as tests/test_paillier_masks.py)
 WIDTH = K + DEFAULT_KAPPA - SHIFT  # the r'' width those operations draw
-EDGES = [-(1 << (K - 1)), -(1 << (K - 1)) + 1, -33, -32, -31, -1, 0, 1, 31, 32, (1 << (K - 1)) - 1]
 #: a small plan shaped like Helen's: dual masks of the way back and two statistical widths
 #: (kappa + 1 for the LTZ of the soft threshold, a wide TruncPr/floor width)
 SMALL = pre.PreprocessingPlan(triples=0, bits=0, bounded=((41, 2), (87, 2)), dual=(83, 2))
@@ -40,10 +38,10 @@ SMALL = pre.PreprocessingPlan(triples=0, bits=0, bounded=((41, 2), (87, 2)), dua
 # -- a cheater's contribution outside [0, 2^w) in the statistical-mask batch ---------------------
 
 
-class StatOutOfRange(PaillierParty):
+class StatOutOfRange(OutOfRange):
     """Honest everywhere except in the batch of ``phase`` (a statistical width): there it
     replaces its first contribution by ``value`` and proves it anyway (the range prover's
-    unchecked path, best forged squares), as ``test_spdz_range_gadgets`` does."""
+    unchecked path, best forged squares: ``test_spdz_range_gadgets.OutOfRange``)."""
 
     phase = ""
     value = 0
@@ -52,14 +50,6 @@ class StatOutOfRange(PaillierParty):
         if phase == self.phase:
             groups = [(k, [self.value, *vals[1:]], high) for k, vals, high in groups]
         return super().prove_bounded(groups, phase, rnd)
-
-    def decompose(self, statements, witnesses):
-        return range_proof._cheater_squares(statements, witnesses)
-
-    def range_proof(self, rp, statements, witnesses, ctx, squares):
-        return range_proof._prove_unchecked(
-            self.pk, rp, statements, witnesses, ctx, self.encryptor, squares
-        )
 
 
 def stat_cheater(bits: int, value: int) -> type[PaillierParty]:
@@ -148,16 +138,7 @@ class Extreme(OfflineParty):
 
 
 def _stores(m, session, cheat):
-    n = len(EDGES)
-    offline = offline_parties(m, session, cheat=cheat)
-    stores = run_local([o.fill(bounded=((WIDTH, 2 * n),)) for o in offline])
-    dealt = InsecureDealerPreprocessing(m, alpha_shares=[s.alpha_share for s in stores])
-    dealt.bits(2 * n * SHIFT)
-    dealt.triples(n * SHIFT)
-    for i in range(m):
-        dealt.input_masks(i, n)
-    dealt.transfer_to(stores)
-    return stores
+    return stores_with_paillier_masks(m, session, cheat)[0]
 
 
 def _floor_trunc(store, session, check=True):

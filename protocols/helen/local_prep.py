@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coopetition.protocols.helen.config import SECURE_KEY_BITS
-from coopetition.protocols.helen.preprocess_phase import MASK_BATCH
+from coopetition.protocols.helen.preprocess_phase import MASK_BATCH, batch_sizes
 from coopetition.protocols.paillier.keys import (
     PublicKey,
     is_insecure_test_key,
@@ -188,10 +188,6 @@ def mascot_batch(p: PrepParty, kind: str, count: int, bits: int) -> MixedProgram
     return (yield from p.mascot.bounded(count, bits))
 
 
-def _chunks(n: int, size: int) -> list[int]:
-    return [min(size, n - s) for s in range(0, n, size)]
-
-
 @contextmanager
 def _stage(plan: Plan, name: str, host: Any, items: int = 0) -> Iterator[None]:
     wall, cpu, workers = time.perf_counter(), time.process_time(), host.worker_cpu
@@ -280,7 +276,7 @@ def make_preprocessing(
             dual = (bits, count) == plan.dual_masks
             name = f"paillier {'dual masks' if dual else 'masks'} {bits}-bit"
             with _stage(plan, name, host, count):
-                for k in _chunks(count, MASK_BATCH):
+                for k in batch_sizes(count, MASK_BATCH):
                     run(offline_masks, k, bits)
         if plan.preprocessing == "insecure-dealer":
             objects = host.fetch()
@@ -303,7 +299,7 @@ def make_preprocessing(
         for kind, count, bits, size in items:
             name = f"mascot {kind}" + (f" {bits}-bit" if bits else "")
             with _stage(plan, name, host, count):
-                for k in _chunks(count, size):
+                for k in batch_sizes(count, size):
                     for store, batch in zip(
                         mascot_stores, run(mascot_batch, kind, k, bits), strict=True
                     ):

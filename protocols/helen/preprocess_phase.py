@@ -96,11 +96,16 @@ def paillier_offline_program(
     store."""
     offline = OfflineParty(paillier)
     batches = tuple(
-        (bits, min(MASK_BATCH, count - start))
+        (bits, size)
         for bits, count in (work.dual, *work.bounded)
-        for start in range(0, count, MASK_BATCH)
+        for size in batch_sizes(count, MASK_BATCH)
     )
     return (yield from offline.fill(bounded=batches))
+
+
+def batch_sizes(n: int, size: int) -> list[int]:
+    """``n`` items in batches of at most ``size`` (both preparations batch alike)."""
+    return [min(size, n - start) for start in range(0, n, size)]
 
 
 #: the binding step's signature (``bind_mac_key``; a test's cheater skips its local guard)
