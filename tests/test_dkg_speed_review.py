@@ -51,7 +51,8 @@ async def test_over_the_engine_re_randomised_replies_name_no_one(monkeypatch):
     """docs/crypto.md, "Speed": a party that re-randomises its replies (same plaintexts) is not
     named, harmlessly. Party 2 multiplies every reply it sends by a fresh Enc(0); every
     candidate of the batch is audited (fraction 1) and no party is blamed: the run ends only
-    because one batch of 6 holds no key (DkgGaveUp), at every party."""
+    because one batch of 6 holds no key (DkgGaveUp), at every party, or, in the rare run whose
+    batch does hold a biprime (about one in twenty CI runs), completes with no error at all."""
     answer = AdditiveCandidate._reply
     changed = []
 
@@ -66,6 +67,10 @@ async def test_over_the_engine_re_randomised_replies_name_no_one(monkeypatch):
     monkeypatch.setattr(AdditiveCandidate, "_reply", re_randomised)
     run = await _run(3, batch=6, max_batches=1, audit_fraction=1.0)
     assert changed and all(changed)
+    if run.completed:  # the batch held a key: the audit passed everyone, nobody was named
+        keys = [run.results[p] for p in (0, 1, 2)]
+        assert all(k is not None for k in keys)
+        return
     assert set(run.errors) == {0, 1, 2}
     assert all(isinstance(e, DkgGaveUp) for e in run.errors.values()), run.errors
 
