@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from coopetition import __version__
+from coopetition.engine.allocator import tune_allocator
 
 COMMAND_MODULES = (
     "coopetition.cmd_demo",
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    tune_allocator()  # this process and every worker or party process it spawns
     parser = build_parser()
     if not (sys.argv[1:] if argv is None else argv):
         parser.print_help(sys.stderr)

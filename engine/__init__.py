@@ -4,6 +4,7 @@ What users and protocol authors may import from here is listed in ``__all__`` (a
 ``docs/api.md``); everything else is an implementation module that may change.
 """
 
+from coopetition.engine.allocator import tune_allocator
 from coopetition.engine.config import Deadlines, PartyConfig, ProtocolRun
 from coopetition.engine.errors import (
     BroadcastInconsistent,
@@ -86,4 +87,5 @@ __all__ = [
     "Unavailable",
     "local_configs",
     "run_parties",
+    "tune_allocator",
 ]
