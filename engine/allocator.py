@@ -1,20 +1,20 @@
-"""Keep freed memory inside the process, so that bulk work does not pay for page faults again.
+"""Keep freed buffers mapped in processes that do bulk buffer work, so pages are not faulted in again.
 
-MASCOT's OT messages and the preparation's batches are numpy buffers of 10-60 MiB that are
-allocated and freed thousands of times. glibc serves each one from a fresh ``mmap`` (above its
-dynamic threshold) or trims the heap after the free, so every buffer is faulted in page by
-page again. On this project's reference machine (a 2-core virtual machine) a minor fault costs
-about 3 us, and the demo's preparation spent 30 of its 134 CPU seconds in the kernel
-(11 million faults; docs/benchmarks.md, "Page faults"). Raising glibc's mmap and trim
-thresholds keeps those pages mapped and reused: 0.3 million faults, 5 s in the kernel.
+MASCOT's OT messages and the preparation's batches are numpy buffers of 10-60 MiB, allocated
+and freed thousands of times. By default glibc serves each from a fresh ``mmap`` (above its
+dynamic threshold, at most 32 MiB) or trims the heap after the free, so every buffer is faulted
+in page by page again. On the project's reference machine (a 2-core virtual machine) that cost
+the demo 112 s of kernel time in 32 million minor faults, most of it in the preparation
+(docs/benchmarks.md, "Page faults"). With the thresholds below glibc keeps those pages and
+reuses them.
 
-:func:`tune_allocator` sets both thresholds for the calling process (``mallopt``) and, through
-the environment, for every process it spawns later (glibc reads ``MALLOC_MMAP_THRESHOLD_`` and
-``MALLOC_TRIM_THRESHOLD_`` at start-up; the project's worker and party processes are spawned,
-so they inherit it). Values the user already put in the environment win. The cost is memory
-held after a peak: at most ``TRIM_THRESHOLD`` of free heap stays resident, and buffers above
-``MMAP_THRESHOLD`` are still mapped and returned one by one. Elsewhere than glibc this does
-nothing. ``COOPETITION_ALLOCATOR=system`` turns it off.
+:func:`tune_allocator` sets both thresholds for the calling process only (``mallopt``). The
+``coopetition`` command calls it, and so do the preparation's worker processes
+(:mod:`coopetition.protocols.spdz.party_hosts`) and MASCOT's benchmark processes. Helen's
+party processes do not: their online phases gained little (their work is big integers, not
+buffers), and there the retained heap raised the input phase's peak RSS by 15-19 % (d = 60),
+which the per-party memory budget cannot spare. ``COOPETITION_ALLOCATOR=system`` turns it off;
+elsewhere than glibc it does nothing.
 """
 
 from __future__ import annotations
@@ -29,26 +29,19 @@ TRIM_THRESHOLD = 256 << 20  # free heap kept resident before glibc gives it back
 _M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers (malloc.h)
 _M_MMAP_THRESHOLD = -3
 OPT_OUT = "COOPETITION_ALLOCATOR"
-ENVIRONMENT = {"MALLOC_MMAP_THRESHOLD_": MMAP_THRESHOLD, "MALLOC_TRIM_THRESHOLD_": TRIM_THRESHOLD}
 
 
 def tune_allocator() -> bool:
-    """Apply the thresholds here and for children; True if glibc took them in this process."""
+    """Set glibc's mmap and trim thresholds for this process; True if glibc took both."""
     if os.environ.get(OPT_OUT, "").lower() == "system" or platform.libc_ver()[0] != "glibc":
         return False
-    for name, value in ENVIRONMENT.items():
-        os.environ.setdefault(name, str(value))
     libc_name = ctypes.util.find_library("c")
     if libc_name is None:
         return False
     mallopt = getattr(ctypes.CDLL(libc_name), "mallopt", None)
     if mallopt is None:
         return False
-    try:
-        mmap = int(os.environ["MALLOC_MMAP_THRESHOLD_"])
-        trim = int(os.environ["MALLOC_TRIM_THRESHOLD_"])
-    except ValueError:  # the user's own setting, which glibc itself reads or ignores
-        return False
-    if not (0 <= mmap < 2**31 and 0 <= trim < 2**31):
-        return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, mmap) == 1 and mallopt(_M_TRIM_THRESHOLD, trim) == 1)
+    return bool(
+        mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
+        and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
+    )

@@ -17,6 +17,7 @@ from typing import Any
 import trio
 from nacl.signing import SigningKey
 
+from coopetition.engine.allocator import tune_allocator
 from coopetition.engine.identity import Identity
 from coopetition.engine.party import Deadlines, Party, PartyConfig
 from coopetition.protocols.spdz.mascot import MascotParty
@@ -69,6 +70,7 @@ async def _party(
 def _child(
     pid: int, m: int, seeds: list[bytes], ports: list[int], job: dict[str, Any], out: Any
 ) -> None:
+    tune_allocator()  # as the preparation's workers (engine.allocator)
     try:
         out.put((pid, trio.run(_party, pid, m, seeds, ports, job)))
     except BaseException as exc:  # report, never hang the parent

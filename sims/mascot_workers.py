@@ -21,6 +21,7 @@ from typing import Any
 
 import cbor2
 
+from coopetition.engine.allocator import tune_allocator
 from coopetition.protocols.spdz.mascot import MascotParty
 from coopetition.protocols.spdz.online import Exchange
 from coopetition.protocols.spdz.pairwise import Pairwise
@@ -36,6 +37,7 @@ def _encode(sender: int, request: Exchange | Pairwise, m: int) -> dict[int, byte
 
 
 def _worker(w: int, workers: int, m: int, job: dict[str, Any], links: list[Any], out: Any) -> None:
+    tune_allocator()  # as the preparation's workers (engine.allocator)
     mine = [i for i in range(m) if i % workers == w]
     marks: dict[str, float] = {"start": time.perf_counter()}
     progs = {

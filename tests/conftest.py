@@ -1,7 +1,6 @@
-"""Suite-wide set-up: the allocator thresholds the ``coopetition`` command uses.
-
-The suite's MASCOT, preparation and party-process tests then run as the command runs them
-(and spawn their processes with the same environment); see :mod:`coopetition.engine.allocator`.
+"""Suite-wide set-up: this process's allocator thresholds, as the ``coopetition`` command sets
+its own (:mod:`coopetition.engine.allocator`), so in-process MASCOT and preparation tests run as
+the command runs them.
 """
 
 from coopetition.engine.allocator import tune_allocator

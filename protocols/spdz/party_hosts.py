@@ -28,6 +28,7 @@ from typing import Any
 
 import cbor2
 
+from coopetition.engine.allocator import tune_allocator
 from coopetition.engine.errors import DeadlineExceeded, LocalFailure, ProtocolViolation
 from coopetition.engine.program import Finding, tag_of
 
@@ -115,6 +116,7 @@ def _worker_main(
     conn: Any, mine: dict[int, Any], m: int, init: tuple[Callable[..., Any], tuple[Any, ...]]
 ) -> None:
     """A worker's loop: run steps for its parties, one round per message from the parent."""
+    tune_allocator()  # MASCOT's buffers: keep freed pages (engine.allocator)
     init[0](*init[1])
     programs: dict[int, MixedProgram[Any]] = {}
 
