@@ -51,10 +51,14 @@ def peak_rss_mib() -> float:
     return round(kib / 1024, 1)
 
 
-#: glibc's mallopt parameter for the size from which an allocation gets its own mapping
+#: glibc's mallopt parameters: the size from which an allocation gets its own mapping, and the
+#: free space at the heap's top above which the heap is trimmed
 _M_MMAP_THRESHOLD = -3
+_M_TRIM_THRESHOLD = -1
 #: allocations of at least this size are mapped alone, so freeing one returns it to the system
 MMAP_THRESHOLD = 4 << 20
+#: glibc's own default; the command raises it (``engine.allocator``), a memory benchmark undoes that
+TRIM_THRESHOLD = 128 << 10
 
 
 def return_large_frees_to_the_system() -> bool:
@@ -65,11 +69,13 @@ def return_large_frees_to_the_system() -> bool:
     far (up to 32 MiB), so after the first coded share of 22 MB is freed, every later one is
     carved from the heap, and the heap keeps the freed space: a 1/10-size Case 2 run left 1.2
     GiB of free heap resident (measured: 1.58 GiB resident after the run, 0.36 GiB after
-    ``malloc_trim``). A fixed threshold keeps the resident size close to the live data.
+    ``malloc_trim``). A fixed threshold keeps the resident size close to the live data. The
+    trim threshold goes back to glibc's default, which the command raised for speed.
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+        trimmed = libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) and trimmed)
     except (OSError, AttributeError):
         return False
 
