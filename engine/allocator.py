@@ -1,4 +1,4 @@
-"""Keep freed buffers mapped in processes that do bulk buffer work, so pages are not faulted in again.
+"""Keep freed buffers mapped where bulk buffer work runs, so pages are not faulted in again.
 
 MASCOT's OT messages and the preparation's batches are numpy buffers of 10-60 MiB, allocated
 and freed thousands of times. By default glibc serves each from a fresh ``mmap`` (above its
@@ -9,12 +9,13 @@ the demo 112 s of kernel time in 32 million minor faults, most of it in the prep
 reuses them.
 
 :func:`tune_allocator` sets both thresholds for the calling process only (``mallopt``). The
-``coopetition`` command calls it, and so do the preparation's worker processes
-(:mod:`coopetition.protocols.spdz.party_hosts`) and MASCOT's benchmark processes. Helen's
-party processes do not: their online phases gained little (their work is big integers, not
-buffers), and there the retained heap raised the input phase's peak RSS by 15-19 % (d = 60),
-which the per-party memory budget cannot spare. ``COOPETITION_ALLOCATOR=system`` turns it off;
-elsewhere than glibc it does nothing.
+``coopetition`` command calls it (so a ``coopetition party`` process, which makes its own
+MASCOT preprocessing, is tuned), and so do the preparation's worker processes
+(:mod:`coopetition.protocols.spdz.party_hosts`) and MASCOT's benchmark processes. The
+benchmarks' Helen party processes (``sims.helen_prepared``, online phases only) do not: their
+work is big integers, not buffers, and there the retained heap raised the input phase's peak
+RSS by 15-19 % (d = 60), which the per-party memory budget cannot spare.
+``COOPETITION_ALLOCATOR=system`` turns it off; elsewhere than glibc it does nothing.
 """
 
 from __future__ import annotations
