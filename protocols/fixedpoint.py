@@ -482,10 +482,11 @@ class HelenScales:
 
     @property
     def w_trunc_bound(self) -> int:
-        """Largest |w_j| after SPDZ's truncation for ANY party: TruncPr of |w_full| <
-        2^(k_w - 1) by w_shift bits is floor or floor + 1 of the quotient. Honest w_j stay within
-        w_int; a cheater's (A_j, b_j anywhere in their proved ranges) can reach this."""
-        return (1 << max(0, self.k_w - 1 - self.w_shift)) + 1
+        """Largest |w_j| after SPDZ's truncation for ANY party: the truncation of |w_full| <
+        2^(k_w - 1) by w_shift bits with a summed low mask (``spdz.trunc_summed``) is the
+        floor of the quotient plus a carry within ``parties`` units either way. Honest w_j stay
+        near w_int; a cheater's (A_j, b_j anywhere in their proved ranges) can reach this."""
+        return (1 << max(0, self.k_w - 1 - self.w_shift)) + self.parties
 
     @property
     def k_sum(self) -> int:

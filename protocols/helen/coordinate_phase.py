@@ -3,7 +3,8 @@
 1. Gadget 3 converts every party's public Enc(w_full_j) (|w_full| < 2^(k_w - 1) for any
    party, ``HelenScales.k_w``) into authenticated SPDZ shares, masks range-proved exactly.
 2. In SPDZ, with the integers of ``numerics.coordinate``: w_j = TruncPr(w_full_j, k_w,
-   w_shift); s = sum_j (w_j + u_j); for LASSO and elastic net s = S_kappa(s) with kappa =
+   w_shift) with a summed low mask (``spdz.trunc_summed``: no shared bits, carry within
+   ``parties`` units; docs/crypto.md, "Truncation with a summed low mask"); s = sum_j (w_j + u_j); for LASSO and elastic net s = S_kappa(s) with kappa =
    ``threshold_int(lam1)``; z = TruncPr(s * c, k_consensus, coef_bits) with c =
    ``consensus_int(lam2)`` (mean and ridge shrinkage in one product; least squares has
    lam1 = lam2 = 0); u_j += w_j - z. The u_j stay shared between iterations.
@@ -44,6 +45,7 @@ from coopetition.protocols.spdz.online import (
     needs_zero_test,
 )
 from coopetition.protocols.spdz.shares import Share
+from coopetition.protocols.spdz.trunc_summed import needs_trunc_summed, trunc_pr_summed
 
 PHASE = "helen-coordinate"
 
@@ -82,7 +84,7 @@ def needs_bound_check(scales: HelenScales) -> Needs:
 def needs_per_iteration(scales: HelenScales, objective: Objective) -> Needs:
     """SPDZ preprocessing one coordination consumes (the dual masks of the way back aside)."""
     m, d = scales.parties, scales.features
-    need = needs_trunc(m * d, scales.k_w, scales.w_shift)
+    need = needs_trunc_summed(m * d, scales.k_w, scales.w_shift)
     if objective.lam1 > 0:
         need = need + needs_soft_threshold(d, scales.k_sum)
     need = need + needs_trunc(d, scales.k_consensus, scales.coef_bits)
@@ -133,7 +135,7 @@ def coordinate_program(
     d = scales.features
     cts = [c for j in parties for c in w_full[j]]
     forward = yield from ciphertext_to_shares(paillier, cts, scales.k_w)
-    w_all = yield from spdz.trunc_pr(forward.share, scales.k_w, scales.w_shift)
+    w_all = yield from trunc_pr_summed(spdz, forward.share, scales.k_w, scales.w_shift)
     w = {j: w_all[t * d : (t + 1) * d] for t, j in enumerate(parties)}
     total = zero_shares(spdz, d)
     for j in parties:

@@ -151,6 +151,20 @@ def trunc_pr(values: np.ndarray, shift: int, rng: random.Random) -> np.ndarray:
     return np.vectorize(one, otypes=[object])(values)
 
 
+def trunc_pr_summed(
+    values: np.ndarray, shift: int, parties: int, rng: random.Random
+) -> np.ndarray:
+    """The truncation with a summed low mask (``spdz.trunc_summed``), honest contributions:
+    floor((x - C + R') / 2^m), R' the sum of ``parties`` draws below 2^m, C its centre."""
+    c = (parties - 1) * ((1 << shift) - 1) // 2
+
+    def one(v: int) -> int:
+        low = sum(rng.getrandbits(shift) for _ in range(parties))
+        return (int(v) - c + low) >> shift
+
+    return np.vectorize(one, otypes=[object])(values)
+
+
 def soft_threshold_int(values: np.ndarray, kappa: int) -> np.ndarray:
     def one(v: int) -> int:
         x = int(v)
@@ -167,7 +181,7 @@ def coordinate(
     rng: random.Random,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """The SPDZ step: truncate each w_i, z = trunc(S(sum(w_i + u_i)) c), u_i += w_i - z."""
-    w = [trunc_pr(wi, scales.w_shift, rng) for wi in w_full]
+    w = [trunc_pr_summed(wi, scales.w_shift, scales.parties, rng) for wi in w_full]
     # the bound SPDZ must enforce (one comparison per entry) so that k_w holds for any party
     if max(_max_abs(x) for x in [*w, *u]) > scales.w_int_bound:
         raise BoundExceeded("a truncated w_i or u_i exceeds w_bound (SPDZ's range check aborts)")

@@ -490,7 +490,9 @@ class InsecureDealerPreprocessing:
         return self
 
     def bounded(self, n: int, bits: int) -> InsecureDealerPreprocessing:
-        self._deal("bounded", [F.vec([secrets.randbits(bits) for _ in range(n)])], bits=bits)
+        """Masks as the offline phase makes them: one draw below 2^bits per party, summed."""
+        draws = [sum(secrets.randbits(bits) for _ in range(self.parties)) for _ in range(n)]
+        self._deal("bounded", [F.vec(draws)], bits=bits)
         return self
 
     def input_masks(self, owner: int, n: int) -> InsecureDealerPreprocessing:
