@@ -22,6 +22,7 @@ from coopetition.protocols.spdz.harness import run_local
 from coopetition.protocols.spdz.online import DEFAULT_KAPPA, SpdzParty, needs_zero_test
 from coopetition.protocols.spdz.preprocessing import InsecureDealerPreprocessing
 from coopetition.protocols.spdz.shares import Share
+from coopetition.protocols.spdz.trunc_summed import carry_range
 
 # -- 1. a forged opening must not let the zero test's opened value depend on a guess ---------
 
@@ -105,7 +106,8 @@ def _worst_case_violations(s: HelenScales, obj: Objective) -> list[str]:
     window, m = s.w_window, s.parties
     w_full = s.features * s.a_bound * (s.b_bound + s.rho_int * (2 * window - 1))
     bad += ["k_w"] * (w_full >= 1 << (s.k_w - 1))
-    w_max = w_full // 2**s.w_shift + 1  # TruncPr: floor or floor + 1
+    lo, hi = carry_range(m, s.w_shift)  # the w_j truncation's carry (spdz.trunc_summed)
+    w_max = max(-((-w_full) // 2**s.w_shift) - lo, w_full // 2**s.w_shift + hi)
     bad += ["w_trunc_bound"] * (w_max > s.w_trunc_bound)
     total = m * (w_max + window)
     kappa = s.threshold_int(obj.lam1) if obj.lam1 > 0 else 0

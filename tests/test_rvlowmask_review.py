@@ -71,9 +71,7 @@ def test_carry_range_matches_brute_force_and_stays_within_parties():
             assert -parties <= lo and hi <= parties
 
 
-#: what docs/crypto.md says ("For m >= 2 bits that is [-1, 1] at 2 parties, [-1, 2] at 3,
-#: [-2, 2] at 4 and 5") and what the brute force gives at Helen's widths (m >= 3)
-DOC_LISTING = {2: (-1, 1), 3: (-1, 2), 4: (-2, 2), 5: (-2, 2)}
+#: what the brute force gives at Helen's widths (m >= 3)
 TRUE_LISTING = {2: (-1, 2), 3: (-1, 2), 4: (-2, 3), 5: (-2, 3)}
 
 
@@ -89,16 +87,14 @@ def test_true_carry_ranges_at_two_to_five_parties():
             assert (lo, hi) == want == carry_range(parties, m)
 
 
-def test_doc_listing_of_carry_ranges_is_wrong_at_2_4_and_5_parties():
-    """docs/crypto.md, "Correctness, exactly, for any cheater": the listed ranges understate
-    the top by one at 2, 4 and 5 parties (e.g. 2 parties, x mod 2^m = 2^m - 1, both
-    contributions 2^m - 1: e = 2). Documents the finding; flip when the doc is fixed."""
+def test_doc_listing_of_carry_ranges_is_the_true_one():
+    """docs/crypto.md, "Correctness, exactly, for any cheater": the listing now matches the
+    brute force (the first version understated the top by one at 2, 4 and 5 parties, e.g. 2
+    parties, m = 3: C = 3, x mod 8 = 7, R' = 14 gives e = 2)."""
     text = " ".join(DOC.read_text().split())
-    assert "[-1, 1] at 2 parties, [-1, 2] at 3, [-2, 2] at 4 and 5" in text
-    wrong = [p for p in DOC_LISTING if DOC_LISTING[p] != TRUE_LISTING[p]]
-    assert wrong == [2, 4, 5]
-    # the reachable example at 2 parties, by hand: m = 3, C = 3, x = 7, R' = 14
-    assert (7 - 3 + 14) // 8 - 7 // 8 == 2
+    assert "[-1, 2] at 2 and 3 parties, [-2, 3] at 4 and 5" in text
+    assert "[-1, 1] at 2 parties" not in text
+    assert (7 - 3 + 14) // 8 - 7 // 8 == 2 == TRUE_LISTING[2][1]
 
 
 # -- 2. Helen's widths hold a cheater's extreme w_j with the widened carry ---------------------
@@ -399,10 +395,12 @@ def test_control_a_shifted_low_share_really_moves_the_unchecked_result():
 # -- 6. stale statements elsewhere (low) -------------------------------------------------------
 
 
-def test_stale_mentions_of_truncpr_for_w_j_remain():
-    """Places that still describe the w_j truncation as TruncPr with w_trunc_bound's old +1
-    (documents the finding; update the texts)."""
+def test_no_stale_mention_of_truncpr_for_w_j_remains():
+    """The texts that described the w_j truncation as TruncPr with w_trunc_bound's old +1
+    (review finding) now describe the summed low mask."""
     crypto = " ".join(DOC.read_text().split())
     design = " ".join((DOC.parent / "helen-design.md").read_text().split())
-    assert "`w_trunc_bound` = 2^(k_w - 1 - w_shift) + 1" in crypto
-    assert re.search(r"SPDZ: `trunc_pr\(w, k_w, w_shift\)`", design)
+    assert "`w_trunc_bound` = 2^(k_w - 1 - w_shift) + 1" not in crypto
+    assert "`w_trunc_bound` = 2^(k_w - 1 - w_shift) + m" in crypto
+    assert not re.search(r"SPDZ: `trunc_pr\(w, k_w, w_shift\)`", design)
+    assert "trunc_pr_summed(w, k_w, w_shift)" in design

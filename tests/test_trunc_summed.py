@@ -71,9 +71,7 @@ def test_carry_range_against_its_definition() -> None:
     for m in (2, 3, 4, 5):
         for shift in (1, 2, 3, 5):
             c, top = centre(m, shift), m * ((1 << shift) - 1)
-            errors = {
-                (xl - c + r) >> shift for xl in range(1 << shift) for r in range(top + 1)
-            }
+            errors = {(xl - c + r) >> shift for xl in range(1 << shift) for r in range(top + 1)}
             assert carry_range(m, shift) == (min(errors), max(errors))
             assert -m <= min(errors) and max(errors) <= m  # fixedpoint.w_trunc_bound's slack
 

@@ -66,7 +66,7 @@ def check_bits(scales: HelenScales) -> int:
     """Width k of the bound check's floor: its argument x + W satisfies |x + W| < 2^(k - 1).
 
     x is z or a new u_j = u_j + w_j - z with |u_j| <= W (checked the iteration before; 0 at
-    the start), |w_j| <= ``w_trunc_bound`` (any party's, after TruncPr) and |z| <=
+    the start), |w_j| <= ``w_trunc_bound`` (any party's, after ``trunc_pr_summed``) and |z| <=
     ``z_trunc_bound`` (k_sum and k_consensus are sized for any party's w_j and |u_j| <= W, so
     the soft threshold and the truncation stay exact), hence |x + W| <= 2 W + w_max + z_max.
     """

@@ -151,9 +151,7 @@ def trunc_pr(values: np.ndarray, shift: int, rng: random.Random) -> np.ndarray:
     return np.vectorize(one, otypes=[object])(values)
 
 
-def trunc_pr_summed(
-    values: np.ndarray, shift: int, parties: int, rng: random.Random
-) -> np.ndarray:
+def trunc_pr_summed(values: np.ndarray, shift: int, parties: int, rng: random.Random) -> np.ndarray:
     """The truncation with a summed low mask (``spdz.trunc_summed``), honest contributions:
     floor((x - C + R') / 2^m), R' the sum of ``parties`` draws below 2^m, C its centre."""
     c = (parties - 1) * ((1 << shift) - 1) // 2

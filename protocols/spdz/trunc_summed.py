@@ -6,9 +6,10 @@ plus a carry in {0, 1}. Shared bits are the dearest item MASCOT makes (a random 
 Here r' is one bounded mask of m bits instead: R' = sum_i r'_i, every party's r'_i range-proved
 in [0, 2^m) by the offline phase (or < 2^m by construction elsewhere), so R' < parties * 2^m.
 The same algebra then gives floor((x + R') / 2^m); a public C = ``centre(parties, m)`` is
-subtracted from x first, so that the result is floor(x / 2^m) plus a carry within about
-parties / 2 units either way (``carry_range``), with TruncPr's mean when the contributions are
-honest. What that changes, exactly, is in
+subtracted from x first, so that the result is floor(x / 2^m) plus a carry in
+``carry_range`` (for m >= 3 bits: [-1, 2] at 2 and 3 parties, [-2, 3] at 4 and 5), with
+TruncPr's mean when the contributions are honest and R' is a sum of one draw per party (the
+offline phase's masks; a single-draw mask of m bits keeps the range but biases the mean). What that changes, exactly, is in
 docs/crypto.md, "Truncation with a summed low mask": hiding is unchanged (one honest
 contribution makes R' mod 2^m uniform, r'' hides the high part with kappa bits as before);
 correctness loosens from a carry in {0, 1} to ``carry_range``, and a cheater choosing its r'_i in its
