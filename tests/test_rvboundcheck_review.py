@@ -22,7 +22,7 @@ from coopetition.protocols.spdz.harness import run_local
 from coopetition.protocols.spdz.online import DEFAULT_KAPPA, SpdzParty, needs_zero_test
 from coopetition.protocols.spdz.preprocessing import InsecureDealerPreprocessing
 from coopetition.protocols.spdz.shares import Share
-from coopetition.protocols.spdz.trunc_summed import carry_range
+from coopetition.protocols.spdz.trunc_summed import carry_range, centre
 
 # -- 1. a forged opening must not let the zero test's opened value depend on a guess ---------
 
@@ -162,7 +162,11 @@ def coordinate(
     """One coordination of SMALL's two parties on the given plaintext w_full, with exactly the
     planned items (asserting that all were drawn); returns z, u_0, u_1 in the clear. The way
     back needs the offline phase's ciphertext-carrying masks, which the insecure dealer cannot
-    make, so only that last step is replaced by an opening (it draws nothing from the plan)."""
+    make, so only that last step is replaced by an opening (it draws nothing from the plan).
+
+    Every low mask of the w_j truncation is dealt as the centre C exactly (a sum of in-range
+    contributions can be), so its carry on the exact multiples these tests send is 0 and the
+    edges below stay exact (``spdz.trunc_summed``: e = floor((x mod 2^s - C + R') / 2^s))."""
     from coopetition.protocols.spdz.testing import dealer, paillier_parties
 
     m, d = SMALL.parties, SMALL.features
@@ -172,7 +176,10 @@ def coordinate(
     gen = InsecureDealerPreprocessing(m, alpha_shares=[p.alpha_share for p in ps])
     gen.triples(need.triples).bits(need.bits)
     for bits, count in need.bounded:
-        gen.bounded(count, bits)
+        if bits == SMALL.w_shift:
+            gen._deal("bounded", [F.vec([centre(m, bits)] * count)], bits=bits)
+        else:
+            gen.bounded(count, bits)
     pk = dealer(m).threshold_public.public
     w_full = {j: [pk.encrypt(v) for v in vs] for j, vs in w_full_plain.items()}
 
@@ -219,8 +226,8 @@ def test_an_honest_coordination_passes_and_draws_exactly_its_plan(objective, mon
 
 @pytest.mark.parametrize("passes", [True, False])
 def test_a_cheaters_u_exactly_at_the_window_edge_end_to_end(passes, monkeypatch):
-    """Party 1 sends w_1 = X, party 0 w_0 = -X (exact multiples of 2^w_shift, so TruncPr is
-    exact and z = 0 exactly): u_1 = X, u_0 = -X. X = W - 1 must pass and X = W must abort: the
+    """Party 1 sends w_1 = X, party 0 w_0 = -X (exact multiples of 2^w_shift, and low masks at
+    the centre, so the truncation is exact and z = 0 exactly): u_1 = X, u_0 = -X. X = W - 1 must pass and X = W must abort: the
     window's upper edge holds end to end, not only for public test values."""
     from coopetition.protocols.helen.coordinate_phase import WeightBoundViolated
 
