@@ -48,16 +48,21 @@ def _run(m: int, values: list[int], k: int, shift: int, low: list[int] | None) -
     else:
         d.chosen(low, shift)
     d.input_masks(0, n)
+    return _truncate_everywhere(d.stores, values, k, shift, b"trunc-summed")
+
+
+def _truncate_everywhere(stores, values: list[int], k: int, shift: int, session: bytes):
+    """Party 0 inputs ``values``; every party truncates, outputs and MAC-checks; signed ints."""
 
     def prog(store):
-        p = SpdzParty(store, session=b"trunc-summed")
-        x = yield from p.input(0, n, F.vec(values) if p.party == 0 else None)
+        p = SpdzParty(store, session=session)
+        x = yield from p.input(0, len(values), F.vec(values) if p.party == 0 else None)
         t = yield from trunc_pr_summed(p, x, k, shift)
         out = yield from p.output(t)
         yield from p.mac_check()
         return out
 
-    return [[int(v) for v in F.signed(r)] for r in run_local([prog(s) for s in d.stores])]
+    return [[int(v) for v in F.signed(r)] for r in run_local([prog(s) for s in stores])]
 
 
 def test_needs_are_two_masks_per_value_and_no_bits() -> None:
@@ -125,15 +130,7 @@ def test_with_the_offline_phases_masks_the_mac_check_passes() -> None:
     dealt.input_masks(0, n)
     dealt.transfer_to(stores)
 
-    def prog(store):
-        p = SpdzParty(store, session=b"trunc-summed-offline")
-        x = yield from p.input(0, n, F.vec(EDGES) if p.party == 0 else None)
-        t = yield from trunc_pr_summed(p, x, K, SHIFT)
-        out = yield from p.output(t)
-        yield from p.mac_check()
-        return out
-
     low_edge, high_edge = carry_range(m, SHIFT)
-    for result in run_local([prog(s) for s in stores]):
-        errors = [int(g) - (x >> SHIFT) for g, x in zip(F.signed(result), EDGES, strict=True)]
+    for got in _truncate_everywhere(stores, EDGES, K, SHIFT, b"trunc-summed-offline"):
+        errors = [g - (x >> SHIFT) for g, x in zip(got, EDGES, strict=True)]
         assert all(low_edge <= e <= high_edge for e in errors)
