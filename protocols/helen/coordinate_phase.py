@@ -4,7 +4,8 @@
    party, ``HelenScales.k_w``) into authenticated SPDZ shares, masks range-proved exactly.
 2. In SPDZ, with the integers of ``numerics.coordinate``: w_j = TruncPr(w_full_j, k_w,
    w_shift) with a summed low mask (``spdz.trunc_summed``: no shared bits, carry within
-   ``parties`` units; docs/crypto.md, "Truncation with a summed low mask"); s = sum_j (w_j + u_j); for LASSO and elastic net s = S_kappa(s) with kappa =
+   ``parties`` units; docs/crypto.md, "Truncation with a summed low mask");
+   s = sum_j (w_j + u_j); for LASSO and elastic net s = S_kappa(s) with kappa =
    ``threshold_int(lam1)``; z = TruncPr(s * c, k_consensus, coef_bits) with c =
    ``consensus_int(lam2)`` (mean and ridge shrinkage in one product; least squares has
    lam1 = lam2 = 0); u_j += w_j - z. The u_j stay shared between iterations.

@@ -9,13 +9,14 @@ The same algebra then gives floor((x + R') / 2^m); a public C = ``centre(parties
 subtracted from x first, so that the result is floor(x / 2^m) plus a carry in
 ``carry_range`` (for m >= 3 bits: [-1, 2] at 2 and 3 parties, [-2, 3] at 4 and 5), with
 TruncPr's mean when the contributions are honest and R' is a sum of one draw per party (the
-offline phase's masks; a single-draw mask of m bits keeps the range but biases the mean). What that changes, exactly, is in
-docs/crypto.md, "Truncation with a summed low mask": hiding is unchanged (one honest
-contribution makes R' mod 2^m uniform, r'' hides the high part with kappa bits as before);
-correctness loosens from a carry in {0, 1} to ``carry_range``, and a cheater choosing its r'_i in its
-range can move the carry's distribution within that bound, never outside it.
+offline phase's masks; a single-draw mask of m bits keeps the range but biases the mean).
+What that changes, exactly, is in docs/crypto.md, "Truncation with a summed low mask": hiding
+is unchanged (one honest contribution makes R' mod 2^m uniform, r'' hides the high part with
+kappa bits as before); correctness loosens from a carry in {0, 1} to ``carry_range``, and a
+cheater choosing its r'_i in its range can move the carry's distribution within that bound,
+never outside it.
 
-Helen uses it for the truncation of every w_j (m d values of about 80 bits per iteration):
+Helen uses it for the truncation of every w_j (m d values of 60-80 bits per iteration):
 ``needs_trunc_summed`` draws two bounded masks per value and no bits.
 """
 
