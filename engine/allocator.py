@@ -27,22 +27,25 @@ import platform
 
 MMAP_THRESHOLD = 64 << 20  # buffers larger than this are still mapped and unmapped alone
 TRIM_THRESHOLD = 256 << 20  # free heap kept resident before glibc gives it back
-_M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers (malloc.h)
-_M_MMAP_THRESHOLD = -3
+M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers (malloc.h)
+M_MMAP_THRESHOLD = -3
 OPT_OUT = "COOPETITION_ALLOCATOR"
+
+
+def set_thresholds(mmap: int, trim: int) -> bool:
+    """glibc's mallopt for both thresholds in this process; True if glibc took both (False
+    elsewhere than glibc)."""
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    libc_name = ctypes.util.find_library("c")
+    mallopt = getattr(ctypes.CDLL(libc_name), "mallopt", None) if libc_name else None
+    if mallopt is None:
+        return False
+    return bool(mallopt(M_MMAP_THRESHOLD, mmap) == 1 and mallopt(M_TRIM_THRESHOLD, trim) == 1)
 
 
 def tune_allocator() -> bool:
     """Set glibc's mmap and trim thresholds for this process; True if glibc took both."""
-    if os.environ.get(OPT_OUT, "").lower() == "system" or platform.libc_ver()[0] != "glibc":
+    if os.environ.get(OPT_OUT, "").lower() == "system":
         return False
-    libc_name = ctypes.util.find_library("c")
-    if libc_name is None:
-        return False
-    mallopt = getattr(ctypes.CDLL(libc_name), "mallopt", None)
-    if mallopt is None:
-        return False
-    return bool(
-        mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
-        and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
-    )
+    return set_thresholds(MMAP_THRESHOLD, TRIM_THRESHOLD)

@@ -57,6 +57,7 @@ __all__ = [
     "ProgramMachine",
     "ProgramRun",
     "program_machine",
+    "send_past_findings",
     "tag_of",
 ]
 
@@ -94,6 +95,15 @@ Program = Generator[Exchange | Pairwise | Finding, dict[int, Any], T]
 def tag_of(request: Any, position: int) -> str:
     """The request's own tag, or ``"<label>/<position>"`` (position counts from 1)."""
     return request.tag if request.tag is not None else f"{request.label}/{position}"
+
+
+def send_past_findings(program: Program[Any], value: Any) -> Any:
+    """``program.send(value)``, resuming past any ``Finding`` (with an empty reply): for hosts
+    that surface every error at once anyway (the local harness, the preparation's workers)."""
+    request = program.send(value)
+    while isinstance(request, Finding):
+        request = program.send({})
+    return request
 
 
 class ProgramState(enum.Enum):

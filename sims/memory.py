@@ -15,6 +15,8 @@ import resource
 import sys
 from pathlib import Path
 
+from coopetition.engine.allocator import set_thresholds
+
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
 
@@ -51,10 +53,6 @@ def peak_rss_mib() -> float:
     return round(kib / 1024, 1)
 
 
-#: glibc's mallopt parameters: the size from which an allocation gets its own mapping, and the
-#: free space at the heap's top above which the heap is trimmed
-_M_MMAP_THRESHOLD = -3
-_M_TRIM_THRESHOLD = -1
 #: allocations of at least this size are mapped alone, so freeing one returns it to the system
 MMAP_THRESHOLD = 4 << 20
 #: glibc's own default; the command raises it (``engine.allocator``), a memory benchmark undoes that
@@ -72,12 +70,7 @@ def return_large_frees_to_the_system() -> bool:
     ``malloc_trim``). A fixed threshold keeps the resident size close to the live data. The
     trim threshold goes back to glibc's default, which the command raised for speed.
     """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        trimmed = libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
-        return bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) and trimmed)
-    except (OSError, AttributeError):
-        return False
+    return set_thresholds(MMAP_THRESHOLD, TRIM_THRESHOLD)
 
 
 def trim() -> None:

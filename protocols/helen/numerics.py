@@ -31,6 +31,7 @@ from coopetition.protocols.admm.local import local_step as admm_local_step
 from coopetition.protocols.admm.local import summarise
 from coopetition.protocols.admm.objective import Objective
 from coopetition.protocols.fixedpoint import HelenScales, decode, encode
+from coopetition.protocols.spdz import trunc_summed
 
 
 def _ints(a: np.ndarray) -> np.ndarray:
@@ -154,7 +155,7 @@ def trunc_pr(values: np.ndarray, shift: int, rng: random.Random) -> np.ndarray:
 def trunc_pr_summed(values: np.ndarray, shift: int, parties: int, rng: random.Random) -> np.ndarray:
     """The truncation with a summed low mask (``spdz.trunc_summed``), honest contributions:
     floor((x - C + R') / 2^m), R' the sum of ``parties`` draws below 2^m, C its centre."""
-    c = (parties - 1) * ((1 << shift) - 1) // 2
+    c = trunc_summed.centre(parties, shift)
 
     def one(v: int) -> int:
         low = sum(rng.getrandbits(shift) for _ in range(parties))

@@ -15,7 +15,7 @@ from typing import Any
 import cbor2
 
 from coopetition.engine.errors import ProtocolViolation
-from coopetition.engine.program import Finding, tag_of
+from coopetition.engine.program import send_past_findings, tag_of
 
 from .online import Exchange
 from .pairwise import MixedProgram, Pairwise
@@ -51,10 +51,7 @@ def run_local(
 
     def step(i: int, value: Any) -> BaseException | None:
         try:
-            request = programs[i].send(value)
-            while isinstance(request, Finding):  # every error surfaces here at once anyway
-                request = programs[i].send({})
-            requests[i] = request
+            requests[i] = send_past_findings(programs[i], value)
         except StopIteration as stop:
             results[i] = stop.value
             done[i] = True

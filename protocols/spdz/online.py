@@ -305,6 +305,11 @@ class SpdzParty:
         r, r_low, _, bits, low = self._mask(n, k, m)
         shifted = x.add_public(1 << (k - 1), self.party, self.alpha_share)
         c = yield from self.open(shifted + r, bits.ids + low.ids)
+        return self.divide_opened(x, r_low, c, m)
+
+    def divide_opened(self, x: Share, r_low: Share, c: np.ndarray, m: int) -> Share:
+        """TruncPr's last step: (x + r' - (c mod 2^m)) / 2^m, exact in the field, for the
+        opened c = x + (a multiple of 2^m) + 2^m r'' + r' (also ``trunc_summed``'s)."""
         c_low = np.array([int(v) % (1 << m) for v in c], dtype=object)
         d = (x + r_low).add_public(F.neg(c_low), self.party, self.alpha_share)
         return d.scale(F.inv(1 << m))

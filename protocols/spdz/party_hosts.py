@@ -30,7 +30,7 @@ import cbor2
 
 from coopetition.engine.allocator import tune_allocator
 from coopetition.engine.errors import DeadlineExceeded, LocalFailure, ProtocolViolation
-from coopetition.engine.program import Finding, tag_of
+from coopetition.engine.program import send_past_findings, tag_of
 
 from .harness import HarnessStats, Tamper, run_local
 from .online import Exchange
@@ -124,9 +124,7 @@ def _worker_main(
         out: dict[int, tuple[str, Any]] = {}
         for i, value in inputs.items():
             try:
-                request = programs[i].send(value)
-                while isinstance(request, Finding):  # the parent sees every error at once
-                    request = programs[i].send({})
+                request = send_past_findings(programs[i], value)
                 kind, req, wire = _encode(i, request, m)
                 # the tag source without its payloads (they travel encoded)
                 out[i] = (kind, (tag_source(req), wire))

@@ -22,8 +22,6 @@ Helen uses it for the truncation of every w_j (m d values of 60-80 bits per iter
 
 from __future__ import annotations
 
-import numpy as np
-
 from coopetition.engine.program import Program
 
 from . import field as F
@@ -73,6 +71,4 @@ def trunc_pr_summed(spdz: SpdzParty, x: Share, k: int, m: int) -> Program[Share]
     centred = x.add_public((-c_pub) % F.P, spdz.party, spdz.alpha_share)
     shifted = centred.add_public(1 << k, spdz.party, spdz.alpha_share)
     c = yield from spdz.open(shifted + r, high.ids + low.ids)
-    c_low = np.array([int(v) % (1 << m) for v in c], dtype=object)
-    d = (centred + r_low).add_public(F.neg(c_low), spdz.party, spdz.alpha_share)
-    return d.scale(F.inv(1 << m))
+    return spdz.divide_opened(centred, r_low, c, m)
