@@ -95,7 +95,10 @@ def test_no_coalition_of_m_minus_1_holds_or_receives_a_factor(parties):
             problem = _bad(x, n, lam)
             assert problem is None, f"coalition {coalition}: an integer it holds {problem}"
             checked += 1
-    assert checked > 1000
+    # not vacuous: each party holds or receives dozens of integers per candidate (about 37-52
+    # measured), however few candidates the sieve needed this run
+    coalitions = parties  # the m coalitions of m - 1 parties
+    assert checked >= 30 * run.candidates * coalitions
     # the check can fail: the full set of parties does hold the factorisation
     everyone = sum(c.prime_share["p"] for c in run.accepted)
     assert _bad(everyone, n, lam) is not None
