@@ -69,7 +69,7 @@ def write_party_files(
     pk = paillier[0].pk
     # an INSECURE test key and its small N~ are admitted only in the process that made them
     # (or was told so by it, as local_prep tells its workers): the child is told the same
-    rings = [p.ring for p in paillier if p.ring is not None]
+    rings = [r for p in paillier for r in (p.ring, p.common_ring) if r is not None]
     insecure = (pk, rings) if is_insecure_test_key(pk) else None
     keys = [SigningKey.generate() for _ in parts]
     ports = free_ports(len(parts))

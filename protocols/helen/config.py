@@ -51,6 +51,10 @@ class HelenConfig:
     insecure: bool = False
     interval_repetitions: int | None = None
     preprocessing: str = "mascot"
+    #: where this process's trusted dealer makes the key (``local_run.prepare_parties``), it
+    #: also makes one ring-Pedersen modulus for every verifier's range proofs (1/(m-1) of the
+    #: proving; docs/crypto.md). False: each verifier its own, as with a key file or the DKG.
+    dealer_ring: bool = True
 
     def __post_init__(self) -> None:
         if not (isinstance(self.iterations, int) and 1 <= self.iterations <= 10_000):

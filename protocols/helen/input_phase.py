@@ -74,8 +74,13 @@ def input_program(
     encryptor: Encryptor | None = None,
     prove: ProveInput = input_proof.prove,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    *,
+    common: bool = False,
 ) -> Program[InputResult]:
     """Every party's checked commitments, and this party's witnesses.
+
+    ``common``: ``ring`` maps every party to the trusted dealer's one modulus (``setup_phase``);
+    the range proof is then made once and the same proof goes to every verifier.
 
     ``prove`` is ``input_proof.prove`` (a seam for tests that play a cheating prover);
     ``chunk_bytes`` must be the same at every party and leave room for an envelope in a frame.
@@ -95,6 +100,7 @@ def input_program(
         encryptor=encryptor,
         range_out=to_verifier,
         lazy=True,
+        common=common,
     )
     ring_bits = {j: ring[j].n.bit_length() for j in parties}
     # a prover seam that ignores ``range_out`` (a test's cheater) returns them in the proof
@@ -173,7 +179,14 @@ def input_program(
         del their_public, mine
         try:
             input_proof.verify_range(
-                pk, theirs, their_proof, scales, context(session, prover), me, ring[me]
+                pk,
+                theirs,
+                their_proof,
+                scales,
+                context(session, prover),
+                me,
+                ring[me],
+                common=common,
             )
             commitments[prover] = theirs
         except ProofRejected as exc:

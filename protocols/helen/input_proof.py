@@ -42,6 +42,7 @@ from coopetition.protocols.helen.input_statements import (
     InputProof,
     InputWitness,
     Mat,
+    common_range_context,
     part_context,
     range_context,
     shape_check,
@@ -135,6 +136,7 @@ def prove(
     encryptor: Encryptor | None = None,
     range_out: dict[int, Any] | None = None,
     lazy: bool = False,
+    common: bool = False,
     _unchecked: bool = False,
 ) -> tuple[InputCommitments, InputProof, InputWitness]:
     """Encrypt the summaries and prove statements 1-4 (one range proof per verifier).
@@ -146,6 +148,8 @@ def prove(
     party then never holds more than one as objects (the input phase sends them point-to-point
     anyway). With ``lazy`` as well, ``range_out[j]`` is a function that makes verifier j's proof
     in wire form when called (once), so a party holds only the proof it is about to send.
+    With ``common`` every verifier's parameters are the trusted dealer's one modulus: ONE proof
+    is made (under ``common_range_context``, naming no verifier) and every verifier gets it.
     ``_unchecked`` lets tests play a cheater whose values break the bounds.
     """
     d = scales.features
@@ -261,8 +265,11 @@ def prove(
     else:
         squares = rproof.decompose(range_statements, witnesses)
 
+    if common and len(set(verifiers.values())) != 1:
+        raise ValueError("common: every verifier must have the same ring-Pedersen parameters")
+
     def range_proof_for(verifier: int) -> rproof.RangeProof:
-        rctx = range_context(ctx, verifier)
+        rctx = common_range_context(ctx) if common else range_context(ctx, verifier)
         params = verifiers[verifier]
         if _unchecked:
             return rproof._prove_unchecked(
@@ -272,9 +279,18 @@ def prove(
             pk, params, range_statements, witnesses, rctx, encryptor=encryptor, squares=squares
         )
 
-    verifier_ids, range_proofs = [], []
+    verifier_ids: list[int] = []
+    range_proofs: list[rproof.RangeProof] = []
+    # common: one proof for every verifier, made (and encoded) at the first request only
+    first = min(verifiers, default=0)
+    encoded_once = functools.cache(functools.partial(_encoded, range_proof_for, first))
     for verifier in sorted(verifiers):
-        if range_out is not None and lazy:
+        if common and range_out is not None:
+            range_out[verifier] = encoded_once if lazy else encoded_once()
+        elif common:
+            verifier_ids.append(verifier)
+            range_proofs.append(range_proofs[0] if range_proofs else range_proof_for(first))
+        elif range_out is not None and lazy:
             range_out[verifier] = functools.partial(_encoded, range_proof_for, verifier)
         elif range_out is not None:
             range_out[verifier] = _encoded(range_proof_for, verifier)
@@ -386,8 +402,11 @@ def verify_range(
     ctx: ProofContext,
     verifier: int,
     params: RingPedersen,
+    *,
+    common: bool = False,
 ) -> None:
-    """The range proof made for ``verifier`` (under its own ``params``), on the statements the
+    """The range proof made for ``verifier`` (under its own ``params``; with ``common``, the one
+    proof made for every verifier under the dealer's ``params``), on the statements the
     commitments and the public proof fix; ``shape_check`` must have passed (``verify_public``)."""
     blame = group.blame_for(KIND, ctx)
     if not isinstance(proof.range_verifiers, tuple) or not isinstance(proof.range_proofs, tuple):
@@ -403,6 +422,7 @@ def verify_range(
         raise blame.reject(f"no single range proof for verifier {verifier}")
     range_statements = statements(pk, com, proof, scales)
     try:
-        rproof.verify(pk, params, range_statements, mine[0], range_context(ctx, verifier))
+        rctx = common_range_context(ctx) if common else range_context(ctx, verifier)
+        rproof.verify(pk, params, range_statements, mine[0], rctx)
     except ProofRejected as exc:
         raise ProofRejected(KIND, ctx.prover, f"range: {exc.check}", index=exc.index) from None

@@ -105,6 +105,11 @@ def range_context(base: ProofContext, verifier: int) -> ProofContext:
     return part_context(base, f"range/{verifier}")
 
 
+def common_range_context(base: ProofContext) -> ProofContext:
+    """The context of the one range proof every verifier checks under a common modulus."""
+    return part_context(base, "range/common")
+
+
 def residues(
     pk: PublicKey, com: InputCommitments, proof: InputProof, scales: HelenScales
 ) -> dict[str, list[int]]:

@@ -218,6 +218,19 @@ def dealer(
     return TrustedDealerKeyGeneration(parties, bits, keypair=dealer_keypair(bits, workers))
 
 
+def dealer_ring(bits: int, *, insecure: bool = False, workers: int = 1) -> RingPedersen:
+    """The trusted dealer's one ring-Pedersen (N~, s, t) for every verifier's range proofs.
+
+    Two fresh safe primes (searched on ``workers`` processes, as the key's), s = t^lambda; the
+    factorisation and lambda are dropped here, as the dealer drops the key's p and q
+    (docs/crypto.md, "A common ring-Pedersen modulus from the trusted dealer").
+    """
+    if insecure:
+        return rpm.generate(bits, insecure_allow_small=True)[0]
+    _, primes = dealer_keypair(bits, workers)
+    return rpm.from_safe_primes(primes.p, primes.q)[0]
+
+
 def admit_insecure(pk: PublicKey, rings: list[RingPedersen]) -> None:
     """In a worker: accept the INSECURE test key and small N~ its parent explicitly chose."""
     register_insecure_test_key(pk)
@@ -239,10 +252,15 @@ def _insecure_choice(
     pk = paillier[0].pk
     if not is_insecure_test_key(pk):
         return None
+    rings = []
     for p in paillier:
-        if p.range_kind == RANGE and (p.ring is None or p.ring_secret is None):
+        if p.common_ring is not None:
+            rings.append(p.common_ring)
+        elif p.range_kind == RANGE and (p.ring is None or p.ring_secret is None):
             p.ring, p.ring_secret = rpm.generate(p.ring_bits, insecure_allow_small=True)
-    return admit_insecure, (pk, [p.ring for p in paillier if p.ring is not None])
+        if p.ring is not None:
+            rings.append(p.ring)
+    return admit_insecure, (pk, rings)
 
 
 def make_preprocessing(

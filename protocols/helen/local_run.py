@@ -118,6 +118,17 @@ def prepare_parties(
     paillier = [
         classes.get(i, PaillierParty)(kg.key_share(i), session, **reps) for i in range(parties)
     ]
+    if config.dealer_ring:  # the dealer's one N~ for every verifier (local_prep.dealer_ring)
+        t0, c0, k0 = time.perf_counter(), time.process_time(), local_prep.children_cpu()
+        bits = paillier[0].ring_bits  # the gadgets' size (2048 unless the key is INSECURE)
+        ring = local_prep.dealer_ring(bits, insecure=bits < SECURE_KEY_BITS, workers=workers)
+        for p in paillier:
+            p.common_ring = ring
+        ring_stage = plan.stages.setdefault("dealer ring-Pedersen modulus", local_prep.Stage())
+        ring_stage.wall, ring_stage.cpu_here = time.perf_counter() - t0, time.process_time() - c0
+        ring_stage.cpu_workers = local_prep.children_cpu() - k0
+        if progress is not None:
+            progress("dealer ring-Pedersen modulus", ring_stage)
     # Handing MASCOT the Paillier parties (not just their alpha_i) makes it run the key
     # binding (``mascot_keybind``): COPE's key shares must be those inside Enc(alpha_i).
     paillier, stores = local_prep.make_preprocessing(

@@ -51,6 +51,7 @@ from coopetition.protocols.spdz.conversion import PaillierParty
 from coopetition.protocols.spdz.online import SpdzParty
 from coopetition.protocols.spdz.preprocessing import PreprocessingStore
 from coopetition.protocols.spdz.shares import Share
+from coopetition.protocols.zk import range_params as rpm
 
 #: every phase proves or converts under Paillier, so its steps run off the event loop
 SetupMachine = program_machine(setup_phase.PHASE, offload=True)
@@ -228,6 +229,9 @@ class HelenRun:
         # also agreed: the insecure flag (it admits small ring-Pedersen moduli) and the key
         parameters["insecure"] = bool(cfg.insecure)
         parameters["key"] = self._key_announcement()
+        # the trusted dealer's common ring-Pedersen modulus, when it made one (prepared parties)
+        common = self.paillier.common_ring if self.paillier is not None else None
+        parameters["ring"] = "per-verifier" if common is None else rpm.fingerprint(common)
         times: dict[str, float] = {}
 
         def timed(name: str, start: float) -> None:
@@ -237,7 +241,7 @@ class HelenRun:
         setup = yield self._machine(
             SetupMachine,
             setup_phase.setup_program(
-                me, everyone, parameters, n, session, cfg.ring_bits, cfg.insecure
+                me, everyone, parameters, n, session, cfg.ring_bits, cfg.insecure, common
             ),
         )
         timed("setup", t0)
@@ -260,6 +264,7 @@ class HelenRun:
                 session,
                 p.encryptor,
                 self.prove_input,
+                common=setup.common is not None,
             ),
         )
         timed("input", t0)

@@ -12,6 +12,12 @@ names the owner). A party's range proofs are later made to each verifier under t
 own parameters (binding relies on them; hiding on the checked proof). In an INSECURE session
 (the flag is part of the agreed digest) another party's small test modulus is admitted before
 its proof is checked, so insecure runs work with one OS process per party.
+
+With a **common modulus** (``common_ring``: the trusted dealer's one (N~, s, t), whose SHA-256
+fingerprint the caller puts in the agreed parameters as ``ring``) round 2 is skipped: every
+party's entry is the common parameters, every range proof is made once for all verifiers, and
+nobody holds a secret of them (docs/crypto.md, "A common ring-Pedersen modulus from the trusted
+dealer").
 """
 
 from __future__ import annotations
@@ -19,7 +25,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from coopetition.engine.errors import CheatingDetected, ConfigMismatch, ProtocolViolation
+from coopetition.engine.errors import (
+    CheatingDetected,
+    ConfigError,
+    ConfigMismatch,
+    ProtocolViolation,
+)
 from coopetition.engine.program import Exchange, Program
 from coopetition.protocols.helen.config import digest
 from coopetition.protocols.zk import codec
@@ -35,7 +46,9 @@ class SetupResult:
     digest: bytes
     rows: dict[int, int]  # each party's n_i
     ring: dict[int, rpm.RingPedersen]  # every party's checked ring-Pedersen parameters
-    own_ring_secret: rpm.RingPedersenSecret
+    own_ring_secret: rpm.RingPedersenSecret | None  # None with a common modulus
+    #: the dealer's parameters, the same for every verifier (``ring`` maps everyone to them)
+    common: rpm.RingPedersen | None = None
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -69,7 +82,10 @@ def setup_program(
     session: bytes,
     ring_bits: int,
     insecure: bool,
+    common_ring: rpm.RingPedersen | None = None,
 ) -> Program[SetupResult]:
+    if common_ring is not None and parameters.get("ring") != rpm.fingerprint(common_ring):
+        raise ValueError("the parameters must carry the common ring's fingerprint as 'ring'")
     mine = digest(parameters)
     replies = yield Exchange(payload={"parameters": parameters, "digest": mine, "rows": rows})
     for j in parties:
@@ -90,6 +106,15 @@ def setup_program(
                 f"announced n_i={n!r} outside [1, {parameters['rows']}]", culprit=j, phase=PHASE
             )
         all_rows[j] = n
+    if common_ring is not None:  # everyone agreed on its fingerprint in round 1
+        try:
+            common_ring.check("the common ring-Pedersen parameters")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if common_ring.bits < ring_bits:
+            raise ConfigError(f"common N~ of {common_ring.bits} bits, below {ring_bits}")
+        common = dict.fromkeys(parties, common_ring)
+        return SetupResult(mine, all_rows, common, own_ring_secret=None, common=common_ring)
     # Round 2: ring-Pedersen parameters with their proof, checked by everybody else.
     params, secret = rpm.generate(ring_bits, insecure_allow_small=insecure)
     proof = rpm.prove_params(params, secret, _ring_ctx(session, me))

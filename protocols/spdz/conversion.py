@@ -105,6 +105,8 @@ class PaillierParty(RangeContributions):
     ring: RingPedersen | None = None
     ring_secret: RingPedersenSecret | None = None
     rings: dict[int, RingPedersen] = field(default_factory=dict)
+    #: the trusted dealer's one (N~, s, t) for every verifier (``ranges``); None: per verifier
+    common_ring: RingPedersen | None = None
     alpha_share: int = 0
     alpha_randomness: int = 0
     enc_alpha_shares: list[int] = field(default_factory=list)

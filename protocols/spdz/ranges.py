@@ -17,10 +17,18 @@ for it, with its own parameters (binding rests on the strong RSA assumption modu
 N~, whose factorisation only it knows). Wire form: ``payload[RANGE_PROOF]`` is a list of m
 entries, entry v the encoded proof for verifier v (``[]`` at the prover's own index).
 
+With a **common modulus** (``common_ring``: one (N~, s, t) made by the trusted dealer that also
+made the threshold key, factorisation erased) nobody publishes parameters: a prover makes ONE
+proof per exchange under the common parameters, ``payload[RANGE_PROOF]`` is a list of exactly
+one entry, and every verifier checks that same proof (it travels in the exchange's consistent
+broadcast). Proving costs 1/(m - 1) of the per-verifier form; binding then rests on the dealer
+having erased N~'s factorisation, as the threshold key's privacy rests on it having erased p
+and q (docs/crypto.md, "A common ring-Pedersen modulus from the trusted dealer").
+
 Guarantee per accepted round and prover: every listed ciphertext decrypts to an integer in
 [0, high] of its group, exactly, with soundness error 4 * 2^-128 (docs/crypto.md, "Tight range
-proofs"), under strong RSA modulo the verifier's own N~. A rejection is ``CheatingDetected``
-naming the prover.
+proofs"), under strong RSA modulo the verifier's own N~ (or the dealer's common N~). A
+rejection is ``CheatingDetected`` naming the prover.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from coopetition.engine.errors import ProtocolViolation
+from coopetition.engine.errors import ConfigError, ProtocolViolation
 from coopetition.protocols.paillier.keys import DEFAULT_MODULUS_BITS, is_insecure_test_key
 from coopetition.protocols.zk import codec, range_proof
 from coopetition.protocols.zk import range_params as rpm
@@ -62,6 +70,7 @@ class RangeContributions:
     ring: rpm.RingPedersen | None
     ring_secret: rpm.RingPedersenSecret | None
     rings: dict[int, rpm.RingPedersen]
+    common_ring: rpm.RingPedersen | None
 
     if TYPE_CHECKING:  # provided by PaillierParty
 
@@ -90,6 +99,19 @@ class RangeContributions:
         malformed, not exactly ``ring_bits`` long or whose proof fails is named (``CheatingDetected``).
         """
         weak = is_insecure_test_key(self.pk)
+        if self.common_ring is not None:  # the dealer's: nothing to publish or check
+            rnd = self.next_round()  # numbered as in the per-verifier form
+            try:
+                self.common_ring.check("the common ring-Pedersen parameters")
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+            if self.common_ring.bits != self.ring_bits:
+                raise ConfigError(
+                    f"common N~ of {self.common_ring.bits} bits, expected {self.ring_bits}"
+                )
+            self.ring, self.ring_secret = self.common_ring, None
+            self.rings = dict.fromkeys(range(self.parties), self.common_ring)
+            return None
         if self.ring is None or self.ring_secret is None:
             self.ring, self.ring_secret = rpm.generate(self.ring_bits, insecure_allow_small=weak)
         rnd = self.next_round()
@@ -132,7 +154,8 @@ class RangeContributions:
     def prove_groups(
         self, groups: Sequence[Group], phase: str, rnd: int
     ) -> tuple[dict[str, Any], dict[str, list[int]]]:
-        """Encrypt every group's values; one range proof per verifier covering all of them.
+        """Encrypt every group's values; one range proof per verifier covering all of them
+        (one proof for all verifiers under a common modulus).
 
         Returns the payload entries (``key`` -> ciphertexts, ``RANGE_PROOF`` -> proofs) and the
         encryption randomness per key.
@@ -155,6 +178,12 @@ class RangeContributions:
         # decomposed once for all verifiers; each proof commits to the squares afresh
         squares = self.decompose(statements, witnesses) if statements else []
         proofs: list[Any] = []
+        if self.common_ring is not None:
+            if statements:
+                made = self.range_proof(self.common_ring, statements, witnesses, ctx, squares)
+                proofs.append(codec.encode(made))
+            payload[RANGE_PROOF] = proofs
+            return payload, rands
         for v in range(self.parties):
             if v == self.party or not statements:
                 proofs.append([])
@@ -209,13 +238,16 @@ class RangeContributions:
             if j == self.party or not statements:
                 continue
             raw = payload.get(RANGE_PROOF)
-            if not isinstance(raw, list) or len(raw) != self.parties:
+            expected, mine = (1, 0) if self.common_ring is not None else (self.parties, self.party)
+            if not isinstance(raw, list) or len(raw) != expected:
                 raise ProtocolViolation(
-                    f"expected {self.parties} range proofs (one per verifier)", culprit=j
+                    f"expected {expected} range proof(s)"
+                    + (" (one for all verifiers)" if expected == 1 else " (one per verifier)"),
+                    culprit=j,
                 )
             assert self.ring is not None
             try:
-                proof = codec.decode(RangeProof, raw[self.party], prover=j)
+                proof = codec.decode(RangeProof, raw[mine], prover=j)
                 range_proof.verify(self.pk, self.ring, statements, proof, self.ctx(phase, rnd, j))
             except ProofRejected as exc:
                 raise rejected(exc) from exc

@@ -27,6 +27,7 @@ The generator's secret (the factorisation and lambda) is never needed again afte
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -147,6 +148,15 @@ def from_safe_primes(
     params = RingPedersen(n, s, t)
     params.check()
     return params, RingPedersenSecret(order, lam)
+
+
+def fingerprint(params: RingPedersen) -> str:
+    """SHA-256 (hex) of (N~, s, t): a run agrees on a common modulus by this in its digest."""
+    digest = hashlib.sha256(b"coopetition/ring-pedersen/v1")
+    for v in (params.n, params.s, params.t):
+        raw = int(v).to_bytes((int(v).bit_length() + 7) // 8, "big")
+        digest.update(len(raw).to_bytes(4, "big") + raw)
+    return digest.hexdigest()
 
 
 def admit_insecure_modulus(params: RingPedersen) -> None:
