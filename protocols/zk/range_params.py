@@ -17,9 +17,11 @@ committer does not know (Damgård–Fujisaki). Two properties matter, for two di
 
 In Helen each verifier publishes its own (N~, s, t) with a ``ParamProof`` once per session
 (consistent broadcast), and a prover proves ranges once per verifier. Each honest verifier
-checks only the proofs made under its own parameters. The joint alternative (one N~ nobody can
-factor, from a distributed RSA key generation) would save the factor m - 1; see
-docs/crypto.md, "Tight range proofs".
+checks only the proofs made under its own parameters. Where a trusted dealer makes the
+threshold key, it makes one (N~, s, t) for every verifier instead and erases its secret, as it
+erases the key's (``fingerprint`` names it in the agreed parameters): one proof per exchange
+for everybody. The dealer-free joint alternative (one N~ nobody can factor, from a distributed
+RSA key generation) is not built; see docs/crypto.md, "Tight range proofs".
 
 The generator's secret (the factorisation and lambda) is never needed again after the
 ``ParamProof``; verification uses only public values.
