@@ -318,14 +318,17 @@ def verify(
     ctx: ProofContext,
     verifier: int,
     params: RingPedersen,
+    *,
+    common: bool = False,
 ) -> None:
     """Raise ProofRejected (naming ctx.prover) unless statements 1-4 and every range hold.
 
     ``verifier`` and ``params`` are the checking party and its own ring-Pedersen parameters:
     only the range proof made for them is checked (the others are for the other verifiers).
+    With ``common``, ``params`` are the dealer's and the one proof for everybody is checked.
     """
     verify_public(pk, com, proof, scales, ctx)
-    verify_range(pk, com, proof, scales, ctx, verifier, params)
+    verify_range(pk, com, proof, scales, ctx, verifier, params, common=common)
 
 
 @holding_gil

@@ -231,6 +231,8 @@ class HelenRun:
         parameters["key"] = self._key_announcement()
         # the trusted dealer's common ring-Pedersen modulus, when it made one (prepared parties)
         common = self.paillier.common_ring if self.paillier is not None else None
+        if common is not None:
+            rpm.check_common(common, cfg.ring_bits)
         parameters["ring"] = "per-verifier" if common is None else rpm.fingerprint(common)
         times: dict[str, float] = {}
 

@@ -27,7 +27,6 @@ from typing import Any
 
 from coopetition.engine.errors import (
     CheatingDetected,
-    ConfigError,
     ConfigMismatch,
     ProtocolViolation,
 )
@@ -84,8 +83,11 @@ def setup_program(
     insecure: bool,
     common_ring: rpm.RingPedersen | None = None,
 ) -> Program[SetupResult]:
-    if common_ring is not None and parameters.get("ring") != rpm.fingerprint(common_ring):
-        raise ValueError("the parameters must carry the common ring's fingerprint as 'ring'")
+    if common_ring is not None:  # a local error, found before anything is sent
+        rpm.check_common(common_ring, ring_bits)
+    wanted = "per-verifier" if common_ring is None else rpm.fingerprint(common_ring)
+    if parameters.get("ring", "per-verifier") != wanted:
+        raise ValueError(f"the parameters must carry 'ring' = {wanted!r}")
     mine = digest(parameters)
     replies = yield Exchange(payload={"parameters": parameters, "digest": mine, "rows": rows})
     for j in parties:
@@ -107,12 +109,6 @@ def setup_program(
             )
         all_rows[j] = n
     if common_ring is not None:  # everyone agreed on its fingerprint in round 1
-        try:
-            common_ring.check("the common ring-Pedersen parameters")
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-        if common_ring.bits < ring_bits:
-            raise ConfigError(f"common N~ of {common_ring.bits} bits, below {ring_bits}")
         common = dict.fromkeys(parties, common_ring)
         return SetupResult(mine, all_rows, common, own_ring_secret=None, common=common_ring)
     # Round 2: ring-Pedersen parameters with their proof, checked by everybody else.

@@ -199,7 +199,7 @@ def _masks(p: PaillierParty, counts: list[tuple[int, int]], phase: str) -> Progr
             tag=tag,
             me=p.party,
             # packed integers: per statement 20 values and 4 row lengths, per verifier
-            max_values=(p.parties - 1) * 24 * statements,
+            max_values=(1 if p.common_ring is not None else p.parties - 1) * 24 * statements,
         )
     else:
         replies = yield Exchange(tag, payload)

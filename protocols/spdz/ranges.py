@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from coopetition.engine.errors import ConfigError, ProtocolViolation
+from coopetition.engine.errors import ConfigMismatch, ProtocolViolation
 from coopetition.protocols.paillier.keys import DEFAULT_MODULUS_BITS, is_insecure_test_key
 from coopetition.protocols.zk import codec, range_proof
 from coopetition.protocols.zk import range_params as rpm
@@ -99,16 +99,15 @@ class RangeContributions:
         malformed, not exactly ``ring_bits`` long or whose proof fails is named (``CheatingDetected``).
         """
         weak = is_insecure_test_key(self.pk)
-        if self.common_ring is not None:  # the dealer's: nothing to publish or check
+        if self.common_ring is not None:  # the dealer's: only its fingerprint is compared
+            rpm.check_common(self.common_ring, self.ring_bits)
             rnd = self.next_round()  # numbered as in the per-verifier form
-            try:
-                self.common_ring.check("the common ring-Pedersen parameters")
-            except ValueError as exc:
-                raise ConfigError(str(exc)) from None
-            if self.common_ring.bits != self.ring_bits:
-                raise ConfigError(
-                    f"common N~ of {self.common_ring.bits} bits, expected {self.ring_bits}"
-                )
+            mine = rpm.fingerprint(self.common_ring)
+            replies = yield Exchange(f"spdz-ring-params/{rnd}", {"common": mine})
+            held = {j: r.get("common") if isinstance(r, dict) else None for j, r in replies.items()}
+            if any(v != mine for v in held.values()):
+                # a miswired dealer or a party in the per-verifier form: nobody is blamed
+                raise ConfigMismatch.between("ring", held)
             self.ring, self.ring_secret = self.common_ring, None
             self.rings = dict.fromkeys(range(self.parties), self.common_ring)
             return None
@@ -120,6 +119,11 @@ class RangeContributions:
         mine["proof"] = codec.encode(proof)
         replies = yield Exchange(f"spdz-ring-params/{rnd}", mine)
         rings = {self.party: self.ring}
+        commons = {j: r.get("common") for j, r in replies.items() if isinstance(r, dict)}
+        if any(v is not None for v in commons.values()):  # some party holds a common modulus
+            raise ConfigMismatch.between(
+                "ring", {j: v or "per-verifier" for j, v in commons.items()}
+            )
         for j in range(self.parties):
             if j == self.party:
                 continue
@@ -245,10 +249,11 @@ class RangeContributions:
                     + (" (one for all verifiers)" if expected == 1 else " (one per verifier)"),
                     culprit=j,
                 )
-            assert self.ring is not None
+            params = self.common_ring if self.common_ring is not None else self.ring
+            assert params is not None
             try:
                 proof = codec.decode(RangeProof, raw[mine], prover=j)
-                range_proof.verify(self.pk, self.ring, statements, proof, self.ctx(phase, rnd, j))
+                range_proof.verify(self.pk, params, statements, proof, self.ctx(phase, rnd, j))
             except ProofRejected as exc:
                 raise rejected(exc) from exc
         return out

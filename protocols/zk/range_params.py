@@ -37,6 +37,7 @@ from functools import lru_cache
 import gmpy2
 from gmpy2 import mpz
 
+from coopetition.engine.errors import ConfigError
 from coopetition.protocols.paillier.encryptor import FixedBaseTable
 from coopetition.protocols.paillier.keys import DEFAULT_MODULUS_BITS
 from coopetition.protocols.paillier.primes import random_safe_prime
@@ -150,6 +151,17 @@ def from_safe_primes(
     params = RingPedersen(n, s, t)
     params.check()
     return params, RingPedersenSecret(order, lam)
+
+
+def check_common(params: RingPedersen, bits: int) -> None:
+    """Refuse a common modulus (the trusted dealer's) that is malformed or below ``bits``: a
+    local configuration error (``ConfigError``), found before anything is sent."""
+    try:
+        params.check("the common ring-Pedersen parameters")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if params.bits < bits:
+        raise ConfigError(f"the common N~ has {params.bits} bits, below {bits}")
 
 
 def fingerprint(params: RingPedersen) -> str:
