@@ -25,11 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from coopetition.engine.errors import (
-    CheatingDetected,
-    ConfigMismatch,
-    ProtocolViolation,
-)
+from coopetition.engine.errors import CheatingDetected, ConfigMismatch, ProtocolViolation
 from coopetition.engine.program import Exchange, Program
 from coopetition.protocols.helen.config import digest
 from coopetition.protocols.zk import codec

@@ -213,9 +213,10 @@ def _masks(p: PaillierParty, counts: list[tuple[int, int]], phase: str) -> Progr
 
 def _masks_bound(p: PaillierParty, counts: list[tuple[int, int]]) -> dict[int, int]:
     """Most bytes an honest ``_masks`` payload of each sender takes: the ciphertexts, and one
-    range proof per verifier (one in all under a common modulus) over all masks (intervals [0, 2**bits - 1]), from public sizes
-    only. Per sender, over its verifiers' |N~|: a party's own N~ (its choice, admitted up to
-    ``range_params.MAX_BITS``) must not widen its own bound."""
+    range proof per verifier (one in all under a common modulus) over all masks (intervals
+    [0, 2**bits - 1]), from public sizes only. Per sender, over its verifiers' |N~|: a party's
+    own N~ (its choice, admitted up to ``range_params.MAX_BITS``) must not widen its own
+    bound."""
     key_bits = p.pk.n.bit_length()
     statements = sum(count for count, _ in counts)
     value_bits = max(bits for _, bits in counts) + 1
