@@ -102,10 +102,10 @@ class RangeContributions:
         if self.common_ring is not None:  # the dealer's: only its fingerprint is compared
             rpm.check_common(self.common_ring, self.ring_bits)
             rnd = self.next_round()  # numbered as in the per-verifier form
-            mine = rpm.fingerprint(self.common_ring)
-            replies = yield Exchange(f"spdz-ring-params/{rnd}", {"common": mine})
+            printed = rpm.fingerprint(self.common_ring)
+            replies = yield Exchange(f"spdz-ring-params/{rnd}", {"common": printed})
             held = {j: r.get("common") if isinstance(r, dict) else None for j, r in replies.items()}
-            if any(v != mine for v in held.values()):
+            if any(v != printed for v in held.values()):
                 # a miswired dealer or a party in the per-verifier form: nobody is blamed
                 raise ConfigMismatch.between("ring", held)
             self.ring, self.ring_secret = self.common_ring, None
