@@ -1,7 +1,7 @@
 """Helen end to end with one cheating party: the rest of issue 10's item-6 strategies.
 
 Same INSECURE parameters and tiny shape as ``test_helen_malicious`` (1280-bit trusted-dealer
-test key, 512-bit ring-Pedersen moduli, 16 interval-proof repetitions, dealer triples and bits,
+test key, the dealer's common 512-bit ring-Pedersen modulus, 16 interval-proof repetitions, dealer triples and bits,
 3 parties, d = 2, 1 iteration unless a strategy needs a second). Party 1 cheats through a seam
 (``HelenRun.prove_input`` / ``local_product`` / ``carry``, a ``PaillierParty`` subclass, a
 transport that withholds one message); each test ends either in ``CheatingDetected`` naming

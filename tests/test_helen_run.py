@@ -1,7 +1,7 @@
 """Helen end to end in memory: an honest 3-party run against the integer reference and ADMM.
 
 INSECURE parameters for speed (named as such): a 1024-bit trusted-dealer test key (Gadget 4
-needs 818 bits with tight range proofs, docs/crypto.md), 512-bit ring-Pedersen moduli and the
+needs 818 bits with tight range proofs, docs/crypto.md), the dealer's common 512-bit ring-Pedersen modulus and the
 insecure-dealer SPDZ preprocessing for triples and bits (the MAC key and Gadget 3's dual masks
 come from the real offline phase). The reference is ``numerics.run_fixed_point`` (the integer arithmetic, with its own random
 truncation) and plaintext ADMM in float64 (``numerics.run_plaintext``) with the same quantised
