@@ -154,7 +154,9 @@ def test_hostile_ring_size_does_not_inflate_its_own_masks_bound():
 
     def party(bits: dict[int, int]) -> object:
         rings = {j: SimpleNamespace(n=(1 << (b - 1)) + 1) for j, b in bits.items()}
-        return SimpleNamespace(pk=pk, parties=4, rings=rings, common_ring=None)
+        return SimpleNamespace(
+            pk=pk, parties=4, rings=rings, common_ring=None, proofs_per_exchange=3
+        )
 
     agreed = {j: 2048 for j in range(4)}
     hostile = agreed | {3: range_params.MAX_BITS}

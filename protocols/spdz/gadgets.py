@@ -199,7 +199,7 @@ def _masks(p: PaillierParty, counts: list[tuple[int, int]], phase: str) -> Progr
             tag=tag,
             me=p.party,
             # packed integers: per statement 20 values and 4 row lengths, per verifier
-            max_values=(1 if p.common_ring is not None else p.parties - 1) * 24 * statements,
+            max_values=p.proofs_per_exchange * 24 * statements,
         )
     else:
         replies = yield Exchange(tag, payload)
@@ -220,8 +220,7 @@ def _masks_bound(p: PaillierParty, counts: list[tuple[int, int]]) -> dict[int, i
     key_bits = p.pk.n.bit_length()
     statements = sum(count for count, _ in counts)
     value_bits = max(bits for _, bits in counts) + 1
-    # the prover's own entry is an empty list; one proof for all under a common modulus
-    verifiers = 1 if p.common_ring is not None else p.parties - 1
+    verifiers = p.proofs_per_exchange
     bounds = {}
     for sender in p.rings:
         ring_bits = max(r.n.bit_length() for j, r in p.rings.items() if j != sender)

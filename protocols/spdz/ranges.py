@@ -151,6 +151,12 @@ class RangeContributions:
         self.rings = rings
         return None
 
+    @property
+    def proofs_per_exchange(self) -> int:
+        """Range proofs one prover's exchange carries: one under a common modulus, else one
+        per other party (wire bounds count these)."""
+        return 1 if self.common_ring is not None else self.parties - 1
+
     def _require_rings(self) -> None:
         if set(self.rings) != set(range(self.parties)):
             raise RuntimeError("run setup() first: no checked ring-Pedersen parameters")
