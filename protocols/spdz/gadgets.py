@@ -20,15 +20,19 @@ additive attack never leaves SPDZ as a ciphertext. The encrypted shares and MAC 
 published as in the forward direction, so Gadget 4 covers both.
 
 Gadget 4 (section VI-E-1), for records (Enc(a), Enc(b_j), Enc(c_j)): every value is range
-bounded by its proofs; each party adds range-proved masks r_j times P:
-Ef = Enc(a - sum b_j) * prod Enc(r_j)**P, joint decryption (packed several tests to a
-plaintext, ``PaillierParty.open_bounded``), and every party checks P | ef.
-Then alpha is released (joint decryption of Enc(alpha)) and the same test runs on
-Enc(alpha * sum b_j - sum c_j). The masks hide a - sum b_j (when it is a multiple of P) with
-kappa bits; the range proofs stop a cheater from forcing a wrap-around modulo N that would
-turn a non-multiple into a multiple of P, and since they are exact, the modulus only has to
-hold the honest widths (``gadget4_budget``: 818 bits at m <= 3 instead of 1058). A failed test shows an inconsistent conversion but
-not who caused it: ``ConversionRejected`` has no culprit.
+bounded by its proofs. The paper tests every record; here one test covers them all: with
+128-bit rho_t hashed from every ciphertext involved (all public and fixed before), each party
+adds one range-proved mask r_j times P: Ef = prod_t Enc(a_t - sum_j b_jt)**rho_t *
+prod_j Enc(r_j)**P, one joint decryption, and every party checks P | ef. Then alpha is
+released (joint decryption of Enc(alpha)) and the same test runs on
+sum_t rho_t (alpha * sum_j b_jt - sum_j c_jt). If some a_t - sum_j b_jt is not a multiple of
+P, the combination is one except with probability 2**-128 (P > 2**128). The masks hide the
+combination (a multiple of P in an honest run) with kappa bits; the range proofs stop a
+cheater from forcing a wrap-around modulo N that would turn a non-multiple into a multiple of
+P, and since they are exact, the modulus only has to hold the honest widths
+(``gadget4_budget``: 978 bits at m <= 3, 160 of them for the combination). A failed test
+shows an inconsistent conversion but not who caused it, nor which record:
+``ConversionRejected`` has no culprit (docs/crypto.md, "Gadget 4 on one random combination").
 
 Order matters: once alpha is public anyone can forge MACs, so :func:`verify_conversions` first
 runs the SPDZ MAC check on every pending opening of the session's ``SpdzParty``, then retires it
@@ -45,7 +49,10 @@ import gmpy2
 from coopetition.engine.chunked import DEFAULT_CHUNK_BYTES, exchange_large
 from coopetition.engine.errors import LocalFailure
 from coopetition.protocols.paillier import ops
+from coopetition.protocols.paillier.keys import PublicKey
 from coopetition.protocols.zk import wire_bounds as wb
+from coopetition.protocols.zk.group import multi_pow
+from coopetition.protocols.zk.transcript import Transcript
 
 from . import field as F
 from .conversion import RANGE, Conversion, PaillierParty
@@ -57,6 +64,10 @@ from .shares import Share
 MASKS_CHUNK_BYTES = DEFAULT_CHUNK_BYTES
 #: Bits of a published share or MAC share: honest ones lie in [0, P), range-proved exactly.
 SHARE_BITS = F.P_BITS
+#: Bits of Gadget 4's combining coefficients rho_t (soundness 2**-COMBINER_BITS per test, as
+#: P > 2**COMBINER_BITS), and the largest record count a budget covers (2**COUNT_BITS - 1).
+COMBINER_BITS = 128
+COUNT_BITS = 32
 
 
 @dataclass(frozen=True)
@@ -66,11 +77,13 @@ class Gadget4Budget:
     With m parties (m < 2**lm), sigma bits of proof slack (0 for the tight range proof) and
     statistical parameter kappa: published shares satisfy |sum_j b_j| < 2**S with
     S = 256 + sigma + lm (likewise sum_j c_j), alpha < 2**A with A = 256 + sigma + lm;
-    d = a - sum b_j has d_bits = max(a_bits, S) + 1 bits, e = alpha sum b_j - sum c_j has
-    e_bits = A + S + 1. Masks are r_bits = d_bits + kappa (resp. rm_bits = e_bits + kappa)
-    wide, and |d + P sum r_j| < 2**(256 + r_bits + sigma + lm + 1); nothing wraps modulo N
-    when that is at most 2**(|N| - 2) <= N / 2, i.e. |N| >= 256 + rm_bits + sigma + lm + 3
-    (the MAC test binds; docs/crypto.md, "Gadget 3 and Gadget 4 with tight range proofs").
+    a - sum b_j has max(a_bits, S) + 1 bits, alpha sum b_j - sum c_j has A + S + 1, and the
+    tested combinations d = sum_t rho_t (...) of fewer than 2**32 of them with 128-bit rho_t
+    have 160 bits more: d_bits and e_bits. Masks are r_bits = d_bits + kappa (resp.
+    rm_bits = e_bits + kappa) wide, and |d + P sum r_j| < 2**(256 + r_bits + sigma + lm + 1);
+    nothing wraps modulo N when that is at most 2**(|N| - 2) <= N / 2, i.e.
+    |N| >= 256 + rm_bits + sigma + lm + 3 (the MAC test binds; docs/crypto.md, "Gadget 3 and
+    Gadget 4 with tight range proofs" and "Gadget 4 on one random combination").
     """
 
     r_bits: int
@@ -92,12 +105,17 @@ class Gadget4Budget:
 
 
 def gadget4_budget(a_bits: int, parties: int, kappa: int, slack_bits: int = 0) -> Gadget4Budget:
-    """Gadget 4's budget for records with |a| < 2**a_bits (see ``Gadget4Budget``)."""
+    """Gadget 4's budget for records with |a| < 2**a_bits (see ``Gadget4Budget``).
+
+    The tests run on one combination sum_t rho_t x_t of fewer than 2**COUNT_BITS values with
+    COMBINER_BITS-bit rho_t, so each tested value is COMBINER_BITS + COUNT_BITS bits wider
+    than one difference."""
     lm = parties.bit_length()
     share_bits = F.P_BITS + slack_bits + lm
     alpha_bits = F.P_BITS + slack_bits + lm
-    d_bits = max(a_bits, share_bits) + 1
-    e_bits = alpha_bits + share_bits + 1
+    widen = COMBINER_BITS + COUNT_BITS
+    d_bits = max(a_bits, share_bits) + 1 + widen
+    e_bits = alpha_bits + share_bits + 1 + widen
     r_bits, rm_bits = d_bits + kappa, e_bits + kappa
     extra = F.P_BITS + slack_bits + lm + 3
     return Gadget4Budget(r_bits, rm_bits, r_bits + extra, rm_bits + extra, d_bits, e_bits)
@@ -187,9 +205,9 @@ def _masks(p: PaillierParty, counts: list[tuple[int, int]], phase: str) -> Progr
     payload, _ = p.prove_bounded(groups, phase, rnd)
     tag = f"spdz-{phase}/{rnd}"
     if p.range_kind == RANGE:
-        # Gadget 4's masks grow with every conversion of the run ((2 m + 1) d per Helen
-        # iteration): ~110 MB per party at d = 90, m = 4, 5 iterations, 2048 bits, so they go
-        # in chunks, under a bound from public sizes (docs/wire-format.md, "Large payloads").
+        # Under a bound from public sizes, in chunks (docs/wire-format.md, "Large payloads"):
+        # Gadget 4 now sends two masks per party, but the bound and the chunked form hold for
+        # any counts (they carried one mask per converted value before the combination).
         bound = _masks_bound(p, counts)
         statements = sum(count for count, _ in counts)
         replies = yield from exchange_large(
@@ -283,41 +301,57 @@ def verify_conversions(
             sum_b.append(ops.sum_ct(pk, [rec.enc_shares[j][t] for j in range(m)]))
             sum_c.append(ops.sum_ct(pk, [rec.enc_mac_shares[j][t] for j in range(m)]))
     n = len(enc_a)
+    if n >= 1 << COUNT_BITS:
+        raise ValueError(f"Gadget 4 tests fewer than 2**{COUNT_BITS} values in one run")
     budget = gadget4_budget(a_bits, m, p.kappa, p.slack_bits)
     if budget.key_bits > pk.bits:
         raise ValueError(
             f"{pk.bits}-bit Paillier key too small for Gadget 4 (needs {budget.key_bits} bits: "
             f"{budget.binding})"
         )
+    # One test per kind on sum_t rho_t x_t instead of one per value: the rho_t are hashed from
+    # every ciphertext the tests read, all public and fixed in earlier rounds, so a difference
+    # that is not a multiple of P survives the combination with probability at most
+    # 2**-COMBINER_BITS (docs/crypto.md, "Gadget 4 on one random combination").
+    rho = _combiners(p, enc_a, sum_b, sum_c)
+    comb_a, comb_b, comb_c = (_combine(pk, cts, rho) for cts in (enc_a, sum_b, sum_c))
     r_bits, rm_bits = budget.r_bits, budget.rm_bits
-    masks, mac_masks = yield from _masks(p, [(n, r_bits), (n, rm_bits)], "gadget4-masks")
-    # Step 2-6: a - sum b_j + P * sum r_j must decrypt to a multiple of P.
-    ef = [
-        ops.add(pk, ops.sub(pk, enc_a[t], sum_b[t]), ops.mul_plain(pk, masks[t], F.P))
-        for t in range(n)
-    ]
-    # Packed several to a plaintext: d = a - sum b_j lies in (-2**d_bits, 2**d_bits) and
-    # sum r_j in [0, m (2**r_bits - 1)], both proved (``gadget4_budget``, ``packing``).
-    opened = yield from p.open_bounded(
-        ef, _test_bounds(budget.d_bits, r_bits, m, n), "gadget4-values"
+    (mask,), (mac_mask,) = yield from _masks(p, [(1, r_bits), (1, rm_bits)], "gadget4-masks")
+    # Step 2-6: sum rho_t (a_t - sum_j b_jt) + P * sum_j r_j must decrypt to a multiple of P.
+    ef = ops.add(pk, ops.sub(pk, comb_a, comb_b), ops.mul_plain(pk, mask, F.P))
+    (opened,) = yield from p.open_bounded(
+        [ef], _test_bounds(budget.d_bits, r_bits, m, 1), "gadget4-values"
     )
-    _check_multiples(opened, "a - sum of shares")
+    _check_multiples([opened], "a - sum of shares")
     # Step 7: release alpha (never twice; nothing may be authenticated under it afterwards).
     p.alpha_released = True
     (alpha,) = yield from p.joint_decrypt([p.enc_alpha], "gadget4-alpha")
-    # Steps 8-9: alpha * sum b_j - sum c_j + P * sum r'_j must decrypt to a multiple of P.
+    # Steps 8-9: sum rho_t (alpha * sum_j b_jt - sum_j c_jt) + P * sum_j r'_j likewise.
     n2 = pk.n_square
-    em = []
-    for t in range(n):
-        scaled = (
-            int(gmpy2.powmod(sum_b[t], alpha, n2))
-            if alpha >= 0
-            else ops.neg(pk, int(gmpy2.powmod(sum_b[t], -alpha, n2)))
-        )
-        em.append(ops.add(pk, ops.sub(pk, scaled, sum_c[t]), ops.mul_plain(pk, mac_masks[t], F.P)))
-    # alpha in [0, m (P - 1)] and the MAC shares are exact, so |e| < 2**e_bits likewise.
-    opened_m = yield from p.open_bounded(
-        em, _test_bounds(budget.e_bits, rm_bits, m, n), "gadget4-macs"
+    scaled = (
+        int(gmpy2.powmod(comb_b, alpha, n2))
+        if alpha >= 0
+        else ops.neg(pk, int(gmpy2.powmod(comb_b, -alpha, n2)))
     )
-    _check_multiples(opened_m, "alpha * sum of shares - sum of MAC shares")
+    em = ops.add(pk, ops.sub(pk, scaled, comb_c), ops.mul_plain(pk, mac_mask, F.P))
+    # alpha in [0, m (P - 1)] and the MAC shares are exact, so |e| < 2**e_bits likewise.
+    (opened_m,) = yield from p.open_bounded(
+        [em], _test_bounds(budget.e_bits, rm_bits, m, 1), "gadget4-macs"
+    )
+    _check_multiples([opened_m], "alpha * sum of shares - sum of MAC shares")
     return alpha % F.P
+
+
+def _combiners(p: PaillierParty, enc_a: list[int], sum_b: list[int], sum_c: list[int]) -> list[int]:
+    """Gadget 4's rho_t: COMBINER_BITS each, hashed from the session and every ciphertext the
+    tests combine (equal at every party: all of them are public and agreed)."""
+    t = Transcript("coopetition/spdz/gadget4-combine/v1")
+    t.absorb(p.session, p.pk.n, [int(c) for c in enc_a], [int(c) for c in sum_b])
+    t.absorb([int(c) for c in sum_c])
+    return t.challenge_ints(len(enc_a), COMBINER_BITS)
+
+
+def _combine(pk: PublicKey, cts: list[int], rho: list[int]) -> int:
+    """prod_t cts_t ** rho_t mod N^2 = Enc(sum_t rho_t x_t), by one multi-exponentiation."""
+    n2 = pk.n2_mpz
+    return int(multi_pow([(gmpy2.mpz(c), r) for c, r in zip(cts, rho, strict=True)], n2))
