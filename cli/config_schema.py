@@ -84,7 +84,7 @@ class HelenTable(_Table):
     y_bound: Positive = 8.0
     w_bound: Positive = 65536.0
     precision: Annotated[int, msgspec.Meta(ge=8, le=40)] = 24
-    key_bits: Annotated[int, msgspec.Meta(ge=978)] = 2048  # HelenConfig names the budget
+    key_bits: Annotated[int, msgspec.Meta(ge=802)] = 2048  # HelenConfig names the budget
     #: small keys, 512-bit ring-Pedersen moduli and fewer proof repetitions (tests only)
     insecure: bool = False
     interval_repetitions: Annotated[int, msgspec.Meta(ge=1)] | None = None

@@ -3,7 +3,7 @@ plaintext ADMM (same quantised rho, objective and iterations) and scikit-learn.
 
 Rows are shuffled with ``--seed``; the last fifth is held out for ``test_error`` (mean squared
 error of Helen's model) and ``sklearn_test_error`` (scikit-learn's fit of the same objective on
-the training rows). Keys default to 2048 bits; smaller ones (at least 978, Gadget 4's budget)
+the training rows). Keys default to 2048 bits; smaller ones (at least 802, Gadget 4's budget)
 need ``--insecure``, which also switches to the insecure-dealer preprocessing and 16
 interval-proof repetitions (tests and demos only). ``--features K`` keeps the first K features
 (Helen's cost grows with d^2 per iteration; a quick look at the protocol).

@@ -248,19 +248,21 @@ def gadget4_key_bits(
 ) -> int:
     """Smallest Paillier |N| for Gadget 4 with tight range proofs (slack 0).
 
-    Mirrors ``spdz.gadgets.gadget4_budget(...).key_bits`` (pinned by a test). The MAC test
-    binds for any value_bits < p + lm: e = alpha sum b_j - sum c_j has 2 (p + lm) + 1 bits;
-    the test runs on sum_t rho_t e_t over fewer than 2^32 values with 128-bit rho_t (160 bits
-    more), its masks kappa more, and that + P sum r'_j stays below 2^(|N| - 2) when
-    |N| >= p + 2 (p + lm) + 161 + kappa + lm + 3 = 3p + 3 lm + kappa + 164 (978 bits at
-    m = 2, 3).
+    Mirrors ``spdz.gadgets.gadget4_budget(...).key_bits`` (pinned by a test). For any
+    value_bits < p + lm: e = alpha sum b_j - sum c_j has 2 (p + lm) + 1 bits; the test runs on
+    sum_t rho_t e_t over fewer than 2^32 values with 128-bit rho_t (160 bits more, e bits);
+    its mask hides the quotient by P (rm = e - (p - 1) + kappa bits), and e + P sum r'_j stays
+    below 2^(|N| - 2) when |N| >= e + kappa + lm + 4; the masks' range proof encrypts a link
+    mask of rm + 339 bits, so |N| >= rm + 340 too, which binds: 2p + 2 lm + 161 - p + 1 +
+    kappa + 340 = p + 2 lm + kappa + 502 (802 bits at m = 2, 3).
     """
     lm = parties.bit_length()
     share_bits = prime_bits + lm
     widen = 128 + 32  # gadgets.COMBINER_BITS + gadgets.COUNT_BITS
     d_bits = max(value_bits, share_bits) + 1 + widen
     e_bits = 2 * share_bits + 1 + widen
-    return prime_bits + max(d_bits, e_bits) + kappa + lm + 3
+    mask_bits = max(d_bits, e_bits) - (prime_bits - 1) + kappa
+    return max(max(d_bits, e_bits) + kappa + lm + 4, mask_bits + 340)
 
 
 def _bits_of(x: float) -> int:

@@ -57,7 +57,7 @@ DATA = Path(os.environ.get("COOPETITION_DATA", Path(__file__).resolve().parents[
 DATASETS = ("wine-red", "wine-white", "gas", "msd")
 REL_L2_LIMIT = 1e-3
 #: the smallest (INSECURE) key whose plaintext space holds Gadget 4's sums for every cell at
-#: m = 4 (MIN_KEY_BITS = 978 fits m = 3 only: ``fixedpoint`` refuses the rest by name)
+#: m = 4 (MIN_KEY_BITS = 802 fits m = 3 only: ``fixedpoint`` refuses the rest by name)
 MATRIX_KEY_BITS = 1024
 TABLE_III_GAP = (93.68 - 92.43) / 92.43
 

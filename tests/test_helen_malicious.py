@@ -179,7 +179,7 @@ def test_model_object_follows_scikit_learn():
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--key-bits", "800", "--insecure"], "at least 978"),
+        (["--key-bits", "800", "--insecure"], "at least 802"),
         (["--key-bits", "1280"], "needs insecure=True"),
         (
             ["--layout", "threads", "--transport", "tcp", "--insecure", "--key-bits", "1280"],

@@ -58,8 +58,8 @@ def _groups(widths: list[int], capacity: int) -> int:
 def test_the_layouts_quoted_in_the_docs():
     """docs/crypto.md "Cost": m = 3, B = 63: Gadget 3 value slots 105 bits, MAC slots 363 bits,
     20 + 20 take 12 / 9 / 5 plaintexts at |N| = 1024 / 1280 / 2048; Gadget 4's one value test
-    717 bits and one MAC test 975 bits (each a combination of up to 2^32 values with 128-bit
-    coefficients), each one plaintext from |N| = 1024 on."""
+    462 bits and one MAC test 720 bits (each a combination of up to 2^32 values with 128-bit
+    coefficients, masked by quotient-wide masks), each one plaintext from |N| = 1024 on."""
     m, b, kappa = 3, 63, DEFAULT_KAPPA
     alpha_bits = F.P_BITS + m.bit_length()
     value = (1 - (1 << b), (1 << b) - 1 + m * ((1 << (b + kappa)) - 1))
@@ -73,7 +73,7 @@ def test_the_layouts_quoted_in_the_docs():
     (vt,) = _test_bounds(budget.d_bits, budget.r_bits, m, 1)
     (mt,) = _test_bounds(budget.e_bits, budget.rm_bits, m, 1)
     wv, wm = (vt[1] - vt[0]).bit_length(), (mt[1] - mt[0]).bit_length()
-    assert (wv, wm) == (557 + 160, 815 + 160)
+    assert (wv, wm) == (462, 720)
     for n in (1024, 1280, 2048):
         assert _groups([wv], n - 2) == _groups([wm], n - 2) == 1
     # the unpacked budget's key floor and the packed slot agree: a test slot fits |N| - 2

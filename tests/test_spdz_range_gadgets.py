@@ -153,13 +153,16 @@ def test_helen_budget_formulas_equal_the_gadgets_own(m, value_bits):
 
 
 def test_gadget4_budget_closed_form_and_the_old_slack():
-    """3 * 256 + 3 lm + kappa + 164 with slack 0 (160 bits for the combination of up to 2^32
-    values with 128-bit coefficients); 1218 bits at m = 3 with the interval proof."""
+    """256 + 2 lm + kappa + 502 with slack 0: the masks' range proof binds (its link encrypts a
+    mask of rm_bits + 339 bits, rm_bits = 2 (256 + lm) + 161 - 255 + kappa); 963 bits at m = 3
+    with the interval proof (the MAC test: e_bits + kappa + sigma + lm + 4)."""
     for m in (2, 3, 4, 8, 127):
         lm = m.bit_length()
-        assert g.gadget4_budget(200, m, 40).key_bits == 3 * 256 + 3 * lm + 40 + 164
-    assert g.gadget4_budget(63, 3, 40, slack_bits=80).key_bits == 1058 + 160
-    assert MIN_KEY_BITS == 978 < 1024
+        budget = g.gadget4_budget(200, m, 40)
+        assert budget.key_bits == 256 + 2 * lm + 40 + 502 == budget.proof_key_bits
+        assert budget.rm_bits == 2 * (256 + lm) + 161 - 255 + 40
+    assert g.gadget4_budget(63, 3, 40, slack_bits=80).key_bits == 963
+    assert MIN_KEY_BITS == 802 < 1024
 
 
 def test_helen_config_admits_1024_and_refuses_below_the_budget():
@@ -169,13 +172,13 @@ def test_helen_config_admits_1024_and_refuses_below_the_budget():
     with pytest.raises(ConfigError, match=r"paillier\.gadget4"):
         HelenConfig(key_bits=MIN_KEY_BITS - 1, insecure=True)
     s4 = fx.HelenScales(features=3, rows=30, parties=4, rho=9.0, x_bound=8.0, y_bound=8.0)
-    s4.check(981)  # 3 * 256 + 3 * 3 + 40 + 164 at m = 4
+    s4.check(804)  # 256 + 2 * 3 + 40 + 502 at m = 4
     with pytest.raises(ValueError, match=r"paillier\.gadget4"):
-        s4.check(980)
+        s4.check(803)
 
 
 def test_gadget4_refuses_a_key_below_its_budget():
-    """A 768-bit key holds the MAC key and Gadget 3 (366 bits) but not Gadget 4 (978)."""
+    """A 768-bit key holds the MAC key and Gadget 3 (366 bits) but not Gadget 4 (802)."""
     m, bits = 2, 768
     kg = TrustedDealerKeyGeneration(
         m, bits, insecure_allow_small=True, keypair=insecure_test_keypair(bits)
@@ -185,7 +188,7 @@ def test_gadget4_refuses_a_key_below_its_budget():
     cts = [kg.threshold_public.public.encrypt(1)]
     convs = run_local([g.ciphertext_to_shares(p, cts, VALUE_BITS) for p in ps])
     with pytest.raises(
-        ValueError, match=r"768-bit Paillier key too small for Gadget 4 \(needs 978"
+        ValueError, match=r"768-bit Paillier key too small for Gadget 4 \(needs 802"
     ):
         run_local([g.verify_conversions(p, None, [c]) for p, c in zip(ps, convs, strict=True)])
 

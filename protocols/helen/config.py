@@ -21,8 +21,8 @@ from coopetition.protocols.fixedpoint import HelenScales, gadget4_key_bits
 #: Production Paillier modulus; anything smaller needs ``insecure=True``.
 SECURE_KEY_BITS = 2048
 #: Smallest Paillier modulus Gadget 4 fits in with tight range proofs, at the fewest parties
-#: (m = 2): 3 * 256 + 3 * 2 + 40 + 164 = 978 bits (docs/crypto.md, "Gadget 3 and Gadget 4 with
-#: tight range proofs" and "Gadget 4 on one random combination"). ``HelenScales.check`` repeats the test for the run's own m and values.
+#: (m = 2): 256 + 2 * 2 + 40 + 502 = 802 bits, where the range proof of its masks binds
+#: (docs/crypto.md, "Gadget 4 on one random combination"). ``HelenScales.check`` repeats the test for the run's own m and values.
 MIN_KEY_BITS = gadget4_key_bits(2)
 #: Ring-Pedersen modulus of the tight range proofs: production and insecure test sizes.
 SECURE_RING_BITS = 2048

@@ -30,7 +30,7 @@ P, the combination is one except with probability 2**-128 (P > 2**128). The mask
 combination (a multiple of P in an honest run) with kappa bits; the range proofs stop a
 cheater from forcing a wrap-around modulo N that would turn a non-multiple into a multiple of
 P, and since they are exact, the modulus only has to hold the honest widths
-(``gadget4_budget``: 978 bits at m <= 3, 160 of them for the combination). A failed test
+(``gadget4_budget``: 802 bits at m <= 3). A failed test
 shows an inconsistent conversion but not who caused it, nor which record:
 ``ConversionRejected`` has no culprit (docs/crypto.md, "Gadget 4 on one random combination").
 
@@ -68,6 +68,9 @@ SHARE_BITS = F.P_BITS
 #: P > 2**COMBINER_BITS), and the largest record count a budget covers (2**COUNT_BITS - 1).
 COMBINER_BITS = 128
 COUNT_BITS = 32
+#: The tight range proof of the two masks encrypts its link mask alpha_L of
+#: (mask bits + 1) + 2 * 128 + 80 + 2 bits (``range_proof._prove_unchecked``), below N.
+MASK_PROOF_EXTRA_BITS = 1 + 2 * 128 + 80 + 2 + 1
 
 
 @dataclass(frozen=True)
@@ -79,11 +82,13 @@ class Gadget4Budget:
     S = 256 + sigma + lm (likewise sum_j c_j), alpha < 2**A with A = 256 + sigma + lm;
     a - sum b_j has max(a_bits, S) + 1 bits, alpha sum b_j - sum c_j has A + S + 1, and the
     tested combinations d = sum_t rho_t (...) of fewer than 2**32 of them with 128-bit rho_t
-    have 160 bits more: d_bits and e_bits. Masks are r_bits = d_bits + kappa (resp.
-    rm_bits = e_bits + kappa) wide, and |d + P sum r_j| < 2**(256 + r_bits + sigma + lm + 1);
-    nothing wraps modulo N when that is at most 2**(|N| - 2) <= N / 2, i.e.
-    |N| >= 256 + rm_bits + sigma + lm + 3 (the MAC test binds; docs/crypto.md, "Gadget 3 and
-    Gadget 4 with tight range proofs" and "Gadget 4 on one random combination").
+    have 160 bits more: d_bits and e_bits. The masks hide only the quotient by P > 2**255:
+    r_bits = d_bits - 255 + kappa (resp. rm_bits = e_bits - 255 + kappa), and
+    |d + P sum r_j| < 2**d_bits + 2**(256 + lm + r_bits + sigma) < 2**(d_bits + kappa + sigma +
+    lm + 2); nothing wraps modulo N when that is at most 2**(|N| - 2) <= N / 2, i.e.
+    |N| >= e_bits + kappa + sigma + lm + 4 for the MAC test. The masks' own range proof
+    encrypts a link mask of rm_bits + 339 bits, so |N| >= rm_bits + 340 as well; at sigma = 0
+    that binds (802 bits at m <= 3; docs/crypto.md, "Gadget 4 on one random combination").
     """
 
     r_bits: int
@@ -92,13 +97,16 @@ class Gadget4Budget:
     mac_key_bits: int
     d_bits: int = 0
     e_bits: int = 0
+    proof_key_bits: int = 0
 
     @property
     def key_bits(self) -> int:
-        return max(self.value_key_bits, self.mac_key_bits)
+        return max(self.value_key_bits, self.mac_key_bits, self.proof_key_bits)
 
     @property
     def binding(self) -> str:
+        if self.proof_key_bits >= max(self.value_key_bits, self.mac_key_bits):
+            return "the range proof of the masks, whose link encrypts a mask below N"
         if self.mac_key_bits >= self.value_key_bits:
             return "the MAC test alpha * sum b_j - sum c_j + P * sum r'_j"
         return "the value test a - sum b_j + P * sum r_j"
@@ -116,9 +124,20 @@ def gadget4_budget(a_bits: int, parties: int, kappa: int, slack_bits: int = 0) -
     widen = COMBINER_BITS + COUNT_BITS
     d_bits = max(a_bits, share_bits) + 1 + widen
     e_bits = alpha_bits + share_bits + 1 + widen
-    r_bits, rm_bits = d_bits + kappa, e_bits + kappa
-    extra = F.P_BITS + slack_bits + lm + 3
-    return Gadget4Budget(r_bits, rm_bits, r_bits + extra, rm_bits + extra, d_bits, e_bits)
+    # A tested value x is a multiple of P in an honest run; the masks hide the quotient only,
+    # |x / P| < 2**(bits - (P_BITS - 1)), with kappa bits to spare.
+    r_bits = d_bits - (F.P_BITS - 1) + kappa
+    rm_bits = e_bits - (F.P_BITS - 1) + kappa
+    extra = kappa + slack_bits + lm + 4
+    return Gadget4Budget(
+        r_bits,
+        rm_bits,
+        d_bits + extra,
+        e_bits + extra,
+        d_bits,
+        e_bits,
+        max(r_bits, rm_bits) + MASK_PROOF_EXTRA_BITS,
+    )
 
 
 def gadget3_key_bits(value_bits: int, parties: int, kappa: int, slack_bits: int = 0) -> int:
