@@ -28,7 +28,6 @@ from coopetition.protocols.spdz.harness import run_local
 from coopetition.protocols.spdz.packing import Packing, pack_slots
 from coopetition.protocols.spdz.shares import Share
 from coopetition.protocols.spdz.testing import TEST_BITS, dealer, paillier_parties
-from coopetition.protocols.zk import group as zk_group
 
 P = F.P
 
@@ -277,21 +276,18 @@ def test_record_count_limit_refuses_before_anything_is_sent(monkeypatch):
 
 def test_key_too_small_for_wide_records_refuses_before_alpha():
     ps = _parties(2, "too-small")
-    rec = _record(ps[0].pk, _honest_rows(ps, 2, 9), 900)  # needs 1362 bits
+    rec = _record(ps[0].pk, _honest_rows(ps, 2, 9), 1000)  # needs 1286 bits (the mask's proof)
     with pytest.raises(ValueError, match="too small for Gadget 4"):
         _verify(ps, [rec])
     assert not any(p.alpha_released for p in ps)
 
 
-# -- the key sizes the budget admits: the masks' range proof does not fit -------------------
-
-RANGE_PROOF_GAP = (
-    "break (correctness): the tight range proof encrypts its link mask alpha_l of "
-    "|hi| + 1 + 2 * 128 + 80 + log2(statements) bits, which must be < N; Gadget 4's mac mask "
-    "has rm_bits = 717 bits at m <= 3, so the proof needs |N| >= 1057 while gadget4_budget "
-    "(and MIN_KEY_BITS, HelenConfig) admit 978: ValueError 'plaintext out of range' in "
-    "helen-verify at 1024 bits (tests/test_helen_run.py fails the same way)"
-)
+# -- the key sizes the budget admits: the masks' range proof must fit -------------------------
+# Finding 1 (fixed): the tight range proof encrypts its link mask alpha_l of
+# |hi| + 1 + 2 * 128 + 80 + log2(statements) bits, which must be < N. With full-width masks
+# (rm_bits = 717 at m <= 3) it needed |N| >= 1057 while the budget admitted 978, so every
+# 1024-bit run failed in helen-verify. Now the masks hide the quotient by P only
+# (rm_bits = 462) and ``gadget4_budget`` counts the proof (``proof_key_bits``).
 
 
 def _parties_at(bits, m, tag, interval_repetitions=16):
@@ -308,7 +304,6 @@ def _parties_at(bits, m, tag, interval_repetitions=16):
     return ps
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=RANGE_PROOF_GAP)
 def test_gadget4_runs_at_the_1024_bit_key_helen_config_admits():
     m = 3
     assert g.gadget4_budget(61, m, 40).key_bits <= 1024
@@ -317,29 +312,13 @@ def test_gadget4_runs_at_the_1024_bit_key_helen_config_admits():
     assert _verify(ps, [rec]) == [_alpha(ps) % P] * m
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=RANGE_PROOF_GAP)
 def test_gadget4_runs_wherever_its_budget_says_the_key_suffices():
-    """a_bits = 800: the budget asks 1262 bits (the 1280-bit test key holds it), the value
-    mask's range proof needs r_bits + 340 = 1341."""
+    """a_bits = 800: the budget asks 1086 bits, now the value mask's range proof
+    (r_bits + 340 with r_bits = 961 - 255 + 40); the 1280-bit test key holds it."""
     ps = _parties(2, "budget-800")
     assert g.gadget4_budget(800, 2, 40).key_bits <= TEST_BITS
     rec = _record(ps[0].pk, _honest_rows(ps, 2, 12), 800)
     assert _verify(ps, [rec]) == [_alpha(ps) % P] * 2
-
-
-def test_fix_sketch_the_link_mask_encrypted_mod_n_lets_1024_bits_run(monkeypatch):
-    """The suggested fix: Enc(alpha_l mod N) is the same ciphertext algebraically
-    ((1+N) has order N; the verifier reads z1 only mod N on the Paillier side)."""
-    original = zk_group.encrypt_fresh
-
-    def reduced(pk, m, encryptor=None):
-        return original(pk, m % pk.n, encryptor)
-
-    monkeypatch.setattr(zk_group, "encrypt_fresh", reduced)
-    m = 3
-    ps = _parties_at(1024, m, "1024-fixed")
-    rec = _record(ps[0].pk, _honest_rows(ps, 3, 11), 61)
-    assert _verify(ps, [rec]) == [_alpha(ps) % P] * m
 
 
 # -- leakage of the opened combinations --------------------------------------------------------
