@@ -29,6 +29,7 @@ import os
 import resource
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -190,13 +191,14 @@ def mascot_batch(p: PrepParty, kind: str, count: int, bits: int) -> MixedProgram
 
 @contextmanager
 def _stage(plan: Plan, name: str, host: Any, items: int = 0) -> Iterator[None]:
-    wall, cpu, workers = time.perf_counter(), time.process_time(), host.worker_cpu
+    # this thread's CPU: MASCOT's stages run in a second thread beside the masks'
+    wall, cpu, workers = time.perf_counter(), time.thread_time(), host.worker_cpu
     try:
         yield
     finally:
         s = plan.stages.setdefault(name, Stage())
         s.wall += time.perf_counter() - wall
-        s.cpu_here += time.process_time() - cpu
+        s.cpu_here += time.thread_time() - cpu
         s.cpu_workers += host.worker_cpu - workers
         s.items += items
     if plan.report is not None:
@@ -278,6 +280,10 @@ def make_preprocessing(
     The returned Paillier objects replace the ones passed in (with workers they are the
     workers' copies, which ran the setup and the key binding). ``tamper`` and ``mascot_class``
     (importable by name) let tests play a cheater in either layout.
+
+    With workers, MASCOT runs beside the Paillier masks (``_side_by_side``): MASCOT's lock
+    step leaves about a fifth of two cores idle (its rounds wait on the parent's routing),
+    which the masks' exponentiations fill.
     """
     with _stage(plan, "start workers", _NoHost()):
         init = _insecure_choice(paillier) if workers > 1 else None
@@ -290,13 +296,8 @@ def make_preprocessing(
         )
         with _stage(plan, "paillier offline setup", host):
             run(offline_setup)
-        for bits, count in (plan.dual_masks, *plan.paillier_masks):
-            dual = (bits, count) == plan.dual_masks
-            name = f"paillier {'dual masks' if dual else 'masks'} {bits}-bit"
-            with _stage(plan, name, host, count):
-                for k in batch_sizes(count, MASK_BATCH):
-                    run(offline_masks, k, bits)
         if plan.preprocessing == "insecure-dealer":
+            _paillier_masks(plan, run, host)
             objects = host.fetch()
             stores = [o.store for o in objects]
             gen = InsecureDealerPreprocessing(
@@ -309,19 +310,13 @@ def make_preprocessing(
                 gen.bounded(c, b)
             gen.transfer_to(stores)
             return [o.paillier for o in objects], stores
-        with _stage(plan, "mascot setup", host):
-            mascot_stores = run(mascot_setup, session, mascot_class or MascotParty)
-        with _stage(plan, "mascot key binding", host):
-            run(mascot_bind)
-        items = [("triples", plan.triples, 0, BATCH), ("bits", plan.bits, 0, BATCH)]
-        for kind, count, bits, size in items:
-            name = f"mascot {kind}" + (f" {bits}-bit" if bits else "")
-            with _stage(plan, name, host, count):
-                for k in batch_sizes(count, size):
-                    for store, batch in zip(
-                        mascot_stores, run(mascot_batch, kind, k, bits), strict=True
-                    ):
-                        store.add(batch)
+        if workers > 1 and plan.mascot_items:
+            mascot_stores = _side_by_side(
+                plan, run, host, session, mascot_class, workers, init, tamper, stats
+            )
+        else:
+            _paillier_masks(plan, run, host)
+            mascot_stores = _mascot(plan, run, host, session, mascot_class)
         with _stage(plan, "fetch and transfer", host):
             objects = host.fetch()
             stores = [o.store for o in objects]
@@ -329,3 +324,90 @@ def make_preprocessing(
         return [o.paillier for o in objects], stores
     finally:
         host.close()
+
+
+def _paillier_masks(plan: Plan, run: Callable[..., list[Any]], host: Any) -> None:
+    """The offline phase's dual and statistical masks, into each party's store."""
+    for bits, count in (plan.dual_masks, *plan.paillier_masks):
+        dual = (bits, count) == plan.dual_masks
+        name = f"paillier {'dual masks' if dual else 'masks'} {bits}-bit"
+        with _stage(plan, name, host, count):
+            for k in batch_sizes(count, MASK_BATCH):
+                run(offline_masks, k, bits)
+
+
+def _mascot(
+    plan: Plan,
+    run: Callable[..., list[Any]],
+    host: Any,
+    session: bytes,
+    mascot_class: type[MascotParty] | None,
+) -> list[PreprocessingStore]:
+    """MASCOT's setup, the MAC key binding, then the triples and bits; the parties' stores."""
+    with _stage(plan, "mascot setup", host):
+        mascot_stores: list[PreprocessingStore] = run(
+            mascot_setup, session, mascot_class or MascotParty
+        )
+    with _stage(plan, "mascot key binding", host):
+        run(mascot_bind)
+    items = [("triples", plan.triples, 0, BATCH), ("bits", plan.bits, 0, BATCH)]
+    for kind, count, bits, size in items:
+        name = f"mascot {kind}" + (f" {bits}-bit" if bits else "")
+        with _stage(plan, name, host, count):
+            for k in batch_sizes(count, size):
+                for store, batch in zip(
+                    mascot_stores, run(mascot_batch, kind, k, bits), strict=True
+                ):
+                    store.add(batch)
+    return mascot_stores
+
+
+def _side_by_side(
+    plan: Plan,
+    run: Callable[..., list[Any]],
+    host: Any,
+    session: bytes,
+    mascot_class: type[MascotParty] | None,
+    workers: int,
+    init: Any,
+    tamper: Tamper | None,
+    stats: HarnessStats | None,
+) -> list[PreprocessingStore]:
+    """The Paillier masks here and MASCOT in a thread, each on its own ``workers`` processes.
+
+    MASCOT's parties get copies of the Paillier sides as they are after the offline setup
+    (the key binding needs Enc(alpha_i)); the copies that go on to the online phase are the
+    first host's. The two streams share nothing but the key and the MAC key shares, and their
+    proofs carry different phase names, so their transcripts never meet. If the masks fail,
+    MASCOT is stopped and the masks' error is raised; if MASCOT fails, its error is raised
+    once the masks are done (the other stream is never left running).
+    """
+    copies = [PrepParty(o.paillier) for o in host.fetch()]
+    mascot_host = host_parties(copies, workers, init=init)
+    mascot_stats = HarnessStats()
+    run_mascot: Callable[..., list[Any]] = lambda step, *a: mascot_host.run(  # noqa: E731
+        step, *a, stats=mascot_stats, tamper=tamper
+    )
+    failure: BaseException | None = None
+    with ThreadPoolExecutor(1, thread_name_prefix="prep-mascot") as pool:
+        future = pool.submit(_mascot, plan, run_mascot, mascot_host, session, mascot_class)
+        try:
+            _paillier_masks(plan, run, host)
+        except BaseException as exc:
+            failure = exc
+            mascot_host.close()  # its thread then ends with "worker died": not the cause
+        try:
+            mascot_stores = future.result()
+        except BaseException as exc:
+            failure = failure or exc
+        finally:
+            mascot_host.close()
+    if failure is not None:
+        raise failure
+    if stats is not None:
+        stats.rounds += mascot_stats.rounds
+        stats.bytes_sent += mascot_stats.bytes_sent
+        stats.messages += mascot_stats.messages
+        for prefix, size in mascot_stats.per_tag_prefix.items():
+            stats.per_tag_prefix[prefix] = stats.per_tag_prefix.get(prefix, 0) + size
+    return mascot_stores
