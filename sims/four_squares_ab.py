@@ -47,7 +47,7 @@ def widths(parties: int, features: int, rows: int = 1000) -> dict[str, list[int]
     coordinate += [(1 << (scales.k_w + alpha_bits + kappa)) - 1] * forward
     coordinate += [share] * (2 * forward + 2 * back)
     budget = gadget4_budget(scales.k_w, m, kappa)
-    verify = [(1 << budget.r_bits) - 1, (1 << budget.rm_bits) - 1] * (forward + back)
+    verify = [(1 << budget.r_bits) - 1, (1 << budget.rm_bits) - 1]  # one random combination
     return {"coordinate": coordinate, "verify": verify}
 
 

@@ -23,6 +23,8 @@ import numpy as np
 from coopetition.engine.codec import count_items, encode_payload
 from coopetition.protocols.fixedpoint import HelenScales
 from coopetition.protocols.helen import input_proof, input_wire, numerics
+from coopetition.protocols.spdz.gadgets import gadget4_budget
+from coopetition.protocols.spdz.online import DEFAULT_KAPPA
 from coopetition.protocols.zk import codec
 from coopetition.protocols.zk import range_params as rpm
 from coopetition.protocols.zk.range_proof import CHALLENGE_BITS, STAT_BITS
@@ -100,11 +102,12 @@ def input_estimate(d: int, parties: int, key_bits: int) -> dict[str, int]:
 
 
 def gadget4_estimate(d: int, parties: int, key_bits: int, iterations: int) -> dict[str, int]:
-    """Gadget 4's mask broadcast (``spdz.gadgets._masks``): 2 n ciphertexts and one range proof
-    per verifier over 2 n statements, n = (2 m + 1) d iterations conversions."""
-    n = (2 * parties + 1) * d * iterations
+    """Gadget 4's mask broadcast (``spdz.gadgets._masks``): 2 ciphertexts and one range proof
+    per verifier over 2 statements, whatever d and the iterations (one random combination of
+    the (2 m + 1) d conversions per iteration; docs/crypto.md)."""
+    n = 1
     statements = 2 * n
-    mask_bits = 560  # gadget4_budget: r_bits 300, rm_bits 559 for Helen (one packed u vector)
+    mask_bits = gadget4_budget(0, parties, DEFAULT_KAPPA).rm_bits + 1  # the wider of the two
     u_bits = mask_bits + CHALLENGE_BITS + STAT_BITS + 1
     v_bits = key_bits + 2 * STAT_BITS + CHALLENGE_BITS + 1
     per_proof = statements * (10 * _b(key_bits) + 5 * _b(u_bits) + 5 * _b(v_bits))
