@@ -13,7 +13,8 @@ an encryption, not twice):
 * back: the Paillier part of ``shares_to_ciphertext`` on (m + 1) d values (the published
   encrypted shares and their range proofs; the SPDZ opening of c and its MAC check are SPDZ
   online work and are not run here, ``bench helen`` charges them to ``coordinate``);
-* verify: ``verify_conversions`` over both records (masks, packed tests, alpha).
+* verify: ``verify_conversions`` over both records (two masks, the two tests on one random
+  combination, alpha).
 
 Costs are process CPU seconds (helper threads included) divided by m (the per-party mean; the
 parties do the same work) and by E, one full |N|-bit r^N mod N^2 measured in this process.
