@@ -12,12 +12,14 @@
    triples and bits the iterations consume, moved into the offline stores.
 
 Steps 2 and 3 are the parties' own programs in lock step. With ``workers`` > 1 each party's
-objects (its Paillier side, offline party, MASCOT party) live in worker process i mod w for
-the whole preparation (``spdz.party_hosts.WorkerParties``), so the parties' arithmetic runs on
-w cores; the same programs, the same checks (MASCOT's sacrifice and MAC checks, the key
-binding, the offline phase's proofs) and the same batch sizes run in either layout. At the end
-the parties' Paillier sides and stores come back to this process and are what ``HelenRun`` is
-given; the copies in the workers end with them.
+objects (its Paillier side, offline party) live in worker process i mod w for the whole
+preparation (``spdz.party_hosts.WorkerParties``), so the parties' arithmetic runs on w cores,
+and step 3 runs beside step 2's masks on w more workers of its own, driven from a thread
+(``_side_by_side``: MASCOT's lock step alone leaves about a fifth of two cores idle). The
+same programs, the same checks (MASCOT's sacrifice and MAC checks, the key binding, the
+offline phase's proofs) and the same batch sizes run in either layout. At the end the parties'
+Paillier sides and stores come back to this process and are what ``HelenRun`` is given; the
+copies in the workers end with them.
 
 ``stages`` (if given) receives, per stage, wall seconds, CPU seconds of this process and of
 the workers, and the count of items made: ``sims/bench_helen_prepare.py`` reports them.
