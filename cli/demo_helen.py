@@ -83,7 +83,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--prep-workers",
         type=int,
         default=None,
-        help="Helen: processes making the key and preprocessing (default: every core)",
+        help=(
+            "Helen: processes making the key and preprocessing, per stream (MASCOT runs beside "
+            "the Paillier masks on as many again; default: every core)"
+        ),
     )
     add_deadline_arguments(group)
 

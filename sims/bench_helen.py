@@ -97,7 +97,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--prep-workers",
         type=int,
         default=None,
-        help="processes making the key and preprocessing before the parties start (all cores)",
+        help=(
+            "processes making the key and preprocessing before the parties start, per stream "
+            "(MASCOT beside the Paillier masks on as many again; all cores)"
+        ),
     )
     parser.add_argument(
         "--processes",
