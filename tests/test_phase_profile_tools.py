@@ -118,8 +118,8 @@ def test_ab_counts_one_partys_statements() -> None:
     shapes = four_squares_ab.widths(m, d, rows=50)
     # coordinate: masks r, s and shares b, c for m d values forward, shares b, c for (m + 1) d back
     assert len(shapes["coordinate"]) == 4 * m * d + 2 * (m + 1) * d
-    # verify: Gadget 4's masks r, r' for every converted value
-    assert len(shapes["verify"]) == 2 * (m * d + (m + 1) * d)
+    # verify: Gadget 4's masks r, r', one each (one random combination of every value)
+    assert len(shapes["verify"]) == 2
     values = four_squares_ab.gaps(shapes["coordinate"])
     assert all(0 <= v <= h * h for v, h in zip(values, shapes["coordinate"], strict=True))
 
