@@ -293,9 +293,7 @@ def make_preprocessing(
             [PrepParty(p) for p in paillier], workers, init=init
         )
     try:
-        run: Callable[..., list[Any]] = lambda step, *a: host.run(  # noqa: E731
-            step, *a, stats=stats, tamper=tamper
-        )
+        run = _runner(host, stats, tamper)
         with _stage(plan, "paillier offline setup", host):
             run(offline_setup)
         if plan.preprocessing == "insecure-dealer":
@@ -326,6 +324,17 @@ def make_preprocessing(
         return [o.paillier for o in objects], stores
     finally:
         host.close()
+
+
+def _runner(
+    host: Any, stats: HarnessStats | None, tamper: Tamper | None
+) -> Callable[..., list[Any]]:
+    """``host.run`` with this preparation's counters and test tamper bound in."""
+
+    def run(step: Callable[..., Any], *args: Any) -> list[Any]:
+        return host.run(step, *args, stats=stats, tamper=tamper)
+
+    return run
 
 
 def _paillier_masks(plan: Plan, run: Callable[..., list[Any]], host: Any) -> None:
@@ -387,9 +396,7 @@ def _side_by_side(
     copies = [PrepParty(o.paillier) for o in host.fetch()]
     mascot_host = host_parties(copies, workers, init=init)
     mascot_stats = HarnessStats()
-    run_mascot: Callable[..., list[Any]] = lambda step, *a: mascot_host.run(  # noqa: E731
-        step, *a, stats=mascot_stats, tamper=tamper
-    )
+    run_mascot = _runner(mascot_host, mascot_stats, tamper)
     failure: BaseException | None = None
     with ThreadPoolExecutor(1, thread_name_prefix="prep-mascot") as pool:
         future = pool.submit(_mascot, plan, run_mascot, mascot_host, session, mascot_class)

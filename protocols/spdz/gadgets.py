@@ -51,11 +51,11 @@ from coopetition.engine.errors import LocalFailure
 from coopetition.protocols.paillier import ops
 from coopetition.protocols.paillier.keys import PublicKey
 from coopetition.protocols.zk import wire_bounds as wb
-from coopetition.protocols.zk.group import multi_pow
 from coopetition.protocols.zk.transcript import Transcript
 
 from . import field as F
 from .conversion import RANGE, Conversion, PaillierParty
+from .conversion import _combine as combine
 from .errors import ConversionRejected
 from .online import Exchange, Program, SpdzParty
 from .shares import Share
@@ -371,6 +371,5 @@ def _combiners(p: PaillierParty, enc_a: list[int], sum_b: list[int], sum_c: list
 
 
 def _combine(pk: PublicKey, cts: list[int], rho: list[int]) -> int:
-    """prod_t cts_t ** rho_t mod N^2 = Enc(sum_t rho_t x_t), by one multi-exponentiation."""
-    n2 = pk.n2_mpz
-    return int(multi_pow([(gmpy2.mpz(c), r) for c, r in zip(cts, rho, strict=True)], n2))
+    """prod_t cts_t ** rho_t mod N^2 = Enc(sum_t rho_t x_t): the MAC batch's combination."""
+    return combine(pk, cts, rho, pk.n_square)
