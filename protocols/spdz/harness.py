@@ -1,7 +1,8 @@
 """Run m parties' sans-IO programs in one process, passing their messages explicitly.
 
-Every payload goes through CBOR encoding and decoding, as it would on the wire, and its size is
-counted (``bytes_sent`` counts each broadcast once per receiver). A ``tamper`` hook lets a test
+Every payload goes through CBOR encoding and decoding, as it would on the wire (a map of byte
+strings is handed over as a fresh map of the same strings, which is what the round trip gives:
+``payload_codec``), and its size is counted (``bytes_sent`` counts each broadcast once per receiver). A ``tamper`` hook lets a test
 play a Byzantine party: it sees (sender, receiver, tag, payload) and returns the payload the
 receiver gets. The sender itself always keeps its own payload.
 """
@@ -19,6 +20,7 @@ from coopetition.engine.program import send_past_findings, tag_of
 
 from .online import Exchange
 from .pairwise import MixedProgram, Pairwise
+from .payload_codec import cbor_size, is_raw
 
 Tamper = Callable[[int, int, str, dict[str, Any]], dict[str, Any]]
 
@@ -95,34 +97,59 @@ def _route(
     """Encode every payload as on the wire and deliver it (broadcast or point-to-point)."""
     m = len(requests)
     prefix = tag.split("/")[0]
-    wire: dict[tuple[int, int], bytes] = {}
+    wire: dict[tuple[int, int], bytes | _Raw] = {}
     for i, req in enumerate(requests):
         assert req is not None
         if isinstance(req, Pairwise):
             if set(req.payloads) != set(range(m)) - {i}:
                 raise ProtocolViolation(f"party {i} sent a pairwise round to the wrong peers")
             for j, payload in req.payloads.items():
-                wire[i, j] = cbor2.dumps(payload)
-                size = len(wire[i, j])
+                wire[i, j] = _encode(payload)
+                size = _size(wire[i, j])
                 stats.bytes_sent += size
                 stats.messages += 1
                 stats.per_tag_prefix[prefix] = stats.per_tag_prefix.get(prefix, 0) + size
         else:
-            data = cbor2.dumps(req.payload)
+            data = _encode(req.payload)
             for j in range(m):
                 wire[i, j] = data
-            stats.bytes_sent += len(data) * (m - 1)
+            stats.bytes_sent += _size(data) * (m - 1)
             stats.messages += m - 1
-            stats.per_tag_prefix[prefix] = stats.per_tag_prefix.get(prefix, 0) + len(data) * (m - 1)
+            stats.per_tag_prefix[prefix] = stats.per_tag_prefix.get(prefix, 0) + _size(data) * (
+                m - 1
+            )
     replies: list[dict[int, dict[str, Any]]] = []
     for j in range(m):
         inbox: dict[int, dict[str, Any]] = {}
         for i in range(m):
             if i == j and isinstance(requests[i], Pairwise):
                 continue
-            payload = cbor2.loads(wire[i, j])
+            payload = _decode(wire[i, j])
             if tamper is not None and i != j:
                 payload = tamper(i, j, tag, payload)
             inbox[i] = payload
         replies.append(inbox)
     return replies
+
+
+def _encode(payload: Any) -> bytes | _Raw:
+    """The wire form: CBOR bytes, or a raw payload kept as it is (``payload_codec``)."""
+    return _Raw(payload) if is_raw(payload) else cbor2.dumps(payload)
+
+
+def _size(data: bytes | _Raw) -> int:
+    return data.size if isinstance(data, _Raw) else len(data)
+
+
+def _decode(data: bytes | _Raw) -> Any:
+    return dict(data.payload) if isinstance(data, _Raw) else cbor2.loads(data)
+
+
+class _Raw:
+    """A raw payload on its way, with its CBOR length (each receiver gets its own dict)."""
+
+    __slots__ = ("payload", "size")
+
+    def __init__(self, payload: dict[str, bytes]) -> None:
+        self.payload = payload
+        self.size = cbor_size(payload)

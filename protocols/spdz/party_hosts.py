@@ -4,9 +4,10 @@ The in-process preparation of a Helen run (``protocols.helen.local_prep``) holds
 state in one process and drives their sans-IO programs in lock step (``harness.run_local``).
 That is one core. :class:`WorkerParties` keeps the same lock step but puts party i's objects
 in spawned worker process i mod w: each worker advances its own parties' programs (their
-arithmetic runs there, in parallel with the other workers), CBOR-encodes what they send
-exactly as ``run_local`` does, and this process only routes the encoded messages, checks that
-all parties are at the same tag, counts the bytes, and may tamper with a message (tests).
+arithmetic runs there, in parallel with the other workers) and hands what they send straight
+to the other workers (``party_mesh``: encoded as ``run_local`` encodes it), and this process
+checks that all parties are at the same tag, counts the bytes, and decides the next round.
+A test that tampers with messages gets them routed through this process instead.
 Results (batches, stores) come back pickled; so do the objects themselves (``fetch``).
 
 Both hosts run a *step*: a module-level function ``step(obj, *args) -> program`` (it must be
@@ -22,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import pickle
+import socket
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -33,8 +35,8 @@ from coopetition.engine.errors import DeadlineExceeded, LocalFailure, ProtocolVi
 from coopetition.engine.program import send_past_findings, tag_of
 
 from .harness import HarnessStats, Tamper, run_local
-from .online import Exchange
-from .pairwise import MixedProgram, Pairwise
+from .pairwise import MixedProgram
+from .party_mesh import Mesh, Outbox
 
 Step = Callable[..., MixedProgram[Any]]
 
@@ -100,46 +102,52 @@ def _portable(exc: BaseException) -> Any:
     return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
-def _encode(sender: int, request: Any, m: int) -> tuple[str, Any, dict[int, bytes]]:
-    """(kind, the request's tag source, wire bytes per receiver) of one party's request."""
-    if isinstance(request, Pairwise):
-        if set(request.payloads) != set(range(m)) - {sender}:
-            raise ProtocolViolation(f"party {sender} sent a pairwise round to the wrong peers")
-        return "pairwise", request, {j: cbor2.dumps(p) for j, p in request.payloads.items()}
-    if not isinstance(request, Exchange):
-        raise TypeError("a program may only yield Exchange or Pairwise requests")
-    data = cbor2.dumps(request.payload)
-    return "exchange", request, dict.fromkeys(range(m), data)
-
-
 def _worker_main(
-    conn: Any, mine: dict[int, Any], m: int, init: tuple[Callable[..., Any], tuple[Any, ...]]
+    conn: Any,
+    mine: dict[int, Any],
+    m: int,
+    init: tuple[Callable[..., Any], tuple[Any, ...]],
+    me: int = 0,
+    owner: dict[int, int] | None = None,
+    peers: dict[int, Any] | None = None,
 ) -> None:
     """A worker's loop: run steps for its parties, one round per message from the parent."""
     tune_allocator()  # MASCOT's buffers: keep freed pages (engine.allocator)
     init[0](*init[1])
     programs: dict[int, MixedProgram[Any]] = {}
+    owner = owner if owner is not None else dict.fromkeys(range(m), me)
+    mesh = Mesh(peers or {}, ROUND_TIMEOUT)
+    use_mesh = False
+    local: dict[int, dict[int, Any]] = {}
 
     def advance(inputs: dict[int, Any]) -> dict[int, tuple[str, Any]]:
+        nonlocal local
+        outbox = Outbox(m, owner, me, use_mesh)
         out: dict[int, tuple[str, Any]] = {}
         for i, value in inputs.items():
             try:
                 request = send_past_findings(programs[i], value)
-                kind, req, wire = _encode(i, request, m)
-                # the tag source without its payloads (they travel encoded)
-                out[i] = (kind, (tag_source(req), wire))
+                out[i] = outbox.add(i, request)  # the tag source without its payloads
             except StopIteration as stop:
                 out[i] = ("done", stop.value)
                 del programs[i]
             except Exception as exc:
                 out[i] = ("error", _portable(exc))
+        if use_mesh:
+            local = outbox.local
+            mesh.send(outbox.bundles)
         return out
 
     while True:
         command, payload = conn.recv()
         started = time.process_time()
+        if command == "close":
+            mesh.close()
+            conn.send(({}, time.process_time() - started))
+            return
+        arrived = mesh.receive() if mesh.pending else {}
         if command == "start":
-            step, args = payload
+            step, args, use_mesh = payload
             programs = {}
             replies: dict[int, tuple[str, Any]] = {}
             for i, obj in mine.items():
@@ -149,32 +157,25 @@ def _worker_main(
                     replies[i] = ("error", _portable(exc))
             replies.update(advance({i: None for i in programs}))
         elif command == "round":
-            inboxes = {
-                i: {s: cbor2.loads(b) for s, b in inbox.items()} for i, inbox in payload.items()
-            }
+            if use_mesh:
+                inboxes = {i: {**local.get(i, {}), **arrived.get(i, {})} for i in programs}
+            else:
+                inboxes = {
+                    i: {s: cbor2.loads(b) for s, b in inbox.items()} for i, inbox in payload.items()
+                }
             replies = advance(inboxes)
         elif command == "abort":
             for prog in programs.values():
                 prog.close()
             programs = {}
             replies = {}
-        elif command == "fetch":
+        else:  # "fetch"
             replies = {i: ("object", obj) for i, obj in mine.items()}
-        else:  # "close"
-            conn.send(({}, time.process_time() - started))
-            return
         conn.send((replies, time.process_time() - started))
 
 
 def _nothing() -> None:
     """The default worker ``init``: a secure key needs nothing admitted in the workers."""
-
-
-def tag_source(request: Exchange | Pairwise) -> Exchange | Pairwise:
-    """A payload-free copy of a request from which ``tag_of`` gives the same tag."""
-    if isinstance(request, Pairwise):
-        return Pairwise(request.tag, {})
-    return Exchange(request.tag, None, request.label)
 
 
 class WorkerParties:
@@ -196,13 +197,17 @@ class WorkerParties:
         self._owner = {i: i % self.workers for i in range(self.m)}
         self._conns: list[Any] = []
         self._procs: list[Any] = []
+        # one socket pair per two workers: the mesh that carries the parties' messages
+        pairs = {(a, b): socket.socketpair() for a in range(self.workers) for b in range(a)}
         try:
             for w in range(self.workers):
                 mine = {i: objects[i] for i in range(self.m) if self._owner[i] == w}
+                peers = {b: pair[0] for (a, b), pair in pairs.items() if a == w}
+                peers.update({a: pair[1] for (a, b), pair in pairs.items() if b == w})
                 here, there = ctx.Pipe()
                 proc = ctx.Process(
                     target=_worker_main,
-                    args=(there, mine, self.m, init or (_nothing, ())),
+                    args=(there, mine, self.m, init or (_nothing, ()), w, self._owner, peers),
                     name=f"prep-worker-{w}",
                     daemon=True,
                 )
@@ -213,6 +218,10 @@ class WorkerParties:
         except BaseException:
             self.close()
             raise
+        finally:
+            for pair in pairs.values():  # the workers hold their own copies
+                for sock in pair:
+                    sock.close()
 
     def _died(self, w: int) -> LocalFailure:
         """The abort for worker ``w`` gone (killed, crashed): our own failure, no culprit."""
@@ -253,11 +262,16 @@ class WorkerParties:
         stats: HarnessStats | None = None,
         tamper: Tamper | None = None,
     ) -> list[Any]:
-        """``run_local``'s lock step with the programs in the workers; same errors, same order."""
+        """``run_local``'s lock step with the programs in the workers; same errors, same order.
+
+        Messages go worker to worker (``party_mesh``) unless ``tamper`` must see them here.
+        """
         stats = stats if stats is not None else HarnessStats()
         every = range(self.workers)
-        replies = self._ask({w: ("start", (step, args)) for w in every})
+        mesh = tamper is None
+        replies = self._ask({w: ("start", (step, args, mesh)) for w in every})
         results: list[Any] = [None] * self.m
+        owners = list(self._owner.items())
         while True:
             errors = {i: r[1] for i, r in replies.items() if r[0] == "error"}
             if errors:
@@ -280,7 +294,7 @@ class WorkerParties:
             inboxes = self._route(replies, tag, tamper, stats)
             replies = self._ask(
                 {
-                    w: ("round", {j: inboxes[j] for j in range(self.m) if self._owner[j] == w})
+                    w: ("round", None if mesh else {j: inboxes[j] for j, o in owners if o == w})
                     for w in every
                 }
             )
@@ -292,20 +306,21 @@ class WorkerParties:
         tamper: Tamper | None,
         stats: HarnessStats,
     ) -> dict[int, dict[int, bytes]]:
-        """Every receiver's encoded inbox, counted as ``harness._route`` counts it."""
+        """Every receiver's encoded inbox (none with the mesh), counted as ``harness._route``
+        counts it."""
         prefix = tag.split("/")[0]
         inboxes: dict[int, dict[int, bytes]] = {j: {} for j in range(self.m)}
         for i in range(self.m):
-            kind, (_, wire) = replies[i]
+            kind, (_, wire, sizes) = replies[i]
             if kind == "pairwise":
-                size = sum(len(b) for b in wire.values())
-                stats.messages += len(wire)
+                size = sum(sizes.values())
+                stats.messages += len(sizes)
             else:
-                size = len(wire[i]) * (self.m - 1)
+                size = sizes[i] * (self.m - 1)
                 stats.messages += self.m - 1
             stats.bytes_sent += size
             stats.per_tag_prefix[prefix] = stats.per_tag_prefix.get(prefix, 0) + size
-            for j, data in wire.items():
+            for j, data in (wire or {}).items():
                 if tamper is not None and i != j:
                     data = cbor2.dumps(tamper(i, j, tag, cbor2.loads(data)))
                 inboxes[j][i] = data
