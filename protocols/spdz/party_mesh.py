@@ -141,8 +141,9 @@ class Mesh:
         """Every peer's bundle of this step, decoded: {receiver: {sender: payload}}."""
         inbox: dict[int, dict[int, Any]] = {}
         for w, sock in self.peers.items():
-            ready, _, _ = select.select([sock], [], [], self.timeout)
-            if not ready:
+            poller = select.poll()  # not select.select: any descriptor number works
+            poller.register(sock, select.POLLIN)
+            if not poller.poll(self.timeout * 1000):
                 raise TimeoutError(f"worker {w} sent no bundle in {self.timeout} s")
             size = int.from_bytes(_read(sock, _LEN, w), "little")
             for sender, (receivers, form, meta), sizes in pickle.loads(_read(sock, size, w)):
