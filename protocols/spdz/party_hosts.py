@@ -36,7 +36,7 @@ from coopetition.engine.program import send_past_findings, tag_of
 
 from .harness import HarnessStats, Tamper, run_local
 from .pairwise import MixedProgram
-from .party_mesh import Mesh, Outbox
+from .party_mesh import PEER_GONE, Mesh, Outbox, PeerGone
 
 Step = Callable[..., MixedProgram[Any]]
 
@@ -145,7 +145,10 @@ def _worker_main(
             mesh.close()
             conn.send(({}, time.process_time() - started))
             return
-        arrived = mesh.receive() if mesh.pending else {}
+        try:
+            arrived = mesh.receive() if mesh.pending else {}
+        except PeerGone:  # a peer worker died: it, not this one, is what the parent reports
+            raise SystemExit(PEER_GONE) from None
         if command == "start":
             step, args, use_mesh = payload
             programs = {}
@@ -157,8 +160,11 @@ def _worker_main(
                     replies[i] = ("error", _portable(exc))
             replies.update(advance({i: None for i in programs}))
         elif command == "round":
-            if use_mesh:
-                inboxes = {i: {**local.get(i, {}), **arrived.get(i, {})} for i in programs}
+            if use_mesh:  # in party order, as run_local lists them (a culprit may be the first)
+                inboxes = {
+                    i: dict(sorted({**local.get(i, {}), **arrived.get(i, {})}.items()))
+                    for i in programs
+                }
             else:
                 inboxes = {
                     i: {s: cbor2.loads(b) for s, b in inbox.items()} for i, inbox in payload.items()
@@ -226,10 +232,22 @@ class WorkerParties:
     def _died(self, w: int) -> LocalFailure:
         """The abort for worker ``w`` gone (killed, crashed): our own failure, no culprit."""
         self._procs[w].join(timeout=1)
+        if self._procs[w].exitcode == PEER_GONE:  # it lost a peer mid-bundle: name that one
+            deadline = time.monotonic() + 1.0
+            while (gone := self._first_dead()) is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            w = w if gone is None else gone
         code = self._procs[w].exitcode
         return LocalFailure(
             f"preprocessing worker {w} died (exit code {code})", phase="preprocessing"
         )
+
+    def _first_dead(self) -> int | None:
+        """The first worker that exited on its own (not for a lost peer), if any."""
+        for v, proc in enumerate(self._procs):
+            if proc.exitcode not in (None, PEER_GONE):
+                return v
+        return None
 
     def _ask(self, messages: dict[int, tuple[str, Any]]) -> dict[int, tuple[str, Any]]:
         """Send each worker its command, gather every party's reply."""

@@ -39,9 +39,26 @@ from .online import Exchange
 from .pairwise import Pairwise
 from .payload_codec import cbor_size, is_raw
 
-__all__ = ["Mesh", "Outbox", "Outgoing", "decode_outgoing", "encode_outgoing", "tag_source"]
+__all__ = [
+    "PEER_GONE",
+    "Mesh",
+    "Outbox",
+    "Outgoing",
+    "PeerGone",
+    "decode_outgoing",
+    "encode_outgoing",
+    "tag_source",
+]
 
 _LEN = 8
+
+#: a worker's exit code when a peer worker's socket closed under it (the peer is what died)
+PEER_GONE = 75
+
+
+class PeerGone(EOFError):
+    """A peer worker's socket closed (or failed) while this worker read its bundle."""
+
 
 #: (receivers, form, meta, blobs): a sender's payload for some receivers, as it travels
 Outgoing = tuple[tuple[int, ...], str, Any, list[bytes]]
@@ -75,6 +92,14 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
         parts.append(chunk)
         got += len(chunk)
     return b"".join(parts)
+
+
+def _read(sock: socket.socket, n: int, w: int) -> bytes:
+    """``n`` bytes of peer worker ``w``'s bundle; its socket closing is ``PeerGone``."""
+    try:
+        return _recv_exact(sock, n)
+    except (EOFError, OSError) as exc:
+        raise PeerGone(f"worker {w} closed its socket") from exc
 
 
 class Mesh:
@@ -116,12 +141,13 @@ class Mesh:
         """Every peer's bundle of this step, decoded: {receiver: {sender: payload}}."""
         inbox: dict[int, dict[int, Any]] = {}
         for w, sock in self.peers.items():
-            ready, _, _ = select.select([sock], [], [], self.timeout)
-            if not ready:
+            poller = select.poll()  # not select.select: any descriptor number works
+            poller.register(sock, select.POLLIN)
+            if not poller.poll(self.timeout * 1000):
                 raise TimeoutError(f"worker {w} sent no bundle in {self.timeout} s")
-            size = int.from_bytes(_recv_exact(sock, _LEN), "little")
-            for sender, (receivers, form, meta), sizes in pickle.loads(_recv_exact(sock, size)):
-                blobs = [_recv_exact(sock, n) for n in sizes]
+            size = int.from_bytes(_read(sock, _LEN, w), "little")
+            for sender, (receivers, form, meta), sizes in pickle.loads(_read(sock, size, w)):
+                blobs = [_read(sock, n, w) for n in sizes]
                 for j in receivers:
                     inbox.setdefault(j, {})[sender] = decode_outgoing(form, meta, blobs)
         self.pending = False

@@ -57,5 +57,6 @@ def encoded_size(payload: object) -> int:
 def deliver(payload: Any) -> Any:
     """What the receiver of ``payload`` gets: its own object, equal to the CBOR round trip."""
     if is_raw(payload):
+        cbor_size(payload)  # raises where the encoding would (a key that is not UTF-8)
         return dict(payload)
     return cbor2.loads(cbor2.dumps(payload))
