@@ -2,8 +2,8 @@
 
 Every payload goes through CBOR encoding and decoding, as it would on the wire (a map of byte
 strings is handed over as a fresh map of the same strings, which is what the round trip gives:
-``payload_codec``), and its size is counted (``bytes_sent`` counts each broadcast once per receiver). A ``tamper`` hook lets a test
-play a Byzantine party: it sees (sender, receiver, tag, payload) and returns the payload the
+``payload_codec``), and its size is counted (``bytes_sent`` counts each broadcast once per
+receiver). A ``tamper`` hook lets a test play a Byzantine party: it sees (sender, receiver, tag, payload) and returns the payload the
 receiver gets. The sender itself always keeps its own payload.
 """
 
@@ -13,14 +13,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import cbor2
-
 from coopetition.engine.errors import ProtocolViolation
 from coopetition.engine.program import send_past_findings, tag_of
 
 from .online import Exchange
 from .pairwise import MixedProgram, Pairwise
-from .payload_codec import cbor_size, is_raw
+from .payload_codec import Wire, decode, encode
 
 Tamper = Callable[[int, int, str, dict[str, Any]], dict[str, Any]]
 
@@ -97,59 +95,33 @@ def _route(
     """Encode every payload as on the wire and deliver it (broadcast or point-to-point)."""
     m = len(requests)
     prefix = tag.split("/")[0]
-    wire: dict[tuple[int, int], bytes | _Raw] = {}
+    wire: dict[tuple[int, int], Wire] = {}
     for i, req in enumerate(requests):
         assert req is not None
         if isinstance(req, Pairwise):
             if set(req.payloads) != set(range(m)) - {i}:
                 raise ProtocolViolation(f"party {i} sent a pairwise round to the wrong peers")
             for j, payload in req.payloads.items():
-                wire[i, j] = _encode(payload)
-                size = _size(wire[i, j])
+                wire[i, j], size = encode(payload)
                 stats.bytes_sent += size
                 stats.messages += 1
                 stats.per_tag_prefix[prefix] = stats.per_tag_prefix.get(prefix, 0) + size
         else:
-            data = _encode(req.payload)
+            data, size = encode(req.payload)
             for j in range(m):
                 wire[i, j] = data
-            stats.bytes_sent += _size(data) * (m - 1)
+            stats.bytes_sent += size * (m - 1)
             stats.messages += m - 1
-            stats.per_tag_prefix[prefix] = stats.per_tag_prefix.get(prefix, 0) + _size(data) * (
-                m - 1
-            )
+            stats.per_tag_prefix[prefix] = stats.per_tag_prefix.get(prefix, 0) + size * (m - 1)
     replies: list[dict[int, dict[str, Any]]] = []
     for j in range(m):
         inbox: dict[int, dict[str, Any]] = {}
         for i in range(m):
             if i == j and isinstance(requests[i], Pairwise):
                 continue
-            payload = _decode(wire[i, j])
+            payload = decode(*wire[i, j])
             if tamper is not None and i != j:
                 payload = tamper(i, j, tag, payload)
             inbox[i] = payload
         replies.append(inbox)
     return replies
-
-
-def _encode(payload: Any) -> bytes | _Raw:
-    """The wire form: CBOR bytes, or a raw payload kept as it is (``payload_codec``)."""
-    return _Raw(payload) if is_raw(payload) else cbor2.dumps(payload)
-
-
-def _size(data: bytes | _Raw) -> int:
-    return data.size if isinstance(data, _Raw) else len(data)
-
-
-def _decode(data: bytes | _Raw) -> Any:
-    return dict(data.payload) if isinstance(data, _Raw) else cbor2.loads(data)
-
-
-class _Raw:
-    """A raw payload on its way, with its CBOR length (each receiver gets its own dict)."""
-
-    __slots__ = ("payload", "size")
-
-    def __init__(self, payload: dict[str, bytes]) -> None:
-        self.payload = payload
-        self.size = cbor_size(payload)

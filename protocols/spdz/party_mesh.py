@@ -37,7 +37,7 @@ from coopetition.engine.errors import ProtocolViolation
 
 from .online import Exchange
 from .pairwise import Pairwise
-from .payload_codec import cbor_size, is_raw
+from .payload_codec import decode, encode
 
 __all__ = [
     "PEER_GONE",
@@ -45,7 +45,6 @@ __all__ = [
     "Outbox",
     "Outgoing",
     "PeerGone",
-    "decode_outgoing",
     "encode_outgoing",
     "tag_source",
 ]
@@ -65,19 +64,9 @@ Outgoing = tuple[tuple[int, ...], str, Any, list[bytes]]
 
 
 def encode_outgoing(receivers: tuple[int, ...], payload: Any) -> tuple[Outgoing, int]:
-    """The travelling form of ``payload`` and its CBOR length (what the wire would carry)."""
-    if is_raw(payload):
-        keys = list(payload)
-        return (receivers, "raw", keys, [payload[k] for k in keys]), cbor_size(payload)
-    data = cbor2.dumps(payload)
-    return (receivers, "cbor", None, [data]), len(data)
-
-
-def decode_outgoing(form: str, meta: Any, blobs: list[bytes]) -> Any:
-    """One receiver's own copy of a travelling payload (the CBOR round trip's result)."""
-    if form == "raw":
-        return dict(zip(meta, blobs, strict=True))
-    return cbor2.loads(blobs[0])
+    """The travelling form of ``payload`` for ``receivers`` and its CBOR length."""
+    (form, meta, blobs), size = encode(payload)
+    return (receivers, form, meta, blobs), size
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes:
@@ -149,7 +138,7 @@ class Mesh:
             for sender, (receivers, form, meta), sizes in pickle.loads(_read(sock, size, w)):
                 blobs = [_read(sock, n, w) for n in sizes]
                 for j in receivers:
-                    inbox.setdefault(j, {})[sender] = decode_outgoing(form, meta, blobs)
+                    inbox.setdefault(j, {})[sender] = decode(form, meta, blobs)
         self.pending = False
         return inbox
 
@@ -211,7 +200,7 @@ class Outbox:
                 sizes.update(dict.fromkeys(group, size))
                 if w == self.me:
                     for j in group:
-                        self.local.setdefault(j, {})[sender] = decode_outgoing(*out[1:])
+                        self.local.setdefault(j, {})[sender] = decode(*out[1:])
                 else:
                     self.bundles.setdefault(w, []).append((sender, out))
         return kind, (tag_source(request), None, sizes)

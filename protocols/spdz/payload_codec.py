@@ -17,7 +17,11 @@ from typing import Any
 
 import cbor2
 
-__all__ = ["cbor_size", "deliver", "encoded_size", "is_raw"]
+__all__ = ["Wire", "cbor_size", "decode", "deliver", "encode", "encoded_size", "is_raw"]
+
+#: (form, meta, blobs): a payload as the local hosts carry it ("raw": meta are the keys and
+#: blobs the byte strings; "cbor": blobs is the one encoding)
+Wire = tuple[str, Any, list[bytes]]
 
 
 def is_raw(payload: object) -> bool:
@@ -49,6 +53,22 @@ def cbor_size(payload: dict[str, bytes]) -> int:
     return size
 
 
+def encode(payload: Any) -> tuple[Wire, int]:
+    """The carried form of ``payload`` and its CBOR length (what the wire would carry)."""
+    if is_raw(payload):
+        keys = list(payload)
+        return ("raw", keys, [payload[k] for k in keys]), cbor_size(payload)
+    data = cbor2.dumps(payload)
+    return ("cbor", None, [data]), len(data)
+
+
+def decode(form: str, meta: Any, blobs: list[bytes]) -> Any:
+    """One receiver's own copy of a carried payload (the CBOR round trip's result)."""
+    if form == "raw":
+        return dict(zip(meta, blobs, strict=True))
+    return cbor2.loads(blobs[0])
+
+
 def encoded_size(payload: object) -> int:
     """The payload's CBOR length (computed for a raw payload, encoded otherwise)."""
     return cbor_size(payload) if is_raw(payload) else len(cbor2.dumps(payload))  # type: ignore[arg-type]
@@ -56,7 +76,4 @@ def encoded_size(payload: object) -> int:
 
 def deliver(payload: Any) -> Any:
     """What the receiver of ``payload`` gets: its own object, equal to the CBOR round trip."""
-    if is_raw(payload):
-        cbor_size(payload)  # raises where the encoding would (a key that is not UTF-8)
-        return dict(payload)
-    return cbor2.loads(cbor2.dumps(payload))
+    return decode(*encode(payload)[0])  # the size raises where CBOR would (a non-UTF-8 key)
