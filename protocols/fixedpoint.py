@@ -26,8 +26,13 @@ from typing import Any
 
 import numpy as np
 
+from coopetition.protocols.spdz.trunc_summed import carry_range
+
 #: Default number of fractional bits (resolution 2**-16, about 1.5e-5).
 DEFAULT_FRAC_BITS = 16
+
+#: Helen's bound check truncates x + W by b - 3 bits: eight quotients for an honest entry.
+WINDOW_SPLIT_BITS = 3
 
 
 def _as_object_array(values: object) -> np.ndarray:
@@ -441,10 +446,34 @@ class HelenScales:
     @property
     def w_window(self) -> int:
         """W = 2^(b-1) >= w_int + 1, b = ``w_int_bound.bit_length() + 1``: SPDZ's bound check
-        (``coordinate_phase.check_bound``) lets exactly z, u_j in [-W, W - 1] through, so every
-        width sized for a z or u_j that left SPDZ uses |x| <= W, not w_int (docs/crypto.md,
-        "One window test per entry")."""
+        (``coordinate_phase.check_bound``) lets every z, u_j in [-W, W - 1] through, and
+        nothing outside [-W_e, W_e - 1] (``w_enforced``)."""
         return 1 << self.w_int_bound.bit_length()
+
+    @property
+    def window_shift(self) -> int:
+        """s = b - ``WINDOW_SPLIT_BITS`` (at least 1): the bound check truncates x + W by s
+        bits, so an entry in [-W, W) has one of 2^(b - s) quotients (8, and 2^s = W / 4, unless
+        W is tiny)."""
+        return max(1, self.w_window.bit_length() - WINDOW_SPLIT_BITS)
+
+    @property
+    def window_values(self) -> int:
+        """V: the quotients plus carries the bound check accepts, 0 .. V - 1 after shifting by
+        the lowest carry (13 at 4 and 5 parties)."""
+        lo, hi = carry_range(self.parties, self.window_shift)
+        return (1 << (self.w_window.bit_length() - self.window_shift)) + hi - lo
+
+    @property
+    def w_enforced(self) -> int:
+        """W_e = W + (hi - lo) 2^s (2.25 W at 4 and 5 parties): what the bound check
+        guarantees for ANY party, every z and u_j in [-W_e, W_e - 1]. Honest entries (|x| <=
+        w_int < W) always pass; an entry between W and W_e passes or not depending on the
+        honest low mask of the truncation, so every width sized for a z or u_j that left SPDZ
+        uses W_e (docs/crypto.md, "The window test as a truncation and a short product")."""
+        s = self.window_shift
+        lo, hi = carry_range(self.parties, s)
+        return self.w_window + ((hi - lo) << s)
 
     @property
     def w_full_int_bound(self) -> int:
@@ -478,11 +507,11 @@ class HelenScales:
 
         Not the honest size (``w_full_int_bound``): a cheater picks A_i within the proved
         ``a_bound``, and v = b + rho (z - u) is public-homomorphic from the proved b and the
-        SPDZ outputs z, u (|z|, |u| <= ``w_window`` = W, what SPDZ's check enforces), so
-        |w_full| <= d a_bound (b_bound + 2 rho W) whatever the party does. Truncating with
+        SPDZ outputs z, u (|z|, |u| <= ``w_enforced`` = W_e, what SPDZ's check enforces), so
+        |w_full| <= d a_bound (b_bound + 2 rho W_e) whatever the party does. Truncating with
         this k keeps the mask statistically hiding even for a cheater's w.
         """
-        v = self.b_bound + self.rho_int * 2 * self.w_window
+        v = self.b_bound + self.rho_int * 2 * self.w_enforced
         return (self.features * self.a_bound * v).bit_length() + 1
 
     @property
@@ -498,15 +527,16 @@ class HelenScales:
         """Soft-threshold argument: |sum_j (w_j + u_j)| < 2^(k_sum - 1) for ANY party's w_j.
 
         Sized with ``w_trunc_bound`` (not w_bound: a cheater's w_j reaches it) and |u_j| <=
-        ``w_window`` (enforced by the bound check), so the LTZs stay exact whatever a party sends.
+        ``w_enforced`` (enforced by the bound check), so the LTZs stay exact whatever a party
+        sends.
         """
-        return (self.parties * (self.w_trunc_bound + self.w_window) + 2).bit_length() + 2
+        return (self.parties * (self.w_trunc_bound + self.w_enforced) + 2).bit_length() + 2
 
     @property
     def k_consensus(self) -> int:
         """Truncation of S(sum) * c: |product| < 2^(k_consensus - 1), |S(sum)| <= |sum|."""
         c = max(1, abs(self.consensus_int(0.0)))
-        return (self.parties * (self.w_trunc_bound + self.w_window) * c).bit_length() + 2
+        return (self.parties * (self.w_trunc_bound + self.w_enforced) * c).bit_length() + 2
 
     @property
     def z_trunc_bound(self) -> int:
@@ -530,7 +560,7 @@ class HelenScales:
         g3 = gadget3_key_bits(self.k_w, self.parties, prime_bits=spdz_prime_bits)
         g4 = gadget4_key_bits(self.parties, self.k_w, prime_bits=spdz_prime_bits)
         a_full = self.a_bound.bit_length() + self.a_shift + 1
-        v_full = self.b_bound + self.rho_int * 2 * self.w_window
+        v_full = self.b_bound + self.rho_int * 2 * self.w_enforced
         return {
             "spdz.truncate_w": spdz_k - self.k_w,
             "spdz.soft_threshold": spdz_k - self.k_sum,

@@ -101,9 +101,10 @@ OBJECTIVES = [Objective("least_squares"), Objective("lasso", lam=2000), Objectiv
 
 
 def _worst_case_violations(s: HelenScales, obj: Objective) -> list[str]:
-    """Textbook interval arithmetic for one iteration, from |z|, |u_j| in [-W, W - 1]."""
+    """Textbook interval arithmetic for one iteration, from |z|, |u_j| in [-W_e, W_e - 1]
+    (what the window test lets through for any low masks)."""
     bad = []
-    window, m = s.w_window, s.parties
+    window, m = s.w_enforced, s.parties
     w_full = s.features * s.a_bound * (s.b_bound + s.rho_int * (2 * window - 1))
     bad += ["k_w"] * (w_full >= 1 << (s.k_w - 1))
     lo, hi = carry_range(m, s.w_shift)  # the w_j truncation's carry (spdz.trunc_summed)
@@ -119,12 +120,13 @@ def _worst_case_violations(s: HelenScales, obj: Objective) -> list[str]:
     z_max = prod // 2**s.coef_bits + 1
     bad += ["z_trunc_bound"] * (z_max > s.z_trunc_bound)
     k, b = cp.check_bits(s), cp.window_bits(s)
-    lo, hi = -window - w_max - z_max + window, (window - 1) + w_max + z_max + window
+    shift = s.w_window  # the check's argument is x + W
+    lo, hi = -window - w_max - z_max + shift, (window - 1) + w_max + z_max + shift
     bad += ["check_bits"] * (lo < -(1 << (k - 1)) or hi >= 1 << (k - 1) or not 0 < b < k)
     bad += ["back_bits"] * (window >= 1 << (cp.back_bits(s, obj) - 1))
     for name, width in [("k_w", s.k_w), ("k_sum", s.k_sum + 1), ("k_consensus", s.k_consensus)]:
         bad += [f"field:{name}"] * (width + DEFAULT_KAPPA + 8 >= F.P_BITS)
-    bad += ["field:check"] * (k + DEFAULT_KAPPA + 8 >= F.P_BITS)
+    bad += ["field:check"] * (k + 1 + DEFAULT_KAPPA + 8 >= F.P_BITS)  # trunc_pr_summed's room
     return bad
 
 
@@ -227,11 +229,12 @@ def test_an_honest_coordination_passes_and_draws_exactly_its_plan(objective, mon
 @pytest.mark.parametrize("passes", [True, False])
 def test_a_cheaters_u_exactly_at_the_window_edge_end_to_end(passes, monkeypatch):
     """Party 1 sends w_1 = X, party 0 w_0 = -X (exact multiples of 2^w_shift, and low masks at
-    the centre, so the truncation is exact and z = 0 exactly): u_1 = X, u_0 = -X. X = W - 1 must pass and X = W must abort: the
-    window's upper edge holds end to end, not only for public test values."""
+    the centre, so the truncation is exact and z = 0 exactly): u_1 = X, u_0 = -X. X = W - 1
+    must pass and X = W_e must abort, whatever the window test's own low masks: the window's
+    edges hold end to end, not only for public test values."""
     from coopetition.protocols.helen.coordinate_phase import WeightBoundViolated
 
-    big = SMALL.w_window - (1 if passes else 0)
+    big = SMALL.w_window - 1 if passes else SMALL.w_enforced
     full = big << SMALL.w_shift
     assert full < 1 << (SMALL.k_w - 1)  # inside what Gadget 3 and TruncPr accept
     plain = {0: [-full, 0], 1: [full, 0]}

@@ -9,15 +9,18 @@
    ``threshold_int(lam1)``; z = TruncPr(s * c, k_consensus, coef_bits) with c =
    ``consensus_int(lam2)`` (mean and ridge shrinkage in one product; least squares has
    lam1 = lam2 = 0); u_j += w_j - z. The u_j stay shared between iterations.
-3. **Bound check**: every entry x of z and of every new u_j lies in the window [-W, W - 1],
-   W = ``HelenScales.w_window`` = 2^(b-1) >= w_int + 1 (every width downstream, ``k_w``,
-   ``k_sum``, ``k_consensus``, ``check_bits``, ``back_bits`` and Gadget 1's budget, is sized
-   for |x| <= W). One exact floor per entry, top = floor((x + W) / 2^b), which is 0 iff x is
-   in the window; a zero test opens one MAC-checked field element that is 0 iff every top is
-   0 (up to 2/P), and a nonzero one aborts with ``WeightBoundViolated``. The abort names
-   nobody: the values are computed jointly, so, as for a MAC failure, the test shows that the
-   bound broke, not who pushed it. The opened element is 0 in every honest run and a uniformly
-   random nonzero element under attack, so it reveals only the verdict.
+3. **Bound check**: no entry x of z or of any new u_j may leave [-W_e, W_e - 1], and every
+   x in [-W, W - 1] passes (W = ``HelenScales.w_window`` = 2^(b-1) >= w_int + 1, W_e =
+   ``w_enforced``, 2.25 W at 4 parties; every width downstream, ``k_w``, ``k_sum``,
+   ``k_consensus``, ``check_bits``, ``back_bits`` and Gadget 1's budget, is sized for |x| <=
+   W_e). Per entry, t = TruncPr(x + W) by s = b - 3 bits with a summed low mask (a quotient
+   below 8 plus a carry in ``carry_range``), then a product that vanishes exactly when t is
+   one of V = ``window_values`` small integers (``spdz.small_set``); a zero test opens one
+   MAC-checked field element that is 0 iff every product is 0 (up to 2/P), and a nonzero one
+   aborts with ``WeightBoundViolated``. The abort names nobody: the values are computed
+   jointly, so, as for a MAC failure, the test shows that the bound broke, not who pushed it.
+   The opened element is 0 in every honest run and a uniformly random nonzero element under
+   attack, so it reveals only the verdict.
 4. Gadget 3 back turns z and every u_j into public ciphertexts, exactly (not merely mod P),
    after a MAC check of everything opened so far.
 
@@ -40,46 +43,54 @@ from coopetition.protocols.spdz.online import (
     DEFAULT_KAPPA,
     Needs,
     SpdzParty,
-    needs_floor_pow2,
     needs_soft_threshold,
     needs_trunc,
     needs_zero_test,
 )
 from coopetition.protocols.spdz.shares import Share
-from coopetition.protocols.spdz.trunc_summed import needs_trunc_summed, trunc_pr_summed
+from coopetition.protocols.spdz.small_set import needs_vanishing_product, vanishing_product
+from coopetition.protocols.spdz.trunc_summed import (
+    carry_range,
+    needs_trunc_summed,
+    trunc_pr_summed,
+)
 
 PHASE = "helen-coordinate"
 
 
 class WeightBoundViolated(CheatingDetected):
-    """Some entry of z or u_j left the window [-W, W - 1] inside SPDZ (anonymous, like a MAC
-    failure)."""
+    """Some entry of z or u_j left the window inside SPDZ (anonymous, like a MAC failure)."""
 
     code = "helen_weight_bound_violated"
 
 
 def window_bits(scales: HelenScales) -> int:
-    """b with 2^(b-1) = W = ``w_window``: top = floor((x + W) / 2^b) is 0 iff -W <= x < W."""
+    """b with 2^(b-1) = W = ``w_window``: the entries of [-W, W) give x + W in [0, 2^b)."""
     return scales.w_window.bit_length()
 
 
 def check_bits(scales: HelenScales) -> int:
-    """Width k of the bound check's floor: its argument x + W satisfies |x + W| < 2^(k - 1).
+    """Width k of the bound check's truncation: its argument x + W satisfies |x + W| < 2^(k-1).
 
-    x is z or a new u_j = u_j + w_j - z with |u_j| <= W (checked the iteration before; 0 at
+    x is z or a new u_j = u_j + w_j - z with |u_j| <= W_e (checked the iteration before; 0 at
     the start), |w_j| <= ``w_trunc_bound`` (any party's, after ``trunc_pr_summed``) and |z| <=
-    ``z_trunc_bound`` (k_sum and k_consensus are sized for any party's w_j and |u_j| <= W, so
-    the soft threshold and the truncation stay exact), hence |x + W| <= 2 W + w_max + z_max.
+    ``z_trunc_bound`` (k_sum and k_consensus are sized for any party's w_j and |u_j| <= W_e,
+    so the soft threshold and the truncation stay exact), hence |x + W| <= W + W_e + w_max +
+    z_max.
     """
     step = scales.w_trunc_bound + scales.z_trunc_bound
-    return (2 * scales.w_window + step).bit_length() + 1
+    return (scales.w_window + scales.w_enforced + step).bit_length() + 1
 
 
 def needs_bound_check(scales: HelenScales) -> Needs:
-    """What ``check_bound`` draws: one exact floor by 2^b per entry of z and the u_j, one
-    zero test."""
+    """What ``check_bound`` draws: per entry of z and the u_j one truncation with a summed low
+    mask (two bounded masks) and the small-set product, then one zero test."""
     n = (scales.parties + 1) * scales.features
-    return needs_floor_pow2(n, check_bits(scales), window_bits(scales)) + needs_zero_test()
+    return (
+        needs_trunc_summed(n, check_bits(scales), scales.window_shift)
+        + needs_vanishing_product(n, scales.window_values)
+        + needs_zero_test()
+    )
 
 
 def needs_per_iteration(scales: HelenScales, objective: Objective) -> Needs:
@@ -93,14 +104,14 @@ def needs_per_iteration(scales: HelenScales, objective: Objective) -> Needs:
 
 
 def back_bits(scales: HelenScales, objective: Objective) -> int:
-    """Gadget 3 back argument for z and u: |x| < 2^(k - 1), with |x| <= W <= 2^(k - 2) after the
-    bound check (the check's window, not w_bound, is what holds for a cheater's values).
+    """Gadget 3 back argument for z and u: |x| < 2^(k - 1), with |x| <= W_e < 2^(k - 1) after
+    the bound check (what the check enforces, not w_bound, is what holds for a cheater's values).
 
     Its masks (k + kappa bits, carrying ciphertexts) get a width no truncation or comparison
     mask of the same iteration has, so the store never hands one kind to the other.
     """
     taken = {bits for bits, _ in needs_per_iteration(scales, objective).bounded}
-    k = scales.w_window.bit_length() + 1
+    k = scales.w_enforced.bit_length() + 1
     while k + DEFAULT_KAPPA in taken:
         k += 1
     return k
@@ -162,18 +173,31 @@ def coordinate_program(
 
 
 def check_bound(spdz: SpdzParty, x: Share, scales: HelenScales) -> Program[int]:
-    """Abort (``WeightBoundViolated``) unless every x_t is in [-W, W - 1]; returns the opened
-    zero-test value (0: it passed). See the module docstring and docs/crypto.md."""
-    window = scales.w_window
-    shifted = x.add_public(window, spdz.party, spdz.alpha_share)
-    tops = yield from spdz.floor_pow2(shifted, check_bits(scales), window_bits(scales))
-    # zero_test MAC-checks every opening (the floor's and its own) before returning: a
-    # cheater could otherwise open a nonzero combination as 0.
-    opened = yield from spdz.zero_test(tops)
+    """Abort (``WeightBoundViolated``) if some x_t is outside [-W_e, W_e - 1]; every x_t in
+    [-W, W - 1] passes. Returns the opened zero-test value (0: it passed). See the module
+    docstring and docs/crypto.md, "The window test as a truncation and a short product".
+
+    t = floor((x + W) / 2^s) + e with e in [lo, hi] = ``carry_range`` whatever the parties'
+    low masks (each range-proved), so t - lo is in 0 .. V - 1 for every x in [-W, W) and
+    outside it for every x outside [-W_e, W_e).
+    """
+    if spdz.parties != scales.parties:
+        raise ValueError(f"scales for {scales.parties} parties, SPDZ has {spdz.parties}")
+    shift = scales.window_shift
+    lo, _ = carry_range(spdz.parties, shift)
+    shifted = x.add_public(scales.w_window, spdz.party, spdz.alpha_share)
+    t = yield from trunc_pr_summed(spdz, shifted, check_bits(scales), shift)
+    products = yield from vanishing_product(
+        spdz, t.add_public((-lo) % F.P, spdz.party, spdz.alpha_share), scales.window_values
+    )
+    # zero_test MAC-checks every opening (the truncation's, the products' and its own) before
+    # returning: a cheater could otherwise open a nonzero combination as 0.
+    opened = yield from spdz.zero_test(products)
     if opened != 0:
         raise WeightBoundViolated(
             f"an entry of z or u (of {len(x)}) left the window [-W, W - 1], W = 2^"
-            f"{window.bit_length() - 1} (w_bound {scales.w_bound:g}), inside SPDZ",
+            f"{scales.w_window.bit_length() - 1} (w_bound {scales.w_bound:g}; nothing beyond "
+            f"{scales.w_enforced / scales.w_window:g} W passes), inside SPDZ",
             phase=PHASE,
         )
     return opened
