@@ -140,3 +140,27 @@ def test_an_abort_leaves_no_stale_bundle_for_the_next_run():
         assert caught.value.culprit == 0
         # the bundles of "late/a" were sent before the abort; the next run must not read them
         assert host.run(_chatter, 3, 4) == run_local([_chatter(i, 3, 4) for i in range(3)])
+
+
+def test_a_peer_that_stalls_in_the_middle_of_a_bundle_times_out():
+    """The first byte of a bundle has had a deadline since the mesh was built; the rest now has
+    one too (the socket's receive timeout): a peer that sends a header promising a 10-byte blob,
+    writes 3 bytes and stops is a ``TimeoutError`` after about the timeout, not a hang."""
+    import pickle
+    import socket
+    import time
+
+    from coopetition.protocols.spdz.party_mesh import _LEN, Mesh
+
+    mine, theirs = socket.socketpair()
+    mesh = Mesh({1: mine}, timeout=0.4)
+    try:
+        header = pickle.dumps([(0, ((0,), "raw", ["k"]), [10])])
+        theirs.sendall(len(header).to_bytes(_LEN, "little") + header + b"abc")
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match="worker 1 stalled"):
+            mesh.receive()
+        assert 0.3 < time.monotonic() - started < 5.0
+    finally:
+        mesh.close()
+        theirs.close()

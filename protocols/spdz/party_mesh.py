@@ -18,7 +18,9 @@ encoding, decoded by each receiver as ``run_local`` does.
 Every step ends with one bundle from each worker to each other worker (empty if there is
 nothing to say), and every command but ``close`` starts by reading them, so a round's data can
 never be read in a later round, even after an abort. Sending runs in one thread per peer, so
-two workers writing large bundles to each other cannot block each other.
+two workers writing large bundles to each other cannot block each other. Every read has a
+deadline: the first byte of a bundle waits at most the round timeout in ``poll``, and every
+later read fails once it gets no byte for that long (the socket's receive timeout).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import pickle
 import queue
 import select
 import socket
+import struct
 import threading
 from typing import Any
 
@@ -84,11 +87,22 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
 
 
 def _read(sock: socket.socket, n: int, w: int) -> bytes:
-    """``n`` bytes of peer worker ``w``'s bundle; its socket closing is ``PeerGone``."""
+    """``n`` bytes of peer worker ``w``'s bundle; its socket closing is ``PeerGone``, and no
+    byte for the socket's receive timeout (``_stall_limit``) is ``TimeoutError``."""
     try:
         return _recv_exact(sock, n)
+    except BlockingIOError as exc:  # SO_RCVTIMEO expired with nothing read
+        raise TimeoutError(f"worker {w} stalled in the middle of its bundle") from exc
     except (EOFError, OSError) as exc:
         raise PeerGone(f"worker {w} closed its socket") from exc
+
+
+def _stall_limit(sock: socket.socket, seconds: float) -> None:
+    """A kernel receive timeout on a blocking socket: a read that gets no byte for ``seconds``
+    fails with EAGAIN, while reads that make progress keep MSG_WAITALL's single call."""
+    whole = int(min(seconds, 2**31 - 1))
+    micro = int((min(seconds, 2**31 - 1) - whole) * 1_000_000)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", whole, micro))
 
 
 class Mesh:
@@ -102,6 +116,7 @@ class Mesh:
         self._threads: list[threading.Thread] = []
         for w, sock in peers.items():
             sock.setblocking(True)  # MSG_WAITALL reads a whole blob in one call
+            _stall_limit(sock, timeout)  # the rest of a bundle has a deadline, like its start
             q: queue.SimpleQueue[list[tuple[int, Outgoing]] | None] = queue.SimpleQueue()
             self._queues[w] = q
             thread = threading.Thread(target=self._sender, args=(sock, q), daemon=True)
