@@ -26,8 +26,6 @@ from typing import Any
 
 import numpy as np
 
-from coopetition.protocols.spdz.trunc_summed import carry_range
-
 #: Default number of fractional bits (resolution 2**-16, about 1.5e-5).
 DEFAULT_FRAC_BITS = 16
 
@@ -221,6 +219,22 @@ class Scaled:
 
 
 # -- Helen's scales: every product Helen computes, decided here --------------------------------
+
+# -- the summed-low-mask truncation's carry (``spdz.trunc_summed``), here so widths can use it --
+
+
+def centre(parties: int, m: int) -> int:
+    """C = floor((parties - 1)(2^m - 1) / 2): R' - C has the mean of one uniform draw below
+    2^m, so floor((x - C + R') / 2^m) has TruncPr's mean (x / 2^m, within 2^-(m+1))."""
+    return (parties - 1) * ((1 << m) - 1) // 2
+
+
+def carry_range(parties: int, m: int) -> tuple[int, int]:
+    """Bounds of e = result - floor(x / 2^m) for every x and every R' in [0, parties (2^m - 1)]:
+    e = floor((x mod 2^m - C + R') / 2^m)."""
+    c, top = centre(parties, m), parties * ((1 << m) - 1)
+    return -((c + (1 << m) - 1) >> m), ((1 << m) - 1 - c + top) >> m
+
 
 #: SPDZ's field (``spdz.field.P_BITS``), statistical parameter (``online.DEFAULT_KAPPA``) and the
 #: headroom its truncation and comparison keep for masks (``online.MASK_HEADROOM_BITS``); passed
@@ -577,6 +591,12 @@ class HelenScales:
 
     def check(self, paillier_bits: int = 2048, **budget: int) -> None:
         """ValueError naming the first budget a value of these scales would overflow."""
+        room = budget.get("mask_headroom_bits", SPDZ_MASK_HEADROOM_BITS)
+        if self.parties.bit_length() >= room:
+            raise ValueError(
+                f"at most {(1 << (room - 1)) - 1} parties: SPDZ's masks are sums of one "
+                f"contribution per party and keep {room} bits of headroom below the prime"
+            )
         for name, spare in self.headroom(paillier_bits, **budget).items():
             if spare < 1:
                 raise ValueError(

@@ -303,3 +303,18 @@ def test_at_production_widths_the_window_edges_hold():
     for bad in (enforced, -enforced - 1):
         with pytest.raises(WeightBoundViolated):
             run_check([0, bad], b"bound-prod-bad", scales)
+
+
+def test_more_parties_than_the_masks_headroom_allows_are_refused_at_setup():
+    """Review finding (rv-window): masks are sums of one contribution per party and keep 8 bits
+    of headroom below the prime, so 128 parties or more must be refused by ``check`` before a
+    run starts, not discovered as a wrapped opening."""
+    ok = HelenScales(
+        features=2, rows=4, parties=127, rho=1.0, x_bound=1.0, y_bound=1.0, w_bound=16.0
+    )
+    ok.check()
+    too_many = HelenScales(
+        features=2, rows=4, parties=128, rho=1.0, x_bound=1.0, y_bound=1.0, w_bound=16.0
+    )
+    with pytest.raises(ValueError, match="at most 127 parties"):
+        too_many.check()

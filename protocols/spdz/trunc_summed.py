@@ -23,23 +23,13 @@ Helen uses it for the truncation of every w_j (m d values of 60-80 bits per iter
 from __future__ import annotations
 
 from coopetition.engine.program import Program
+from coopetition.protocols.fixedpoint import carry_range, centre
 
 from . import field as F
 from .online import DEFAULT_KAPPA, MASK_HEADROOM_BITS, Needs, SpdzParty
 from .shares import Share
 
-
-def centre(parties: int, m: int) -> int:
-    """C = floor((parties - 1)(2^m - 1) / 2): R' - C has the mean of one uniform draw below
-    2^m, so floor((x - C + R') / 2^m) has TruncPr's mean (x / 2^m, within 2^-(m+1))."""
-    return (parties - 1) * ((1 << m) - 1) // 2
-
-
-def carry_range(parties: int, m: int) -> tuple[int, int]:
-    """Bounds of e = result - floor(x / 2^m) for every x and every R' in [0, parties (2^m - 1)]:
-    e = floor((x mod 2^m - C + R') / 2^m)."""
-    c, top = centre(parties, m), parties * ((1 << m) - 1)
-    return -((c + (1 << m) - 1) >> m), ((1 << m) - 1 - c + top) >> m
+__all__ = ["carry_range", "centre", "needs_trunc_summed", "trunc_pr_summed"]
 
 
 def needs_trunc_summed(n: int, k: int, m: int, kappa: int = DEFAULT_KAPPA) -> Needs:
