@@ -1,4 +1,4 @@
-"""Where one Helen iteration's conversion work goes: Gadget 3 both ways and Gadget 4, by step.
+"""Where one Helen iteration's conversion work goes: Gadget 3 both ways and the end check, by step.
 
 Why: Helen's ``coordinate`` and ``verify`` phases cost most of a party's E per iteration, and
 the benchmark's per-phase figure does not say which step of the gadgets spends it. This tool
@@ -8,13 +8,13 @@ instrumented step it was spent in (exclusive time: an encryption inside a range 
 an encryption, not twice):
 
 * forward: ``ciphertext_to_shares`` on m d ciphertexts of ``HelenScales.k_w`` bits (MACs with
-  the batched multiplication proof, range-proved masks, packed threshold decryption, the
-  published encrypted shares);
-* back: the Paillier part of ``shares_to_ciphertext`` on (m + 1) d values (the published
-  encrypted shares and their range proofs; the SPDZ opening of c and its MAC check are SPDZ
-  online work and are not run here, ``bench helen`` charges them to ``coordinate``);
-* verify: ``verify_conversions`` over both records (two masks, the two tests on one random
-  combination, alpha).
+  the batched multiplication proof, range-proved masks, packed threshold decryption);
+* back: the Paillier part of ``shares_to_ciphertext`` on (m + 1) d values is now only
+  Enc(c - 2^(k-1)) / Enc(R), no proofs (no encrypted shares are published since issue 15:
+  docs/crypto.md, "Gadget 3 without published shares"; the SPDZ opening of c and its MAC
+  check are SPDZ online work and are not run here, ``bench helen`` charges them to
+  ``coordinate``);
+* verify: ``verify_conversions`` over both records (a record check; no Paillier work left).
 
 Costs are process CPU seconds (helper threads included) divided by m (the per-party mean; the
 parties do the same work) and by E, one full |N|-bit r^N mod N^2 measured in this process.
@@ -45,7 +45,7 @@ from coopetition.protocols.paillier.threshold import TrustedDealerKeyGeneration
 from coopetition.protocols.spdz import conversion as conv_mod
 from coopetition.protocols.spdz import field as F
 from coopetition.protocols.spdz import gadgets, packing, ranges
-from coopetition.protocols.spdz.conversion import Conversion, PaillierParty
+from coopetition.protocols.spdz.conversion import BACK, Conversion, PaillierParty
 from coopetition.protocols.spdz.harness import run_local
 from coopetition.protocols.spdz.shares import Share
 from coopetition.protocols.zk import (
@@ -206,17 +206,12 @@ def one_iteration(
 ) -> list[Conversion]:
     """Forward, back (Paillier part); the two records of every party, in party order."""
     forward = run_local([gadgets.ciphertext_to_shares(p, cts, k_w) for p in ps])
-    published = run_local(
-        [
-            gadgets.publish_encrypted_shares(p, share, "gadget3-back-shares")
-            for p, (share, _) in zip(ps, recs, strict=True)
-        ]
-    )
-    backs = []
-    for (share, enc), (eb, ec) in zip(recs, published, strict=True):
-        c = Conversion(share=share, ciphertexts=enc, value_bits=k_back)
-        c.enc_shares, c.enc_mac_shares = eb, ec
-        backs.append(c)
+    backs = [
+        Conversion(
+            share=share, ciphertexts=enc, value_bits=k_back, direction=BACK, mac_checked=True
+        )
+        for share, enc in recs
+    ]
     return [x for pair in zip(forward, backs, strict=True) for x in pair]
 
 

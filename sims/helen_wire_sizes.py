@@ -102,7 +102,8 @@ def input_estimate(d: int, parties: int, key_bits: int) -> dict[str, int]:
 
 
 def gadget4_estimate(d: int, parties: int, key_bits: int, iterations: int) -> dict[str, int]:
-    """Gadget 4's mask broadcast (``spdz.gadgets._masks``): 2 ciphertexts and one range proof
+    """Gadget 4's former mask broadcast (removed in issue 15: docs/crypto.md, "Gadget 3 without
+    published shares"; kept as the historical figure): 2 ciphertexts and one range proof
     per verifier over 2 statements, whatever d and the iterations (one random combination of
     the (2 m + 1) d conversions per iteration; docs/crypto.md)."""
     n = 1

@@ -15,7 +15,7 @@ import pytest
 import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_helen_malicious_e2e import Withholding  # party 1 never sends its Gadget 4 masks
+from test_helen_malicious_e2e import Withholding  # party 1 never sends its Gadget 3 masks
 from test_helen_run import PARTIES, ROWS, insecure_config, wine_parts
 
 from coopetition.engine.config import Deadlines
@@ -25,6 +25,7 @@ from coopetition.protocols.admm.objective import Objective
 from coopetition.protocols.helen import budget
 from coopetition.protocols.helen import preprocess_phase as pre
 from coopetition.protocols.helen.config import HelenConfig
+from coopetition.protocols.helen.coordinate_phase import PHASE as COORD_PHASE
 from coopetition.protocols.helen.local_run import train_locally
 from coopetition.protocols.helen.release_phase import VERIFY_PHASE
 from coopetition.protocols.helen.run_record import phase_deadlines, short_name
@@ -139,7 +140,7 @@ CHEATER, HONEST = 1, (0, 2)
 
 
 class SilentStaller(Withholding):
-    """Withholds its Gadget 4 masks, then sends nothing but heartbeats: alive, never sending its
+    """Withholds its Gadget 3 masks, then sends nothing but heartbeats: alive, never sending its
     phase message, and never reporting its own timeout. (A withholder that does report can, if
     it entered the phase first, end the run with its no-culprit timeout report before the
     honest parties' own finding: the engine's rule for availability reports; faults.md,
@@ -151,20 +152,21 @@ class SilentStaller(Withholding):
         await super().send(peer, data)
 
 
-async def test_a_withholding_party_is_named_at_the_verify_budget(autojump_clock):
-    """Virtual time, INSECURE parameters: the verify phase's budget, scaled past the 600 s
+async def test_a_withholding_party_is_named_at_the_coordinate_budget(autojump_clock):
+    """Virtual time, INSECURE parameters: the coordinate phase's budget, scaled past the 600 s
     default, is what the honest party waits before naming the party that never sent its
-    Gadget 4 masks (alive and heartbeating all along); every phase ran under its budget."""
+    Gadget 3 masks (alive and heartbeating all along); every phase ran under its budget. (It
+    withheld Gadget 4's masks in the verify phase before; that phase sends nothing now.)"""
     config = insecure_config(Objective("lasso", lam=0.02 * PARTIES * ROWS), iterations=1)
     declared = budget.phase_budgets(budget.HelenShape.of(config, config.scales(1, ROWS, PARTIES)))
-    scale = 3 * 600 / declared[VERIFY_PHASE]  # the verify limit becomes 1 800 s
+    scale = 3 * 600 / declared[COORD_PHASE]  # the coordinate limit becomes 1 800 s
     deadlines = Deadlines(budget_scale=scale)
-    limit = deadlines.phase_limit(VERIFY_PHASE, declared[VERIFY_PHASE])[0]
+    limit = deadlines.phase_limit(COORD_PHASE, declared[COORD_PHASE])[0]
     assert limit == pytest.approx(1800.0)
     started: dict[int, float] = {}  # when each honest party began helen-verify
 
     def observe(party: int, phase: str, rnd: int, event: str) -> None:
-        if party in HONEST and phase == VERIFY_PHASE and event == "start":
+        if party in HONEST and phase == COORD_PHASE and event == "start":
             started.setdefault(party, trio.current_time())
 
     network = MemoryNetwork(list(range(PARTIES)))
@@ -184,7 +186,7 @@ async def test_a_withholding_party_is_named_at_the_verify_budget(autojump_clock)
     for honest in HONEST:
         error = run.errors.get(honest)
         assert isinstance(error, DeadlineExceeded), run.errors
-        assert error.culprit == CHEATER and error.phase == VERIFY_PHASE, error
+        assert error.culprit == CHEATER and error.phase == COORD_PHASE, error
     # the first honest party to time out names it on its own evidence (the other may adopt that)
     assert any(run.errors[h].reported_by is None for h in HONEST), run.errors
     first, last = min(started.values()), max(started.values())
@@ -194,4 +196,4 @@ async def test_a_withholding_party_is_named_at_the_verify_budget(autojump_clock)
         if short_name(phase) in limits:  # the phases this run reached (no MASCOT: dealer)
             expected = deadlines.phase_limit(phase, seconds)[0]
             assert limits[short_name(phase)] == pytest.approx(expected, abs=1e-3)
-    assert limits["verify"] == pytest.approx(1800.0)
+    assert limits[short_name(COORD_PHASE)] == pytest.approx(1800.0)

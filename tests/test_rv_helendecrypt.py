@@ -16,13 +16,22 @@ from hypothesis import strategies as st
 from coopetition.protocols.paillier.keys import insecure_test_keypair
 from coopetition.protocols.spdz import field as F
 from coopetition.protocols.spdz.errors import ConversionRejected
-from coopetition.protocols.spdz.gadgets import _test_bounds, gadget3_key_bits, gadget4_budget
+from coopetition.protocols.spdz.gadgets import gadget3_key_bits, gadget4_budget
 from coopetition.protocols.spdz.online import DEFAULT_KAPPA, MASK_HEADROOM_BITS
 from coopetition.protocols.spdz.packing import Packing
 from coopetition.protocols.zk import decryption
 from coopetition.protocols.zk.transcript import ProofContext
 
 PK, SK = insecure_test_keypair(512)
+
+
+def _test_bounds(diff_bits, mask_bits, m, n):
+    """Proved interval of diff + P * sum_j r_j: the former Gadget 4 test slot (its tests are
+    gone, docs/crypto.md, "Gadget 3 without published shares"; the layouts stay checked)."""
+    high = (1 << diff_bits) - 1
+    return [(-high, high + F.P * m * ((1 << mask_bits) - 1))] * n
+
+
 FOUR = [(-(1 << 99), (1 << 99) - 1)] * 4  # four 100-bit slots: one 510-bit plaintext
 
 

@@ -138,28 +138,3 @@ def test_reshaped_rows_are_rejected_naming_the_prover():
                 assert exc.prover == 0, (path, exc)
                 rejected.append(verifier)
         assert rejected, f"reshaped rows at {path} accepted by every verifier"
-
-
-def test_hostile_ring_size_does_not_inflate_its_own_masks_bound():
-    """The same for Gadget 4's masks: sender 3's bound with its own MAX_BITS N~ equals its
-    bound when every N~ has the agreed size (its proofs go to verifiers 0-2 only); the
-    others' bounds grow, as their honest proofs to party 3 do."""
-    from types import SimpleNamespace
-
-    from coopetition.protocols.paillier.keys import insecure_test_keypair
-    from coopetition.protocols.spdz.gadgets import _masks_bound
-
-    pk, _ = insecure_test_keypair(512)
-    counts = [(810, 64), (810, 64)]
-
-    def party(bits: dict[int, int]) -> object:
-        rings = {j: SimpleNamespace(n=(1 << (b - 1)) + 1) for j, b in bits.items()}
-        return SimpleNamespace(
-            pk=pk, parties=4, rings=rings, common_ring=None, proofs_per_exchange=3
-        )
-
-    agreed = {j: 2048 for j in range(4)}
-    hostile = agreed | {3: range_params.MAX_BITS}
-    fair, with_hostile = _masks_bound(party(agreed), counts), _masks_bound(party(hostile), counts)
-    assert with_hostile[3] == fair[3]
-    assert all(with_hostile[j] > fair[j] for j in range(3))

@@ -28,13 +28,11 @@ from coopetition.protocols.helen.config import HelenConfig
 from coopetition.protocols.helen.input_statements import common_range_context, range_context
 from coopetition.protocols.paillier.keys import insecure_test_keypair
 from coopetition.protocols.paillier.primes import random_safe_prime
-from coopetition.protocols.spdz import gadgets
 from coopetition.protocols.spdz.harness import run_local
 from coopetition.protocols.spdz.ranges import RANGE_PROOF
 from coopetition.protocols.spdz.testing import paillier_parties
 from coopetition.protocols.zk import codec
 from coopetition.protocols.zk import range_params as rpm
-from coopetition.protocols.zk import wire_bounds as wb
 from coopetition.protocols.zk.errors import ProofRejected
 from coopetition.protocols.zk.range_proof import RangeProof
 from coopetition.transports.memory import MemoryNetwork
@@ -211,17 +209,6 @@ def test_mixed_modes_in_the_spdz_harness_stop_on_ring_blaming_nobody(common, odd
     with pytest.raises(ConfigMismatch) as err:
         run_local([p.setup() for p in ps])
     assert err.value.parameter == "ring" and err.value.culprit is None
-
-
-def test_fixed_gadget4_mask_bound_counts_one_proof_under_a_common_modulus(common):
-    """Finding 4 (fixed): ``gadgets._masks_bound`` counts one range proof per sender under a
-    common modulus (the packed-value limit beside it likewise), not m - 1."""
-    ps = _spdz(b"rv-bound", common, m=4)
-    counts = [(10, 40)]
-    bound = gadgets._masks_bound(ps[0], counts)[1]
-    proof = wb.range_proof_bound(10, 41, ps[0].pk.n.bit_length(), common.bits)
-    honest_most = wb.ciphertexts_bound(10, ps[0].pk.n.bit_length()) + proof + wb.HEAD_BYTES + 4096
-    assert bound == honest_most
 
 
 # -- Helen's setup: agreement on the ring ------------------------------------------------------

@@ -79,7 +79,7 @@ def signed_decrypt(m, c):
     return v - pk.n if v > pk.n // 2 else v
 
 
-# -- 1. MAC check before Gadget 3-back returns and before Gadget 4 releases alpha -------------
+# -- 1. MAC check before Gadget 3-back returns and before the end check retires the key --------
 
 
 def _square_and_back(p, spdz):
@@ -103,7 +103,7 @@ def test_gadget3_back_mac_checks_an_attacked_beaver_opening():
     assert all(s.unchecked == 0 for s in sp)
 
 
-def test_gadget4_mac_checks_pending_openings_before_releasing_alpha():
+def test_end_check_mac_checks_pending_openings_before_retiring_the_key():
     m = 2
     ps, sp = gadget_setup(m, b"review-g4-pending", triples=2, masks={0: 1})
 
@@ -121,10 +121,10 @@ def test_gadget4_mac_checks_pending_openings_before_releasing_alpha():
 
     with pytest.raises(MacCheckFailed):
         run_local([prog(p, s) for p, s in zip(ps, sp, strict=True)], tamper=tamper)
-    assert not any(p.alpha_released for p in ps)
+    assert not any(p.mac_key_retired for p in ps)
 
 
-def test_gadget4_retires_spdz_and_releases_alpha_once():
+def test_end_check_retires_spdz_and_the_key_once_and_never_releases_alpha():
     m = 2
     ps, sp = gadget_setup(m, b"review-g4-once", triples=2, masks={0: 1})
 
@@ -132,16 +132,23 @@ def test_gadget4_retires_spdz_and_releases_alpha_once():
         back = yield from _square_and_back(p, spdz)
         return (yield from verify_conversions(p, spdz, [back]))
 
-    alphas = run_local([prog(p, s) for p, s in zip(ps, sp, strict=True)])
-    assert alphas[0] == alphas[1] == sum(p.alpha_share for p in ps) % F.P
+    tags: list[str] = []
+
+    def seen(sender, receiver, tag, payload):
+        tags.append(tag)
+        return payload
+
+    counts = run_local([prog(p, s) for p, s in zip(ps, sp, strict=True)], tamper=seen)
+    assert counts == [1, 1]
+    assert not [t for t in tags if "alpha" in t or "gadget4" in t], tags
     p, spdz = ps[0], sp[0]
-    assert p.alpha_released and spdz.retired and spdz.store.retired
+    assert p.mac_key_retired and spdz.retired and spdz.store.retired
     with pytest.raises(LocalFailure):
         next(spdz.open(spdz.public(F.vec([1]))))
     with pytest.raises(LocalFailure):
         spdz.store.take("triple", 1)
     with pytest.raises(LocalFailure):
-        next(verify_conversions(p, None, [object()]))  # second release refused
+        next(verify_conversions(p, None, [object()]))  # second run refused
     with pytest.raises(LocalFailure):
         next(p.authenticate([1], 8))
     fresh, _ = gadget_setup(m, b"review-g4-empty")

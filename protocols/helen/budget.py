@@ -3,8 +3,9 @@
 The engine's phase deadline is one number (``Deadlines.phase``, 600 s), but Helen's phases
 differ by orders of magnitude and grow with the shape: input preparation ~ m d^2, the local
 step ~ m d^2 per iteration, a coordination (Gadget 3 both ways) ~ m (2m + 1) d per iteration,
-verification (Gadget 4 over every conversion of the run) ~ m (2m + 1) d T, MASCOT ~ (m - 1)
-per item. ``phase_work`` gives one party's work per phase in E (one full 2048-bit r^N mod N^2),
+verification ~ m (2m + 1) d T as fitted to Gadget 4's runs (the phase is now one final MAC
+check, docs/crypto.md, "Gadget 3 without published shares": the budget is generous until
+re-fitted), MASCOT ~ (m - 1) per item. ``phase_work`` gives one party's work per phase in E (one full 2048-bit r^N mod N^2),
 each formula a conservative fit through the measured per-party E counts in docs/benchmarks.md
 (2048-bit m = 3, d = 3 run of ``bench helen``; the 1024-bit d = 10 run; the ``bench helen-prep``
 projections to d = 90; the MASCOT rates per CPU second); ``tests/test_phase_budget.py`` checks
@@ -99,14 +100,16 @@ def phase_work(shape: HelenShape) -> dict[str, float]:
     Fits (measured per party, E; docs/benchmarks.md), each formula at or above all of them:
     setup 174 (m = 3); input 337 (m = 3, d = 3), 123 000 / 180 500 projected at d = 90,
     m = 3 / 4; local 31 (d = 3), 2 160 / 2 710 projected at d = 90; coordinate 1 528
-    (m = 3, d = 3), 9 000 projected at m = 4, d = 11; verify 1 248 (m = 3, d = 3, T = 1),
-    20 000 projected at m = 4, d = 11, T = 3; release 29; MASCOT ~0.16 E per item and peer pair
+    (m = 3, d = 3), 9 000 projected at m = 4, d = 11, both measured with the per-value
+    publication that Gadget 3 no longer makes (so the formula is conservative); verify 1 248
+    (m = 3, d = 3, T = 1), 20 000 projected at m = 4, d = 11, T = 3, both with Gadget 4's tests,
+    now a MAC check of few openings (conservative likewise); release 29; MASCOT ~0.16 E per item and peer pair
     (45-50 items per CPU second at m = 4; 0.38 E at m = 2 over TCP), here 0.5; the Paillier offline phase ~11 E to prove
     a mask (dual or statistical) and ~3 E per verifier.
     """
     m, d, t = shape.parties, shape.features, shape.iterations
     pk = key_factor(shape.key_bits)
-    conversions = m * (2 * m + 1) * d  # values Gadget 3 moves per iteration, Gadget 4 checks
+    conversions = m * (2 * m + 1) * d  # values Gadget 3 moves per iteration
     return {
         setup_phase.PHASE: 100.0 * m + 300.0,
         pre.OFFLINE_PHASE: pk * ((15.0 + 5.0 * (m - 1)) * _paillier_masks(shape.plan) + 300.0),
@@ -115,6 +118,9 @@ def phase_work(shape: HelenShape) -> dict[str, float]:
         input_phase.PHASE: pk * (8.0 * m * d * d + 80.0 * m * d + 300.0),
         local_phase.PHASE: pk * (0.1 * m * d * d + 10.0 * m * d + 50.0),
         coord.PHASE: pk * (30.0 * conversions + 300.0),
+        # Kept at the fit of the measured Gadget 4 runs: the phase is now one MAC check and no
+        # Paillier work, so this is a generous deadline, to be re-fit from a new measurement
+        # (tests/test_helen_budget.py pins the formula above the recorded figures).
         release_phase.VERIFY_PHASE: pk * (25.0 * conversions * t + 300.0),
         release_phase.RELEASE_PHASE: pk * (10.0 * m * d + 100.0),
     }

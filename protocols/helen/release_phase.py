@@ -1,12 +1,15 @@
-"""Helen's verification and release (section VI-E): Gadget 4 over the whole run, then Dec(z).
+"""Helen's verification and release (section VI-E): the end of the run's conversions, then Dec(z).
 
 The ledger holds every conversion of the run (each iteration's forward and back conversion,
-in order). Before Gadget 4 runs, its length and every record's size are compared with what the
+in order). Before the check runs, its length and every record's size are compared with what the
 public parameters imply, so a run in which some conversion was left out (or one was added)
-stops with a ``LocalFailure`` instead of verifying less than it should. Gadget 4 first
-MAC-checks all pending SPDZ openings and retires the SPDZ party (the MAC key is public
-afterwards), then tests every record. Only then is Enc(z) jointly decrypted, every party's
-decryption share checked with its proof (a wrong share names its sender).
+stops with a ``LocalFailure`` instead of verifying less than it should. The paper's Gadget 4
+(tests on per-value published shares, then alpha released) is implied by Gadget 3 as built
+here (docs/crypto.md, "Gadget 3 without published shares"); what remains is
+``verify_conversions``: every way back was MAC-checked before its ciphertext was built, all
+pending SPDZ openings are MAC-checked now, and the SPDZ party and the MAC key are retired
+(alpha is never released). Only then is Enc(z) jointly decrypted, every party's decryption
+share checked with its proof (a wrong share names its sender).
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ class Ledger:
 def verify_program(
     paillier: PaillierParty, spdz: SpdzParty, ledger: Ledger, iterations: int
 ) -> Program[int]:
-    """Gadget 4 over the checked ledger; returns how many values it verified."""
+    """The end-of-run check over the checked ledger; returns how many values it covers."""
     ledger.check(iterations)
     yield from verify_conversions(paillier, spdz, ledger.records)
     return sum(len(r) for r in ledger.records)

@@ -3,7 +3,7 @@
     setup (parameters by signed digest, ring-Pedersen parameters)
     -> input preparation (section V: commitments, statements 1-4)
     -> per iteration: local (Gadget 1) -> coordinate (Gadget 3, SPDZ, Gadget 3 back)
-    -> verify (Gadget 4 over the run-level ledger) -> release (joint decryption of z)
+    -> verify (the run-level ledger; final MAC check, retirement) -> release (joint decryption of z)
 
 Each phase is a straight-line program run by the engine's ``ProgramMachine`` (tags derived from
 program position, or the SPDZ/Paillier parties' own tags), so every message is a consistent

@@ -19,7 +19,8 @@ Layout (one job per module):
 * :mod:`.offline` - ``OfflineParty.setup / fill / triples / bits / randoms / bounded /
   input_masks``: the maliciously secure offline phase.
 * :mod:`.gadgets` - Helen's Gadget 3 (``ciphertext_to_shares``, ``shares_to_ciphertext``) and
-  Gadget 4 (``verify_conversions(p, spdz, records)``: MAC check first, then alpha, once).
+  the end of a run's conversions (``verify_conversions(p, spdz, records)``: a final MAC
+  check and retirement, once; alpha is never released).
 * :mod:`.mascot` - ``MascotParty.setup / fill / triples / bits / randoms / bounded /
   input_masks``: preprocessing from oblivious transfer (MASCOT), the default generator;
   :mod:`.mascot_links` (KOS, COPE and Multiply towards every peer), :mod:`.fieldvec` (bulk

@@ -26,9 +26,11 @@ the others add; the proof of knowledge stops a party from making its mask depend
 party's (e.g. Enc(-r_h)). A cheater whose mask makes x + sum r wrap modulo N only shifts the
 resulting sharing by a multiple of N that it cannot match in the MAC without knowing alpha,
 and whether the wrap happens is 2**-kappa-close to independent of x; the sacrifice and the MAC
-check catch it. Gadget 3 and Gadget 4 compare plaintexts across the two worlds, so there the
-masks are range-proved, as in the paper but exactly (slack 0), which is what lets Gadget 4 fit
-a 1024-bit key (docs/crypto.md, "Gadget 3 and Gadget 4 with tight range proofs").
+check catch it. In Gadget 3 (``mode="bounded"``) the masks are range-proved, as in the paper
+but exactly (slack 0; docs/crypto.md, "Gadget 3 and Gadget 4 with tight range proofs"): then
+every party's shares are exactly the plaintexts of public ciphertexts, and the conversion is a
+correct authentication of x under the Paillier alpha by construction, which is why Gadget 3
+publishes no per-value shares (docs/crypto.md, "Gadget 3 without published shares").
 """
 
 from __future__ import annotations
@@ -76,6 +78,9 @@ SLACK_BITS = interval.DEFAULT_SLACK_BITS
 #: benchmark's reference point, the binary-challenge interval proof (2**80 slack).
 RANGE = "range"
 INTERVAL = "interval"
+#: ``Conversion.direction`` of Helen's Gadget 3 records (``gadgets``).
+FORWARD = "forward"
+BACK = "back"
 #: Bits of the random coefficients that batch a party's MAC multiplication proofs.
 MAC_BATCH_BITS = 128
 #: Bits of an alpha_j bound: 0 <= alpha_j < P < 2**256 (range-proved exactly; with interval
@@ -111,8 +116,9 @@ class PaillierParty(RangeContributions):
     alpha_randomness: int = 0
     enc_alpha_shares: list[int] = field(default_factory=list)
     enc_alpha: int = 0
-    #: Set by Gadget 4 when alpha is decrypted; MACs under this key are worthless afterwards.
-    alpha_released: bool = False
+    #: Set at the end of the run (``gadgets.verify_conversions``): the SPDZ party is retired and
+    #: nothing more is authenticated under this key. (alpha itself is never released.)
+    mac_key_retired: bool = False
     _round: int = 0
 
     def __post_init__(self) -> None:
@@ -355,9 +361,9 @@ class PaillierParty(RangeContributions):
         value_bits = max(per_value, default=1)
         if not self.enc_alpha_shares:
             raise RuntimeError("run setup() first")
-        if self.alpha_released:
+        if self.mac_key_retired:
             raise LocalFailure(
-                "the MAC key was released (Gadget 4); nothing more can be authenticated with it"
+                "the MAC key was retired (end of the run); nothing more can be authenticated"
             )
         pk, n = self.pk, len(cts)
         mac_bits = value_bits + self.alpha_bits
@@ -570,9 +576,11 @@ class Conversion:
     share: Share
     ciphertexts: list[int]
     value_bits: int
-    # Filled by Gadget 3: every party's encrypted value shares and MAC shares.
-    enc_shares: dict[int, list[int]] = field(default_factory=dict)
-    enc_mac_shares: dict[int, list[int]] = field(default_factory=dict)
+    #: FORWARD (Gadget 3: ciphertexts -> shares), BACK (shares -> ciphertexts) or OFFLINE
+    #: (preprocessing items; never in Helen's ledger).
+    direction: str = "offline"
+    #: BACK only: the opening that built the ciphertexts was MAC-checked first.
+    mac_checked: bool = False
 
     def __len__(self) -> int:
         return len(self.ciphertexts)

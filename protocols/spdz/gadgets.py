@@ -1,9 +1,12 @@
-"""Helen's Gadget 3 (Paillier <-> SPDZ, both directions) and Gadget 4 (verification).
+"""Helen's Gadget 3 (Paillier <-> SPDZ, both directions) and what is left of Gadget 4.
 
 Gadget 3, forward (section VI-D-1): public Enc(a) -> authenticated SPDZ shares of a mod P, by
-:meth:`PaillierParty.authenticate` with range-proved masks, then every party publishes
-Enc(share) and Enc(MAC share), each proved to lie in [0, P) exactly (step 5 of the paper, with
-the tight range proof of ``ranges`` instead of interval proofs), which Gadget 4 checks.
+:meth:`PaillierParty.authenticate` with range-proved masks. Every party's shares are fixed by
+the public transcript (the opened a + sum_j r_j and alpha a + sum_j s_j) and its own mask
+plaintexts, and the MAC ciphertexts Enc(alpha_j a) carry multiplication proofs against the
+published Enc(alpha_j): the result is a correct SPDZ authentication of a under the Paillier
+alpha, up to an additive deviation that only a cheater can add to its own shares and that
+SPDZ's MAC check catches like any other (Damgard et al.). Nothing is published per value.
 
 Gadget 3, back (section VI-D-3): shares of x -> Enc(x) *exactly* (not merely modulo P). The
 paper sums encrypted shares, which gives a plaintext congruent to x modulo P but off by a
@@ -15,28 +18,18 @@ c = x + 2**(K-1) + R in SPDZ, which stays below 2**255 < P (no wrap-around modul
 the budget check enforces K + kappa + 8 < 256 (enough for m < 128 parties); then
 Enc(x) = Enc(c - 2**(K-1)) / Enc(R), computed by everyone alike. R hides x statistically
 (kappa bits). The opening c is MAC-checked (together with every earlier opening, e.g. the
-Beaver openings that computed x) before the ciphertext is returned, so a value shifted by an
-additive attack never leaves SPDZ as a ciphertext. The encrypted shares and MAC shares are
-published as in the forward direction, so Gadget 4 covers both.
+Beaver openings that computed x) before the ciphertext is returned; R's SPDZ value is the
+plaintext of Enc(R) (the offline phase authenticates that very ciphertext), so the check
+makes Enc(x) encrypt the SPDZ value x itself.
 
-Gadget 4 (section VI-E-1), for records (Enc(a), Enc(b_j), Enc(c_j)): every value is range
-bounded by its proofs. The paper tests every record; here one test covers them all: with
-128-bit rho_t hashed from every ciphertext involved (all public and fixed before), each party
-adds one range-proved mask r_j times P: Ef = prod_t Enc(a_t - sum_j b_jt)**rho_t *
-prod_j Enc(r_j)**P, one joint decryption, and every party checks P | ef. Then alpha is
-released (joint decryption of Enc(alpha)) and the same test runs on
-sum_t rho_t (alpha * sum_j b_jt - sum_j c_jt). If some a_t - sum_j b_jt is not a multiple of
-P, the combination is one except with probability 2**-128 (P > 2**128). The masks hide the
-combination (a multiple of P in an honest run) with kappa bits; the range proofs stop a
-cheater from forcing a wrap-around modulo N that would turn a non-multiple into a multiple of
-P, and since they are exact, the modulus only has to hold the honest widths
-(``gadget4_budget``: 802 bits at m <= 3). A failed test
-shows an inconsistent conversion but not who caused it, nor which record:
-``ConversionRejected`` has no culprit (docs/crypto.md, "Gadget 4 on one random combination").
-
-Order matters: once alpha is public anyone can forge MACs, so :func:`verify_conversions` first
-runs the SPDZ MAC check on every pending opening of the session's ``SpdzParty``, then retires it
-(and its store), and releases alpha at most once per Paillier party, never for zero records.
+Gadget 4 (section VI-E-1) tested a = sum_j b_j and alpha sum_j b_j = sum_j c_j on shares every
+party published per value. Both tests are implied here (docs/crypto.md, "Gadget 3 without
+published shares"): forward by construction, back by the MAC check of c. What remains is the
+end of the run, :func:`verify_conversions`: it checks that the ledger holds only conversions
+whose guarantee is in place (every way back MAC-checked before its ciphertext was built),
+runs the SPDZ MAC check on every pending opening, retires the SPDZ party and its store, and
+closes the Paillier party's MAC key (nothing is authenticated under it afterwards). alpha is
+never released.
 """
 
 from __future__ import annotations
@@ -44,28 +37,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import gmpy2
-
-from coopetition.engine.chunked import DEFAULT_CHUNK_BYTES, exchange_large
 from coopetition.engine.errors import LocalFailure
 from coopetition.protocols.paillier import ops
-from coopetition.protocols.paillier.keys import PublicKey
-from coopetition.protocols.zk import wire_bounds as wb
-from coopetition.protocols.zk.transcript import Transcript
 
 from . import field as F
-from .conversion import RANGE, Conversion, PaillierParty
-from .conversion import _combine as combine
-from .errors import ConversionRejected
-from .online import Exchange, Program, SpdzParty
+from .conversion import BACK, FORWARD, Conversion, PaillierParty
+from .online import Program, SpdzParty
 from .shares import Share
 
-#: Chunk size of Gadget 4's mask broadcast (``engine.chunked``); public, equal at every party.
-MASKS_CHUNK_BYTES = DEFAULT_CHUNK_BYTES
-#: Bits of a published share or MAC share: honest ones lie in [0, P), range-proved exactly.
+#: Bits of an SPDZ share in [0, P) (the key binding publishes one, ``mascot_keybind``).
 SHARE_BITS = F.P_BITS
-#: Bits of Gadget 4's combining coefficients rho_t (soundness 2**-COMBINER_BITS per test, as
-#: P > 2**COMBINER_BITS), and the largest record count a budget covers (2**COUNT_BITS - 1).
+#: Bits of Gadget 4's former combining coefficients and the largest record count its budget
+#: covered; ``gadget4_budget`` keeps them (the budget is still Helen's key floor, see there).
 COMBINER_BITS = 128
 COUNT_BITS = 32
 #: The tight range proof of the two masks encrypts its link mask alpha_L of
@@ -75,7 +58,12 @@ MASK_PROOF_EXTRA_BITS = 1 + 2 * 128 + 80 + 2 + 1
 
 @dataclass(frozen=True)
 class Gadget4Budget:
-    """Mask widths of Gadget 4 and the smallest Paillier modulus that holds its tests.
+    """Mask widths of the former Gadget 4 and the smallest Paillier modulus that held its tests.
+
+    No protocol step uses these widths any more (docs/crypto.md, "Gadget 3 without published
+    shares"); the budget is kept because ``fixedpoint.gadget4_key_bits`` mirrors it as Helen's
+    key floor (``config.MIN_KEY_BITS``, ``paillier.gadget4``), a conservative floor until that
+    is revised in a change of its own. What follows describes the tests it was sized for.
 
     With m parties (m < 2**lm), sigma bits of proof slack (0 for the tight range proof) and
     statistical parameter kappa: published shares satisfy |sum_j b_j| < 2**S with
@@ -150,32 +138,15 @@ def gadget3_key_bits(value_bits: int, parties: int, kappa: int, slack_bits: int 
     return value_bits + F.P_BITS + slack_bits + lm + kappa + slack_bits + lm + 3
 
 
-def publish_encrypted_shares(
-    p: PaillierParty, share: Share, phase: str
-) -> Program[tuple[dict[int, list[int]], dict[int, list[int]]]]:
-    """Every party publishes Enc(value share) and Enc(MAC share), proved to lie in [0, P).
-
-    One range proof per verifier covers both lists (``PaillierParty.prove_bounded``).
-    """
-    n = len(share)
-    rnd = p.next_round()
-    vals = [int(v) for v in share.value]
-    macs = [int(v) for v in share.mac]
-    payload, _ = p.prove_bounded([("b", vals, F.P - 1), ("c", macs, F.P - 1)], phase, rnd)
-    replies = yield Exchange(f"spdz-{phase}/{rnd}", payload)
-    replies[p.party] = payload
-    got = p.verify_bounded(replies, [("b", n, F.P - 1), ("c", n, F.P - 1)], phase, rnd)
-    return got["b"], got["c"]
-
-
 def ciphertext_to_shares(
     p: PaillierParty, cts: Sequence[int], value_bits: int
 ) -> Program[Conversion]:
-    """Gadget 3: public Enc(a) with |a| < 2**value_bits -> authenticated shares of a mod P."""
+    """Gadget 3: public Enc(a) with |a| < 2**value_bits -> authenticated shares of a mod P.
+
+    The shares are a correct authentication of a under the Paillier alpha by construction
+    (module docstring); nothing is published per value."""
     conv = yield from p.authenticate(cts, value_bits, mode="bounded", phase="gadget3")
-    conv.enc_shares, conv.enc_mac_shares = yield from publish_encrypted_shares(
-        p, conv.share, "gadget3-shares"
-    )
+    conv.direction = FORWARD
     return conv
 
 
@@ -185,12 +156,19 @@ def shares_to_ciphertext(
     """Gadget 3 back: shares of x with |x| < 2**(k-1) -> the public Enc(x), exactly.
 
     Consumes one ``bounded`` item of ``k + kappa`` bits per element, which must carry its
-    ciphertext (items from the offline phase do; the insecure dealer's do not).
+    ciphertext (items from the offline phase do; the insecure dealer's do not). The MAC check
+    of c runs before Enc(x) is formed; that check is what ties Enc(x) to the SPDZ value x
+    (docs/crypto.md, "Gadget 3 without published shares"), so it is not optional.
     """
     n = len(x)
     pk = p.pk
     bits = k + spdz.kappa
     spdz._check_budget(k)
+    if spdz.alpha_share != p.alpha_share % F.P:
+        # The MAC check below is only meaningful under the key inside Enc(alpha_j).
+        raise ValueError("the SPDZ party holds another MAC key share than this Paillier party")
+    if p.mac_key_retired:
+        raise LocalFailure("the MAC key was retired (end of the run); nothing more is converted")
     if spdz.store.available("bounded", bits=bits, dual=True) < n:
         raise ValueError(
             "shares_to_ciphertext needs bounded masks with their ciphertexts (offline phase)"
@@ -205,100 +183,36 @@ def shares_to_ciphertext(
     for t in range(n):
         plain = int(c[t]) - (1 << (k - 1))
         enc.append(ops.add_plain(pk, ops.neg(pk, pk.check_ciphertext(mask.ciphertexts[t])), plain))
-    conv = Conversion(share=x, ciphertexts=enc, value_bits=k)
-    conv.enc_shares, conv.enc_mac_shares = yield from publish_encrypted_shares(
-        p, x, "gadget3-back-shares"
-    )
-    return conv
-
-
-def _masks(p: PaillierParty, counts: list[tuple[int, int]], phase: str) -> Program[list[list[int]]]:
-    """Range-proved masks in [0, 2**bits) per (count, bits) group (one proof per verifier for
-    all groups); returns prod_j Enc(r_j) per mask."""
-    rnd = p.next_round()
-    specs = [(f"r{g}", count, (1 << bits) - 1) for g, (count, bits) in enumerate(counts)]
-    groups = [
-        (key, [p.mask(bits) for _ in range(count)], high)
-        for (key, count, high), (_, bits) in zip(specs, counts, strict=True)
-    ]
-    payload, _ = p.prove_bounded(groups, phase, rnd)
-    tag = f"spdz-{phase}/{rnd}"
-    if p.range_kind == RANGE:
-        # Under a bound from public sizes, in chunks (docs/wire-format.md, "Large payloads"):
-        # Gadget 4 now sends two masks per party, but the bound and the chunked form hold for
-        # any counts (they carried one mask per converted value before the combination).
-        bound = _masks_bound(p, counts)
-        statements = sum(count for count, _ in counts)
-        replies = yield from exchange_large(
-            payload,
-            max_bytes=bound,
-            chunk_bytes=MASKS_CHUNK_BYTES,
-            tag=tag,
-            me=p.party,
-            # packed integers: per statement 20 values and 4 row lengths, per verifier
-            max_values=p.proofs_per_exchange * 24 * statements,
-        )
-    else:
-        replies = yield Exchange(tag, payload)
-    replies[p.party] = payload
-    got = p.verify_bounded(replies, specs, phase, rnd)
-    return [
-        [ops.sum_ct(p.pk, [got[key][j][t] for j in range(p.parties)]) for t in range(count)]
-        for key, count, _ in specs
-    ]
-
-
-def _masks_bound(p: PaillierParty, counts: list[tuple[int, int]]) -> dict[int, int]:
-    """Most bytes an honest ``_masks`` payload of each sender takes: the ciphertexts, and one
-    range proof per verifier (one in all under a common modulus) over all masks (intervals
-    [0, 2**bits - 1]), from public sizes only. Per sender, over its verifiers' |N~|: a party's
-    own N~ (its choice, admitted up to ``range_params.MAX_BITS``) must not widen its own
-    bound."""
-    key_bits = p.pk.n.bit_length()
-    statements = sum(count for count, _ in counts)
-    value_bits = max(bits for _, bits in counts) + 1
-    verifiers = p.proofs_per_exchange
-    bounds = {}
-    for sender in p.rings:
-        ring_bits = max(r.n.bit_length() for j, r in p.rings.items() if j != sender)
-        proof = wb.range_proof_bound(statements, value_bits, key_bits, ring_bits)
-        bounds[sender] = (
-            wb.ciphertexts_bound(statements, key_bits) + verifiers * (proof + wb.HEAD_BYTES) + 4096
-        )
-    return bounds
-
-
-def _test_bounds(diff_bits: int, mask_bits: int, m: int, n: int) -> list[tuple[int, int]]:
-    """Proved interval of diff + P * sum_j r_j with |diff| < 2**diff_bits, r_j in [0, 2**mask_bits)."""
-    high = (1 << diff_bits) - 1
-    return [(-high, high + F.P * m * ((1 << mask_bits) - 1))] * n
-
-
-def _check_multiples(values: list[int], what: str) -> None:
-    bad = [i for i, v in enumerate(values) if int(v) % F.P != 0]
-    if bad:
-        raise ConversionRejected(
-            f"Gadget 4: {what} is not a multiple of P at {len(bad)} position(s), first {bad[0]}"
-        )
+    return Conversion(share=x, ciphertexts=enc, value_bits=k, direction=BACK, mac_checked=True)
 
 
 def verify_conversions(
     p: PaillierParty, spdz: SpdzParty | None, records: Sequence[Conversion]
 ) -> Program[int]:
-    """Gadget 4 over all records; returns the released MAC key alpha mod P.
+    """The end of a run's conversions (what is left of Gadget 4); returns how many values the
+    records hold.
 
-    Run it once, at the end: after alpha is public, MACs can be forged. So ``spdz`` (the
-    session's SPDZ party under this MAC key; None only if no SPDZ computation ran) first
-    MAC-checks all its pending openings, and is then retired with its store: every later
-    open, check or take raises. Refuses zero records and a second release.
+    Every record must be a forward conversion (authenticated by construction) or a way back
+    whose opening was MAC-checked before its ciphertext was built (``LocalFailure`` otherwise:
+    such a record did not come from :func:`shares_to_ciphertext`). Then ``spdz`` (the session's
+    SPDZ party under this MAC key; None only if no SPDZ computation ran) MAC-checks all its
+    pending openings and is retired with its store, and the Paillier party's MAC key is closed:
+    ``authenticate`` refuses afterwards, and this runs once. alpha is not released: no test
+    needs it any more (docs/crypto.md, "Gadget 3 without published shares").
 
-    Raises ``ConversionRejected`` if some a is not congruent to the sum of its published
-    shares, or some MAC does not match under alpha; ``MacCheckFailed`` from the SPDZ check.
+    Raises ``MacCheckFailed`` from the SPDZ check (anonymous, as every MAC failure).
     """
-    if p.alpha_released:
-        raise LocalFailure("alpha was already released for this MAC key; Gadget 4 runs once")
+    if p.mac_key_retired:
+        raise LocalFailure("the MAC key's conversions were already closed; this runs once")
     if not records or not any(len(rec) for rec in records):
-        raise ValueError("Gadget 4 needs at least one converted value before it releases alpha")
+        raise ValueError("the conversion check needs at least one converted value")
+    for t, rec in enumerate(records):
+        if rec.direction not in (FORWARD, BACK):
+            raise LocalFailure(f"conversion {t} is neither a forward nor a back conversion")
+        if rec.direction == BACK and not rec.mac_checked:
+            raise LocalFailure(f"conversion {t} is a way back whose opening was not MAC-checked")
+        for c in rec.ciphertexts:
+            p.pk.check_ciphertext(c)
     if spdz is not None:
         if spdz.retired:
             raise LocalFailure("the SPDZ party was already retired")
@@ -306,70 +220,5 @@ def verify_conversions(
             raise ValueError("the SPDZ party holds another MAC key share than this Paillier party")
         yield from spdz.mac_check()
         spdz.retire()
-    pk, m = p.pk, p.parties
-    enc_a: list[int] = []
-    sum_b: list[int] = []
-    sum_c: list[int] = []
-    a_bits = 0
-    for rec in records:
-        if set(rec.enc_shares) != set(range(m)) or set(rec.enc_mac_shares) != set(range(m)):
-            raise ValueError("a conversion record lacks some party's encrypted shares")
-        a_bits = max(a_bits, rec.value_bits)
-        for t in range(len(rec)):
-            enc_a.append(pk.check_ciphertext(rec.ciphertexts[t]))
-            sum_b.append(ops.sum_ct(pk, [rec.enc_shares[j][t] for j in range(m)]))
-            sum_c.append(ops.sum_ct(pk, [rec.enc_mac_shares[j][t] for j in range(m)]))
-    n = len(enc_a)
-    if n >= 1 << COUNT_BITS:
-        raise ValueError(f"Gadget 4 tests fewer than 2**{COUNT_BITS} values in one run")
-    budget = gadget4_budget(a_bits, m, p.kappa, p.slack_bits)
-    if budget.key_bits > pk.bits:
-        raise ValueError(
-            f"{pk.bits}-bit Paillier key too small for Gadget 4 (needs {budget.key_bits} bits: "
-            f"{budget.binding})"
-        )
-    # One test per kind on sum_t rho_t x_t instead of one per value: the rho_t are hashed from
-    # every ciphertext the tests read, all public and fixed in earlier rounds, so a difference
-    # that is not a multiple of P survives the combination with probability at most
-    # 2**-COMBINER_BITS (docs/crypto.md, "Gadget 4 on one random combination").
-    rho = _combiners(p, enc_a, sum_b, sum_c)
-    comb_a, comb_b, comb_c = (_combine(pk, cts, rho) for cts in (enc_a, sum_b, sum_c))
-    r_bits, rm_bits = budget.r_bits, budget.rm_bits
-    (mask,), (mac_mask,) = yield from _masks(p, [(1, r_bits), (1, rm_bits)], "gadget4-masks")
-    # Step 2-6: sum rho_t (a_t - sum_j b_jt) + P * sum_j r_j must decrypt to a multiple of P.
-    ef = ops.add(pk, ops.sub(pk, comb_a, comb_b), ops.mul_plain(pk, mask, F.P))
-    (opened,) = yield from p.open_bounded(
-        [ef], _test_bounds(budget.d_bits, r_bits, m, 1), "gadget4-values"
-    )
-    _check_multiples([opened], "a - sum of shares")
-    # Step 7: release alpha (never twice; nothing may be authenticated under it afterwards).
-    p.alpha_released = True
-    (alpha,) = yield from p.joint_decrypt([p.enc_alpha], "gadget4-alpha")
-    # Steps 8-9: sum rho_t (alpha * sum_j b_jt - sum_j c_jt) + P * sum_j r'_j likewise.
-    n2 = pk.n_square
-    scaled = (
-        int(gmpy2.powmod(comb_b, alpha, n2))
-        if alpha >= 0
-        else ops.neg(pk, int(gmpy2.powmod(comb_b, -alpha, n2)))
-    )
-    em = ops.add(pk, ops.sub(pk, scaled, comb_c), ops.mul_plain(pk, mac_mask, F.P))
-    # alpha in [0, m (P - 1)] and the MAC shares are exact, so |e| < 2**e_bits likewise.
-    (opened_m,) = yield from p.open_bounded(
-        [em], _test_bounds(budget.e_bits, rm_bits, m, 1), "gadget4-macs"
-    )
-    _check_multiples([opened_m], "alpha * sum of shares - sum of MAC shares")
-    return alpha % F.P
-
-
-def _combiners(p: PaillierParty, enc_a: list[int], sum_b: list[int], sum_c: list[int]) -> list[int]:
-    """Gadget 4's rho_t: COMBINER_BITS each, hashed from the session and every ciphertext the
-    tests combine (equal at every party: all of them are public and agreed)."""
-    t = Transcript("coopetition/spdz/gadget4-combine/v1")
-    t.absorb(p.session, p.pk.n, [int(c) for c in enc_a], [int(c) for c in sum_b])
-    t.absorb([int(c) for c in sum_c])
-    return t.challenge_ints(len(enc_a), COMBINER_BITS)
-
-
-def _combine(pk: PublicKey, cts: list[int], rho: list[int]) -> int:
-    """prod_t cts_t ** rho_t mod N^2 = Enc(sum_t rho_t x_t): the MAC batch's combination."""
-    return combine(pk, cts, rho, pk.n_square)
+    p.mac_key_retired = True
+    return sum(len(rec) for rec in records)

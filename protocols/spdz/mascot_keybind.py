@@ -26,8 +26,7 @@ so a key mismatch, a wrong published share or a non-zero opening passes with pro
 most 2/P (MacCheckFailed, no culprit: a MAC sum cannot say who). r itself is never opened; the
 published Enc(r_i) are semantically secure and Gadget 3 hides r behind its masks. Cost: one
 MASCOT random value, one interval proof per party, one Gadget-3 conversion of one value, one
-opening and one MAC check, once per session. alpha is never released (Gadget 4 still runs
-once, at the end).
+opening and one MAC check, once per session. alpha is never released.
 """
 
 from __future__ import annotations
@@ -60,8 +59,8 @@ def bind_mac_key(mascot: MascotParty, paillier: PaillierParty) -> Program[None]:
     """
     if not paillier.enc_alpha_shares:
         raise RuntimeError("run the Paillier setup (Enc(alpha_i)) before binding the MAC key")
-    if paillier.alpha_released:
-        raise LocalFailure("the MAC key was released (Gadget 4); there is nothing left to bind")
+    if paillier.mac_key_retired:
+        raise LocalFailure("the MAC key was retired (end of the run); there is nothing to bind")
     if mascot.alpha_share % F.P != paillier.alpha_share % F.P:
         raise ValueError("this party's MASCOT and Paillier MAC key shares differ")
     return (yield from binding_rounds(mascot, paillier))
