@@ -126,6 +126,13 @@ def test_end_check_refuses_a_back_record_that_was_not_mac_checked():
     offline = Conversion(share=share, ciphertexts=cts, value_bits=K)  # an offline item
     with pytest.raises(LocalFailure, match="neither"):
         next(verify_conversions(ps[0], None, [offline]))
+    # review finding (rv-g3pub): a way back without its SPDZ party would skip the final MAC
+    # check, so the end check refuses it rather than closing the key
+    checked = Conversion(
+        share=share, ciphertexts=cts, value_bits=K, direction=BACK, mac_checked=True
+    )
+    with pytest.raises(ValueError, match="SPDZ party that made it"):
+        next(verify_conversions(ps[0], None, [checked]))
     assert not ps[0].mac_key_retired
 
 

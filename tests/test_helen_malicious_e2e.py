@@ -6,7 +6,7 @@ test key, the dealer's common 512-bit ring-Pedersen modulus, 16 interval-proof r
 (``HelenRun.prove_input`` / ``local_product`` / ``carry``, a ``PaillierParty`` subclass, a
 transport that withholds one message); each test ends either in ``CheatingDetected`` naming
 party 1 at both honest parties, or, where the protocol cannot tell who cheated (SPDZ's MAC
-check, Gadget 4's sums), in the documented typed anonymous abort with no honest party named.
+check of the way back and of every opening), in the documented typed anonymous abort with no honest party named.
 ``docs/threat-model.md`` tabulates the strategies and what catches each.
 
 The strategies that stop in the input phase are cheap (no conversion runs); the ones that need

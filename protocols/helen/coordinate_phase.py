@@ -24,7 +24,8 @@
 4. Gadget 3 back turns z and every u_j into public ciphertexts, exactly (not merely mod P),
    after a MAC check of everything opened so far.
 
-Both conversions go into the run-level ledger that Gadget 4 verifies at the end. Every message
+Both conversions go into the run-level ledger that the verify phase closes at the end (what is
+left of Gadget 4: docs/crypto.md, "Gadget 3 without published shares"). Every message
 of the gadgets and of SPDZ travels by the engine's consistent broadcast (``ProgramMachine``).
 """
 

@@ -195,9 +195,10 @@ def verify_conversions(
     Every record must be a forward conversion (authenticated by construction) or a way back
     whose opening was MAC-checked before its ciphertext was built (``LocalFailure`` otherwise:
     such a record did not come from :func:`shares_to_ciphertext`). Then ``spdz`` (the session's
-    SPDZ party under this MAC key; None only if no SPDZ computation ran) MAC-checks all its
-    pending openings and is retired with its store, and the Paillier party's MAC key is closed:
-    ``authenticate`` refuses afterwards, and this runs once. alpha is not released: no test
+    SPDZ party under this MAC key; None only if no SPDZ computation ran, so only forward
+    records are accepted without it) MAC-checks all its pending openings and is retired with
+    its store, and the Paillier party's MAC key is closed: ``authenticate`` refuses
+    afterwards, and this runs once. alpha is not released: no test
     needs it any more (docs/crypto.md, "Gadget 3 without published shares").
 
     Raises ``MacCheckFailed`` from the SPDZ check (anonymous, as every MAC failure).
@@ -211,6 +212,8 @@ def verify_conversions(
             raise LocalFailure(f"conversion {t} is neither a forward nor a back conversion")
         if rec.direction == BACK and not rec.mac_checked:
             raise LocalFailure(f"conversion {t} is a way back whose opening was not MAC-checked")
+        if rec.direction == BACK and spdz is None:  # review finding: no final check without it
+            raise ValueError(f"conversion {t} is a way back: the SPDZ party that made it is needed")
         for c in rec.ciphertexts:
             p.pk.check_ciphertext(c)
     if spdz is not None:

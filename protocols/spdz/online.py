@@ -100,9 +100,10 @@ class SpdzParty:
         return self._retired
 
     def retire(self) -> None:
-        """Refuse all further work: called when alpha is about to become public (Gadget 4).
+        """Refuse all further work: called when the run's conversions are closed (verify).
 
-        Once alpha is known, anyone can forge MACs, so neither this party nor its store may
+        After the final MAC check nothing more may be opened under this key (and, were alpha
+        ever made public, anyone could forge MACs), so neither this party nor its store may
         open or check anything again. Only allowed with no opening left unchecked.
         """
         if self._pending_values:
