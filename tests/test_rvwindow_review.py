@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_helen_bound_check import ChosenLowMasks, left_over
 
 from coopetition.engine.program import Program
 from coopetition.protocols.admm.objective import Objective
@@ -163,20 +164,6 @@ def test_the_documented_carry_ranges_ratios_and_set_sizes(parties, carries, rati
 # -- SPDZ runs: a dealer whose low masks R' are chosen ------------------------------------------
 
 
-class ChosenLows(InsecureDealerPreprocessing):
-    def chosen(self, values: list[int], bits: int) -> None:
-        self._deal("bounded", [F.vec(values)], bits=bits)
-
-
-def left_over(stores: list[PreprocessingStore], need: Needs) -> int:
-    return sum(
-        s.available("triple")
-        + s.available("bit")
-        + sum(s.available("bounded", bits=b) for b, _ in need.bounded)
-        for s in stores
-    )
-
-
 def run_window(
     values: list[int],
     scales: HelenScales,
@@ -190,7 +177,7 @@ def run_window(
     m, n = scales.parties, (scales.parties + 1) * scales.features
     values = values + [0] * (n - len(values))
     need = cp.needs_bound_check(scales)
-    dealer = ChosenLows(m)
+    dealer = ChosenLowMasks(m)
     dealer.triples(need.triples).bits(need.bits)
     for bits, count in need.bounded:
         if low is not None and bits == scales.window_shift:
