@@ -41,7 +41,9 @@ def test_bench_helen_in_party_processes(tmp_path, capsys):
     # each party's own preprocessing is among its phases, with its CPU, E and bytes
     for phase in ("keygen", "offline", "mascot", "input", "local", "coordinate", "verify"):
         row = result["phases"][phase]
-        assert row["bytes_sent_total"] > 0 or phase == "keygen", phase
+        # keygen: the dealer's key; verify: only the final MAC check, which has nothing to
+        # send when every opening was checked in its own iteration (Gadget 4's tests are gone)
+        assert row["bytes_sent_total"] > 0 or phase in ("keygen", "verify"), phase
         assert row["cost_E_mean"] >= 0
     assert result["phases"]["mascot"]["cost_E_mean"] > result["phases"]["local"]["cost_E_mean"]
     assert len(result["per_party"]) == 3
