@@ -5,8 +5,8 @@ differ by orders of magnitude and grow with the shape: input preparation ~ m d^2
 step ~ m d^2 per iteration, a coordination (Gadget 3 both ways) ~ m (2m + 1) d per iteration,
 verification ~ m (2m + 1) d T as fitted to Gadget 4's runs (the phase is now one final MAC
 check, docs/crypto.md, "Gadget 3 without published shares": the budget is generous until
-re-fitted), MASCOT ~ (m - 1) per item. ``phase_work`` gives one party's work per phase in E (one full 2048-bit r^N mod N^2),
-each formula a conservative fit through the measured per-party E counts in docs/benchmarks.md
+re-fitted), MASCOT ~ (m - 1) per item. ``phase_work`` gives one party's work per phase in E
+(one full 2048-bit r^N mod N^2), each formula a conservative fit through the measured per-party E counts in docs/benchmarks.md
 (2048-bit m = 3, d = 3 run of ``bench helen``; the 1024-bit d = 10 run; the ``bench helen-prep``
 projections to d = 90; the MASCOT rates per CPU second); ``tests/test_phase_budget.py`` checks
 the fit lies above those figures.
@@ -103,9 +103,10 @@ def phase_work(shape: HelenShape) -> dict[str, float]:
     (m = 3, d = 3), 9 000 projected at m = 4, d = 11, both measured with the per-value
     publication that Gadget 3 no longer makes (so the formula is conservative); verify 1 248
     (m = 3, d = 3, T = 1), 20 000 projected at m = 4, d = 11, T = 3, both with Gadget 4's tests,
-    now a MAC check of few openings (conservative likewise); release 29; MASCOT ~0.16 E per item and peer pair
-    (45-50 items per CPU second at m = 4; 0.38 E at m = 2 over TCP), here 0.5; the Paillier offline phase ~11 E to prove
-    a mask (dual or statistical) and ~3 E per verifier.
+    now a MAC check of few openings (conservative likewise); release 29; MASCOT ~0.16 E per
+    item and peer pair (45-50 items per CPU second at m = 4; 0.38 E at m = 2 over TCP), here
+    0.5; the Paillier offline phase ~11 E to prove a mask (dual or statistical) and ~3 E per
+    verifier.
     """
     m, d, t = shape.parties, shape.features, shape.iterations
     pk = key_factor(shape.key_bits)

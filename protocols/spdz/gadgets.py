@@ -138,6 +138,12 @@ def gadget3_key_bits(value_bits: int, parties: int, kappa: int, slack_bits: int 
     return value_bits + F.P_BITS + slack_bits + lm + kappa + slack_bits + lm + 3
 
 
+def _same_mac_key(p: PaillierParty, spdz: SpdzParty) -> None:
+    """This party's SPDZ key share must be its Paillier alpha_j (mod P)."""
+    if spdz.alpha_share != p.alpha_share % F.P:
+        raise ValueError("the SPDZ party holds another MAC key share than this Paillier party")
+
+
 def ciphertext_to_shares(
     p: PaillierParty, cts: Sequence[int], value_bits: int
 ) -> Program[Conversion]:
@@ -164,9 +170,7 @@ def shares_to_ciphertext(
     pk = p.pk
     bits = k + spdz.kappa
     spdz._check_budget(k)
-    if spdz.alpha_share != p.alpha_share % F.P:
-        # The MAC check below is only meaningful under the key inside Enc(alpha_j).
-        raise ValueError("the SPDZ party holds another MAC key share than this Paillier party")
+    _same_mac_key(p, spdz)  # the MAC check below means something only under Enc(alpha_j)'s key
     if p.mac_key_retired:
         raise LocalFailure("the MAC key was retired (end of the run); nothing more is converted")
     if spdz.store.available("bounded", bits=bits, dual=True) < n:
@@ -219,8 +223,7 @@ def verify_conversions(
     if spdz is not None:
         if spdz.retired:
             raise LocalFailure("the SPDZ party was already retired")
-        if spdz.alpha_share != p.alpha_share % F.P:
-            raise ValueError("the SPDZ party holds another MAC key share than this Paillier party")
+        _same_mac_key(p, spdz)
         yield from spdz.mac_check()
         spdz.retire()
     p.mac_key_retired = True

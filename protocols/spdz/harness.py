@@ -3,8 +3,9 @@
 Every payload goes through CBOR encoding and decoding, as it would on the wire (a map of byte
 strings is handed over as a fresh map of the same strings, which is what the round trip gives:
 ``payload_codec``), and its size is counted (``bytes_sent`` counts each broadcast once per
-receiver). A ``tamper`` hook lets a test play a Byzantine party: it sees (sender, receiver, tag, payload) and returns the payload the
-receiver gets. The sender itself always keeps its own payload.
+receiver). A ``tamper`` hook lets a test play a Byzantine party: it sees (sender, receiver,
+tag, payload) and returns the payload the receiver gets. The sender itself always keeps its
+own payload.
 """
 
 from __future__ import annotations

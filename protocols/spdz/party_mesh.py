@@ -100,8 +100,9 @@ def _read(sock: socket.socket, n: int, w: int) -> bytes:
 def _stall_limit(sock: socket.socket, seconds: float) -> None:
     """A kernel receive timeout on a blocking socket: a read that gets no byte for ``seconds``
     fails with EAGAIN, while reads that make progress keep MSG_WAITALL's single call."""
-    whole = int(min(seconds, 2**31 - 1))
-    micro = int((min(seconds, 2**31 - 1) - whole) * 1_000_000)
+    seconds = min(seconds, 2**31 - 1)
+    whole = int(seconds)
+    micro = int((seconds - whole) * 1_000_000)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", whole, micro))
 
 

@@ -71,7 +71,7 @@ def decode(form: str, meta: Any, blobs: list[bytes]) -> Any:
 
 def encoded_size(payload: object) -> int:
     """The payload's CBOR length (computed for a raw payload, encoded otherwise)."""
-    return cbor_size(payload) if is_raw(payload) else len(cbor2.dumps(payload))  # type: ignore[arg-type]
+    return encode(payload)[1]
 
 
 def deliver(payload: Any) -> Any:
